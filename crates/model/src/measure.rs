@@ -1,0 +1,389 @@
+//! Measures, channels and data categories: what is asked, how it travels, and what data it reaches.
+//!
+//! The treaty knowledge here (which measure reaches which data, which measures are intrusive) is
+//! fixed by the Convention's text, not by any profile, so it lives with the vocabulary.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The one investigative measure a request asks for (UNCC arts. 25–30 domestic, 42–46 international).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// Expedited preservation of stored data (UNCC arts. 25, 42).
+    PreserveStoredData,
+    /// Expedited disclosure of preserved traffic data (UNCC arts. 26, 43).
+    DisclosePreservedTraffic,
+    /// Production order for subscriber information (UNCC art. 27).
+    ProduceSubscriberInfo,
+    /// Production order for stored data (UNCC arts. 27, 44).
+    ProduceStoredData,
+    /// Search and seizure of stored data (UNCC arts. 28, 44).
+    SearchAndSeize,
+    /// Real-time collection of traffic data (UNCC arts. 29, 45).
+    CollectTrafficRealtime,
+    /// Interception of content data (UNCC arts. 30, 46).
+    InterceptContent,
+}
+
+impl Measure {
+    pub const ALL: [Measure; 7] = [
+        Measure::PreserveStoredData,
+        Measure::DisclosePreservedTraffic,
+        Measure::ProduceSubscriberInfo,
+        Measure::ProduceStoredData,
+        Measure::SearchAndSeize,
+        Measure::CollectTrafficRealtime,
+        Measure::InterceptContent,
+    ];
+
+    /// The identifier used in requests, policies and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Measure::PreserveStoredData => "preserve_stored_data",
+            Measure::DisclosePreservedTraffic => "disclose_preserved_traffic",
+            Measure::ProduceSubscriberInfo => "produce_subscriber_info",
+            Measure::ProduceStoredData => "produce_stored_data",
+            Measure::SearchAndSeize => "search_and_seize",
+            Measure::CollectTrafficRealtime => "collect_traffic_realtime",
+            Measure::InterceptContent => "intercept_content",
+        }
+    }
+
+    /// Plain-words name for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Measure::PreserveStoredData => "preservation of stored data",
+            Measure::DisclosePreservedTraffic => "disclosure of preserved traffic data",
+            Measure::ProduceSubscriberInfo => "production of subscriber information",
+            Measure::ProduceStoredData => "production of stored data",
+            Measure::SearchAndSeize => "search and seizure of stored data",
+            Measure::CollectTrafficRealtime => "real-time collection of traffic data",
+            Measure::InterceptContent => "interception of content",
+        }
+    }
+
+    /// The articles of the Convention that provide for this measure.
+    pub fn basis(self) -> &'static str {
+        match self {
+            Measure::PreserveStoredData => "UNCC arts. 25, 42",
+            Measure::DisclosePreservedTraffic => "UNCC arts. 26, 43",
+            Measure::ProduceSubscriberInfo => "UNCC art. 27",
+            Measure::ProduceStoredData => "UNCC arts. 27, 44",
+            Measure::SearchAndSeize => "UNCC arts. 28, 44",
+            Measure::CollectTrafficRealtime => "UNCC arts. 29, 45",
+            Measure::InterceptContent => "UNCC arts. 30, 46",
+        }
+    }
+
+    /// The data categories this measure can reach at all (request-format.md, *Measures*).
+    pub fn reach(self) -> DataCategories {
+        use DataCategory::*;
+        match self {
+            Measure::PreserveStoredData | Measure::ProduceStoredData | Measure::SearchAndSeize => {
+                DataCategories::ALL
+            }
+            Measure::DisclosePreservedTraffic | Measure::CollectTrafficRealtime => {
+                DataCategories::of(&[Traffic])
+            }
+            Measure::ProduceSubscriberInfo => DataCategories::of(&[Subscriber]),
+            Measure::InterceptContent => DataCategories::of(&[Content]),
+        }
+    }
+
+    /// Preservation measures only freeze data; nothing leaves the provider yet.
+    pub fn is_preservation(self) -> bool {
+        matches!(
+            self,
+            Measure::PreserveStoredData | Measure::DisclosePreservedTraffic
+        )
+    }
+
+    /// Intrusive measures watch communications as they happen.
+    pub fn is_intrusive(self) -> bool {
+        matches!(
+            self,
+            Measure::CollectTrafficRealtime | Measure::InterceptContent
+        )
+    }
+}
+
+impl fmt::Display for Measure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a request travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// Mutual legal assistance through central authorities (UNCC art. 40).
+    Mla,
+    /// The 24/7 network of contact points (UNCC art. 41).
+    #[serde(rename = "network_24_7")]
+    Network24x7,
+    /// Directly to a service provider (as in Budapest 2nd Additional Protocol art. 7).
+    Direct,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 3] = [Channel::Mla, Channel::Network24x7, Channel::Direct];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Mla => "mla",
+            Channel::Network24x7 => "network_24_7",
+            Channel::Direct => "direct",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Channel::Mla => "mutual legal assistance",
+            Channel::Network24x7 => "the 24/7 network",
+            Channel::Direct => "a direct request to the provider",
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A category of electronic data (UNCC art. 2(c), (d), (f)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataCategory {
+    /// Subscriber information (art. 2(f)).
+    Subscriber,
+    /// Traffic data (art. 2(c)).
+    Traffic,
+    /// Content data (art. 2(d)).
+    Content,
+}
+
+impl DataCategory {
+    pub const ALL: [DataCategory; 3] = [
+        DataCategory::Subscriber,
+        DataCategory::Traffic,
+        DataCategory::Content,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataCategory::Subscriber => "subscriber",
+            DataCategory::Traffic => "traffic",
+            DataCategory::Content => "content",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        match self {
+            DataCategory::Subscriber => 1,
+            DataCategory::Traffic => 2,
+            DataCategory::Content => 4,
+        }
+    }
+}
+
+impl fmt::Display for DataCategory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A set of data categories. Requests list them as a JSON array without duplicates; the set is
+/// kept as bits so that comparing and narrowing are cheap and order never matters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct DataCategories(u8);
+
+impl DataCategories {
+    pub const EMPTY: DataCategories = DataCategories(0);
+    pub const ALL: DataCategories = DataCategories(7);
+
+    pub const fn from_bits_truncate(bits: u8) -> Self {
+        DataCategories(bits & 7)
+    }
+
+    pub fn of(categories: &[DataCategory]) -> Self {
+        categories
+            .iter()
+            .fold(Self::EMPTY, |set, c| DataCategories(set.0 | c.bit()))
+    }
+
+    pub fn contains(self, category: DataCategory) -> bool {
+        self.0 & category.bit() != 0
+    }
+
+    pub fn insert(&mut self, category: DataCategory) {
+        self.0 |= category.bit();
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    pub fn intersection(self, other: Self) -> Self {
+        DataCategories(self.0 & other.0)
+    }
+
+    pub fn difference(self, other: Self) -> Self {
+        DataCategories(self.0 & !other.0)
+    }
+
+    pub fn is_subset(self, other: Self) -> bool {
+        self.0 & !other.0 == 0
+    }
+
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The categories in their canonical order: subscriber, traffic, content.
+    pub fn iter(self) -> impl Iterator<Item = DataCategory> {
+        DataCategory::ALL
+            .into_iter()
+            .filter(move |c| self.contains(*c))
+    }
+}
+
+impl fmt::Debug for DataCategories {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl fmt::Display for DataCategories {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for c in self.iter() {
+            if !first {
+                f.write_str(", ")?;
+            }
+            first = false;
+            f.write_str(c.as_str())?;
+        }
+        if first {
+            f.write_str("none")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromIterator<DataCategory> for DataCategories {
+    fn from_iter<I: IntoIterator<Item = DataCategory>>(iter: I) -> Self {
+        let mut set = DataCategories::EMPTY;
+        for c in iter {
+            set.insert(c);
+        }
+        set
+    }
+}
+
+impl Serialize for DataCategories {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for DataCategories {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DataCategories;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a non-empty array of distinct data categories (subscriber, traffic, content)",
+                )
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut set = DataCategories::EMPTY;
+                while let Some(c) = seq.next_element::<DataCategory>()? {
+                    if set.contains(c) {
+                        return Err(serde::de::Error::custom(format_args!(
+                            "`{c}` is listed twice; list each data category once"
+                        )));
+                    }
+                    set.insert(c);
+                }
+                if set.is_empty() {
+                    return Err(serde::de::Error::custom(
+                        "no data category given; list at least one of subscriber, traffic, content",
+                    ));
+                }
+                Ok(set)
+            }
+        }
+        deserializer.deserialize_seq(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reach_matches_the_measure_table() {
+        use DataCategory::*;
+        assert_eq!(
+            Measure::ProduceSubscriberInfo.reach(),
+            DataCategories::of(&[Subscriber])
+        );
+        assert_eq!(
+            Measure::InterceptContent.reach(),
+            DataCategories::of(&[Content])
+        );
+        assert_eq!(
+            Measure::CollectTrafficRealtime.reach(),
+            DataCategories::of(&[Traffic])
+        );
+        assert_eq!(Measure::SearchAndSeize.reach(), DataCategories::ALL);
+        let preservation: Vec<_> = Measure::ALL
+            .into_iter()
+            .filter(|m| m.is_preservation())
+            .collect();
+        assert_eq!(
+            preservation,
+            [
+                Measure::PreserveStoredData,
+                Measure::DisclosePreservedTraffic
+            ]
+        );
+    }
+
+    #[test]
+    fn set_operations() {
+        use DataCategory::*;
+        let st = DataCategories::of(&[Subscriber, Traffic]);
+        assert!(st.is_subset(DataCategories::ALL));
+        assert!(!DataCategories::ALL.is_subset(st));
+        assert_eq!(
+            DataCategories::ALL.difference(st),
+            DataCategories::of(&[Content])
+        );
+        assert_eq!(st.len(), 2);
+        assert_eq!(st.to_string(), "subscriber, traffic");
+    }
+
+    #[test]
+    fn duplicate_categories_are_refused() {
+        let err = serde_json::from_str::<DataCategories>(r#"["traffic","traffic"]"#).unwrap_err();
+        assert!(
+            err.to_string().contains("`traffic` is listed twice"),
+            "{err}"
+        );
+        let err = serde_json::from_str::<DataCategories>("[]").unwrap_err();
+        assert!(err.to_string().contains("no data category given"), "{err}");
+    }
+}
