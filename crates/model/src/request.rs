@@ -316,6 +316,18 @@ impl AuthorityKind {
             AuthorityKind::Other => "other",
         }
     }
+
+    /// Plain words for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            AuthorityKind::Court => "court",
+            AuthorityKind::Prosecutor => "prosecutor",
+            AuthorityKind::Police => "police",
+            AuthorityKind::CentralAuthority => "central authority",
+            AuthorityKind::ContactPoint24x7 => "24/7 contact point",
+            AuthorityKind::Other => "other authority",
+        }
+    }
 }
 
 /// The specific investigation or proceeding (UNCC art. 23: powers serve *specific* investigations).

@@ -158,8 +158,8 @@ fn capitalize_first(s: &str) -> String {
     }
 }
 
-/// A date when the time is midnight UTC, otherwise date and time.
-pub(crate) fn when(t: Timestamp) -> String {
+/// A time for people: the date alone when it is midnight UTC, otherwise date and time in UTC.
+pub fn when(t: Timestamp) -> String {
     if t.as_second().rem_euclid(86_400) == 0 && t.subsec_nanosecond() == 0 {
         t.strftime("%Y-%m-%d").to_string()
     } else {
