@@ -109,16 +109,16 @@ pub fn validate(request: &Request) -> Result<(), InvalidRequest> {
             "no data category given; list at least one of subscriber, traffic, content".to_owned(),
         );
     }
-    if let Some(period) = &request.period {
-        if period.from > period.to {
-            problem(
-                "$.period",
-                format!(
-                    "from is after to ({} > {}); the period must start before it ends",
-                    period.from, period.to
-                ),
-            );
-        }
+    if let Some(period) = &request.period
+        && period.from > period.to
+    {
+        problem(
+            "$.period",
+            format!(
+                "from is after to ({} > {}); the period must start before it ends",
+                period.from, period.to
+            ),
+        );
     }
     if problems.is_empty() {
         Ok(())
@@ -147,23 +147,23 @@ fn shape_problem(err: serde_path_to_error::Error<serde_json::Error>) -> InvalidR
     }
     let inner = err.into_inner();
     let text = strip_position(&inner);
-    if let Some(rest) = text.strip_prefix("unknown field `") {
-        if let Some((field, expected)) = rest.split_once('`') {
-            let expected = expected
-                .trim_start_matches(", ")
-                .replace("expected one of", "this object takes")
-                .replace("expected", "this object takes");
-            // The tracked path already ends at the unknown key.
-            let at = if path.ends_with(&format!(".{field}")) {
-                path.clone()
-            } else {
-                format!("{path}.{field}")
-            };
-            let hint = closest_field(field, &expected)
-                .map(|f| format!("; did you mean `{f}`?"))
-                .unwrap_or_default();
-            return InvalidRequest::one(at, format!("unknown field{hint} ({expected})"));
-        }
+    if let Some(rest) = text.strip_prefix("unknown field `")
+        && let Some((field, expected)) = rest.split_once('`')
+    {
+        let expected = expected
+            .trim_start_matches(", ")
+            .replace("expected one of", "this object takes")
+            .replace("expected", "this object takes");
+        // The tracked path already ends at the unknown key.
+        let at = if path.ends_with(&format!(".{field}")) {
+            path.clone()
+        } else {
+            format!("{path}.{field}")
+        };
+        let hint = closest_field(field, &expected)
+            .map(|f| format!("; did you mean `{f}`?"))
+            .unwrap_or_default();
+        return InvalidRequest::one(at, format!("unknown field{hint} ({expected})"));
     }
     if let Some(rest) = text.strip_prefix("missing field `") {
         let field = rest.trim_end_matches('`');

@@ -166,7 +166,7 @@ impl Facts {
     }
 
     /// The facts as a Cedar context (the `Facts` record of the schema).
-    pub fn to_context(&self) -> Result<Context, ContextCreationError> {
+    pub fn to_context(&self) -> Result<Context, Box<ContextCreationError>> {
         fn b(name: &str, v: bool) -> (String, RestrictedExpression) {
             (name.to_owned(), RestrictedExpression::new_bool(v))
         }
@@ -235,7 +235,7 @@ impl Facts {
         if let Some(days) = self.confidentiality_days_from_now {
             pairs.push(l("confidentiality_days_from_now", days));
         }
-        Context::from_pairs(pairs)
+        Context::from_pairs(pairs).map_err(Box::new)
     }
 }
 

@@ -98,8 +98,10 @@ impl Jurisdiction {
     /// Reads a jurisdiction from TOML text; keys left out keep their defaults.
     pub fn from_toml(text: &str) -> Result<Self, JurisdictionError> {
         let file: JurisdictionFile = toml::from_str(text)?;
-        let mut j = Jurisdiction::default();
-        j.name = file.name.filter(|n| !n.trim().is_empty());
+        let mut j = Jurisdiction {
+            name: file.name.filter(|n| !n.trim().is_empty()),
+            ..Jurisdiction::default()
+        };
         if let Some(list) = file.criminal_categories {
             // The list replaces the default: what it leaves out is not criminal here, except that
             // `other` left out stays unknown (nobody can say what it covers).
