@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use custos_model::{DataCategories, Period, Request};
+use custos_model::{Period, Request};
 use custos_safeguards::template::when;
 use custos_safeguards::{Assessment, Jurisdiction, Outcome, Severity};
 
@@ -44,7 +44,7 @@ pub fn render(request: &Request, a: &Assessment, jurisdiction: &Jurisdiction) ->
         ra.kind.describe(),
         request.channel.describe(),
         request.measure.describe(),
-        categories(request.data_categories),
+        request.data_categories,
     );
     match request.period {
         Some(p) => asks.push_str(&period(p)),
@@ -105,9 +105,9 @@ pub fn render(request: &Request, a: &Assessment, jurisdiction: &Jurisdiction) ->
         let _ = writeln!(
             out,
             "  data:          {}{}",
-            categories(n.data_categories),
+            n.data_categories,
             if n.data_categories != request.data_categories {
-                format!("  (asked: {})", categories(request.data_categories))
+                format!("  (asked: {})", request.data_categories)
             } else {
                 String::new()
             }
@@ -154,10 +154,6 @@ pub fn render(request: &Request, a: &Assessment, jurisdiction: &Jurisdiction) ->
     out.push('\n');
     out.push_str("This is a recommendation; a person decides, with reasons.\n");
     out
-}
-
-fn categories(set: DataCategories) -> String {
-    set.to_string()
 }
 
 fn period(p: Period) -> String {
