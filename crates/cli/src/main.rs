@@ -1,14 +1,20 @@
 //! `custos` — the command line of Custos.
 //!
-//! Today: `custos assess`, which applies a safeguard profile to one request and prints the
-//! assessment (safeguards.md, *Command-line contract*). The service commands (init, serve, submit,
-//! authority, log, audit, seal) will join it here.
+//! * `custos assess` applies a safeguard profile to one request (safeguards.md, *Command-line
+//!   contract*).
+//! * `custos init | serve | authority | user` set up and run a node (`node_cmd`).
+//! * `custos submit | log verify | log check-opening` talk to a node over HTTP (`client`).
+//! * `custos audit | log open` check a node's own database (`audit`).
 //!
-//! Exit status: 0 when an assessment was produced (whatever its outcome); 2 when the request or the
-//! command line is invalid or unreadable; 1 when Custos itself cannot work (a profile or
-//! jurisdiction file that does not load, a rule that fails to evaluate).
+//! Exit status: 0 on success (for `assess`: an assessment was produced, whatever its outcome);
+//! 2 when the input or command line is invalid, or a node refused it, or a verification failed;
+//! 1 when Custos itself cannot work (unreadable configuration, unreachable server); 3 when
+//! `custos audit` finds the database no longer matches what the node signed.
 
 mod assess;
+mod audit;
+mod client;
+mod node_cmd;
 mod text;
 
 use std::path::PathBuf;
@@ -37,6 +43,173 @@ enum Command {
     /// is invalid (the error on stderr names the field); 1 if the profile or jurisdiction file
     /// cannot be used.
     Assess(AssessArgs),
+
+    /// Create a node: configuration, Ed25519 signing key (mode 0600) and SQLite database. Prints
+    /// the node's verifier key (C2SP signed-note form) on a line of its own.
+    Init {
+        /// The node directory.
+        #[arg(long, default_value = "custos-node")]
+        dir: PathBuf,
+        /// The log's origin and key name (e.g. `evidence.example.org/log`).
+        #[arg(long, default_value = "localhost/custos")]
+        origin: String,
+        /// Safeguard profile: `rights-first`, `convention`, or a .cedar file in the directory.
+        #[arg(long, default_value = "rights-first")]
+        profile: String,
+    },
+
+    /// Run the node's HTTP service.
+    Serve {
+        /// The node directory.
+        #[arg(long, default_value = "custos-node")]
+        dir: PathBuf,
+        /// Address to listen on (default: the configuration's, 127.0.0.1:8480).
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<String>,
+    },
+
+    /// The directory of requesting authorities and their keys.
+    #[command(subcommand)]
+    Authority(AuthorityCommand),
+
+    /// The node's users (reviewers, supervisors, auditors, admins).
+    #[command(subcommand)]
+    User(UserCommand),
+
+    /// Sign a request with an authority's key and submit it to a node.
+    Submit {
+        /// The node, e.g. http://127.0.0.1:8480.
+        #[arg(long)]
+        server: String,
+        /// The authority's private JWK (from `custos authority keygen`).
+        #[arg(long, value_name = "KEY.jwk")]
+        key: PathBuf,
+        /// Set `submitted_at` to now before signing.
+        #[arg(long)]
+        stamp: bool,
+        /// The request (custos.request/v1 JSON).
+        #[arg(value_name = "REQUEST.json")]
+        request: PathBuf,
+    },
+
+    /// The tamper-evident log: verify a node's log, open an event, check an opening.
+    #[command(subcommand)]
+    Log(LogCommand),
+
+    /// Recompute every commitment, the whole tree and every signed checkpoint from the
+    /// database; report any event that was changed, removed or reordered (exit 3).
+    Audit {
+        /// The node directory.
+        #[arg(long, default_value = "custos-node")]
+        dir: PathBuf,
+        /// Print one JSON report.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuthorityCommand {
+    /// Make a new Ed25519 key pair for an authority: private JWK (mode 0600) and public JWK.
+    /// Prints the key's thumbprint (its kid).
+    Keygen {
+        /// Where to write the private JWK.
+        #[arg(short, long, value_name = "KEY.jwk")]
+        out: PathBuf,
+        /// Where to write the public JWK (default: beside it, .pub.jwk).
+        #[arg(long, value_name = "PUB.jwk")]
+        public: Option<PathBuf>,
+    },
+    /// Register an authority's public key. Logged as `authority.added`.
+    Add {
+        #[arg(long, default_value = "custos-node")]
+        dir: PathBuf,
+        /// ISO 3166-1 alpha-2 code of its state.
+        #[arg(long)]
+        state: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// judicial, prosecutorial, police, central_authority, …
+        #[arg(long)]
+        kind: String,
+        /// Its public JWK (kty OKP, crv Ed25519).
+        #[arg(long, value_name = "FILE")]
+        jwk: PathBuf,
+        /// Channels it may use.
+        #[arg(long, value_delimiter = ',', default_value = "mla")]
+        channels: Vec<String>,
+        /// Its age recipient for sealed evidence.
+        #[arg(long, value_name = "age1…")]
+        age_recipient: Option<String>,
+    },
+    /// List the directory.
+    List {
+        #[arg(long, default_value = "custos-node")]
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key. Logged as `authority.revoked`; requests signed with it are refused.
+    Revoke {
+        #[arg(long, default_value = "custos-node")]
+        dir: PathBuf,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// The key's thumbprint.
+        kid: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; prints its API token once.
+    Add {
+        #[arg(long, default_value = "custos-node")]
+        dir: PathBuf,
+        #[arg(long)]
+        name: String,
+        /// reviewer, supervisor, auditor or admin.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum LogCommand {
+    /// Check a node's checkpoint signature and its consistency with the last checkpoint seen
+    /// (kept in a local file); with --full, recompute the root from every tile.
+    Verify {
+        #[arg(long)]
+        server: String,
+        /// The node's verifier key (C2SP), or a file holding it.
+        #[arg(long)]
+        vkey: String,
+        /// Where the last seen checkpoint is kept.
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+        #[arg(long)]
+        full: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print an event with its salt (an opening), to publish once secrecy ends.
+    Open {
+        #[arg(long, default_value = "custos-node")]
+        dir: PathBuf,
+        /// The event's log index.
+        index: u64,
+    },
+    /// Check an opening against the node's signed checkpoint.
+    CheckOpening {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        vkey: String,
+        /// The opening (from `custos log open`).
+        opening: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -75,12 +248,71 @@ pub enum Failure {
     Input(String),
     /// Custos or its configuration cannot work: exit 1.
     Setup(anyhow::Error),
+    /// An audit found problems: exit 3.
+    Findings(String),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Assess(args) => assess::run(args),
+        Command::Init {
+            dir,
+            origin,
+            profile,
+        } => node_cmd::init(&dir, &origin, &profile),
+        Command::Serve { dir, listen } => node_cmd::check_dir(&dir)
+            .map_err(Failure::Setup)
+            .and_then(|()| node_cmd::serve(&dir, listen)),
+        Command::Authority(AuthorityCommand::Keygen { out, public }) => {
+            node_cmd::keygen(&out, public)
+        }
+        Command::Authority(AuthorityCommand::Add {
+            dir,
+            state,
+            name,
+            kind,
+            jwk,
+            channels,
+            age_recipient,
+        }) => node_cmd::authority_add(node_cmd::AddArgs {
+            dir,
+            state,
+            name,
+            kind,
+            jwk,
+            channels,
+            age_recipient,
+        }),
+        Command::Authority(AuthorityCommand::List { dir, json }) => {
+            node_cmd::authority_list(&dir, json)
+        }
+        Command::Authority(AuthorityCommand::Revoke { dir, reason, kid }) => {
+            node_cmd::authority_revoke(&dir, &kid, &reason)
+        }
+        Command::User(UserCommand::Add { dir, name, role }) => {
+            node_cmd::user_add(&dir, &name, &role)
+        }
+        Command::Submit {
+            server,
+            key,
+            stamp,
+            request,
+        } => client::submit(&server, &key, &request, stamp),
+        Command::Log(LogCommand::Verify {
+            server,
+            vkey,
+            state,
+            full,
+            json,
+        }) => client::log_verify(&server, &vkey, state, full, json),
+        Command::Log(LogCommand::Open { dir, index }) => audit::log_open(&dir, index),
+        Command::Log(LogCommand::CheckOpening {
+            server,
+            vkey,
+            opening,
+        }) => client::check_opening(&server, &vkey, &opening),
+        Command::Audit { dir, json } => audit::audit(&dir, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -91,6 +323,10 @@ fn main() -> ExitCode {
         Err(Failure::Setup(err)) => {
             eprintln!("error: {err:#}");
             ExitCode::from(1)
+        }
+        Err(Failure::Findings(message)) => {
+            eprintln!("{message}");
+            ExitCode::from(3)
         }
     }
 }

@@ -1,0 +1,305 @@
+//! `custos submit` and `custos log verify | check-opening`: talking to a node over HTTP as a
+//! requesting authority or as an outside verifier. Nothing here trusts the node: checkpoints are
+//! checked against the verifier key given on the command line, proofs are recomputed locally.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, anyhow};
+use custos_jose::{PrivateJwk, sign_compact};
+use custos_ledger::checkpoint::Checkpoint;
+use custos_ledger::commitment::{PublicRecord, Salt, commit};
+use custos_ledger::tiles::{Tile, parse_bundle, tiles_for_size, verify_full};
+use custos_ledger::{Hash, VerifierKey, leaf_hash, verify_consistency, verify_inclusion};
+use serde_json::Value;
+
+use crate::Failure;
+use crate::node_cmd::runtime;
+
+fn client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?)
+}
+
+fn url(server: &str, path: &str) -> String {
+    format!("{}{path}", server.trim_end_matches('/'))
+}
+
+pub fn submit(
+    server: &str,
+    key_path: &Path,
+    request_path: &Path,
+    stamp: bool,
+) -> Result<(), Failure> {
+    let key_text = std::fs::read_to_string(key_path)
+        .map_err(|e| Failure::Input(format!("{}: {e}", key_path.display())))?;
+    let key = PrivateJwk::parse(&key_text)
+        .map_err(|e| Failure::Input(format!("{}: {e}", key_path.display())))?;
+    let bytes = std::fs::read(request_path)
+        .map_err(|e| Failure::Input(format!("{}: {e}", request_path.display())))?;
+    let payload = if stamp {
+        let mut v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Failure::Input(format!("{}: not JSON: {e}", request_path.display())))?;
+        let obj = v
+            .as_object_mut()
+            .ok_or_else(|| Failure::Input("the request must be a JSON object".into()))?;
+        obj.insert(
+            "submitted_at".into(),
+            jiff::Timestamp::now().to_string().into(),
+        );
+        serde_json::to_vec(&v).map_err(|e| Failure::Setup(e.into()))?
+    } else {
+        bytes
+    };
+    let jws = sign_compact(&payload, &key, Some("custos.request/v1+jws"));
+    let rt = runtime().map_err(Failure::Setup)?;
+    rt.block_on(async {
+        let resp = client()
+            .map_err(Failure::Setup)?
+            .post(url(server, "/v1/requests"))
+            .header("content-type", "application/jose")
+            .body(jws)
+            .send()
+            .await
+            .map_err(|e| Failure::Setup(anyhow!("cannot reach {server}: {e}")))?;
+        let status = resp.status();
+        let body = resp.text().await.map_err(|e| Failure::Setup(e.into()))?;
+        if status.is_success() {
+            println!("{body}");
+            Ok(())
+        } else {
+            let detail = serde_json::from_str::<Value>(&body)
+                .ok()
+                .and_then(|v| v["detail"].as_str().map(str::to_owned))
+                .unwrap_or(body);
+            Err(Failure::Input(format!(
+                "the node refused the request ({status}): {detail}"
+            )))
+        }
+    })
+}
+
+fn default_state_file(vkey: &VerifierKey) -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    let safe: String = vkey
+        .name()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    base.join("custos")
+        .join(format!("{safe}.{:08x}.checkpoint", vkey.key_id()))
+}
+
+pub fn parse_vkey(s: &str) -> Result<VerifierKey, Failure> {
+    let text = if Path::new(s).exists() {
+        std::fs::read_to_string(s).unwrap_or_default()
+    } else {
+        s.to_owned()
+    };
+    VerifierKey::parse(text.trim())
+        .map_err(|e| Failure::Input(format!("--vkey: not a C2SP verifier key ({e})")))
+}
+
+async fn get(c: &reqwest::Client, u: String) -> anyhow::Result<reqwest::Response> {
+    let resp = c.get(&u).send().await.with_context(|| format!("GET {u}"))?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        return Err(anyhow!("GET {u}: {status}: {body}"));
+    }
+    Ok(resp)
+}
+
+fn b64_hashes(v: &Value) -> anyhow::Result<Vec<Hash>> {
+    v.as_array()
+        .ok_or_else(|| anyhow!("proof is not an array"))?
+        .iter()
+        .map(|h| {
+            Hash::from_base64(h.as_str().unwrap_or("")).map_err(|e| anyhow!("proof hash: {e}"))
+        })
+        .collect()
+}
+
+/// Result of a verification, for people and machines.
+struct Report {
+    lines: Vec<String>,
+}
+
+pub fn log_verify(
+    server: &str,
+    vkey: &str,
+    state: Option<PathBuf>,
+    full: bool,
+    json: bool,
+) -> Result<(), Failure> {
+    let vkey = parse_vkey(vkey)?;
+    let state = state.unwrap_or_else(|| default_state_file(&vkey));
+    let rt = runtime().map_err(Failure::Setup)?;
+    rt.block_on(async {
+        let c = client().map_err(Failure::Setup)?;
+        let note = get(&c, url(server, "/log/checkpoint")).await.map_err(Failure::Setup)?.text().await.map_err(|e| Failure::Setup(e.into()))?;
+        let (cp, _) = Checkpoint::open(&note, vkey.name(), std::slice::from_ref(&vkey))
+            .map_err(|e| Failure::Input(format!("the checkpoint does not verify under {}: {e}", vkey.name())))?;
+        let mut report = Report { lines: vec![format!("checkpoint signature verified: size {} root {}", cp.size, cp.root.to_base64())] };
+        if let Ok(old_note) = std::fs::read_to_string(&state) {
+            let (old, _) = Checkpoint::open(&old_note, vkey.name(), std::slice::from_ref(&vkey))
+                .map_err(|e| Failure::Setup(anyhow!("the saved checkpoint {} does not verify: {e}", state.display())))?;
+            if old.size > cp.size {
+                return Err(Failure::Input(format!(
+                    "the log shrank: last seen size {} (saved in {}), now {}; the node is rolling back history",
+                    old.size, state.display(), cp.size
+                )));
+            }
+            if old.size == cp.size {
+                if old.root != cp.root {
+                    return Err(Failure::Input(format!("two different roots for size {}: the log forked", cp.size)));
+                }
+                report.lines.push(format!("same tree as last seen (size {})", cp.size));
+            } else if old.size > 0 {
+                let v: Value = get(&c, url(server, &format!("/v1/log/consistency?old={}&new={}", old.size, cp.size)))
+                    .await
+                    .map_err(Failure::Setup)?
+                    .json()
+                    .await
+                    .map_err(|e| Failure::Setup(e.into()))?;
+                let proof = b64_hashes(&v["proof"]).map_err(Failure::Setup)?;
+                verify_consistency(old.size, cp.size, &proof, &old.root, &cp.root).map_err(|e| {
+                    Failure::Input(format!("the log is NOT consistent with the checkpoint of size {} seen before: {e}", old.size))
+                })?;
+                report.lines.push(format!("consistent with the last seen checkpoint (size {} → {})", old.size, cp.size));
+            }
+        } else {
+            report.lines.push(format!("first contact: no earlier checkpoint in {}", state.display()));
+        }
+        if full {
+            let root = full_root(&c, server, cp.size).await?;
+            if root != cp.root {
+                return Err(Failure::Input(format!("the tiles give root {} but the checkpoint says {}", root.to_base64(), cp.root.to_base64())));
+            }
+            report.lines.push(format!("recomputed the root from all tiles and entry bundles ({} leaves): matches", cp.size));
+        }
+        if let Some(parent) = state.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Failure::Setup(e.into()))?;
+        }
+        std::fs::write(&state, &note).map_err(|e| Failure::Setup(anyhow!("cannot save {}: {e}", state.display())))?;
+        if json {
+            println!("{}", serde_json::json!({ "verified": true, "size": cp.size, "root": cp.root.to_base64(), "checks": report.lines }));
+        } else {
+            for l in &report.lines {
+                println!("ok: {l}");
+            }
+        }
+        Ok(())
+    })
+}
+
+async fn full_root(c: &reqwest::Client, server: &str, size: u64) -> Result<Hash, Failure> {
+    let mut tiles: BTreeMap<Tile, Vec<u8>> = BTreeMap::new();
+    for tile in tiles_for_size(size) {
+        let bytes = get(c, url(server, &format!("/log/{}", tile.path())))
+            .await
+            .map_err(Failure::Setup)?
+            .bytes()
+            .await
+            .map_err(|e| Failure::Setup(e.into()))?
+            .to_vec();
+        if tile.level() == 0 {
+            // Every leaf hash must be the hash of the entry the log serves for it.
+            let bundle = get(c, url(server, &format!("/log/{}", tile.entries_path())))
+                .await
+                .map_err(Failure::Setup)?
+                .bytes()
+                .await
+                .map_err(|e| Failure::Setup(e.into()))?;
+            let entries = parse_bundle(&bundle)
+                .map_err(|e| Failure::Input(format!("{}: {e}", tile.entries_path())))?;
+            if entries.len() != usize::from(tile.width()) {
+                return Err(Failure::Input(format!(
+                    "{} has {} entries, expected {}",
+                    tile.entries_path(),
+                    entries.len(),
+                    tile.width()
+                )));
+            }
+            for (i, e) in entries.iter().enumerate() {
+                PublicRecord::from_leaf_bytes(e).map_err(|err| {
+                    Failure::Input(format!(
+                        "entry {} is not a Custos public record: {err}",
+                        tile.index() * 256 + i as u64
+                    ))
+                })?;
+                if leaf_hash(e).as_bytes() != &bytes[i * 32..i * 32 + 32] {
+                    return Err(Failure::Input(format!(
+                        "entry {} does not hash to its leaf in {}",
+                        tile.index() * 256 + i as u64,
+                        tile.path()
+                    )));
+                }
+            }
+        }
+        tiles.insert(tile, bytes);
+    }
+    verify_full(size, &tiles).map_err(|e| Failure::Input(format!("tiles do not verify: {e}")))
+}
+
+pub fn check_opening(server: &str, vkey: &str, opening: &Path) -> Result<(), Failure> {
+    let vkey = parse_vkey(vkey)?;
+    let text = std::fs::read_to_string(opening)
+        .map_err(|e| Failure::Input(format!("{}: {e}", opening.display())))?;
+    let o: Value = serde_json::from_str(&text)
+        .map_err(|e| Failure::Input(format!("{}: not JSON: {e}", opening.display())))?;
+    let index = o["index"]
+        .as_u64()
+        .ok_or_else(|| Failure::Input("the opening has no index".into()))?;
+    let salt = Salt::from_base64(o["salt"].as_str().unwrap_or(""))
+        .map_err(|e| Failure::Input(format!("salt: {e}")))?;
+    let event = &o["event"];
+    let event_type = event["type"]
+        .as_str()
+        .ok_or_else(|| Failure::Input("event.type is missing".into()))?;
+    let at = event["at"]
+        .as_str()
+        .ok_or_else(|| Failure::Input("event.at is missing".into()))?;
+    if event["seq"].as_u64() != Some(index) {
+        return Err(Failure::Input(format!(
+            "the event says seq {}, the opening says index {index}",
+            event["seq"]
+        )));
+    }
+    let day = at.get(..10).unwrap_or("");
+    let commitment = commit(event, &salt).map_err(|e| Failure::Input(format!("event: {e}")))?;
+    let record = PublicRecord::new(event_type, day, commitment)
+        .map_err(|e| Failure::Input(format!("record: {e}")))?;
+    let rt = runtime().map_err(Failure::Setup)?;
+    rt.block_on(async {
+        let c = client().map_err(Failure::Setup)?;
+        let note = get(&c, url(server, "/log/checkpoint")).await.map_err(Failure::Setup)?.text().await.map_err(|e| Failure::Setup(e.into()))?;
+        let (cp, _) = Checkpoint::open(&note, vkey.name(), std::slice::from_ref(&vkey))
+            .map_err(|e| Failure::Input(format!("the checkpoint does not verify: {e}")))?;
+        let v: Value = get(&c, url(server, &format!("/v1/log/inclusion?index={index}&size={}", cp.size)))
+            .await
+            .map_err(Failure::Setup)?
+            .json()
+            .await
+            .map_err(|e| Failure::Setup(e.into()))?;
+        let proof = b64_hashes(&v["proof"]).map_err(Failure::Setup)?;
+        verify_inclusion(index, cp.size, &record.leaf_hash(), &proof, &cp.root).map_err(|e| {
+            Failure::Input(format!(
+                "the opening does NOT match the log: event {index} with this salt is not the leaf the signed checkpoint of size {} commits to ({e})",
+                cp.size
+            ))
+        })?;
+        println!("ok: event {index} ({event_type}, {day}) is in the log at checkpoint size {}, signed by {}", cp.size, vkey.name());
+        Ok(())
+    })
+}

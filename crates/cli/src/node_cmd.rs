@@ -1,0 +1,324 @@
+//! `custos init`, `serve`, `authority …` and `user …`: setting up and running a node.
+
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use custos_jose::{PrivateJwk, PublicJwk};
+use custos_ledger::SignerKey;
+use custos_service::ops::{self, NewAuthority};
+use custos_service::{Config, Node};
+use custos_store::{Role, Store, User};
+use jiff::Timestamp;
+
+use crate::Failure;
+
+/// Writes a secret file readable only by its owner; never overwrites.
+pub fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+pub fn init(dir: &Path, origin: &str, profile: &str) -> Result<(), Failure> {
+    let setup = |e: anyhow::Error| Failure::Setup(e);
+    let config_path = dir.join(custos_service::config::CONFIG_FILE);
+    if config_path.exists() {
+        return Err(Failure::Input(format!(
+            "{} already exists: this directory is already a node. Nothing was changed (keys are never overwritten).",
+            config_path.display()
+        )));
+    }
+    if !custos_safeguards::BUILTIN_PROFILES.contains(&profile) && !dir.join(profile).exists() {
+        return Err(Failure::Input(format!(
+            "--profile {profile}: not a built-in profile ({}) nor a file in {}",
+            custos_safeguards::BUILTIN_PROFILES.join(", "),
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))
+        .map_err(setup)?;
+    let mut config = Config::new(origin);
+    config.profile = profile.to_owned();
+    let key = SignerKey::generate(origin, &mut rand_core::OsRng)
+        .map_err(|e| Failure::Input(format!("--origin {origin:?} cannot name a C2SP key: {e}")))?;
+    write_secret(
+        &dir.join(&config.key),
+        &format!("{}\n", key.to_private_string().as_str()),
+    )
+    .map_err(setup)?;
+    let rt = runtime().map_err(setup)?;
+    rt.block_on(async {
+        let store = Store::open_sqlite(&dir.join(&config.database), true).await?;
+        store.close().await;
+        anyhow::Ok(())
+    })
+    .map_err(setup)?;
+    std::fs::write(&config_path, config.to_toml().map_err(setup)?).map_err(|e| setup(e.into()))?;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    eprintln!(
+        "initialised a Custos node in {}; its verifier key (publish it):",
+        dir.display()
+    );
+    println!("{}", key.verifier());
+    Ok(())
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+pub fn serve(dir: &Path, listen: Option<String>) -> Result<(), Failure> {
+    let setup = |e: anyhow::Error| Failure::Setup(e);
+    let rt = runtime().map_err(setup)?;
+    rt.block_on(async {
+        let node = Node::open(dir).await?;
+        let addr = listen.unwrap_or_else(|| node.config.listen.clone());
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        tokio::spawn(node.clone().run_scheduler());
+        eprintln!(
+            "custos: serving {} on http://{local}  (log verifier key: {})",
+            dir.display(),
+            node.log.verifier()
+        );
+        let app = custos_service::http::router(node.clone());
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let ctrl_c = tokio::signal::ctrl_c();
+                let mut term =
+                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    {
+                        Ok(t) => t,
+                        Err(_) => return drop(ctrl_c.await),
+                    };
+                tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+            })
+            .await?;
+        node.store.close().await;
+        anyhow::Ok(())
+    })
+    .map_err(setup)
+}
+
+async fn open_store(dir: &Path) -> anyhow::Result<Store> {
+    let config = Config::load(dir)?;
+    Ok(Store::open_sqlite(&dir.join(&config.database), false).await?)
+}
+
+pub fn keygen(out: &Path, public: Option<PathBuf>) -> Result<(), Failure> {
+    let key = PrivateJwk::generate();
+    write_secret(out, &format!("{}\n", key.to_json().as_str())).map_err(Failure::Setup)?;
+    let public_path = public.unwrap_or_else(|| out.with_extension("pub.jwk"));
+    std::fs::write(&public_path, format!("{}\n", key.public().to_json()))
+        .with_context(|| format!("cannot write {}", public_path.display()))
+        .map_err(Failure::Setup)?;
+    eprintln!(
+        "private key: {} (mode 0600); public key: {}",
+        out.display(),
+        public_path.display()
+    );
+    println!("{}", key.public().thumbprint());
+    Ok(())
+}
+
+pub struct AddArgs {
+    pub dir: PathBuf,
+    pub state: String,
+    pub name: String,
+    pub kind: String,
+    pub jwk: PathBuf,
+    pub channels: Vec<String>,
+    pub age_recipient: Option<String>,
+}
+
+const CHANNELS: [&str; 3] = ["mla", "network_24_7", "direct"];
+
+pub fn authority_add(a: AddArgs) -> Result<(), Failure> {
+    let state = a.state.to_ascii_uppercase();
+    state
+        .parse::<custos_model::StateCode>()
+        .map_err(|e| Failure::Input(format!("--state {}: {e}", a.state)))?;
+    serde_json::from_value::<custos_model::AuthorityKind>(serde_json::Value::String(
+        a.kind.clone(),
+    ))
+    .map_err(|e| Failure::Input(format!("--kind {}: {e}", a.kind)))?;
+    for c in &a.channels {
+        if !CHANNELS.contains(&c.as_str()) {
+            return Err(Failure::Input(format!(
+                "--channels: {c:?} is not one of {}",
+                CHANNELS.join(", ")
+            )));
+        }
+    }
+    if a.name.trim().is_empty() {
+        return Err(Failure::Input("--name must not be blank".into()));
+    }
+    if let Some(r) = &a.age_recipient
+        && !r.starts_with("age1")
+    {
+        return Err(Failure::Input(format!(
+            "--age-recipient {r:?}: an age X25519 recipient starts with age1"
+        )));
+    }
+    let text = std::fs::read_to_string(&a.jwk)
+        .map_err(|e| Failure::Input(format!("{}: {e}", a.jwk.display())))?;
+    let jwk =
+        PublicJwk::parse(&text).map_err(|e| Failure::Input(format!("{}: {e}", a.jwk.display())))?;
+    let new = NewAuthority {
+        state,
+        name: a.name.trim().to_owned(),
+        kind: a.kind,
+        channels: a.channels,
+        jwk,
+        age_recipient: a.age_recipient,
+    };
+    let added = with_batch(&a.dir, |b, out| {
+        Box::pin(async move { ops::add_authority(b, out, &new, Timestamp::now()).await })
+    })?;
+    eprintln!(
+        "added {} ({}, {}) for channels {}",
+        added.name,
+        added.state,
+        added.kind,
+        added.channels.join(", ")
+    );
+    println!("{}", added.kid);
+    Ok(())
+}
+
+pub fn authority_revoke(dir: &Path, kid: &str, reason: &str) -> Result<(), Failure> {
+    if reason.trim().is_empty() {
+        return Err(Failure::Input(
+            "--reason must say why the key is revoked".into(),
+        ));
+    }
+    let (kid, reason) = (kid.to_owned(), reason.trim().to_owned());
+    let a = with_batch(dir, |b, out| {
+        Box::pin(
+            async move { ops::revoke_authority(b, out, &kid, &reason, Timestamp::now()).await },
+        )
+    })?;
+    eprintln!("revoked the key {} of {} ({})", a.kid, a.name, a.state);
+    Ok(())
+}
+
+pub fn authority_list(dir: &Path, json: bool) -> Result<(), Failure> {
+    let rt = runtime().map_err(Failure::Setup)?;
+    let all = rt
+        .block_on(async { anyhow::Ok(open_store(dir).await?.authorities().await?) })
+        .map_err(Failure::Setup)?;
+    if json {
+        let v: Vec<_> = all
+            .iter()
+            .map(|a| serde_json::json!({
+                "kid": a.kid, "state": a.state, "name": a.name, "kind": a.kind, "channels": a.channels,
+                "age_recipient": a.age_recipient, "added_at": a.added_at.to_string(),
+                "revoked_at": a.revoked_at.map(|t| t.to_string()), "revoke_reason": a.revoke_reason,
+            }))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        for a in &all {
+            let status = match a.revoked_at {
+                Some(t) => format!("REVOKED {t}"),
+                None => "active".into(),
+            };
+            println!(
+                "{}  {}  {:<18} {:<40} {:<28} {}",
+                a.kid,
+                a.state,
+                a.kind,
+                a.name,
+                a.channels.join(","),
+                status
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn user_add(dir: &Path, name: &str, role: &str) -> Result<(), Failure> {
+    if !custos_service::auth::valid_user_name(name) {
+        return Err(Failure::Input(format!(
+            "--name {name:?}: use 1-64 lower-case letters, digits, - or _"
+        )));
+    }
+    let role = Role::parse(role).ok_or_else(|| {
+        Failure::Input(format!(
+            "--role {role}: one of reviewer, supervisor, auditor, admin"
+        ))
+    })?;
+    let (token, hash) = custos_service::auth::new_token(name)
+        .map_err(|p| Failure::Setup(anyhow::anyhow!("{p}")))?;
+    let user = User {
+        name: name.to_owned(),
+        role,
+        token_hash: hash,
+        added_at: Timestamp::now(),
+        disabled_at: None,
+    };
+    with_batch(dir, |b, out| {
+        Box::pin(async move { ops::add_user(b, out, &user).await })
+    })?;
+    eprintln!(
+        "added {name} ({}); the API token below is shown once, keep it secret:",
+        role.as_str()
+    );
+    println!("{}", token.as_str());
+    Ok(())
+}
+
+type BoxFut<'a, T> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<T, custos_service::Problem>> + Send + 'a>,
+>;
+
+/// Runs one operation in its own transaction against the node's database. The service, if
+/// running, picks the new events up at its next write.
+fn with_batch<T>(
+    dir: &Path,
+    op: impl for<'a> FnOnce(&'a mut custos_store::Batch, &'a mut ops::Appended) -> BoxFut<'a, T>,
+) -> Result<T, Failure> {
+    let rt = runtime().map_err(Failure::Setup)?;
+    rt.block_on(async {
+        let store = open_store(dir).await.map_err(Failure::Setup)?;
+        let mut b = store.begin().await.map_err(|e| Failure::Setup(e.into()))?;
+        let mut out = Vec::new();
+        let result = op(&mut b, &mut out).await;
+        match result {
+            Ok(v) => {
+                b.commit().await.map_err(|e| Failure::Setup(e.into()))?;
+                store.close().await;
+                Ok(v)
+            }
+            Err(p) => {
+                drop(b);
+                store.close().await;
+                Err(Failure::Input(p.detail))
+            }
+        }
+    })
+}
+
+pub fn check_dir(dir: &Path) -> anyhow::Result<()> {
+    if !dir.join(custos_service::config::CONFIG_FILE).exists() {
+        bail!(
+            "{} is not a Custos node directory; run `custos init --dir {}`",
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! Who is asking: people by bearer token, requesting authorities by a signed proof.
+//!
+//! * **Users** hold API tokens `cst.<name>.<secret>`. The node stores only an Argon2id hash;
+//!   a verified token is remembered (by its SHA-256) for a minute so Argon2's deliberate cost is
+//!   paid once per minute, not per request.
+//! * **Requesting authorities** sign each read with their directory key: the header
+//!   `Authorization: Custos-JWS <compact JWS>` whose payload is `{"htm": METHOD, "htu": PATH,
+//!   "iat": UNIX-SECONDS}` (the claims of RFC 9449 DPoP proofs). A proof is valid for five
+//!   minutes and only for the method and path it names.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine as _;
+use custos_store::{Authority, Store, User};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::directory::Directory;
+use crate::problem::Problem;
+
+/// Who made an API call.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// A person with a token.
+    User(User),
+    /// A requesting authority, by signed proof.
+    Authority(Authority),
+}
+
+/// How long a verified token is remembered.
+const TOKEN_CACHE_TTL: Duration = Duration::from_secs(60);
+/// How old an authority's proof may be.
+const PROOF_MAX_AGE_SECONDS: i64 = 300;
+
+/// Remembers verified tokens.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    verified: Mutex<HashMap<[u8; 32], (User, Instant)>>,
+}
+
+/// A new random token for user `name`, and its Argon2id hash.
+pub fn new_token(name: &str) -> Result<(Zeroizing<String>, String), Problem> {
+    let mut secret = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut secret);
+    let token = Zeroizing::new(format!(
+        "cst.{name}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+    ));
+    let salt = SaltString::generate(&mut rand_core::OsRng);
+    let hash = Argon2::default()
+        .hash_password(token.as_bytes(), &salt)
+        .map_err(|e| Problem::internal(format!("hashing the token failed: {e}")))?
+        .to_string();
+    Ok((token, hash))
+}
+
+/// A user name: lower-case letters, digits, `-` and `_`, 1 to 64 characters.
+pub fn valid_user_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+impl TokenCache {
+    /// Checks a bearer token.
+    pub async fn verify(&self, store: &Store, token: &str) -> Result<User, Problem> {
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Ok(map) = self.verified.lock()
+            && let Some((user, at)) = map.get(&key)
+            && at.elapsed() < TOKEN_CACHE_TTL
+        {
+            return Ok(user.clone());
+        }
+        let bad = || {
+            Problem::unauthorized(
+                "bad-token",
+                "the API token is not valid; ask an admin for one (`custos user add`)",
+            )
+        };
+        let mut parts = token.splitn(3, '.');
+        let (Some("cst"), Some(name), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad());
+        };
+        let user = store.user(name).await?.ok_or_else(bad)?;
+        if user.disabled_at.is_some() {
+            return Err(Problem::unauthorized(
+                "disabled-user",
+                format!("the user {name} is disabled"),
+            ));
+        }
+        let token_owned = token.to_owned();
+        let stored = user.token_hash.clone();
+        // Argon2 is deliberately slow: keep it off the async workers.
+        let ok = tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&stored).is_ok_and(|hash| {
+                Argon2::default()
+                    .verify_password(token_owned.as_bytes(), &hash)
+                    .is_ok()
+            })
+        })
+        .await
+        .unwrap_or(false);
+        if !ok {
+            return Err(bad());
+        }
+        if let Ok(mut map) = self.verified.lock() {
+            if map.len() > 10_000 {
+                map.clear();
+            }
+            map.insert(key, (user.clone(), Instant::now()));
+        }
+        Ok(user)
+    }
+}
+
+/// Identifies the caller from the `Authorization` header.
+pub async fn caller(
+    store: &Store,
+    tokens: &TokenCache,
+    directory: &Directory,
+    authorization: Option<&str>,
+    method: &str,
+    path: &str,
+) -> Result<Caller, Problem> {
+    let Some(value) = authorization else {
+        return Err(Problem::unauthorized(
+            "no-credentials",
+            "send `Authorization: Bearer <token>` (people) or `Authorization: Custos-JWS <proof>` (requesting authorities)",
+        ));
+    };
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        return tokens.verify(store, token.trim()).await.map(Caller::User);
+    }
+    if let Some(jws) = value.strip_prefix("Custos-JWS ") {
+        return authority_proof(store, directory, jws.trim(), method, path)
+            .await
+            .map(Caller::Authority);
+    }
+    Err(Problem::unauthorized(
+        "no-credentials",
+        "the Authorization scheme must be Bearer or Custos-JWS",
+    ))
+}
+
+async fn authority_proof(
+    store: &Store,
+    directory: &Directory,
+    jws: &str,
+    method: &str,
+    path: &str,
+) -> Result<Authority, Problem> {
+    let (authority, payload) = directory.verify(store, jws).await?;
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        htm: String,
+        htu: String,
+        iat: i64,
+    }
+    let claims: Claims = serde_json::from_slice(&payload).map_err(|e| {
+        Problem::unauthorized(
+            "bad-proof",
+            format!("the proof's payload must be {{\"htm\",\"htu\",\"iat\"}}: {e}"),
+        )
+    })?;
+    if !claims.htm.eq_ignore_ascii_case(method) || claims.htu != path {
+        return Err(Problem::unauthorized(
+            "bad-proof",
+            format!(
+                "the proof is for {} {}, not for {method} {path}",
+                claims.htm, claims.htu
+            ),
+        ));
+    }
+    let age = jiff::Timestamp::now().as_second() - claims.iat;
+    if !(-60..=PROOF_MAX_AGE_SECONDS).contains(&age) {
+        return Err(Problem::unauthorized(
+            "stale-proof",
+            format!(
+                "the proof was made {age} s ago; proofs are valid for {PROOF_MAX_AGE_SECONDS} s. Sign a fresh one."
+            ),
+        ));
+    }
+    Ok(authority)
+}

@@ -1,0 +1,151 @@
+//! The node's configuration file (`custos.toml`), written by `custos init`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Name of the configuration file inside a node directory.
+pub const CONFIG_FILE: &str = "custos.toml";
+
+/// Everything a node reads at start. Paths are relative to the node directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The log's origin line and key name, e.g. `custos.example.org/log`.
+    pub origin: String,
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The SQLite database.
+    #[serde(default = "default_database")]
+    pub database: PathBuf,
+    /// The node's Ed25519 signing key (C2SP private key string), mode 0600.
+    #[serde(default = "default_key")]
+    pub key: PathBuf,
+    /// Safeguard profile: `rights-first`, `convention`, or a path to a `.cedar` file.
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    /// Receiving jurisdiction (TOML); the built-in default when absent.
+    #[serde(default)]
+    pub jurisdiction: Option<PathBuf>,
+    /// Intake limits.
+    #[serde(default)]
+    pub intake: IntakeConfig,
+    /// Lifecycle settings.
+    #[serde(default)]
+    pub lifecycle: LifecycleConfig,
+}
+
+/// Limits on what intake accepts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeConfig {
+    /// Largest accepted body, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// A request whose `submitted_at` is older than this many seconds is refused as a replay.
+    #[serde(default = "default_max_age")]
+    pub max_age_seconds: u64,
+    /// A request whose `submitted_at` is further in the future than this is refused.
+    #[serde(default = "default_max_skew")]
+    pub max_future_seconds: u64,
+}
+
+/// Settings of the lifecycle and scheduler.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleConfig {
+    /// Days a preservation hold lasts, and each renewal adds (UNCC art. 42 asks at least 60).
+    #[serde(default = "default_hold_days")]
+    pub preservation_days: u32,
+    /// How often the scheduler looks for due items, in seconds.
+    #[serde(default = "default_tick")]
+    pub scheduler_interval_seconds: u64,
+    /// A command run to deliver a notice to the person concerned (`sh -c`), with `CUSTOS_CASE`,
+    /// `CUSTOS_REQUEST_ID` and `CUSTOS_NOTICE_DUE_AT` in its environment. Exit 0 = sent.
+    /// When absent, due notices are listed for people to send, and not marked sent.
+    #[serde(default)]
+    pub notice_command: Option<String>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8480".into()
+}
+fn default_database() -> PathBuf {
+    "custos.db".into()
+}
+fn default_key() -> PathBuf {
+    "node.key".into()
+}
+fn default_profile() -> String {
+    "rights-first".into()
+}
+fn default_max_body() -> usize {
+    1024 * 1024
+}
+fn default_max_age() -> u64 {
+    24 * 3600
+}
+fn default_max_skew() -> u64 {
+    300
+}
+fn default_hold_days() -> u32 {
+    90
+}
+fn default_tick() -> u64 {
+    30
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        IntakeConfig {
+            max_body_bytes: default_max_body(),
+            max_age_seconds: default_max_age(),
+            max_future_seconds: default_max_skew(),
+        }
+    }
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        LifecycleConfig {
+            preservation_days: default_hold_days(),
+            scheduler_interval_seconds: default_tick(),
+            notice_command: None,
+        }
+    }
+}
+
+impl Config {
+    /// A fresh configuration for a node with log origin `origin`.
+    pub fn new(origin: &str) -> Config {
+        Config {
+            origin: origin.into(),
+            listen: default_listen(),
+            database: default_database(),
+            key: default_key(),
+            profile: default_profile(),
+            jurisdiction: None,
+            intake: IntakeConfig::default(),
+            lifecycle: LifecycleConfig::default(),
+        }
+    }
+
+    /// Reads `DIR/custos.toml`.
+    pub fn load(dir: &Path) -> anyhow::Result<Config> {
+        let path = dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read {}: {e}; run `custos init --dir {}` first",
+                path.display(),
+                dir.display()
+            )
+        })?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    /// The TOML text of this configuration.
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        Ok(toml::to_string_pretty(self)?)
+    }
+}

@@ -1,0 +1,787 @@
+//! The HTTP API: signed intake, the case API for people, the log in C2SP formats, and the
+//! OpenAPI document. Every refusal is an RFC 9457 problem ([`Problem`]).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use custos_ledger::tiles::{Tile, TilePath, encode_bundle};
+use custos_model::parse_request;
+use custos_store::{Case, CaseFilter, CaseStatus, Role};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+use utoipa::OpenApi;
+
+use crate::auth::{Caller, caller};
+use crate::node::Node;
+use crate::ops::{DecisionInput, SecondReviewInput, Submission, SubmitOutcome};
+use crate::problem::{FieldProblem, Problem};
+use crate::writer::{self, Job};
+
+/// The OpenAPI 3.1 description of the API, generated from the handlers below.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Custos node API",
+        description = "Signed intake of requests for electronic evidence, their lifecycle, and the node's tamper-evident log."
+    ),
+    paths(
+        submit,
+        list_requests,
+        get_request,
+        request_events,
+        decide,
+        second_review,
+        mark_delivered,
+        mark_closed,
+        renew_hold,
+        list_holds,
+        list_notices,
+        list_authorities,
+        checkpoint,
+        tile,
+        inclusion,
+        consistency,
+        verifier
+    ),
+    components(schemas(
+        Problem,
+        FieldProblem,
+        DecisionInput,
+        crate::ops::DecisionKind,
+        crate::ops::NarrowedTerms,
+        SecondReviewInput,
+        CaseView
+    ))
+)]
+pub struct ApiDoc;
+
+/// Builds the router.
+pub fn router(node: Arc<Node>) -> Router {
+    let limit = node.config.intake.max_body_bytes;
+    Router::new()
+        .route("/v1/requests", post(submit).get(list_requests))
+        .route("/v1/requests/{case}", get(get_request))
+        .route("/v1/requests/{case}/events", get(request_events))
+        .route("/v1/requests/{case}/decision", post(decide))
+        .route("/v1/requests/{case}/second-review", post(second_review))
+        .route("/v1/requests/{case}/delivered", post(mark_delivered))
+        .route("/v1/requests/{case}/closed", post(mark_closed))
+        .route("/v1/requests/{case}/hold/renew", post(renew_hold))
+        .route("/v1/holds", get(list_holds))
+        .route("/v1/notices", get(list_notices))
+        .route("/v1/authorities", get(list_authorities))
+        .route("/log/checkpoint", get(checkpoint))
+        .route("/log/tile/{*path}", get(tile))
+        .route("/v1/log/inclusion", get(inclusion))
+        .route("/v1/log/consistency", get(consistency))
+        .route("/v1/log/verifier", get(verifier))
+        .route("/openapi.json", get(openapi))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .fallback(|uri: Uri| async move {
+            Problem::not_found(format!(
+                "{} is not a Custos endpoint; see /openapi.json",
+                uri.path()
+            ))
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(node)
+}
+
+type ApiResult<T> = Result<T, Problem>;
+
+/// A case as the API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CaseView {
+    /// The node's case number.
+    pub case: i64,
+    /// The requester's id.
+    pub request_id: String,
+    /// Thumbprint of the sender's key.
+    pub authority: String,
+    /// Where it stands.
+    pub status: String,
+    /// The assessment's outcome.
+    pub outcome: String,
+    /// The measure asked for.
+    pub measure: String,
+    /// Requesting state.
+    pub requesting_state: String,
+    /// Channel.
+    pub channel: String,
+    /// Emergency claimed.
+    pub emergency: bool,
+    /// Arrival.
+    pub received_at: String,
+    /// Answer due.
+    pub respond_by: String,
+    /// The latest assessment.
+    #[schema(value_type = Object)]
+    pub assessment: Value,
+    /// The decision in force.
+    #[schema(value_type = Option<Object>)]
+    pub decision: Option<Value>,
+    /// A decision awaiting a second reviewer.
+    #[schema(value_type = Option<Object>)]
+    pub pending_decision: Option<Value>,
+}
+
+fn view(c: &Case) -> CaseView {
+    let parse = |s: &str| serde_json::from_str(s).unwrap_or(Value::Null);
+    CaseView {
+        case: c.case_id,
+        request_id: c.request_id.clone(),
+        authority: c.authority_kid.clone(),
+        status: c.status.as_str().into(),
+        outcome: c.outcome.clone(),
+        measure: c.measure.clone(),
+        requesting_state: c.requesting_state.clone(),
+        channel: c.channel.clone(),
+        emergency: c.emergency,
+        received_at: c.received_at.to_string(),
+        respond_by: c.respond_by.to_string(),
+        assessment: parse(&c.assessment),
+        decision: c.decision.as_deref().map(parse),
+        pending_decision: c.pending_decision.as_deref().map(parse),
+    }
+}
+
+fn body_problem(r: BytesRejection) -> Problem {
+    let status = r.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        Problem::new(
+            status,
+            "too-large",
+            "Body too large",
+            "the body exceeds the node's limit (intake.max_body_bytes, 1 MiB by default); nothing was recorded",
+        )
+    } else {
+        Problem::new(status, "unreadable-body", "Unreadable body", r.body_text())
+    }
+}
+
+/// Submit a signed request.
+///
+/// The body is a compact JWS (`alg: EdDSA`, `kid` = RFC 7638 thumbprint of a registered key)
+/// whose payload is a `custos.request/v1` document. The signature is checked before anything
+/// else. The same payload again returns the existing case (200); a different payload under the
+/// same id is refused (409) unless the node awaits information on it, in which case it is a
+/// supplement and is re-assessed (200).
+#[utoipa::path(post, path = "/v1/requests", request_body(content = String, content_type = "application/jose"),
+    responses((status = 201, body = CaseView, description = "Received and assessed"), (status = 200, body = CaseView, description = "Already received, or supplemented"),
+              (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem),
+              (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+async fn submit(
+    State(node): State<Arc<Node>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body.map_err(body_problem)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.split(';').next().map(str::trim) != Some("application/jose") {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "media-type",
+            "Unsupported media type",
+            format!(
+                "send the request as a compact JWS with Content-Type: application/jose (got {content_type:?})"
+            ),
+        ));
+    }
+    let jws = std::str::from_utf8(&body)
+        .map_err(|_| {
+            Problem::bad_request("malformed-jws", "a compact JWS is ASCII; the body is not")
+        })?
+        .trim();
+    // 1. Signature first: nothing of the payload is read before it verifies.
+    let (authority, payload) = node.directory.verify(&node.store, jws).await?;
+    // 2. The payload must be a valid request.
+    let request = parse_request(&payload).map_err(|invalid| {
+        let mut p = Problem::unprocessable(
+            "invalid-request",
+            format!(
+                "the signed request is not a valid custos.request/v1 document: {}",
+                invalid
+                    .problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        );
+        p.errors = invalid
+            .problems
+            .iter()
+            .map(|x| FieldProblem {
+                pointer: x.path.clone(),
+                detail: x.message.clone(),
+            })
+            .collect();
+        p
+    })?;
+    // 3. The sender must be who the request says, on a channel it may use.
+    let state = request.requesting_authority.state.as_str();
+    if state != authority.state {
+        return Err(Problem::forbidden(
+            "wrong-state",
+            format!(
+                "$.requesting_authority.state is {state}, but the key {} is registered for {} ({}); a key signs only for its own state",
+                authority.kid, authority.name, authority.state
+            ),
+        ));
+    }
+    let channel = request.channel.as_str();
+    if !authority.channels.iter().any(|c| c == channel) {
+        return Err(Problem::forbidden(
+            "channel-not-allowed",
+            format!(
+                "$.channel is {channel}, but {} may use only {}",
+                authority.name,
+                authority.channels.join(", ")
+            ),
+        ));
+    }
+    // 4. Fresh: a captured request cannot be replayed later, nor pre-dated.
+    let now = Timestamp::now();
+    let intake = &node.config.intake;
+    let age = now.duration_since(request.submitted_at);
+    if age > SignedDuration::from_secs(i64::try_from(intake.max_age_seconds).unwrap_or(i64::MAX)) {
+        return Err(Problem::unprocessable(
+            "stale-request",
+            format!(
+                "$.submitted_at is {}, more than {} s ago; stale requests are refused as possible replays. Sign the request afresh.",
+                request.submitted_at, intake.max_age_seconds
+            ),
+        ));
+    }
+    if -age
+        > SignedDuration::from_secs(i64::try_from(intake.max_future_seconds).unwrap_or(i64::MAX))
+    {
+        return Err(Problem::unprocessable(
+            "future-request",
+            format!(
+                "$.submitted_at is {}, more than {} s in the future; check the sender's clock",
+                request.submitted_at, intake.max_future_seconds
+            ),
+        ));
+    }
+    // 5. Assess and record.
+    let assessment = node.assessor.assess(&request, now).map_err(|e| {
+        tracing::error!(error = %e, "assessment failed");
+        Problem::internal(
+            "the safeguards engine failed on this request (fail closed); nothing was recorded",
+        )
+    })?;
+    let submission = Submission {
+        authority,
+        payload_sha256: custos_ledger::Hash(Sha256::digest(&payload).into()),
+        payload: String::from_utf8(payload)
+            .map_err(|_| Problem::bad_request("invalid-request", "the payload is not UTF-8"))?,
+        request,
+        jws: jws.to_owned(),
+        assessment,
+        received_at: now,
+    };
+    let (tx, rx) = oneshot::channel();
+    node.writer
+        .send(Job::Submit(Box::new(submission), tx))
+        .await?;
+    let (status, case) = match writer::reply(rx).await? {
+        SubmitOutcome::Created(c) => (StatusCode::CREATED, c),
+        SubmitOutcome::Repeated(c) | SubmitOutcome::Supplemented(c) => (StatusCode::OK, c),
+    };
+    let mut resp = (status, Json(view(&case))).into_response();
+    if let Ok(loc) = HeaderValue::from_str(&format!("/v1/requests/{}", case.case_id)) {
+        resp.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(resp)
+}
+
+async fn who(node: &Node, headers: &HeaderMap, method: &Method, uri: &Uri) -> ApiResult<Caller> {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    caller(
+        &node.store,
+        &node.tokens,
+        &node.directory,
+        auth,
+        method.as_str(),
+        uri.path(),
+    )
+    .await
+}
+
+async fn user(
+    node: &Node,
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+) -> ApiResult<custos_store::User> {
+    match who(node, headers, method, uri).await? {
+        Caller::User(u) => Ok(u),
+        Caller::Authority(a) => Err(Problem::forbidden(
+            "people-only",
+            format!(
+                "{} is a requesting authority; this endpoint is for the node's reviewers",
+                a.name
+            ),
+        )),
+    }
+}
+
+async fn visible_case(node: &Node, caller: &Caller, case_id: i64) -> ApiResult<Case> {
+    let case = node.store.case(case_id).await?;
+    match (case, caller) {
+        (Some(c), Caller::User(_)) => Ok(c),
+        (Some(c), Caller::Authority(a)) if c.authority_kid == a.kid => Ok(c),
+        // An authority learns nothing about other authorities' cases, not even that they exist.
+        _ => Err(Problem::not_found(format!(
+            "there is no case {case_id} visible to you"
+        ))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    #[serde(default)]
+    open: bool,
+    limit: Option<u32>,
+}
+
+/// List requests, soonest deadline first. Authorities see only their own.
+#[utoipa::path(get, path = "/v1/requests", params(("status" = Option<String>, Query), ("open" = Option<bool>, Query), ("limit" = Option<u32>, Query)),
+    responses((status = 200, body = Vec<CaseView>), (status = 401, body = Problem)))]
+async fn list_requests(
+    State(node): State<Arc<Node>>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Vec<CaseView>>> {
+    let caller = who(&node, &headers, &method, &uri).await?;
+    let filter = CaseFilter {
+        authority_kid: match &caller {
+            Caller::Authority(a) => Some(a.kid.clone()),
+            Caller::User(_) => None,
+        },
+        status: q.status,
+        open_only: q.open,
+        limit: q.limit.unwrap_or(500),
+    };
+    Ok(Json(
+        node.store.cases(&filter).await?.iter().map(view).collect(),
+    ))
+}
+
+/// One request.
+#[utoipa::path(get, path = "/v1/requests/{case}", params(("case" = i64, Path)), responses((status = 200, body = CaseView), (status = 404, body = Problem)))]
+async fn get_request(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+) -> ApiResult<Json<CaseView>> {
+    let caller = who(&node, &headers, &method, &uri).await?;
+    Ok(Json(view(&visible_case(&node, &caller, case_id).await?)))
+}
+
+/// The timeline of a request: its events with their log indexes (the full events for people,
+/// types and times for the requesting authority).
+#[utoipa::path(get, path = "/v1/requests/{case}/events", params(("case" = i64, Path)), responses((status = 200, body = Object), (status = 404, body = Problem)))]
+async fn request_events(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+) -> ApiResult<Json<Value>> {
+    let caller = who(&node, &headers, &method, &uri).await?;
+    visible_case(&node, &caller, case_id).await?;
+    let events = node.store.case_events(case_id).await?;
+    let published = node.log.published_size();
+    let items: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            let mut v = json!({
+                "log_index": e.seq, "type": e.event_type, "at": e.at.to_string(),
+                "inclusion_proof": (e.seq < published).then(|| format!("/v1/log/inclusion?index={}&size={published}", e.seq)),
+            });
+            if matches!(caller, Caller::User(_)) {
+                v["event"] = serde_json::from_str(&e.body).unwrap_or(Value::Null);
+            }
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "case": case_id, "events": items })))
+}
+
+/// Record a reviewer's decision.
+#[utoipa::path(post, path = "/v1/requests/{case}/decision", params(("case" = i64, Path)), request_body = DecisionInput,
+    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn decide(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> ApiResult<Json<CaseView>> {
+    let user = user(&node, &headers, &method, &uri).await?;
+    let input: DecisionInput = json_body(&body)?;
+    let (tx, rx) = oneshot::channel();
+    node.writer
+        .send(Job::Decide {
+            case_id,
+            user,
+            input,
+            reply: tx,
+        })
+        .await?;
+    Ok(Json(view(&writer::reply(rx).await?)))
+}
+
+/// Confirm or reject a decision waiting for a second reviewer (supervisors only, not the
+/// proposer).
+#[utoipa::path(post, path = "/v1/requests/{case}/second-review", params(("case" = i64, Path)), request_body = SecondReviewInput,
+    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 409, body = Problem)))]
+async fn second_review(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> ApiResult<Json<CaseView>> {
+    let user = user(&node, &headers, &method, &uri).await?;
+    let input: SecondReviewInput = json_body(&body)?;
+    let (tx, rx) = oneshot::channel();
+    node.writer
+        .send(Job::SecondReview {
+            case_id,
+            user,
+            input,
+            reply: tx,
+        })
+        .await?;
+    Ok(Json(view(&writer::reply(rx).await?)))
+}
+
+async fn advance(
+    node: &Node,
+    case_id: i64,
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+    to: CaseStatus,
+) -> ApiResult<Json<CaseView>> {
+    let user = user(node, headers, method, uri).await?;
+    let (tx, rx) = oneshot::channel();
+    node.writer
+        .send(Job::Advance {
+            case_id,
+            user,
+            to,
+            reply: tx,
+        })
+        .await?;
+    Ok(Json(view(&writer::reply(rx).await?)))
+}
+
+/// Mark an executed request delivered.
+#[utoipa::path(post, path = "/v1/requests/{case}/delivered", params(("case" = i64, Path)), responses((status = 200, body = CaseView), (status = 409, body = Problem)))]
+async fn mark_delivered(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+) -> ApiResult<Json<CaseView>> {
+    advance(
+        &node,
+        case_id,
+        &headers,
+        &method,
+        &uri,
+        CaseStatus::Delivered,
+    )
+    .await
+}
+
+/// Close a decided request.
+#[utoipa::path(post, path = "/v1/requests/{case}/closed", params(("case" = i64, Path)), responses((status = 200, body = CaseView), (status = 409, body = Problem)))]
+async fn mark_closed(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+) -> ApiResult<Json<CaseView>> {
+    advance(&node, case_id, &headers, &method, &uri, CaseStatus::Closed).await
+}
+
+/// Renew a preservation hold.
+#[utoipa::path(post, path = "/v1/requests/{case}/hold/renew", params(("case" = i64, Path)), responses((status = 200, body = Object), (status = 409, body = Problem)))]
+async fn renew_hold(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+) -> ApiResult<Json<Value>> {
+    let user = user(&node, &headers, &method, &uri).await?;
+    let (tx, rx) = oneshot::channel();
+    node.writer
+        .send(Job::Renew {
+            case_id,
+            user,
+            reply: tx,
+        })
+        .await?;
+    let h = writer::reply(rx).await?;
+    Ok(Json(
+        json!({ "case": h.case_id, "expires_at": h.expires_at.to_string(), "renewals": h.renewals }),
+    ))
+}
+
+/// Preservation holds in force.
+#[utoipa::path(get, path = "/v1/holds", responses((status = 200, body = Object)))]
+async fn list_holds(
+    State(node): State<Arc<Node>>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+) -> ApiResult<Json<Value>> {
+    user(&node, &headers, &method, &uri).await?;
+    let holds = node.store.active_holds().await?;
+    Ok(Json(json!(holds.iter().map(|h| json!({
+        "case": h.case_id, "started_at": h.started_at.to_string(), "expires_at": h.expires_at.to_string(), "renewals": h.renewals,
+    })).collect::<Vec<_>>())))
+}
+
+/// Notices owed to persons concerned: when each falls due, whether confidentiality has ended,
+/// whether it was sent.
+#[utoipa::path(get, path = "/v1/notices", responses((status = 200, body = Object)))]
+async fn list_notices(
+    State(node): State<Arc<Node>>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+) -> ApiResult<Json<Value>> {
+    user(&node, &headers, &method, &uri).await?;
+    let now = Timestamp::now();
+    let notices = node.store.notices().await?;
+    Ok(Json(json!(notices.iter().map(|n| json!({
+        "case": n.case_id, "due_at": n.due_at.to_string(), "due": n.due_at <= now && n.sent_at.is_none(),
+        "confidentiality_ended_at": n.ended_at.map(|t| t.to_string()), "sent_at": n.sent_at.map(|t| t.to_string()),
+        "attempts": n.attempts, "last_error": n.last_error,
+    })).collect::<Vec<_>>())))
+}
+
+/// The directory of authorities (public keys only).
+#[utoipa::path(get, path = "/v1/authorities", responses((status = 200, body = Object)))]
+async fn list_authorities(
+    State(node): State<Arc<Node>>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+) -> ApiResult<Json<Value>> {
+    user(&node, &headers, &method, &uri).await?;
+    let all = node.store.authorities().await?;
+    Ok(Json(json!(all.iter().map(|a| json!({
+        "kid": a.kid, "state": a.state, "name": a.name, "kind": a.kind, "channels": a.channels,
+        "jwk": serde_json::from_str::<Value>(&a.jwk).unwrap_or(Value::Null), "age_recipient": a.age_recipient,
+        "added_at": a.added_at.to_string(), "revoked_at": a.revoked_at.map(|t| t.to_string()),
+    })).collect::<Vec<_>>())))
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let pointer = if path == "." {
+            "$".to_owned()
+        } else {
+            format!("$.{path}")
+        };
+        let detail = e.inner().to_string();
+        let mut p = Problem::bad_request("invalid-json", format!("{pointer}: {detail}"));
+        p.errors.push(FieldProblem { pointer, detail });
+        p
+    })
+}
+
+fn text(body: String, cache: &'static str) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    r
+}
+
+/// The latest checkpoint (C2SP tlog-checkpoint, signed note).
+#[utoipa::path(get, path = "/log/checkpoint", responses((status = 200, body = String, content_type = "text/plain")))]
+async fn checkpoint(State(node): State<Arc<Node>>) -> ApiResult<Response> {
+    let cp = node
+        .log
+        .checkpoint()
+        .ok_or_else(|| Problem::unavailable("no checkpoint signed yet"))?;
+    Ok(text(cp.note, "no-store"))
+}
+
+/// Hash tiles and entry bundles (C2SP tlog-tiles).
+#[utoipa::path(get, path = "/log/tile/{path}", params(("path" = String, Path, description = "`<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`")),
+    responses((status = 200, content_type = "application/octet-stream"), (status = 404, body = Problem)))]
+async fn tile(State(node): State<Arc<Node>>, Path(path): Path<String>) -> ApiResult<Response> {
+    let parsed = Tile::parse_path(&format!("tile/{path}"))
+        .map_err(|e| Problem::not_found(format!("tile/{path}: {e}")))?;
+    let size = node.log.published_size();
+    let (tile, entries) = match parsed {
+        TilePath::Hashes(t) => (t, false),
+        TilePath::Entries(t) => (t, true),
+    };
+    let first = tile.index() * 256;
+    let end = first + u64::from(tile.width());
+    let leaves_per_node = 1u64
+        .checked_shl(8 * u32::from(tile.level()))
+        .unwrap_or(u64::MAX);
+    let covered = end.saturating_mul(leaves_per_node);
+    if covered > size {
+        return Err(Problem::not_found(format!(
+            "tile/{path} lies beyond the published tree of {size} leaves"
+        )));
+    }
+    let bytes = if entries {
+        let leaves = node.store.leaves(first, end).await?;
+        encode_bundle(&leaves).map_err(|e| Problem::internal(e.to_string()))?
+    } else {
+        node.log
+            .tile(&tile)
+            .map_err(|e| Problem::internal(e.to_string()))?
+    };
+    let mut r = bytes.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    // Full tiles never change; partial ones are superseded as the tree grows.
+    let cache = if tile.is_partial() {
+        "no-cache"
+    } else {
+        "public, max-age=31536000, immutable"
+    };
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    Ok(r)
+}
+
+#[derive(Debug, Deserialize)]
+struct InclusionQuery {
+    index: u64,
+    size: Option<u64>,
+}
+
+/// Inclusion proof of the event at `index` in the tree of `size` leaves (default: the latest
+/// checkpoint).
+#[utoipa::path(get, path = "/v1/log/inclusion", params(("index" = u64, Query), ("size" = Option<u64>, Query)), responses((status = 200, body = Object), (status = 400, body = Problem)))]
+async fn inclusion(
+    State(node): State<Arc<Node>>,
+    Query(q): Query<InclusionQuery>,
+) -> ApiResult<Json<Value>> {
+    let published = node.log.published_size();
+    let size = q.size.unwrap_or(published);
+    if size > published || q.index >= size {
+        return Err(Problem::bad_request(
+            "out-of-range",
+            format!(
+                "index {} is not in a published tree of size {size} (latest checkpoint: {published})",
+                q.index
+            ),
+        ));
+    }
+    let (leaf, proof) = node
+        .log
+        .inclusion(q.index, size)
+        .map_err(|e| Problem::internal(e.to_string()))?;
+    let leaf_data = node
+        .store
+        .leaves(q.index, q.index + 1)
+        .await?
+        .pop()
+        .unwrap_or_default();
+    Ok(Json(json!({
+        "index": q.index, "size": size, "leaf_hash": leaf.to_base64(),
+        "leaf": String::from_utf8_lossy(&leaf_data),
+        "root": node.log.root_at(size).map_err(|e| Problem::internal(e.to_string()))?.to_base64(),
+        "proof": proof.path.iter().map(|h| h.to_base64()).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+struct ConsistencyQuery {
+    old: u64,
+    new: Option<u64>,
+}
+
+/// Consistency proof between two tree sizes (default `new`: the latest checkpoint).
+#[utoipa::path(get, path = "/v1/log/consistency", params(("old" = u64, Query), ("new" = Option<u64>, Query)), responses((status = 200, body = Object), (status = 400, body = Problem)))]
+async fn consistency(
+    State(node): State<Arc<Node>>,
+    Query(q): Query<ConsistencyQuery>,
+) -> ApiResult<Json<Value>> {
+    let published = node.log.published_size();
+    let new = q.new.unwrap_or(published);
+    if new > published || q.old == 0 || q.old > new {
+        return Err(Problem::bad_request(
+            "out-of-range",
+            format!(
+                "need 0 < old ≤ new ≤ {published} (the latest checkpoint); got old={} new={new}",
+                q.old
+            ),
+        ));
+    }
+    let proof = node
+        .log
+        .consistency(q.old, new)
+        .map_err(|e| Problem::internal(e.to_string()))?;
+    Ok(Json(json!({
+        "old": q.old, "new": new,
+        "proof": proof.path.iter().map(|h| h.to_base64()).collect::<Vec<_>>(),
+    })))
+}
+
+/// The node's verifier key (C2SP signed-note form), to check checkpoints with.
+#[utoipa::path(get, path = "/v1/log/verifier", responses((status = 200, body = String, content_type = "text/plain")))]
+async fn verifier(State(node): State<Arc<Node>>) -> Response {
+    text(format!("{}\n", node.log.verifier()), "public, max-age=3600")
+}
+
+async fn openapi() -> Response {
+    let doc = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    let mut r = doc.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Roles allowed to read the queue (every user role; listed for documentation).
+pub const READ_ROLES: [Role; 4] = [Role::Auditor, Role::Reviewer, Role::Supervisor, Role::Admin];

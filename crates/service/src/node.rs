@@ -1,0 +1,171 @@
+//! A running node: its configuration, store, log, writer, directory and token cache, and the
+//! scheduler. [`Node::open`] assembles it from a node directory made by `custos init`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use custos_ledger::SignerKey;
+use custos_safeguards::{Assessor, Jurisdiction, Profile};
+use custos_store::Store;
+use jiff::Timestamp;
+use tokio::sync::oneshot;
+
+use crate::auth::TokenCache;
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::log::NodeLog;
+use crate::ops::LifecycleRules;
+use crate::writer::{self, Job, WriterHandle};
+
+/// Everything the HTTP handlers share.
+pub struct Node {
+    /// The configuration.
+    pub config: Config,
+    /// The node directory.
+    pub dir: PathBuf,
+    /// The database.
+    pub store: Store,
+    /// The Merkle log.
+    pub log: Arc<NodeLog>,
+    /// The single writer.
+    pub writer: WriterHandle,
+    /// The safeguards engine with the operator's profile.
+    pub assessor: Assessor,
+    /// Cached directory of authorities.
+    pub directory: Arc<Directory>,
+    /// Verified API tokens.
+    pub tokens: TokenCache,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the node's signing key.
+pub fn read_key(path: &Path) -> anyhow::Result<SignerKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the node key {}", path.display()))?;
+    SignerKey::parse(text.trim())
+        .with_context(|| format!("{} is not a C2SP signed-note private key", path.display()))
+}
+
+/// Loads a profile by built-in name or `.cedar` path (relative to the node directory).
+pub fn load_profile(dir: &Path, spec: &str) -> anyhow::Result<Profile> {
+    if custos_safeguards::BUILTIN_PROFILES.contains(&spec) {
+        return Ok(Profile::builtin(spec)?);
+    }
+    let path = dir.join(spec);
+    let source = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the profile {}", path.display()))?;
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("custom");
+    Ok(Profile::from_cedar(
+        name,
+        &source,
+        &path.display().to_string(),
+    )?)
+}
+
+impl Node {
+    /// Opens the node in `dir` and starts its writer.
+    pub async fn open(dir: &Path) -> anyhow::Result<Arc<Node>> {
+        let config = Config::load(dir)?;
+        let key = read_key(&dir.join(&config.key))?;
+        let profile = load_profile(dir, &config.profile)?;
+        let jurisdiction = match &config.jurisdiction {
+            None => Jurisdiction::default(),
+            Some(p) => {
+                let path = dir.join(p);
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                Jurisdiction::from_toml(&text).with_context(|| format!("{}", path.display()))?
+            }
+        };
+        let store = Store::open_sqlite(&dir.join(&config.database), false)
+            .await
+            .with_context(|| format!("cannot open the database in {}", dir.display()))?;
+        let log = Arc::new(NodeLog::load(&store, &config.origin, key).await?);
+        let directory = Arc::new(Directory::default());
+        let dir_for_writer = directory.clone();
+        let rules = LifecycleRules {
+            preservation_days: config.lifecycle.preservation_days,
+        };
+        let writer = writer::spawn(
+            store.clone(),
+            log.clone(),
+            rules,
+            Arc::new(move |changed| {
+                if changed {
+                    dir_for_writer.invalidate();
+                }
+            }),
+        );
+        let node = Arc::new(Node {
+            config,
+            dir: dir.to_owned(),
+            store,
+            log,
+            writer,
+            assessor: Assessor::new(profile, jurisdiction),
+            directory,
+            tokens: TokenCache::default(),
+        });
+        // Sign a checkpoint for whatever the database holds (events appended offline).
+        let (tx, rx) = oneshot::channel();
+        node.writer.send(Job::Sync(tx)).await?;
+        writer::reply(rx).await?;
+        Ok(node)
+    }
+
+    /// Runs the scheduler forever: on start (catching up on everything that fell due while the
+    /// node was down) and then every `scheduler_interval_seconds`.
+    pub async fn run_scheduler(self: Arc<Self>) {
+        let every = Duration::from_secs(self.config.lifecycle.scheduler_interval_seconds.max(1));
+        loop {
+            if let Err(e) = self.scheduler_pass(Timestamp::now()).await {
+                tracing::warn!(problem = %e, "scheduler pass failed; retrying at the next tick");
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+
+    /// One scheduler pass at `now`.
+    pub async fn scheduler_pass(&self, now: Timestamp) -> Result<(), crate::problem::Problem> {
+        let (tx, rx) = oneshot::channel();
+        self.writer.send(Job::Tick(now, tx)).await?;
+        let due = writer::reply(rx).await?;
+        let Some(command) = self.config.lifecycle.notice_command.clone() else {
+            return Ok(());
+        };
+        for notice in due {
+            let result = tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(&command)
+                .env("CUSTOS_CASE", notice.case_id.to_string())
+                .env("CUSTOS_REQUEST_ID", &notice.request_id)
+                .env("CUSTOS_NOTICE_DUE_AT", notice.due_at.to_string())
+                .current_dir(&self.dir)
+                .status()
+                .await;
+            let result = match result {
+                Ok(s) if s.success() => Ok(()),
+                Ok(s) => Err(format!("notice command exited with {s}")),
+                Err(e) => Err(format!("notice command could not start: {e}")),
+            };
+            let (tx, rx) = oneshot::channel();
+            self.writer
+                .send(Job::NoticeResult(notice.case_id, result, tx))
+                .await?;
+            writer::reply(rx).await?;
+        }
+        Ok(())
+    }
+}

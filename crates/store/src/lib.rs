@@ -1,0 +1,714 @@
+//! `custos-store`: where a Custos node keeps what it knows.
+//!
+//! One table is the truth: `events`, appended in log order and never changed. Everything else
+//! (cases, preservation holds, notices, the directory of authorities, users) is a *projection*
+//! of those events, updated in the same transaction that appends the event causing the change,
+//! and signed checkpoints are kept so an audit can compare every root the node ever published.
+//!
+//! Callers see a narrow interface, not SQL: [`Store`] for reads and [`Batch`] for one atomic unit
+//! of writes. A batch is a single `BEGIN IMMEDIATE` transaction, so any number of processes (the
+//! service, `custos authority add` run beside it) can append without reordering the log; each
+//! batch first learns the log size from the database itself. Savepoints let one batch carry
+//! several independent jobs, each of which can fail alone (group commit).
+//!
+//! SQLite (WAL, `synchronous=FULL`) is the embedded default. The interface is what a PostgreSQL
+//! implementation will provide too; nothing above this crate names a database.
+
+mod rows;
+
+pub use rows::*;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use custos_ledger::Hash;
+use custos_ledger::commitment::{PublicRecord, Salt, canonicalize};
+use jiff::Timestamp;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+/// Errors of the store. Each says what failed; none carries request contents.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened or a statement failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// An event could not be committed to (bad type, unserialisable body).
+    #[error("event could not be logged: {0}")]
+    Event(String),
+    /// A stored value does not parse: the database was edited or is corrupt.
+    #[error("stored {what} is corrupt: {detail}")]
+    Corrupt {
+        /// Which value.
+        what: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+}
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The node's database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+fn ts(s: &str, what: &'static str) -> Result<Timestamp> {
+    Timestamp::from_str(s).map_err(|e| StoreError::Corrupt {
+        what,
+        detail: e.to_string(),
+    })
+}
+
+fn opt_ts(s: Option<String>, what: &'static str) -> Result<Option<Timestamp>> {
+    s.map(|s| ts(&s, what)).transpose()
+}
+
+impl Store {
+    /// Opens (and with `create`, creates) the SQLite database at `path`, in WAL mode with full
+    /// fsync on commit, and applies pending migrations.
+    pub async fn open_sqlite(path: &Path, create: bool) -> Result<Store> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(create)
+            .journal_mode(SqliteJournalMode::Wal)
+            // An acknowledged request must survive a crash of the process and of the machine.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        MIGRATIONS.run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Starts a batch: one write transaction that holds the database's write lock.
+    pub async fn begin(&self) -> Result<Batch> {
+        // IMMEDIATE takes the write lock now, so the log size read first is still the size
+        // when the batch commits, whoever else writes to the database.
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Batch { tx, savepoint: 0 })
+    }
+
+    /// Number of events in the log.
+    pub async fn log_size(&self) -> Result<u64> {
+        let mut conn = self.pool.acquire().await?;
+        log_size(&mut conn).await
+    }
+
+    /// The leaf bytes of events `start..end`, in order.
+    pub async fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
+        let rows = sqlx::query("SELECT leaf FROM events WHERE seq >= ? AND seq < ? ORDER BY seq")
+            .bind(start as i64)
+            .bind(end as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| r.get::<Vec<u8>, _>(0)).collect())
+    }
+
+    /// Every stored event from `start` on, in order, for audits and catch-up.
+    pub async fn events(&self, start: u64, limit: u64) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
+             WHERE seq >= ? ORDER BY seq LIMIT ?",
+        )
+        .bind(start as i64)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(event_from_row).collect()
+    }
+
+    /// One event by its log index.
+    pub async fn event(&self, seq: u64) -> Result<Option<StoredEvent>> {
+        let row = sqlx::query(
+            "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events WHERE seq = ?",
+        )
+        .bind(seq as i64)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(event_from_row).transpose()
+    }
+
+    /// The events of one case, in order.
+    pub async fn case_events(&self, case_id: i64) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
+             WHERE case_id = ? ORDER BY seq",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(event_from_row).collect()
+    }
+
+    /// The latest signed checkpoint, if any.
+    pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        let row = sqlx::query(
+            "SELECT size, root, note, signed_at FROM checkpoints ORDER BY size DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(checkpoint_from_row).transpose()
+    }
+
+    /// Every signed checkpoint, smallest first.
+    pub async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        let rows = sqlx::query("SELECT size, root, note, signed_at FROM checkpoints ORDER BY size")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(checkpoint_from_row).collect()
+    }
+
+    /// The whole directory of authorities, revoked ones included.
+    pub async fn authorities(&self) -> Result<Vec<Authority>> {
+        let mut conn = self.pool.acquire().await?;
+        authorities(&mut conn, None).await
+    }
+
+    /// One authority by key thumbprint.
+    pub async fn authority(&self, kid: &str) -> Result<Option<Authority>> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(authorities(&mut conn, Some(kid)).await?.pop())
+    }
+
+    /// One case.
+    pub async fn case(&self, case_id: i64) -> Result<Option<Case>> {
+        let mut conn = self.pool.acquire().await?;
+        case_by(&mut conn, "case_id = ?", CaseKey::Id(case_id)).await
+    }
+
+    /// Cases matching `filter`, soonest deadline first.
+    pub async fn cases(&self, filter: &CaseFilter) -> Result<Vec<Case>> {
+        let mut sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE 1=1");
+        if filter.open_only {
+            sql.push_str(" AND status NOT IN ('closed', 'refused')");
+        }
+        if filter.authority_kid.is_some() {
+            sql.push_str(" AND authority_kid = ?");
+        }
+        if filter.status.is_some() {
+            sql.push_str(" AND status = ?");
+        }
+        sql.push_str(" ORDER BY respond_by, case_id LIMIT ?");
+        let mut q = sqlx::query(&sql);
+        if let Some(kid) = &filter.authority_kid {
+            q = q.bind(kid);
+        }
+        if let Some(s) = &filter.status {
+            q = q.bind(s);
+        }
+        let rows = q
+            .bind(filter.limit.clamp(1, 10_000) as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(case_from_row).collect()
+    }
+
+    /// Preservation holds still in force, soonest expiry first.
+    pub async fn active_holds(&self) -> Result<Vec<Hold>> {
+        let rows = sqlx::query(
+            "SELECT case_id, started_at, expires_at, renewals, released_at FROM holds \
+             WHERE released_at IS NULL ORDER BY expires_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(hold_from_row).collect()
+    }
+
+    /// Notices to persons concerned: due (confidentiality ended, not yet sent) first.
+    pub async fn notices(&self) -> Result<Vec<Notice>> {
+        let rows = sqlx::query(
+            "SELECT case_id, due_at, ended_at, sent_at, attempts, last_error FROM notices ORDER BY due_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(notice_from_row).collect()
+    }
+
+    /// All users (without token hashes).
+    pub async fn users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query(
+            "SELECT name, role, token_hash, added_at, disabled_at FROM users ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(user_from_row).collect()
+    }
+
+    /// One user by name.
+    pub async fn user(&self, name: &str) -> Result<Option<User>> {
+        let row = sqlx::query(
+            "SELECT name, role, token_hash, added_at, disabled_at FROM users WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(user_from_row).transpose()
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// One atomic unit of writes. Dropping it without [`Batch::commit`] rolls everything back.
+pub struct Batch {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    savepoint: u32,
+}
+
+impl Batch {
+    /// Commits every change of the batch; durable when this returns.
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks the start of one job inside the batch.
+    pub async fn savepoint(&mut self) -> Result<()> {
+        self.savepoint += 1;
+        sqlx::query(&format!("SAVEPOINT job{}", self.savepoint))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Undoes everything since the last [`Batch::savepoint`].
+    pub async fn rollback_job(&mut self) -> Result<()> {
+        let n = self.savepoint;
+        sqlx::query(&format!("ROLLBACK TO job{n}"))
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(&format!("RELEASE job{n}"))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Keeps everything since the last [`Batch::savepoint`].
+    pub async fn release_job(&mut self) -> Result<()> {
+        let n = self.savepoint;
+        sqlx::query(&format!("RELEASE job{n}"))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Number of events in the log, as this transaction sees it.
+    pub async fn log_size(&mut self) -> Result<u64> {
+        log_size(&mut self.tx).await
+    }
+
+    /// Leaf bytes of events from `start` on (to catch up with other writers).
+    pub async fn leaves_from(&mut self, start: u64) -> Result<Vec<(String, Vec<u8>)>> {
+        let rows = sqlx::query("SELECT event_type, leaf FROM events WHERE seq >= ? ORDER BY seq")
+            .bind(start as i64)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Appends one event: draws a fresh salt, commits to the event's canonical JSON, and stores
+    /// the event with its public record at the next log index.
+    pub async fn append(&mut self, event: &NewEvent) -> Result<StoredEvent> {
+        let seq = log_size(&mut self.tx).await?;
+        let salt = Salt::random().map_err(|e| StoreError::Event(e.to_string()))?;
+        let mut body = event.body.clone();
+        let obj = body
+            .as_object_mut()
+            .ok_or_else(|| StoreError::Event("an event body must be a JSON object".into()))?;
+        obj.insert("type".into(), event.event_type.clone().into());
+        obj.insert("at".into(), event.at.to_string().into());
+        obj.insert("seq".into(), seq.into());
+        if let Some(c) = event.case_id {
+            obj.insert("case".into(), c.into());
+        }
+        let canonical = canonicalize(&body).map_err(|e| StoreError::Event(e.to_string()))?;
+        let day = event.at.strftime("%Y-%m-%d").to_string();
+        let record = PublicRecord::for_event(&event.event_type, &day, &body, &salt)
+            .map_err(|e| StoreError::Event(e.to_string()))?;
+        let leaf = record.leaf_bytes();
+        sqlx::query(
+            "INSERT INTO events (seq, event_type, occurred_at, case_id, body, salt, leaf) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(seq as i64)
+        .bind(&event.event_type)
+        .bind(event.at.to_string())
+        .bind(event.case_id)
+        .bind(&canonical)
+        .bind(salt.as_bytes().as_slice())
+        .bind(&leaf)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(StoredEvent {
+            seq,
+            event_type: event.event_type.clone(),
+            at: event.at,
+            case_id: event.case_id,
+            body: canonical,
+            salt,
+            leaf,
+        })
+    }
+
+    /// Records a signed checkpoint.
+    pub async fn put_checkpoint(&mut self, cp: &StoredCheckpoint) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO checkpoints (size, root, note, signed_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (size) DO NOTHING",
+        )
+        .bind(cp.size as i64)
+        .bind(cp.root.as_bytes().as_slice())
+        .bind(&cp.note)
+        .bind(cp.signed_at.to_string())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Adds an authority to the directory.
+    pub async fn insert_authority(&mut self, a: &Authority) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO authorities (kid, state, name, kind, channels, jwk, age_recipient, added_at, revoked_at, revoke_reason) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&a.kid)
+        .bind(&a.state)
+        .bind(&a.name)
+        .bind(&a.kind)
+        .bind(a.channels.join(","))
+        .bind(&a.jwk)
+        .bind(&a.age_recipient)
+        .bind(a.added_at.to_string())
+        .bind(a.revoked_at.map(|t| t.to_string()))
+        .bind(&a.revoke_reason)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks an authority revoked.
+    pub async fn revoke_authority(&mut self, kid: &str, at: Timestamp, reason: &str) -> Result<()> {
+        sqlx::query("UPDATE authorities SET revoked_at = ?, revoke_reason = ? WHERE kid = ? AND revoked_at IS NULL")
+            .bind(at.to_string())
+            .bind(reason)
+            .bind(kid)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// One authority, as this transaction sees it.
+    pub async fn authority(&mut self, kid: &str) -> Result<Option<Authority>> {
+        Ok(authorities(&mut self.tx, Some(kid)).await?.pop())
+    }
+
+    /// The case an authority opened under its request id, if any.
+    pub async fn find_case(&mut self, kid: &str, request_id: &str) -> Result<Option<Case>> {
+        case_by(
+            &mut self.tx,
+            "authority_kid = ? AND request_id = ?",
+            CaseKey::Pair(kid, request_id),
+        )
+        .await
+    }
+
+    /// One case, as this transaction sees it.
+    pub async fn case(&mut self, case_id: i64) -> Result<Option<Case>> {
+        case_by(&mut self.tx, "case_id = ?", CaseKey::Id(case_id)).await
+    }
+
+    /// The next free case number.
+    pub async fn next_case_id(&mut self) -> Result<i64> {
+        let row = sqlx::query("SELECT COALESCE(MAX(case_id), 0) + 1 FROM cases")
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// Writes a case's projection (insert or replace).
+    pub async fn put_case(&mut self, c: &Case) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT OR REPLACE INTO cases ({CASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(c.case_id)
+        .bind(&c.authority_kid)
+        .bind(&c.request_id)
+        .bind(c.payload_sha256.as_bytes().as_slice())
+        .bind(&c.request_json)
+        .bind(c.status.as_str())
+        .bind(&c.outcome)
+        .bind(&c.assessment)
+        .bind(&c.measure)
+        .bind(&c.requesting_state)
+        .bind(&c.channel)
+        .bind(c.emergency)
+        .bind(c.received_at.to_string())
+        .bind(c.respond_by.to_string())
+        .bind(c.confidentiality_until.map(|t| t.to_string()))
+        .bind(c.notify_person_at.map(|t| t.to_string()))
+        .bind(&c.decision)
+        .bind(&c.pending_decision)
+        .bind(c.updated_at.to_string())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Writes a preservation hold (insert or replace).
+    pub async fn put_hold(&mut self, h: &Hold) -> Result<()> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO holds (case_id, started_at, expires_at, renewals, released_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(h.case_id)
+        .bind(h.started_at.to_string())
+        .bind(h.expires_at.to_string())
+        .bind(h.renewals)
+        .bind(h.released_at.map(|t| t.to_string()))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// One hold.
+    pub async fn hold(&mut self, case_id: i64) -> Result<Option<Hold>> {
+        let row = sqlx::query(
+            "SELECT case_id, started_at, expires_at, renewals, released_at FROM holds WHERE case_id = ?",
+        )
+        .bind(case_id)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(hold_from_row).transpose()
+    }
+
+    /// Holds that expired at `now` and are not yet released.
+    pub async fn expired_holds(&mut self, now: Timestamp) -> Result<Vec<Hold>> {
+        let rows = sqlx::query(
+            "SELECT case_id, started_at, expires_at, renewals, released_at FROM holds \
+             WHERE released_at IS NULL AND expires_at <= ? ORDER BY expires_at LIMIT 1000",
+        )
+        .bind(now.to_string())
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.into_iter().map(hold_from_row).collect()
+    }
+
+    /// Writes a notice (insert or replace).
+    pub async fn put_notice(&mut self, n: &Notice) -> Result<()> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO notices (case_id, due_at, ended_at, sent_at, attempts, last_error) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(n.case_id)
+        .bind(n.due_at.to_string())
+        .bind(n.ended_at.map(|t| t.to_string()))
+        .bind(n.sent_at.map(|t| t.to_string()))
+        .bind(n.attempts)
+        .bind(&n.last_error)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Notices whose confidentiality has ended by `now` but are not yet marked so, or not yet
+    /// sent.
+    pub async fn due_notices(&mut self, now: Timestamp) -> Result<Vec<Notice>> {
+        let rows = sqlx::query(
+            "SELECT case_id, due_at, ended_at, sent_at, attempts, last_error FROM notices \
+             WHERE sent_at IS NULL AND due_at <= ? ORDER BY due_at LIMIT 1000",
+        )
+        .bind(now.to_string())
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.into_iter().map(notice_from_row).collect()
+    }
+
+    /// Adds a user.
+    pub async fn insert_user(&mut self, u: &User) -> Result<()> {
+        sqlx::query("INSERT INTO users (name, role, token_hash, added_at, disabled_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&u.name)
+            .bind(u.role.as_str())
+            .bind(&u.token_hash)
+            .bind(u.added_at.to_string())
+            .bind(u.disabled_at.map(|t| t.to_string()))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// One user, as this transaction sees it.
+    pub async fn user(&mut self, name: &str) -> Result<Option<User>> {
+        let row = sqlx::query(
+            "SELECT name, role, token_hash, added_at, disabled_at FROM users WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(user_from_row).transpose()
+    }
+}
+
+async fn log_size(conn: &mut SqliteConnection) -> Result<u64> {
+    let row = sqlx::query("SELECT COALESCE(MAX(seq) + 1, 0) FROM events")
+        .fetch_one(conn)
+        .await?;
+    Ok(row.get::<i64, _>(0) as u64)
+}
+
+fn event_from_row(r: sqlx::sqlite::SqliteRow) -> Result<StoredEvent> {
+    let salt: Vec<u8> = r.get(5);
+    let salt: [u8; 32] = salt.try_into().map_err(|_| StoreError::Corrupt {
+        what: "event salt",
+        detail: "not 32 bytes".into(),
+    })?;
+    Ok(StoredEvent {
+        seq: r.get::<i64, _>(0) as u64,
+        event_type: r.get(1),
+        at: ts(&r.get::<String, _>(2), "event time")?,
+        case_id: r.get(3),
+        body: r.get(4),
+        salt: Salt::from_bytes(salt),
+        leaf: r.get(6),
+    })
+}
+
+fn checkpoint_from_row(r: sqlx::sqlite::SqliteRow) -> Result<StoredCheckpoint> {
+    let root: Vec<u8> = r.get(1);
+    Ok(StoredCheckpoint {
+        size: r.get::<i64, _>(0) as u64,
+        root: Hash::from_slice(&root).map_err(|e| StoreError::Corrupt {
+            what: "checkpoint root",
+            detail: e.to_string(),
+        })?,
+        note: r.get(2),
+        signed_at: ts(&r.get::<String, _>(3), "checkpoint time")?,
+    })
+}
+
+async fn authorities(conn: &mut SqliteConnection, kid: Option<&str>) -> Result<Vec<Authority>> {
+    let sql = "SELECT kid, state, name, kind, channels, jwk, age_recipient, added_at, revoked_at, revoke_reason \
+               FROM authorities WHERE (? IS NULL OR kid = ?) ORDER BY state, name";
+    let rows = sqlx::query(sql).bind(kid).bind(kid).fetch_all(conn).await?;
+    rows.into_iter()
+        .map(|r| {
+            let channels: String = r.get(4);
+            Ok(Authority {
+                kid: r.get(0),
+                state: r.get(1),
+                name: r.get(2),
+                kind: r.get(3),
+                channels: channels
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                jwk: r.get(5),
+                age_recipient: r.get(6),
+                added_at: ts(&r.get::<String, _>(7), "authority added_at")?,
+                revoked_at: opt_ts(r.get(8), "authority revoked_at")?,
+                revoke_reason: r.get(9),
+            })
+        })
+        .collect()
+}
+
+const CASE_COLUMNS: &str = "case_id, authority_kid, request_id, payload_sha256, request_json, status, outcome, \
+    assessment, measure, requesting_state, channel, emergency, received_at, respond_by, \
+    confidentiality_until, notify_person_at, decision, pending_decision, updated_at";
+
+enum CaseKey<'a> {
+    Id(i64),
+    Pair(&'a str, &'a str),
+}
+
+async fn case_by(
+    conn: &mut SqliteConnection,
+    cond: &str,
+    key: CaseKey<'_>,
+) -> Result<Option<Case>> {
+    let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE {cond}");
+    let q = sqlx::query(&sql);
+    let q = match key {
+        CaseKey::Id(id) => q.bind(id),
+        CaseKey::Pair(kid, id) => q.bind(kid).bind(id),
+    };
+    q.fetch_optional(conn).await?.map(case_from_row).transpose()
+}
+
+fn case_from_row(r: sqlx::sqlite::SqliteRow) -> Result<Case> {
+    let digest: Vec<u8> = r.get(3);
+    let status: String = r.get(5);
+    Ok(Case {
+        case_id: r.get(0),
+        authority_kid: r.get(1),
+        request_id: r.get(2),
+        payload_sha256: Hash::from_slice(&digest).map_err(|e| StoreError::Corrupt {
+            what: "case payload digest",
+            detail: e.to_string(),
+        })?,
+        request_json: r.get(4),
+        status: CaseStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+            what: "case status",
+            detail: status.clone(),
+        })?,
+        outcome: r.get(6),
+        assessment: r.get(7),
+        measure: r.get(8),
+        requesting_state: r.get(9),
+        channel: r.get(10),
+        emergency: r.get(11),
+        received_at: ts(&r.get::<String, _>(12), "case received_at")?,
+        respond_by: ts(&r.get::<String, _>(13), "case respond_by")?,
+        confidentiality_until: opt_ts(r.get(14), "case confidentiality_until")?,
+        notify_person_at: opt_ts(r.get(15), "case notify_person_at")?,
+        decision: r.get(16),
+        pending_decision: r.get(17),
+        updated_at: ts(&r.get::<String, _>(18), "case updated_at")?,
+    })
+}
+
+fn hold_from_row(r: sqlx::sqlite::SqliteRow) -> Result<Hold> {
+    Ok(Hold {
+        case_id: r.get(0),
+        started_at: ts(&r.get::<String, _>(1), "hold started_at")?,
+        expires_at: ts(&r.get::<String, _>(2), "hold expires_at")?,
+        renewals: r.get(3),
+        released_at: opt_ts(r.get(4), "hold released_at")?,
+    })
+}
+
+fn notice_from_row(r: sqlx::sqlite::SqliteRow) -> Result<Notice> {
+    Ok(Notice {
+        case_id: r.get(0),
+        due_at: ts(&r.get::<String, _>(1), "notice due_at")?,
+        ended_at: opt_ts(r.get(2), "notice ended_at")?,
+        sent_at: opt_ts(r.get(3), "notice sent_at")?,
+        attempts: r.get(4),
+        last_error: r.get(5),
+    })
+}
+
+fn user_from_row(r: sqlx::sqlite::SqliteRow) -> Result<User> {
+    let role: String = r.get(1);
+    Ok(User {
+        name: r.get(0),
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt {
+            what: "user role",
+            detail: role.clone(),
+        })?,
+        token_hash: r.get(2),
+        added_at: ts(&r.get::<String, _>(3), "user added_at")?,
+        disabled_at: opt_ts(r.get(4), "user disabled_at")?,
+    })
+}
