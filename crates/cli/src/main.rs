@@ -9,6 +9,7 @@
 //! jurisdiction file that does not load, a rule that fails to evaluate).
 
 mod assess;
+mod seal;
 mod text;
 
 use std::path::PathBuf;
@@ -37,6 +38,10 @@ enum Command {
     /// is invalid (the error on stderr names the field); 1 if the profile or jurisdiction file
     /// cannot be used.
     Assess(AssessArgs),
+    /// Seal produced files into an age-encrypted package with a signed manifest.
+    Seal(seal::SealArgs),
+    /// Decrypt a sealed package, verify its manifest and files, and extract them.
+    Unseal(seal::UnsealArgs),
 }
 
 #[derive(clap::Args)]
@@ -81,6 +86,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Assess(args) => assess::run(args),
+        Command::Seal(args) => seal::seal(args),
+        Command::Unseal(args) => seal::unseal(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
