@@ -15,6 +15,7 @@ mod assess;
 mod audit;
 mod client;
 mod node_cmd;
+mod seal;
 mod text;
 
 use std::path::PathBuf;
@@ -106,6 +107,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+
+    /// Seal produced files into an age-encrypted package with a signed manifest.
+    Seal(seal::SealArgs),
+    /// Decrypt a sealed package, verify its manifest and files, and extract them.
+    Unseal(seal::UnsealArgs),
 }
 
 #[derive(Subcommand)]
@@ -313,6 +319,8 @@ fn main() -> ExitCode {
             opening,
         }) => client::check_opening(&server, &vkey, &opening),
         Command::Audit { dir, json } => audit::audit(&dir, json),
+        Command::Seal(args) => seal::seal(args),
+        Command::Unseal(args) => seal::unseal(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

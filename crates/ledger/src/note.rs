@@ -174,6 +174,12 @@ impl VerifierKey {
         self.key.to_bytes()
     }
 
+    /// Verifies a detached Ed25519 signature made by [`SignerKey::sign_detached`] (strict
+    /// verification: no malleable or small-order signatures).
+    pub fn verify_detached(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        self.verify(message, signature)
+    }
+
     fn verify(&self, text: &[u8], sig: &[u8]) -> bool {
         let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else {
             return false;
@@ -277,6 +283,13 @@ impl SignerKey {
             key_id: self.key_id,
             key: self.key.verifying_key(),
         }
+    }
+
+    /// A detached Ed25519 signature over `message` (e.g. the RFC 8785 form of a sealed
+    /// package's manifest). Callers must make sure such messages can never be note texts: a
+    /// note text ends in a newline, a canonical JSON object in `}`.
+    pub fn sign_detached(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
     }
 
     /// Signs `text` and returns the signature line
