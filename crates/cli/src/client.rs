@@ -258,6 +258,24 @@ pub fn check_opening(server: &str, vkey: &str, opening: &Path) -> Result<(), Fai
         .map_err(|e| Failure::Input(format!("{}: {e}", opening.display())))?;
     let o: Value = serde_json::from_str(&text)
         .map_err(|e| Failure::Input(format!("{}: not JSON: {e}", opening.display())))?;
+    let rt = runtime().map_err(Failure::Setup)?;
+    rt.block_on(async {
+        let c = client().map_err(Failure::Setup)?;
+        let (size, event_type, day) = verify_opening_online(&c, server, &vkey, &o).await?;
+        println!("ok: event {} ({event_type}, {day}) is in the log at checkpoint size {size}, signed by {}", o["index"], vkey.name());
+        Ok(())
+    })
+}
+
+/// Checks an opening (event + salt) against the node's current signed checkpoint: recomputes the
+/// commitment and public record, fetches an inclusion proof and verifies it locally. Returns the
+/// checkpoint size, the event type and its day.
+pub async fn verify_opening_online(
+    c: &reqwest::Client,
+    server: &str,
+    vkey: &VerifierKey,
+    o: &Value,
+) -> Result<(u64, String, String), Failure> {
     let index = o["index"]
         .as_u64()
         .ok_or_else(|| Failure::Input("the opening has no index".into()))?;
@@ -280,26 +298,38 @@ pub fn check_opening(server: &str, vkey: &str, opening: &Path) -> Result<(), Fai
     let commitment = commit(event, &salt).map_err(|e| Failure::Input(format!("event: {e}")))?;
     let record = PublicRecord::new(event_type, day, commitment)
         .map_err(|e| Failure::Input(format!("record: {e}")))?;
-    let rt = runtime().map_err(Failure::Setup)?;
-    rt.block_on(async {
-        let c = client().map_err(Failure::Setup)?;
-        let note = get(&c, url(server, "/log/checkpoint")).await.map_err(Failure::Setup)?.text().await.map_err(|e| Failure::Setup(e.into()))?;
-        let (cp, _) = Checkpoint::open(&note, vkey.name(), std::slice::from_ref(&vkey))
-            .map_err(|e| Failure::Input(format!("the checkpoint does not verify: {e}")))?;
-        let v: Value = get(&c, url(server, &format!("/v1/log/inclusion?index={index}&size={}", cp.size)))
-            .await
-            .map_err(Failure::Setup)?
-            .json()
-            .await
-            .map_err(|e| Failure::Setup(e.into()))?;
-        let proof = b64_hashes(&v["proof"]).map_err(Failure::Setup)?;
-        verify_inclusion(index, cp.size, &record.leaf_hash(), &proof, &cp.root).map_err(|e| {
-            Failure::Input(format!(
-                "the opening does NOT match the log: event {index} with this salt is not the leaf the signed checkpoint of size {} commits to ({e})",
-                cp.size
-            ))
-        })?;
-        println!("ok: event {index} ({event_type}, {day}) is in the log at checkpoint size {}, signed by {}", cp.size, vkey.name());
-        Ok(())
-    })
+    let note = get(c, url(server, "/log/checkpoint"))
+        .await
+        .map_err(Failure::Setup)?
+        .text()
+        .await
+        .map_err(|e| Failure::Setup(e.into()))?;
+    let (cp, _) = Checkpoint::open(&note, vkey.name(), std::slice::from_ref(vkey))
+        .map_err(|e| Failure::Input(format!("the checkpoint does not verify: {e}")))?;
+    if index >= cp.size {
+        return Err(Failure::Input(format!(
+            "event {index} is not yet in the signed tree (size {}); retry shortly",
+            cp.size
+        )));
+    }
+    let v: Value = get(
+        c,
+        url(
+            server,
+            &format!("/v1/log/inclusion?index={index}&size={}", cp.size),
+        ),
+    )
+    .await
+    .map_err(Failure::Setup)?
+    .json()
+    .await
+    .map_err(|e| Failure::Setup(e.into()))?;
+    let proof = b64_hashes(&v["proof"]).map_err(Failure::Setup)?;
+    verify_inclusion(index, cp.size, &record.leaf_hash(), &proof, &cp.root).map_err(|e| {
+        Failure::Input(format!(
+            "the opening does NOT match the log: event {index} with this salt is not the leaf the signed checkpoint of size {} commits to ({e})",
+            cp.size
+        ))
+    })?;
+    Ok((cp.size, event_type.to_owned(), day.to_owned()))
 }

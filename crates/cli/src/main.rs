@@ -14,6 +14,7 @@
 mod assess;
 mod audit;
 mod client;
+mod evidence;
 mod node_cmd;
 mod seal;
 mod text;
@@ -108,6 +109,29 @@ enum Command {
         json: bool,
     },
 
+    /// Evidence on the node: seal files for an executed request and log them.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
+
+    /// As a requesting authority: download a case's evidence packages with signed requests and
+    /// check each one against the node's signed log.
+    Fetch {
+        #[arg(long)]
+        server: String,
+        /// The authority's private JWK.
+        #[arg(long, value_name = "KEY.jwk")]
+        key: PathBuf,
+        /// The node's verifier key (C2SP), or a file holding it.
+        #[arg(long)]
+        vkey: String,
+        /// The node's case number.
+        #[arg(long)]
+        case: i64,
+        /// Where to write the packages.
+        #[arg(short, long, value_name = "DIR")]
+        out: PathBuf,
+    },
+
     /// Seal produced files into an age-encrypted package with a signed manifest.
     Seal(seal::SealArgs),
     /// Decrypt a sealed package, verify its manifest and files, and extract them.
@@ -165,6 +189,25 @@ enum AuthorityCommand {
         reason: String,
         /// The key's thumbprint.
         kid: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvidenceCommand {
+    /// Seal files for an executed request to its authority's registered age recipient, signed by
+    /// the node key; stores the package in the node and logs `evidence.sealed`.
+    Seal {
+        #[arg(long, default_value = "custos-node")]
+        dir: PathBuf,
+        /// The node's case number.
+        #[arg(long)]
+        case: i64,
+        /// Who produced the data (default: the node's origin).
+        #[arg(long)]
+        producer: Option<String>,
+        /// The produced files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -319,6 +362,19 @@ fn main() -> ExitCode {
             opening,
         }) => client::check_opening(&server, &vkey, &opening),
         Command::Audit { dir, json } => audit::audit(&dir, json),
+        Command::Evidence(EvidenceCommand::Seal {
+            dir,
+            case,
+            producer,
+            files,
+        }) => evidence::seal(&dir, case, producer, &files),
+        Command::Fetch {
+            server,
+            key,
+            vkey,
+            case,
+            out,
+        } => evidence::fetch(&server, &key, &vkey, case, &out),
         Command::Seal(args) => seal::seal(args),
         Command::Unseal(args) => seal::unseal(args),
     };

@@ -89,6 +89,7 @@ pub fn serve(dir: &Path, listen: Option<String>) -> Result<(), Failure> {
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
         tokio::spawn(node.clone().run_scheduler());
+        tokio::spawn(node.clone().follow_database());
         eprintln!(
             "custos: serving {} on http://{local}  (log verifier key: {})",
             dir.display(),
@@ -287,7 +288,7 @@ type BoxFut<'a, T> = std::pin::Pin<
 
 /// Runs one operation in its own transaction against the node's database. The service, if
 /// running, picks the new events up at its next write.
-fn with_batch<T>(
+pub(crate) fn with_batch<T>(
     dir: &Path,
     op: impl for<'a> FnOnce(&'a mut custos_store::Batch, &'a mut ops::Appended) -> BoxFut<'a, T>,
 ) -> Result<T, Failure> {

@@ -77,6 +77,11 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/requests/{case}/delivered", post(mark_delivered))
         .route("/v1/requests/{case}/closed", post(mark_closed))
         .route("/v1/requests/{case}/hold/renew", post(renew_hold))
+        .route("/v1/requests/{case}/evidence", get(crate::evidence::list))
+        .route(
+            "/v1/requests/{case}/evidence/{sha256}",
+            get(crate::evidence::fetch),
+        )
         .route("/v1/holds", get(list_holds))
         .route("/v1/notices", get(list_notices))
         .route("/v1/authorities", get(list_authorities))

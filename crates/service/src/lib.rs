@@ -10,11 +10,13 @@
 //! * [`ops`] — intake, decisions, second review, holds, notices, directory and user changes.
 //! * [`writer`] — the single writer with group commit and checkpoint signing.
 //! * [`log`] — the in-memory Merkle tree over the events table, proofs and tiles.
+//! * [`evidence`] — sealed packages attached to requests, and their logged hand-over.
 //! * [`http`] — routes, problems (RFC 9457), OpenAPI.
 
 pub mod auth;
 pub mod config;
 pub mod directory;
+pub mod evidence;
 pub mod http;
 pub mod log;
 pub mod node;

@@ -137,6 +137,27 @@ impl Node {
         }
     }
 
+    /// Follows the database for events other processes appended (`custos authority add`,
+    /// `custos evidence seal`, …): once a second, and when there are any, has the writer take
+    /// them into the tree and sign a checkpoint over them, so they are provable within a second.
+    pub async fn follow_database(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            match self.store.log_size().await {
+                Ok(size) if size > self.log.tree_size() => {
+                    let (tx, rx) = oneshot::channel();
+                    if self.writer.send(Job::Sync(tx)).await.is_ok()
+                        && let Err(e) = writer::reply(rx).await
+                    {
+                        tracing::warn!(problem = %e, "could not take in events appended by another process");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not read the log size"),
+            }
+        }
+    }
+
     /// One scheduler pass at `now`.
     pub async fn scheduler_pass(&self, now: Timestamp) -> Result<(), crate::problem::Problem> {
         let (tx, rx) = oneshot::channel();

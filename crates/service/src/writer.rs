@@ -79,7 +79,31 @@ pub enum Job {
     ),
     /// Catch up with events other processes appended, and sign a checkpoint if needed.
     Sync(oneshot::Sender<Result<(), Problem>>),
+    /// Any other operation on a batch (used by modules with their own state changes).
+    Op(
+        Operation,
+        oneshot::Sender<Result<serde_json::Value, Problem>>,
+    ),
 }
+
+/// An operation run inside the writer's batch (see [`OpFn`]).
+pub struct Operation(pub OpFn);
+
+impl std::fmt::Debug for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Operation")
+    }
+}
+
+/// An operation run inside the writer's batch.
+pub type OpFn = Box<
+    dyn for<'a> FnOnce(
+            &'a mut Batch,
+            &'a mut Appended,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<serde_json::Value, Problem>> + Send + 'a>,
+        > + Send,
+>;
 
 /// Handle to send jobs to the writer.
 #[derive(Clone, Debug)]
@@ -136,6 +160,10 @@ enum Reply {
         Result<Vec<DueNotice>, Problem>,
     ),
     Unit(oneshot::Sender<Result<(), Problem>>, Result<(), Problem>),
+    Value(
+        oneshot::Sender<Result<serde_json::Value, Problem>>,
+        Result<serde_json::Value, Problem>,
+    ),
 }
 
 impl Reply {
@@ -146,6 +174,7 @@ impl Reply {
             Reply::Hold(tx, _) => drop(tx.send(Err(p.clone()))),
             Reply::Due(tx, _) => drop(tx.send(Err(p.clone()))),
             Reply::Unit(tx, _) => drop(tx.send(Err(p.clone()))),
+            Reply::Value(tx, _) => drop(tx.send(Err(p.clone()))),
         }
     }
     fn send(self) {
@@ -155,6 +184,7 @@ impl Reply {
             Reply::Hold(tx, r) => drop(tx.send(r)),
             Reply::Due(tx, r) => drop(tx.send(r)),
             Reply::Unit(tx, r) => drop(tx.send(r)),
+            Reply::Value(tx, r) => drop(tx.send(r)),
         }
     }
 }
@@ -293,6 +323,7 @@ fn reply_ok(r: &Reply) -> bool {
         Reply::Hold(_, r) => r.is_ok(),
         Reply::Due(_, r) => r.is_ok(),
         Reply::Unit(_, r) => r.is_ok(),
+        Reply::Value(_, r) => r.is_ok(),
     }
 }
 
@@ -308,6 +339,7 @@ fn placeholder(job: Job) -> Reply {
         Job::Renew { reply, .. } => Reply::Hold(reply, p()),
         Job::Tick(_, tx) => Reply::Due(tx, p()),
         Job::NoticeResult(_, _, tx) | Job::Sync(tx) => Reply::Unit(tx, p()),
+        Job::Op(_, tx) => Reply::Value(tx, p()),
     }
 }
 
@@ -352,5 +384,6 @@ async fn run_job(b: &mut Batch, out: &mut Appended, rules: &LifecycleRules, job:
             Reply::Unit(tx, ops::notice_result(b, out, case_id, result, now).await)
         }
         Job::Sync(tx) => Reply::Unit(tx, Ok(())),
+        Job::Op(op, tx) => Reply::Value(tx, (op.0)(b, out).await),
     }
 }

@@ -256,6 +256,17 @@ impl Store {
         row.map(user_from_row).transpose()
     }
 
+    /// The evidence packages of a case, oldest first.
+    pub async fn evidence_for_case(&self, case_id: i64) -> Result<Vec<Evidence>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE case_id = ? ORDER BY sealed_seq"
+        ))
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(evidence_from_row).collect()
+    }
+
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -534,6 +545,34 @@ impl Batch {
         rows.into_iter().map(notice_from_row).collect()
     }
 
+    /// Writes an evidence package's projection (insert or replace).
+    pub async fn put_evidence(&mut self, e: &Evidence) -> Result<()> {
+        sqlx::query(&format!("INSERT OR REPLACE INTO evidence ({EVIDENCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+            .bind(&e.package_sha256)
+            .bind(e.case_id)
+            .bind(e.size)
+            .bind(&e.manifest_sha256)
+            .bind(&e.recipient)
+            .bind(e.sealed_seq)
+            .bind(e.sealed_at.to_string())
+            .bind(e.delivered_at.map(|t| t.to_string()))
+            .bind(e.destroyed_at.map(|t| t.to_string()))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// One evidence package, as this transaction sees it.
+    pub async fn evidence(&mut self, package_sha256: &str) -> Result<Option<Evidence>> {
+        let row = sqlx::query(&format!(
+            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE package_sha256 = ?"
+        ))
+        .bind(package_sha256)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(evidence_from_row).transpose()
+    }
+
     /// Adds a user.
     pub async fn insert_user(&mut self, u: &User) -> Result<()> {
         sqlx::query("INSERT INTO users (name, role, token_hash, added_at, disabled_at) VALUES (?, ?, ?, ?, ?)")
@@ -710,5 +749,21 @@ fn user_from_row(r: sqlx::sqlite::SqliteRow) -> Result<User> {
         token_hash: r.get(2),
         added_at: ts(&r.get::<String, _>(3), "user added_at")?,
         disabled_at: opt_ts(r.get(4), "user disabled_at")?,
+    })
+}
+
+const EVIDENCE_COLUMNS: &str = "package_sha256, case_id, size, manifest_sha256, recipient, sealed_seq, sealed_at, delivered_at, destroyed_at";
+
+fn evidence_from_row(r: sqlx::sqlite::SqliteRow) -> Result<Evidence> {
+    Ok(Evidence {
+        package_sha256: r.get(0),
+        case_id: r.get(1),
+        size: r.get(2),
+        manifest_sha256: r.get(3),
+        recipient: r.get(4),
+        sealed_seq: r.get(5),
+        sealed_at: ts(&r.get::<String, _>(6), "evidence sealed_at")?,
+        delivered_at: opt_ts(r.get(7), "evidence delivered_at")?,
+        destroyed_at: opt_ts(r.get(8), "evidence destroyed_at")?,
     })
 }

@@ -260,3 +260,26 @@ pub struct User {
     /// When disabled, if so.
     pub disabled_at: Option<Timestamp>,
 }
+
+/// A sealed evidence package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    /// Lower-case hex SHA-256 of the package bytes; also its file name.
+    pub package_sha256: String,
+    /// The case it answers.
+    pub case_id: i64,
+    /// Size in bytes.
+    pub size: i64,
+    /// Lower-case hex SHA-256 of its signed manifest.
+    pub manifest_sha256: String,
+    /// The age recipient it is sealed to.
+    pub recipient: String,
+    /// Log index of its `evidence.sealed` event.
+    pub sealed_seq: i64,
+    /// When it was sealed.
+    pub sealed_at: Timestamp,
+    /// When it was first handed over.
+    pub delivered_at: Option<Timestamp>,
+    /// When it was destroyed.
+    pub destroyed_at: Option<Timestamp>,
+}

@@ -1,0 +1,221 @@
+//! `custos evidence seal` (on the node: seal files for an executed request, to its requesting
+//! authority's registered age recipient, and log `evidence.sealed`) and `custos fetch` (as the
+//! requesting authority: download a case's packages with signed requests and check each against
+//! the node's signed log).
+
+use std::fs::{self, OpenOptions};
+use std::io::{BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, anyhow};
+use custos_jose::{PrivateJwk, sign_compact};
+use custos_seal::{FileToSeal, SealSpec};
+use custos_service::Config;
+use custos_service::evidence::{EVIDENCE_DIR, SealedPackage, is_sha256_hex, record_sealed};
+use custos_store::Store;
+use jiff::Timestamp;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::Failure;
+use crate::node_cmd::{runtime, with_batch};
+
+pub fn seal(
+    dir: &Path,
+    case_id: i64,
+    producer: Option<String>,
+    files: &[PathBuf],
+) -> Result<(), Failure> {
+    let config = Config::load(dir).map_err(Failure::Setup)?;
+    let key = custos_service::node::read_key(&dir.join(&config.key)).map_err(Failure::Setup)?;
+    let rt = runtime().map_err(Failure::Setup)?;
+    let (case, authority) = rt
+        .block_on(async {
+            let store = Store::open_sqlite(&dir.join(&config.database), false).await?;
+            let case = store.case(case_id).await?;
+            let authority = match &case {
+                Some(c) => store.authority(&c.authority_kid).await?,
+                None => None,
+            };
+            store.close().await;
+            anyhow::Ok((case, authority))
+        })
+        .map_err(Failure::Setup)?;
+    let case =
+        case.ok_or_else(|| Failure::Input(format!("there is no case {case_id} on this node")))?;
+    let authority = authority.ok_or_else(|| {
+        Failure::Setup(anyhow!(
+            "the case's authority is missing from the directory"
+        ))
+    })?;
+    let recipient_text = authority.age_recipient.clone().ok_or_else(|| {
+        Failure::Input(format!(
+            "{} has no age recipient in the directory; register one (authority add --age-recipient) before sealing evidence for it",
+            authority.name
+        ))
+    })?;
+    let recipient: age::x25519::Recipient = recipient_text.parse().map_err(|e| {
+        Failure::Setup(anyhow!(
+            "the registered age recipient of {} is unusable: {e}",
+            authority.name
+        ))
+    })?;
+    let mut to_seal = Vec::new();
+    for f in files {
+        to_seal.push(FileToSeal::new(f).map_err(|e| Failure::Input(e.to_string()))?);
+    }
+    let producer = producer.unwrap_or_else(|| config.origin.clone());
+    let spec = SealSpec {
+        request_id: &case.request_id,
+        producer: &producer,
+        sealed_at: Timestamp::now(),
+        files: &to_seal,
+        recipients: std::slice::from_ref(&recipient),
+        signer: &key,
+    };
+    let store_dir = dir.join(EVIDENCE_DIR);
+    fs::create_dir_all(&store_dir).map_err(|e| Failure::Setup(e.into()))?;
+    let partial = store_dir.join(format!(
+        ".sealing-{}-{}",
+        std::process::id(),
+        Timestamp::now().as_nanosecond()
+    ));
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&partial)
+        .with_context(|| format!("creating {}", partial.display()))
+        .map_err(Failure::Setup)?;
+    let report = custos_seal::seal(&spec, BufWriter::with_capacity(1 << 20, &file), &mut |_| {})
+        .and_then(|r| {
+            file.sync_all()
+                .map_err(custos_seal::SealError::WriteOutput)?;
+            Ok(r)
+        });
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = fs::remove_file(&partial);
+            return Err(Failure::Input(e.to_string()));
+        }
+    };
+    let final_path = store_dir.join(format!("{}.age", report.package_sha256));
+    fs::rename(&partial, &final_path).map_err(|e| Failure::Setup(e.into()))?;
+    let package = SealedPackage {
+        package_sha256: report.package_sha256.clone(),
+        manifest_sha256: report.manifest_sha256.clone(),
+        size: report.package_size,
+        recipient: recipient_text,
+        signer: report.signer.clone(),
+    };
+    let recorded = with_batch(dir, |b, out| {
+        Box::pin(async move { record_sealed(b, out, case_id, &package, Timestamp::now()).await })
+    });
+    if let Err(e) = recorded {
+        // Not logged means not custody: the file must not stay where it could be handed over.
+        let _ = fs::remove_file(&final_path);
+        return Err(e);
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "case": case_id, "package_sha256": report.package_sha256, "size": report.package_size,
+            "manifest_sha256": report.manifest_sha256, "recipient": report.recipients, "files": report.manifest.files.len(),
+        })
+    );
+    Ok(())
+}
+
+fn proof(key: &PrivateJwk, method: &str, path: &str) -> String {
+    let claims =
+        serde_json::json!({ "htm": method, "htu": path, "iat": Timestamp::now().as_second() });
+    format!(
+        "Custos-JWS {}",
+        sign_compact(claims.to_string().as_bytes(), key, Some("custos.proof+jws"))
+    )
+}
+
+pub fn fetch(
+    server: &str,
+    key_path: &Path,
+    vkey: &str,
+    case_id: i64,
+    out_dir: &Path,
+) -> Result<(), Failure> {
+    let key_text = fs::read_to_string(key_path)
+        .map_err(|e| Failure::Input(format!("{}: {e}", key_path.display())))?;
+    let key = PrivateJwk::parse(&key_text)
+        .map_err(|e| Failure::Input(format!("{}: {e}", key_path.display())))?;
+    let vkey = crate::client::parse_vkey(vkey)?;
+    fs::create_dir_all(out_dir).map_err(|e| Failure::Setup(e.into()))?;
+    let base = server.trim_end_matches('/');
+    let rt = runtime().map_err(Failure::Setup)?;
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        let list_path = format!("/v1/requests/{case_id}/evidence");
+        let resp = c
+            .get(format!("{base}{list_path}"))
+            .header("authorization", proof(&key, "GET", &list_path))
+            .send()
+            .await
+            .map_err(|e| Failure::Setup(anyhow!("cannot reach {server}: {e}")))?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            return Err(Failure::Input(format!("the node refused ({status}): {}", resp.text().await.unwrap_or_default())));
+        }
+        let list: Value = resp.json().await.map_err(|e| Failure::Setup(e.into()))?;
+        let packages = list["packages"].as_array().cloned().unwrap_or_default();
+        if packages.is_empty() {
+            return Err(Failure::Input(format!("case {case_id} has no evidence packages yet")));
+        }
+        let mut fetched = Vec::new();
+        for p in packages {
+            let sha = p["package_sha256"].as_str().unwrap_or("").to_owned();
+            if !is_sha256_hex(&sha) {
+                return Err(Failure::Input(format!("the node lists a package with a malformed digest {sha:?}")));
+            }
+            // 1. The log must record this package: check the opening against the signed checkpoint.
+            let opening = &p["opening"];
+            if opening["event"]["package_sha256"].as_str() != Some(sha.as_str()) || opening["event"]["type"] != "evidence.sealed" {
+                return Err(Failure::Input(format!("the opening served for {sha} is not its evidence.sealed event")));
+            }
+            crate::client::verify_opening_online(&c, base, &vkey, opening).await?;
+            // 2. Download, hashing as it streams; keep it only if the hash is the logged one.
+            let path = format!("/v1/requests/{case_id}/evidence/{sha}");
+            let mut resp = c
+                .get(format!("{base}{path}"))
+                .header("authorization", proof(&key, "GET", &path))
+                .send()
+                .await
+                .map_err(|e| Failure::Setup(e.into()))?;
+            if !resp.status().is_success() {
+                let status = resp.status();
+                return Err(Failure::Input(format!("download of {sha} refused ({status}): {}", resp.text().await.unwrap_or_default())));
+            }
+            let target = out_dir.join(format!("{sha}.age"));
+            let partial = out_dir.join(format!(".{sha}.partial"));
+            let mut file = fs::File::create(&partial).map_err(|e| Failure::Setup(e.into()))?;
+            let mut hasher = Sha256::new();
+            while let Some(chunk) = resp.chunk().await.map_err(|e| Failure::Setup(e.into()))? {
+                hasher.update(&chunk);
+                file.write_all(&chunk).map_err(|e| Failure::Setup(e.into()))?;
+            }
+            file.sync_all().map_err(|e| Failure::Setup(e.into()))?;
+            let got = hex(&hasher.finalize());
+            if got != sha {
+                let _ = fs::remove_file(&partial);
+                return Err(Failure::Input(format!(
+                    "the package downloaded as {sha} hashes to {got}: it is not the package the log records; discarded"
+                )));
+            }
+            fs::rename(&partial, &target).map_err(|e| Failure::Setup(e.into()))?;
+            fetched.push(serde_json::json!({ "package_sha256": sha, "file": target.display().to_string(), "log_index": opening["index"] }));
+        }
+        println!("{}", serde_json::json!({ "case": case_id, "verified_against_log": true, "packages": fetched }));
+        Ok(())
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

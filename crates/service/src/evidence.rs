@@ -1,0 +1,264 @@
+//! Evidence custody: sealed packages attached to executed requests, and their hand-over.
+//!
+//! A package is sealed (by `custos evidence seal` on the node, with `custos-seal`) to the
+//! requesting authority's registered age recipient; `evidence.sealed` logs its digests. The
+//! authority fetches it with a signed proof; every hand-over logs `evidence.delivered`. The
+//! authority also receives the opening (event and salt) of `evidence.sealed`, so it can check
+//! against the node's signed checkpoint that the package it holds is the one the log records.
+//! Nothing removes a package but a logged `evidence.destroyed` (not yet implemented).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
+use axum::response::{IntoResponse, Response};
+use custos_store::{Batch, CaseStatus, Evidence};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::auth::Caller;
+use crate::node::Node;
+use crate::ops::Appended;
+use crate::problem::Problem;
+use crate::writer::{self, Job};
+
+/// What sealing reported, as the `evidence.sealed` event records it.
+#[derive(Debug, Clone)]
+pub struct SealedPackage {
+    /// Hex SHA-256 of the package bytes.
+    pub package_sha256: String,
+    /// Hex SHA-256 of the signed manifest.
+    pub manifest_sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The age recipient.
+    pub recipient: String,
+    /// The manifest signer's verifier key.
+    pub signer: String,
+}
+
+/// The directory (inside the node directory) where packages are kept.
+pub const EVIDENCE_DIR: &str = "evidence";
+
+/// Whether `s` is a lower-case hex SHA-256 (also what keeps it a safe file name).
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Records a sealed package (`evidence.sealed`). Only an executed request can receive evidence.
+pub async fn record_sealed(
+    b: &mut Batch,
+    out: &mut Appended,
+    case_id: i64,
+    p: &SealedPackage,
+    now: Timestamp,
+) -> Result<Evidence, Problem> {
+    let case = b
+        .case(case_id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("there is no case {case_id} on this node")))?;
+    if !matches!(case.status, CaseStatus::Executing | CaseStatus::Delivered) {
+        return Err(Problem::conflict(
+            "not-executed",
+            format!(
+                "case {case_id} is {}; evidence is attached only to a request decided for execution",
+                case.status.as_str()
+            ),
+        ));
+    }
+    if b.evidence(&p.package_sha256).await?.is_some() {
+        return Err(Problem::conflict(
+            "evidence-exists",
+            format!("package {} is already recorded", p.package_sha256),
+        ));
+    }
+    let ev = b
+        .append(&custos_store::NewEvent {
+            event_type: "evidence.sealed".into(),
+            at: now,
+            case_id: Some(case_id),
+            body: json!({
+                "package_sha256": p.package_sha256, "manifest_sha256": p.manifest_sha256,
+                "size": p.size, "recipient": p.recipient, "signer": p.signer,
+            }),
+        })
+        .await?;
+    let evidence = Evidence {
+        package_sha256: p.package_sha256.clone(),
+        case_id,
+        size: i64::try_from(p.size).unwrap_or(i64::MAX),
+        manifest_sha256: p.manifest_sha256.clone(),
+        recipient: p.recipient.clone(),
+        sealed_seq: i64::try_from(ev.seq).unwrap_or(i64::MAX),
+        sealed_at: now,
+        delivered_at: None,
+        destroyed_at: None,
+    };
+    out.push(ev);
+    b.put_evidence(&evidence).await?;
+    Ok(evidence)
+}
+
+async fn record_delivered(
+    b: &mut Batch,
+    out: &mut Appended,
+    package_sha256: &str,
+    to: &str,
+    now: Timestamp,
+) -> Result<Evidence, Problem> {
+    let mut e = b
+        .evidence(package_sha256)
+        .await?
+        .filter(|e| e.destroyed_at.is_none())
+        .ok_or_else(|| Problem::not_found(format!("no package {package_sha256}")))?;
+    let ev = b
+        .append(&custos_store::NewEvent {
+            event_type: "evidence.delivered".into(),
+            at: now,
+            case_id: Some(e.case_id),
+            body: json!({ "package_sha256": package_sha256, "to": to }),
+        })
+        .await?;
+    out.push(ev);
+    e.delivered_at.get_or_insert(now);
+    b.put_evidence(&e).await?;
+    if let Some(mut case) = b.case(e.case_id).await?
+        && case.status == CaseStatus::Executing
+    {
+        case.status = CaseStatus::Delivered;
+        case.updated_at = now;
+        b.put_case(&case).await?;
+    }
+    Ok(e)
+}
+
+async fn own_case(
+    node: &Node,
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+    case_id: i64,
+) -> Result<Caller, Problem> {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let caller = crate::auth::caller(
+        &node.store,
+        &node.tokens,
+        &node.directory,
+        auth,
+        method.as_str(),
+        uri.path(),
+    )
+    .await?;
+    let case = node.store.case(case_id).await?;
+    match (&caller, case) {
+        (Caller::User(_), Some(_)) => Ok(caller),
+        (Caller::Authority(a), Some(c)) if c.authority_kid == a.kid => Ok(caller),
+        _ => Err(Problem::not_found(format!(
+            "there is no case {case_id} visible to you"
+        ))),
+    }
+}
+
+/// The packages of a case, each with the opening of its `evidence.sealed` event.
+pub async fn list(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+) -> Result<Json<Value>, Problem> {
+    own_case(&node, &headers, &method, &uri, case_id).await?;
+    let mut items = Vec::new();
+    for e in node.store.evidence_for_case(case_id).await? {
+        let opening = match node
+            .store
+            .event(u64::try_from(e.sealed_seq).unwrap_or(0))
+            .await?
+        {
+            Some(ev) => json!({
+                "format": "custos.opening/v1", "log": node.log.origin(), "index": ev.seq,
+                "event": serde_json::from_str::<Value>(&ev.body).unwrap_or(Value::Null),
+                "salt": ev.salt.to_base64(),
+            }),
+            None => Value::Null,
+        };
+        items.push(json!({
+            "package_sha256": e.package_sha256, "size": e.size, "manifest_sha256": e.manifest_sha256,
+            "recipient": e.recipient, "sealed_at": e.sealed_at.to_string(),
+            "delivered_at": e.delivered_at.map(|t| t.to_string()), "destroyed": e.destroyed_at.is_some(),
+            "download": format!("/v1/requests/{case_id}/evidence/{}", e.package_sha256),
+            "opening": opening,
+        }));
+    }
+    Ok(Json(json!({ "case": case_id, "packages": items })))
+}
+
+/// Hands a package over to the requesting authority (signed proof only) and logs it.
+pub async fn fetch(
+    State(node): State<Arc<Node>>,
+    Path((case_id, sha)): Path<(i64, String)>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+) -> Result<Response, Problem> {
+    let Caller::Authority(authority) = own_case(&node, &headers, &method, &uri, case_id).await?
+    else {
+        return Err(Problem::forbidden(
+            "authority-only",
+            "packages are handed over only to the requesting authority, with a request signed by its key",
+        ));
+    };
+    if !is_sha256_hex(&sha) {
+        return Err(Problem::not_found(format!("{sha} is not a package digest")));
+    }
+    let known = node
+        .store
+        .evidence_for_case(case_id)
+        .await?
+        .into_iter()
+        .any(|e| e.package_sha256 == sha && e.destroyed_at.is_none());
+    if !known {
+        return Err(Problem::not_found(format!(
+            "case {case_id} has no package {sha}"
+        )));
+    }
+    let path = node.dir.join(EVIDENCE_DIR).join(format!("{sha}.age"));
+    let file = tokio::fs::File::open(&path).await.map_err(|e| {
+        tracing::error!(error = %e, "evidence file missing");
+        Problem::internal(
+            "the package file is missing on the node; tell its operator (this is logged)",
+        )
+    })?;
+    // Log the hand-over before a byte leaves: a delivery that is not in the log never happened.
+    let (tx, rx) = oneshot::channel();
+    let (sha_for_job, kid) = (sha.clone(), authority.kid.clone());
+    node.writer
+        .send(Job::Op(
+            crate::writer::Operation(Box::new(move |b, out| {
+                Box::pin(async move {
+                    record_delivered(b, out, &sha_for_job, &kid, Timestamp::now())
+                        .await
+                        .map(|_| Value::Null)
+                })
+            })),
+            tx,
+        ))
+        .await?;
+    writer::reply(rx).await?;
+    let mut resp = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&sha) {
+        resp.headers_mut().insert("x-custos-package-sha256", v);
+    }
+    Ok(resp)
+}
