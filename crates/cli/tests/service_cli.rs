@@ -221,6 +221,25 @@ fn refusals_are_clear_problems_and_record_nothing() {
         .collect();
     assert_eq!(ids, ["XA-OK-1"]);
 
+    // Errors axum itself finds are problems too.
+    node.get("/v1/requests/abc", Some(&bearer))
+        .problem(400, "invalid-parameter", "");
+    node.get("/v1/log/inclusion?index=x", None)
+        .problem(400, "invalid-parameter", "index");
+    let r = common::http(node.port, "DELETE", "/v1/requests", &[], b"");
+    r.problem(405, "method-not-allowed", "DELETE is not allowed");
+    assert!(r.header("allow").is_some_and(|a| a.contains("POST")));
+    let p = common::http(
+        node.port,
+        "POST",
+        &format!("/v1/requests/{}/decision", first["case"]),
+        &[("authorization", &bearer)],
+        b"{",
+    )
+    .problem(400, "invalid-json", "EOF");
+    assert_eq!(p["errors"][0]["pointer"], "$", "{p}");
+    assert_eq!(node.log_size(), size);
+
     // Revoked (while the node runs, so its directory cache still holds the key).
     custos_ok(&[
         "authority",
