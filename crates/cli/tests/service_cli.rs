@@ -710,7 +710,15 @@ fn nothing_acknowledged_is_lost_to_a_sigkill() {
             })
         })
         .collect();
-    while count.load(Ordering::SeqCst) < 40 {
+    // The operator registers another authority while intake is busy: its events, appended by
+    // another process, are taken into the log in order, and the key works at once.
+    while count.load(Ordering::SeqCst) < 5 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let b = node.authority("XB", "mla");
+    let theirs = created(&node.submit_jws(&b.sign(&request("example", "XB-BUSY", "XB"))));
+    let before_kill = count.load(Ordering::SeqCst);
+    while count.load(Ordering::SeqCst) < before_kill + 20 {
         std::thread::sleep(Duration::from_millis(5));
     }
     node.kill();
@@ -718,7 +726,7 @@ fn nothing_acknowledged_is_lost_to_a_sigkill() {
         t.join().unwrap();
     }
     let accepted = accepted.lock().unwrap().clone();
-    assert!(accepted.len() >= 40);
+    assert!(accepted.len() >= 25, "{}", accepted.len());
 
     node.start();
     let bearer = format!("Bearer {reviewer}");
@@ -732,6 +740,8 @@ fn nothing_acknowledged_is_lost_to_a_sigkill() {
         );
         assert_eq!(r.json()["request_id"], id.as_str());
     }
+    let r = node.get(&format!("/v1/requests/{}", theirs["case"]), Some(&bearer));
+    assert_eq!(r.json()["request_id"], "XB-BUSY");
     let (code, out) = audit(&node.dir);
     assert_eq!(code, Some(0), "{out}");
     let out = custos_ok(&[
