@@ -100,8 +100,16 @@ pub fn router(node: Arc<Node>) -> Router {
 
 /// Turns the error responses axum makes itself (a path or query parameter that does not parse,
 /// a method the route does not have) into problem documents, so that every refusal is one.
-async fn problem_for_plain_errors(method: Method, uri: Uri, resp: Response) -> Response {
+async fn problem_for_plain_errors(method: Method, uri: Uri, mut resp: Response) -> Response {
     let status = resp.status();
+    // RFC 9110 §15.5.2: a 401 carries the challenge of each scheme the API accepts.
+    if status == StatusCode::UNAUTHORIZED && !resp.headers().contains_key(header::WWW_AUTHENTICATE)
+    {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"custos\", Custos-JWS realm=\"custos\""),
+        );
+    }
     let is_problem = resp
         .headers()
         .get(header::CONTENT_TYPE)
@@ -229,7 +237,12 @@ async fn submit(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if content_type.split(';').next().map(str::trim) != Some("application/jose") {
+    // Media types are case-insensitive (RFC 9110 §8.3.1).
+    if !content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/jose"))
+    {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "media-type",
