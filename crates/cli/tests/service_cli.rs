@@ -141,8 +141,12 @@ fn refusals_are_clear_problems_and_record_nothing() {
     node.submit_jws(&forged)
         .problem(401, "bad-signature", "does not verify");
     // Unknown key.
-    node.submit_jws(&by_other)
-        .problem(401, "unknown-key", "not in this node's directory");
+    let r = node.submit_jws(&by_other);
+    r.problem(401, "unknown-key", "not in this node's directory");
+    assert!(
+        r.header("www-authenticate").is_some(),
+        "a 401 has a challenge"
+    );
     // Wrong state.
     node.submit_jws(&a.sign(&request("example", "XA-STATE", "XB")))
         .problem(403, "wrong-state", "registered for");
@@ -175,6 +179,15 @@ fn refusals_are_clear_problems_and_record_nothing() {
         &big,
     )
     .problem(413, "too-large", "nothing was recorded");
+    // Media types are case-insensitive.
+    let r = common::http(
+        node.port,
+        "POST",
+        "/v1/requests",
+        &[("content-type", "Application/JOSE")],
+        a.sign(&ok).as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
     // Wrong content type.
     common::http(
         node.port,
@@ -441,6 +454,23 @@ fn the_lifecycle_through_the_api() {
     let r = node.get(&path, Some(&a.proof("GET", "/v1/requests/999")));
     r.problem(401, "bad-proof", "not for GET");
     let theirs = created(&node.submit_jws(&b.sign(&request("example", "XB-1", "XB"))));
+    let mine = node
+        .get("/v1/requests", Some(&a.proof("GET", "/v1/requests")))
+        .json();
+    assert_eq!(mine.as_array().unwrap().len(), 4, "{mine}");
+    assert!(
+        mine.as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["authority"] == a.kid.as_str()),
+        "an authority lists only its own cases"
+    );
+    let r = node.get("/v1/requests", None);
+    r.problem(401, "no-credentials", "Authorization");
+    assert!(
+        r.header("www-authenticate")
+            .is_some_and(|c| c.contains("Bearer"))
+    );
     let their_path = format!("/v1/requests/{}", theirs["case"]);
     node.get(&their_path, Some(&a.proof("GET", &their_path)))
         .problem(404, "not-found", "visible to you");
