@@ -382,7 +382,12 @@ fn the_lifecycle_through_the_api() {
     assert_eq!(c["status"], "executing");
     assert_eq!(c["decision"]["confirmed_by"], "sue");
 
-    // An auditor reads everything and changes nothing.
+    // After execution: delivered, closed, and no way back.
+    let advance =
+        |to: &str| node.post_json(&format!("/v1/requests/{grave}/{to}"), &reviewer, &json!({}));
+    assert_eq!(advance("delivered").json()["status"], "delivered");
+    advance("delivered").problem(409, "invalid-transition", "cannot become delivered");
+
     let aud = format!("Bearer {auditor}");
     for path in [
         "/v1/requests".to_owned(),
@@ -427,7 +432,8 @@ fn the_lifecycle_through_the_api() {
             "request.received",
             "request.assessed",
             "decision.proposed",
-            "decision.recorded"
+            "decision.recorded",
+            "request.delivered"
         ]
     );
     for e in events {
@@ -515,6 +521,12 @@ fn the_scheduler_releases_holds_and_sends_notices_also_after_a_restart() {
     });
     let holds = node.get("/v1/holds", Some(&bearer)).json();
     assert_eq!(holds, json!([]));
+    node.post_json(
+        &format!("/v1/requests/{preserve}/hold/renew"),
+        &reviewer,
+        &json!({}),
+    )
+    .problem(409, "no-hold", "no preservation hold in force");
 
     // A rights-first notice due at once (no confidentiality asked) is sent by the command.
     let c = created(&node.submit_jws(&a.sign(&request("example", "XA-NOTICE", "XA"))));
@@ -583,9 +595,11 @@ fn the_log_verifies_from_outside() {
         assert!(out.contains("recomputed the root from all tiles"), "{out}");
     };
     verify("first contact");
-    for i in 2..5 {
+    // Past 256 leaves, so that a full hash tile, a level-1 tile and a second entry bundle exist.
+    for i in 2..140 {
         created(&node.submit_jws(&a.sign(&request("example", &format!("XA-LOG-{i}"), "XA"))));
     }
+    assert!(node.log_size() > 256);
     verify("consistent with the last seen checkpoint");
     verify("same tree as last seen");
 
