@@ -18,6 +18,14 @@ fn scratch(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// Several tests call `cases()` at once and share these files: a plain write (truncate, then
+/// write) let another test's `custos assess` read a half-written request now and then.
+fn write_atomically(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension(format!("tmp.{:?}", std::thread::current().id()));
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
 fn custos(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_custos"))
         .args(args)
@@ -45,11 +53,10 @@ fn cases() -> Vec<Case> {
         let case: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         let name = case["name"].as_str().unwrap().to_owned();
         let request_file = scratch(&format!("{name}.request.json"));
-        std::fs::write(
+        write_atomically(
             &request_file,
-            serde_json::to_vec_pretty(&case["request"]).unwrap(),
-        )
-        .unwrap();
+            &serde_json::to_vec_pretty(&case["request"]).unwrap(),
+        );
         let jurisdiction_file = case.get("jurisdiction").filter(|j| !j.is_null()).map(|j| {
             let toml: String = j
                 .as_object()
@@ -58,7 +65,7 @@ fn cases() -> Vec<Case> {
                 .map(|(k, v)| format!("{k} = {v}\n"))
                 .collect();
             let file = scratch(&format!("{name}.jurisdiction.toml"));
-            std::fs::write(&file, toml).unwrap();
+            write_atomically(&file, toml.as_bytes());
             file
         });
         out.push(Case {

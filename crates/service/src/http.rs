@@ -99,7 +99,54 @@ pub fn router(node: Arc<Node>) -> Router {
             ))
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_response(problem_for_plain_errors))
         .with_state(node)
+}
+
+/// Turns the error responses axum makes itself (a path or query parameter that does not parse,
+/// a method the route does not have) into problem documents, so that every refusal is one.
+async fn problem_for_plain_errors(method: Method, uri: Uri, mut resp: Response) -> Response {
+    let status = resp.status();
+    // RFC 9110 §15.5.2: a 401 carries the challenge of each scheme the API accepts.
+    if status == StatusCode::UNAUTHORIZED && !resp.headers().contains_key(header::WWW_AUTHENTICATE)
+    {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"custos\", Custos-JWS realm=\"custos\""),
+        );
+    }
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let (slug, title) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Method not allowed"),
+        StatusCode::BAD_REQUEST => ("invalid-parameter", "Bad request"),
+        _ => ("http-error", status.canonical_reason().unwrap_or("Error")),
+    };
+    let detail = match status {
+        StatusCode::METHOD_NOT_ALLOWED => format!(
+            "{method} is not allowed on {}; the Allow header lists what is (see /openapi.json)",
+            uri.path()
+        ),
+        _ if text.is_empty() => format!("{method} {}: {status}", uri.path()),
+        _ => text,
+    };
+    let mut out = Problem::new(status, slug, title, detail).into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(v) = parts.headers.get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
 }
 
 type ApiResult<T> = Result<T, Problem>;
@@ -195,7 +242,12 @@ async fn submit(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if content_type.split(';').next().map(str::trim) != Some("application/jose") {
+    // Media types are case-insensitive (RFC 9110 §8.3.1).
+    if !content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/jose"))
+    {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "media-type",
@@ -618,7 +670,9 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let pointer = if path == "." {
+        // serde_path_to_error writes "." for the root and "?" where no position is known (an
+        // empty or truncated body).
+        let pointer = if path == "." || path == "?" {
             "$".to_owned()
         } else {
             format!("$.{path}")
