@@ -1,0 +1,329 @@
+//! Evidence custody through the real binary over real HTTP: `custos evidence seal` on the node,
+//! `custos fetch` by the requesting authority (signed requests, checked against the log), the
+//! stock `age` opening what was fetched, and every refusal.
+
+mod common;
+
+use std::process::Command;
+
+use common::{TestNode, custos, custos_ok, request};
+use serde_json::{Value, json};
+
+/// Registers an authority with an age recipient (made by the stock `age-keygen`); returns
+/// (key file, age identity file).
+fn authority_with_recipient(node: &TestNode, state: &str) -> (String, String) {
+    let tmp = node.tmp.path();
+    let key = tmp.join(format!("{state}.jwk"));
+    let identity = tmp.join(format!("{state}.agekey"));
+    custos_ok(&["authority", "keygen", "-o", key.to_str().unwrap()]);
+    let out = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&identity)
+        .output()
+        .expect("age-keygen (Debian package age, installed by scripts/setup) runs");
+    assert!(out.status.success());
+    let recipient = String::from_utf8(
+        Command::new("age-keygen")
+            .arg("-y")
+            .arg(&identity)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    custos_ok(&[
+        "authority",
+        "add",
+        "--dir",
+        node.dir_str(),
+        "--state",
+        state,
+        "--name",
+        &format!("CA {state}"),
+        "--kind",
+        "central_authority",
+        "--jwk",
+        key.with_extension("pub.jwk").to_str().unwrap(),
+        "--channels",
+        "mla,network_24_7,direct",
+        "--age-recipient",
+        recipient.trim(),
+    ]);
+    (
+        key.to_str().unwrap().to_owned(),
+        identity.to_str().unwrap().to_owned(),
+    )
+}
+
+fn submit(node: &TestNode, key: &str, id: &str, state: &str) -> i64 {
+    let req = node.tmp.path().join(format!("{id}.json"));
+    common::write_json(&req, &request("example", id, state));
+    let out: Value = serde_json::from_str(&custos_ok(&[
+        "submit",
+        "--server",
+        &node.server(),
+        "--key",
+        key,
+        req.to_str().unwrap(),
+    ]))
+    .unwrap();
+    out["case"].as_i64().unwrap()
+}
+
+fn events(node: &TestNode, case: i64, token: &str) -> Vec<String> {
+    let r = node.get(
+        &format!("/v1/requests/{case}/events"),
+        Some(&format!("Bearer {token}")),
+    );
+    r.json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn evidence_is_sealed_for_the_authority_fetched_verified_and_logged() {
+    let mut node = TestNode::init();
+    node.start();
+    let (key, identity) = authority_with_recipient(&node, "XA");
+    let (other_key, _) = authority_with_recipient(&node, "XB");
+    let reviewer = node.user("rita", "reviewer");
+    let case = submit(&node, &key, "XA-EVIDENCE-1", "XA");
+    let evidence = node.tmp.path().join("subscriber.csv");
+    std::fs::write(&evidence, "account,created\nexample,2025-01-01\n").unwrap();
+    let dir = node.dir_str().to_owned();
+
+    // Nothing is sealed for a request not decided for execution.
+    let out = custos(&[
+        "evidence",
+        "seal",
+        "--dir",
+        &dir,
+        "--case",
+        &case.to_string(),
+        evidence.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("decided for execution"),
+        "{out:?}"
+    );
+
+    let r = node.post_json(
+        &format!("/v1/requests/{case}/decision"),
+        &reviewer,
+        &json!({"decision": "execute", "reason": "Lawful and proportionate."}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sealed: Value = serde_json::from_str(&custos_ok(&[
+        "evidence",
+        "seal",
+        "--dir",
+        &dir,
+        "--case",
+        &case.to_string(),
+        evidence.to_str().unwrap(),
+    ]))
+    .unwrap();
+    let sha = sealed["package_sha256"].as_str().unwrap().to_owned();
+    assert!(
+        node.dir
+            .join("evidence")
+            .join(format!("{sha}.age"))
+            .exists()
+    );
+
+    // Only the requesting authority, by signed request, gets the package.
+    let download = format!("/v1/requests/{case}/evidence/{sha}");
+    node.get(&download, Some(&format!("Bearer {reviewer}")))
+        .problem(403, "authority-only", "requesting authority");
+    let other = common::Authority {
+        key: custos_jose::PrivateJwk::parse(&std::fs::read_to_string(&other_key).unwrap()).unwrap(),
+        kid: String::new(),
+        key_path: other_key.clone().into(),
+        state: "XB".into(),
+    };
+    node.get(&download, Some(&other.proof("GET", &download)))
+        .problem(404, "not-found", "visible");
+    let list = format!("/v1/requests/{case}/evidence");
+    node.get(&list, Some(&other.proof("GET", &list)))
+        .problem(404, "not-found", "visible");
+
+    // The authority fetches; custos fetch checks the package against the signed log.
+    let got = node.tmp.path().join("got");
+    let mut fetched = None;
+    node.wait_for(5, "the sealing event to be in a signed checkpoint", || {
+        let out = custos(&[
+            "fetch",
+            "--server",
+            &node.server(),
+            "--key",
+            &key,
+            "--vkey",
+            &node.vkey,
+            "--case",
+            &case.to_string(),
+            "-o",
+            got.to_str().unwrap(),
+        ]);
+        let ok = out.status.success();
+        if ok {
+            fetched = Some(String::from_utf8(out.stdout).unwrap());
+        }
+        ok
+    });
+    let fetched: Value = serde_json::from_str(&fetched.unwrap()).unwrap();
+    assert_eq!(fetched["verified_against_log"], true);
+    let package = got.join(format!("{sha}.age"));
+    // The stock age tool opens it, and the tar holds the file and the signed manifest.
+    let plain = node.tmp.path().join("plain.tar");
+    let out = Command::new("age")
+        .args([
+            "-d",
+            "-i",
+            &identity,
+            "-o",
+            plain.to_str().unwrap(),
+            package.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let listing = String::from_utf8(
+        Command::new("tar")
+            .arg("tf")
+            .arg(&plain)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        listing.lines().collect::<Vec<_>>(),
+        ["subscriber.csv", "manifest.json", "manifest.sig"]
+    );
+    // And custos unseal verifies the manifest signature with the node's verifier key.
+    let opened = node.tmp.path().join("opened");
+    custos_ok(&[
+        "unseal",
+        "--identity",
+        &identity,
+        "--verifier",
+        &node.vkey,
+        "-o",
+        opened.to_str().unwrap(),
+        package.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(opened.join("subscriber.csv")).unwrap(),
+        std::fs::read(&evidence).unwrap()
+    );
+
+    // Custody is in the log, and the case moved to delivered.
+    let types = events(&node, case, &reviewer);
+    assert!(
+        types.ends_with(&[
+            "evidence.sealed".to_owned(),
+            "evidence.delivered".to_owned()
+        ]),
+        "{types:?}"
+    );
+    let c = node
+        .get(
+            &format!("/v1/requests/{case}"),
+            Some(&format!("Bearer {reviewer}")),
+        )
+        .json();
+    assert_eq!(c["status"], "delivered");
+
+    // A package altered on the node's disk is refused by the authority's fetch, and not kept.
+    let stored = node.dir.join("evidence").join(format!("{sha}.age"));
+    let mut bytes = std::fs::read(&stored).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&stored, bytes).unwrap();
+    let again = node.tmp.path().join("again");
+    let out = custos(&[
+        "fetch",
+        "--server",
+        &node.server(),
+        "--key",
+        &key,
+        "--vkey",
+        &node.vkey,
+        "--case",
+        &case.to_string(),
+        "-o",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not the package the log records"),
+        "{out:?}"
+    );
+    assert!(!again.join(format!("{sha}.age")).exists());
+
+    // A wrong verifier key: the log cannot be checked, so nothing is accepted.
+    let other_node = TestNode::init();
+    let out = custos(&[
+        "fetch",
+        "--server",
+        &node.server(),
+        "--key",
+        &key,
+        "--vkey",
+        &other_node.vkey,
+        "--case",
+        &case.to_string(),
+        "-o",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("checkpoint does not verify"),
+        "{out:?}"
+    );
+
+    node.stop();
+    custos_ok(&["audit", "--dir", &dir]);
+}
+
+#[test]
+fn an_authority_without_an_age_recipient_gets_no_evidence_sealed() {
+    let mut node = TestNode::init();
+    node.start();
+    let a = node.authority("XA", "mla,network_24_7,direct");
+    let reviewer = node.user("rita", "reviewer");
+    let case = submit(&node, a.key_path.to_str().unwrap(), "XA-NO-RECIPIENT", "XA");
+    let r = node.post_json(
+        &format!("/v1/requests/{case}/decision"),
+        &reviewer,
+        &json!({"decision": "execute", "reason": "Lawful and proportionate."}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let f = node.tmp.path().join("f.txt");
+    std::fs::write(&f, "x").unwrap();
+    let out = custos(&[
+        "evidence",
+        "seal",
+        "--dir",
+        node.dir_str(),
+        "--case",
+        &case.to_string(),
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no age recipient"),
+        "{out:?}"
+    );
+    assert!(
+        !node.dir.join("evidence").exists()
+            || std::fs::read_dir(node.dir.join("evidence"))
+                .unwrap()
+                .count()
+                == 0
+    );
+}
