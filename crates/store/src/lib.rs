@@ -98,7 +98,6 @@ impl Store {
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         Ok(Batch {
             tx,
-            savepoint: 0,
             next_seq: None,
             next_case: None,
             at_savepoint: (None, None),
@@ -271,7 +270,6 @@ impl Store {
 /// One atomic unit of writes. Dropping it without [`Batch::commit`] rolls everything back.
 pub struct Batch {
     tx: sqlx::Transaction<'static, sqlx::Sqlite>,
-    savepoint: u32,
     // The log size and next case number, read once per batch and then counted here: the batch
     // holds the write lock (BEGIN IMMEDIATE), so no one else can change them meanwhile.
     next_seq: Option<u64>,
@@ -289,33 +287,26 @@ impl Batch {
 
     /// Marks the start of one job inside the batch.
     pub async fn savepoint(&mut self) -> Result<()> {
-        self.savepoint += 1;
         self.at_savepoint = (self.next_seq, self.next_case);
-        sqlx::query(&format!("SAVEPOINT job{}", self.savepoint))
-            .execute(&mut *self.tx)
-            .await?;
+        // One name for every job (each is released or rolled back before the next starts), so
+        // SQLite prepares these statements once per connection rather than once per job.
+        sqlx::query("SAVEPOINT job").execute(&mut *self.tx).await?;
         Ok(())
     }
 
     /// Undoes everything since the last [`Batch::savepoint`].
     pub async fn rollback_job(&mut self) -> Result<()> {
-        let n = self.savepoint;
         (self.next_seq, self.next_case) = self.at_savepoint;
-        sqlx::query(&format!("ROLLBACK TO job{n}"))
+        sqlx::query("ROLLBACK TO job")
             .execute(&mut *self.tx)
             .await?;
-        sqlx::query(&format!("RELEASE job{n}"))
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query("RELEASE job").execute(&mut *self.tx).await?;
         Ok(())
     }
 
     /// Keeps everything since the last [`Batch::savepoint`].
     pub async fn release_job(&mut self) -> Result<()> {
-        let n = self.savepoint;
-        sqlx::query(&format!("RELEASE job{n}"))
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query("RELEASE job").execute(&mut *self.tx).await?;
         Ok(())
     }
 
