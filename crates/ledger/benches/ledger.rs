@@ -71,6 +71,45 @@ fn append(c: &mut Criterion) {
     g.finish();
 }
 
+/// What the node's writer does per batch (`NodeLog::append_leaves` and `sign_checkpoint`): hash
+/// each event's public-record leaf (133 bytes), append the hashes to a tree of 1M leaves, sign a
+/// checkpoint over the new root. A batch of 64 submissions is 128 events.
+fn service_append(c: &mut Criterion) {
+    let mut g = c.benchmark_group("1M_service");
+    let key = SignerKey::from_seed("custos.example/log", &[7; 32]).expect("key");
+    let salt = custos_ledger::commitment::Salt::from_bytes([3; 32]);
+    let leaves: Vec<Vec<u8>> = (0..128u64)
+        .map(|i| {
+            custos_ledger::commitment::PublicRecord::for_event(
+                "request.received",
+                "2026-11-23",
+                &serde_json::json!({ "i": i }),
+                &salt,
+            )
+            .expect("record")
+            .leaf_bytes()
+        })
+        .collect();
+    // One tree for every sample: it grows a little past 1M leaves during the run.
+    g.sample_size(20).measurement_time(Duration::from_secs(2));
+    let mut t = big_tree();
+    g.bench_function("append_128_leaves_and_sign", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                let hashes: Vec<_> = leaves.iter().map(|l| leaf_hash(black_box(l))).collect();
+                t.append_leaf_hashes(&hashes).expect("append");
+                let root = t.root().expect("root");
+                let size = t.size().expect("size");
+                black_box(Checkpoint::new("custos.example/log", size, root).sign(&[&key]))
+                    .expect("sign");
+            }
+            start.elapsed()
+        })
+    });
+    g.finish();
+}
+
 fn proofs(c: &mut Criterion) {
     let t = big_tree();
     let root = t.root().expect("root");
@@ -151,6 +190,6 @@ fn proofs(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = floors, append, proofs
+    targets = floors, append, service_append, proofs
 }
 criterion_main!(benches);

@@ -96,7 +96,12 @@ impl Store {
         // IMMEDIATE takes the write lock now, so the log size read first is still the size
         // when the batch commits, whoever else writes to the database.
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(Batch { tx, savepoint: 0 })
+        Ok(Batch {
+            tx,
+            next_seq: None,
+            next_case: None,
+            at_savepoint: (None, None),
+        })
     }
 
     /// Number of events in the log.
@@ -276,7 +281,12 @@ impl Store {
 /// One atomic unit of writes. Dropping it without [`Batch::commit`] rolls everything back.
 pub struct Batch {
     tx: sqlx::Transaction<'static, sqlx::Sqlite>,
-    savepoint: u32,
+    // The log size and next case number, read once per batch and then counted here: the batch
+    // holds the write lock (BEGIN IMMEDIATE), so no one else can change them meanwhile.
+    next_seq: Option<u64>,
+    next_case: Option<i64>,
+    // Their values at the last savepoint, restored when a job is rolled back.
+    at_savepoint: (Option<u64>, Option<i64>),
 }
 
 impl Batch {
@@ -288,37 +298,37 @@ impl Batch {
 
     /// Marks the start of one job inside the batch.
     pub async fn savepoint(&mut self) -> Result<()> {
-        self.savepoint += 1;
-        sqlx::query(&format!("SAVEPOINT job{}", self.savepoint))
-            .execute(&mut *self.tx)
-            .await?;
+        self.at_savepoint = (self.next_seq, self.next_case);
+        // One name for every job (each is released or rolled back before the next starts), so
+        // SQLite prepares these statements once per connection rather than once per job.
+        sqlx::query("SAVEPOINT job").execute(&mut *self.tx).await?;
         Ok(())
     }
 
     /// Undoes everything since the last [`Batch::savepoint`].
     pub async fn rollback_job(&mut self) -> Result<()> {
-        let n = self.savepoint;
-        sqlx::query(&format!("ROLLBACK TO job{n}"))
+        (self.next_seq, self.next_case) = self.at_savepoint;
+        sqlx::query("ROLLBACK TO job")
             .execute(&mut *self.tx)
             .await?;
-        sqlx::query(&format!("RELEASE job{n}"))
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query("RELEASE job").execute(&mut *self.tx).await?;
         Ok(())
     }
 
     /// Keeps everything since the last [`Batch::savepoint`].
     pub async fn release_job(&mut self) -> Result<()> {
-        let n = self.savepoint;
-        sqlx::query(&format!("RELEASE job{n}"))
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query("RELEASE job").execute(&mut *self.tx).await?;
         Ok(())
     }
 
     /// Number of events in the log, as this transaction sees it.
     pub async fn log_size(&mut self) -> Result<u64> {
-        log_size(&mut self.tx).await
+        if let Some(n) = self.next_seq {
+            return Ok(n);
+        }
+        let n = log_size(&mut self.tx).await?;
+        self.next_seq = Some(n);
+        Ok(n)
     }
 
     /// Leaf bytes of events from `start` on (to catch up with other writers).
@@ -333,7 +343,7 @@ impl Batch {
     /// Appends one event: draws a fresh salt, commits to the event's canonical JSON, and stores
     /// the event with its public record at the next log index.
     pub async fn append(&mut self, event: &NewEvent) -> Result<StoredEvent> {
-        let seq = log_size(&mut self.tx).await?;
+        let seq = self.log_size().await?;
         let salt = Salt::random().map_err(|e| StoreError::Event(e.to_string()))?;
         let mut body = event.body.clone();
         let obj = body
@@ -363,6 +373,7 @@ impl Batch {
         .bind(&leaf)
         .execute(&mut *self.tx)
         .await?;
+        self.next_seq = Some(seq + 1);
         Ok(StoredEvent {
             seq,
             event_type: event.event_type.clone(),
@@ -443,10 +454,15 @@ impl Batch {
 
     /// The next free case number.
     pub async fn next_case_id(&mut self) -> Result<i64> {
+        if let Some(n) = self.next_case {
+            return Ok(n);
+        }
         let row = sqlx::query("SELECT COALESCE(MAX(case_id), 0) + 1 FROM cases")
             .fetch_one(&mut *self.tx)
             .await?;
-        Ok(row.get(0))
+        let n = row.get(0);
+        self.next_case = Some(n);
+        Ok(n)
     }
 
     /// Writes a case's projection (insert or replace).
@@ -475,6 +491,9 @@ impl Batch {
         .bind(c.updated_at.to_string())
         .execute(&mut *self.tx)
         .await?;
+        if let Some(n) = self.next_case {
+            self.next_case = Some(n.max(c.case_id + 1));
+        }
         Ok(())
     }
 
