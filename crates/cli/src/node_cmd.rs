@@ -80,6 +80,14 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 pub fn serve(dir: &Path, listen: Option<String>) -> Result<(), Failure> {
     let setup = |e: anyhow::Error| Failure::Setup(e);
+    // Diagnostics go to stderr, filtered by CUSTOS_LOG (default `info`). The service never logs
+    // request contents, target identifiers or key material.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTOS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let rt = runtime().map_err(setup)?;
     rt.block_on(async {
         let node = Node::open(dir).await?;

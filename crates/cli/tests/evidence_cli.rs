@@ -286,6 +286,11 @@ fn evidence_is_sealed_for_the_authority_fetched_verified_and_logged() {
         "{out:?}"
     );
 
+    // The API description covers the evidence endpoints.
+    let api = node.get("/openapi.json", None).json();
+    assert!(api["paths"]["/v1/requests/{case}/evidence/{sha256}"]["get"].is_object(), "{api}");
+    assert!(api["paths"]["/v1/requests/{case}/evidence"]["get"].is_object());
+
     node.stop();
     custos_ok(&["audit", "--dir", &dir]);
 }

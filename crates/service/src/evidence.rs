@@ -167,6 +167,8 @@ async fn own_case(
 }
 
 /// The packages of a case, each with the opening of its `evidence.sealed` event.
+#[utoipa::path(get, path = "/v1/requests/{case}/evidence", params(("case" = i64, Path)),
+    responses((status = 200, body = Object), (status = 404, body = Problem)))]
 pub async fn list(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
@@ -201,6 +203,8 @@ pub async fn list(
 }
 
 /// Hands a package over to the requesting authority (signed proof only) and logs it.
+#[utoipa::path(get, path = "/v1/requests/{case}/evidence/{sha256}", params(("case" = i64, Path), ("sha256" = String, Path)),
+    responses((status = 200, content_type = "application/octet-stream"), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn fetch(
     State(node): State<Arc<Node>>,
     Path((case_id, sha)): Path<(i64, String)>,

@@ -46,6 +46,8 @@ use crate::writer::{self, Job};
         renew_hold,
         list_holds,
         list_notices,
+        crate::evidence::list,
+        crate::evidence::fetch,
         list_authorities,
         checkpoint,
         tile,
