@@ -294,12 +294,16 @@ type BoxFut<'a, T> = std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<T, custos_service::Problem>> + Send + 'a>,
 >;
 
-/// Runs one operation in its own transaction against the node's database. The service, if
-/// running, picks the new events up at its next write.
+/// Runs one operation in its own transaction against the node's database, and signs a
+/// checkpoint over the whole log in the same transaction, so the new events are covered by a
+/// signature even while no node runs (and `custos audit` would see them changed). A running node
+/// takes the events into its tree within a second.
 pub(crate) fn with_batch<T>(
     dir: &Path,
     op: impl for<'a> FnOnce(&'a mut custos_store::Batch, &'a mut ops::Appended) -> BoxFut<'a, T>,
 ) -> Result<T, Failure> {
+    let config = Config::load(dir).map_err(Failure::Setup)?;
+    let key = custos_service::node::read_key(&dir.join(&config.key)).map_err(Failure::Setup)?;
     let rt = runtime().map_err(Failure::Setup)?;
     rt.block_on(async {
         let store = open_store(dir).await.map_err(Failure::Setup)?;
@@ -308,6 +312,33 @@ pub(crate) fn with_batch<T>(
         let result = op(&mut b, &mut out).await;
         match result {
             Ok(v) => {
+                let leaves = b
+                    .leaves_from(0)
+                    .await
+                    .map_err(|e| Failure::Setup(e.into()))?;
+                let hashes: Vec<_> = leaves
+                    .iter()
+                    .map(|(_, l)| custos_ledger::leaf_hash(l))
+                    .collect();
+                let mut tree = custos_ledger::MerkleTree::new(custos_ledger::MemoryStore::new());
+                tree.append_leaf_hashes(&hashes)
+                    .map_err(|e| Failure::Setup(anyhow::anyhow!("{e}")))?;
+                let root = tree
+                    .root()
+                    .map_err(|e| Failure::Setup(anyhow::anyhow!("{e}")))?;
+                let size = hashes.len() as u64;
+                let note = custos_ledger::Checkpoint::new(config.origin.clone(), size, root)
+                    .sign(&[&key])
+                    .map_err(|e| Failure::Setup(anyhow::anyhow!("{e}")))?;
+                let cp = custos_store::StoredCheckpoint {
+                    size,
+                    root,
+                    note,
+                    signed_at: Timestamp::now(),
+                };
+                b.put_checkpoint(&cp)
+                    .await
+                    .map_err(|e| Failure::Setup(e.into()))?;
                 b.commit().await.map_err(|e| Failure::Setup(e.into()))?;
                 store.close().await;
                 Ok(v)

@@ -288,7 +288,10 @@ fn evidence_is_sealed_for_the_authority_fetched_verified_and_logged() {
 
     // The API description covers the evidence endpoints.
     let api = node.get("/openapi.json", None).json();
-    assert!(api["paths"]["/v1/requests/{case}/evidence/{sha256}"]["get"].is_object(), "{api}");
+    assert!(
+        api["paths"]["/v1/requests/{case}/evidence/{sha256}"]["get"].is_object(),
+        "{api}"
+    );
     assert!(api["paths"]["/v1/requests/{case}/evidence"]["get"].is_object());
 
     node.stop();
@@ -330,5 +333,45 @@ fn an_authority_without_an_age_recipient_gets_no_evidence_sealed() {
                 .unwrap()
                 .count()
                 == 0
+    );
+}
+
+#[test]
+fn changes_made_by_the_cli_while_no_node_runs_are_signed_at_once() {
+    // No node is running: the CLI's own write must still be covered by a signed checkpoint, so
+    // that removing it afterwards is caught by the audit.
+    let node = TestNode::init();
+    let key = node.tmp.path().join("k.jwk");
+    custos_ok(&["authority", "keygen", "-o", key.to_str().unwrap()]);
+    custos_ok(&[
+        "authority",
+        "add",
+        "--dir",
+        node.dir_str(),
+        "--state",
+        "XA",
+        "--name",
+        "CA XA",
+        "--kind",
+        "central_authority",
+        "--jwk",
+        key.with_extension("pub.jwk").to_str().unwrap(),
+    ]);
+    let clean = custos(&["audit", "--dir", node.dir_str(), "--json"]);
+    let report: Value = serde_json::from_slice(&clean.stdout).unwrap();
+    assert_eq!(report["events"], 1);
+    assert_eq!(report["checkpoints"], 1, "{report}");
+    let db = node.dir.join("custos.db");
+    let out = Command::new("sqlite3")
+        .arg(&db)
+        .arg("DELETE FROM events WHERE seq = 0")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let tampered = custos(&["audit", "--dir", node.dir_str()]);
+    assert_eq!(tampered.status.code(), Some(3), "{tampered:?}");
+    assert!(
+        String::from_utf8_lossy(&tampered.stdout).contains("events were removed"),
+        "{tampered:?}"
     );
 }
