@@ -375,3 +375,94 @@ fn changes_made_by_the_cli_while_no_node_runs_are_signed_at_once() {
         "{tampered:?}"
     );
 }
+
+#[test]
+fn a_package_is_destroyed_when_its_retention_ends_and_the_log_says_so() {
+    let mut node = TestNode::init();
+    node.configure(
+        "lifecycle",
+        "scheduler_interval_seconds = 1\nevidence_retention_days = 0",
+    );
+    node.start();
+    let (key, _) = authority_with_recipient(&node, "XA");
+    let reviewer = node.user("rita", "reviewer");
+    let case = submit(&node, &key, "XA-RETENTION", "XA");
+    let r = node.post_json(
+        &format!("/v1/requests/{case}/decision"),
+        &reviewer,
+        &json!({"decision": "execute", "reason": "Lawful and proportionate."}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let f = node.tmp.path().join("traffic.csv");
+    std::fs::write(&f, "a,b\n").unwrap();
+    let sealed: Value = serde_json::from_str(&custos_ok(&[
+        "evidence",
+        "seal",
+        "--dir",
+        node.dir_str(),
+        "--case",
+        &case.to_string(),
+        f.to_str().unwrap(),
+    ]))
+    .unwrap();
+    let sha = sealed["package_sha256"].as_str().unwrap().to_owned();
+    let stored = node.dir.join("evidence").join(format!("{sha}.age"));
+    // Not delivered yet: retention has not started, the package stays.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(
+        stored.exists(),
+        "an undelivered package must not be destroyed"
+    );
+
+    let got = node.tmp.path().join("got");
+    node.wait_for(5, "the fetch", || {
+        custos(&[
+            "fetch",
+            "--server",
+            &node.server(),
+            "--key",
+            &key,
+            "--vkey",
+            &node.vkey,
+            "--case",
+            &case.to_string(),
+            "-o",
+            got.to_str().unwrap(),
+        ])
+        .status
+        .success()
+    });
+    node.wait_for(10, "the package to be destroyed", || !stored.exists());
+    let types = events(&node, case, &reviewer);
+    assert!(
+        types.ends_with(&[
+            "evidence.delivered".to_owned(),
+            "evidence.destroyed".to_owned()
+        ]),
+        "{types:?}"
+    );
+    let list = node
+        .get(
+            &format!("/v1/requests/{case}/evidence"),
+            Some(&format!("Bearer {reviewer}")),
+        )
+        .json();
+    assert_eq!(list["packages"][0]["destroyed"], true);
+    // A destroyed package is not handed over again.
+    let out = custos(&[
+        "fetch",
+        "--server",
+        &node.server(),
+        "--key",
+        &key,
+        "--vkey",
+        &node.vkey,
+        "--case",
+        &case.to_string(),
+        "-o",
+        node.tmp.path().join("again").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    node.stop();
+    custos_ok(&["audit", "--dir", node.dir_str()]);
+}

@@ -66,6 +66,10 @@ pub struct LifecycleConfig {
     /// When absent, due notices are listed for people to send, and not marked sent.
     #[serde(default)]
     pub notice_command: Option<String>,
+    /// Days the node keeps a sealed package after it was first handed over; then the package is
+    /// destroyed and `evidence.destroyed` logged. Absent: kept until an operator decides.
+    #[serde(default = "default_evidence_retention")]
+    pub evidence_retention_days: Option<u32>,
 }
 
 fn default_listen() -> String {
@@ -92,6 +96,9 @@ fn default_max_skew() -> u64 {
 fn default_hold_days() -> u32 {
     90
 }
+fn default_evidence_retention() -> Option<u32> {
+    Some(30)
+}
 fn default_tick() -> u64 {
     30
 }
@@ -112,6 +119,7 @@ impl Default for LifecycleConfig {
             preservation_days: default_hold_days(),
             scheduler_interval_seconds: default_tick(),
             notice_command: None,
+            evidence_retention_days: default_evidence_retention(),
         }
     }
 }

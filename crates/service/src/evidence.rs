@@ -137,6 +137,55 @@ async fn record_delivered(
     Ok(e)
 }
 
+/// Logs `evidence.destroyed` for every package whose retention (counted from its first
+/// hand-over) ended by `now`, and returns their digests. The files are removed by the caller
+/// after this commits: a package is never gone without its destruction in the log.
+pub async fn destroy_due(
+    b: &mut Batch,
+    out: &mut Appended,
+    now: Timestamp,
+    retention_days: u32,
+) -> Result<Vec<String>, Problem> {
+    let cutoff = now - jiff::SignedDuration::from_hours(24 * i64::from(retention_days));
+    let mut destroyed = Vec::new();
+    for mut e in b.evidence_delivered_before(cutoff).await? {
+        let ev = b
+            .append(&custos_store::NewEvent {
+                event_type: "evidence.destroyed".into(),
+                at: now,
+                case_id: Some(e.case_id),
+                body: json!({
+                    "package_sha256": e.package_sha256,
+                    "reason": format!("retention of {retention_days} days after delivery ended"),
+                    "delivered_at": e.delivered_at.map(|t| t.to_string()),
+                }),
+            })
+            .await?;
+        out.push(ev);
+        e.destroyed_at = Some(now);
+        b.put_evidence(&e).await?;
+        destroyed.push(e.package_sha256);
+    }
+    Ok(destroyed)
+}
+
+/// Removes the files of packages whose destruction is logged (also those a crash left behind).
+pub async fn remove_destroyed_files(node: &Node) -> Result<usize, Problem> {
+    let mut removed = 0;
+    for sha in node.store.destroyed_evidence().await? {
+        if !is_sha256_hex(&sha) {
+            continue;
+        }
+        let path = node.dir.join(EVIDENCE_DIR).join(format!("{sha}.age"));
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(error = %e, "could not remove a destroyed package's file"),
+        }
+    }
+    Ok(removed)
+}
+
 async fn own_case(
     node: &Node,
     headers: &HeaderMap,

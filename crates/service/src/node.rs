@@ -163,6 +163,19 @@ impl Node {
         let (tx, rx) = oneshot::channel();
         self.writer.send(Job::Tick(now, tx)).await?;
         let due = writer::reply(rx).await?;
+        if let Some(days) = self.config.lifecycle.evidence_retention_days {
+            let (tx, rx) = oneshot::channel();
+            let op = crate::writer::Operation(Box::new(move |b, out| {
+                Box::pin(async move {
+                    crate::evidence::destroy_due(b, out, now, days)
+                        .await
+                        .map(|d| serde_json::json!(d))
+                })
+            }));
+            self.writer.send(Job::Op(op, tx)).await?;
+            writer::reply(rx).await?;
+            crate::evidence::remove_destroyed_files(self).await?;
+        }
         let Some(command) = self.config.lifecycle.notice_command.clone() else {
             return Ok(());
         };

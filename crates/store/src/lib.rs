@@ -272,6 +272,15 @@ impl Store {
         rows.into_iter().map(evidence_from_row).collect()
     }
 
+    /// Digests of packages whose destruction is logged (their files must be gone).
+    pub async fn destroyed_evidence(&self) -> Result<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT package_sha256 FROM evidence WHERE destroyed_at IS NOT NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -590,6 +599,18 @@ impl Batch {
         .fetch_optional(&mut *self.tx)
         .await?;
         row.map(evidence_from_row).transpose()
+    }
+
+    /// Packages first delivered before `cutoff` and not yet destroyed.
+    pub async fn evidence_delivered_before(&mut self, cutoff: Timestamp) -> Result<Vec<Evidence>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE destroyed_at IS NULL AND delivered_at IS NOT NULL \
+             AND delivered_at <= ? ORDER BY delivered_at LIMIT 1000"
+        ))
+        .bind(cutoff.to_string())
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.into_iter().map(evidence_from_row).collect()
     }
 
     /// Adds a user.
