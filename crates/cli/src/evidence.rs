@@ -169,8 +169,14 @@ pub fn fetch(
             return Err(Failure::Input(format!("case {case_id} has no evidence packages yet")));
         }
         let mut fetched = Vec::new();
+        let mut destroyed = 0;
         for p in packages {
             let sha = p["package_sha256"].as_str().unwrap_or("").to_owned();
+            if p["destroyed"] == true {
+                eprintln!("package {sha} was destroyed on the node after its retention ended (see its evidence.destroyed event); skipped");
+                destroyed += 1;
+                continue;
+            }
             if !is_sha256_hex(&sha) {
                 return Err(Failure::Input(format!("the node lists a package with a malformed digest {sha:?}")));
             }
@@ -210,6 +216,11 @@ pub fn fetch(
             }
             fs::rename(&partial, &target).map_err(|e| Failure::Setup(e.into()))?;
             fetched.push(serde_json::json!({ "package_sha256": sha, "file": target.display().to_string(), "log_index": opening["index"] }));
+        }
+        if fetched.is_empty() {
+            return Err(Failure::Input(format!(
+                "case {case_id} has no package left to fetch ({destroyed} destroyed after their retention ended)"
+            )));
         }
         println!("{}", serde_json::json!({ "case": case_id, "verified_against_log": true, "packages": fetched }));
         Ok(())
