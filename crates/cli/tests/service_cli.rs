@@ -802,3 +802,69 @@ fn nothing_acknowledged_is_lost_to_a_sigkill() {
     assert!(out.contains("matches"), "{out}");
     node.kill();
 }
+
+#[test]
+fn the_queue_filters_by_outcome_measure_state_channel_and_emergency() {
+    let mut node = TestNode::start_new();
+    let xa = node.authority("XA", "mla,network_24_7,direct");
+    let xb = node.authority("XB", "mla,network_24_7,direct");
+    let auditor = node.user("aud", "auditor");
+    let mut expected = Vec::new();
+    for (name, id, authority) in [
+        ("p01-ransomware-production", "Q-1", &xa),
+        ("p02-preservation-24-7", "Q-2", &xa),
+        ("p04-defamation-2y", "Q-3", &xb),
+        ("p07-emergency-kidnapping", "Q-4", &xb),
+    ] {
+        let c = created(&node.submit_jws(&authority.sign(&request(name, id, &authority.state))));
+        expected.push(c);
+    }
+    let bearer = format!("Bearer {auditor}");
+    let ids = |query: &str| -> Vec<String> {
+        let r = node.get(&format!("/v1/requests{query}"), Some(&bearer));
+        assert_eq!(r.status, 200, "{query}: {}", r.text());
+        let mut v: Vec<String> = r
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["request_id"].as_str().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let with = |key: &str, value: &Value| -> Vec<String> {
+        let mut v: Vec<String> = expected
+            .iter()
+            .filter(|c| &c[key] == value)
+            .map(|c| c["request_id"].as_str().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(""), ["Q-1", "Q-2", "Q-3", "Q-4"]);
+    assert_eq!(ids("?state=xb"), ["Q-3", "Q-4"]);
+    assert_eq!(
+        ids("?measure=preserve_stored_data"),
+        with("measure", &json!("preserve_stored_data"))
+    );
+    assert_eq!(
+        ids("?channel=network_24_7"),
+        with("channel", &json!("network_24_7"))
+    );
+    assert_eq!(ids("?emergency=true"), with("emergency", &json!(true)));
+    assert_eq!(ids("?emergency=true"), ["Q-4"]);
+    let refuse = with("outcome", &json!("refuse"));
+    assert!(!refuse.is_empty(), "p04 is refused under rights-first");
+    assert_eq!(ids("?outcome=refuse"), refuse);
+    assert_eq!(ids("?state=XA&emergency=false"), ["Q-1", "Q-2"]);
+    // Paging: soonest deadline first, two at a time, nothing lost or repeated.
+    let page = |offset: u32| ids(&format!("?limit=2&offset={offset}"));
+    let mut all = [page(0), page(2)].concat();
+    all.sort();
+    assert_eq!(all, ["Q-1", "Q-2", "Q-3", "Q-4"]);
+    assert!(page(4).is_empty());
+    // A misspelt filter is an error, not a silently unfiltered list.
+    node.get("/v1/requests?emergncy=true", Some(&bearer))
+        .problem(400, "invalid-parameter", "emergncy");
+}

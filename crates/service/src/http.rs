@@ -414,15 +414,24 @@ async fn visible_case(node: &Node, caller: &Caller, case_id: i64) -> ApiResult<C
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ListQuery {
     status: Option<String>,
+    outcome: Option<String>,
+    measure: Option<String>,
+    state: Option<String>,
+    channel: Option<String>,
+    emergency: Option<bool>,
     #[serde(default)]
     open: bool,
+    offset: Option<u32>,
     limit: Option<u32>,
 }
 
 /// List requests, soonest deadline first. Authorities see only their own.
-#[utoipa::path(get, path = "/v1/requests", params(("status" = Option<String>, Query), ("open" = Option<bool>, Query), ("limit" = Option<u32>, Query)),
+#[utoipa::path(get, path = "/v1/requests", params(("status" = Option<String>, Query), ("outcome" = Option<String>, Query), ("measure" = Option<String>, Query),
+    ("state" = Option<String>, Query, description = "requesting state"), ("channel" = Option<String>, Query), ("emergency" = Option<bool>, Query),
+    ("open" = Option<bool>, Query, description = "leave out closed and refused"), ("offset" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
     responses((status = 200, body = Vec<CaseView>), (status = 401, body = Problem)))]
 async fn list_requests(
     State(node): State<Arc<Node>>,
@@ -438,7 +447,13 @@ async fn list_requests(
             Caller::User(_) => None,
         },
         status: q.status,
+        outcome: q.outcome,
+        measure: q.measure,
+        requesting_state: q.state.map(|s| s.to_ascii_uppercase()),
+        channel: q.channel,
+        emergency: q.emergency,
         open_only: q.open,
+        offset: q.offset.unwrap_or(0),
         limit: q.limit.unwrap_or(500),
     };
     Ok(Json(

@@ -198,22 +198,36 @@ impl Store {
         if filter.open_only {
             sql.push_str(" AND status NOT IN ('closed', 'refused')");
         }
-        if filter.authority_kid.is_some() {
-            sql.push_str(" AND authority_kid = ?");
+        // Every value is bound, never spliced into the SQL.
+        let text_filters = [
+            ("authority_kid", &filter.authority_kid),
+            ("status", &filter.status),
+            ("outcome", &filter.outcome),
+            ("measure", &filter.measure),
+            ("requesting_state", &filter.requesting_state),
+            ("channel", &filter.channel),
+        ];
+        for (column, value) in &text_filters {
+            if value.is_some() {
+                sql.push_str(&format!(" AND {column} = ?"));
+            }
         }
-        if filter.status.is_some() {
-            sql.push_str(" AND status = ?");
+        if filter.emergency.is_some() {
+            sql.push_str(" AND emergency = ?");
         }
-        sql.push_str(" ORDER BY respond_by, case_id LIMIT ?");
+        sql.push_str(" ORDER BY respond_by, case_id LIMIT ? OFFSET ?");
         let mut q = sqlx::query(&sql);
-        if let Some(kid) = &filter.authority_kid {
-            q = q.bind(kid);
+        for (_, value) in &text_filters {
+            if let Some(v) = value {
+                q = q.bind(v.as_str());
+            }
         }
-        if let Some(s) = &filter.status {
-            q = q.bind(s);
+        if let Some(e) = filter.emergency {
+            q = q.bind(e);
         }
         let rows = q
             .bind(filter.limit.clamp(1, 10_000) as i64)
+            .bind(i64::from(filter.offset))
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(case_from_row).collect()

@@ -172,8 +172,20 @@ pub struct CaseFilter {
     pub authority_kid: Option<String>,
     /// Only cases in this status.
     pub status: Option<String>,
+    /// Only cases whose assessment has this outcome.
+    pub outcome: Option<String>,
+    /// Only cases asking this measure.
+    pub measure: Option<String>,
+    /// Only cases from this requesting state.
+    pub requesting_state: Option<String>,
+    /// Only cases that came by this channel.
+    pub channel: Option<String>,
+    /// Only cases that claim (true) or do not claim (false) an emergency.
+    pub emergency: Option<bool>,
     /// Leave out closed and refused cases.
     pub open_only: bool,
+    /// Skip this many (paging).
+    pub offset: u32,
     /// At most this many.
     pub limit: u32,
 }
