@@ -350,6 +350,8 @@ pub fn verify_compact(jws: &str, key: &PublicJwk) -> Result<Verified, JoseError>
 }
 
 /// Signs `payload` as a compact JWS with `{"alg":"EdDSA","kid":<thumbprint>}` plus `typ` if given.
+/// The payload must not be empty: an empty payload part means a detached payload in the compact
+/// form (RFC 7515 appendix F), which [`verify_compact`] refuses.
 pub fn sign_compact(payload: &[u8], key: &PrivateJwk, typ: Option<&str>) -> String {
     let mut header = serde_json::Map::new();
     header.insert("alg".into(), "EdDSA".into());

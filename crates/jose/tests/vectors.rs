@@ -39,7 +39,7 @@ fn rfc8037_jws_verifies_and_signs_identically() {
     );
     assert_eq!(verified.header.alg, "EdDSA");
 
-    // Ed25519 is deterministic: the private key signs the same header+payload to the same bytes.
+    // The private JWK of the appendix parses, and its public half is the same key.
     let private = PrivateJwk::parse(&v["jwk_private"].to_string()).expect("private JWK");
     assert_eq!(private.public(), key);
     let unverified = parse_compact(jws).expect("parts");
