@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use custos_ledger::tiles::{Tile, TilePath, encode_bundle};
 use custos_model::parse_request;
-use custos_store::{Case, CaseFilter, CaseStatus, Role};
+use custos_store::{Case, CaseFilter, CaseStatus};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -858,6 +858,3 @@ async fn openapi() -> Response {
     );
     r
 }
-
-/// Roles allowed to read the queue (every user role; listed for documentation).
-pub const READ_ROLES: [Role; 4] = [Role::Auditor, Role::Reviewer, Role::Supervisor, Role::Admin];
