@@ -120,27 +120,13 @@ pub async fn submit(
                 ),
             ));
         }
-        emit(
+        record_arrival(
             b,
             out,
             "request.supplemented",
-            now,
-            Some(case.case_id),
-            json!({
-                "authority": s.authority.kid,
-                "request_id": request_id,
-                "payload_sha256": s.payload_sha256.to_hex(),
-                "jws": s.jws,
-            }),
-        )
-        .await?;
-        emit(
-            b,
-            out,
-            "request.assessed",
-            now,
-            Some(case.case_id),
-            json!({ "assessment": assessment_json }),
+            case.case_id,
+            s,
+            assessment_json,
         )
         .await?;
         fill_case(&mut case, s, now);
@@ -173,30 +159,36 @@ pub async fn submit(
     fill_case(&mut case, s, now);
     // The case row goes first: events reference it.
     b.put_case(&case).await?;
-    emit(
-        b,
-        out,
-        "request.received",
-        now,
-        Some(case_id),
-        json!({
-            "authority": s.authority.kid,
-            "request_id": request_id,
-            "payload_sha256": s.payload_sha256.to_hex(),
-            "jws": s.jws,
-        }),
-    )
-    .await?;
+    record_arrival(b, out, "request.received", case_id, s, assessment_json).await?;
+    Ok(SubmitOutcome::Created(case))
+}
+
+/// The two events of an arrival: the signed request as received (or supplemented), then its
+/// assessment.
+async fn record_arrival(
+    b: &mut Batch,
+    out: &mut Appended,
+    event_type: &str,
+    case_id: i64,
+    s: &Submission,
+    assessment: serde_json::Value,
+) -> Result<(), Problem> {
+    let received = json!({
+        "authority": s.authority.kid,
+        "request_id": s.request.id.as_str(),
+        "payload_sha256": s.payload_sha256.to_hex(),
+        "jws": s.jws,
+    });
+    emit(b, out, event_type, s.received_at, Some(case_id), received).await?;
     emit(
         b,
         out,
         "request.assessed",
-        now,
+        s.received_at,
         Some(case_id),
-        json!({ "assessment": assessment_json }),
+        json!({ "assessment": assessment }),
     )
-    .await?;
-    Ok(SubmitOutcome::Created(case))
+    .await
 }
 
 fn fill_case(case: &mut Case, s: &Submission, now: Timestamp) {
