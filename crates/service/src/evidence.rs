@@ -17,13 +17,12 @@ use axum::response::{IntoResponse, Response};
 use custos_store::{Batch, CaseStatus, Evidence};
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 use crate::auth::Caller;
 use crate::node::Node;
 use crate::ops::Appended;
 use crate::problem::Problem;
-use crate::writer::{self, Job};
+use crate::writer::Job;
 
 /// What sealing reported, as the `evidence.sealed` event records it.
 #[derive(Debug, Clone)]
@@ -290,21 +289,22 @@ pub async fn fetch(
         )
     })?;
     // Log the hand-over before a byte leaves: a delivery that is not in the log never happened.
-    let (tx, rx) = oneshot::channel();
     let (sha_for_job, kid) = (sha.clone(), authority.kid.clone());
-    node.writer
-        .send(Job::Op(
-            crate::writer::Operation(Box::new(move |b, out| {
-                Box::pin(async move {
-                    record_delivered(b, out, &sha_for_job, &kid, Timestamp::now())
-                        .await
-                        .map(|_| Value::Null)
-                })
-            })),
-            tx,
-        ))
+    let _: serde_json::Value = node
+        .writer
+        .call(|tx| {
+            Job::Op(
+                crate::writer::Operation(Box::new(move |b, out| {
+                    Box::pin(async move {
+                        record_delivered(b, out, &sha_for_job, &kid, Timestamp::now())
+                            .await
+                            .map(|_| Value::Null)
+                    })
+                })),
+                tx,
+            )
+        })
         .await?;
-    writer::reply(rx).await?;
     let mut resp = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

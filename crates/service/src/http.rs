@@ -18,14 +18,13 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::sync::oneshot;
 use utoipa::OpenApi;
 
 use crate::auth::{Caller, caller};
 use crate::node::Node;
 use crate::ops::{DecisionInput, SecondReviewInput, Submission, SubmitOutcome};
 use crate::problem::{FieldProblem, Problem};
-use crate::writer::{self, Job};
+use crate::writer::Job;
 
 /// The OpenAPI 3.1 description of the API, generated from the handlers below.
 #[derive(OpenApi)]
@@ -353,11 +352,11 @@ async fn submit(
         assessment,
         received_at: now,
     };
-    let (tx, rx) = oneshot::channel();
-    node.writer
-        .send(Job::Submit(Box::new(submission), tx))
+    let outcome = node
+        .writer
+        .call(|tx| Job::Submit(Box::new(submission), tx))
         .await?;
-    let (status, case) = match writer::reply(rx).await? {
+    let (status, case) = match outcome {
         SubmitOutcome::Created(c) => (StatusCode::CREATED, c),
         SubmitOutcome::Repeated(c) | SubmitOutcome::Supplemented(c) => (StatusCode::OK, c),
     };
@@ -517,16 +516,16 @@ async fn decide(
 ) -> ApiResult<Json<CaseView>> {
     let user = user(&node, &headers, &method, &uri).await?;
     let input: DecisionInput = json_body(&body)?;
-    let (tx, rx) = oneshot::channel();
-    node.writer
-        .send(Job::Decide {
+    let case = node
+        .writer
+        .call(|tx| Job::Decide {
             case_id,
             user,
             input,
             reply: tx,
         })
         .await?;
-    Ok(Json(view(&writer::reply(rx).await?)))
+    Ok(Json(view(&case)))
 }
 
 /// Confirm or reject a decision waiting for a second reviewer (supervisors only, not the
@@ -543,16 +542,16 @@ async fn second_review(
 ) -> ApiResult<Json<CaseView>> {
     let user = user(&node, &headers, &method, &uri).await?;
     let input: SecondReviewInput = json_body(&body)?;
-    let (tx, rx) = oneshot::channel();
-    node.writer
-        .send(Job::SecondReview {
+    let case = node
+        .writer
+        .call(|tx| Job::SecondReview {
             case_id,
             user,
             input,
             reply: tx,
         })
         .await?;
-    Ok(Json(view(&writer::reply(rx).await?)))
+    Ok(Json(view(&case)))
 }
 
 async fn advance(
@@ -564,16 +563,16 @@ async fn advance(
     to: CaseStatus,
 ) -> ApiResult<Json<CaseView>> {
     let user = user(node, headers, method, uri).await?;
-    let (tx, rx) = oneshot::channel();
-    node.writer
-        .send(Job::Advance {
+    let case = node
+        .writer
+        .call(|tx| Job::Advance {
             case_id,
             user,
             to,
             reply: tx,
         })
         .await?;
-    Ok(Json(view(&writer::reply(rx).await?)))
+    Ok(Json(view(&case)))
 }
 
 /// Mark an executed request delivered.
@@ -618,15 +617,14 @@ async fn renew_hold(
     uri: Uri,
 ) -> ApiResult<Json<Value>> {
     let user = user(&node, &headers, &method, &uri).await?;
-    let (tx, rx) = oneshot::channel();
-    node.writer
-        .send(Job::Renew {
+    let h = node
+        .writer
+        .call(|tx| Job::Renew {
             case_id,
             user,
             reply: tx,
         })
         .await?;
-    let h = writer::reply(rx).await?;
     Ok(Json(
         json!({ "case": h.case_id, "expires_at": h.expires_at.to_string(), "renewals": h.renewals }),
     ))

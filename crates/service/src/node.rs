@@ -10,7 +10,6 @@ use custos_ledger::SignerKey;
 use custos_safeguards::{Assessor, Jurisdiction, Profile};
 use custos_store::Store;
 use jiff::Timestamp;
-use tokio::sync::oneshot;
 
 use crate::auth::TokenCache;
 use crate::config::Config;
@@ -119,9 +118,7 @@ impl Node {
             tokens: TokenCache::default(),
         });
         // Sign a checkpoint for whatever the database holds (events appended offline).
-        let (tx, rx) = oneshot::channel();
-        node.writer.send(Job::Sync(tx)).await?;
-        writer::reply(rx).await?;
+        node.writer.call(Job::Sync).await?;
         Ok(node)
     }
 
@@ -145,10 +142,7 @@ impl Node {
             tokio::time::sleep(Duration::from_secs(1)).await;
             match self.store.log_size().await {
                 Ok(size) if size > self.log.tree_size() => {
-                    let (tx, rx) = oneshot::channel();
-                    if self.writer.send(Job::Sync(tx)).await.is_ok()
-                        && let Err(e) = writer::reply(rx).await
-                    {
+                    if let Err(e) = self.writer.call(Job::Sync).await {
                         tracing::warn!(problem = %e, "could not take in events appended by another process");
                     }
                 }
@@ -160,11 +154,8 @@ impl Node {
 
     /// One scheduler pass at `now`.
     pub async fn scheduler_pass(&self, now: Timestamp) -> Result<(), crate::problem::Problem> {
-        let (tx, rx) = oneshot::channel();
-        self.writer.send(Job::Tick(now, tx)).await?;
-        let due = writer::reply(rx).await?;
+        let due = self.writer.call(|tx| Job::Tick(now, tx)).await?;
         if let Some(days) = self.config.lifecycle.evidence_retention_days {
-            let (tx, rx) = oneshot::channel();
             let op = crate::writer::Operation(Box::new(move |b, out| {
                 Box::pin(async move {
                     crate::evidence::destroy_due(b, out, now, days)
@@ -172,8 +163,7 @@ impl Node {
                         .map(|d| serde_json::json!(d))
                 })
             }));
-            self.writer.send(Job::Op(op, tx)).await?;
-            writer::reply(rx).await?;
+            self.writer.call(|tx| Job::Op(op, tx)).await?;
             crate::evidence::remove_destroyed_files(self).await?;
         }
         let Some(command) = self.config.lifecycle.notice_command.clone() else {
@@ -194,11 +184,9 @@ impl Node {
                 Ok(s) => Err(format!("notice command exited with {s}")),
                 Err(e) => Err(format!("notice command could not start: {e}")),
             };
-            let (tx, rx) = oneshot::channel();
             self.writer
-                .send(Job::NoticeResult(notice.case_id, result, tx))
+                .call(|tx| Job::NoticeResult(notice.case_id, result, tx))
                 .await?;
-            writer::reply(rx).await?;
         }
         Ok(())
     }

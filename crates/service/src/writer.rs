@@ -120,6 +120,18 @@ impl WriterHandle {
     }
 }
 
+impl WriterHandle {
+    /// Queues the job `make` builds around a reply channel, and waits for its reply.
+    pub async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, Problem>>) -> Job,
+    ) -> Result<T, Problem> {
+        let (tx, rx) = oneshot::channel();
+        self.send(make(tx)).await?;
+        reply(rx).await
+    }
+}
+
 /// Waits for a job's reply.
 pub async fn reply<T>(rx: oneshot::Receiver<Result<T, Problem>>) -> Result<T, Problem> {
     rx.await.map_err(|_| {
