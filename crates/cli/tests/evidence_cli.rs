@@ -55,6 +55,16 @@ fn authority_with_recipient(node: &TestNode, state: &str) -> (String, String) {
     )
 }
 
+/// The test's handle on an authority whose key file is at `key` (for signed reads).
+fn authority_from(key: &str, state: &str) -> common::Authority {
+    common::Authority {
+        key: custos_jose::PrivateJwk::parse(&std::fs::read_to_string(key).unwrap()).unwrap(),
+        kid: String::new(),
+        key_path: key.into(),
+        state: state.into(),
+    }
+}
+
 fn submit(node: &TestNode, key: &str, id: &str, state: &str) -> i64 {
     let req = node.tmp.path().join(format!("{id}.json"));
     common::write_json(&req, &request("example", id, state));
@@ -139,12 +149,7 @@ fn evidence_is_sealed_for_the_authority_fetched_verified_and_logged() {
     let download = format!("/v1/requests/{case}/evidence/{sha}");
     node.get(&download, Some(&format!("Bearer {reviewer}")))
         .problem(403, "authority-only", "requesting authority");
-    let other = common::Authority {
-        key: custos_jose::PrivateJwk::parse(&std::fs::read_to_string(&other_key).unwrap()).unwrap(),
-        kid: String::new(),
-        key_path: other_key.clone().into(),
-        state: "XB".into(),
-    };
+    let other = authority_from(other_key.as_ref(), "XB");
     node.get(&download, Some(&other.proof("GET", &download)))
         .problem(404, "not-found", "visible");
     let list = format!("/v1/requests/{case}/evidence");
