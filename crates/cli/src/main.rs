@@ -223,6 +223,14 @@ enum UserCommand {
         #[arg(long)]
         role: String,
     },
+    /// Set a user's password for the reviewer console, read from the first line of standard
+    /// input (at least 12 characters). The API token is unaffected.
+    Password {
+        #[arg(long, default_value = "custos-node")]
+        dir: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -342,6 +350,7 @@ fn main() -> ExitCode {
         Command::User(UserCommand::Add { dir, name, role }) => {
             node_cmd::user_add(&dir, &name, &role)
         }
+        Command::User(UserCommand::Password { dir, name }) => node_cmd::user_password(&dir, &name),
         Command::Submit {
             server,
             key,

@@ -99,11 +99,13 @@ pub fn serve(dir: &Path, listen: Option<String>) -> Result<(), Failure> {
         tokio::spawn(node.clone().run_scheduler());
         tokio::spawn(node.clone().follow_database());
         eprintln!(
-            "custos: serving {} on http://{local}  (log verifier key: {})",
+            "custos: serving {} on http://{local}  (console: http://{local}/console/; log verifier key: {})",
             dir.display(),
             node.log.verifier()
         );
-        let app = custos_service::http::router(node.clone());
+        // The JSON API and the reviewer console, on one listener.
+        let app = custos_service::http::router(node.clone())
+            .merge(custos_console::router(node.clone()));
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let ctrl_c = tokio::signal::ctrl_c();
@@ -278,6 +280,7 @@ pub fn user_add(dir: &Path, name: &str, role: &str) -> Result<(), Failure> {
         token_hash: hash,
         added_at: Timestamp::now(),
         disabled_at: None,
+        password_hash: None,
     };
     with_batch(dir, |b, out| {
         Box::pin(async move { ops::add_user(b, out, &user).await })
@@ -287,6 +290,25 @@ pub fn user_add(dir: &Path, name: &str, role: &str) -> Result<(), Failure> {
         role.as_str()
     );
     println!("{}", token.as_str());
+    Ok(())
+}
+
+/// `custos user password`: sets a console password from the first line of standard input.
+pub fn user_password(dir: &Path, name: &str) -> Result<(), Failure> {
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin().read_line(&mut line).map_err(|e| {
+        Failure::Input(format!("cannot read the password from standard input: {e}"))
+    })?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    let hash =
+        custos_service::auth::hash_password(password).map_err(|p| Failure::Input(p.detail))?;
+    let name_owned = name.to_owned();
+    with_batch(dir, |b, out| {
+        Box::pin(
+            async move { ops::set_password(b, out, &name_owned, &hash, Timestamp::now()).await },
+        )
+    })?;
+    eprintln!("console password set for {name}");
     Ok(())
 }
 

@@ -401,6 +401,20 @@ impl TargetKind {
         TargetKind::PaymentInstrument,
         TargetKind::Other,
     ];
+
+    /// The identifier used in requests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Account => "account",
+            TargetKind::Email => "email",
+            TargetKind::Phone => "phone",
+            TargetKind::IpAddress => "ip_address",
+            TargetKind::Domain => "domain",
+            TargetKind::Device => "device",
+            TargetKind::PaymentInstrument => "payment_instrument",
+            TargetKind::Other => "other",
+        }
+    }
 }
 
 /// A target identifier: 1–512 characters. Never logged.
@@ -595,6 +609,13 @@ pub struct Assurances {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn target_kind_names_are_their_wire_names() {
+        for k in TargetKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+    }
 
     #[test]
     fn ids_and_state_codes() {

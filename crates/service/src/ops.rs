@@ -294,6 +294,10 @@ pub struct DecisionInput {
     /// For `request_information`: the message to the requester.
     #[serde(default)]
     pub message: Option<String>,
+    /// The assessment's findings (their codes) the decision rests on, e.g. the grounds of a
+    /// refusal. Each must be a finding of the case's assessment.
+    #[serde(default)]
+    pub grounds: Vec<String>,
 }
 
 /// A decision as recorded on the case.
@@ -311,6 +315,9 @@ pub struct RecordedDecision {
     /// What is handed over, for `execute_narrowed`.
     #[serde(default)]
     pub narrowed: Option<NarrowedTerms>,
+    /// Findings of the assessment the decision rests on (codes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grounds: Vec<String>,
     /// When.
     #[schema(value_type = String)]
     pub at: Timestamp,
@@ -399,6 +406,23 @@ pub async fn decide(
             ),
         ));
     }
+    let assessment: Assessment = serde_json::from_str(&case.assessment).map_err(internal)?;
+    for (i, ground) in input.grounds.iter().enumerate() {
+        if !assessment.findings.iter().any(|f| &f.code == ground) {
+            return Err(field(
+                &format!("$.grounds[{i}]"),
+                &format!(
+                    "{ground:?} is not a finding of this case's assessment (its findings: {})",
+                    assessment
+                        .findings
+                        .iter()
+                        .map(|f| f.code.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
     let request: Request = serde_json::from_str(&case.request_json).map_err(internal)?;
     let narrowed = match input.decision {
         DecisionKind::ExecuteNarrowed => {
@@ -423,6 +447,7 @@ pub async fn decide(
         reviewer: user.name.clone(),
         confirmed_by: None,
         narrowed,
+        grounds: input.grounds.clone(),
         at: now,
     };
     let decision_json = serde_json::to_value(&decision).map_err(internal)?;
@@ -1022,4 +1047,29 @@ pub async fn add_user(b: &mut Batch, out: &mut Appended, user: &User) -> Result<
     )
     .await?;
     Ok(())
+}
+
+/// Sets a user's console password (its Argon2id hash). The event names the user, never the hash.
+pub async fn set_password(
+    b: &mut Batch,
+    out: &mut Appended,
+    name: &str,
+    password_hash: &str,
+    now: Timestamp,
+) -> Result<(), Problem> {
+    if b.user(name).await?.is_none() {
+        return Err(Problem::not_found(format!(
+            "there is no user {name}; add it first (`custos user add`)"
+        )));
+    }
+    b.set_password_hash(name, password_hash).await?;
+    emit(
+        b,
+        out,
+        "user.password_set",
+        now,
+        None,
+        json!({ "name": name }),
+    )
+    .await
 }

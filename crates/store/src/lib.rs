@@ -257,7 +257,7 @@ impl Store {
     /// All users (without token hashes).
     pub async fn users(&self) -> Result<Vec<User>> {
         let rows = sqlx::query(
-            "SELECT name, role, token_hash, added_at, disabled_at FROM users ORDER BY name",
+            "SELECT name, role, token_hash, added_at, disabled_at, password_hash FROM users ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -267,7 +267,7 @@ impl Store {
     /// One user by name.
     pub async fn user(&self, name: &str) -> Result<Option<User>> {
         let row = sqlx::query(
-            "SELECT name, role, token_hash, added_at, disabled_at FROM users WHERE name = ?",
+            "SELECT name, role, token_hash, added_at, disabled_at, password_hash FROM users WHERE name = ?",
         )
         .bind(name)
         .fetch_optional(&self.pool)
@@ -629,12 +629,23 @@ impl Batch {
 
     /// Adds a user.
     pub async fn insert_user(&mut self, u: &User) -> Result<()> {
-        sqlx::query("INSERT INTO users (name, role, token_hash, added_at, disabled_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO users (name, role, token_hash, added_at, disabled_at, password_hash) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(&u.name)
             .bind(u.role.as_str())
             .bind(&u.token_hash)
             .bind(u.added_at.to_string())
             .bind(u.disabled_at.map(|t| t.to_string()))
+            .bind(&u.password_hash)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets (replaces) a user's console password hash.
+    pub async fn set_password_hash(&mut self, name: &str, hash: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE name = ?")
+            .bind(hash)
+            .bind(name)
             .execute(&mut *self.tx)
             .await?;
         Ok(())
@@ -643,7 +654,7 @@ impl Batch {
     /// One user, as this transaction sees it.
     pub async fn user(&mut self, name: &str) -> Result<Option<User>> {
         let row = sqlx::query(
-            "SELECT name, role, token_hash, added_at, disabled_at FROM users WHERE name = ?",
+            "SELECT name, role, token_hash, added_at, disabled_at, password_hash FROM users WHERE name = ?",
         )
         .bind(name)
         .fetch_optional(&mut *self.tx)
@@ -803,6 +814,7 @@ fn user_from_row(r: sqlx::sqlite::SqliteRow) -> Result<User> {
         token_hash: r.get(2),
         added_at: ts(&r.get::<String, _>(3), "user added_at")?,
         disabled_at: opt_ts(r.get(4), "user disabled_at")?,
+        password_hash: r.get(5),
     })
 }
 

@@ -271,6 +271,8 @@ pub struct User {
     pub added_at: Timestamp,
     /// When disabled, if so.
     pub disabled_at: Option<Timestamp>,
+    /// Argon2 PHC string of the console password; `None` until one is set.
+    pub password_hash: Option<String>,
 }
 
 /// A sealed evidence package.

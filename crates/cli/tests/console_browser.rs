@@ -1,0 +1,204 @@
+//! The reviewer console end to end: a real `custos serve` with real users and signed requests,
+//! driven in headless Debian Chromium by Playwright (`e2e/console.test.mjs`), then checked again
+//! through the JSON API. Screenshots of each page at 1366×768 land in `docs/screenshots/`.
+//!
+//! Needs `node`, `e2e/node_modules` and `/usr/bin/chromium`; `scripts/setup` installs all three.
+
+mod common;
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use common::{TestNode, custos_ok, request};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn set_password(node: &TestNode, name: &str, password: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_custos"))
+        .args(["user", "password", "--dir", node.dir_str(), "--name", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn submit(node: &TestNode, a: &common::Authority, case: &str, id: &str) -> i64 {
+    let r = node.submit_jws(&a.sign(&request(case, id, &a.state)));
+    assert_eq!(r.status, 201, "{case}: {}", r.text());
+    r.json()["case"].as_i64().unwrap()
+}
+
+#[test]
+fn a_legal_process_team_works_the_console_in_a_real_browser() {
+    let e2e = common::repo().join("e2e");
+    assert!(
+        e2e.join("node_modules/playwright-core").is_dir()
+            && e2e.join("node_modules/axe-core").is_dir(),
+        "e2e/node_modules is missing: run scripts/setup (it installs playwright-core and axe-core from e2e/package-lock.json)"
+    );
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is missing: run scripts/setup"
+    );
+
+    let mut node = TestNode::init();
+    let xa = node.authority("XA", "mla");
+    let xb = node.authority("XB", "network_24_7");
+    let xc = node.authority("XC", "mla");
+    let xf = node.authority("XF", "network_24_7");
+    let xg = node.authority("XG", "mla");
+    let alice = node.user("alice", "reviewer");
+    let bob = node.user("bob", "reviewer");
+    let sam = node.user("sam", "supervisor");
+    let audrey = node.user("audrey", "auditor");
+    for name in ["alice", "bob", "sam", "audrey"] {
+        let out = set_password(&node, name, PASSWORD);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Passwords are checked for length, and only known users get one.
+    let short = set_password(&node, "bob", "short");
+    assert_eq!(short.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+    let nobody = set_password(&node, "nobody", PASSWORD);
+    assert!(!nobody.status.success());
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("no user nobody"));
+    node.start();
+
+    let refuse = submit(&node, &xa, "p04-defamation-2y", "E2E-REFUSE");
+    let narrow = submit(&node, &xa, "p10-two-year-window", "E2E-NARROW");
+    let second = submit(&node, &xg, "p12-death-penalty", "E2E-SECOND");
+    let hold = submit(&node, &xb, "p02-preservation-24-7", "E2E-HOLD");
+    let emergency = submit(&node, &xf, "p07-emergency-kidnapping", "E2E-EMERGENCY");
+    let api_second = submit(&node, &xc, "p20-lgbt-preservation", "E2E-API-SECOND");
+    submit(&node, &xa, "p09-gag-unbounded", "E2E-GAG");
+    submit(&node, &xa, "p01-ransomware-production", "E2E-EXECUTE");
+
+    // A preservation executed, so the holds page has a hold to renew.
+    let r = node.post_json(
+        &format!("/v1/requests/{hold}/decision"),
+        &sam,
+        &json!({"decision": "execute", "reason": "Preservation as asked."}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // The same role rules through the API: a reviewer's proposal over a refusal waits for a
+    // supervisor; neither a reviewer nor the proposer can confirm it; an auditor changes nothing.
+    let r = node.post_json(
+        &format!("/v1/requests/{api_second}/decision"),
+        &bob,
+        &json!({"decision": "execute", "reason": "The conduct is also an offence here, on the facts given."}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "awaiting_second_review");
+    let confirm = json!({"confirm": true, "reason": "Looks right to me."});
+    let path = format!("/v1/requests/{api_second}/second-review");
+    node.post_json(&path, &alice, &confirm)
+        .problem(403, "role", "supervisor");
+    node.post_json(&path, &audrey, &confirm)
+        .problem(403, "read-only", "auditor");
+    let r = node.post_json(
+        &format!("/v1/requests/{emergency}/decision"),
+        &audrey,
+        &json!({"decision": "execute", "reason": "Auditor trying."}),
+    );
+    r.problem(403, "read-only", "auditor");
+    // Grounds must be findings of the assessment.
+    let r = node.post_json(
+        &format!("/v1/requests/{refuse}/decision"),
+        &alice,
+        &json!({"decision": "refuse", "reason": "Out of scope.", "grounds": ["no-such-finding"]}),
+    );
+    let p = r.problem(422, "invalid-decision", "not a finding");
+    assert_eq!(p["errors"][0]["pointer"], "$.grounds[0]");
+
+    let open = node.get("/v1/requests?open=true", Some(&format!("Bearer {alice}")));
+    let total_open = open.json().as_array().unwrap().len();
+    let cases = json!({
+        "refuse": refuse, "narrow": narrow, "second": second, "hold": hold,
+        "emergency": emergency, "total_open": total_open,
+    });
+    let shots = common::repo().join("docs/screenshots");
+    let out = Command::new("node")
+        .arg(e2e.join("console.test.mjs"))
+        .env("CUSTOS_URL", node.server())
+        .env("CUSTOS_PASSWORD", PASSWORD)
+        .env("CUSTOS_CASES", cases.to_string())
+        .env("CUSTOS_SCREENSHOTS", &shots)
+        .env("CUSTOS_ALICE_TOKEN", &alice)
+        .env("CUSTOS_VERIFIER", &node.vkey)
+        .output()
+        .expect(
+            "node runs (scripts/setup installs Node.js packages; Node.js comes with the machine)",
+        );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{stdout}\n{stderr}\n--- node log ---\n{}",
+        node.server_log()
+    );
+    assert!(stdout.contains("all console steps passed"), "{stdout}");
+
+    // What the browser did is in the log, as the API and the audit see it.
+    let events = |case: i64| -> Vec<Value> {
+        let r = node.get(
+            &format!("/v1/requests/{case}/events"),
+            Some(&format!("Bearer {alice}")),
+        );
+        r.json()["events"].as_array().unwrap().clone()
+    };
+    let refused = events(refuse);
+    let last = &refused.last().unwrap()["event"]["decision"];
+    assert_eq!(last["decision"], "refuse");
+    assert_eq!(last["reviewer"], "alice");
+    assert_eq!(
+        last["grounds"],
+        json!(["offence-out-of-scope", "expression-offence"])
+    );
+    let narrowed = events(narrow);
+    let d = narrowed
+        .iter()
+        .find(|e| e["type"] == "decision.recorded")
+        .unwrap();
+    assert_eq!(
+        d["event"]["decision"]["narrowed"]["data_categories"],
+        json!(["subscriber"])
+    );
+    let confirmed = events(second);
+    assert!(
+        confirmed
+            .iter()
+            .any(|e| e["type"] == "decision.proposed"
+                && e["event"]["decision"]["reviewer"] == "alice")
+    );
+    assert!(confirmed.iter().any(
+        |e| e["type"] == "decision.recorded" && e["event"]["decision"]["confirmed_by"] == "sam"
+    ));
+    assert!(
+        events(hold)
+            .iter()
+            .any(|e| e["type"] == "preservation.renewed"),
+        "the renewal from the holds page is logged"
+    );
+    for page in [
+        "sign-in",
+        "queue",
+        "request",
+        "request-narrowing",
+        "holds",
+        "log",
+    ] {
+        assert!(shots.join(format!("{page}.png")).is_file(), "{page}.png");
+    }
+    // Nothing the browser did escaped the log: the audit recomputes everything.
+    let audit = custos_ok(&["audit", "--dir", node.dir_str()]);
+    assert!(!audit.is_empty());
+}

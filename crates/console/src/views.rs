@@ -1,0 +1,511 @@
+//! What the pages show, computed from the store's rows: plain strings and flags, so that the
+//! templates hold no logic beyond loops and conditions.
+
+use custos_model::{DataCategory, Request};
+use custos_safeguards::Assessment;
+use custos_store::{Authority, Case, CaseStatus, StoredEvent};
+use jiff::Timestamp;
+use serde_json::Value;
+
+/// A time as people read it: minutes, UTC.
+pub fn when(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// An optional time, or a dash.
+pub fn when_opt(t: Option<Timestamp>) -> String {
+    t.map(when).unwrap_or_else(|| "—".into())
+}
+
+/// How a deadline stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// Already past.
+    Overdue,
+    /// Later today (UTC).
+    Today,
+    /// Later.
+    Later,
+}
+
+impl Due {
+    /// Where `deadline` stands at `now`.
+    pub fn of(deadline: Timestamp, now: Timestamp) -> Due {
+        let utc = |t: Timestamp| t.as_second().div_euclid(86_400);
+        if deadline < now {
+            Due::Overdue
+        } else if utc(deadline) == utc(now) {
+            Due::Today
+        } else {
+            Due::Later
+        }
+    }
+
+    /// The CSS class and label of the deadline badge.
+    pub fn class(self) -> &'static str {
+        match self {
+            Due::Overdue => "overdue",
+            Due::Today => "due-today",
+            Due::Later => "",
+        }
+    }
+
+    /// Words for the badge.
+    pub fn label(self) -> &'static str {
+        match self {
+            Due::Overdue => "Overdue",
+            Due::Today => "Due today",
+            Due::Later => "",
+        }
+    }
+}
+
+/// "in 3 days", "2 h ago": how far `t` is from `now`, roughly.
+pub fn relative(t: Timestamp, now: Timestamp) -> String {
+    let secs = t.as_second() - now.as_second();
+    let abs = secs.unsigned_abs();
+    let amount = if abs < 3600 {
+        format!("{} min", abs / 60)
+    } else if abs < 2 * 86_400 {
+        format!("{} h", abs / 3600)
+    } else {
+        format!("{} days", abs / 86_400)
+    };
+    if secs >= 0 {
+        format!("in {amount}")
+    } else {
+        format!("{amount} ago")
+    }
+}
+
+/// People's words for a case status.
+pub fn status_label(s: CaseStatus) -> &'static str {
+    match s {
+        CaseStatus::Assessed => "Awaiting decision",
+        CaseStatus::AwaitingInformation => "Awaiting information",
+        CaseStatus::AwaitingSecondReview => "Awaiting second review",
+        CaseStatus::Executing => "Executing",
+        CaseStatus::Delivered => "Delivered",
+        CaseStatus::Refused => "Refused",
+        CaseStatus::Closed => "Closed",
+    }
+}
+
+/// People's words for an assessment outcome (safeguards.md, *Output*).
+pub fn outcome_label(outcome: &str) -> &'static str {
+    match outcome {
+        "execute" => "Execute",
+        "execute_narrowed" => "Execute narrowed",
+        "refer_for_review" => "Refer for review",
+        "needs_information" => "Needs information",
+        "refuse" => "Refuse",
+        _ => "Unknown",
+    }
+}
+
+/// One row of the queue.
+#[derive(Debug, Clone)]
+pub struct QueueRow {
+    pub case_id: i64,
+    pub request_id: String,
+    pub state: String,
+    pub authority: String,
+    pub measure: String,
+    pub outcome: String,
+    pub outcome_label: &'static str,
+    pub status_label: &'static str,
+    pub emergency: bool,
+    pub channel: String,
+    pub respond_by: String,
+    pub respond_in: String,
+    pub due_class: &'static str,
+    pub due_label: &'static str,
+}
+
+impl QueueRow {
+    /// The row for `case`, naming its authority from `authorities`.
+    pub fn new(case: &Case, authorities: &[Authority], now: Timestamp) -> QueueRow {
+        let due = Due::of(case.respond_by, now);
+        QueueRow {
+            case_id: case.case_id,
+            request_id: case.request_id.clone(),
+            state: case.requesting_state.clone(),
+            authority: authorities
+                .iter()
+                .find(|a| a.kid == case.authority_kid)
+                .map(|a| a.name.clone())
+                .unwrap_or_else(|| case.authority_kid.clone()),
+            measure: measure_label(&case.measure),
+            outcome: case.outcome.clone(),
+            outcome_label: outcome_label(&case.outcome),
+            status_label: status_label(case.status),
+            emergency: case.emergency,
+            channel: case.channel.clone(),
+            respond_by: when(case.respond_by),
+            respond_in: relative(case.respond_by, now),
+            due_class: due.class(),
+            due_label: due.label(),
+        }
+    }
+}
+
+/// The measure in words, from its identifier.
+pub fn measure_label(id: &str) -> String {
+    custos_model::Measure::ALL
+        .into_iter()
+        .find(|m| m.as_str() == id)
+        .map(|m| m.describe().to_owned())
+        .unwrap_or_else(|| id.to_owned())
+}
+
+/// A label and a value, for definition lists.
+#[derive(Debug, Clone)]
+pub struct Fact {
+    pub label: &'static str,
+    pub value: String,
+}
+
+fn fact(label: &'static str, value: impl Into<String>) -> Fact {
+    Fact {
+        label,
+        value: value.into(),
+    }
+}
+
+/// An offence as listed on the request page.
+#[derive(Debug, Clone)]
+pub struct OffenceRow {
+    pub name: String,
+    pub statute: String,
+    pub category: String,
+    pub penalty: String,
+}
+
+/// A target as listed on the request page.
+#[derive(Debug, Clone)]
+pub struct TargetRow {
+    pub kind: String,
+    pub value: String,
+    pub at: String,
+}
+
+/// A finding as listed on the request page.
+#[derive(Debug, Clone)]
+pub struct FindingRow {
+    pub code: String,
+    pub severity: String,
+    pub basis: String,
+    pub message: String,
+}
+
+/// One aspect of the original request beside the proposed narrowing.
+#[derive(Debug, Clone)]
+pub struct CompareRow {
+    pub aspect: &'static str,
+    pub asked: String,
+    pub proposed: String,
+    pub changed: bool,
+}
+
+/// One event of the case's timeline.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub index: u64,
+    pub event_type: String,
+    pub at: String,
+    pub summary: String,
+    pub proof: Option<String>,
+}
+
+/// The readable request.
+#[derive(Debug, Clone)]
+pub struct RequestFacts {
+    pub overview: Vec<Fact>,
+    pub offences: Vec<OffenceRow>,
+    pub targets: Vec<TargetRow>,
+    pub asked: Vec<Fact>,
+    pub secrecy: Vec<Fact>,
+    pub data_protection: Vec<Fact>,
+}
+
+fn or_dash(s: Option<&str>) -> String {
+    s.filter(|s| !s.trim().is_empty())
+        .map(str::to_owned)
+        .unwrap_or_else(|| "—".into())
+}
+
+fn yes_no(b: Option<bool>) -> String {
+    match b {
+        Some(true) => "yes".into(),
+        Some(false) => "no".into(),
+        None => "not stated".into(),
+    }
+}
+
+/// The period in words.
+pub fn period_text(p: Option<&custos_model::Period>) -> String {
+    match p {
+        Some(p) => format!(
+            "{} to {} ({} days)",
+            when(p.from),
+            when(p.to),
+            p.days_ceil()
+        ),
+        None => "not limited".into(),
+    }
+}
+
+impl RequestFacts {
+    /// The request's content, field by field.
+    pub fn new(r: &Request) -> RequestFacts {
+        let overview = vec![
+            fact("Request id", r.id.as_str()),
+            fact("Measure", r.measure.describe()),
+            fact("Channel", r.channel.as_str()),
+            fact("Submitted", when(r.submitted_at)),
+            fact(
+                "Requesting authority (as stated)",
+                format!(
+                    "{} ({}, {})",
+                    r.requesting_authority.name,
+                    r.requesting_authority.state,
+                    r.requesting_authority.kind.as_str()
+                ),
+            ),
+            fact(
+                "Investigation reference",
+                or_dash(r.investigation.reference.as_deref()),
+            ),
+            fact(
+                "Summary of facts",
+                or_dash(r.investigation.summary_of_facts.as_deref()),
+            ),
+            fact("Purpose", or_dash(r.purpose.as_deref())),
+            fact("Necessity", or_dash(r.necessity.as_deref())),
+            fact(
+                "Emergency",
+                match &r.emergency {
+                    Some(e) if e.claimed => {
+                        format!("claimed: {}", or_dash(e.justification.as_deref()))
+                    }
+                    _ => "not claimed".into(),
+                },
+            ),
+        ];
+        let offences = r
+            .investigation
+            .offences
+            .iter()
+            .map(|o| OffenceRow {
+                name: o.name.to_string(),
+                statute: or_dash(o.statute.as_deref()),
+                category: o.category.to_string(),
+                penalty: o.max_penalty.to_string(),
+            })
+            .collect();
+        let targets = r
+            .targets
+            .iter()
+            .map(|t| TargetRow {
+                kind: t.kind.as_str().to_owned(),
+                value: t.value.as_str().to_owned(),
+                at: when_opt(t.at),
+            })
+            .collect();
+        let authorization = match &r.authorization {
+            Some(a) => format!(
+                "{} — issued by {}, reference {}, on {}",
+                a.kind.as_str(),
+                or_dash(a.issued_by.as_deref()),
+                or_dash(a.reference.as_deref()),
+                when_opt(a.issued_at)
+            ),
+            None => "none stated".into(),
+        };
+        let asked = vec![
+            fact("Data categories", r.data_categories.to_string()),
+            fact("Period", period_text(r.period.as_ref())),
+            fact("Authorization", authorization),
+            fact(
+                "Follow-up by mutual legal assistance intended",
+                yes_no(r.mla_followup_intended),
+            ),
+            fact(
+                "No death penalty assured",
+                yes_no(r.assurances.as_ref().and_then(|a| a.no_death_penalty)),
+            ),
+        ];
+        let secrecy = match &r.confidentiality {
+            Some(c) if c.requested => vec![
+                fact("Confidentiality", "requested"),
+                fact(
+                    "Until",
+                    c.until.map(when).unwrap_or_else(|| "no end given".into()),
+                ),
+                fact("Justification", or_dash(c.justification.as_deref())),
+            ],
+            _ => vec![fact("Confidentiality", "not requested")],
+        };
+        let data_protection = match &r.data_protection {
+            Some(d) => vec![
+                fact(
+                    "Retention",
+                    d.retention_days
+                        .map(|n| format!("{} days", n.get()))
+                        .unwrap_or_else(|| "not stated".into()),
+                ),
+                fact("Purpose limited", yes_no(d.purpose_limited)),
+                fact(
+                    "Onward transfer",
+                    d.onward_transfer
+                        .map(|o| o.as_str().to_owned())
+                        .unwrap_or_else(|| "not stated".into()),
+                ),
+            ],
+            None => vec![fact("Data-protection terms", "none stated")],
+        };
+        RequestFacts {
+            overview,
+            offences,
+            targets,
+            asked,
+            secrecy,
+            data_protection,
+        }
+    }
+}
+
+/// The assessment's findings, most severe first.
+pub fn findings(a: &Assessment) -> Vec<FindingRow> {
+    a.findings
+        .iter()
+        .map(|f| FindingRow {
+            code: f.code.clone(),
+            severity: f.severity.as_str().to_owned(),
+            basis: f.basis.join("; "),
+            message: f.message.clone(),
+        })
+        .collect()
+}
+
+/// The original request beside the assessment's proposed narrowing (empty without one).
+pub fn comparison(r: &Request, a: &Assessment) -> Vec<CompareRow> {
+    let Some(n) = &a.narrowed else {
+        return Vec::new();
+    };
+    let asked_until = r
+        .confidentiality
+        .as_ref()
+        .filter(|c| c.requested)
+        .and_then(|c| c.until);
+    let rows = [
+        (
+            "Data categories",
+            r.data_categories.to_string(),
+            n.data_categories.to_string(),
+        ),
+        (
+            "Period",
+            period_text(r.period.as_ref()),
+            period_text(n.period.as_ref()),
+        ),
+        (
+            "Confidentiality until",
+            when_opt(asked_until),
+            when_opt(n.confidentiality_until),
+        ),
+    ];
+    rows.into_iter()
+        .map(|(aspect, asked, proposed)| CompareRow {
+            aspect,
+            changed: asked != proposed,
+            asked,
+            proposed,
+        })
+        .collect()
+}
+
+/// A short summary of what an event records, for the timeline (never target identifiers).
+pub fn event_summary(e: &StoredEvent) -> String {
+    let body: Value = serde_json::from_str(&e.body).unwrap_or(Value::Null);
+    let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    match e.event_type.as_str() {
+        "request.received" | "request.supplemented" => {
+            format!("payload SHA-256 {}", text(&body["payload_sha256"]))
+        }
+        "request.assessed" => format!(
+            "recommendation: {}",
+            outcome_label(body["assessment"]["outcome"].as_str().unwrap_or(""))
+        ),
+        "decision.recorded" | "decision.proposed" | "request.information_requested" => {
+            let d = &body["decision"];
+            let mut s = format!(
+                "{} by {}",
+                text(&d["decision"]).replace('_', " "),
+                text(&d["reviewer"])
+            );
+            if let Some(by) = d["confirmed_by"].as_str() {
+                s.push_str(&format!(", confirmed by {by}"));
+            }
+            s.push_str(&format!(": {}", text(&d["reason"])));
+            if let Some(g) = d["grounds"].as_array().filter(|g| !g.is_empty()) {
+                let g: Vec<String> = g.iter().map(text).collect();
+                s.push_str(&format!(" (grounds: {})", g.join(", ")));
+            }
+            if let Some(m) = body["message"].as_str() {
+                s.push_str(&format!(" — message to the requester: {m}"));
+            }
+            s
+        }
+        "decision.second_review_rejected" => format!(
+            "rejected by {}: {}",
+            text(&body["reviewer"]),
+            text(&body["reason"])
+        ),
+        "preservation.started" | "preservation.renewed" => {
+            format!("hold until {}", text(&body["expires_at"]))
+        }
+        "evidence.sealed" | "evidence.delivered" | "evidence.destroyed" => {
+            format!("package SHA-256 {}", text(&body["package_sha256"]))
+        }
+        _ => String::new(),
+    }
+}
+
+/// The categories a narrowing form offers: those asked, with whether each is proposed.
+pub fn category_choices(r: &Request, a: &Assessment) -> Vec<(DataCategory, bool)> {
+    let proposed = a
+        .narrowed
+        .as_ref()
+        .map(|n| n.data_categories)
+        .unwrap_or(r.data_categories);
+    r.data_categories
+        .iter()
+        .map(|c| (c, proposed.contains(c)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn deadlines_are_overdue_due_today_or_later_in_utc() {
+        let now = t("2026-11-29T18:00:00Z");
+        assert_eq!(Due::of(t("2026-11-29T17:59:59Z"), now), Due::Overdue);
+        assert_eq!(Due::of(t("2026-11-29T23:59:59Z"), now), Due::Today);
+        assert_eq!(Due::of(t("2026-11-30T00:00:00Z"), now), Due::Later);
+    }
+
+    #[test]
+    fn relative_times_read_naturally() {
+        let now = t("2026-11-29T18:00:00Z");
+        assert_eq!(relative(t("2026-11-29T18:30:00Z"), now), "in 30 min");
+        assert_eq!(relative(t("2026-11-29T15:00:00Z"), now), "3 h ago");
+        assert_eq!(relative(t("2026-12-09T18:00:00Z"), now), "in 10 days");
+    }
+}

@@ -1,0 +1,342 @@
+// End-to-end test of the reviewer console in headless Debian Chromium, driven by Playwright.
+//
+// Run by crates/cli/tests/console_browser.rs, which starts a real `custos serve` with users and
+// submitted requests and passes:
+//   CUSTOS_URL          the node's base URL
+//   CUSTOS_PASSWORD     every test user's console password
+//   CUSTOS_CASES        JSON: case numbers by role in the story (refuse, narrow, second, hold, emergency)
+//   CUSTOS_SCREENSHOTS  where to save 1366×768 screenshots of each page
+// Exits non-zero, naming the failed step, on the first failure.
+
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+const BASE = process.env.CUSTOS_URL;
+const PASSWORD = process.env.CUSTOS_PASSWORD;
+const CASES = JSON.parse(process.env.CUSTOS_CASES ?? "{}");
+const SHOTS = process.env.CUSTOS_SCREENSHOTS ?? "screenshots";
+assert.ok(BASE && PASSWORD, "CUSTOS_URL and CUSTOS_PASSWORD must be set");
+mkdirSync(SHOTS, { recursive: true });
+
+let current = "start";
+function step(name) {
+  current = name;
+  console.log(`- ${name}`);
+}
+
+// Chromium as the probe of this machine kind starts it: no sandbox (root), no GPU, and none of
+// the background connections a closed network refuses.
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+
+async function session(name) {
+  // bypassCSP lets the test inject axe-core; the page's own CSP is asserted separately.
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, bypassCSP: true });
+  const page = await context.newPage();
+  await page.goto(`${BASE}/console/`);
+  assert.match(page.url(), /\/console\/sign-in/, "an anonymous visitor is sent to sign in");
+  await page.getByLabel("User name").fill(name);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/console\/queue/);
+  return { context, page };
+}
+
+async function axe(page, what) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"] }));
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(
+    bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`),
+    [],
+    `axe-core found serious accessibility violations on ${what}`,
+  );
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: `${SHOTS}/${name}.png` });
+}
+
+// A form post made from inside the page (same origin, the session's cookie), for checking that
+// the server refuses what the page does not offer.
+async function postFromPage(page, path, fields) {
+  return page.evaluate(async ({ path, fields }) => {
+    const r = await fetch(path, { method: "POST", body: new URLSearchParams(fields), redirect: "manual" });
+    return { status: r.status, text: await r.text() };
+  }, { path, fields });
+}
+
+async function csrfOf(page) {
+  return page.locator('form[action="/console/sign-out"] input[name="csrf"]').inputValue();
+}
+
+try {
+  step("sign-in page: accessible, locks a name after five failures");
+  {
+    const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, bypassCSP: true });
+    const page = await context.newPage();
+    const resp = await page.goto(`${BASE}/console/sign-in`);
+    const csp = resp.headers()["content-security-policy"] ?? "";
+    assert.match(csp, /script-src 'self'/, "pages carry a content security policy");
+    assert.match(csp, /frame-ancestors 'none'/);
+    await axe(page, "the sign-in page");
+    await shot(page, "sign-in");
+    for (let i = 1; i <= 5; i++) {
+      await page.getByLabel("User name").fill("mallory");
+      await page.getByLabel("Password").fill(`wrong guess ${i}`);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.waitForLoadState();
+    }
+    await page.getByLabel("Password").fill("wrong guess 6");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForLoadState();
+    await assert.doesNotReject(page.getByRole("alert").filter({ hasText: "too many failed sign-ins" }).waitFor());
+    await context.close();
+  }
+
+  step("reviewer signs in; the session cookie is HttpOnly and SameSite=Strict");
+  const alice = await session("alice");
+  {
+    const cookies = await alice.context.cookies();
+    const c = cookies.find((c) => c.name === "custos_session");
+    assert.ok(c, "a session cookie is set");
+    assert.equal(c.httpOnly, true);
+    assert.equal(c.sameSite, "Strict");
+  }
+
+  step("queue: counts, deadline order, accessible");
+  {
+    const { page } = alice;
+    await assert.doesNotReject(page.getByRole("heading", { name: "Queue" }).waitFor());
+    const open = await page.locator(".counts li").first().innerText();
+    assert.match(open, new RegExp(`^${CASES.total_open}\\s+Open`), `the first count is the open total: ${open}`);
+    const deadlines = await page.locator("table.queue tbody tr td:nth-child(2)").allInnerTexts();
+    const sorted = [...deadlines].sort((a, b) => a.slice(0, 20).localeCompare(b.slice(0, 20)));
+    assert.deepEqual(deadlines, sorted, "soonest deadline first");
+    await axe(page, "the queue");
+    await shot(page, "queue");
+  }
+
+  step("queue: filter by emergency, then by outcome and state");
+  {
+    const { page } = alice;
+    await page.getByLabel("Emergency").selectOption("yes");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForURL(/emergency=yes/);
+    const rows = page.locator("table.queue tbody tr");
+    assert.equal(await rows.count(), 1, "one emergency request");
+    assert.match(await rows.first().innerText(), new RegExp(`#${CASES.emergency}\\b`));
+    await page.getByRole("link", { name: "Clear" }).click();
+    await page.getByLabel("Recommendation").selectOption("refuse");
+    await page.getByLabel("Requesting state").selectOption("XA");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForURL(/outcome=refuse/);
+    const texts = await rows.allInnerTexts();
+    assert.ok(texts.length >= 1, "refusals from XA are listed");
+    for (const t of texts) {
+      assert.match(t, /Refuse/);
+      assert.match(t, /\(XA\)/);
+    }
+    assert.ok(texts.some((t) => t.includes(`#${CASES.refuse}`)), "the case to refuse is among them");
+    const misspelt = await page.goto(`${BASE}/console/queue?outcome=refused`);
+    assert.equal(misspelt.status(), 400, "a misspelt filter is refused, not ignored");
+    await page.goto(`${BASE}/console/queue?outcome=refuse&state=XA`);
+  }
+
+  step("request page: readable request, verified signature, findings with legal basis");
+  {
+    const { page } = alice;
+    await page.getByRole("link", { name: `#${CASES.refuse}`, exact: true }).click();
+    await page.waitForURL(new RegExp(`/console/requests/${CASES.refuse}$`));
+    await assert.doesNotReject(page.locator("#signature", { hasText: "Signature verified." }).waitFor());
+    const findings = await page.locator("table.findings").innerText();
+    assert.match(findings, /offence-out-of-scope/);
+    assert.match(findings, /UNCC art\./, "each finding carries its legal basis");
+    assert.match(await page.locator("section", { has: page.getByRole("heading", { name: "Offences" }) }).innerText(), /Defamation/i);
+    await axe(page, "a request page");
+    await shot(page, "request");
+  }
+
+  step("refuse with reasons and grounds picked from the findings");
+  {
+    const { page } = alice;
+    await page.getByLabel("Refuse", { exact: true }).check();
+    const before = await page.locator("#timeline tbody tr").count();
+    await page.getByRole("checkbox", { name: /offence-out-of-scope/ }).check();
+    await page.getByRole("checkbox", { name: /expression-offence/ }).check();
+    await page.getByLabel(/^Reason/).fill("Defamation is outside the Convention's criminal scope and is protected expression here.");
+    await page.getByRole("button", { name: "Record decision" }).click();
+    await page.waitForURL(/done=decided/);
+    await assert.doesNotReject(page.getByRole("status").filter({ hasText: "Decision recorded" }).waitFor());
+    assert.equal(await page.locator("#case-status").innerText(), "Refused");
+    const rows = page.locator("#timeline tbody tr");
+    assert.equal(await rows.count(), before + 1, "one event more in the timeline");
+    const last = await rows.last().innerText();
+    assert.match(last, /decision\.recorded/);
+    assert.match(last, /refuse by alice/);
+    assert.match(last, /grounds: offence-out-of-scope, expression-offence/);
+    const proof = rows.last().getByRole("link", { name: /inclusion proof/ });
+    const href = await proof.getAttribute("href");
+    const res = await page.request.get(`${BASE}${href}`);
+    assert.equal(res.status(), 200, "the timeline links to a working inclusion proof");
+    const body = await res.json();
+    assert.ok(Array.isArray(body.proof) && typeof body.root === "string");
+  }
+
+  step("narrow: the form refuses widening and keeps the input, then records a further narrowing");
+  {
+    const { page } = alice;
+    await page.goto(`${BASE}/console/requests/${CASES.narrow}`);
+    await assert.doesNotReject(page.getByRole("heading", { name: "Proposed narrowing beside the original" }).waitFor());
+    const compare = await page.locator("table.compare").innerText();
+    assert.match(compare, /narrowed/);
+    await page.getByRole("heading", { name: "Assessment" }).scrollIntoViewIfNeeded();
+    await page.evaluate(() => document.getElementById("h-assessment").scrollIntoView());
+    await shot(page, "request-narrowing");
+    await page.getByLabel("Execute narrowed").check();
+    const from = page.getByLabel("Period from (RFC 3339, UTC)");
+    const proposedFrom = await from.inputValue();
+    // Try to reach before the period asked: refused, and the typed reason survives.
+    await from.fill("2000-01-01T00:00:00Z");
+    await page.getByLabel(/^Reason/).fill("Only the last year is needed and proportionate.");
+    await page.getByRole("button", { name: "Record decision" }).click();
+    await assert.doesNotReject(page.locator("#refusal", { hasText: "reaches outside the period asked" }).waitFor());
+    assert.equal(await page.getByLabel(/^Reason/).inputValue(), "Only the last year is needed and proportionate.");
+    assert.equal(await from.inputValue(), "2000-01-01T00:00:00Z", "the typed value is kept to correct");
+    await axe(page, "a request page with a refusal");
+    // Now narrow properly: the proposed period, and traffic data dropped.
+    await from.fill(proposedFrom);
+    await page.getByLabel("traffic", { exact: true }).uncheck();
+    await page.getByRole("button", { name: "Record decision" }).click();
+    await page.waitForURL(/done=decided/);
+    assert.equal(await page.locator("#case-status").innerText(), "Executing");
+    const last = await page.locator("#timeline tbody tr").last().innerText();
+    assert.match(last, /execute narrowed by alice/);
+    assert.match(await page.locator("#decision-in-force").innerText(), /Execute narrowed by alice/);
+  }
+
+  step("both decisions are in the log, seen through the API");
+  {
+    for (const [id, decision] of [[CASES.refuse, "refuse"], [CASES.narrow, "execute_narrowed"]]) {
+      const res = await alice.page.request.get(`${BASE}/v1/requests/${id}`, {
+        headers: { authorization: `Bearer ${process.env.CUSTOS_ALICE_TOKEN}` },
+      });
+      assert.equal(res.status(), 200);
+      const c = await res.json();
+      assert.equal(c.decision.decision, decision);
+      if (decision === "execute_narrowed") {
+        assert.deepEqual(c.decision.narrowed.data_categories, ["subscriber"]);
+      }
+    }
+  }
+
+  step("second review: a reviewer proposes executing over a refusal; reviewers cannot confirm");
+  {
+    const { page } = alice;
+    await page.goto(`${BASE}/console/requests/${CASES.second}`);
+    await page.getByLabel("Execute as asked").check();
+    await page.getByLabel(/^Reason/).fill("The requesting state has given a binding assurance in a separate note.");
+    await page.getByRole("button", { name: "Record decision" }).click();
+    await page.waitForURL(/done=proposed/);
+    await assert.doesNotReject(page.locator("#pending").waitFor());
+    assert.match(await page.locator("#second-review-note").innerText(), /supervisor/);
+    assert.equal(await page.getByRole("button", { name: "Confirm the decision" }).count(), 0);
+    const forced = await postFromPage(page, `/console/requests/${CASES.second}/second-review`,
+      { csrf: await csrfOf(page), confirm: "yes", second_reason: "Trying anyway." });
+    assert.equal(forced.status, 403, "the server refuses a reviewer's confirmation");
+    assert.match(forced.text, /supervisor/);
+    await page.evaluate(() => document.getElementById("h-decision").scrollIntoView());
+    const noToken = await postFromPage(page, `/console/requests/${CASES.second}/second-review`,
+      { confirm: "yes", second_reason: "No token." });
+    assert.equal(noToken.status, 403, "a form without the CSRF token is refused");
+    await shot(page, "request-second-review");
+  }
+
+  step("second review: a supervisor other than the proposer confirms");
+  const sam = await session("sam");
+  {
+    const { page } = sam;
+    await page.goto(`${BASE}/console/requests/${CASES.second}`);
+    await page.getByLabel("Your reason").fill("Checked the assurance note; execution may proceed.");
+    await page.getByRole("button", { name: "Confirm the decision" }).click();
+    await page.waitForURL(/done=confirmed/);
+    assert.equal(await page.locator("#case-status").innerText(), "Executing");
+    assert.match(await page.locator("#decision-in-force").innerText(), /confirmed by sam/);
+  }
+
+  step("holds and secrecy: renew a hold, export both CSVs");
+  {
+    const { page } = sam;
+    await page.getByRole("link", { name: "Holds and secrecy" }).click();
+    await page.waitForURL(/\/console\/holds$/);
+    const row = page.locator("#holds tbody tr", { hasText: `#${CASES.hold}` });
+    assert.match(await row.innerText(), /\t0$|\b0\b/, "not yet renewed");
+    await axe(page, "the holds page");
+    await shot(page, "holds");
+    await row.getByRole("button", { name: /Renew/ }).click();
+    await page.waitForURL(/done=renewed/);
+    assert.match(await page.locator("#holds tbody tr", { hasText: `#${CASES.hold}` }).innerText(), /\b1\b/);
+    const holds = await page.request.get(`${BASE}/console/holds.csv`);
+    assert.equal(holds.status(), 200);
+    assert.match(holds.headers()["content-type"], /text\/csv/);
+    const lines = (await holds.text()).trim().split("\n");
+    assert.equal(lines[0], "case,request_id,started_at,expires_at,renewals");
+    assert.ok(lines.some((l) => l.startsWith(`${CASES.hold},`) && l.endsWith(",1")), lines.join("\n"));
+    const notices = await page.request.get(`${BASE}/console/notices.csv`);
+    assert.equal(notices.status(), 200);
+    assert.match(await notices.text(), /^case,request_id,confidentiality_until,/);
+  }
+
+  step("log status: checkpoint signature verified, verifier key shown");
+  {
+    const { page } = sam;
+    await page.getByRole("link", { name: "Log status" }).click();
+    await assert.doesNotReject(page.locator("#checkpoint-signature", { hasText: "Checkpoint signature verified." }).waitFor());
+    assert.equal((await page.locator("#verifier").innerText()).trim(), process.env.CUSTOS_VERIFIER);
+    await axe(page, "the log page");
+    await shot(page, "log");
+  }
+
+  step("auditor: reads every page, every change refused");
+  const audrey = await session("audrey");
+  {
+    const { page } = audrey;
+    await page.goto(`${BASE}/console/requests/${CASES.emergency}`);
+    assert.equal(await page.locator("#decide").count(), 0, "no decision form for auditors");
+    const forced = await postFromPage(page, `/console/requests/${CASES.emergency}/decision`,
+      { csrf: await csrfOf(page), decision: "execute", reason: "Auditor trying." });
+    assert.equal(forced.status, 403);
+    assert.match(forced.text, /auditor/);
+    const renew = await postFromPage(page, `/console/requests/${CASES.hold}/hold/renew`, { csrf: await csrfOf(page) });
+    assert.equal(renew.status, 403);
+    await page.goto(`${BASE}/console/holds`);
+    assert.equal(await page.getByRole("button", { name: /Renew/ }).count(), 0);
+  }
+
+  step("sign-out ends the session");
+  {
+    const { page, context } = alice;
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/signed-out=1/);
+    await page.goto(`${BASE}/console/queue`);
+    assert.match(page.url(), /\/console\/sign-in/);
+    await context.close();
+  }
+  console.log("all console steps passed");
+} catch (e) {
+  console.error(`FAILED at step: ${current}\n${e.stack ?? e}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
