@@ -293,9 +293,13 @@ try {
     const lines = (await holds.text()).trim().split("\n");
     assert.equal(lines[0], "case,request_id,started_at,expires_at,renewals");
     assert.ok(lines.some((l) => l.startsWith(`${CASES.hold},`) && l.endsWith(",1")), lines.join("\n"));
+    const secrecy = await page.locator("#secrecy tbody tr", { hasText: `#${CASES.gag}` }).innerText();
+    assert.match(secrecy, /no end given/, "open-ended confidentiality is listed");
     const notices = await page.request.get(`${BASE}/console/notices.csv`);
     assert.equal(notices.status(), 200);
-    assert.match(await notices.text(), /^case,request_id,confidentiality_until,/);
+    const csv = await notices.text();
+    assert.match(csv, /^case,request_id,confidentiality_until,/);
+    assert.ok(csv.split("\n").some((l) => l.startsWith(`${CASES.gag},E2E-GAG,`)), csv);
   }
 
   step("log status: checkpoint signature verified, verifier key shown");

@@ -78,7 +78,7 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
     let hold = submit(&node, &xb, "p02-preservation-24-7", "E2E-HOLD");
     let emergency = submit(&node, &xf, "p07-emergency-kidnapping", "E2E-EMERGENCY");
     let api_second = submit(&node, &xc, "p20-lgbt-preservation", "E2E-API-SECOND");
-    submit(&node, &xa, "p09-gag-unbounded", "E2E-GAG");
+    let gag = submit(&node, &xa, "p09-gag-unbounded", "E2E-GAG");
     submit(&node, &xa, "p01-ransomware-production", "E2E-EXECUTE");
 
     // A preservation executed, so the holds page has a hold to renew.
@@ -123,7 +123,7 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
     let total_open = open.json().as_array().unwrap().len();
     let cases = json!({
         "refuse": refuse, "narrow": narrow, "second": second, "hold": hold,
-        "emergency": emergency, "total_open": total_open,
+        "emergency": emergency, "gag": gag, "total_open": total_open,
     });
     let shots = common::repo().join("docs/screenshots");
     let out = Command::new("node")

@@ -1288,6 +1288,13 @@ struct HoldsData {
     notices: Vec<NoticeView>,
 }
 
+/// Whether the request asked for confidentiality (with or without an end).
+fn secrecy_requested(c: &Case) -> bool {
+    serde_json::from_str::<Value>(&c.request_json)
+        .ok()
+        .is_some_and(|r| r["confidentiality"]["requested"] == true)
+}
+
 async fn holds_data(c: &Console) -> Result<HoldsData, Problem> {
     let store = &c.node.store;
     let now = Timestamp::now();
@@ -1310,20 +1317,32 @@ async fn holds_data(c: &Console) -> Result<HoldsData, Problem> {
         .iter()
         .map(|h| hold_view(h, &request_id(h.case_id), now))
         .collect();
-    let mut secrecy: Vec<SecrecyView> = cases
+    // Open-ended secrecy is listed first: it is what most needs a reviewer's eye (safeguards.md,
+    // confidentiality caps; the critics' "open-ended gag orders").
+    let mut secrecy: Vec<(Option<Timestamp>, SecrecyView)> = cases
         .iter()
         .filter_map(|c| {
-            let until = c.confidentiality_until?;
-            Some(SecrecyView {
-                case_id: c.case_id,
-                request_id: c.request_id.clone(),
-                until: views::when(until),
-                until_in: views::relative(until, now),
-                notify_at: views::when_opt(c.notify_person_at),
-            })
+            if c.confidentiality_until.is_none() && !secrecy_requested(c) {
+                return None;
+            }
+            let (until, until_in) = match c.confidentiality_until {
+                Some(t) => (views::when(t), views::relative(t, now)),
+                None => ("no end given".to_owned(), "open-ended".to_owned()),
+            };
+            Some((
+                c.confidentiality_until,
+                SecrecyView {
+                    case_id: c.case_id,
+                    request_id: c.request_id.clone(),
+                    until,
+                    until_in,
+                    notify_at: views::when_opt(c.notify_person_at),
+                },
+            ))
         })
         .collect();
-    secrecy.sort_by(|a, b| a.until.cmp(&b.until));
+    secrecy.sort_by_key(|(until, _)| *until);
+    let secrecy = secrecy.into_iter().map(|(_, v)| v).collect();
     let notices = store
         .notices()
         .await?
@@ -1452,7 +1471,9 @@ pub async fn notices_csv(State(c): Shared, headers: HeaderMap) -> Response {
         let rows = cases
             .iter()
             .filter(|c| {
-                c.confidentiality_until.is_some() || notices.iter().any(|n| n.case_id == c.case_id)
+                c.confidentiality_until.is_some()
+                    || secrecy_requested(c)
+                    || notices.iter().any(|n| n.case_id == c.case_id)
             })
             .map(|c| {
                 let n = notices.iter().find(|n| n.case_id == c.case_id);
