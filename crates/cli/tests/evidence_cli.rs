@@ -471,3 +471,193 @@ fn a_package_is_destroyed_when_its_retention_ends_and_the_log_says_so() {
     node.stop();
     custos_ok(&["audit", "--dir", node.dir_str()]);
 }
+
+#[test]
+fn a_package_sealed_elsewhere_is_uploaded_logged_and_handed_over() {
+    let mut node = TestNode::init();
+    node.configure(
+        "lifecycle",
+        "evidence_max_upload_bytes = 65536\nscheduler_interval_seconds = 3600",
+    );
+    node.start();
+    let (key, identity) = authority_with_recipient(&node, "XA");
+    let reviewer = node.user("rita", "reviewer");
+    let auditor = node.user("audra", "auditor");
+    let case = submit(&node, &key, "XA-UPLOAD-1", "XA");
+    let recipient = node
+        .get("/v1/authorities", Some(&format!("Bearer {reviewer}")))
+        .json()[0]["age_recipient"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The production system seals with its own key (here: another node's), to the authority.
+    let producer = TestNode::init();
+    let data = node.tmp.path().join("traffic.csv");
+    std::fs::write(&data, "time,src,dst\n2026-01-01T00:00:00Z,a,b\n").unwrap();
+    let pkg = node.tmp.path().join("pkg.age");
+    let report: Value = serde_json::from_str(&custos_ok(&[
+        "seal",
+        "--request",
+        "XA-UPLOAD-1",
+        "--recipient",
+        &recipient,
+        "--key",
+        producer.dir.join("node.key").to_str().unwrap(),
+        "--json",
+        "-o",
+        pkg.to_str().unwrap(),
+        data.to_str().unwrap(),
+    ]))
+    .unwrap();
+    let bytes = std::fs::read(&pkg).unwrap();
+    let path = format!("/v1/requests/{case}/evidence");
+    let upload = |token: &str, body: &[u8], manifest: &str, signer: &str, ty: &str| {
+        common::http(
+            node.port,
+            "POST",
+            &path,
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("content-type", ty),
+                ("custos-manifest-sha256", manifest),
+                ("custos-manifest-signer", signer),
+            ],
+            body,
+        )
+    };
+    let manifest = report["manifest_sha256"].as_str().unwrap();
+    let signer = report["signer"].as_str().unwrap();
+    let octets = "application/octet-stream";
+
+    // Refusals, each saying what is wrong; none leaves a file or an event behind.
+    upload(&reviewer, &bytes, manifest, signer, octets).problem(
+        409,
+        "not-executed",
+        "decided for execution",
+    );
+    let r = node.post_json(
+        &format!("/v1/requests/{case}/decision"),
+        &reviewer,
+        &json!({"decision": "execute", "reason": "Lawful and proportionate."}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    upload(&auditor, &bytes, manifest, signer, octets).problem(403, "read-only", "auditor");
+    upload(&reviewer, &bytes, "abc", signer, octets).problem(
+        400,
+        "manifest-digest",
+        "manifest_sha256",
+    );
+    upload(&reviewer, &bytes, manifest, "not a key", octets).problem(
+        400,
+        "manifest-signer",
+        "verifier key",
+    );
+    upload(&reviewer, &bytes, manifest, signer, "text/plain").problem(
+        415,
+        "media-type",
+        "octet-stream",
+    );
+    upload(
+        &reviewer,
+        b"just some text, not age",
+        manifest,
+        signer,
+        octets,
+    )
+    .problem(422, "not-a-package", "not an age file");
+    upload(&reviewer, &vec![b'x'; 70_000], manifest, signer, octets).problem(
+        413,
+        "too-large",
+        "65536 bytes",
+    );
+    // Passphrase-encrypted age files are refused: anyone told the passphrase could open them.
+    let mut pw = Vec::new();
+    {
+        use std::io::Write as _;
+        let enc = age::Encryptor::with_user_passphrase(age::secrecy::SecretString::from(
+            "a passphrase".to_owned(),
+        ));
+        let mut w = enc.wrap_output(&mut pw).unwrap();
+        w.write_all(b"evidence").unwrap();
+        w.finish().unwrap();
+    }
+    upload(&reviewer, &pw, manifest, signer, octets).problem(422, "not-a-package", "passphrase");
+    let evidence_dir = node.dir.join("evidence");
+    let leftovers = || {
+        std::fs::read_dir(&evidence_dir)
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    assert_eq!(leftovers(), 0, "refused uploads leave no file");
+    assert!(!events(&node, case, &reviewer).contains(&"evidence.sealed".to_owned()));
+
+    // Accepted: stored under its digest, logged with what the uploader declared.
+    let r = upload(&reviewer, &bytes, manifest, signer, octets);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let got = r.json();
+    assert_eq!(got["package_sha256"], report["package_sha256"]);
+    assert_eq!(got["size"].as_u64(), Some(bytes.len() as u64));
+    assert_eq!(got["recipient"], recipient.as_str());
+    let sha = got["package_sha256"].as_str().unwrap().to_owned();
+    assert_eq!(
+        std::fs::read(evidence_dir.join(format!("{sha}.age"))).unwrap(),
+        bytes
+    );
+    assert_eq!(leftovers(), 1);
+    upload(&reviewer, &bytes, manifest, signer, octets).problem(
+        409,
+        "evidence-exists",
+        "already recorded",
+    );
+    assert_eq!(leftovers(), 1, "a repeated upload keeps the one file");
+
+    // The authority fetches it against the log and opens it with the producer's verifier key.
+    let out_dir = node.tmp.path().join("got");
+    node.wait_for(5, "the sealing event in a signed checkpoint", || {
+        custos(&[
+            "fetch",
+            "--server",
+            &node.server(),
+            "--key",
+            &key,
+            "--vkey",
+            &node.vkey,
+            "--case",
+            &case.to_string(),
+            "-o",
+            out_dir.to_str().unwrap(),
+        ])
+        .status
+        .success()
+    });
+    let opened = node.tmp.path().join("opened");
+    custos_ok(&[
+        "unseal",
+        "--identity",
+        &identity,
+        "--verifier",
+        &producer.vkey,
+        "--request",
+        "XA-UPLOAD-1",
+        "-o",
+        opened.to_str().unwrap(),
+        out_dir.join(format!("{sha}.age")).to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(opened.join("traffic.csv")).unwrap(),
+        std::fs::read(&data).unwrap()
+    );
+    let types = events(&node, case, &reviewer);
+    assert!(
+        types.ends_with(&[
+            "evidence.sealed".to_owned(),
+            "evidence.delivered".to_owned()
+        ]),
+        "{types:?}"
+    );
+    assert!(
+        node.get("/openapi.json", None).json()["paths"]["/v1/requests/{case}/evidence"]["post"]
+            .is_object()
+    );
+}

@@ -70,6 +70,10 @@ pub struct LifecycleConfig {
     /// destroyed and `evidence.destroyed` logged. Absent: kept until an operator decides.
     #[serde(default = "default_evidence_retention")]
     pub evidence_retention_days: Option<u32>,
+    /// Largest sealed package a reviewer may upload (`POST /v1/requests/{case}/evidence`), in
+    /// bytes. Uploads stream to disk, so this bounds disk use, not memory.
+    #[serde(default = "default_evidence_upload")]
+    pub evidence_max_upload_bytes: u64,
 }
 
 fn default_listen() -> String {
@@ -99,6 +103,9 @@ fn default_hold_days() -> u32 {
 fn default_evidence_retention() -> Option<u32> {
     Some(30)
 }
+fn default_evidence_upload() -> u64 {
+    64 * 1024 * 1024 * 1024
+}
 fn default_tick() -> u64 {
     30
 }
@@ -120,6 +127,7 @@ impl Default for LifecycleConfig {
             scheduler_interval_seconds: default_tick(),
             notice_command: None,
             evidence_retention_days: default_evidence_retention(),
+            evidence_max_upload_bytes: default_evidence_upload(),
         }
     }
 }

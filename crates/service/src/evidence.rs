@@ -5,7 +5,8 @@
 //! authority fetches it with a signed proof; every hand-over logs `evidence.delivered`. The
 //! authority also receives the opening (event and salt) of `evidence.sealed`, so it can check
 //! against the node's signed checkpoint that the package it holds is the one the log records.
-//! Nothing removes a package but a logged `evidence.destroyed` (not yet implemented).
+//! Reviewers may also upload a package sealed elsewhere (`upload`). Nothing removes a package
+//! but a logged `evidence.destroyed`.
 
 use std::sync::Arc;
 
@@ -314,4 +315,240 @@ pub async fn fetch(
         resp.headers_mut().insert("x-custos-package-sha256", v);
     }
     Ok(resp)
+}
+
+/// Header naming the SHA-256 (hex) of the package's signed `manifest.json`, as `custos seal
+/// --json` reports it.
+pub const MANIFEST_SHA256_HEADER: &str = "custos-manifest-sha256";
+/// Header naming the verifier key of the manifest's signer (C2SP `name+id+key`).
+pub const MANIFEST_SIGNER_HEADER: &str = "custos-manifest-signer";
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// Attach a package sealed elsewhere (e.g. by `custos seal` on the production system) to an
+/// executed request.
+///
+/// The body is the age file itself (`application/octet-stream`), streamed to disk while its
+/// SHA-256 is computed; the node checks that it is a well-formed age file for X25519 recipients
+/// (it cannot read it: only the requesting authority can). The headers `Custos-Manifest-SHA256`
+/// and `Custos-Manifest-Signer` declare what `custos seal --json` reported; the authority's
+/// `custos unseal --verifier` checks them when it opens the package. The package is recorded
+/// for the authority's registered age recipient and logged (`evidence.sealed`) before the
+/// answer; a package that is not logged is not kept.
+#[utoipa::path(post, path = "/v1/requests/{case}/evidence", params(("case" = i64, Path),
+        ("Custos-Manifest-SHA256" = String, Header, description = "hex SHA-256 of the signed manifest.json"),
+        ("Custos-Manifest-Signer" = String, Header, description = "verifier key of the manifest's signer")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = Object), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub async fn upload(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+    body: Body,
+) -> Result<Response, Problem> {
+    let Caller::User(user) = own_case(&node, &headers, &method, &uri, case_id).await? else {
+        return Err(Problem::forbidden(
+            "people-only",
+            "packages are attached by the node's reviewers, not by requesting authorities",
+        ));
+    };
+    crate::ops::require_role(&user, custos_store::Role::Reviewer, "attaching evidence")?;
+    let content_type = header_text(&headers, header::CONTENT_TYPE.as_str()).unwrap_or("");
+    if !content_type.eq_ignore_ascii_case("application/octet-stream") {
+        return Err(Problem::new(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "media-type",
+            "Unsupported media type",
+            format!(
+                "send the age file itself with Content-Type: application/octet-stream (got {content_type:?})"
+            ),
+        ));
+    }
+    let manifest_sha256 = header_text(&headers, MANIFEST_SHA256_HEADER)
+        .filter(|s| is_sha256_hex(s))
+        .ok_or_else(|| {
+            Problem::bad_request(
+                "manifest-digest",
+                "the header Custos-Manifest-SHA256 must give the lower-case hex SHA-256 of the package's manifest.json (`custos seal --json` prints it as manifest_sha256)",
+            )
+        })?
+        .to_owned();
+    let signer = header_text(&headers, MANIFEST_SIGNER_HEADER)
+        .filter(|s| custos_ledger::note::VerifierKey::parse(s).is_ok())
+        .ok_or_else(|| {
+            Problem::bad_request(
+                "manifest-signer",
+                "the header Custos-Manifest-Signer must give the manifest signer's verifier key (name+id+key; `custos seal --json` prints it as signer)",
+            )
+        })?
+        .to_owned();
+    // Check the case before taking a byte of a possibly large body.
+    let case =
+        node.store.case(case_id).await?.ok_or_else(|| {
+            Problem::not_found(format!("there is no case {case_id} on this node"))
+        })?;
+    if !matches!(case.status, CaseStatus::Executing | CaseStatus::Delivered) {
+        return Err(Problem::conflict(
+            "not-executed",
+            format!(
+                "case {case_id} is {}; evidence is attached only to a request decided for execution",
+                case.status.as_str()
+            ),
+        ));
+    }
+    let recipient = node
+        .store
+        .authority(&case.authority_kid)
+        .await?
+        .and_then(|a| a.age_recipient)
+        .ok_or_else(|| {
+            Problem::conflict(
+                "no-recipient",
+                "the requesting authority has no age recipient in the directory; register one before attaching evidence",
+            )
+        })?;
+    let limit = node.config.lifecycle.evidence_max_upload_bytes;
+    let dir = node.dir.join(EVIDENCE_DIR);
+    let received = receive(&dir, body, limit).await?;
+    let final_path = dir.join(format!("{}.age", received.sha256));
+    let created = if tokio::fs::try_exists(&final_path).await.unwrap_or(false) {
+        let _ = tokio::fs::remove_file(&received.path).await;
+        false
+    } else {
+        tokio::fs::rename(&received.path, &final_path)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "moving an uploaded package failed");
+                Problem::internal("the package could not be stored; nothing was recorded")
+            })?;
+        true
+    };
+    let package = SealedPackage {
+        package_sha256: received.sha256.clone(),
+        manifest_sha256,
+        size: received.size,
+        recipient,
+        signer,
+    };
+    let recorded = node
+        .writer
+        .call(|tx| {
+            Job::Op(
+                crate::writer::Operation(Box::new(move |b, out| {
+                    Box::pin(async move {
+                        let e = record_sealed(b, out, case_id, &package, Timestamp::now()).await?;
+                        Ok(json!({
+                            "case": case_id, "package_sha256": e.package_sha256, "size": e.size,
+                            "manifest_sha256": e.manifest_sha256, "recipient": e.recipient,
+                            "log_index": e.sealed_seq, "sealed_at": e.sealed_at.to_string(),
+                        }))
+                    })
+                })),
+                tx,
+            )
+        })
+        .await;
+    match recorded {
+        Ok(v) => Ok((axum::http::StatusCode::CREATED, Json(v)).into_response()),
+        Err(p) => {
+            // Not logged means not in custody: the file must not stay where it could be handed over.
+            if created {
+                let _ = tokio::fs::remove_file(&final_path).await;
+            }
+            Err(p)
+        }
+    }
+}
+
+struct Received {
+    path: std::path::PathBuf,
+    sha256: String,
+    size: u64,
+}
+
+/// Streams `body` into a new file in `dir`, hashing it, up to `limit` bytes; fsyncs it and
+/// checks that it is a well-formed age file. On any failure the partial file is removed.
+async fn receive(dir: &std::path::Path, body: Body, limit: u64) -> Result<Received, Problem> {
+    use futures_util::StreamExt as _;
+    use sha2::Digest as _;
+    use tokio::io::AsyncWriteExt as _;
+
+    let io = |e: std::io::Error| {
+        tracing::error!(error = %e, "writing an uploaded package failed");
+        Problem::internal("the package could not be stored; nothing was recorded")
+    };
+    tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    let path = dir.join(format!(
+        ".upload-{}-{}",
+        std::process::id(),
+        Timestamp::now().as_nanosecond()
+    ));
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .await
+        .map_err(io)?;
+    let result = async {
+        let mut hasher = sha2::Sha256::new();
+        let mut size = 0u64;
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                Problem::bad_request("unreadable-body", format!("the upload broke off: {e}"))
+            })?;
+            size += chunk.len() as u64;
+            if size > limit {
+                return Err(Problem::new(
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "too-large",
+                    "Package too large",
+                    format!("the package exceeds the node's limit of {limit} bytes (lifecycle.evidence_max_upload_bytes); nothing was recorded"),
+                ));
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await.map_err(io)?;
+        }
+        file.flush().await.map_err(io)?;
+        file.sync_all().await.map_err(io)?;
+        check_age_header(&path).await?;
+        Ok(Received {
+            path: path.clone(),
+            sha256: custos_ledger::Hash(hasher.finalize().into()).to_hex(),
+            size,
+        })
+    }
+    .await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&path).await;
+    }
+    result
+}
+
+/// A package must be an age file for public-key recipients: a passphrase-protected one could
+/// be opened by anyone who learns the passphrase, not only the requesting authority.
+async fn check_age_header(path: &std::path::Path) -> Result<(), Problem> {
+    let path = path.to_owned();
+    let checked = tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+        let decryptor = age::Decryptor::new_buffered(std::io::BufReader::new(file))
+            .map_err(|e| format!("the body is not an age file (age-encryption.org/v1): {e}"))?;
+        if decryptor.is_scrypt() {
+            return Err(
+                "the package is encrypted with a passphrase; seal it to the requesting authority's age recipient instead".to_owned(),
+            );
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| Problem::internal(e.to_string()))?;
+    checked.map_err(|detail| Problem::unprocessable("not-a-package", detail))
 }

@@ -46,6 +46,7 @@ use crate::writer::Job;
         list_holds,
         list_notices,
         crate::evidence::list,
+        crate::evidence::upload,
         crate::evidence::fetch,
         list_authorities,
         checkpoint,
@@ -78,7 +79,10 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/requests/{case}/delivered", post(mark_delivered))
         .route("/v1/requests/{case}/closed", post(mark_closed))
         .route("/v1/requests/{case}/hold/renew", post(renew_hold))
-        .route("/v1/requests/{case}/evidence", get(crate::evidence::list))
+        .route(
+            "/v1/requests/{case}/evidence",
+            get(crate::evidence::list).post(crate::evidence::upload),
+        )
         .route(
             "/v1/requests/{case}/evidence/{sha256}",
             get(crate::evidence::fetch),

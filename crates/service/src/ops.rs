@@ -330,7 +330,7 @@ pub struct LifecycleRules {
     pub preservation_days: u32,
 }
 
-fn require_role(user: &User, min: Role, what: &str) -> Result<(), Problem> {
+pub(crate) fn require_role(user: &User, min: Role, what: &str) -> Result<(), Problem> {
     if user.role == Role::Auditor {
         return Err(Problem::forbidden(
             "read-only",
