@@ -226,6 +226,21 @@ try {
     assert.match(await page.locator("#decision-in-force").innerText(), /Execute narrowed by alice/);
   }
 
+  step("ask for information: the message to the requester is recorded");
+  {
+    const { page } = alice;
+    await page.goto(`${BASE}/console/requests/${CASES.gag}`);
+    await page.getByLabel("Ask for information").check();
+    assert.equal(await page.locator("#narrowing").isVisible(), false, "the narrowing part hides");
+    await page.getByLabel("What is missing").fill("Please state when confidentiality can end.");
+    await page.getByLabel(/^Reason/).fill("Open-ended secrecy cannot be accepted as it stands.");
+    await page.getByRole("button", { name: "Record decision" }).click();
+    await page.waitForURL(/done=information/);
+    assert.equal(await page.locator("#case-status").innerText(), "Awaiting information");
+    assert.match(await page.locator("#timeline tbody tr").last().innerText(),
+      /message to the requester: Please state when confidentiality can end\./);
+  }
+
   step("both decisions are in the log, seen through the API");
   {
     for (const [id, decision] of [[CASES.refuse, "refuse"], [CASES.narrow, "execute_narrowed"]]) {

@@ -1143,6 +1143,38 @@ fn decision_input(form: &Form) -> Result<DecisionInput, Problem> {
     })
 }
 
+/// The common path of a case form: check the session and CSRF token, turn the form into a writer
+/// job (`make`, which may refuse the form first), run it, then redirect to where `done` says, or
+/// show the page again with the refusal and the form as sent.
+async fn case_form<T>(
+    c: &Console,
+    case_id: i64,
+    headers: &HeaderMap,
+    body: &[u8],
+    make: impl FnOnce(
+        &Form,
+        User,
+    ) -> Result<
+        Box<dyn FnOnce(tokio::sync::oneshot::Sender<Result<T, Problem>>) -> Job + Send>,
+        Problem,
+    >,
+    done: impl FnOnce(&T, &Form) -> String,
+) -> Response {
+    let form = Form::parse(body);
+    let v = match form_viewer(c, headers, &form).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let job = match make(&form, v.user.clone()) {
+        Ok(job) => job,
+        Err(p) => return refused(c, &v, case_id, &form, &p).await,
+    };
+    match c.node.writer.call(job).await {
+        Ok(result) => see_other(&done(&result, &form)),
+        Err(p) => refused(c, &v, case_id, &form, &p).await,
+    }
+}
+
 /// `POST /console/requests/{case}/decision`.
 pub async fn decide(
     State(c): Shared,
@@ -1150,37 +1182,30 @@ pub async fn decide(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = Form::parse(&body);
-    let v = match form_viewer(&c, &headers, &form).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let input = match decision_input(&form) {
-        Ok(i) => i,
-        Err(p) => return refused(&c, &v, case_id, &form, &p).await,
-    };
-    let user = v.user.clone();
-    let result = c
-        .node
-        .writer
-        .call(|tx| Job::Decide {
-            case_id,
-            user,
-            input,
-            reply: tx,
-        })
-        .await;
-    match result {
-        Ok(case) => {
+    case_form(
+        &c,
+        case_id,
+        &headers,
+        &body,
+        |form, user| {
+            let input = decision_input(form)?;
+            Ok(Box::new(move |reply| Job::Decide {
+                case_id,
+                user,
+                input,
+                reply,
+            }))
+        },
+        |case: &Case, _| {
             let done = match case.status {
                 CaseStatus::AwaitingSecondReview => "proposed",
                 CaseStatus::AwaitingInformation => "information",
                 _ => "decided",
             };
-            see_other(&format!("/console/requests/{case_id}?done={done}"))
-        }
-        Err(p) => refused(&c, &v, case_id, &form, &p).await,
-    }
+            format!("/console/requests/{case_id}?done={done}")
+        },
+    )
+    .await
 }
 
 /// `POST /console/requests/{case}/second-review`: `confirm` is `yes` or `no`.
@@ -1190,60 +1215,54 @@ pub async fn second_review(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = Form::parse(&body);
-    let v = match form_viewer(&c, &headers, &form).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let input = SecondReviewInput {
-        confirm: form.get("confirm") == "yes",
-        reason: form.get("second_reason"),
-    };
-    let user = v.user.clone();
-    let result = c
-        .node
-        .writer
-        .call(|tx| Job::SecondReview {
-            case_id,
-            user,
-            input,
-            reply: tx,
-        })
-        .await;
-    match result {
-        Ok(_) => see_other(&format!("/console/requests/{case_id}?done=confirmed")),
-        Err(p) => refused(&c, &v, case_id, &form, &p).await,
-    }
+    case_form(
+        &c,
+        case_id,
+        &headers,
+        &body,
+        |form, user| {
+            let input = SecondReviewInput {
+                confirm: form.get("confirm") == "yes",
+                reason: form.get("second_reason"),
+            };
+            Ok(Box::new(move |reply| Job::SecondReview {
+                case_id,
+                user,
+                input,
+                reply,
+            }))
+        },
+        |_: &Case, _| format!("/console/requests/{case_id}?done=confirmed"),
+    )
+    .await
 }
 
-/// `POST /console/requests/{case}/hold/renew`.
+/// `POST /console/requests/{case}/hold/renew` (from the request page, or the holds page with
+/// `back=holds`).
 pub async fn renew(
     State(c): Shared,
     Path(case_id): Path<i64>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = Form::parse(&body);
-    let v = match form_viewer(&c, &headers, &form).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let user = v.user.clone();
-    let result = c
-        .node
-        .writer
-        .call(|tx| Job::Renew {
-            case_id,
-            user,
-            reply: tx,
-        })
-        .await;
-    let back = form.get("back");
-    match result {
-        Ok(_) if back == "holds" => see_other("/console/holds?done=renewed"),
-        Ok(_) => see_other(&format!("/console/requests/{case_id}?done=renewed")),
-        Err(p) => refused(&c, &v, case_id, &form, &p).await,
-    }
+    case_form(
+        &c,
+        case_id,
+        &headers,
+        &body,
+        |_, user| {
+            Ok(Box::new(move |reply| Job::Renew {
+                case_id,
+                user,
+                reply,
+            }))
+        },
+        |_: &custos_store::Hold, form| match form.get("back").as_str() {
+            "holds" => "/console/holds?done=renewed".to_owned(),
+            _ => format!("/console/requests/{case_id}?done=renewed"),
+        },
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
