@@ -33,6 +33,7 @@
 mod error;
 pub mod manifest;
 pub mod open;
+pub mod payload;
 pub mod seal;
 pub mod unseal;
 

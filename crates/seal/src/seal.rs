@@ -3,8 +3,9 @@
 //! Three threads joined by bounded channels of fixed-size (1 MiB) buffers, recycled:
 //!
 //! 1. the caller's thread frames the tar archive, reads each file once and hashes it (SHA-256);
-//! 2. an encryption thread runs age's STREAM (ChaCha20-Poly1305) and hashes the ciphertext (the
-//!    package digest) as each 64 KiB chunk comes out of the cipher, while it is still in cache;
+//! 2. an encryption thread runs age's STREAM (ChaCha20-Poly1305, `ring`'s, see `payload.rs`;
+//!    the header is the `age` crate's) and hashes the ciphertext (the package digest) as each
+//!    64 KiB chunk comes out of the cipher, while it is still in cache;
 //! 3. a writer thread writes the ciphertext out.
 //!
 //! The two SHA-256 passes then sit on different threads (1 and 2) and the writer's kernel copy on
@@ -117,9 +118,7 @@ pub fn seal<W: Write + Send>(
     progress: &mut dyn FnMut(u64),
 ) -> Result<SealReport, SealError> {
     let sizes = check_spec(spec)?;
-    let encryptor =
-        age::Encryptor::with_recipients(spec.recipients.iter().map(|r| r as &dyn age::Recipient))
-            .map_err(|e| SealError::Encrypt(e.to_string()))?;
+    let recipients = spec.recipients;
 
     thread::scope(|scope| {
         let (plain_tx, plain_rx) = sync_channel::<Msg>(DEPTH);
@@ -134,7 +133,7 @@ pub fn seal<W: Write + Send>(
                 hasher: Sha256::new(),
                 size: 0,
             };
-            let mut stream = encryptor.wrap_output(sink)?;
+            let mut stream = crate::payload::begin(recipients, sink)?;
             for msg in plain_rx {
                 match msg {
                     Msg::Data(buf, len) => {
