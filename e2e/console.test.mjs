@@ -151,6 +151,7 @@ try {
     assert.ok(texts.some((t) => t.includes(`#${CASES.refuse}`)), "the case to refuse is among them");
     const misspelt = await page.goto(`${BASE}/console/queue?outcome=refused`);
     assert.equal(misspelt.status(), 400, "a misspelt filter is refused, not ignored");
+    assert.equal((await page.goto(`${BASE}/console/queue?state=Xanadu`)).status(), 400);
     await page.goto(`${BASE}/console/queue?outcome=refuse&state=XA`);
   }
 

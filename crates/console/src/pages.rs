@@ -495,7 +495,16 @@ pub async fn queue(State(c): Shared, headers: HeaderMap, RawQuery(q): RawQuery) 
         check("channel", &channel, &channel_ids),
         check("emergency", &emergency, &["yes", "no"]),
     ];
-    if let Some(Err(p)) = checks.into_iter().find(Result::is_err) {
+    let state_check = match &state {
+        Some(s) if !(s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase())) => {
+            Err(Problem::bad_request(
+                "invalid-filter",
+                format!("state={s:?} is not a state code; use two letters, e.g. XA"),
+            ))
+        }
+        _ => Ok(()),
+    };
+    if let Some(Err(p)) = checks.into_iter().chain([state_check]).find(Result::is_err) {
         return error_page(layout, &p);
     }
     let all_open = CaseFilter {
