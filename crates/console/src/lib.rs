@@ -12,7 +12,7 @@
 //! [`router`] into the API's router.
 //!
 //! Pages: sign-in, queue, request (with the decision and second-review forms), holds and
-//! secrecy (with CSV exports), log status. Start reading at [`router`], then `pages.rs`.
+//! secrecy (with CSV exports), log status. Start reading at [`router`], then `pages/`.
 
 mod pages;
 pub mod session;

@@ -1,0 +1,302 @@
+//! The console's handlers: each reads what it shows from the store and renders a template, or
+//! turns a form into the same writer job the JSON API uses.
+//!
+//! Forms post `application/x-www-form-urlencoded` with the session's CSRF token. A refused form
+//! comes back as the same page with the refusal explained and everything typed still in place,
+//! and the HTTP status of the refusal (403, 409, 422), so nothing is lost.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use custos_jose::PublicJwk;
+use custos_ledger::checkpoint::Checkpoint;
+use custos_model::{Channel, Measure, Request};
+use custos_safeguards::{Assessment, Outcome};
+use custos_service::ops::{DecisionInput, RecordedDecision, SecondReviewInput};
+use custos_service::problem::Problem;
+use custos_service::writer::Job;
+use custos_store::{Authority, Case, CaseFilter, CaseStatus, Role, User};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::Console;
+use crate::session::{
+    SESSION_COOKIE, SIGNIN_COOKIE, Session, cookie, over_tls, random_token, same_token, set_cookie,
+};
+use crate::views::{self, CompareRow, EventRow, Fact, FindingRow, QueueRow, RequestFacts};
+
+pub(super) type Shared = State<Arc<Console>>;
+
+mod assets;
+mod holds;
+mod log;
+mod queue;
+mod request;
+mod sign_in;
+
+pub use assets::asset;
+pub use holds::{holds, holds_csv, notices_csv};
+pub use log::log_status;
+pub use queue::queue;
+pub use request::{decide, renew, request_page, second_review};
+pub use sign_in::{home, sign_in, sign_in_page, sign_out};
+
+/// What the page frame shows: who is signed in, and the token for the sign-out form.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    pub title: String,
+    pub nav: &'static str,
+    pub user: Option<String>,
+    pub role: &'static str,
+    pub csrf: String,
+    pub read_only: bool,
+}
+
+/// A refusal shown on a page.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub title: String,
+    pub detail: String,
+    pub fields: Vec<String>,
+}
+
+impl From<&Problem> for Refusal {
+    fn from(p: &Problem) -> Refusal {
+        Refusal {
+            title: p.title.clone(),
+            detail: p.detail.clone(),
+            fields: p
+                .errors
+                .iter()
+                .map(|e| format!("{}: {}", e.pointer, e.detail))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    status: u16,
+    refusal: Refusal,
+}
+
+pub(super) fn render<T: Template>(status: StatusCode, t: &T) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a console page failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered; the node's log has the details",
+            )
+                .into_response()
+        }
+    }
+}
+
+pub(super) fn error_page(layout: Layout, p: &Problem) -> Response {
+    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut layout = layout;
+    layout.title = p.title.clone();
+    render(
+        status,
+        &ErrorPage {
+            layout,
+            status: p.status,
+            refusal: p.into(),
+        },
+    )
+}
+
+/// The signed-in person behind a request.
+pub(super) struct Viewer {
+    pub(super) session: Session,
+    pub(super) user: User,
+}
+
+impl Viewer {
+    pub(super) fn layout(&self, title: impl Into<String>, nav: &'static str) -> Layout {
+        Layout {
+            title: title.into(),
+            nav,
+            user: Some(self.user.name.clone()),
+            role: self.user.role.as_str(),
+            csrf: self.session.csrf.clone(),
+            read_only: self.user.role == Role::Auditor,
+        }
+    }
+
+    pub(super) fn can_change(&self) -> bool {
+        self.user.role != Role::Auditor
+    }
+}
+
+pub(super) async fn viewer(c: &Console, headers: &HeaderMap) -> Option<Viewer> {
+    let id = cookie(headers, SESSION_COOKIE)?;
+    let session = c.sessions.get(&id)?;
+    let user = c.node.store.user(&session.user).await.ok()??;
+    if user.disabled_at.is_some() {
+        c.sessions.end(&id);
+        return None;
+    }
+    Some(Viewer { session, user })
+}
+
+/// For pages: the viewer, or a redirect to the sign-in page that comes back here.
+pub(super) async fn page_viewer(
+    c: &Console,
+    headers: &HeaderMap,
+    here: &str,
+) -> Result<Viewer, Response> {
+    match viewer(c, headers).await {
+        Some(v) => Ok(v),
+        None => Err(Redirect::to(&format!(
+            "/console/sign-in?next={}",
+            form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>()
+        ))
+        .into_response()),
+    }
+}
+
+/// A posted form, as name/value pairs in order (fields may repeat).
+pub(super) struct Form(Vec<(String, String)>);
+
+impl Form {
+    pub(super) fn parse(body: &[u8]) -> Form {
+        Form(
+            form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    pub(super) fn get(&self, name: &str) -> String {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+/// For form posts: the viewer, with the form's CSRF token checked.
+pub(super) async fn form_viewer(
+    c: &Console,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<Viewer, Response> {
+    let Some(v) = viewer(c, headers).await else {
+        return Err(error_page(
+            Layout::default(),
+            &Problem::unauthorized(
+                "signed-out",
+                "your session has ended (30 minutes idle, 12 hours in all, or the node restarted); sign in again and resend the form",
+            ),
+        ));
+    };
+    if !same_token(&form.get("csrf"), &v.session.csrf) {
+        return Err(error_page(
+            v.layout("Refused", ""),
+            &Problem::forbidden(
+                "csrf",
+                "this form did not carry this session's token (it was opened before you last signed in, or sent from another site); reload the page and send it again",
+            ),
+        ));
+    }
+    Ok(v)
+}
+
+pub(super) fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+pub(super) fn query_pairs(q: &Option<String>) -> Vec<(String, String)> {
+    q.as_deref()
+        .map(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(super) fn query_get(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request::decision_input;
+    use super::sign_in::safe_next;
+    use super::*;
+
+    #[test]
+    fn only_console_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next("/console/requests/3"), "/console/requests/3");
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/console/",
+            "/console//evil.example",
+            "/v1/requests",
+            "/console/\\evil",
+            "",
+        ] {
+            assert_eq!(safe_next(bad), "/console/queue", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_narrowing_form_becomes_the_apis_decision() {
+        let form = Form::parse(
+            b"csrf=x&decision=execute_narrowed&reason=Only+subscriber+data+is+needed.&category=subscriber\
+              &period_from=2026-01-01T00%3A00%3A00Z&period_to=2026-02-01T00%3A00%3A00Z&confidentiality_until=&grounds=period-too-long",
+        );
+        let input = decision_input(&form).expect("valid");
+        let narrowed = input.narrowed.expect("narrowed terms");
+        assert_eq!(narrowed.data_categories.to_string(), "subscriber");
+        assert_eq!(
+            narrowed.period.map(|p| p.to.to_string()).as_deref(),
+            Some("2026-02-01T00:00:00Z")
+        );
+        assert_eq!(narrowed.confidentiality_until, None);
+        assert_eq!(input.grounds, vec!["period-too-long".to_owned()]);
+    }
+
+    #[test]
+    fn half_a_period_or_no_choice_is_refused_with_where() {
+        let half = Form::parse(
+            b"decision=execute_narrowed&reason=x&category=traffic&period_from=2026-01-01T00:00:00Z",
+        );
+        let p = decision_input(&half).unwrap_err();
+        assert!(p.detail.starts_with("$.narrowed.period"), "{}", p.detail);
+        let none = Form::parse(b"reason=x");
+        assert!(
+            decision_input(&none)
+                .unwrap_err()
+                .detail
+                .starts_with("$.decision")
+        );
+        let bad_date = Form::parse(b"decision=execute_narrowed&reason=x&category=traffic&period_from=yesterday&period_to=today");
+        assert_eq!(decision_input(&bad_date).unwrap_err().status, 422);
+    }
+}

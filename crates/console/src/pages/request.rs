@@ -1,0 +1,660 @@
+//! The request page and its forms: decide, second review, renew a hold.
+
+use super::*;
+
+/// A choosable ground (a finding of the assessment).
+#[derive(Debug, Clone)]
+pub struct GroundChoice {
+    pub code: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+/// A data category in the narrowing form.
+#[derive(Debug, Clone)]
+pub struct CategoryChoice {
+    pub value: String,
+    pub checked: bool,
+}
+
+/// The decision form's values: defaults from the assessment, or what was sent.
+#[derive(Debug, Clone, Default)]
+pub struct DecisionForm {
+    pub decision: String,
+    pub reason: String,
+    pub message: String,
+    pub grounds: Vec<GroundChoice>,
+    pub categories: Vec<CategoryChoice>,
+    pub period_from: String,
+    pub period_to: String,
+    pub confidentiality_until: String,
+    pub has_period: bool,
+    pub has_confidentiality: bool,
+}
+
+/// The pending decision, for the second-review form.
+#[derive(Debug, Clone)]
+pub struct PendingView {
+    pub decision: String,
+    pub reviewer: String,
+    pub reason: String,
+    pub narrowed: String,
+}
+
+/// A preservation hold, on the request page and the holds page.
+#[derive(Debug, Clone)]
+pub struct HoldView {
+    pub case_id: i64,
+    pub request_id: String,
+    pub started_at: String,
+    pub expires_at: String,
+    pub expires_in: String,
+    pub due_class: &'static str,
+    pub renewals: i64,
+}
+
+/// An evidence package of the case.
+#[derive(Debug, Clone)]
+pub struct EvidenceView {
+    pub sha256: String,
+    pub size: String,
+    pub sealed_at: String,
+    pub delivered_at: String,
+    pub destroyed_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "request.html")]
+struct RequestPage {
+    layout: Layout,
+    case_id: i64,
+    request_id: String,
+    status_label: &'static str,
+    outcome: String,
+    outcome_label: &'static str,
+    profile: String,
+    respond_by: String,
+    respond_in: String,
+    due_class: &'static str,
+    due_label: &'static str,
+    emergency: bool,
+    authority: Vec<Fact>,
+    signature_ok: bool,
+    signature: String,
+    facts: RequestFacts,
+    findings: Vec<FindingRow>,
+    comparison: Vec<CompareRow>,
+    timeline: Vec<EventRow>,
+    decision: Option<String>,
+    can_decide: bool,
+    form: DecisionForm,
+    pending: Option<PendingView>,
+    can_second_review: bool,
+    second_review_note: String,
+    hold: Option<HoldView>,
+    evidence: Vec<EvidenceView>,
+    refusal: Option<Refusal>,
+    flash: Option<&'static str>,
+}
+
+/// Re-checks the signature of the request as logged, against the directory's key now.
+fn check_signature(
+    case: &Case,
+    jws: Option<&str>,
+    authority: Option<&Authority>,
+) -> (bool, String) {
+    let (Some(jws), Some(a)) = (jws, authority) else {
+        return (
+            false,
+            "no signed request or no directory entry found for this case".into(),
+        );
+    };
+    let key = match PublicJwk::parse(&a.jwk) {
+        Ok(k) => k,
+        Err(e) => return (false, format!("the directory's key is unusable: {e}")),
+    };
+    match custos_jose::verify_compact(jws, &key) {
+        Ok(verified) => {
+            let digest: [u8; 32] = Sha256::digest(&verified.payload).into();
+            if digest == case.payload_sha256.0 {
+                (
+                    true,
+                    format!(
+                        "Signed with key {} of {} ({}); checked again against the directory when this page was made.",
+                        a.kid, a.name, a.state
+                    ),
+                )
+            } else {
+                (
+                    false,
+                    "the signature is valid but covers a different payload than the case holds"
+                        .into(),
+                )
+            }
+        }
+        Err(e) => (false, format!("the signature does not verify: {e}")),
+    }
+}
+
+fn decision_text(d: &RecordedDecision) -> String {
+    let mut s = format!("{} by {}", d.decision_label(), d.reviewer);
+    if let Some(by) = &d.confirmed_by {
+        s.push_str(&format!(", confirmed by {by}"));
+    }
+    s.push_str(&format!(" on {}: {}", views::when(d.at), d.reason));
+    if !d.grounds.is_empty() {
+        s.push_str(&format!(" Grounds: {}.", d.grounds.join(", ")));
+    }
+    s
+}
+
+trait DecisionLabel {
+    fn decision_label(&self) -> &'static str;
+}
+
+impl DecisionLabel for RecordedDecision {
+    fn decision_label(&self) -> &'static str {
+        match serde_json::to_value(self.decision)
+            .ok()
+            .as_ref()
+            .and_then(Value::as_str)
+        {
+            Some("execute") => "Execute",
+            Some("execute_narrowed") => "Execute narrowed",
+            Some("request_information") => "Request information",
+            Some("refuse") => "Refuse",
+            _ => "Decision",
+        }
+    }
+}
+
+fn default_form(r: &Request, a: &Assessment) -> DecisionForm {
+    let narrowed = a.narrowed.as_ref();
+    let period = narrowed.and_then(|n| n.period).or(r.period);
+    let asked_until = r
+        .confidentiality
+        .as_ref()
+        .filter(|c| c.requested)
+        .and_then(|c| c.until);
+    let until = narrowed
+        .and_then(|n| n.confidentiality_until)
+        .or(asked_until);
+    DecisionForm {
+        decision: match a.outcome {
+            Outcome::Execute => "execute",
+            Outcome::ExecuteNarrowed => "execute_narrowed",
+            Outcome::NeedsInformation => "request_information",
+            Outcome::Refuse => "refuse",
+            Outcome::ReferForReview => "",
+        }
+        .to_owned(),
+        reason: String::new(),
+        message: String::new(),
+        grounds: a
+            .findings
+            .iter()
+            .map(|f| GroundChoice {
+                code: f.code.clone(),
+                label: format!("{} ({}): {}", f.code, f.severity.as_str(), f.message),
+                checked: false,
+            })
+            .collect(),
+        categories: views::category_choices(r, a)
+            .into_iter()
+            .map(|(c, checked)| CategoryChoice {
+                value: c.as_str().to_owned(),
+                checked,
+            })
+            .collect(),
+        period_from: period.map(|p| p.from.to_string()).unwrap_or_default(),
+        period_to: period.map(|p| p.to.to_string()).unwrap_or_default(),
+        confidentiality_until: until.map(|t| t.to_string()).unwrap_or_default(),
+        has_period: r.period.is_some(),
+        has_confidentiality: asked_until.is_some(),
+    }
+}
+
+/// The form as sent, laid over the defaults so every choice offered stays offered.
+fn sent_form(mut form: DecisionForm, sent: &Form) -> DecisionForm {
+    form.decision = sent.get("decision");
+    form.reason = sent.get("reason");
+    form.message = sent.get("message");
+    let grounds = sent.all("grounds");
+    for g in &mut form.grounds {
+        g.checked = grounds.contains(&g.code);
+    }
+    let categories = sent.all("category");
+    for c in &mut form.categories {
+        c.checked = categories.contains(&c.value);
+    }
+    form.period_from = sent.get("period_from");
+    form.period_to = sent.get("period_to");
+    form.confidentiality_until = sent.get("confidentiality_until");
+    form
+}
+
+struct Loaded {
+    case: Case,
+    request: Request,
+    assessment: Assessment,
+}
+
+async fn load(c: &Console, case_id: i64) -> Result<Loaded, Problem> {
+    let case =
+        c.node.store.case(case_id).await?.ok_or_else(|| {
+            Problem::not_found(format!("there is no case {case_id} on this node"))
+        })?;
+    let corrupt = |what: &str, e: serde_json::Error| {
+        tracing::error!(case = case_id, error = %e, "stored {what} does not parse");
+        Problem::internal(format!(
+            "the stored {what} of case {case_id} does not parse; run `custos audit`"
+        ))
+    };
+    let request = serde_json::from_str(&case.request_json).map_err(|e| corrupt("request", e))?;
+    let assessment =
+        serde_json::from_str(&case.assessment).map_err(|e| corrupt("assessment", e))?;
+    Ok(Loaded {
+        case,
+        request,
+        assessment,
+    })
+}
+
+async fn request_view(
+    c: &Console,
+    v: &Viewer,
+    case_id: i64,
+    sent: Option<&Form>,
+    refusal: Option<Refusal>,
+    flash: Option<&'static str>,
+) -> Result<RequestPage, Problem> {
+    let Loaded {
+        case,
+        request,
+        assessment,
+    } = load(c, case_id).await?;
+    let store = &c.node.store;
+    let authority = store.authority(&case.authority_kid).await?;
+    let events = store.case_events(case_id).await?;
+    let published = c.node.log.published_size();
+    let jws = events
+        .iter()
+        .rev()
+        .find(|e| {
+            matches!(
+                e.event_type.as_str(),
+                "request.received" | "request.supplemented"
+            )
+        })
+        .and_then(|e| serde_json::from_str::<Value>(&e.body).ok())
+        .and_then(|b| b["jws"].as_str().map(str::to_owned));
+    let (signature_ok, signature) = check_signature(&case, jws.as_deref(), authority.as_ref());
+    let mut authority_facts = match &authority {
+        Some(a) => vec![
+            Fact {
+                label: "Name",
+                value: a.name.clone(),
+            },
+            Fact {
+                label: "State",
+                value: a.state.clone(),
+            },
+            Fact {
+                label: "Kind",
+                value: a.kind.clone(),
+            },
+            Fact {
+                label: "Key (RFC 7638 thumbprint)",
+                value: a.kid.clone(),
+            },
+        ],
+        None => vec![],
+    };
+    if let Some(a) = authority.as_ref().filter(|a| a.revoked_at.is_some()) {
+        authority_facts.push(Fact {
+            label: "Key revoked",
+            value: format!(
+                "{}{}",
+                views::when_opt(a.revoked_at),
+                a.revoke_reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+        });
+    }
+    let timeline = events
+        .iter()
+        .map(|e| EventRow {
+            index: e.seq,
+            event_type: e.event_type.clone(),
+            at: views::when(e.at),
+            summary: views::event_summary(e),
+            proof: (e.seq < published)
+                .then(|| format!("/v1/log/inclusion?index={}&size={published}", e.seq)),
+        })
+        .collect();
+    let parse_decision = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|d| serde_json::from_str::<RecordedDecision>(d).ok())
+    };
+    let decision = parse_decision(&case.decision).map(|d| decision_text(&d));
+    let pending = parse_decision(&case.pending_decision);
+    let can_change = v.can_change();
+    let can_decide = can_change
+        && matches!(
+            case.status,
+            CaseStatus::Assessed | CaseStatus::AwaitingInformation
+        );
+    let (can_second_review, second_review_note) = match &pending {
+        None => (false, String::new()),
+        Some(_) if !can_change => (false, "Auditors cannot take part in decisions.".into()),
+        Some(_) if v.user.role < Role::Supervisor => (
+            false,
+            format!(
+                "A second reviewer with the supervisor role must confirm this; you are {}.",
+                v.user.role.as_str()
+            ),
+        ),
+        Some(p) if p.reviewer == v.user.name => (
+            false,
+            "You proposed this decision; another supervisor must confirm it.".into(),
+        ),
+        Some(_) => (true, String::new()),
+    };
+    let pending = pending.map(|p| PendingView {
+        decision: p.decision_label().to_owned(),
+        reviewer: p.reviewer.clone(),
+        reason: p.reason.clone(),
+        narrowed: p
+            .narrowed
+            .as_ref()
+            .map(|n| {
+                format!(
+                    "{}; period {}",
+                    n.data_categories,
+                    views::period_text(n.period.as_ref())
+                )
+            })
+            .unwrap_or_default(),
+    });
+    let now = Timestamp::now();
+    let hold = store
+        .active_holds()
+        .await?
+        .into_iter()
+        .find(|h| h.case_id == case_id)
+        .map(|h| hold_view(&h, &case.request_id, now));
+    let evidence = store
+        .evidence_for_case(case_id)
+        .await?
+        .into_iter()
+        .map(|e| EvidenceView {
+            sha256: e.package_sha256,
+            size: format!("{} bytes", e.size),
+            sealed_at: views::when(e.sealed_at),
+            delivered_at: views::when_opt(e.delivered_at),
+            destroyed_at: views::when_opt(e.destroyed_at),
+        })
+        .collect();
+    let defaults = default_form(&request, &assessment);
+    let form = match sent {
+        Some(f) => sent_form(defaults, f),
+        None => defaults,
+    };
+    let due = views::Due::of(case.respond_by, now);
+    let open = !matches!(case.status, CaseStatus::Closed | CaseStatus::Refused);
+    Ok(RequestPage {
+        layout: v.layout(format!("Case {case_id}"), "queue"),
+        case_id,
+        request_id: case.request_id.clone(),
+        status_label: views::status_label(case.status),
+        outcome: case.outcome.clone(),
+        outcome_label: views::outcome_label(&case.outcome),
+        profile: assessment.profile.clone(),
+        respond_by: views::when(case.respond_by),
+        respond_in: views::relative(case.respond_by, now),
+        due_class: if open { due.class() } else { "" },
+        due_label: if open { due.label() } else { "" },
+        emergency: case.emergency,
+        authority: authority_facts,
+        signature_ok,
+        signature,
+        facts: RequestFacts::new(&request),
+        findings: views::findings(&assessment),
+        comparison: views::comparison(&request, &assessment),
+        timeline,
+        decision,
+        can_decide,
+        form,
+        pending,
+        can_second_review,
+        second_review_note,
+        hold,
+        evidence,
+        refusal,
+        flash,
+    })
+}
+
+pub(super) fn hold_view(h: &custos_store::Hold, request_id: &str, now: Timestamp) -> HoldView {
+    HoldView {
+        case_id: h.case_id,
+        request_id: request_id.to_owned(),
+        started_at: views::when(h.started_at),
+        expires_at: views::when(h.expires_at),
+        expires_in: views::relative(h.expires_at, now),
+        due_class: views::Due::of(h.expires_at, now).class(),
+        renewals: h.renewals,
+    }
+}
+
+const FLASHES: [(&str, &str); 5] = [
+    ("decided", "Decision recorded and logged."),
+    (
+        "proposed",
+        "Decision proposed; it takes effect when a second reviewer (a supervisor) confirms it.",
+    ),
+    ("confirmed", "Second review recorded and logged."),
+    ("renewed", "Preservation hold renewed and logged."),
+    (
+        "information",
+        "Request for information recorded and logged; the requester can now supplement the request.",
+    ),
+];
+
+/// `GET /console/requests/{case}`.
+pub async fn request_page(
+    State(c): Shared,
+    Path(case_id): Path<i64>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let v = match page_viewer(&c, &headers, &format!("/console/requests/{case_id}")).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let done = query_get(&query_pairs(&q), "done");
+    let flash = FLASHES
+        .iter()
+        .find(|(k, _)| Some(*k) == done.as_deref())
+        .map(|(_, text)| *text);
+    match request_view(&c, &v, case_id, None, None, flash).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(p) => error_page(v.layout("Case", "queue"), &p),
+    }
+}
+
+/// The page again, with the refusal and what was sent.
+async fn refused(c: &Console, v: &Viewer, case_id: i64, sent: &Form, p: &Problem) -> Response {
+    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+    match request_view(c, v, case_id, Some(sent), Some(p.into()), None).await {
+        Ok(page) => render(status, &page),
+        Err(p2) => error_page(v.layout("Case", "queue"), &p2),
+    }
+}
+
+/// The decision as the API takes it, built from the form (so the API's own checks apply).
+pub(super) fn decision_input(form: &Form) -> Result<DecisionInput, Problem> {
+    let decision = form.get("decision");
+    let mut v = json!({
+        "decision": decision,
+        "reason": form.get("reason"),
+        "grounds": form.all("grounds"),
+    });
+    if decision == "request_information" {
+        v["message"] = json!(form.get("message"));
+    }
+    if decision == "execute_narrowed" {
+        let text = |name: &str| Some(form.get(name)).filter(|s| !s.trim().is_empty());
+        let period = match (text("period_from"), text("period_to")) {
+            (Some(from), Some(to)) => json!({ "from": from.trim(), "to": to.trim() }),
+            (None, None) => Value::Null,
+            _ => {
+                return Err(Problem::unprocessable(
+                    "invalid-decision",
+                    "$.narrowed.period: give both the start and the end of the period, or neither",
+                ));
+            }
+        };
+        v["narrowed"] = json!({
+            "data_categories": form.all("category"),
+            "period": period,
+            "confidentiality_until": text("confidentiality_until").map(|s| s.trim().to_owned()),
+        });
+    }
+    if decision.is_empty() {
+        return Err(Problem::unprocessable(
+            "invalid-decision",
+            "$.decision: choose what to decide (execute, execute narrowed, ask for information or refuse)",
+        ));
+    }
+    serde_json::from_value(v).map_err(|e| {
+        Problem::unprocessable(
+            "invalid-decision",
+            format!("the form does not make a valid decision: {e}"),
+        )
+    })
+}
+
+/// The common path of a case form: check the session and CSRF token, turn the form into a writer
+/// job (`make`, which may refuse the form first), run it, then redirect to where `done` says, or
+/// show the page again with the refusal and the form as sent.
+async fn case_form<T>(
+    c: &Console,
+    case_id: i64,
+    headers: &HeaderMap,
+    body: &[u8],
+    make: impl FnOnce(
+        &Form,
+        User,
+    ) -> Result<
+        Box<dyn FnOnce(tokio::sync::oneshot::Sender<Result<T, Problem>>) -> Job + Send>,
+        Problem,
+    >,
+    done: impl FnOnce(&T, &Form) -> String,
+) -> Response {
+    let form = Form::parse(body);
+    let v = match form_viewer(c, headers, &form).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let job = match make(&form, v.user.clone()) {
+        Ok(job) => job,
+        Err(p) => return refused(c, &v, case_id, &form, &p).await,
+    };
+    match c.node.writer.call(job).await {
+        Ok(result) => see_other(&done(&result, &form)),
+        Err(p) => refused(c, &v, case_id, &form, &p).await,
+    }
+}
+
+/// `POST /console/requests/{case}/decision`.
+pub async fn decide(
+    State(c): Shared,
+    Path(case_id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    case_form(
+        &c,
+        case_id,
+        &headers,
+        &body,
+        |form, user| {
+            let input = decision_input(form)?;
+            Ok(Box::new(move |reply| Job::Decide {
+                case_id,
+                user,
+                input,
+                reply,
+            }))
+        },
+        |case: &Case, _| {
+            let done = match case.status {
+                CaseStatus::AwaitingSecondReview => "proposed",
+                CaseStatus::AwaitingInformation => "information",
+                _ => "decided",
+            };
+            format!("/console/requests/{case_id}?done={done}")
+        },
+    )
+    .await
+}
+
+/// `POST /console/requests/{case}/second-review`: `confirm` is `yes` or `no`.
+pub async fn second_review(
+    State(c): Shared,
+    Path(case_id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    case_form(
+        &c,
+        case_id,
+        &headers,
+        &body,
+        |form, user| {
+            let input = SecondReviewInput {
+                confirm: form.get("confirm") == "yes",
+                reason: form.get("second_reason"),
+            };
+            Ok(Box::new(move |reply| Job::SecondReview {
+                case_id,
+                user,
+                input,
+                reply,
+            }))
+        },
+        |_: &Case, _| format!("/console/requests/{case_id}?done=confirmed"),
+    )
+    .await
+}
+
+/// `POST /console/requests/{case}/hold/renew` (from the request page, or the holds page with
+/// `back=holds`).
+pub async fn renew(
+    State(c): Shared,
+    Path(case_id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    case_form(
+        &c,
+        case_id,
+        &headers,
+        &body,
+        |_, user| {
+            Ok(Box::new(move |reply| Job::Renew {
+                case_id,
+                user,
+                reply,
+            }))
+        },
+        |_: &custos_store::Hold, form| match form.get("back").as_str() {
+            "holds" => "/console/holds?done=renewed".to_owned(),
+            _ => format!("/console/requests/{case_id}?done=renewed"),
+        },
+    )
+    .await
+}

@@ -1,0 +1,168 @@
+//! Sign-in, sign-out and the home redirect.
+
+use super::*;
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    layout: Layout,
+    next: String,
+    name: String,
+    csrf: String,
+    refusal: Option<Refusal>,
+    notice: Option<&'static str>,
+}
+
+/// Only paths inside the console are followed after sign-in (no open redirect).
+pub(super) fn safe_next(next: &str) -> String {
+    let ok = next.starts_with("/console/")
+        && !next.starts_with("/console//")
+        && !next.contains('\\')
+        && !next.contains("://");
+    if ok {
+        next.to_owned()
+    } else {
+        "/console/queue".to_owned()
+    }
+}
+
+fn sign_in_form(
+    headers: &HeaderMap,
+    status: StatusCode,
+    next: &str,
+    name: &str,
+    refusal: Option<Refusal>,
+    notice: Option<&'static str>,
+) -> Response {
+    let csrf = random_token();
+    let mut resp = render(
+        status,
+        &SignInPage {
+            layout: Layout {
+                title: "Sign in".into(),
+                ..Layout::default()
+            },
+            next: safe_next(next),
+            name: name.to_owned(),
+            csrf: csrf.clone(),
+            refusal,
+            notice,
+        },
+    );
+    let c = set_cookie(SIGNIN_COOKIE, &csrf, over_tls(headers), Some(600));
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// `GET /` and `/console`: to the queue, or to sign-in.
+pub async fn home(State(c): Shared, headers: HeaderMap) -> Response {
+    match viewer(&c, &headers).await {
+        Some(_) => see_other("/console/queue"),
+        None => see_other("/console/sign-in"),
+    }
+}
+
+/// `GET /console/sign-in`.
+pub async fn sign_in_page(headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let pairs = query_pairs(&q);
+    let next = query_get(&pairs, "next").unwrap_or_default();
+    let notice = query_get(&pairs, "signed-out").map(|_| "You are signed out.");
+    sign_in_form(&headers, StatusCode::OK, &next, "", None, notice)
+}
+
+/// `POST /console/sign-in`: name and password; lock-out after repeated failures.
+pub async fn sign_in(State(c): Shared, headers: HeaderMap, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    let name = form.get("name").trim().to_owned();
+    let next = form.get("next");
+    let password = Zeroizing::new(form.get("password"));
+    let again = |status, refusal: Refusal| {
+        sign_in_form(&headers, status, &next, &name, Some(refusal), None)
+    };
+    let cookie_token = cookie(&headers, SIGNIN_COOKIE).unwrap_or_default();
+    if cookie_token.is_empty() || !same_token(&cookie_token, &form.get("csrf")) {
+        return again(
+            StatusCode::FORBIDDEN,
+            Refusal {
+                title: "Sign-in form expired".into(),
+                detail: "the sign-in form is valid for 10 minutes and only from this site; it has been renewed, sign in again".into(),
+                fields: vec![],
+            },
+        );
+    }
+    if let Some(left) = c.sessions.locked_for(&name) {
+        return again(
+            StatusCode::TOO_MANY_REQUESTS,
+            Refusal {
+                title: "Locked".into(),
+                detail: format!(
+                    "too many failed sign-ins for {name:?}; try again in {} minutes, or ask an admin",
+                    left.as_secs().div_ceil(60)
+                ),
+                fields: vec![],
+            },
+        );
+    }
+    let user = c.node.store.user(&name).await.ok().flatten();
+    let stored = user
+        .as_ref()
+        .filter(|u| u.disabled_at.is_none())
+        .and_then(|u| u.password_hash.clone());
+    let ok = custos_service::auth::verify_password(stored, password).await;
+    let Some(user) = user.filter(|_| ok) else {
+        let locked = c.sessions.failed(&name);
+        tracing::warn!(user = %name, locked, "console sign-in failed");
+        let detail = if locked {
+            format!(
+                "wrong name or password; that was the {}th failure, so {name:?} is locked for {} minutes",
+                crate::session::MAX_FAILURES,
+                crate::session::LOCKOUT.as_secs() / 60
+            )
+        } else {
+            "wrong name or password (or no console password is set: `custos user password`)"
+                .to_owned()
+        };
+        return again(
+            StatusCode::UNAUTHORIZED,
+            Refusal {
+                title: "Not signed in".into(),
+                detail,
+                fields: vec![],
+            },
+        );
+    };
+    c.sessions.succeeded(&user.name);
+    let id = c.sessions.start(&user.name);
+    tracing::info!(user = %user.name, "console sign-in");
+    let mut resp = see_other(&safe_next(&next));
+    let secure = over_tls(&headers);
+    for value in [
+        set_cookie(SESSION_COOKIE, &id, secure, None),
+        set_cookie(SIGNIN_COOKIE, "", secure, Some(0)),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+/// `POST /console/sign-out`.
+pub async fn sign_out(State(c): Shared, headers: HeaderMap, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(r) = form_viewer(&c, &headers, &form).await {
+        return r;
+    }
+    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
+        c.sessions.end(&id);
+    }
+    let mut resp = see_other("/console/sign-in?signed-out=1");
+    if let Ok(v) =
+        HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", over_tls(&headers), Some(0)))
+    {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
