@@ -5,6 +5,7 @@
 //! comes back as the same page with the refusal explained and everything typed still in place,
 //! and the HTTP status of the refusal (403, 409, 422), so nothing is lost.
 
+// What the page modules share; each starts with `use super::*;`.
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
