@@ -254,4 +254,23 @@ mod tests {
         assert!(!same_token(&t, &random_token()));
         assert!(!same_token(&t, &t[1..]));
     }
+
+    proptest::proptest! {
+        /// Whatever a browser (or an attacker) sends as `Cookie`, reading it never panics, and a
+        /// session cookie set among others is found exactly.
+        #[test]
+        fn any_cookie_header_is_read_safely(noise in "[ -~]{0,200}", value in "[A-Za-z0-9_-]{1,64}") {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = noise.parse() {
+                h.append(header::COOKIE, v);
+                let _ = cookie(&h, SESSION_COOKIE);
+            }
+            h.append(header::COOKIE, format!("a=b; {SESSION_COOKIE}={value}; c=d").parse().unwrap());
+            let found = cookie(&h, SESSION_COOKIE);
+            // The noise header comes first; if it holds its own session cookie, that one wins.
+            if !noise.contains(&format!("{SESSION_COOKIE}=")) {
+                proptest::prop_assert_eq!(found.as_deref(), Some(value.as_str()));
+            }
+        }
+    }
 }

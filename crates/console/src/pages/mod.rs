@@ -300,4 +300,26 @@ mod tests {
         let bad_date = Form::parse(b"decision=execute_narrowed&reason=x&category=traffic&period_from=yesterday&period_to=today");
         assert_eq!(decision_input(&bad_date).unwrap_err().status, 422);
     }
+
+    proptest::proptest! {
+        /// After sign-in the browser is sent only to a path inside the console, whatever `next`
+        /// says: no other host, no scheme, no protocol-relative URL.
+        #[test]
+        fn sign_in_never_redirects_outside_the_console(next in "\\PC{0,80}") {
+            let to = safe_next(&next);
+            proptest::prop_assert!(to.starts_with("/console/"));
+            proptest::prop_assert!(!to.starts_with("/console//"));
+            proptest::prop_assert!(!to.contains("://") && !to.contains('\\'));
+        }
+
+        /// Any posted form either becomes a decision or is refused with where the problem is;
+        /// it never panics.
+        #[test]
+        fn any_form_is_a_decision_or_a_located_refusal(body in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            match decision_input(&Form::parse(&body)) {
+                Ok(_) => {}
+                Err(p) => proptest::prop_assert!(p.detail.starts_with('$') || p.detail.starts_with("the form"), "{}", p.detail),
+            }
+        }
+    }
 }
