@@ -113,7 +113,14 @@ pub async fn sign_in(State(c): Shared, headers: HeaderMap, body: Bytes) -> Respo
     let ok = custos_service::auth::verify_password(stored, password).await;
     let Some(user) = user.filter(|_| ok) else {
         let locked = c.sessions.failed(&name);
-        tracing::warn!(user = %name, locked, "console sign-in failed");
+        // A password typed into the name field must not end up in the node's log: only names
+        // that could be user names are logged.
+        let logged = if custos_service::auth::valid_user_name(&name) {
+            name.as_str()
+        } else {
+            "(not a user name)"
+        };
+        tracing::warn!(user = %logged, locked, "console sign-in failed");
         let detail = if locked {
             format!(
                 "wrong name or password; that was the {}th failure, so {name:?} is locked for {} minutes",
