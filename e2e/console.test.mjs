@@ -98,6 +98,12 @@ try {
       await page.getByRole("button", { name: "Sign in" }).click();
       await page.waitForLoadState();
     }
+    // A password typed into the name field by mistake.
+    await page.getByLabel("User name").fill("Hunter2 Secret Phrase");
+    await page.getByLabel("Password").fill("x");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForLoadState();
+    await page.getByLabel("User name").fill("mallory");
     await page.getByLabel("Password").fill("wrong guess 6");
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.waitForLoadState();

@@ -198,6 +198,18 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
     ] {
         assert!(shots.join(format!("{page}.png")).is_file(), "{page}.png");
     }
+    // No password, not even a wrong one or one typed into the name field, reaches the node's log.
+    let log = node.server_log();
+    for secret in [PASSWORD, "wrong guess", "Hunter2"] {
+        assert!(
+            !log.contains(secret),
+            "{secret:?} is in the node's log:\n{log}"
+        );
+    }
+    assert!(
+        log.contains("console sign-in failed"),
+        "failures are logged"
+    );
     // Nothing the browser did escaped the log: the audit recomputes everything.
     let audit = custos_ok(&["audit", "--dir", node.dir_str()]);
     assert!(!audit.is_empty());
