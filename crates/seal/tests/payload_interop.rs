@@ -44,14 +44,17 @@ fn stock_age_opens_payloads_of_every_boundary_size() {
         w.write_all(&plain).unwrap();
         let sealed = w.finish().unwrap();
         let pkg = dir.path().join(format!("{len}.age"));
-        std::fs::write(&pkg, &sealed).unwrap();
-        let out = Command::new("age")
-            .arg("-d")
-            .arg("-i")
-            .arg(&key)
-            .arg(&pkg)
-            .output()
-            .unwrap();
+        let stock_age_opens = |bytes: &[u8]| {
+            std::fs::write(&pkg, bytes).unwrap();
+            Command::new("age")
+                .arg("-d")
+                .arg("-i")
+                .arg(&key)
+                .arg(&pkg)
+                .output()
+                .unwrap()
+        };
+        let out = stock_age_opens(&sealed);
         assert!(
             out.status.success(),
             "stock age refused a {len}-byte payload: {}",
@@ -61,16 +64,8 @@ fn stock_age_opens_payloads_of_every_boundary_size() {
         // A package cut after a full chunk is refused as truncated, not taken as complete.
         if len > CHUNK_SIZE {
             let cut = sealed.len() - (len - CHUNK_SIZE) - 16;
-            std::fs::write(&pkg, &sealed[..cut]).unwrap();
-            let out = Command::new("age")
-                .arg("-d")
-                .arg("-i")
-                .arg(&key)
-                .arg(&pkg)
-                .output()
-                .unwrap();
             assert!(
-                !out.status.success(),
+                !stock_age_opens(&sealed[..cut]).status.success(),
                 "a truncated {len}-byte payload was accepted"
             );
         }

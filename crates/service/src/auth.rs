@@ -86,21 +86,26 @@ pub fn hash_password(password: &str) -> Result<String, Problem> {
         .map_err(|e| Problem::internal(format!("hashing the password failed: {e}")))
 }
 
-/// Checks a console password against a stored Argon2 hash, off the async workers.
-pub async fn verify_password(stored: Option<String>, password: Zeroizing<String>) -> bool {
-    // Without a stored hash, still pay Argon2's cost so timing does not tell which users exist.
-    const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$QpmRRKQrDHyxVBd7iZ8bKFwKDRyVbDE5JDBO4Z2fRnU";
-    let has_hash = stored.is_some();
-    let stored = stored.unwrap_or_else(|| DUMMY.to_owned());
-    let ok = tokio::task::spawn_blocking(move || {
+/// Whether `secret` matches the Argon2 PHC string `stored`. Argon2 is deliberately slow, so the
+/// check runs off the async workers.
+async fn argon2_matches(stored: String, secret: Zeroizing<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
         PasswordHash::new(&stored).is_ok_and(|hash| {
             Argon2::default()
-                .verify_password(password.as_bytes(), &hash)
+                .verify_password(secret.as_bytes(), &hash)
                 .is_ok()
         })
     })
     .await
-    .unwrap_or(false);
+    .unwrap_or(false)
+}
+
+/// Checks a console password against a stored Argon2 hash.
+pub async fn verify_password(stored: Option<String>, password: Zeroizing<String>) -> bool {
+    // Without a stored hash, still pay Argon2's cost so timing does not tell which users exist.
+    const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$QpmRRKQrDHyxVBd7iZ8bKFwKDRyVbDE5JDBO4Z2fRnU";
+    let has_hash = stored.is_some();
+    let ok = argon2_matches(stored.unwrap_or_else(|| DUMMY.to_owned()), password).await;
     ok && has_hash
 }
 
@@ -139,18 +144,7 @@ impl TokenCache {
                 format!("the user {name} is disabled"),
             ));
         }
-        let token_owned = token.to_owned();
-        let stored = user.token_hash.clone();
-        // Argon2 is deliberately slow: keep it off the async workers.
-        let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&stored).is_ok_and(|hash| {
-                Argon2::default()
-                    .verify_password(token_owned.as_bytes(), &hash)
-                    .is_ok()
-            })
-        })
-        .await
-        .unwrap_or(false);
+        let ok = argon2_matches(user.token_hash.clone(), Zeroizing::new(token.to_owned())).await;
         if !ok {
             return Err(bad());
         }

@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
-use custos_store::{Batch, CaseStatus, Evidence};
+use custos_store::{Batch, Case, CaseStatus, Evidence};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -50,18 +50,10 @@ pub fn is_sha256_hex(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Records a sealed package (`evidence.sealed`). Only an executed request can receive evidence.
-pub async fn record_sealed(
-    b: &mut Batch,
-    out: &mut Appended,
-    case_id: i64,
-    p: &SealedPackage,
-    now: Timestamp,
-) -> Result<Evidence, Problem> {
-    let case = b
-        .case(case_id)
-        .await?
-        .ok_or_else(|| Problem::not_found(format!("there is no case {case_id} on this node")))?;
+/// The case, if it exists and was decided for execution: only then can it receive evidence.
+fn can_receive_evidence(case: Option<&Case>, case_id: i64) -> Result<&Case, Problem> {
+    let case =
+        case.ok_or_else(|| Problem::not_found(format!("there is no case {case_id} on this node")))?;
     if !matches!(case.status, CaseStatus::Executing | CaseStatus::Delivered) {
         return Err(Problem::conflict(
             "not-executed",
@@ -71,6 +63,18 @@ pub async fn record_sealed(
             ),
         ));
     }
+    Ok(case)
+}
+
+/// Records a sealed package (`evidence.sealed`). Only an executed request can receive evidence.
+pub async fn record_sealed(
+    b: &mut Batch,
+    out: &mut Appended,
+    case_id: i64,
+    p: &SealedPackage,
+    now: Timestamp,
+) -> Result<Evidence, Problem> {
+    can_receive_evidence(b.case(case_id).await?.as_ref(), case_id)?;
     if b.evidence(&p.package_sha256).await?.is_some() {
         return Err(Problem::conflict(
             "evidence-exists",
@@ -391,19 +395,7 @@ pub async fn upload(
         })?
         .to_owned();
     // Check the case before taking a byte of a possibly large body.
-    let case =
-        node.store.case(case_id).await?.ok_or_else(|| {
-            Problem::not_found(format!("there is no case {case_id} on this node"))
-        })?;
-    if !matches!(case.status, CaseStatus::Executing | CaseStatus::Delivered) {
-        return Err(Problem::conflict(
-            "not-executed",
-            format!(
-                "case {case_id} is {}; evidence is attached only to a request decided for execution",
-                case.status.as_str()
-            ),
-        ));
-    }
+    let case = can_receive_evidence(node.store.case(case_id).await?.as_ref(), case_id)?.clone();
     let recipient = node
         .store
         .authority(&case.authority_kid)
