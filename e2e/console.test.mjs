@@ -309,6 +309,8 @@ try {
     await row.getByRole("button", { name: /Renew/ }).click();
     await page.waitForURL(/done=renewed/);
     assert.match(await page.locator("#holds tbody tr", { hasText: `#${CASES.hold}` }).innerText(), /\b1\b/);
+    const onCase = await page.request.get(`${BASE}/console/requests/${CASES.hold}`);
+    assert.match(await onCase.text(), /renewed 1 times/, "the request page shows its own hold");
     const holds = await page.request.get(`${BASE}/console/holds.csv`);
     assert.equal(holds.status(), 200);
     assert.match(holds.headers()["content-type"], /text\/csv/);

@@ -244,6 +244,18 @@ impl Store {
         rows.into_iter().map(hold_from_row).collect()
     }
 
+    /// The hold of one case, if it has one and it is still in force.
+    pub async fn active_hold(&self, case_id: i64) -> Result<Option<Hold>> {
+        let row = sqlx::query(
+            "SELECT case_id, started_at, expires_at, renewals, released_at FROM holds \
+             WHERE case_id = ? AND released_at IS NULL",
+        )
+        .bind(case_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(hold_from_row).transpose()
+    }
+
     /// Notices to persons concerned: due (confidentiality ended, not yet sent) first.
     pub async fn notices(&self) -> Result<Vec<Notice>> {
         let rows = sqlx::query(

@@ -36,10 +36,44 @@ struct HoldsPage {
     flash: Option<&'static str>,
 }
 
-struct HoldsData {
-    holds: Vec<HoldView>,
-    secrecy: Vec<SecrecyView>,
-    notices: Vec<NoticeView>,
+/// What the holds page and both exports are made from, read once per request.
+struct Registers {
+    cases: Vec<Case>,
+    holds: Vec<custos_store::Hold>,
+    notices: Vec<custos_store::Notice>,
+}
+
+impl Registers {
+    async fn load(c: &Console) -> Result<Registers, Problem> {
+        let store = &c.node.store;
+        Ok(Registers {
+            cases: store
+                .cases(&CaseFilter {
+                    limit: 10_000,
+                    ..CaseFilter::default()
+                })
+                .await?,
+            holds: store.active_holds().await?,
+            notices: store.notices().await?,
+        })
+    }
+
+    fn request_id(&self, case_id: i64) -> String {
+        self.cases
+            .iter()
+            .find(|c| c.case_id == case_id)
+            .map(|c| c.request_id.clone())
+            .unwrap_or_default()
+    }
+
+    /// Cases under confidentiality, or owed a notice.
+    fn under_secrecy(&self) -> impl Iterator<Item = &Case> {
+        self.cases.iter().filter(|c| {
+            c.confidentiality_until.is_some()
+                || secrecy_requested(c)
+                || self.notices.iter().any(|n| n.case_id == c.case_id)
+        })
+    }
 }
 
 /// Whether the request asked for confidentiality (with or without an end).
@@ -49,41 +83,30 @@ fn secrecy_requested(c: &Case) -> bool {
         .is_some_and(|r| r["confidentiality"]["requested"] == true)
 }
 
-async fn holds_data(c: &Console) -> Result<HoldsData, Problem> {
-    let store = &c.node.store;
+fn holds_page(
+    r: &Registers,
+    layout: Layout,
+    can_renew: bool,
+    flash: Option<&'static str>,
+) -> HoldsPage {
     let now = Timestamp::now();
-    let cases = store
-        .cases(&CaseFilter {
-            limit: 10_000,
-            ..CaseFilter::default()
-        })
-        .await?;
-    let request_id = |id: i64| {
-        cases
-            .iter()
-            .find(|c| c.case_id == id)
-            .map(|c| c.request_id.clone())
-            .unwrap_or_default()
-    };
-    let holds = store
-        .active_holds()
-        .await?
+    let holds = r
+        .holds
         .iter()
-        .map(|h| hold_view(h, &request_id(h.case_id), now))
+        .map(|h| hold_view(h, &r.request_id(h.case_id), now))
         .collect();
     // Open-ended secrecy is listed first: it is what most needs a reviewer's eye (safeguards.md,
     // confidentiality caps; the critics' "open-ended gag orders").
-    let mut secrecy: Vec<(Option<Timestamp>, SecrecyView)> = cases
+    let mut secrecy: Vec<(Option<Timestamp>, SecrecyView)> = r
+        .cases
         .iter()
-        .filter_map(|c| {
-            if c.confidentiality_until.is_none() && !secrecy_requested(c) {
-                return None;
-            }
+        .filter(|c| c.confidentiality_until.is_some() || secrecy_requested(c))
+        .map(|c| {
             let (until, until_in) = match c.confidentiality_until {
                 Some(t) => (views::when(t), views::relative(t, now)),
                 None => ("no end given".to_owned(), "open-ended".to_owned()),
             };
-            Some((
+            (
                 c.confidentiality_until,
                 SecrecyView {
                     case_id: c.case_id,
@@ -92,14 +115,12 @@ async fn holds_data(c: &Console) -> Result<HoldsData, Problem> {
                     until_in,
                     notify_at: views::when_opt(c.notify_person_at),
                 },
-            ))
+            )
         })
         .collect();
     secrecy.sort_by_key(|(until, _)| *until);
-    let secrecy = secrecy.into_iter().map(|(_, v)| v).collect();
-    let notices = store
-        .notices()
-        .await?
+    let notices = r
+        .notices
         .iter()
         .map(|n| NoticeView {
             case_id: n.case_id,
@@ -111,11 +132,14 @@ async fn holds_data(c: &Console) -> Result<HoldsData, Problem> {
             last_error: n.last_error.clone().unwrap_or_default(),
         })
         .collect();
-    Ok(HoldsData {
+    HoldsPage {
+        layout,
         holds,
-        secrecy,
+        secrecy: secrecy.into_iter().map(|(_, v)| v).collect(),
         notices,
-    })
+        can_renew,
+        flash,
+    }
 }
 
 /// `GET /console/holds`: preservation holds, confidentiality ends, notices.
@@ -128,17 +152,10 @@ pub async fn holds(State(c): Shared, headers: HeaderMap, RawQuery(q): RawQuery) 
     let flash = query_get(&query_pairs(&q), "done")
         .filter(|d| d == "renewed")
         .map(|_| "Preservation hold renewed and logged.");
-    match holds_data(&c).await {
-        Ok(d) => render(
+    match Registers::load(&c).await {
+        Ok(r) => render(
             StatusCode::OK,
-            &HoldsPage {
-                layout,
-                holds: d.holds,
-                secrecy: d.secrecy,
-                notices: d.notices,
-                can_renew: v.can_change(),
-                flash,
-            },
+            &holds_page(&r, layout, v.can_change(), flash),
         ),
         Err(p) => error_page(layout, &p),
     }
@@ -170,100 +187,88 @@ fn csv_response(name: &str, header_row: &[&str], rows: Vec<Vec<String>>) -> Resp
     resp
 }
 
-/// `GET /console/holds.csv`: holds in force, with their expiry.
-pub async fn holds_csv(State(c): Shared, headers: HeaderMap) -> Response {
-    let v = match page_viewer(&c, &headers, "/console/holds").await {
+/// A CSV export for a signed-in person: rows made from the registers, read once.
+async fn export(
+    c: &Console,
+    headers: &HeaderMap,
+    name: &str,
+    header_row: &[&str],
+    rows: impl FnOnce(&Registers) -> Vec<Vec<String>>,
+) -> Response {
+    let v = match page_viewer(c, headers, "/console/holds").await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let store = &c.node.store;
-    let loaded = async {
-        let holds = store.active_holds().await?;
-        let mut rows = Vec::new();
-        for h in holds {
-            let request_id = store
-                .case(h.case_id)
-                .await?
-                .map(|c| c.request_id)
-                .unwrap_or_default();
-            rows.push(vec![
-                h.case_id.to_string(),
-                request_id,
-                h.started_at.to_string(),
-                h.expires_at.to_string(),
-                h.renewals.to_string(),
-            ]);
-        }
-        Ok::<_, Problem>(rows)
-    }
-    .await;
-    match loaded {
-        Ok(rows) => csv_response(
-            "custos-holds.csv",
-            &["case", "request_id", "started_at", "expires_at", "renewals"],
-            rows,
-        ),
+    match Registers::load(c).await {
+        Ok(r) => csv_response(name, header_row, rows(&r)),
         Err(p) => error_page(v.layout("Holds", "holds"), &p),
     }
 }
 
+fn opt_time(t: Option<Timestamp>) -> String {
+    t.map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// `GET /console/holds.csv`: holds in force, with their expiry.
+pub async fn holds_csv(State(c): Shared, headers: HeaderMap) -> Response {
+    export(
+        &c,
+        &headers,
+        "custos-holds.csv",
+        &["case", "request_id", "started_at", "expires_at", "renewals"],
+        |r| {
+            r.holds
+                .iter()
+                .map(|h| {
+                    vec![
+                        h.case_id.to_string(),
+                        r.request_id(h.case_id),
+                        h.started_at.to_string(),
+                        h.expires_at.to_string(),
+                        h.renewals.to_string(),
+                    ]
+                })
+                .collect()
+        },
+    )
+    .await
+}
+
 /// `GET /console/notices.csv`: confidentiality ends and notices owed to persons concerned.
 pub async fn notices_csv(State(c): Shared, headers: HeaderMap) -> Response {
-    let v = match page_viewer(&c, &headers, "/console/holds").await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let store = &c.node.store;
-    let loaded = async {
-        let cases = store
-            .cases(&CaseFilter {
-                limit: 10_000,
-                ..CaseFilter::default()
-            })
-            .await?;
-        let notices = store.notices().await?;
-        let rows = cases
-            .iter()
-            .filter(|c| {
-                c.confidentiality_until.is_some()
-                    || secrecy_requested(c)
-                    || notices.iter().any(|n| n.case_id == c.case_id)
-            })
-            .map(|c| {
-                let n = notices.iter().find(|n| n.case_id == c.case_id);
-                let opt = |t: Option<Timestamp>| t.map(|t| t.to_string()).unwrap_or_default();
-                vec![
-                    c.case_id.to_string(),
-                    c.request_id.clone(),
-                    opt(c.confidentiality_until),
-                    opt(c.notify_person_at),
-                    opt(n.map(|n| n.due_at)),
-                    opt(n.and_then(|n| n.ended_at)),
-                    opt(n.and_then(|n| n.sent_at)),
-                    n.map(|n| n.attempts.to_string()).unwrap_or_default(),
-                    n.and_then(|n| n.last_error.clone()).unwrap_or_default(),
-                ]
-            })
-            .collect();
-        Ok::<_, Problem>(rows)
-    }
-    .await;
-    match loaded {
-        Ok(rows) => csv_response(
-            "custos-secrecy-and-notices.csv",
-            &[
-                "case",
-                "request_id",
-                "confidentiality_until",
-                "notify_person_at",
-                "notice_due_at",
-                "confidentiality_ended_at",
-                "notice_sent_at",
-                "notice_attempts",
-                "notice_last_error",
-            ],
-            rows,
-        ),
-        Err(p) => error_page(v.layout("Holds", "holds"), &p),
-    }
+    export(
+        &c,
+        &headers,
+        "custos-secrecy-and-notices.csv",
+        &[
+            "case",
+            "request_id",
+            "confidentiality_until",
+            "notify_person_at",
+            "notice_due_at",
+            "confidentiality_ended_at",
+            "notice_sent_at",
+            "notice_attempts",
+            "notice_last_error",
+        ],
+        |r| {
+            r.under_secrecy()
+                .map(|c| {
+                    let n = r.notices.iter().find(|n| n.case_id == c.case_id);
+                    vec![
+                        c.case_id.to_string(),
+                        c.request_id.clone(),
+                        opt_time(c.confidentiality_until),
+                        opt_time(c.notify_person_at),
+                        opt_time(n.map(|n| n.due_at)),
+                        opt_time(n.and_then(|n| n.ended_at)),
+                        opt_time(n.and_then(|n| n.sent_at)),
+                        n.map(|n| n.attempts.to_string()).unwrap_or_default(),
+                        n.and_then(|n| n.last_error.clone()).unwrap_or_default(),
+                    ]
+                })
+                .collect()
+        },
+    )
+    .await
 }

@@ -380,10 +380,8 @@ async fn request_view(
     });
     let now = Timestamp::now();
     let hold = store
-        .active_holds()
+        .active_hold(case_id)
         .await?
-        .into_iter()
-        .find(|h| h.case_id == case_id)
         .map(|h| hold_view(&h, &case.request_id, now));
     let evidence = store
         .evidence_for_case(case_id)
