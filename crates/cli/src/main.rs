@@ -187,7 +187,8 @@ enum AuthorityCommand {
         /// Why.
         #[arg(long)]
         reason: String,
-        /// The key's thumbprint.
+        /// The key's thumbprint. Base64url, so it may start with `-` (one key in 64 does).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }

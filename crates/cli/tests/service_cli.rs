@@ -868,3 +868,26 @@ fn the_queue_filters_by_outcome_measure_state_channel_and_emergency() {
     node.get("/v1/requests?emergncy=true", Some(&bearer))
         .problem(400, "invalid-parameter", "emergncy");
 }
+
+#[test]
+fn a_kid_starting_with_a_hyphen_is_a_kid_not_an_option() {
+    // Thumbprints are base64url: one key in 64 starts with `-`, which an argument parser would
+    // otherwise take for a flag (this once failed the refusals test at random).
+    let node = TestNode::init();
+    let out = common::custos(&[
+        "authority",
+        "revoke",
+        "--dir",
+        node.dir_str(),
+        "--reason",
+        "key compromised",
+        "-2L5pwdIwabg6EWCrmdWIFYQ7zSoUmMNvt3iKNG8VuE",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("-2L5pwdIwabg6EWCrmdWIFYQ7zSoUmMNvt3iKNG8VuE")
+            && !err.contains("unexpected argument"),
+        "{err}"
+    );
+}
