@@ -101,9 +101,14 @@ enum Command {
     /// Recompute every commitment, the whole tree and every signed checkpoint from the
     /// database; report any event that was changed, removed or reordered (exit 3).
     Audit {
-        /// The node directory.
+        /// The node directory (or a copy of it).
         #[arg(long, default_value = "custos-node")]
         dir: PathBuf,
+        /// The node's verifier key (name+id+key, or a file holding it), as the node published
+        /// it. Default: the verifier file the node directory keeps (`node.vkey`); an outside
+        /// auditor should pass the key it got from elsewhere.
+        #[arg(long)]
+        vkey: Option<String>,
         /// Print one JSON report.
         #[arg(long)]
         json: bool,
@@ -371,7 +376,7 @@ fn main() -> ExitCode {
             vkey,
             opening,
         }) => client::check_opening(&server, &vkey, &opening),
-        Command::Audit { dir, json } => audit::audit(&dir, json),
+        Command::Audit { dir, vkey, json } => audit::audit(&dir, vkey.as_deref(), json),
         Command::Evidence(EvidenceCommand::Seal {
             dir,
             case,

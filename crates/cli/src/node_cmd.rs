@@ -62,6 +62,12 @@ pub fn init(dir: &Path, origin: &str, profile: &str) -> Result<(), Failure> {
         anyhow::Ok(())
     })
     .map_err(setup)?;
+    // The verifier key is public: an outside auditor runs `custos audit` with it alone.
+    std::fs::write(
+        dir.join(custos_service::integrity::VERIFIER_FILE),
+        format!("{}\n", key.verifier()),
+    )
+    .map_err(|e| setup(e.into()))?;
     std::fs::write(&config_path, config.to_toml().map_err(setup)?).map_err(|e| setup(e.into()))?;
     let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     eprintln!(
@@ -312,66 +318,20 @@ pub fn user_password(dir: &Path, name: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-type BoxFut<'a, T> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<T, custos_service::Problem>> + Send + 'a>,
->;
+type BoxFut<'a, T> = custos_service::offline::OpFuture<'a, T>;
 
-/// Runs one operation in its own transaction against the node's database, and signs a
-/// checkpoint over the whole log in the same transaction, so the new events are covered by a
-/// signature even while no node runs (and `custos audit` would see them changed). A running node
-/// takes the events into its tree within a second.
+/// Runs one operation on the node's database while no node needs to run
+/// (`custos_service::offline::with_batch`): checked against the node's signatures, then signed.
 pub(crate) fn with_batch<T>(
     dir: &Path,
     op: impl for<'a> FnOnce(&'a mut custos_store::Batch, &'a mut ops::Appended) -> BoxFut<'a, T>,
 ) -> Result<T, Failure> {
-    let config = Config::load(dir).map_err(Failure::Setup)?;
-    let key = custos_service::node::read_key(&dir.join(&config.key)).map_err(Failure::Setup)?;
     let rt = runtime().map_err(Failure::Setup)?;
-    rt.block_on(async {
-        let store = open_store(dir).await.map_err(Failure::Setup)?;
-        let mut b = store.begin().await.map_err(|e| Failure::Setup(e.into()))?;
-        let mut out = Vec::new();
-        let result = op(&mut b, &mut out).await;
-        match result {
-            Ok(v) => {
-                let leaves = b
-                    .leaves_from(0)
-                    .await
-                    .map_err(|e| Failure::Setup(e.into()))?;
-                let hashes: Vec<_> = leaves
-                    .iter()
-                    .map(|(_, l)| custos_ledger::leaf_hash(l))
-                    .collect();
-                let mut tree = custos_ledger::MerkleTree::new(custos_ledger::MemoryStore::new());
-                tree.append_leaf_hashes(&hashes)
-                    .map_err(|e| Failure::Setup(anyhow::anyhow!("{e}")))?;
-                let root = tree
-                    .root()
-                    .map_err(|e| Failure::Setup(anyhow::anyhow!("{e}")))?;
-                let size = hashes.len() as u64;
-                let note = custos_ledger::Checkpoint::new(config.origin.clone(), size, root)
-                    .sign(&[&key])
-                    .map_err(|e| Failure::Setup(anyhow::anyhow!("{e}")))?;
-                let cp = custos_store::StoredCheckpoint {
-                    size,
-                    root,
-                    note,
-                    signed_at: Timestamp::now(),
-                };
-                b.put_checkpoint(&cp)
-                    .await
-                    .map_err(|e| Failure::Setup(e.into()))?;
-                b.commit().await.map_err(|e| Failure::Setup(e.into()))?;
-                store.close().await;
-                Ok(v)
-            }
-            Err(p) => {
-                drop(b);
-                store.close().await;
-                Err(Failure::Input(p.detail))
-            }
-        }
-    })
+    rt.block_on(custos_service::offline::with_batch(dir, op))
+        .map_err(|e| match e {
+            custos_service::offline::OfflineError::Refused(p) => Failure::Input(p.detail),
+            custos_service::offline::OfflineError::Setup(e) => Failure::Setup(e),
+        })
 }
 
 pub fn check_dir(dir: &Path) -> anyhow::Result<()> {

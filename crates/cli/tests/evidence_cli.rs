@@ -300,7 +300,16 @@ fn evidence_is_sealed_for_the_authority_fetched_verified_and_logged() {
     assert!(api["paths"]["/v1/requests/{case}/evidence"]["get"].is_object());
 
     node.stop();
-    custos_ok(&["audit", "--dir", &dir]);
+    // The audit hashes every package in custody: the one altered above is named.
+    let audit = custos(&["audit", "--dir", &dir]);
+    let said = String::from_utf8_lossy(&audit.stdout);
+    assert_eq!(audit.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains(&format!("package {sha} of case {case}")),
+        "{said}"
+    );
+    assert!(said.contains("altered or replaced"), "{said}");
+    assert_eq!(said.lines().count(), 1, "nothing else is found: {said}");
 }
 
 #[test]

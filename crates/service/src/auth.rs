@@ -174,10 +174,13 @@ pub async fn caller(
         ));
     };
     if let Some(token) = value.strip_prefix("Bearer ") {
-        return tokens.verify(store, token.trim()).await.map(Caller::User);
+        // The role is the one the log gave, never the table's (which anyone with the database
+        // could edit).
+        let user = tokens.verify(store, token.trim()).await?;
+        return directory.with_logged_role(user).await.map(Caller::User);
     }
     if let Some(jws) = value.strip_prefix("Custos-JWS ") {
-        return authority_proof(store, directory, jws.trim(), method, path)
+        return authority_proof(directory, jws.trim(), method, path)
             .await
             .map(Caller::Authority);
     }
@@ -188,13 +191,12 @@ pub async fn caller(
 }
 
 async fn authority_proof(
-    store: &Store,
     directory: &Directory,
     jws: &str,
     method: &str,
     path: &str,
 ) -> Result<Authority, Problem> {
-    let (authority, payload) = directory.verify(store, jws).await?;
+    let (authority, payload) = directory.verify(jws).await?;
     #[derive(serde::Deserialize)]
     struct Claims {
         htm: String,

@@ -1,55 +1,126 @@
-//! The directory of authorities as intake sees it: a cache of public keys by thumbprint, filled
-//! from the store on a miss and reloaded whenever `authority.*` events are committed. The final
-//! word on revocation is the database's, checked again inside the write transaction.
+//! The directory of authorities and the users' roles as the node acts on them: derived from the
+//! log, not read from a table.
+//!
+//! Anyone who can write the database can un-revoke a key in `authorities` or promote an auditor
+//! in `users`. So the node never asks those tables who may do what. At start it folds the events
+//! (after checking them against its own signed checkpoint, see [`crate::integrity`]) into a
+//! [`Registry`], and the writer applies every later directory or user event to it, its own and
+//! those other processes appended under a checkpoint signed with the node key. Intake's
+//! signature check, the revocation re-check under the write lock, and every role check read it.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{OnceLock, RwLock};
 
 use custos_jose::{PublicJwk, parse_compact};
-use custos_store::{Authority, Store};
+use custos_store::{Authority, Role, StoredEvent, User};
 
 use crate::ops::revoked_problem;
 use crate::problem::Problem;
+use crate::replay::Registry;
+use crate::writer::{Job, WriterHandle};
 
-/// Cached directory entries.
+/// The verified directory and users.
 #[derive(Debug, Default)]
 pub struct Directory {
-    entries: RwLock<HashMap<String, (Authority, PublicJwk)>>,
+    registry: RwLock<Registry>,
+    keys: RwLock<HashMap<String, PublicJwk>>,
+    writer: OnceLock<WriterHandle>,
 }
 
 impl Directory {
-    /// Drops every cached entry (they are reloaded on demand).
-    pub fn invalidate(&self) {
-        if let Ok(mut e) = self.entries.write() {
-            e.clear();
+    /// A directory holding what the log says.
+    pub fn new(registry: Registry) -> Directory {
+        Directory {
+            registry: RwLock::new(registry),
+            keys: RwLock::default(),
+            writer: OnceLock::new(),
         }
     }
 
-    async fn lookup(
-        &self,
-        store: &Store,
-        kid: &str,
-    ) -> Result<Option<(Authority, PublicJwk)>, Problem> {
-        if let Ok(e) = self.entries.read()
-            && let Some(hit) = e.get(kid)
+    /// Lets a miss (a key or user the directory does not know yet) ask the writer to take in
+    /// what other processes appended, e.g. `custos authority add` a moment ago.
+    pub fn attach(&self, writer: WriterHandle) {
+        let _ = self.writer.set(writer);
+    }
+
+    async fn catch_up(&self) {
+        if let Some(w) = self.writer.get()
+            && let Err(p) = w.call(Job::Sync).await
         {
-            return Ok(Some(hit.clone()));
+            tracing::warn!(problem = %p, "could not take in events appended by another process");
         }
-        let Some(a) = store.authority(kid).await? else {
-            return Ok(None);
+    }
+
+    /// Takes in committed events (directory and user events; others are ignored).
+    pub fn apply(&self, events: &[StoredEvent]) {
+        let Ok(mut r) = self.registry.write() else {
+            return;
         };
-        let jwk = PublicJwk::parse(&a.jwk)
-            .map_err(|e| Problem::internal(format!("stored key of {kid} is unusable: {e}")))?;
-        if let Ok(mut e) = self.entries.write() {
-            e.insert(kid.to_owned(), (a.clone(), jwk.clone()));
+        for e in events {
+            if !(e.event_type.starts_with("authority.") || e.event_type.starts_with("user.")) {
+                continue;
+            }
+            let applied = serde_json::from_str(&e.body)
+                .map_err(|err| err.to_string())
+                .and_then(|body| r.apply(e, &body));
+            if let Err(problem) = applied {
+                tracing::error!(seq = e.seq, %problem, "a logged directory event could not be applied");
+            }
         }
-        Ok(Some((a, jwk)))
+    }
+
+    /// An authority by key thumbprint, as the log has it (revocations applied).
+    pub fn authority(&self, kid: &str) -> Option<Authority> {
+        self.registry
+            .read()
+            .ok()
+            .and_then(|r| r.authorities.get(kid).cloned())
+    }
+
+    /// The role the log gave `name`.
+    pub fn role(&self, name: &str) -> Option<Role> {
+        self.registry.read().ok().and_then(|r| r.role(name))
+    }
+
+    /// `user` (read from the users table for its credentials) with the role the log gave it.
+    /// A user the log never added is refused.
+    pub async fn with_logged_role(&self, mut user: User) -> Result<User, Problem> {
+        if self.role(&user.name).is_none() {
+            self.catch_up().await;
+        }
+        match self.role(&user.name) {
+            Some(role) => {
+                user.role = role;
+                Ok(user)
+            }
+            None => {
+                tracing::warn!(user = %user.name, "a user row without a user.added event was refused");
+                Err(Problem::unauthorized(
+                    "bad-token",
+                    "the API token is not valid; ask an admin for one (`custos user add`)",
+                ))
+            }
+        }
+    }
+
+    fn key(&self, a: &Authority) -> Result<PublicJwk, Problem> {
+        if let Ok(k) = self.keys.read()
+            && let Some(hit) = k.get(&a.kid)
+        {
+            return Ok(hit.clone());
+        }
+        let jwk = PublicJwk::parse(&a.jwk)
+            .map_err(|e| Problem::internal(format!("logged key of {} is unusable: {e}", a.kid)))?;
+        if let Ok(mut k) = self.keys.write() {
+            k.insert(a.kid.clone(), jwk.clone());
+        }
+        Ok(jwk)
     }
 
     /// Checks a compact JWS against the directory: the `kid` must name a registered, unrevoked
     /// key and the signature must verify. Returns the signer and the payload. Nothing about the
     /// payload is looked at before the signature checks.
-    pub async fn verify(&self, store: &Store, jws: &str) -> Result<(Authority, Vec<u8>), Problem> {
+    pub async fn verify(&self, jws: &str) -> Result<(Authority, Vec<u8>), Problem> {
         let unverified =
             parse_compact(jws).map_err(|e| Problem::bad_request("malformed-jws", e.to_string()))?;
         let kid = unverified.header().kid.clone().ok_or_else(|| {
@@ -58,7 +129,10 @@ impl Directory {
                 "JWS protected header: kid is missing; set it to the RFC 7638 thumbprint of your key",
             )
         })?;
-        let Some((authority, jwk)) = self.lookup(store, &kid).await? else {
+        if self.authority(&kid).is_none() {
+            self.catch_up().await;
+        }
+        let Some(authority) = self.authority(&kid) else {
             return Err(Problem::unauthorized(
                 "unknown-key",
                 format!(
@@ -66,6 +140,7 @@ impl Directory {
                 ),
             ));
         };
+        let jwk = self.key(&authority)?;
         let verified = unverified.verify(&jwk).map_err(|_| {
             Problem::unauthorized(
                 "bad-signature",

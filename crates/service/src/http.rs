@@ -268,7 +268,7 @@ async fn submit(
         })?
         .trim();
     // 1. Signature first: nothing of the payload is read before it verifies.
-    let (authority, payload) = node.directory.verify(&node.store, jws).await?;
+    let (authority, payload) = node.directory.verify(jws).await?;
     // 2. The payload must be a valid request.
     let request = parse_request(&payload).map_err(|invalid| {
         let mut p = Problem::unprocessable(

@@ -5,7 +5,13 @@
 //! [`writer`] (how changes become one ordered, durable, signed log).
 //!
 //! * [`config`] — `custos.toml`.
-//! * [`directory`] — authority keys by RFC 7638 thumbprint; JWS verification for intake.
+//! * [`directory`] — the directory and users' roles as the log says; JWS verification for intake.
+//! * [`integrity`] — what the node trusts: its signed checkpoints and the head file beside the
+//!   database; a history they contradict is refused.
+//! * [`replay`] — every table rebuilt from the events, and the differences named.
+//! * [`audit`] — `custos audit`: the log, the tables and custody checked with the verifier key.
+//! * [`offline`] — one write while no node runs (the CLI's `authority`, `user` and `evidence
+//!   seal` commands), checked and signed like the writer's.
 //! * [`auth`] — API tokens (Argon2id) for people, signed proofs for requesting authorities.
 //! * [`ops`] — intake, decisions, second review, holds, notices, directory and user changes.
 //! * [`writer`] — the single writer with group commit and checkpoint signing.
@@ -13,15 +19,19 @@
 //! * [`evidence`] — sealed packages attached to requests, and their logged hand-over.
 //! * [`http`] — routes, problems (RFC 9457), OpenAPI.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod directory;
 pub mod evidence;
 pub mod http;
+pub mod integrity;
 pub mod log;
 pub mod node;
+pub mod offline;
 pub mod ops;
 pub mod problem;
+pub mod replay;
 pub mod writer;
 
 pub use config::Config;

@@ -7,12 +7,11 @@
 use std::sync::RwLock;
 
 use custos_ledger::checkpoint::Checkpoint;
-use custos_ledger::commitment::PublicRecord;
 use custos_ledger::tiles::{Tile, tile_bytes};
 use custos_ledger::{
     ConsistencyProof, Hash, InclusionProof, MemoryStore, MerkleTree, SignerKey, VerifierKey,
 };
-use custos_store::{Store, StoreError, StoredCheckpoint};
+use custos_store::{Store, StoredCheckpoint};
 use jiff::Timestamp;
 
 /// The log of one node.
@@ -41,23 +40,36 @@ fn tf(e: impl std::fmt::Display) -> TreeFailure {
 }
 
 impl NodeLog {
-    /// Loads every leaf from the store and rebuilds the tree; loads the latest checkpoint.
+    /// Loads every leaf from the store and rebuilds the tree, then checks it against the latest
+    /// checkpoint the node signed (in the database, and the head file's `head` if there is one):
+    /// a history the node's signatures contradict is refused ([`crate::integrity`]).
     pub async fn load(
         store: &Store,
         origin: &str,
         signer: SignerKey,
+        head: Option<&str>,
     ) -> Result<NodeLog, anyhow::Error> {
         let size = store.log_size().await?;
-        let mut tree = MerkleTree::new(MemoryStore::new());
-        let mut start = 0;
-        while start < size {
-            let end = (start + 65_536).min(size);
-            let leaves = store.leaves(start, end).await?;
-            let hashes: Vec<Hash> = leaves.iter().map(|l| custos_ledger::leaf_hash(l)).collect();
-            tree.append_leaf_hashes(&hashes).map_err(tf)?;
-            start = end;
-        }
-        let checkpoint = store.latest_checkpoint().await?;
+        let tree = build_tree(store, size).await?;
+        let latest = store.latest_checkpoint().await?;
+        let verified = crate::integrity::check_history(
+            size,
+            |s| tree.root_at(s).ok(),
+            latest.as_ref(),
+            head,
+            origin,
+            &signer.verifier(),
+        )?;
+        // Publish what the note signs, not the row's unsigned columns.
+        let checkpoint = match (latest, verified) {
+            (Some(row), Some(cp)) => Some(StoredCheckpoint {
+                size: cp.size,
+                root: cp.root,
+                note: row.note,
+                signed_at: row.signed_at,
+            }),
+            _ => None,
+        };
         Ok(NodeLog {
             origin: origin.to_owned(),
             signer,
@@ -89,10 +101,20 @@ impl NodeLog {
         Ok(())
     }
 
-    /// Throws the tree away and rebuilds it from the store (after a failed commit).
+    /// Throws the tree away and rebuilds it from the store up to the latest published
+    /// checkpoint (after a failed batch), checking it still gives the published root. Leaves
+    /// beyond it are taken in again, verified, by the next batch.
     pub async fn reload(&self, store: &Store) -> Result<(), anyhow::Error> {
-        let fresh = NodeLog::load(store, &self.origin, self.signer.clone()).await?;
-        let tree = fresh.tree.into_inner().map_err(tf)?;
+        let published = self.checkpoint();
+        let tree = build_tree(store, published.as_ref().map_or(0, |c| c.size)).await?;
+        if let Some(cp) = &published
+            && tree.root().map_err(tf)? != cp.root
+        {
+            anyhow::bail!(
+                "the events before {} no longer give the root the node signed: the database was changed under the running node. Stop it and run `custos audit`.",
+                cp.size
+            );
+        }
         *self.tree.write().map_err(tf)? = tree;
         Ok(())
     }
@@ -157,10 +179,19 @@ impl NodeLog {
     }
 }
 
-/// Parses a leaf back into its public record (for tools and the audit).
-pub fn public_record(leaf: &[u8]) -> Result<PublicRecord, StoreError> {
-    PublicRecord::from_leaf_bytes(leaf).map_err(|e| StoreError::Corrupt {
-        what: "log leaf",
-        detail: e.to_string(),
-    })
+/// The tree of the first `size` leaves in the store.
+async fn build_tree(store: &Store, size: u64) -> Result<MerkleTree<MemoryStore>, anyhow::Error> {
+    let mut tree = MerkleTree::new(MemoryStore::new());
+    let mut start = 0;
+    while start < size {
+        let end = (start + 65_536).min(size);
+        let leaves = store.leaves(start, end).await?;
+        let hashes: Vec<Hash> = leaves.iter().map(|l| custos_ledger::leaf_hash(l)).collect();
+        tree.append_leaf_hashes(&hashes).map_err(tf)?;
+        start = end;
+    }
+    if tree.size().map_err(tf)? != size {
+        anyhow::bail!("the database lost events while the log was being read");
+    }
+    Ok(tree)
 }

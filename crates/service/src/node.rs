@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::directory::Directory;
 use crate::log::NodeLog;
 use crate::ops::LifecycleRules;
+use crate::replay::{Projections, Registry, Signatures};
 use crate::writer::{self, Job, WriterHandle};
 
 /// Everything the HTTP handlers share.
@@ -44,6 +45,32 @@ impl std::fmt::Debug for Node {
             .field("dir", &self.dir)
             .finish_non_exhaustive()
     }
+}
+
+/// Rebuilds every projection from the events and compares it with the tables; returns the
+/// directory and users as the log has them. Any difference refuses the start: the tables were
+/// edited outside the node, and `custos audit` names each row.
+async fn check_projections(store: &Store) -> anyhow::Result<Registry> {
+    let mut p = Projections::default();
+    let mut next = 0;
+    loop {
+        let page = store.events(next, 10_000).await?;
+        let Some(last) = page.last() else { break };
+        next = last.seq + 1;
+        for e in &page {
+            p.apply(e, Signatures::Decode);
+        }
+    }
+    let tables = crate::audit::read_tables(store).await?;
+    let mut findings = std::mem::take(&mut p.findings);
+    findings.extend(p.diff(&tables));
+    if let Some(first) = findings.first() {
+        anyhow::bail!(
+            "its tables do not match its signed log ({} difference(s); the first: {first}). Run `custos audit --dir …` to see them all.",
+            findings.len()
+        );
+    }
+    Ok(p.registry)
 }
 
 /// Reads the node's signing key.
@@ -91,22 +118,35 @@ impl Node {
         let store = Store::open_sqlite(&dir.join(&config.database), false)
             .await
             .with_context(|| format!("cannot open the database in {}", dir.display()))?;
-        let log = Arc::new(NodeLog::load(&store, &config.origin, key).await?);
-        let directory = Arc::new(Directory::default());
-        let dir_for_writer = directory.clone();
-        let rules = LifecycleRules {
-            preservation_days: config.lifecycle.preservation_days,
-        };
+        // Nothing is served from a history the node's own signatures contradict, nor from
+        // tables that contradict the history.
+        let head = crate::integrity::read_head(dir)?;
+        let log = Arc::new(
+            NodeLog::load(&store, &config.origin, key, head.as_deref())
+                .await
+                .with_context(|| format!("the node in {} refuses to start", dir.display()))?,
+        );
+        let registry = check_projections(&store)
+            .await
+            .with_context(|| format!("the node in {} refuses to start", dir.display()))?;
+        let vkey_path = dir.join(crate::integrity::VERIFIER_FILE);
+        if !vkey_path.exists() {
+            std::fs::write(&vkey_path, format!("{}\n", log.verifier()))
+                .with_context(|| format!("cannot write {}", vkey_path.display()))?;
+        }
+        let directory = Arc::new(Directory::new(registry));
         let writer = writer::spawn(
             store.clone(),
             log.clone(),
-            rules,
-            Arc::new(move |changed| {
-                if changed {
-                    dir_for_writer.invalidate();
-                }
-            }),
+            writer::WriterContext {
+                rules: LifecycleRules {
+                    preservation_days: config.lifecycle.preservation_days,
+                },
+                directory: directory.clone(),
+                dir: dir.to_owned(),
+            },
         );
+        directory.attach(writer.clone());
         let node = Arc::new(Node {
             config,
             dir: dir.to_owned(),
@@ -119,6 +159,13 @@ impl Node {
         });
         // Sign a checkpoint for whatever the database holds (events appended offline).
         node.writer.call(Job::Sync).await?;
+        // Node directories older than the head file get one now.
+        if head.is_none()
+            && let Some(cp) = node.log.checkpoint()
+        {
+            crate::integrity::write_head(dir, &cp.note)
+                .with_context(|| format!("cannot write the head file in {}", dir.display()))?;
+        }
         Ok(node)
     }
 

@@ -82,14 +82,16 @@ pub enum SubmitOutcome {
 
 /// Records a submission: `request.received` + `request.assessed`, or, for a case awaiting
 /// information, `request.supplemented` + `request.assessed`. Idempotent on (authority, id).
+///
+/// `current` is the sender's directory entry as the log has it now: the directory may have
+/// changed since the signature was checked (a revocation by another process), and the writer
+/// passes what it knows under the write lock.
 pub async fn submit(
     b: &mut Batch,
     out: &mut Appended,
     s: &Submission,
+    current: Option<&Authority>,
 ) -> Result<SubmitOutcome, Problem> {
-    // The directory may have changed since the signature was checked (a revocation by another
-    // process): decide on what the database says now, under the write lock.
-    let current = b.authority(&s.authority.kid).await?;
     match current {
         None => {
             return Err(Problem::unauthorized(
@@ -100,7 +102,7 @@ pub async fn submit(
                 ),
             ));
         }
-        Some(a) if a.revoked_at.is_some() => return Err(revoked_problem(&a)),
+        Some(a) if a.revoked_at.is_some() => return Err(revoked_problem(a)),
         Some(_) => {}
     }
     let request_id = s.request.id.as_str();

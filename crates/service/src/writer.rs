@@ -4,12 +4,14 @@
 //! to the tree, signs a checkpoint over the result, and commits once. Only after the commit is
 //! durable does any caller hear "done", so an acknowledged request survives a `kill -9`.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use custos_store::{Batch, Case, CaseStatus, Hold, Store, User};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::directory::Directory;
 use crate::log::NodeLog;
 use crate::ops::{
     self, Appended, DecisionInput, DueNotice, LifecycleRules, Submission, SubmitOutcome,
@@ -139,18 +141,21 @@ pub async fn reply<T>(rx: oneshot::Receiver<Result<T, Problem>>) -> Result<T, Pr
     })?
 }
 
-/// Called after each commit with whether directory events were among the batch's events.
-pub type AfterCommit = Arc<dyn Fn(bool) + Send + Sync>;
+/// What the writer needs besides the store and the log.
+#[derive(Debug)]
+pub struct WriterContext {
+    /// Lifecycle settings.
+    pub rules: LifecycleRules,
+    /// The verified directory, kept up to date with every committed event.
+    pub directory: Arc<Directory>,
+    /// The node directory, where the head file is kept.
+    pub dir: PathBuf,
+}
 
 /// Starts the writer task.
-pub fn spawn(
-    store: Store,
-    log: Arc<NodeLog>,
-    rules: LifecycleRules,
-    after_commit: AfterCommit,
-) -> WriterHandle {
+pub fn spawn(store: Store, log: Arc<NodeLog>, cx: WriterContext) -> WriterHandle {
     let (tx, rx) = mpsc::channel(4096);
-    tokio::spawn(run(store, log, rules, rx, after_commit));
+    tokio::spawn(run(store, log, cx, rx));
     WriterHandle { tx }
 }
 
@@ -201,20 +206,11 @@ impl Reply {
     }
 }
 
-async fn run(
-    store: Store,
-    log: Arc<NodeLog>,
-    rules: LifecycleRules,
-    mut rx: mpsc::Receiver<Job>,
-    after_commit: AfterCommit,
-) {
+async fn run(store: Store, log: Arc<NodeLog>, cx: WriterContext, mut rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let replies = match run_batch(&store, &log, &rules, jobs.drain(..)).await {
-            Ok((replies, directory_changed)) => {
-                after_commit(directory_changed);
-                replies
-            }
+        let replies = match run_batch(&store, &log, &cx, jobs.drain(..)).await {
+            Ok(replies) => replies,
             Err((replies, problem)) => {
                 tracing::error!(%problem, "batch failed; rebuilding the log tree from the database");
                 if let Err(e) = log.reload(&store).await {
@@ -232,12 +228,12 @@ async fn run(
     }
 }
 
-type BatchResult = Result<(Vec<Reply>, bool), (Vec<Reply>, Problem)>;
+type BatchResult = Result<Vec<Reply>, (Vec<Reply>, Problem)>;
 
 async fn run_batch(
     store: &Store,
     log: &NodeLog,
-    rules: &LifecycleRules,
+    cx: &WriterContext,
     jobs: impl Iterator<Item = Job>,
 ) -> BatchResult {
     let mut replies = Vec::new();
@@ -251,13 +247,9 @@ async fn run_batch(
         }
     };
     // Catch up with events appended by other processes (e.g. `custos authority add`).
-    let mut directory_changed = false;
-    match catch_up(&mut b, log).await {
-        Ok(changed) => directory_changed |= changed,
-        Err(p) => {
-            replies.extend(jobs.map(placeholder));
-            return Err((replies, p));
-        }
+    if let Err(p) = catch_up(&mut b, log, &cx.directory).await {
+        replies.extend(jobs.map(placeholder));
+        return Err((replies, p));
     }
     let mut appended: Appended = Vec::new();
     for job in jobs {
@@ -266,7 +258,7 @@ async fn run_batch(
             replies.push(placeholder(job));
             return Err((replies, e.into()));
         }
-        let reply = run_job(&mut b, &mut out, rules, job).await;
+        let reply = run_job(&mut b, &mut out, cx, job).await;
         let ok = reply_ok(&reply);
         let end = if ok {
             b.release_job().await
@@ -285,9 +277,6 @@ async fn run_batch(
     let now = Timestamp::now();
     if !appended.is_empty() || log.published_size() < log.tree_size() || log.checkpoint().is_none()
     {
-        directory_changed |= appended
-            .iter()
-            .any(|e| e.event_type.starts_with("authority."));
         let leaves: Vec<&[u8]> = appended.iter().map(|e| e.leaf.as_slice()).collect();
         if let Err(e) = log.append_leaves(&leaves) {
             return Err((replies, Problem::internal(e.to_string())));
@@ -302,30 +291,65 @@ async fn run_batch(
         if let Err(e) = b.commit().await {
             return Err((replies, e.into()));
         }
+        cx.directory.apply(&appended);
+        // The high-water mark is durable before anyone hears "done": a database later rolled
+        // back behind it is refused at start instead of reusing these log indexes.
+        let kept = tokio::task::spawn_blocking({
+            let (dir, note) = (cx.dir.clone(), cp.note.clone());
+            move || crate::integrity::write_head(&dir, &note)
+        })
+        .await;
         log.publish(cp);
+        if !matches!(kept, Ok(Ok(()))) {
+            tracing::error!(?kept, "could not write the head file");
+            let p = Problem::unavailable(
+                "the node recorded this but could not keep its log head on disk; tell its operator. A retry of the same request is safe.",
+            );
+            for r in replies {
+                r.fail(&p);
+            }
+            return Ok(Vec::new());
+        }
     } else if let Err(e) = b.commit().await {
         return Err((replies, e.into()));
     }
-    Ok((replies, directory_changed))
+    Ok(replies)
 }
 
-async fn catch_up(b: &mut Batch, log: &NodeLog) -> Result<bool, Problem> {
+/// Takes in events other processes appended (the CLI's offline writes). They must be covered
+/// by a checkpoint signed with the node key, which such a process writes in the same commit;
+/// events slipped into the database without one are refused, never signed by the node.
+async fn catch_up(b: &mut Batch, log: &NodeLog, directory: &Directory) -> Result<(), Problem> {
     let db_size = b.log_size().await?;
     let tree_size = log.tree_size();
     if db_size == tree_size {
-        return Ok(false);
+        return Ok(());
     }
     if db_size < tree_size {
         return Err(Problem::internal(format!(
             "the database holds {db_size} events but the log has {tree_size}: events were removed. Run `custos audit`."
         )));
     }
-    let foreign = b.leaves_from(tree_size).await?;
-    let changed = foreign.iter().any(|(t, _)| t.starts_with("authority."));
-    let leaves: Vec<&[u8]> = foreign.iter().map(|(_, l)| l.as_slice()).collect();
+    let foreign = b.events_from(tree_size).await?;
+    let leaves: Vec<&[u8]> = foreign.iter().map(|e| e.leaf.as_slice()).collect();
     log.append_leaves(&leaves)
         .map_err(|e| Problem::internal(e.to_string()))?;
-    Ok(changed)
+    let latest = b.latest_checkpoint().await?;
+    if let Err(e) = crate::integrity::check_history(
+        log.tree_size(),
+        |s| log.root_at(s).ok(),
+        latest.as_ref(),
+        None,
+        log.origin(),
+        &log.verifier(),
+    ) {
+        tracing::error!(problem = %e, "events appended by another process were refused");
+        return Err(Problem::unavailable(
+            "the node found events in its database that it cannot verify and records nothing until its operator runs `custos audit`",
+        ));
+    }
+    directory.apply(&foreign);
+    Ok(())
 }
 
 fn reply_ok(r: &Reply) -> bool {
@@ -355,10 +379,15 @@ fn placeholder(job: Job) -> Reply {
     }
 }
 
-async fn run_job(b: &mut Batch, out: &mut Appended, rules: &LifecycleRules, job: Job) -> Reply {
+async fn run_job(b: &mut Batch, out: &mut Appended, cx: &WriterContext, job: Job) -> Reply {
     let now = Timestamp::now();
+    let rules = &cx.rules;
     match job {
-        Job::Submit(s, tx) => Reply::Submit(tx, ops::submit(b, out, &s).await),
+        Job::Submit(s, tx) => {
+            // Revocation re-checked under the write lock, against the log's directory.
+            let current = cx.directory.authority(&s.authority.kid);
+            Reply::Submit(tx, ops::submit(b, out, &s, current.as_ref()).await)
+        }
         Job::Decide {
             case_id,
             user,

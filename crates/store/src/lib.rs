@@ -307,6 +307,36 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.get(0)).collect())
     }
 
+    /// Every case, by number (for the audit's comparison with the events).
+    pub async fn all_cases(&self) -> Result<Vec<Case>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CASE_COLUMNS} FROM cases ORDER BY case_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(case_from_row).collect()
+    }
+
+    /// Every preservation hold, released ones included, by case.
+    pub async fn all_holds(&self) -> Result<Vec<Hold>> {
+        let rows = sqlx::query(
+            "SELECT case_id, started_at, expires_at, renewals, released_at FROM holds ORDER BY case_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(hold_from_row).collect()
+    }
+
+    /// Every evidence package, destroyed ones included, in log order.
+    pub async fn all_evidence(&self) -> Result<Vec<Evidence>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVIDENCE_COLUMNS} FROM evidence ORDER BY sealed_seq"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(evidence_from_row).collect()
+    }
+
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -373,6 +403,28 @@ impl Batch {
             .fetch_all(&mut *self.tx)
             .await?;
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Events from `start` on, with their bodies (to take in what other writers appended).
+    pub async fn events_from(&mut self, start: u64) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
+             WHERE seq >= ? ORDER BY seq",
+        )
+        .bind(start as i64)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.into_iter().map(event_from_row).collect()
+    }
+
+    /// The latest signed checkpoint, as this transaction sees it.
+    pub async fn latest_checkpoint(&mut self) -> Result<Option<StoredCheckpoint>> {
+        let row = sqlx::query(
+            "SELECT size, root, note, signed_at FROM checkpoints ORDER BY size DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(checkpoint_from_row).transpose()
     }
 
     /// Appends one event: draws a fresh salt, commits to the event's canonical JSON, and stores

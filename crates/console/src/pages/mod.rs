@@ -145,6 +145,8 @@ pub(super) async fn viewer(c: &Console, headers: &HeaderMap) -> Option<Viewer> {
     let id = cookie(headers, SESSION_COOKIE)?;
     let session = c.sessions.get(&id)?;
     let user = c.node.store.user(&session.user).await.ok()??;
+    // The role the log gave, never the table's.
+    let user = c.node.directory.with_logged_role(user).await.ok()?;
     if user.disabled_at.is_some() {
         c.sessions.end(&id);
         return None;

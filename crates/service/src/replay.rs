@@ -1,0 +1,886 @@
+//! The projections as the log says they must be: every table the node acts on, rebuilt from the
+//! events alone.
+//!
+//! The tables (`authorities`, `users`, `cases`, `holds`, `notices`, `evidence`) are caches of the
+//! events, updated in the transaction that appends them. Anyone who can write the database can
+//! edit a cache without touching an event: un-revoke a key, promote an auditor, turn a refusal
+//! into an execution. [`Projections::replay`] folds the events into what each row must hold, and
+//! [`Projections::diff`] names every row that differs. The audit runs both; the node runs them
+//! at start and refuses to serve a database whose tables contradict its log.
+//!
+//! While folding, the replay also checks what no table shows: that each request was signed by
+//! a key registered and unrevoked at the time (optional: it costs one Ed25519 verification per
+//! request), and that each decision was made by a user whose *logged* role allowed it, with a
+//! second supervisor where a safeguard was overridden.
+//!
+//! This is deliberately a second, independent statement of what `ops` does to the tables: if the
+//! two ever disagree, the audit says so rather than trusting either.
+
+use std::collections::{BTreeMap, HashMap};
+
+use base64::Engine as _;
+use custos_jose::{PublicJwk, verify_compact};
+use custos_model::parse_request;
+use custos_safeguards::Assessment;
+use custos_store::{Authority, Case, CaseStatus, Evidence, Hold, Notice, Role, StoredEvent};
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::ops::{DecisionKind, RecordedDecision};
+
+/// One thing the audit found wrong, named so a person can look at it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// What kind of problem: `event`, `checkpoint`, `history`, `projection`, `signature`,
+    /// `role`, `four-eyes`, `lifecycle`, `evidence`.
+    pub kind: &'static str,
+    /// What is wrong and where.
+    pub detail: String,
+}
+
+impl Finding {
+    pub(crate) fn new(kind: &'static str, detail: impl Into<String>) -> Finding {
+        Finding {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind, self.detail)
+    }
+}
+
+/// A user as the log knows it (the credential hashes are never logged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedUser {
+    /// Login name.
+    pub name: String,
+    /// Role given when the user was added.
+    pub role: Role,
+    /// When added.
+    pub added_at: Timestamp,
+    /// Whether a console password was set.
+    pub has_password: bool,
+}
+
+/// The directory and the users: what authorization decisions rest on.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    /// Authorities by key thumbprint, revocations applied.
+    pub authorities: HashMap<String, Authority>,
+    /// Users by name.
+    pub users: HashMap<String, LoggedUser>,
+}
+
+impl Registry {
+    /// Applies one event (events of other kinds are ignored). Returns a problem with the event,
+    /// if it cannot be applied.
+    pub fn apply(&mut self, e: &StoredEvent, body: &Value) -> Result<(), String> {
+        match e.event_type.as_str() {
+            "authority.added" => {
+                let kid = text(body, "kid")?;
+                let jwk = PublicJwk::parse(&body["jwk"].to_string())
+                    .map_err(|err| format!("its key does not parse: {err}"))?;
+                if jwk.thumbprint() != kid {
+                    return Err(format!("kid {kid} is not the thumbprint of its key"));
+                }
+                if self.authorities.contains_key(kid) {
+                    return Err(format!("the key {kid} is added a second time"));
+                }
+                let channels = body["channels"]
+                    .as_array()
+                    .ok_or("channels is not a list")?
+                    .iter()
+                    .map(|c| c.as_str().map(str::to_owned).ok_or("a channel is not text"))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.authorities.insert(
+                    kid.to_owned(),
+                    Authority {
+                        kid: kid.to_owned(),
+                        state: text(body, "state")?.to_owned(),
+                        name: text(body, "name")?.to_owned(),
+                        kind: text(body, "kind")?.to_owned(),
+                        channels,
+                        jwk: jwk.to_json(),
+                        age_recipient: body["age_recipient"].as_str().map(str::to_owned),
+                        added_at: e.at,
+                        revoked_at: None,
+                        revoke_reason: None,
+                    },
+                );
+            }
+            "authority.revoked" => {
+                let kid = text(body, "kid")?;
+                let a = self
+                    .authorities
+                    .get_mut(kid)
+                    .ok_or_else(|| format!("revokes {kid}, which no earlier event added"))?;
+                if a.revoked_at.is_some() {
+                    return Err(format!("revokes {kid} a second time"));
+                }
+                a.revoked_at = Some(e.at);
+                a.revoke_reason = body["reason"].as_str().map(str::to_owned);
+            }
+            "user.added" => {
+                let name = text(body, "name")?;
+                let role = Role::parse(text(body, "role")?).ok_or("unknown role")?;
+                if self.users.contains_key(name) {
+                    return Err(format!("the user {name} is added a second time"));
+                }
+                self.users.insert(
+                    name.to_owned(),
+                    LoggedUser {
+                        name: name.to_owned(),
+                        role,
+                        added_at: e.at,
+                        has_password: false,
+                    },
+                );
+            }
+            "user.password_set" => {
+                let name = text(body, "name")?;
+                self.users
+                    .get_mut(name)
+                    .ok_or_else(|| format!("sets a password for {name}, who was never added"))?
+                    .has_password = true;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The logged role of `name`, if the log knows the user.
+    pub fn role(&self, name: &str) -> Option<Role> {
+        self.users.get(name).map(|u| u.role)
+    }
+}
+
+/// Every projection as the events say it must be, and what the fold found on the way.
+#[derive(Debug, Default)]
+pub struct Projections {
+    /// Directory and users.
+    pub registry: Registry,
+    /// Cases by number.
+    pub cases: BTreeMap<i64, Case>,
+    /// Preservation holds by case.
+    pub holds: BTreeMap<i64, Hold>,
+    /// Notices by case.
+    pub notices: BTreeMap<i64, Notice>,
+    /// Packages by digest.
+    pub evidence: BTreeMap<String, Evidence>,
+    /// Problems met while folding (an event that cannot apply, a decision its author's role
+    /// did not allow, a request signed by a revoked key, …).
+    pub findings: Vec<Finding>,
+}
+
+/// What the tables hold, read once, for [`Projections::diff`].
+#[derive(Debug, Default)]
+pub struct Tables {
+    /// `authorities`.
+    pub authorities: Vec<Authority>,
+    /// `users` (role and whether a password is set).
+    pub users: Vec<(String, Role, Timestamp, bool)>,
+    /// `cases`.
+    pub cases: Vec<Case>,
+    /// `holds`.
+    pub holds: Vec<Hold>,
+    /// `notices`.
+    pub notices: Vec<Notice>,
+    /// `evidence`.
+    pub evidence: Vec<Evidence>,
+}
+
+fn text<'a>(body: &'a Value, field: &str) -> Result<&'a str, String> {
+    body[field]
+        .as_str()
+        .ok_or_else(|| format!("{field} is missing or not text"))
+}
+
+fn time(body: &Value, field: &str) -> Result<Timestamp, String> {
+    text(body, field)?
+        .parse()
+        .map_err(|e| format!("{field} is not a time: {e}"))
+}
+
+/// Whether the fold re-verifies each request's signature (the audit does; the node's start-up
+/// check trusts the signed log for that and only decodes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signatures {
+    /// Verify every request JWS under the key the log registered.
+    Verify,
+    /// Decode payloads without verifying.
+    Decode,
+}
+
+impl Projections {
+    /// Folds `events` (in log order) into projections.
+    pub fn replay<'a>(
+        events: impl IntoIterator<Item = &'a StoredEvent>,
+        signatures: Signatures,
+    ) -> Projections {
+        let mut p = Projections::default();
+        for e in events {
+            p.apply(e, signatures);
+        }
+        p
+    }
+
+    /// Applies one event.
+    pub fn apply(&mut self, e: &StoredEvent, signatures: Signatures) {
+        let body: Value = match serde_json::from_str(&e.body) {
+            Ok(v) => v,
+            Err(err) => {
+                self.findings.push(Finding::new(
+                    "event",
+                    format!("event {}: body is not JSON ({err})", e.seq),
+                ));
+                return;
+            }
+        };
+        if let Err(detail) = self.apply_body(e, &body, signatures) {
+            self.findings.push(Finding::new(
+                "event",
+                format!("event {} ({}): {detail}", e.seq, e.event_type),
+            ));
+        }
+    }
+
+    fn case_mut(&mut self, e: &StoredEvent) -> Result<&mut Case, String> {
+        let id = e.case_id.ok_or("names no case")?;
+        self.cases
+            .get_mut(&id)
+            .ok_or_else(|| format!("concerns case {id}, which no earlier event received"))
+    }
+
+    fn require_role(&mut self, e: &StoredEvent, who: &str, min: Role, what: &str) {
+        let problem = match self.registry.users.get(who) {
+            None => Some(format!("{who} is not a user the log knows")),
+            Some(u) if u.role == Role::Auditor || u.role < min => Some(format!(
+                "{who} was {} in the log; {what} needs {}",
+                u.role.as_str(),
+                min.as_str()
+            )),
+            Some(_) => None,
+        };
+        if let Some(p) = problem {
+            self.findings.push(Finding::new(
+                "role",
+                format!("event {} ({}): {p}", e.seq, e.event_type),
+            ));
+        }
+    }
+
+    fn apply_body(
+        &mut self,
+        e: &StoredEvent,
+        body: &Value,
+        signatures: Signatures,
+    ) -> Result<(), String> {
+        let at = e.at;
+        match e.event_type.as_str() {
+            "authority.added" | "authority.revoked" | "user.added" | "user.password_set" => {
+                self.registry.apply(e, body)?;
+            }
+            "request.received" | "request.supplemented" => {
+                let (request_json, kid, payload_sha256) = self.arrival(e, body, signatures)?;
+                let id = e.case_id.ok_or("names no case")?;
+                let request = parse_request(request_json.as_bytes())
+                    .map_err(|err| format!("the signed request does not parse: {err}"))?;
+                if e.event_type == "request.received" {
+                    if self.cases.contains_key(&id) {
+                        return Err(format!("receives case {id} a second time"));
+                    }
+                    self.cases.insert(
+                        id,
+                        Case {
+                            case_id: id,
+                            authority_kid: kid.clone(),
+                            request_id: text(body, "request_id")?.to_owned(),
+                            payload_sha256,
+                            request_json: String::new(),
+                            status: CaseStatus::Assessed,
+                            outcome: String::new(),
+                            assessment: String::new(),
+                            measure: String::new(),
+                            requesting_state: String::new(),
+                            channel: String::new(),
+                            emergency: false,
+                            received_at: at,
+                            respond_by: at,
+                            confidentiality_until: None,
+                            notify_person_at: None,
+                            decision: None,
+                            pending_decision: None,
+                            updated_at: at,
+                        },
+                    );
+                }
+                if e.event_type == "request.supplemented" {
+                    self.require_status(e, &[CaseStatus::AwaitingInformation]);
+                }
+                let case = self.case_mut(e)?;
+                if case.authority_kid != kid {
+                    return Err(format!("supplements case {id} from another authority"));
+                }
+                case.payload_sha256 = payload_sha256;
+                case.request_json = request_json;
+                case.measure = request.measure.as_str().to_owned();
+                case.requesting_state = request.requesting_authority.state.as_str().to_owned();
+                case.channel = request.channel.as_str().to_owned();
+                case.emergency = request.emergency.as_ref().is_some_and(|x| x.claimed);
+                case.confidentiality_until = request.confidentiality.as_ref().and_then(|c| c.until);
+                case.status = CaseStatus::Assessed;
+                case.updated_at = at;
+            }
+            "request.assessed" => {
+                let assessment: Assessment = serde_json::from_value(body["assessment"].clone())
+                    .map_err(|err| format!("the assessment does not parse: {err}"))?;
+                let case = self.case_mut(e)?;
+                case.outcome = assessment.outcome.as_str().to_owned();
+                case.respond_by = assessment.deadlines.respond_by;
+                case.notify_person_at = assessment.deadlines.notify_person_at;
+                case.assessment = body["assessment"].to_string();
+                case.updated_at = at;
+            }
+            "request.information_requested" => {
+                let d = decision(body, "decision")?;
+                self.require_role(e, &d.reviewer, Role::Reviewer, "asking for information");
+                self.require_status(e, &[CaseStatus::Assessed, CaseStatus::AwaitingInformation]);
+                let case = self.case_mut(e)?;
+                case.status = CaseStatus::AwaitingInformation;
+                case.updated_at = at;
+            }
+            "decision.proposed" => {
+                let d = decision(body, "decision")?;
+                self.require_role(e, &d.reviewer, Role::Reviewer, "proposing a decision");
+                self.require_status(e, &[CaseStatus::Assessed, CaseStatus::AwaitingInformation]);
+                let case = self.case_mut(e)?;
+                case.status = CaseStatus::AwaitingSecondReview;
+                case.pending_decision = Some(body["decision"].to_string());
+                case.updated_at = at;
+            }
+            "decision.second_review_rejected" => {
+                let who = text(body, "reviewer")?.to_owned();
+                let proposed = decision(body, "proposed")?;
+                self.require_role(e, &who, Role::Supervisor, "a second review");
+                self.require_status(e, &[CaseStatus::AwaitingSecondReview]);
+                if who == proposed.reviewer {
+                    self.four_eyes(e, &format!("{who} reviewed their own proposal"));
+                }
+                let case = self.case_mut(e)?;
+                case.status = CaseStatus::Assessed;
+                case.pending_decision = None;
+                case.updated_at = at;
+            }
+            "decision.recorded" => {
+                let d = decision(body, "decision")?;
+                self.require_role(e, &d.reviewer, Role::Reviewer, "recording a decision");
+                if d.confirmed_by.is_some() {
+                    self.require_status(e, &[CaseStatus::AwaitingSecondReview]);
+                } else {
+                    self.require_status(
+                        e,
+                        &[CaseStatus::Assessed, CaseStatus::AwaitingInformation],
+                    );
+                }
+                if let Some(second) = &d.confirmed_by {
+                    self.require_role(e, second, Role::Supervisor, "a second review");
+                    if second == &d.reviewer {
+                        self.four_eyes(e, &format!("{second} confirmed their own decision"));
+                    }
+                }
+                let case = self.case_mut(e)?;
+                let executes = matches!(
+                    d.decision,
+                    DecisionKind::Execute | DecisionKind::ExecuteNarrowed
+                );
+                let unconfirmed_override =
+                    executes && case.outcome == "refuse" && d.confirmed_by.is_none();
+                case.decision = Some(body["decision"].to_string());
+                case.pending_decision = None;
+                case.updated_at = at;
+                case.status = match d.decision {
+                    DecisionKind::Refuse => CaseStatus::Refused,
+                    DecisionKind::Execute | DecisionKind::ExecuteNarrowed => CaseStatus::Executing,
+                    DecisionKind::RequestInformation => {
+                        return Err("records a request for information as a decision".into());
+                    }
+                };
+                let (case_id, notify_at) = (case.case_id, case.notify_person_at);
+                if unconfirmed_override {
+                    self.four_eyes(
+                        e,
+                        &format!(
+                            "case {case_id} was executed over a refusal recommendation without a second reviewer"
+                        ),
+                    );
+                }
+                if executes && let Some(notify_at) = notify_at {
+                    // As ops::start_execution: secrecy narrowed by the reviewer ends the wait
+                    // for the notice earlier.
+                    let due_at = match d.narrowed.as_ref().and_then(|n| n.confidentiality_until) {
+                        Some(until) => until.max(at).min(notify_at),
+                        None => notify_at,
+                    };
+                    self.notices.insert(
+                        case_id,
+                        Notice {
+                            case_id,
+                            due_at,
+                            ended_at: None,
+                            sent_at: None,
+                            attempts: 0,
+                            last_error: None,
+                        },
+                    );
+                }
+            }
+            "preservation.started" => {
+                let id = self.case_mut(e)?.case_id;
+                self.holds.insert(
+                    id,
+                    Hold {
+                        case_id: id,
+                        started_at: at,
+                        expires_at: time(body, "expires_at")?,
+                        renewals: 0,
+                        released_at: None,
+                    },
+                );
+            }
+            "preservation.renewed" => {
+                let who = text(body, "by")?.to_owned();
+                self.require_role(e, &who, Role::Reviewer, "renewing a hold");
+                let id = e.case_id.ok_or("names no case")?;
+                let hold = self
+                    .holds
+                    .get_mut(&id)
+                    .ok_or("renews a hold never started")?;
+                hold.expires_at = time(body, "expires_at")?;
+                hold.renewals += 1;
+            }
+            "preservation.released" => {
+                let id = e.case_id.ok_or("names no case")?;
+                let hold = self
+                    .holds
+                    .get_mut(&id)
+                    .ok_or("releases a hold never started")?;
+                hold.released_at = Some(at);
+            }
+            "confidentiality.ended" => {
+                let id = e.case_id.ok_or("names no case")?;
+                let n = self.notices.get_mut(&id).ok_or("no notice was owed")?;
+                n.ended_at = Some(at);
+            }
+            "notice.sent" => {
+                let id = e.case_id.ok_or("names no case")?;
+                let n = self.notices.get_mut(&id).ok_or("no notice was owed")?;
+                n.sent_at = Some(at);
+                n.attempts = body["attempt"].as_i64().unwrap_or(n.attempts);
+            }
+            "request.delivered" | "request.closed" => {
+                let who = text(body, "by")?.to_owned();
+                self.require_role(e, &who, Role::Reviewer, "changing a case's status");
+                if e.event_type == "request.delivered" {
+                    self.require_status(e, &[CaseStatus::Executing]);
+                } else {
+                    self.require_status(
+                        e,
+                        &[
+                            CaseStatus::Executing,
+                            CaseStatus::Delivered,
+                            CaseStatus::Refused,
+                        ],
+                    );
+                }
+                let case = self.case_mut(e)?;
+                case.status = if e.event_type == "request.delivered" {
+                    CaseStatus::Delivered
+                } else {
+                    CaseStatus::Closed
+                };
+                case.updated_at = at;
+            }
+            "evidence.sealed" => {
+                self.require_status(e, &[CaseStatus::Executing, CaseStatus::Delivered]);
+                let id = self.case_mut(e)?.case_id;
+                let sha = text(body, "package_sha256")?.to_owned();
+                if self.evidence.contains_key(&sha) {
+                    return Err(format!("package {sha} is sealed a second time"));
+                }
+                self.evidence.insert(
+                    sha.clone(),
+                    Evidence {
+                        package_sha256: sha,
+                        case_id: id,
+                        size: body["size"].as_i64().ok_or("size is not a number")?,
+                        manifest_sha256: text(body, "manifest_sha256")?.to_owned(),
+                        recipient: text(body, "recipient")?.to_owned(),
+                        sealed_seq: i64::try_from(e.seq).map_err(|x| x.to_string())?,
+                        sealed_at: at,
+                        delivered_at: None,
+                        destroyed_at: None,
+                    },
+                );
+            }
+            "evidence.delivered" => {
+                let sha = text(body, "package_sha256")?;
+                let p = self
+                    .evidence
+                    .get_mut(sha)
+                    .ok_or_else(|| format!("delivers {sha}, which was never sealed"))?;
+                if p.destroyed_at.is_some() {
+                    return Err(format!("delivers {sha} after its destruction"));
+                }
+                p.delivered_at.get_or_insert(at);
+                let case = self.case_mut(e)?;
+                if case.status == CaseStatus::Executing {
+                    case.status = CaseStatus::Delivered;
+                    case.updated_at = at;
+                }
+            }
+            "evidence.destroyed" => {
+                let sha = text(body, "package_sha256")?;
+                self.evidence
+                    .get_mut(sha)
+                    .ok_or_else(|| format!("destroys {sha}, which was never sealed"))?
+                    .destroyed_at = Some(at);
+            }
+            other => return Err(format!("unknown event type {other:?}")),
+        }
+        Ok(())
+    }
+
+    /// A change the lifecycle does not allow from the case's logged status: the node acted on
+    /// a case table that said otherwise.
+    fn require_status(&mut self, e: &StoredEvent, allowed: &[CaseStatus]) {
+        let Some(status) = e
+            .case_id
+            .and_then(|id| self.cases.get(&id))
+            .map(|c| c.status)
+        else {
+            return;
+        };
+        if !allowed.contains(&status) {
+            self.findings.push(Finding::new(
+                "lifecycle",
+                format!(
+                    "event {} ({}): case {} was {} in the log, where this is not allowed",
+                    e.seq,
+                    e.event_type,
+                    e.case_id.unwrap_or_default(),
+                    status.as_str()
+                ),
+            ));
+        }
+    }
+
+    fn four_eyes(&mut self, e: &StoredEvent, detail: &str) {
+        self.findings.push(Finding::new(
+            "four-eyes",
+            format!("event {} ({}): {detail}", e.seq, e.event_type),
+        ));
+    }
+
+    /// The request document of an arrival, its signer and digest, with the signature checked
+    /// against the directory as the log had it at that moment.
+    fn arrival(
+        &mut self,
+        e: &StoredEvent,
+        body: &Value,
+        signatures: Signatures,
+    ) -> Result<(String, String, custos_ledger::Hash), String> {
+        let kid = text(body, "authority")?.to_owned();
+        let jws = text(body, "jws").map_err(|_| "a received request without its signature")?;
+        let authority = self.registry.authorities.get(&kid).ok_or_else(|| {
+            format!("signed by {kid}, which no earlier event added to the directory")
+        })?;
+        if let Some(revoked) = authority.revoked_at {
+            self.findings.push(Finding::new(
+                "signature",
+                format!(
+                    "event {} ({}): signed by {kid}, which was revoked on {revoked}, before the request arrived",
+                    e.seq, e.event_type
+                ),
+            ));
+        }
+        let payload = match signatures {
+            Signatures::Verify => {
+                let jwk = PublicJwk::parse(&authority.jwk).map_err(|x| x.to_string())?;
+                verify_compact(jws, &jwk)
+                    .map_err(|_| format!("the request's signature does not verify under {kid}"))?
+                    .payload
+            }
+            Signatures::Decode => jws
+                .split('.')
+                .nth(1)
+                .and_then(|p| {
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(p)
+                        .ok()
+                })
+                .ok_or("the JWS payload is not base64url")?,
+        };
+        let digest = custos_ledger::Hash(<sha2::Sha256 as sha2::Digest>::digest(&payload).into());
+        if body["payload_sha256"].as_str() != Some(digest.to_hex().as_str()) {
+            return Err("payload_sha256 is not the digest of the signed request".into());
+        }
+        let text = String::from_utf8(payload).map_err(|_| "the payload is not UTF-8")?;
+        Ok((text, kid, digest))
+    }
+
+    /// Every difference between the tables and these projections, each named by table and key.
+    pub fn diff(&self, t: &Tables) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let mut differ = |what: String| out.push(Finding::new("projection", what));
+
+        let logged = &self.registry.authorities;
+        for a in &t.authorities {
+            match logged.get(&a.kid) {
+                None => differ(format!(
+                    "authorities: {} is in the table but no event added it",
+                    a.kid
+                )),
+                Some(l) => {
+                    let same_key =
+                        PublicJwk::parse(&a.jwk).ok().map(|k| k.to_json()) == Some(l.jwk.clone());
+                    if !same_key
+                        || a.state != l.state
+                        || a.name != l.name
+                        || a.kind != l.kind
+                        || a.channels != l.channels
+                        || a.age_recipient != l.age_recipient
+                        || a.added_at != l.added_at
+                    {
+                        differ(format!(
+                            "authorities: {} differs from its authority.added event",
+                            a.kid
+                        ));
+                    }
+                    if a.revoked_at != l.revoked_at || a.revoke_reason != l.revoke_reason {
+                        differ(format!(
+                            "authorities: {} is {} in the table but {} in the log",
+                            a.kid,
+                            revoked_words(a.revoked_at),
+                            revoked_words(l.revoked_at)
+                        ));
+                    }
+                }
+            }
+        }
+        missing(
+            &mut differ,
+            "authorities",
+            logged.keys(),
+            t.authorities.iter().map(|a| &a.kid),
+        );
+
+        let users = &self.registry.users;
+        for (name, role, added_at, has_password) in &t.users {
+            match users.get(name) {
+                None => differ(format!(
+                    "users: {name} is in the table but no event added them"
+                )),
+                Some(l) => {
+                    if *role != l.role {
+                        differ(format!(
+                            "users: {name} is {} in the table but {} in the log",
+                            role.as_str(),
+                            l.role.as_str()
+                        ));
+                    }
+                    if *added_at != l.added_at {
+                        differ(format!("users: {name}'s added_at differs from the log"));
+                    }
+                    if *has_password && !l.has_password {
+                        differ(format!(
+                            "users: {name} has a console password the log never recorded"
+                        ));
+                    }
+                }
+            }
+        }
+        missing(
+            &mut differ,
+            "users",
+            users.keys(),
+            t.users.iter().map(|u| &u.0),
+        );
+
+        for c in &t.cases {
+            match self.cases.get(&c.case_id) {
+                None => differ(format!(
+                    "cases: case {} is in the table but no event received it",
+                    c.case_id
+                )),
+                Some(l) => {
+                    let fields = case_differences(c, l);
+                    if !fields.is_empty() {
+                        differ(format!(
+                            "cases: case {} differs from its events in {}",
+                            c.case_id,
+                            fields.join(", ")
+                        ));
+                    }
+                }
+            }
+        }
+        missing(
+            &mut differ,
+            "cases",
+            self.cases.keys(),
+            t.cases.iter().map(|c| &c.case_id),
+        );
+
+        for h in &t.holds {
+            match self.holds.get(&h.case_id) {
+                None => differ(format!(
+                    "holds: case {} has a hold no event started",
+                    h.case_id
+                )),
+                Some(l) if l != h => differ(format!(
+                    "holds: the hold of case {} differs from its events",
+                    h.case_id
+                )),
+                Some(_) => {}
+            }
+        }
+        missing(
+            &mut differ,
+            "holds",
+            self.holds.keys(),
+            t.holds.iter().map(|h| &h.case_id),
+        );
+
+        for n in &t.notices {
+            match self.notices.get(&n.case_id) {
+                None => differ(format!(
+                    "notices: case {} has a notice no decision owed",
+                    n.case_id
+                )),
+                // Failed delivery attempts are not logged; what was logged must match.
+                Some(l)
+                    if (l.due_at, l.ended_at, l.sent_at) != (n.due_at, n.ended_at, n.sent_at) =>
+                {
+                    differ(format!(
+                        "notices: the notice of case {} differs from its events",
+                        n.case_id
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        missing(
+            &mut differ,
+            "notices",
+            self.notices.keys(),
+            t.notices.iter().map(|n| &n.case_id),
+        );
+
+        for p in &t.evidence {
+            match self.evidence.get(&p.package_sha256) {
+                None => differ(format!(
+                    "evidence: package {} is in the table but no event sealed it",
+                    p.package_sha256
+                )),
+                Some(l) if l != p => differ(format!(
+                    "evidence: package {} differs from its events",
+                    p.package_sha256
+                )),
+                Some(_) => {}
+            }
+        }
+        missing(
+            &mut differ,
+            "evidence",
+            self.evidence.keys(),
+            t.evidence.iter().map(|p| &p.package_sha256),
+        );
+        out
+    }
+}
+
+fn decision(body: &Value, field: &str) -> Result<RecordedDecision, String> {
+    serde_json::from_value(body[field].clone())
+        .map_err(|e| format!("{field} is not a recorded decision: {e}"))
+}
+
+fn revoked_words(at: Option<Timestamp>) -> String {
+    at.map_or_else(|| "not revoked".to_owned(), |t| format!("revoked on {t}"))
+}
+
+fn missing<'a, K: Ord + std::fmt::Display + 'a>(
+    differ: &mut impl FnMut(String),
+    table: &str,
+    logged: impl Iterator<Item = &'a K>,
+    stored: impl Iterator<Item = &'a K>,
+) {
+    let stored: std::collections::BTreeSet<&K> = stored.collect();
+    for k in logged {
+        if !stored.contains(k) {
+            differ(format!(
+                "{table}: {k} is in the log but missing from the table"
+            ));
+        }
+    }
+}
+
+fn json_eq(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<Value>(a),
+        serde_json::from_str::<Value>(b),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn opt_json_eq(a: Option<&String>, b: Option<&String>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => json_eq(x, y),
+        _ => false,
+    }
+}
+
+/// The names of the columns where a stored case differs from the logged one.
+fn case_differences(c: &Case, l: &Case) -> Vec<&'static str> {
+    let mut d = Vec::new();
+    let mut check = |same: bool, name: &'static str| {
+        if !same {
+            d.push(name);
+        }
+    };
+    check(c.authority_kid == l.authority_kid, "authority_kid");
+    check(c.request_id == l.request_id, "request_id");
+    check(c.payload_sha256 == l.payload_sha256, "payload_sha256");
+    check(c.request_json == l.request_json, "request_json");
+    check(c.status == l.status, "status");
+    check(c.outcome == l.outcome, "outcome");
+    check(json_eq(&c.assessment, &l.assessment), "assessment");
+    check(c.measure == l.measure, "measure");
+    check(c.requesting_state == l.requesting_state, "requesting_state");
+    check(c.channel == l.channel, "channel");
+    check(c.emergency == l.emergency, "emergency");
+    check(c.received_at == l.received_at, "received_at");
+    check(c.respond_by == l.respond_by, "respond_by");
+    check(
+        c.confidentiality_until == l.confidentiality_until,
+        "confidentiality_until",
+    );
+    check(c.notify_person_at == l.notify_person_at, "notify_person_at");
+    check(
+        opt_json_eq(c.decision.as_ref(), l.decision.as_ref()),
+        "decision",
+    );
+    check(
+        opt_json_eq(c.pending_decision.as_ref(), l.pending_decision.as_ref()),
+        "pending_decision",
+    );
+    check(c.updated_at == l.updated_at, "updated_at");
+    d
+}
