@@ -300,9 +300,13 @@ fn run_sampling_memory(mut cmd: Command) -> (Output, u64) {
     (out, peak_kib * 1024)
 }
 
+/// 512 MiB by default (eight times the memory limit, so flat memory is still proven); the
+/// 3 GiB of issue 4 with `CUSTOS_SLOW_TESTS=1`, which keeps every CI run minutes shorter.
 #[test]
-fn a_3_gib_sparse_file_seals_in_flat_memory_and_round_trips() {
-    const SIZE: u64 = 3 << 30;
+fn a_large_sparse_file_seals_in_flat_memory_and_round_trips() {
+    let slow = std::env::var("CUSTOS_SLOW_TESTS").is_ok_and(|v| v == "1");
+    let size: u64 = if slow { 3 << 30 } else { 512 << 20 };
+    let label = format!("{} MiB", size >> 20);
     const LIMIT: u64 = 64 << 20;
     let tmp = tempfile::tempdir().unwrap();
     let k = keys(tmp.path());
@@ -310,7 +314,7 @@ fn a_3_gib_sparse_file_seals_in_flat_memory_and_round_trips() {
     {
         let mut f = std::fs::File::create(&big).unwrap();
         f.write_all(b"start of a large production").unwrap();
-        f.set_len(SIZE).unwrap();
+        f.set_len(size).unwrap();
     }
     let expected = {
         let mut h = Sha256::new();
@@ -330,8 +334,8 @@ fn a_3_gib_sparse_file_seals_in_flat_memory_and_round_trips() {
     };
     let pkg = tmp.path().join("big.age");
     let (out, peak) = run_sampling_memory(seal_cmd(&k, &pkg, &[&big]));
-    let out = ok(out, "custos seal (3 GiB)");
-    eprintln!("custos seal, 3 GiB: peak RSS {} KiB", peak >> 10);
+    let out = ok(out, &format!("custos seal ({label})"));
+    eprintln!("custos seal, {label}: peak RSS {} KiB", peak >> 10);
     assert!(peak > 0, "memory was sampled");
     assert!(peak < LIMIT, "sealing peaked at {} MiB RSS", peak >> 20);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -340,11 +344,11 @@ fn a_3_gib_sparse_file_seals_in_flat_memory_and_round_trips() {
 
     let dir = tmp.path().join("out");
     let (out, peak) = run_sampling_memory(unseal_cmd(&k, &pkg, &dir));
-    let out = ok(out, "custos unseal (3 GiB)");
-    eprintln!("custos unseal, 3 GiB: peak RSS {} KiB", peak >> 10);
+    let out = ok(out, &format!("custos unseal ({label})"));
+    eprintln!("custos unseal, {label}: peak RSS {} KiB", peak >> 10);
     assert!(peak < LIMIT, "unsealing peaked at {} MiB RSS", peak >> 20);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["files"][0]["sha256"], expected.as_str());
-    assert_eq!(report["files"][0]["size"], SIZE);
-    assert_eq!(std::fs::metadata(dir.join("big.bin")).unwrap().len(), SIZE);
+    assert_eq!(report["files"][0]["size"], size);
+    assert_eq!(std::fs::metadata(dir.join("big.bin")).unwrap().len(), size);
 }
