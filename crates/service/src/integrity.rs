@@ -170,41 +170,122 @@ pub fn check_head(
     Ok(())
 }
 
-/// The head file's note, if the node directory has one.
+/// The head file holds two slots of this size; each write goes to the slot not holding the
+/// newest head, so a write torn by a crash can only lose the head being written (whose answers
+/// were not sent yet), never the one before it.
+const SLOT: usize = 4096;
+const MAGIC: &[u8; 8] = b"CUSTOSH1";
+
+fn slot_bytes(note: &str) -> Option<Vec<u8>> {
+    use sha2::Digest as _;
+    let len = u32::try_from(note.len()).ok()?;
+    let mut b = Vec::with_capacity(SLOT);
+    b.extend_from_slice(MAGIC);
+    b.extend_from_slice(&len.to_le_bytes());
+    b.extend_from_slice(note.as_bytes());
+    let digest = sha2::Sha256::digest(&b);
+    b.extend_from_slice(&digest);
+    (b.len() <= SLOT).then_some(b)
+}
+
+fn parse_slot(b: &[u8]) -> Option<String> {
+    use sha2::Digest as _;
+    let len = u32::from_le_bytes(b.get(8..12)?.try_into().ok()?) as usize;
+    let end = 12usize.checked_add(len)?;
+    let (body, digest) = (b.get(..end)?, b.get(end..end + 32)?);
+    (body.starts_with(MAGIC) && sha2::Sha256::digest(body).as_slice() == digest)
+        .then(|| String::from_utf8(body[12..].to_vec()).ok())
+        .flatten()
+}
+
+/// The intact slots of a head file, with the size each claims.
+fn slots(bytes: &[u8]) -> [Option<(u64, String)>; 2] {
+    [0, 1].map(|i| {
+        let note = parse_slot(bytes.get(i * SLOT..(i + 1) * SLOT)?)?;
+        Some((claimed_size(&note)?, note))
+    })
+}
+
+/// The head file's note (the newest intact slot), if the node directory has one.
 pub fn read_head(dir: &Path) -> Result<Option<String>, HistoryError> {
     let path = dir.join(HEAD_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(HistoryError::HeadUnreadable {
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(HistoryError::HeadUnreadable {
+                path,
+                detail: e.to_string(),
+            });
+        }
+    };
+    let newest = slots(&bytes)
+        .into_iter()
+        .flatten()
+        .max_by_key(|(size, _)| *size);
+    match newest {
+        Some((_, note)) => Ok(Some(note)),
+        None => Err(HistoryError::HeadUnreadable {
             path,
-            detail: e.to_string(),
+            detail: "neither of its two slots is intact; restore it from a backup of the node directory, or remove it to trust the database's latest checkpoint (`custos audit` first)".into(),
         }),
     }
 }
 
-/// The size a note claims, without verifying it (only to avoid moving the head backwards).
+/// The size a note claims, without verifying it (only to pick a slot and to avoid moving the
+/// head backwards).
 fn claimed_size(note: &str) -> Option<u64> {
     note.lines().nth(1).and_then(|l| l.parse().ok())
 }
 
-/// Makes `note` the head file, durably: written to a temporary file, fsynced, renamed over the
-/// old one, and the directory fsynced. A head already further along is kept (another process,
-/// e.g. a CLI write beside a running node, may have signed a larger tree meanwhile).
+/// Makes `note` the head, durably: written over the older of the head file's two slots and
+/// fdatasynced (one flush, as cheap as one SQLite commit; a rename would cost three). A head
+/// already further along is kept (another process, e.g. a CLI write beside a running node, may
+/// have signed a larger tree meanwhile).
 pub fn write_head(dir: &Path, note: &str) -> std::io::Result<()> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let bytes = slot_bytes(note).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "checkpoint note too large for the head file",
+        )
+    })?;
+    let new_size = claimed_size(note).unwrap_or(0);
     let path = dir.join(HEAD_FILE);
-    if let (Ok(old), Some(new)) = (std::fs::read_to_string(&path), claimed_size(note))
-        && claimed_size(&old).is_some_and(|old| old > new)
+    let created = !path.exists();
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)?;
+    let mut old = Vec::with_capacity(2 * SLOT);
+    f.read_to_end(&mut old)?;
+    let current = slots(&old);
+    let newest = match (&current[0], &current[1]) {
+        (Some((a, _)), Some((b, _))) => Some(if a >= b { 0 } else { 1 }),
+        (Some(_), None) => Some(0),
+        (None, Some(_)) => Some(1),
+        (None, None) => None,
+    };
+    if let Some(i) = newest
+        && current[i]
+            .as_ref()
+            .is_some_and(|(size, _)| *size > new_size)
     {
         return Ok(());
     }
-    let tmp = dir.join(format!("{HEAD_FILE}.{}.tmp", std::process::id()));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(note.as_bytes())?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, &path)?;
-    std::fs::File::open(dir)?.sync_all()
+    let target = newest.map_or(0, |i| 1 - i);
+    f.set_len((2 * SLOT) as u64)?;
+    f.seek(SeekFrom::Start((target * SLOT) as u64))?;
+    let mut padded = bytes;
+    padded.resize(SLOT, 0);
+    f.write_all(&padded)?;
+    f.sync_data()?;
+    if created {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// The node's verifier key: `vkey` if given (a key, or a file holding one), else the one kept in
@@ -350,6 +431,26 @@ mod tests {
         ));
         assert!(err.to_string().contains("rolled back"));
         assert!(err.to_string().contains("custos.db-wal"));
+    }
+
+    #[test]
+    fn a_torn_write_loses_only_the_head_being_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = tree(6);
+        write_head(dir.path(), &signed(&t, 5).note).unwrap();
+        write_head(dir.path(), &signed(&t, 6).note).unwrap();
+        let path = dir.path().join(HEAD_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        // The newest slot (the second write went to slot 1) torn by a crash.
+        bytes[SLOT + 20] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        let head = read_head(dir.path()).unwrap().unwrap();
+        assert_eq!(claimed_size(&head), Some(5));
+        // Both slots gone: said, not guessed.
+        bytes[20] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = read_head(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("neither of its two slots is intact"), "{err}");
     }
 
     #[test]
