@@ -12,6 +12,7 @@
 //! * [`log`] — the in-memory Merkle tree over the events table, proofs and tiles.
 //! * [`evidence`] — sealed packages attached to requests, and their logged hand-over.
 //! * [`http`] — routes, problems (RFC 9457), OpenAPI.
+//! * [`serve`] — the listener: timeouts, connection cap, shedding of stalled connections.
 
 pub mod auth;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod log;
 pub mod node;
 pub mod ops;
 pub mod problem;
+pub mod serve;
 pub mod writer;
 
 pub use config::Config;
