@@ -10,8 +10,9 @@ use std::time::Instant;
 
 use crate::common::{TestNode, request};
 
-/// Seconds schemathesis may run (its `--max-time`).
-const BUDGET_SECONDS: u32 = 40;
+/// Seconds schemathesis may run (its `--max-time`): the coverage phase (every documented
+/// constraint, both sides) takes under 15 s; fuzzing fills the rest. CI waits for all of it.
+const BUDGET_SECONDS: u32 = 30;
 
 #[test]
 fn the_openapi_document_agrees_with_the_api() {
@@ -45,6 +46,10 @@ fn the_openapi_document_agrees_with_the_api() {
             "all",
             "--exclude-path-regex",
             "/evidence",
+            // Hypothesis's health checks judge generation speed, which a loaded CI machine
+            // would fail at random; they say nothing of the API.
+            "--suppress-health-check",
+            "all",
             "--max-time",
             &BUDGET_SECONDS.to_string(),
             // One worker: CPython 3.11.7 (this machine's) fails "AST constructor recursion
