@@ -94,9 +94,12 @@ pub fn serve(dir: &Path, listen: Option<String>) -> Result<(), Failure> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+    // Every connection costs a descriptor; many systems start processes at 1,024.
+    custos_service::serve::raise_descriptor_limit();
     let rt = runtime().map_err(setup)?;
     rt.block_on(async {
         let node = Node::open(dir).await?;
+        let limits = custos_service::serve::Limits::new(&node.config.http);
         let addr = listen.unwrap_or_else(|| node.config.listen.clone());
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -112,8 +115,7 @@ pub fn serve(dir: &Path, listen: Option<String>) -> Result<(), Failure> {
         // The JSON API and the reviewer console, on one listener.
         let app = custos_service::http::router(node.clone())
             .merge(custos_console::router(node.clone()));
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
+        custos_service::serve::serve(listener, app, limits, async {
                 let ctrl_c = tokio::signal::ctrl_c();
                 let mut term =
                     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -122,8 +124,8 @@ pub fn serve(dir: &Path, listen: Option<String>) -> Result<(), Failure> {
                         Err(_) => return drop(ctrl_c.await),
                     };
                 tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-            })
-            .await?;
+        })
+        .await?;
         node.store.close().await;
         anyhow::Ok(())
     })

@@ -4,6 +4,8 @@
 //! outside verifier, tampering found by `custos audit`, and a SIGKILL in the middle of intake.
 
 mod common;
+mod contract;
+mod hardening;
 mod integrity;
 
 use std::collections::BTreeSet;

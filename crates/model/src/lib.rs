@@ -17,7 +17,7 @@ pub mod parse;
 pub mod request;
 #[cfg(feature = "strategies")]
 pub mod strategies;
-mod strict;
+pub mod strict;
 
 pub use jiff::Timestamp;
 pub use measure::{Channel, DataCategories, DataCategory, Measure};

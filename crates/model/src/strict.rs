@@ -21,6 +21,29 @@ pub fn optional_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     object(d).map(Some)
 }
 
+/// Like [`object`], for an optional field that may also be `null` (as in the node's API bodies).
+pub fn object_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    struct OrNull<T>(PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for OrNull<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object or null")
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+            object(d).map(Some)
+        }
+    }
+    d.deserialize_option(OrNull(PhantomData))
+}
+
 /// Reads a JSON array whose every element is an object.
 pub fn object_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,

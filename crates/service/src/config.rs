@@ -34,6 +34,9 @@ pub struct Config {
     /// Lifecycle settings.
     #[serde(default)]
     pub lifecycle: LifecycleConfig,
+    /// Limits of the HTTP listener.
+    #[serde(default)]
+    pub http: HttpConfig,
 }
 
 /// Limits on what intake accepts.
@@ -76,6 +79,23 @@ pub struct LifecycleConfig {
     pub evidence_max_upload_bytes: u64,
 }
 
+/// Limits of the HTTP listener (`custos serve`): stalled and idle connections are closed, and
+/// at the cap the oldest connections that have not sent a complete request are shed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Seconds a client has to send a complete request head, from connecting (or from the
+    /// previous response on a kept-alive connection).
+    #[serde(default = "default_header_timeout")]
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a kept-alive connection may stay idle (effectively at most the header timeout).
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive_timeout_seconds: u64,
+    /// Most connections open at once; lowered to fit the process's file descriptor limit.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
 fn default_listen() -> String {
     "127.0.0.1:8480".into()
 }
@@ -108,6 +128,25 @@ fn default_evidence_upload() -> u64 {
 }
 fn default_tick() -> u64 {
     30
+}
+fn default_header_timeout() -> u64 {
+    10
+}
+fn default_keep_alive() -> u64 {
+    5
+}
+fn default_max_connections() -> usize {
+    4096
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            header_read_timeout_seconds: default_header_timeout(),
+            keep_alive_timeout_seconds: default_keep_alive(),
+            max_connections: default_max_connections(),
+        }
+    }
 }
 
 impl Default for IntakeConfig {
@@ -144,6 +183,7 @@ impl Config {
             jurisdiction: None,
             intake: IntakeConfig::default(),
             lifecycle: LifecycleConfig::default(),
+            http: HttpConfig::default(),
         }
     }
 

@@ -220,7 +220,7 @@ async fn own_case(
 }
 
 /// The packages of a case, each with the opening of its `evidence.sealed` event.
-#[utoipa::path(get, path = "/v1/requests/{case}/evidence", params(("case" = i64, Path)),
+#[utoipa::path(get, path = "/v1/requests/{case}/evidence", params(("case" = i64, Path)), security(("bearer" = []), ("custos_jws" = [])),
     responses((status = 200, body = Object), (status = 404, body = Problem)))]
 pub async fn list(
     State(node): State<Arc<Node>>,
@@ -256,7 +256,7 @@ pub async fn list(
 }
 
 /// Hands a package over to the requesting authority (signed proof only) and logs it.
-#[utoipa::path(get, path = "/v1/requests/{case}/evidence/{sha256}", params(("case" = i64, Path), ("sha256" = String, Path)),
+#[utoipa::path(get, path = "/v1/requests/{case}/evidence/{sha256}", params(("case" = i64, Path), ("sha256" = String, Path)), security(("custos_jws" = [])),
     responses((status = 200, content_type = "application/octet-stream"), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn fetch(
     State(node): State<Arc<Node>>,
@@ -346,7 +346,7 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// answer; a package that is not logged is not kept.
 #[utoipa::path(post, path = "/v1/requests/{case}/evidence", params(("case" = i64, Path),
         ("Custos-Manifest-SHA256" = String, Header, description = "hex SHA-256 of the signed manifest.json"),
-        ("Custos-Manifest-Signer" = String, Header, description = "verifier key of the manifest's signer")),
+        ("Custos-Manifest-Signer" = String, Header, description = "verifier key of the manifest's signer")), security(("bearer" = [])),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = Object), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]

@@ -16,7 +16,7 @@ use custos_model::parse_request;
 use custos_store::{Case, CaseFilter, CaseStatus};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::OpenApi;
 
@@ -62,10 +62,154 @@ use crate::writer::Job;
         crate::ops::DecisionKind,
         crate::ops::NarrowedTerms,
         SecondReviewInput,
-        CaseView
-    ))
+        CaseView,
+        CaseEvents,
+        EventView,
+        HoldView,
+        NoticeView,
+        AuthorityView,
+        InclusionProof,
+        ConsistencyProof
+    )),
+    modifiers(&Contract)
 )]
 pub struct ApiDoc;
+
+/// Schemas of bodies that serde reads through custos-model types, which know nothing of OpenAPI.
+pub mod schema {
+    use utoipa::openapi::schema::{
+        AdditionalProperties, Array, ArrayBuilder, KnownFormat, Object, ObjectBuilder,
+        SchemaFormat, SchemaType, Type,
+    };
+
+    fn date_time() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .build()
+    }
+
+    /// `DataCategories`: a non-empty set of distinct categories.
+    pub fn data_categories() -> Array {
+        let category = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(custos_model::DataCategory::ALL.map(|c| c.as_str())));
+        ArrayBuilder::new()
+            .items(category)
+            .min_items(Some(1))
+            .max_items(Some(custos_model::DataCategory::ALL.len()))
+            .unique_items(true)
+            .build()
+    }
+
+    /// `Option<Period>`: `from` and `to` (RFC 3339), or null.
+    pub fn period_or_null() -> Object {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Array(vec![Type::Object, Type::Null]))
+            .property("from", date_time())
+            .property("to", date_time())
+            .required("from")
+            .required("to")
+            .additional_properties(Some(
+                AdditionalProperties::<utoipa::openapi::Schema>::FreeForm(false),
+            ))
+            .build()
+    }
+}
+
+/// What the handlers' annotations share, added to the generated document: the two ways to
+/// authenticate, problems served as `application/problem+json`, a 400 wherever a parameter or
+/// body can fail to parse (axum's rejections become problems in [`problem_for_plain_errors`]),
+/// and a 401 wherever a caller must authenticate.
+struct Contract;
+
+impl utoipa::Modify for Contract {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A person's API token (`custos user add`): `Authorization: Bearer cst.<name>.<secret>`",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "custos_jws",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "A requesting authority's proof: `Custos-JWS <compact JWS>` signed with its registered key over `{\"htm\": method, \"htu\": path, \"iat\": seconds}`",
+            ))),
+        );
+        let problem = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/problem+json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("Problem")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        let problem_ref = Ref::from_schema_name("Problem").ref_location;
+        for item in doc.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for op in ops.into_iter().flatten() {
+                let takes_input = op.parameters.as_ref().is_some_and(|p| !p.is_empty())
+                    || op.request_body.is_some();
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let responses = &mut op.responses.responses;
+                if takes_input {
+                    responses
+                        .entry("400".into())
+                        .or_insert_with(|| problem("A parameter or the body is not valid"));
+                }
+                if secured {
+                    responses.entry("401".into()).or_insert_with(|| {
+                        problem("No credentials, or credentials the node does not accept")
+                    });
+                }
+                for response in responses.values_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    response.content = std::mem::take(&mut response.content)
+                        .into_iter()
+                        .map(|(media, content)| {
+                            let is_problem = matches!(&content.schema,
+                                Some(RefOr::Ref(r)) if r.ref_location == problem_ref);
+                            if media == "application/json" && is_problem {
+                                ("application/problem+json".to_owned(), content)
+                            } else {
+                                (media, content)
+                            }
+                        })
+                        .collect();
+                }
+            }
+        }
+    }
+}
 
 /// Builds the router.
 pub fn router(node: Arc<Node>) -> Router {
@@ -226,6 +370,11 @@ fn body_problem(r: BytesRejection) -> Problem {
     }
 }
 
+/// A compact JWS: `header.payload.signature`, each part base64url without padding.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = r"^\s*[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\s*$")]
+pub struct CompactJws(pub String);
+
 /// Submit a signed request.
 ///
 /// The body is a compact JWS (`alg: EdDSA`, `kid` = RFC 7638 thumbprint of a registered key)
@@ -233,7 +382,7 @@ fn body_problem(r: BytesRejection) -> Problem {
 /// else. The same payload again returns the existing case (200); a different payload under the
 /// same id is refused (409) unless the node awaits information on it, in which case it is a
 /// supplement and is re-assessed (200).
-#[utoipa::path(post, path = "/v1/requests", request_body(content = String, content_type = "application/jose"),
+#[utoipa::path(post, path = "/v1/requests", request_body(content = CompactJws, content_type = "application/jose"),
     responses((status = 201, body = CaseView, description = "Received and assessed"), (status = 200, body = CaseView, description = "Already received, or supplemented"),
               (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem),
               (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
@@ -416,6 +565,9 @@ async fn visible_case(node: &Node, caller: &Caller, case_id: i64) -> ApiResult<C
     }
 }
 
+/// Most requests `GET /v1/requests` returns at once (and its default).
+pub const MAX_LIST_LIMIT: u32 = 500;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
@@ -434,8 +586,9 @@ struct ListQuery {
 /// List requests, soonest deadline first. Authorities see only their own.
 #[utoipa::path(get, path = "/v1/requests", params(("status" = Option<String>, Query), ("outcome" = Option<String>, Query), ("measure" = Option<String>, Query),
     ("state" = Option<String>, Query, description = "requesting state"), ("channel" = Option<String>, Query), ("emergency" = Option<bool>, Query),
-    ("open" = Option<bool>, Query, description = "leave out closed and refused"), ("offset" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
-    responses((status = 200, body = Vec<CaseView>), (status = 401, body = Problem)))]
+    ("open" = Option<bool>, Query, description = "leave out closed and refused"), ("offset" = Option<u64>, Query, maximum = 4294967295.0),
+    ("limit" = Option<u32>, Query, maximum = 500, description = "at most 500 (the default)")),
+    security(("bearer" = []), ("custos_jws" = [])), responses((status = 200, body = Vec<CaseView>)))]
 async fn list_requests(
     State(node): State<Arc<Node>>,
     headers: HeaderMap,
@@ -444,6 +597,13 @@ async fn list_requests(
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Vec<CaseView>>> {
     let caller = who(&node, &headers, &method, &uri).await?;
+    let limit = q.limit.unwrap_or(MAX_LIST_LIMIT);
+    if limit > MAX_LIST_LIMIT {
+        return Err(Problem::bad_request(
+            "limit-too-large",
+            format!("limit={limit}: at most {MAX_LIST_LIMIT} requests a page; page on with offset"),
+        ));
+    }
     let filter = CaseFilter {
         authority_kid: match &caller {
             Caller::Authority(a) => Some(a.kid.clone()),
@@ -457,7 +617,7 @@ async fn list_requests(
         emergency: q.emergency,
         open_only: q.open,
         offset: q.offset.unwrap_or(0),
-        limit: q.limit.unwrap_or(500),
+        limit,
     };
     Ok(Json(
         node.store.cases(&filter).await?.iter().map(view).collect(),
@@ -465,7 +625,8 @@ async fn list_requests(
 }
 
 /// One request.
-#[utoipa::path(get, path = "/v1/requests/{case}", params(("case" = i64, Path)), responses((status = 200, body = CaseView), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/v1/requests/{case}", params(("case" = i64, Path)), security(("bearer" = []), ("custos_jws" = [])),
+    responses((status = 200, body = CaseView), (status = 404, body = Problem)))]
 async fn get_request(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
@@ -479,37 +640,68 @@ async fn get_request(
 
 /// The timeline of a request: its events with their log indexes (the full events for people,
 /// types and times for the requesting authority).
-#[utoipa::path(get, path = "/v1/requests/{case}/events", params(("case" = i64, Path)), responses((status = 200, body = Object), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/v1/requests/{case}/events", params(("case" = i64, Path)), security(("bearer" = []), ("custos_jws" = [])),
+    responses((status = 200, body = CaseEvents), (status = 404, body = Problem)))]
 async fn request_events(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
     headers: HeaderMap,
     method: Method,
     uri: Uri,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CaseEvents>> {
     let caller = who(&node, &headers, &method, &uri).await?;
     visible_case(&node, &caller, case_id).await?;
     let events = node.store.case_events(case_id).await?;
     let published = node.log.published_size();
-    let items: Vec<Value> = events
+    let events = events
         .iter()
-        .map(|e| {
-            let mut v = json!({
-                "log_index": e.seq, "type": e.event_type, "at": e.at.to_string(),
-                "inclusion_proof": (e.seq < published).then(|| format!("/v1/log/inclusion?index={}&size={published}", e.seq)),
-            });
-            if matches!(caller, Caller::User(_)) {
-                v["event"] = serde_json::from_str(&e.body).unwrap_or(Value::Null);
-            }
-            v
+        .map(|e| EventView {
+            log_index: e.seq,
+            kind: e.event_type.clone(),
+            at: e.at.to_string(),
+            inclusion_proof: (e.seq < published)
+                .then(|| format!("/v1/log/inclusion?index={}&size={published}", e.seq)),
+            event: matches!(caller, Caller::User(_))
+                .then(|| serde_json::from_str(&e.body).unwrap_or(Value::Null)),
         })
         .collect();
-    Ok(Json(json!({ "case": case_id, "events": items })))
+    Ok(Json(CaseEvents {
+        case: case_id,
+        events,
+    }))
+}
+
+/// The timeline of a case.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CaseEvents {
+    /// The case number.
+    pub case: i64,
+    /// Its events, oldest first.
+    pub events: Vec<EventView>,
+}
+
+/// One event of a case's timeline.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EventView {
+    /// Its index in the log.
+    pub log_index: u64,
+    /// The event type, e.g. `request.received`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When.
+    pub at: String,
+    /// Where to get its inclusion proof, once a checkpoint covers it.
+    pub inclusion_proof: Option<String>,
+    /// The full event (people only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub event: Option<Value>,
 }
 
 /// Record a reviewer's decision.
-#[utoipa::path(post, path = "/v1/requests/{case}/decision", params(("case" = i64, Path)), request_body = DecisionInput,
-    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/v1/requests/{case}/decision", params(("case" = i64, Path)), request_body = DecisionInput, security(("bearer" = [])),
+    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem)))]
 async fn decide(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
@@ -534,8 +726,9 @@ async fn decide(
 
 /// Confirm or reject a decision waiting for a second reviewer (supervisors only, not the
 /// proposer).
-#[utoipa::path(post, path = "/v1/requests/{case}/second-review", params(("case" = i64, Path)), request_body = SecondReviewInput,
-    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/v1/requests/{case}/second-review", params(("case" = i64, Path)), request_body = SecondReviewInput, security(("bearer" = [])),
+    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem)))]
 async fn second_review(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
@@ -580,7 +773,8 @@ async fn advance(
 }
 
 /// Mark an executed request delivered.
-#[utoipa::path(post, path = "/v1/requests/{case}/delivered", params(("case" = i64, Path)), responses((status = 200, body = CaseView), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/v1/requests/{case}/delivered", params(("case" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn mark_delivered(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
@@ -600,7 +794,8 @@ async fn mark_delivered(
 }
 
 /// Close a decided request.
-#[utoipa::path(post, path = "/v1/requests/{case}/closed", params(("case" = i64, Path)), responses((status = 200, body = CaseView), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/v1/requests/{case}/closed", params(("case" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn mark_closed(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
@@ -612,14 +807,15 @@ async fn mark_closed(
 }
 
 /// Renew a preservation hold.
-#[utoipa::path(post, path = "/v1/requests/{case}/hold/renew", params(("case" = i64, Path)), responses((status = 200, body = Object), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/v1/requests/{case}/hold/renew", params(("case" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = HoldView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn renew_hold(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
     headers: HeaderMap,
     method: Method,
     uri: Uri,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<HoldView>> {
     let user = user(&node, &headers, &method, &uri).await?;
     let h = node
         .writer
@@ -629,78 +825,169 @@ async fn renew_hold(
             reply: tx,
         })
         .await?;
-    Ok(Json(
-        json!({ "case": h.case_id, "expires_at": h.expires_at.to_string(), "renewals": h.renewals }),
-    ))
+    Ok(Json(HoldView::of(&h)))
+}
+
+/// A preservation hold.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HoldView {
+    /// The case it preserves data for.
+    pub case: i64,
+    /// When it started.
+    pub started_at: String,
+    /// When it lapses unless renewed.
+    pub expires_at: String,
+    /// How often it was renewed.
+    pub renewals: i64,
+}
+
+impl HoldView {
+    fn of(h: &custos_store::Hold) -> HoldView {
+        HoldView {
+            case: h.case_id,
+            started_at: h.started_at.to_string(),
+            expires_at: h.expires_at.to_string(),
+            renewals: h.renewals,
+        }
+    }
 }
 
 /// Preservation holds in force.
-#[utoipa::path(get, path = "/v1/holds", responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/v1/holds", security(("bearer" = [])), responses((status = 200, body = Vec<HoldView>), (status = 403, body = Problem)))]
 async fn list_holds(
     State(node): State<Arc<Node>>,
     headers: HeaderMap,
     method: Method,
     uri: Uri,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<HoldView>>> {
     user(&node, &headers, &method, &uri).await?;
     let holds = node.store.active_holds().await?;
-    Ok(Json(json!(holds.iter().map(|h| json!({
-        "case": h.case_id, "started_at": h.started_at.to_string(), "expires_at": h.expires_at.to_string(), "renewals": h.renewals,
-    })).collect::<Vec<_>>())))
+    Ok(Json(holds.iter().map(HoldView::of).collect()))
 }
 
 /// Notices owed to persons concerned: when each falls due, whether confidentiality has ended,
 /// whether it was sent.
-#[utoipa::path(get, path = "/v1/notices", responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/v1/notices", security(("bearer" = [])), responses((status = 200, body = Vec<NoticeView>), (status = 403, body = Problem)))]
 async fn list_notices(
     State(node): State<Arc<Node>>,
     headers: HeaderMap,
     method: Method,
     uri: Uri,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<NoticeView>>> {
     user(&node, &headers, &method, &uri).await?;
     let now = Timestamp::now();
     let notices = node.store.notices().await?;
-    Ok(Json(json!(notices.iter().map(|n| json!({
-        "case": n.case_id, "due_at": n.due_at.to_string(), "due": n.due_at <= now && n.sent_at.is_none(),
-        "confidentiality_ended_at": n.ended_at.map(|t| t.to_string()), "sent_at": n.sent_at.map(|t| t.to_string()),
-        "attempts": n.attempts, "last_error": n.last_error,
-    })).collect::<Vec<_>>())))
+    Ok(Json(
+        notices
+            .iter()
+            .map(|n| NoticeView {
+                case: n.case_id,
+                due_at: n.due_at.to_string(),
+                due: n.due_at <= now && n.sent_at.is_none(),
+                confidentiality_ended_at: n.ended_at.map(|t| t.to_string()),
+                sent_at: n.sent_at.map(|t| t.to_string()),
+                attempts: n.attempts,
+                last_error: n.last_error.clone(),
+            })
+            .collect(),
+    ))
+}
+
+/// A notice owed to the persons concerned by a case.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NoticeView {
+    /// The case.
+    pub case: i64,
+    /// When it falls due.
+    pub due_at: String,
+    /// Due now and not yet sent.
+    pub due: bool,
+    /// When confidentiality ended, if it has.
+    pub confidentiality_ended_at: Option<String>,
+    /// When it was sent, if it was.
+    pub sent_at: Option<String>,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
 }
 
 /// The directory of authorities (public keys only).
-#[utoipa::path(get, path = "/v1/authorities", responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/v1/authorities", security(("bearer" = [])), responses((status = 200, body = Vec<AuthorityView>), (status = 403, body = Problem)))]
 async fn list_authorities(
     State(node): State<Arc<Node>>,
     headers: HeaderMap,
     method: Method,
     uri: Uri,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<AuthorityView>>> {
     user(&node, &headers, &method, &uri).await?;
     let all = node.store.authorities().await?;
-    Ok(Json(json!(all.iter().map(|a| json!({
-        "kid": a.kid, "state": a.state, "name": a.name, "kind": a.kind, "channels": a.channels,
-        "jwk": serde_json::from_str::<Value>(&a.jwk).unwrap_or(Value::Null), "age_recipient": a.age_recipient,
-        "added_at": a.added_at.to_string(), "revoked_at": a.revoked_at.map(|t| t.to_string()),
-    })).collect::<Vec<_>>())))
+    Ok(Json(
+        all.iter()
+            .map(|a| AuthorityView {
+                kid: a.kid.clone(),
+                state: a.state.clone(),
+                name: a.name.clone(),
+                kind: a.kind.clone(),
+                channels: a.channels.clone(),
+                jwk: serde_json::from_str::<Value>(&a.jwk).unwrap_or(Value::Null),
+                age_recipient: a.age_recipient.clone(),
+                added_at: a.added_at.to_string(),
+                revoked_at: a.revoked_at.map(|t| t.to_string()),
+            })
+            .collect(),
+    ))
+}
+
+/// A requesting authority's registered key.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuthorityView {
+    /// RFC 7638 thumbprint of its key.
+    pub kid: String,
+    /// Its state.
+    pub state: String,
+    /// Its name.
+    pub name: String,
+    /// What kind of authority it is.
+    pub kind: String,
+    /// The channels it may use.
+    pub channels: Vec<String>,
+    /// Its public key (JWK, OKP Ed25519).
+    #[schema(value_type = Object)]
+    pub jwk: Value,
+    /// The age recipient evidence for it is sealed to.
+    pub age_recipient: Option<String>,
+    /// When it was registered.
+    pub added_at: String,
+    /// When its key was revoked, if it was.
+    pub revoked_at: Option<String>,
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    /// The body must be a JSON object: serde would also read a struct from an array, by position.
+    struct ObjectOnly<T>(T);
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            custos_model::strict::object(d).map(ObjectOnly)
+        }
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        // serde_path_to_error writes "." for the root and "?" where no position is known (an
-        // empty or truncated body).
-        let pointer = if path == "." || path == "?" {
-            "$".to_owned()
-        } else {
-            format!("$.{path}")
-        };
-        let detail = e.inner().to_string();
-        let mut p = Problem::bad_request("invalid-json", format!("{pointer}: {detail}"));
-        p.errors.push(FieldProblem { pointer, detail });
-        p
-    })
+    serde_path_to_error::deserialize(de)
+        .map(|ObjectOnly(t)| t)
+        .map_err(|e| {
+            let path = e.path().to_string();
+            // serde_path_to_error writes "." for the root and "?" where no position is known (an
+            // empty or truncated body).
+            let pointer = if path == "." || path == "?" {
+                "$".to_owned()
+            } else {
+                format!("$.{path}")
+            };
+            let detail = e.inner().to_string();
+            let mut p = Problem::bad_request("invalid-json", format!("{pointer}: {detail}"));
+            p.errors.push(FieldProblem { pointer, detail });
+            p
+        })
 }
 
 fn text(body: String, cache: &'static str) -> Response {
@@ -715,7 +1002,7 @@ fn text(body: String, cache: &'static str) -> Response {
 }
 
 /// The latest checkpoint (C2SP tlog-checkpoint, signed note).
-#[utoipa::path(get, path = "/log/checkpoint", responses((status = 200, body = String, content_type = "text/plain")))]
+#[utoipa::path(get, path = "/log/checkpoint", responses((status = 200, body = String, content_type = "text/plain"), (status = 503, body = Problem)))]
 async fn checkpoint(State(node): State<Arc<Node>>) -> ApiResult<Response> {
     let cp = node
         .log
@@ -778,11 +1065,12 @@ struct InclusionQuery {
 
 /// Inclusion proof of the event at `index` in the tree of `size` leaves (default: the latest
 /// checkpoint).
-#[utoipa::path(get, path = "/v1/log/inclusion", params(("index" = u64, Query), ("size" = Option<u64>, Query)), responses((status = 200, body = Object), (status = 400, body = Problem)))]
+#[utoipa::path(get, path = "/v1/log/inclusion", params(("index" = u64, Query), ("size" = Option<u64>, Query)),
+    responses((status = 200, body = InclusionProof), (status = 400, body = Problem)))]
 async fn inclusion(
     State(node): State<Arc<Node>>,
     Query(q): Query<InclusionQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<InclusionProof>> {
     let published = node.log.published_size();
     let size = q.size.unwrap_or(published);
     if size > published || q.index >= size {
@@ -804,12 +1092,35 @@ async fn inclusion(
         .await?
         .pop()
         .unwrap_or_default();
-    Ok(Json(json!({
-        "index": q.index, "size": size, "leaf_hash": leaf.to_base64(),
-        "leaf": String::from_utf8_lossy(&leaf_data),
-        "root": node.log.root_at(size).map_err(|e| Problem::internal(e.to_string()))?.to_base64(),
-        "proof": proof.path.iter().map(|h| h.to_base64()).collect::<Vec<_>>(),
-    })))
+    Ok(Json(InclusionProof {
+        index: q.index,
+        size,
+        leaf_hash: leaf.to_base64(),
+        leaf: String::from_utf8_lossy(&leaf_data).into_owned(),
+        root: node
+            .log
+            .root_at(size)
+            .map_err(|e| Problem::internal(e.to_string()))?
+            .to_base64(),
+        proof: proof.path.iter().map(|h| h.to_base64()).collect(),
+    }))
+}
+
+/// An RFC 9162 inclusion proof.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InclusionProof {
+    /// The leaf's index.
+    pub index: u64,
+    /// The tree size the proof is for.
+    pub size: u64,
+    /// The leaf hash (base64).
+    pub leaf_hash: String,
+    /// The leaf data: the event's public commitment.
+    pub leaf: String,
+    /// The root of the tree of `size` leaves (base64).
+    pub root: String,
+    /// The audit path (base64 hashes).
+    pub proof: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -819,11 +1130,12 @@ struct ConsistencyQuery {
 }
 
 /// Consistency proof between two tree sizes (default `new`: the latest checkpoint).
-#[utoipa::path(get, path = "/v1/log/consistency", params(("old" = u64, Query), ("new" = Option<u64>, Query)), responses((status = 200, body = Object), (status = 400, body = Problem)))]
+#[utoipa::path(get, path = "/v1/log/consistency", params(("old" = u64, Query, minimum = 1), ("new" = Option<u64>, Query)),
+    responses((status = 200, body = ConsistencyProof), (status = 400, body = Problem)))]
 async fn consistency(
     State(node): State<Arc<Node>>,
     Query(q): Query<ConsistencyQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ConsistencyProof>> {
     let published = node.log.published_size();
     let new = q.new.unwrap_or(published);
     if new > published || q.old == 0 || q.old > new {
@@ -839,10 +1151,22 @@ async fn consistency(
         .log
         .consistency(q.old, new)
         .map_err(|e| Problem::internal(e.to_string()))?;
-    Ok(Json(json!({
-        "old": q.old, "new": new,
-        "proof": proof.path.iter().map(|h| h.to_base64()).collect::<Vec<_>>(),
-    })))
+    Ok(Json(ConsistencyProof {
+        old: q.old,
+        new,
+        proof: proof.path.iter().map(|h| h.to_base64()).collect(),
+    }))
+}
+
+/// An RFC 9162 consistency proof.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConsistencyProof {
+    /// The older tree size.
+    pub old: u64,
+    /// The newer tree size.
+    pub new: u64,
+    /// The proof (base64 hashes).
+    pub proof: Vec<String>,
 }
 
 /// The node's verifier key (C2SP signed-note form), to check checkpoints with.

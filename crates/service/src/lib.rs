@@ -18,6 +18,7 @@
 //! * [`log`] — the in-memory Merkle tree over the events table, proofs and tiles.
 //! * [`evidence`] — sealed packages attached to requests, and their logged hand-over.
 //! * [`http`] — routes, problems (RFC 9457), OpenAPI.
+//! * [`serve`] — the listener: timeouts, connection cap, shedding of stalled connections.
 
 pub mod audit;
 pub mod auth;
@@ -32,6 +33,7 @@ pub mod offline;
 pub mod ops;
 pub mod problem;
 pub mod replay;
+pub mod serve;
 pub mod writer;
 
 pub use config::Config;

@@ -272,13 +272,14 @@ impl DecisionKind {
 #[serde(deny_unknown_fields)]
 pub struct NarrowedTerms {
     /// Data categories handed over (a subset of those asked).
-    #[schema(value_type = Vec<String>)]
+    #[schema(schema_with = crate::http::schema::data_categories)]
     pub data_categories: DataCategories,
     /// Period handed over (inside the one asked).
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::http::schema::period_or_null)]
+    #[serde(default, deserialize_with = "custos_model::strict::object_or_null")]
     pub period: Option<Period>,
     /// End of confidentiality (no later than asked).
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub confidentiality_until: Option<Timestamp>,
 }
 
@@ -289,9 +290,10 @@ pub struct DecisionInput {
     /// What is decided.
     pub decision: DecisionKind,
     /// Why, in words the requester and an auditor can follow.
+    #[schema(min_length = 1)]
     pub reason: String,
     /// For `execute_narrowed`: what is handed over; defaults to the assessment's proposal.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "custos_model::strict::object_or_null")]
     pub narrowed: Option<NarrowedTerms>,
     /// For `request_information`: the message to the requester.
     #[serde(default)]
