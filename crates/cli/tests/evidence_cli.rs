@@ -661,3 +661,150 @@ fn a_package_sealed_elsewhere_is_uploaded_logged_and_handed_over() {
             .is_object()
     );
 }
+
+/// A case decided for execution, for an authority with an age recipient.
+struct Executed {
+    key: String,
+    reviewer: String,
+    case: i64,
+    recipient: String,
+}
+
+fn executed_case(node: &TestNode, id: &str) -> Executed {
+    let (key, _) = authority_with_recipient(node, "XA");
+    let reviewer = node.user("rita", "reviewer");
+    let case = submit(node, &key, id, "XA");
+    let r = node.post_json(
+        &format!("/v1/requests/{case}/decision"),
+        &reviewer,
+        &json!({"decision": "execute", "reason": "Lawful and proportionate."}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let recipient = node
+        .get("/v1/authorities", Some(&format!("Bearer {reviewer}")))
+        .json()[0]["age_recipient"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Executed {
+        key,
+        reviewer,
+        case,
+        recipient,
+    }
+}
+
+/// An age file of `plaintext` for the X25519 `recipient` (made in-process: fast).
+fn age_package(recipient: &str, plaintext: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let r: age::x25519::Recipient = recipient.parse().unwrap();
+    let enc = age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient)).unwrap();
+    let mut out = Vec::new();
+    let mut w = enc.wrap_output(&mut out).unwrap();
+    w.write_all(plaintext).unwrap();
+    w.finish().unwrap();
+    out
+}
+
+/// POSTs `body` as a package for `case`.
+fn upload(node: &TestNode, token: &str, case: i64, body: &[u8]) -> common::Resp {
+    common::http(
+        node.port,
+        "POST",
+        &format!("/v1/requests/{case}/evidence"),
+        &[
+            ("authorization", &format!("Bearer {token}")),
+            ("content-type", "application/octet-stream"),
+            ("custos-manifest-sha256", &"ab".repeat(32)),
+            ("custos-manifest-signer", &node.vkey),
+        ],
+        body,
+    )
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn count_events(node: &TestNode, case: i64, token: &str, kind: &str) -> usize {
+    events(node, case, token)
+        .iter()
+        .filter(|t| t.as_str() == kind)
+        .count()
+}
+
+#[test]
+fn concurrent_uploads_of_one_package_keep_exactly_one_file_in_custody() {
+    let mut node = TestNode::init();
+    node.configure("lifecycle", "scheduler_interval_seconds = 3600");
+    node.start();
+    let x = executed_case(&node, "XA-RACE-1");
+    let authority = authority_from(&x.key, "XA");
+    let evidence_dir = node.dir.join("evidence");
+    const ROUNDS: usize = 10;
+    const UPLOADERS: usize = 6;
+    for round in 0..ROUNDS {
+        // Large enough that the uploads' bodies overlap in time.
+        let plaintext = format!("round {round}\n").repeat(20_000);
+        let package = age_package(&x.recipient, plaintext.as_bytes());
+        let sha = sha256_hex(&package);
+        let barrier = std::sync::Barrier::new(UPLOADERS);
+        let answers: Vec<common::Resp> = std::thread::scope(|s| {
+            let uploads: Vec<_> = (0..UPLOADERS)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        upload(&node, &x.reviewer, x.case, &package)
+                    })
+                })
+                .collect();
+            uploads.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let created = answers.iter().filter(|r| r.status == 201).count();
+        assert_eq!(created, 1, "round {round}: {answers:?}");
+        for r in answers.iter().filter(|r| r.status != 201) {
+            r.problem(409, "evidence-exists", "already recorded");
+        }
+        // The listing shows the package, and its file is there, byte for byte.
+        let list = node
+            .get(
+                &format!("/v1/requests/{}/evidence", x.case),
+                Some(&format!("Bearer {}", x.reviewer)),
+            )
+            .json();
+        let listed = list["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["package_sha256"] == sha.as_str())
+            .unwrap_or_else(|| panic!("round {round}: {sha} not listed: {list}"));
+        assert_eq!(listed["destroyed"], false);
+        let stored = std::fs::read(evidence_dir.join(format!("{sha}.age")))
+            .unwrap_or_else(|e| panic!("round {round}: the recorded package's file: {e}"));
+        assert!(stored == package, "round {round}: the file was altered");
+        // The authority's download hands over exactly that package.
+        let download = format!("/v1/requests/{}/evidence/{sha}", x.case);
+        let got = node.get(&download, Some(&authority.proof("GET", &download)));
+        assert_eq!(got.status, 200, "round {round}: {}", got.text());
+        assert_eq!(sha256_hex(&got.body), sha, "round {round}");
+    }
+    // One file per package, and no refused upload's temporary file is left behind.
+    let mut names: Vec<String> = std::fs::read_dir(&evidence_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), ROUNDS, "{names:?}");
+    assert!(
+        names.iter().all(|n| n.ends_with(".age") && n.len() == 68),
+        "{names:?}"
+    );
+    assert_eq!(
+        count_events(&node, x.case, &x.reviewer, "evidence.sealed"),
+        ROUNDS
+    );
+}
