@@ -109,9 +109,13 @@ pub fn seal(
     Ok(())
 }
 
+/// A signed proof for one request. Its `jti` (16 random bytes) makes it single-use where the
+/// node requires that (evidence downloads); elsewhere the node ignores it.
 fn proof(key: &PrivateJwk, method: &str, path: &str) -> String {
-    let claims =
-        serde_json::json!({ "htm": method, "htu": path, "iat": Timestamp::now().as_second() });
+    let claims = serde_json::json!({
+        "htm": method, "htu": path, "iat": Timestamp::now().as_second(),
+        "jti": custos_service::auth::new_proof_nonce(),
+    });
     format!(
         "Custos-JWS {}",
         sign_compact(claims.to_string().as_bytes(), key, Some("custos.proof+jws"))

@@ -65,6 +65,24 @@ fn authority_from(key: &str, state: &str) -> common::Authority {
     }
 }
 
+/// A proof with the given `iat` and `jti` (`None`: no `jti` claim).
+fn proof_with(a: &common::Authority, path: &str, iat: i64, jti: Option<&str>) -> String {
+    let mut claims = json!({"htm": "GET", "htu": path, "iat": iat});
+    if let Some(jti) = jti {
+        claims["jti"] = jti.into();
+    }
+    format!(
+        "Custos-JWS {}",
+        custos_jose::sign_compact(&serde_json::to_vec(&claims).unwrap(), &a.key, None)
+    )
+}
+
+/// A single-use proof (fresh `jti`), as evidence downloads need.
+fn download_proof(a: &common::Authority, path: &str) -> String {
+    let jti = custos_service::auth::new_proof_nonce();
+    proof_with(a, path, jiff::Timestamp::now().as_second(), Some(&jti))
+}
+
 fn submit(node: &TestNode, key: &str, id: &str, state: &str) -> i64 {
     let req = node.tmp.path().join(format!("{id}.json"));
     common::write_json(&req, &request("example", id, state));
@@ -150,7 +168,7 @@ fn evidence_is_sealed_for_the_authority_fetched_verified_and_logged() {
     node.get(&download, Some(&format!("Bearer {reviewer}")))
         .problem(403, "authority-only", "requesting authority");
     let other = authority_from(other_key.as_ref(), "XB");
-    node.get(&download, Some(&other.proof("GET", &download)))
+    node.get(&download, Some(&download_proof(&other, &download)))
         .problem(404, "not-found", "visible");
     let list = format!("/v1/requests/{case}/evidence");
     node.get(&list, Some(&other.proof("GET", &list)))
@@ -788,7 +806,7 @@ fn concurrent_uploads_of_one_package_keep_exactly_one_file_in_custody() {
         assert!(stored == package, "round {round}: the file was altered");
         // The authority's download hands over exactly that package.
         let download = format!("/v1/requests/{}/evidence/{sha}", x.case);
-        let got = node.get(&download, Some(&authority.proof("GET", &download)));
+        let got = node.get(&download, Some(&download_proof(&authority, &download)));
         assert_eq!(got.status, 200, "round {round}: {}", got.text());
         assert_eq!(sha256_hex(&got.body), sha, "round {round}");
     }
@@ -807,4 +825,78 @@ fn concurrent_uploads_of_one_package_keep_exactly_one_file_in_custody() {
         count_events(&node, x.case, &x.reviewer, "evidence.sealed"),
         ROUNDS
     );
+}
+
+#[test]
+fn a_replayed_download_proof_is_refused_and_logs_no_second_hand_over() {
+    let mut node = TestNode::init();
+    node.configure("lifecycle", "scheduler_interval_seconds = 3600");
+    node.start();
+    let x = executed_case(&node, "XA-REPLAY-1");
+    let authority = authority_from(&x.key, "XA");
+    let package = age_package(&x.recipient, b"subscriber records");
+    let r = upload(&node, &x.reviewer, x.case, &package);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let sha = sha256_hex(&package);
+    let download = format!("/v1/requests/{}/evidence/{sha}", x.case);
+    let delivered = |node: &TestNode| count_events(node, x.case, &x.reviewer, "evidence.delivered");
+
+    // A download proof must carry a nonce.
+    node.get(
+        &download,
+        Some(&proof_with(
+            &authority,
+            &download,
+            jiff::Timestamp::now().as_second(),
+            None,
+        )),
+    )
+    .problem(401, "bad-proof", "jti");
+    assert_eq!(delivered(&node), 0);
+
+    // One proof, one hand-over.
+    let jti = custos_service::auth::new_proof_nonce();
+    let iat = jiff::Timestamp::now().as_second();
+    let captured = proof_with(&authority, &download, iat, Some(&jti));
+    let first = node.get(&download, Some(&captured));
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(sha256_hex(&first.body), sha);
+    node.get(&download, Some(&captured))
+        .problem(401, "replayed-proof", "already used");
+    assert_eq!(
+        delivered(&node),
+        1,
+        "a replay must not log another hand-over"
+    );
+
+    // The seen nonces live in memory: after a restart, proofs made before it are refused.
+    node.stop();
+    node.wait_for(2, "the clock to pass the proof's second", || {
+        jiff::Timestamp::now().as_second() > iat
+    });
+    node.start();
+    node.get(&download, Some(&captured))
+        .problem(401, "stale-proof", "before the node started");
+    assert_eq!(delivered(&node), 1);
+
+    // custos fetch signs a fresh proof per request, so it keeps working.
+    let out_dir = node.tmp.path().join("got");
+    custos_ok(&[
+        "fetch",
+        "--server",
+        &node.server(),
+        "--key",
+        &x.key,
+        "--vkey",
+        &node.vkey,
+        "--case",
+        &x.case.to_string(),
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(out_dir.join(format!("{sha}.age"))).unwrap(),
+        package
+    );
+    assert_eq!(delivered(&node), 2);
 }

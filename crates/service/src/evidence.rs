@@ -307,19 +307,18 @@ async fn own_case(
     method: &Method,
     uri: &Uri,
     case_id: i64,
+    single_use: bool,
 ) -> Result<Caller, Problem> {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let caller = crate::auth::caller(
-        &node.store,
-        &node.tokens,
-        &node.directory,
-        auth,
-        method.as_str(),
-        uri.path(),
-    )
-    .await?;
+    let (store, tokens, directory) = (&node.store, &node.tokens, &*node.directory);
+    let caller = if single_use {
+        crate::auth::caller_single_use(store, tokens, directory, auth, method.as_str(), uri.path())
+            .await?
+    } else {
+        crate::auth::caller(store, tokens, directory, auth, method.as_str(), uri.path()).await?
+    };
     let case = node.store.case(case_id).await?;
     match (&caller, case) {
         (Caller::User(_), Some(_)) => Ok(caller),
@@ -340,7 +339,7 @@ pub async fn list(
     method: Method,
     uri: Uri,
 ) -> Result<Json<Value>, Problem> {
-    own_case(&node, &headers, &method, &uri, case_id).await?;
+    own_case(&node, &headers, &method, &uri, case_id, false).await?;
     let mut items = Vec::new();
     for e in node.store.evidence_for_case(case_id).await? {
         let opening = match node
@@ -366,9 +365,11 @@ pub async fn list(
     Ok(Json(json!({ "case": case_id, "packages": items })))
 }
 
-/// Hands a package over to the requesting authority (signed proof only) and logs it.
+/// Hands a package over to the requesting authority and logs it. The signed proof must carry a
+/// `jti` (at least 16 random bytes, base64url) that the node has not seen: a replayed proof is
+/// refused (`replayed-proof`), so every logged hand-over was asked for once.
 #[utoipa::path(get, path = "/v1/requests/{case}/evidence/{sha256}", params(("case" = i64, Path), ("sha256" = String, Path)),
-    responses((status = 200, content_type = "application/octet-stream"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "application/octet-stream"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn fetch(
     State(node): State<Arc<Node>>,
     Path((case_id, sha)): Path<(i64, String)>,
@@ -376,7 +377,9 @@ pub async fn fetch(
     method: Method,
     uri: Uri,
 ) -> Result<Response, Problem> {
-    let Caller::Authority(authority) = own_case(&node, &headers, &method, &uri, case_id).await?
+    // Every hand-over is logged, so a proof may bring one only: it must carry a fresh `jti`.
+    let Caller::Authority(authority) =
+        own_case(&node, &headers, &method, &uri, case_id, true).await?
     else {
         return Err(Problem::forbidden(
             "authority-only",
@@ -469,7 +472,7 @@ pub async fn upload(
     uri: Uri,
     body: Body,
 ) -> Result<Response, Problem> {
-    let Caller::User(user) = own_case(&node, &headers, &method, &uri, case_id).await? else {
+    let Caller::User(user) = own_case(&node, &headers, &method, &uri, case_id, false).await? else {
         return Err(Problem::forbidden(
             "people-only",
             "packages are attached by the node's reviewers, not by requesting authorities",
