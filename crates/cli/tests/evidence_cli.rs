@@ -900,3 +900,76 @@ fn a_replayed_download_proof_is_refused_and_logs_no_second_hand_over() {
     );
     assert_eq!(delivered(&node), 2);
 }
+
+/// Age files for an ssh-ed25519 recipient, and for it beside the authority's X25519 recipient:
+/// made with the stock `age` and `ssh-keygen` when there is one, else by renaming the stanza of
+/// an X25519 file (the node reads only the header, which stays well-formed).
+fn ssh_packages(node: &TestNode, recipient: &str) -> [Vec<u8>; 2] {
+    let tmp = node.tmp.path();
+    let key = tmp.join("id_ed25519");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if made {
+        let plain = tmp.join("plain.txt");
+        std::fs::write(&plain, "records").unwrap();
+        let pub_key = key.with_extension("pub");
+        let seal = |extra: &[&str], out: &str| {
+            let out = tmp.join(out);
+            let o = Command::new("age")
+                .args(extra)
+                .args(["-R", pub_key.to_str().unwrap(), "-o"])
+                .arg(&out)
+                .arg(&plain)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{o:?}");
+            std::fs::read(out).unwrap()
+        };
+        return [seal(&[], "ssh.age"), seal(&["-r", recipient], "mixed.age")];
+    }
+    let crafted = |extra_stanza: bool| {
+        let x = age_package(recipient, b"records");
+        let end = x.windows(4).position(|w| w == b"\n---").unwrap();
+        let header = String::from_utf8(x[..end].to_vec()).unwrap();
+        let ssh = header.replacen("-> X25519 ", "-> ssh-ed25519 AbCdEf ", 1);
+        let header = if extra_stanza {
+            let stanza = &ssh[ssh.find("\n-> ").unwrap()..];
+            format!("{header}{stanza}")
+        } else {
+            ssh
+        };
+        [header.as_bytes(), &x[end..]].concat()
+    };
+    [crafted(false), crafted(true)]
+}
+
+#[test]
+fn packages_for_ssh_recipients_are_refused() {
+    let mut node = TestNode::init();
+    node.configure("lifecycle", "scheduler_interval_seconds = 3600");
+    node.start();
+    let x = executed_case(&node, "XA-SSH-1");
+    for (what, package) in ["ssh-ed25519 only", "X25519 and ssh-ed25519"]
+        .iter()
+        .zip(ssh_packages(&node, &x.recipient))
+    {
+        let r = upload(&node, &x.reviewer, x.case, &package);
+        assert_eq!(r.status, 422, "{what}: {}", r.text());
+        r.problem(422, "recipient-not-x25519", "type ssh-ed25519");
+        let detail = r.json()["detail"].as_str().unwrap().to_owned();
+        assert!(
+            detail.contains("age recipient"),
+            "says what to do: {detail}"
+        );
+    }
+    let left = std::fs::read_dir(node.dir.join("evidence"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(left, 0, "refused uploads leave no file");
+    assert_eq!(
+        count_events(&node, x.case, &x.reviewer, "evidence.sealed"),
+        0
+    );
+}

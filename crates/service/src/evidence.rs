@@ -555,7 +555,7 @@ struct Received {
 }
 
 /// Streams `body` into a new temporary file in the node's evidence directory, hashing it, up to
-/// `limit` bytes; fsyncs it and checks that it is an age file for public-key recipients. On any
+/// `limit` bytes; fsyncs it and checks that it is an age file for X25519 recipients. On any
 /// failure (or if the upload is abandoned) the temporary file is removed.
 async fn receive(node_dir: &FsPath, body: Body, limit: u64) -> Result<Received, Problem> {
     use futures_util::StreamExt as _;
@@ -604,29 +604,118 @@ async fn receive(node_dir: &FsPath, body: Body, limit: u64) -> Result<Received, 
     })
 }
 
-/// A package must be an age file for public-key recipients: a passphrase-protected one could
-/// be opened by anyone who learns the passphrase, not only the requesting authority.
+/// A package must be an age file whose every recipient stanza is X25519 (or grease), the kind
+/// of the authority's registered recipient: a passphrase (scrypt) could be told to anyone, and
+/// an SSH or plugin recipient is not the key the directory registered for the authority.
 async fn check_age_header(path: &FsPath) -> Result<(), Problem> {
     let path = path.to_owned();
     let checked = tokio::task::spawn_blocking(move || {
-        let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
-        let decryptor = age::Decryptor::new_buffered(std::io::BufReader::new(file))
-            .map_err(|e| format!("the body is not an age file (age-encryption.org/v1): {e}"))?;
-        if decryptor.is_scrypt() {
-            return Err(
-                "the package is encrypted with a passphrase; seal it to the requesting authority's age recipient instead".to_owned(),
-            );
-        }
-        Ok(())
+        let open = || std::fs::File::open(&path).map_err(|e| (NOT_A_PACKAGE, e.to_string()));
+        age::Decryptor::new_buffered(std::io::BufReader::new(open()?)).map_err(|e| {
+            (
+                NOT_A_PACKAGE,
+                format!("the body is not an age file (age-encryption.org/v1): {e}"),
+            )
+        })?;
+        let tags = stanza_tags(std::io::BufReader::new(open()?))
+            .map_err(|e| (NOT_A_PACKAGE, format!("the age header is unreadable: {e}")))?;
+        refused_recipients(&tags).map_or(Ok(()), Err)
     })
     .await
     .map_err(|e| Problem::internal(e.to_string()))?;
-    checked.map_err(|detail| Problem::unprocessable("not-a-package", detail))
+    checked.map_err(|(slug, detail)| Problem::unprocessable(slug, detail))
+}
+
+const NOT_A_PACKAGE: &str = "not-a-package";
+
+/// Why a header with these stanza types is refused (problem slug and detail), if it is.
+fn refused_recipients(tags: &[String]) -> Option<(&'static str, String)> {
+    // Grease stanzas (`…-grease`, added by the age crate to every header) carry no key.
+    let other = tags
+        .iter()
+        .find(|t| t.as_str() != "X25519" && !t.ends_with("-grease"));
+    match other {
+        None if tags.iter().any(|t| t == "X25519") => None,
+        None => Some((
+            "recipient-not-x25519",
+            "the package has no X25519 recipient; seal it to the requesting authority's registered age recipient (age1…)".to_owned(),
+        )),
+        Some(t) if t == "scrypt" => Some((
+            NOT_A_PACKAGE,
+            "the package is encrypted with a passphrase; seal it to the requesting authority's age recipient instead".to_owned(),
+        )),
+        Some(t) => Some((
+            "recipient-not-x25519",
+            format!(
+                "the package is sealed to a recipient of type {t}; Custos accepts only packages whose every recipient is an X25519 age recipient (age1…). Seal it again to the requesting authority's registered age recipient only (`custos seal --recipient age1…`, or `age -r age1…`), not to an SSH key, a passphrase or a plugin"
+            ),
+        )),
+    }
+}
+
+/// The type (first argument) of every recipient stanza of an age header
+/// (age-encryption.org/v1: stanzas start with `-> `, the header ends at the `---` line; stanza
+/// bodies are base64, so they never start with `-> `).
+fn stanza_tags(r: impl std::io::BufRead) -> std::io::Result<Vec<String>> {
+    use std::io::BufRead as _;
+    // The age crate has parsed this header already; the bound only keeps a reader honest.
+    let mut r = r.take(1 << 20);
+    let mut tags = Vec::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if r.read_until(b'\n', &mut line)? == 0 {
+            return Err(std::io::Error::other("the header has no end (---)"));
+        }
+        if line.starts_with(b"---") {
+            return Ok(tags);
+        }
+        if let Some(rest) = line.strip_prefix(b"-> ") {
+            let tag = rest
+                .split(|b| *b == b' ' || *b == b'\n')
+                .next()
+                .unwrap_or_default();
+            tags.push(String::from_utf8_lossy(tag).into_owned());
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stanza_tags_are_read_up_to_the_header_end() {
+        let header = b"age-encryption.org/v1\n-> X25519 abc\nYmFzZTY0\n-> ssh-ed25519 Tag abc\nYmFzZTY0\n-> piv-p256 x\n\n--- mac\n-> after the header\n";
+        assert_eq!(
+            stanza_tags(&header[..]).unwrap(),
+            ["X25519", "ssh-ed25519", "piv-p256"]
+        );
+        assert!(stanza_tags(&b"age-encryption.org/v1\n-> X25519 a\n"[..]).is_err());
+    }
+
+    #[test]
+    fn only_x25519_recipients_are_accepted_grease_aside() {
+        let tags = |t: &[&str]| t.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(refused_recipients(&tags(&["X25519"])), None);
+        assert_eq!(
+            refused_recipients(&tags(&["X25519", "X25519", "}a-grease"])),
+            None
+        );
+        for refused in [
+            &["ssh-ed25519"][..],
+            &["X25519", "ssh-rsa"],
+            &["X25519", "piv-p256"],
+            &["mlkem768x25519"],
+            &["x-grease"],
+        ] {
+            let (slug, detail) = refused_recipients(&tags(refused)).unwrap();
+            assert_eq!(slug, "recipient-not-x25519", "{refused:?}");
+            assert!(detail.contains("age recipient"), "{detail}");
+        }
+        let (slug, detail) = refused_recipients(&tags(&["scrypt"])).unwrap();
+        assert_eq!((slug, detail.contains("passphrase")), (NOT_A_PACKAGE, true));
+    }
 
     #[test]
     fn a_dropped_temporary_package_leaves_no_file() {
