@@ -3,15 +3,15 @@
 //! requesting authority: download a case's packages with signed requests and check each against
 //! the node's signed log).
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, anyhow};
+use anyhow::anyhow;
 use custos_jose::{PrivateJwk, sign_compact};
 use custos_seal::{FileToSeal, SealSpec};
 use custos_service::Config;
-use custos_service::evidence::{EVIDENCE_DIR, SealedPackage, is_sha256_hex, record_sealed};
+use custos_service::evidence::{Custody, SealedPackage, TempPackage, is_sha256_hex};
 use custos_store::Store;
 use jiff::Timestamp;
 use serde_json::Value;
@@ -73,49 +73,32 @@ pub fn seal(
         recipients: std::slice::from_ref(&recipient),
         signer: &key,
     };
-    let store_dir = dir.join(EVIDENCE_DIR);
-    fs::create_dir_all(&store_dir).map_err(|e| Failure::Setup(e.into()))?;
-    let partial = store_dir.join(format!(
-        ".sealing-{}-{}",
-        std::process::id(),
-        Timestamp::now().as_nanosecond()
-    ));
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&partial)
-        .with_context(|| format!("creating {}", partial.display()))
-        .map_err(Failure::Setup)?;
+    let (temp, file) = TempPackage::create(dir)
+        .map_err(|e| Failure::Setup(anyhow!("creating a file in {}: {e}", dir.display())))?;
+    // On a failure `temp` is dropped, and with it the partial file.
     let report = custos_seal::seal(&spec, BufWriter::with_capacity(1 << 20, &file), &mut |_| {})
         .and_then(|r| {
             file.sync_all()
                 .map_err(custos_seal::SealError::WriteOutput)?;
             Ok(r)
-        });
-    let report = match report {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = fs::remove_file(&partial);
-            return Err(Failure::Input(e.to_string()));
-        }
+        })
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    drop(file);
+    let custody = Custody {
+        case_id,
+        temp,
+        package: SealedPackage {
+            package_sha256: report.package_sha256.clone(),
+            manifest_sha256: report.manifest_sha256.clone(),
+            size: report.package_size,
+            recipient: recipient_text,
+            signer: report.signer.clone(),
+        },
     };
-    let final_path = store_dir.join(format!("{}.age", report.package_sha256));
-    fs::rename(&partial, &final_path).map_err(|e| Failure::Setup(e.into()))?;
-    let package = SealedPackage {
-        package_sha256: report.package_sha256.clone(),
-        manifest_sha256: report.manifest_sha256.clone(),
-        size: report.package_size,
-        recipient: recipient_text,
-        signer: report.signer.clone(),
-    };
-    let recorded = with_batch(dir, |b, out| {
-        Box::pin(async move { record_sealed(b, out, case_id, &package, Timestamp::now()).await })
-    });
-    if let Err(e) = recorded {
-        // Not logged means not custody: the file must not stay where it could be handed over.
-        let _ = fs::remove_file(&final_path);
-        return Err(e);
-    }
+    // The same custody step as the node's uploads, in this process's own write batch.
+    with_batch(dir, |b, out| {
+        Box::pin(async move { custody.take(b, out, Timestamp::now()).await })
+    })?;
     println!(
         "{}",
         serde_json::json!({
@@ -126,9 +109,13 @@ pub fn seal(
     Ok(())
 }
 
+/// A signed proof for one request. Its `jti` (16 random bytes) makes it single-use where the
+/// node requires that (evidence downloads); elsewhere the node ignores it.
 fn proof(key: &PrivateJwk, method: &str, path: &str) -> String {
-    let claims =
-        serde_json::json!({ "htm": method, "htu": path, "iat": Timestamp::now().as_second() });
+    let claims = serde_json::json!({
+        "htm": method, "htu": path, "iat": Timestamp::now().as_second(),
+        "jti": custos_service::auth::new_proof_nonce(),
+    });
     format!(
         "Custos-JWS {}",
         sign_compact(claims.to_string().as_bytes(), key, Some("custos.proof+jws"))

@@ -65,6 +65,24 @@ fn authority_from(key: &str, state: &str) -> common::Authority {
     }
 }
 
+/// A proof with the given `iat` and `jti` (`None`: no `jti` claim).
+fn proof_with(a: &common::Authority, path: &str, iat: i64, jti: Option<&str>) -> String {
+    let mut claims = json!({"htm": "GET", "htu": path, "iat": iat});
+    if let Some(jti) = jti {
+        claims["jti"] = jti.into();
+    }
+    format!(
+        "Custos-JWS {}",
+        custos_jose::sign_compact(&serde_json::to_vec(&claims).unwrap(), &a.key, None)
+    )
+}
+
+/// A single-use proof (fresh `jti`), as evidence downloads need.
+fn download_proof(a: &common::Authority, path: &str) -> String {
+    let jti = custos_service::auth::new_proof_nonce();
+    proof_with(a, path, jiff::Timestamp::now().as_second(), Some(&jti))
+}
+
 fn submit(node: &TestNode, key: &str, id: &str, state: &str) -> i64 {
     let req = node.tmp.path().join(format!("{id}.json"));
     common::write_json(&req, &request("example", id, state));
@@ -150,7 +168,7 @@ fn evidence_is_sealed_for_the_authority_fetched_verified_and_logged() {
     node.get(&download, Some(&format!("Bearer {reviewer}")))
         .problem(403, "authority-only", "requesting authority");
     let other = authority_from(other_key.as_ref(), "XB");
-    node.get(&download, Some(&other.proof("GET", &download)))
+    node.get(&download, Some(&download_proof(&other, &download)))
         .problem(404, "not-found", "visible");
     let list = format!("/v1/requests/{case}/evidence");
     node.get(&list, Some(&other.proof("GET", &list)))
@@ -668,5 +686,299 @@ fn a_package_sealed_elsewhere_is_uploaded_logged_and_handed_over() {
     assert!(
         node.get("/openapi.json", None).json()["paths"]["/v1/requests/{case}/evidence"]["post"]
             .is_object()
+    );
+}
+
+/// A case decided for execution, for an authority with an age recipient.
+struct Executed {
+    key: String,
+    reviewer: String,
+    case: i64,
+    recipient: String,
+}
+
+fn executed_case(node: &TestNode, id: &str) -> Executed {
+    let (key, _) = authority_with_recipient(node, "XA");
+    let reviewer = node.user("rita", "reviewer");
+    let case = submit(node, &key, id, "XA");
+    let r = node.post_json(
+        &format!("/v1/requests/{case}/decision"),
+        &reviewer,
+        &json!({"decision": "execute", "reason": "Lawful and proportionate."}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let recipient = node
+        .get("/v1/authorities", Some(&format!("Bearer {reviewer}")))
+        .json()[0]["age_recipient"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Executed {
+        key,
+        reviewer,
+        case,
+        recipient,
+    }
+}
+
+/// An age file of `plaintext` for the X25519 `recipient` (made in-process: fast).
+fn age_package(recipient: &str, plaintext: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let r: age::x25519::Recipient = recipient.parse().unwrap();
+    let enc = age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient)).unwrap();
+    let mut out = Vec::new();
+    let mut w = enc.wrap_output(&mut out).unwrap();
+    w.write_all(plaintext).unwrap();
+    w.finish().unwrap();
+    out
+}
+
+/// POSTs `body` as a package for `case`.
+fn upload(node: &TestNode, token: &str, case: i64, body: &[u8]) -> common::Resp {
+    common::http(
+        node.port,
+        "POST",
+        &format!("/v1/requests/{case}/evidence"),
+        &[
+            ("authorization", &format!("Bearer {token}")),
+            ("content-type", "application/octet-stream"),
+            ("custos-manifest-sha256", &"ab".repeat(32)),
+            ("custos-manifest-signer", &node.vkey),
+        ],
+        body,
+    )
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn count_events(node: &TestNode, case: i64, token: &str, kind: &str) -> usize {
+    events(node, case, token)
+        .iter()
+        .filter(|t| t.as_str() == kind)
+        .count()
+}
+
+#[test]
+fn concurrent_uploads_of_one_package_keep_exactly_one_file_in_custody() {
+    let mut node = TestNode::init();
+    node.configure("lifecycle", "scheduler_interval_seconds = 3600");
+    node.start();
+    let x = executed_case(&node, "XA-RACE-1");
+    let authority = authority_from(&x.key, "XA");
+    let evidence_dir = node.dir.join("evidence");
+    const ROUNDS: usize = 10;
+    const UPLOADERS: usize = 6;
+    for round in 0..ROUNDS {
+        // Large enough that the uploads' bodies overlap in time.
+        let plaintext = format!("round {round}\n").repeat(20_000);
+        let package = age_package(&x.recipient, plaintext.as_bytes());
+        let sha = sha256_hex(&package);
+        let barrier = std::sync::Barrier::new(UPLOADERS);
+        let answers: Vec<common::Resp> = std::thread::scope(|s| {
+            let uploads: Vec<_> = (0..UPLOADERS)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        upload(&node, &x.reviewer, x.case, &package)
+                    })
+                })
+                .collect();
+            uploads.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let created = answers.iter().filter(|r| r.status == 201).count();
+        assert_eq!(created, 1, "round {round}: {answers:?}");
+        for r in answers.iter().filter(|r| r.status != 201) {
+            r.problem(409, "evidence-exists", "already recorded");
+        }
+        // The listing shows the package, and its file is there, byte for byte.
+        let list = node
+            .get(
+                &format!("/v1/requests/{}/evidence", x.case),
+                Some(&format!("Bearer {}", x.reviewer)),
+            )
+            .json();
+        let listed = list["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["package_sha256"] == sha.as_str())
+            .unwrap_or_else(|| panic!("round {round}: {sha} not listed: {list}"));
+        assert_eq!(listed["destroyed"], false);
+        let stored = std::fs::read(evidence_dir.join(format!("{sha}.age")))
+            .unwrap_or_else(|e| panic!("round {round}: the recorded package's file: {e}"));
+        assert!(stored == package, "round {round}: the file was altered");
+        // The authority's download hands over exactly that package.
+        let download = format!("/v1/requests/{}/evidence/{sha}", x.case);
+        let got = node.get(&download, Some(&download_proof(&authority, &download)));
+        assert_eq!(got.status, 200, "round {round}: {}", got.text());
+        assert_eq!(sha256_hex(&got.body), sha, "round {round}");
+    }
+    // One file per package, and no refused upload's temporary file is left behind.
+    let mut names: Vec<String> = std::fs::read_dir(&evidence_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), ROUNDS, "{names:?}");
+    assert!(
+        names.iter().all(|n| n.ends_with(".age") && n.len() == 68),
+        "{names:?}"
+    );
+    assert_eq!(
+        count_events(&node, x.case, &x.reviewer, "evidence.sealed"),
+        ROUNDS
+    );
+}
+
+#[test]
+fn a_replayed_download_proof_is_refused_and_logs_no_second_hand_over() {
+    let mut node = TestNode::init();
+    node.configure("lifecycle", "scheduler_interval_seconds = 3600");
+    node.start();
+    let x = executed_case(&node, "XA-REPLAY-1");
+    let authority = authority_from(&x.key, "XA");
+    let package = age_package(&x.recipient, b"subscriber records");
+    let r = upload(&node, &x.reviewer, x.case, &package);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let sha = sha256_hex(&package);
+    let download = format!("/v1/requests/{}/evidence/{sha}", x.case);
+    let delivered = |node: &TestNode| count_events(node, x.case, &x.reviewer, "evidence.delivered");
+
+    // A download proof must carry a nonce.
+    node.get(
+        &download,
+        Some(&proof_with(
+            &authority,
+            &download,
+            jiff::Timestamp::now().as_second(),
+            None,
+        )),
+    )
+    .problem(401, "bad-proof", "jti");
+    assert_eq!(delivered(&node), 0);
+
+    // One proof, one hand-over.
+    let jti = custos_service::auth::new_proof_nonce();
+    let iat = jiff::Timestamp::now().as_second();
+    let captured = proof_with(&authority, &download, iat, Some(&jti));
+    let first = node.get(&download, Some(&captured));
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(sha256_hex(&first.body), sha);
+    node.get(&download, Some(&captured))
+        .problem(401, "replayed-proof", "already used");
+    assert_eq!(
+        delivered(&node),
+        1,
+        "a replay must not log another hand-over"
+    );
+
+    // The seen nonces live in memory: after a restart, proofs made before it are refused.
+    node.stop();
+    node.wait_for(2, "the clock to pass the proof's second", || {
+        jiff::Timestamp::now().as_second() > iat
+    });
+    node.start();
+    node.get(&download, Some(&captured))
+        .problem(401, "stale-proof", "before the node started");
+    assert_eq!(delivered(&node), 1);
+
+    // custos fetch signs a fresh proof per request, so it keeps working.
+    let out_dir = node.tmp.path().join("got");
+    custos_ok(&[
+        "fetch",
+        "--server",
+        &node.server(),
+        "--key",
+        &x.key,
+        "--vkey",
+        &node.vkey,
+        "--case",
+        &x.case.to_string(),
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(out_dir.join(format!("{sha}.age"))).unwrap(),
+        package
+    );
+    assert_eq!(delivered(&node), 2);
+}
+
+/// Age files for an ssh-ed25519 recipient, and for it beside the authority's X25519 recipient:
+/// made with the stock `age` and `ssh-keygen` when there is one, else by renaming the stanza of
+/// an X25519 file (the node reads only the header, which stays well-formed).
+fn ssh_packages(node: &TestNode, recipient: &str) -> [Vec<u8>; 2] {
+    let tmp = node.tmp.path();
+    let key = tmp.join("id_ed25519");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if made {
+        let plain = tmp.join("plain.txt");
+        std::fs::write(&plain, "records").unwrap();
+        let pub_key = key.with_extension("pub");
+        let seal = |extra: &[&str], out: &str| {
+            let out = tmp.join(out);
+            let o = Command::new("age")
+                .args(extra)
+                .args(["-R", pub_key.to_str().unwrap(), "-o"])
+                .arg(&out)
+                .arg(&plain)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{o:?}");
+            std::fs::read(out).unwrap()
+        };
+        return [seal(&[], "ssh.age"), seal(&["-r", recipient], "mixed.age")];
+    }
+    let crafted = |extra_stanza: bool| {
+        let x = age_package(recipient, b"records");
+        let end = x.windows(4).position(|w| w == b"\n---").unwrap();
+        let header = String::from_utf8(x[..end].to_vec()).unwrap();
+        let ssh = header.replacen("-> X25519 ", "-> ssh-ed25519 AbCdEf ", 1);
+        let header = if extra_stanza {
+            let stanza = &ssh[ssh.find("\n-> ").unwrap()..];
+            format!("{header}{stanza}")
+        } else {
+            ssh
+        };
+        [header.as_bytes(), &x[end..]].concat()
+    };
+    [crafted(false), crafted(true)]
+}
+
+#[test]
+fn packages_for_ssh_recipients_are_refused() {
+    let mut node = TestNode::init();
+    node.configure("lifecycle", "scheduler_interval_seconds = 3600");
+    node.start();
+    let x = executed_case(&node, "XA-SSH-1");
+    for (what, package) in ["ssh-ed25519 only", "X25519 and ssh-ed25519"]
+        .iter()
+        .zip(ssh_packages(&node, &x.recipient))
+    {
+        let r = upload(&node, &x.reviewer, x.case, &package);
+        assert_eq!(r.status, 422, "{what}: {}", r.text());
+        r.problem(422, "recipient-not-x25519", "type ssh-ed25519");
+        let detail = r.json()["detail"].as_str().unwrap().to_owned();
+        assert!(
+            detail.contains("age recipient"),
+            "says what to do: {detail}"
+        );
+    }
+    let left = std::fs::read_dir(node.dir.join("evidence"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(left, 0, "refused uploads leave no file");
+    assert_eq!(
+        count_events(&node, x.case, &x.reviewer, "evidence.sealed"),
+        0
     );
 }

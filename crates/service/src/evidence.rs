@@ -7,7 +7,14 @@
 //! against the node's signed checkpoint that the package it holds is the one the log records.
 //! Reviewers may also upload a package sealed elsewhere (`upload`). Nothing removes a package
 //! but a logged `evidence.destroyed`.
+//!
+//! Custody is one step ([`Custody::take`]): a package is written under a temporary name in the
+//! evidence directory ([`TempPackage`]), then, under the database's write lock, either refused
+//! (removing only its own temporary file) or renamed to `evidence/<sha256>.age` and recorded. So
+//! a recorded package always has its file, and concurrent arrivals of one package cannot undo
+//! each other.
 
+use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
 use axum::Json;
@@ -66,21 +73,125 @@ fn can_receive_evidence(case: Option<&Case>, case_id: i64) -> Result<&Case, Prob
     Ok(case)
 }
 
-/// Records a sealed package (`evidence.sealed`). Only an executed request can receive evidence.
-pub async fn record_sealed(
+/// A package file under a fresh temporary name in the node's evidence directory. Until
+/// [`Custody::take`] renames it, it is nobody's: dropping this removes the file.
+#[derive(Debug)]
+pub struct TempPackage {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl TempPackage {
+    /// Creates an empty file with a fresh random name in `<node_dir>/evidence` (made if missing).
+    pub fn create(node_dir: &FsPath) -> std::io::Result<(TempPackage, std::fs::File)> {
+        let dir = node_dir.join(EVIDENCE_DIR);
+        std::fs::create_dir_all(&dir)?;
+        let mut random = [0u8; 16];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut random);
+        let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        // A leading dot: never a `<sha256>.age` name, so never listed or handed over.
+        let path = dir.join(format!(".incoming-{name}"));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        Ok((TempPackage { dir, path }, file))
+    }
+
+    /// The temporary file.
+    pub fn path(&self) -> &FsPath {
+        &self.path
+    }
+}
+
+impl Drop for TempPackage {
+    fn drop(&mut self) {
+        // After a successful take the file was renamed and this finds nothing.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A package written (and fsynced) to a [`TempPackage`], to be taken into custody for a case.
+#[derive(Debug)]
+pub struct Custody {
+    /// The case it answers.
+    pub case_id: i64,
+    /// Its file, under a temporary name.
+    pub temp: TempPackage,
+    /// What `evidence.sealed` records.
+    pub package: SealedPackage,
+}
+
+impl Custody {
+    /// Takes the package into custody inside a write batch, which holds the database's write
+    /// lock (the node's writer job [`crate::writer::Job::Custody`], or the CLI's own batch while
+    /// no node runs), so takes of one package are serialised. Refused (a case that cannot receive
+    /// evidence, or a package already recorded): only the temporary file is removed, an existing
+    /// file is never touched. Otherwise the file is renamed to `evidence/<sha256>.age`, the
+    /// directory fsynced, and `evidence.sealed` appended; if that fails the file goes again.
+    pub async fn take(
+        self,
+        b: &mut Batch,
+        out: &mut Appended,
+        now: Timestamp,
+    ) -> Result<Evidence, Problem> {
+        let Custody {
+            case_id,
+            temp,
+            package,
+        } = self;
+        let sha = &package.package_sha256;
+        if !is_sha256_hex(sha) {
+            return Err(Problem::internal(format!(
+                "{sha:?} is not a package digest; nothing was recorded"
+            )));
+        }
+        can_receive_evidence(b.case(case_id).await?.as_ref(), case_id)?;
+        if b.evidence(sha).await?.is_some() {
+            // `temp` is dropped on return: this arrival's own file goes, the recorded one stays.
+            return Err(Problem::conflict(
+                "evidence-exists",
+                format!("package {sha} is already recorded"),
+            ));
+        }
+        let final_path = temp.dir.join(format!("{sha}.age"));
+        let (from, to, dir) = (temp.path.clone(), final_path.clone(), temp.dir.clone());
+        let moved = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::rename(&from, &to)?;
+            let synced = std::fs::File::open(&dir).and_then(|d| d.sync_all());
+            if synced.is_err() {
+                let _ = std::fs::remove_file(&to);
+            }
+            synced
+        })
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))?;
+        if let Err(e) = moved {
+            tracing::error!(error = %e, "moving a package into custody failed");
+            return Err(Problem::internal(
+                "the package could not be stored; nothing was recorded",
+            ));
+        }
+        match append_sealed(b, out, case_id, &package, now).await {
+            Ok(e) => Ok(e),
+            Err(p) => {
+                // Not recorded, and under the write lock no one else can have recorded it: the
+                // file must not stay where it could pass for custody.
+                let _ = tokio::fs::remove_file(&final_path).await;
+                Err(p)
+            }
+        }
+    }
+}
+
+/// Appends `evidence.sealed` and its projection row (after [`Custody::take`]'s checks).
+async fn append_sealed(
     b: &mut Batch,
     out: &mut Appended,
     case_id: i64,
     p: &SealedPackage,
     now: Timestamp,
 ) -> Result<Evidence, Problem> {
-    can_receive_evidence(b.case(case_id).await?.as_ref(), case_id)?;
-    if b.evidence(&p.package_sha256).await?.is_some() {
-        return Err(Problem::conflict(
-            "evidence-exists",
-            format!("package {} is already recorded", p.package_sha256),
-        ));
-    }
     let ev = b
         .append(&custos_store::NewEvent {
             event_type: "evidence.sealed".into(),
@@ -196,19 +307,18 @@ async fn own_case(
     method: &Method,
     uri: &Uri,
     case_id: i64,
+    single_use: bool,
 ) -> Result<Caller, Problem> {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let caller = crate::auth::caller(
-        &node.store,
-        &node.tokens,
-        &node.directory,
-        auth,
-        method.as_str(),
-        uri.path(),
-    )
-    .await?;
+    let (store, tokens, directory) = (&node.store, &node.tokens, &*node.directory);
+    let caller = if single_use {
+        crate::auth::caller_single_use(store, tokens, directory, auth, method.as_str(), uri.path())
+            .await?
+    } else {
+        crate::auth::caller(store, tokens, directory, auth, method.as_str(), uri.path()).await?
+    };
     let case = node.store.case(case_id).await?;
     match (&caller, case) {
         (Caller::User(_), Some(_)) => Ok(caller),
@@ -229,7 +339,7 @@ pub async fn list(
     method: Method,
     uri: Uri,
 ) -> Result<Json<Value>, Problem> {
-    own_case(&node, &headers, &method, &uri, case_id).await?;
+    own_case(&node, &headers, &method, &uri, case_id, false).await?;
     let mut items = Vec::new();
     for e in node.store.evidence_for_case(case_id).await? {
         let opening = match node
@@ -255,9 +365,11 @@ pub async fn list(
     Ok(Json(json!({ "case": case_id, "packages": items })))
 }
 
-/// Hands a package over to the requesting authority (signed proof only) and logs it.
+/// Hands a package over to the requesting authority and logs it. The signed proof must carry a
+/// `jti` (at least 16 random bytes, base64url) that the node has not seen: a replayed proof is
+/// refused (`replayed-proof`), so every logged hand-over was asked for once.
 #[utoipa::path(get, path = "/v1/requests/{case}/evidence/{sha256}", params(("case" = i64, Path), ("sha256" = String, Path)), security(("custos_jws" = [])),
-    responses((status = 200, content_type = "application/octet-stream"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "application/octet-stream"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn fetch(
     State(node): State<Arc<Node>>,
     Path((case_id, sha)): Path<(i64, String)>,
@@ -265,7 +377,9 @@ pub async fn fetch(
     method: Method,
     uri: Uri,
 ) -> Result<Response, Problem> {
-    let Caller::Authority(authority) = own_case(&node, &headers, &method, &uri, case_id).await?
+    // Every hand-over is logged, so a proof may bring one only: it must carry a fresh `jti`.
+    let Caller::Authority(authority) =
+        own_case(&node, &headers, &method, &uri, case_id, true).await?
     else {
         return Err(Problem::forbidden(
             "authority-only",
@@ -358,7 +472,7 @@ pub async fn upload(
     uri: Uri,
     body: Body,
 ) -> Result<Response, Problem> {
-    let Caller::User(user) = own_case(&node, &headers, &method, &uri, case_id).await? else {
+    let Caller::User(user) = own_case(&node, &headers, &method, &uri, case_id, false).await? else {
         return Err(Problem::forbidden(
             "people-only",
             "packages are attached by the node's reviewers, not by requesting authorities",
@@ -396,10 +510,10 @@ pub async fn upload(
         .to_owned();
     // Check the case before taking a byte of a possibly large body.
     let case = can_receive_evidence(node.store.case(case_id).await?.as_ref(), case_id)?.clone();
+    // The recipient the log registered: the table could have been edited to an attacker's key.
     let recipient = node
-        .store
+        .directory
         .authority(&case.authority_kid)
-        .await?
         .and_then(|a| a.age_recipient)
         .ok_or_else(|| {
             Problem::conflict(
@@ -408,67 +522,42 @@ pub async fn upload(
             )
         })?;
     let limit = node.config.lifecycle.evidence_max_upload_bytes;
-    let dir = node.dir.join(EVIDENCE_DIR);
-    let received = receive(&dir, body, limit).await?;
-    let final_path = dir.join(format!("{}.age", received.sha256));
-    let created = if tokio::fs::try_exists(&final_path).await.unwrap_or(false) {
-        let _ = tokio::fs::remove_file(&received.path).await;
-        false
-    } else {
-        tokio::fs::rename(&received.path, &final_path)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "moving an uploaded package failed");
-                Problem::internal("the package could not be stored; nothing was recorded")
-            })?;
-        true
+    let received = receive(&node.dir, body, limit).await?;
+    let custody = Custody {
+        case_id,
+        temp: received.temp,
+        package: SealedPackage {
+            package_sha256: received.sha256,
+            manifest_sha256,
+            size: received.size,
+            recipient,
+            signer,
+        },
     };
-    let package = SealedPackage {
-        package_sha256: received.sha256.clone(),
-        manifest_sha256,
-        size: received.size,
-        recipient,
-        signer,
-    };
-    let recorded = node
+    // Checked, renamed and recorded in one writer job: the writer runs one job at a time, so
+    // concurrent uploads of one package cannot remove each other's file.
+    let e = node
         .writer
-        .call(|tx| {
-            Job::Op(
-                crate::writer::Operation(Box::new(move |b, out| {
-                    Box::pin(async move {
-                        let e = record_sealed(b, out, case_id, &package, Timestamp::now()).await?;
-                        Ok(json!({
-                            "case": case_id, "package_sha256": e.package_sha256, "size": e.size,
-                            "manifest_sha256": e.manifest_sha256, "recipient": e.recipient,
-                            "log_index": e.sealed_seq, "sealed_at": e.sealed_at.to_string(),
-                        }))
-                    })
-                })),
-                tx,
-            )
-        })
-        .await;
-    match recorded {
-        Ok(v) => Ok((axum::http::StatusCode::CREATED, Json(v)).into_response()),
-        Err(p) => {
-            // Not logged means not in custody: the file must not stay where it could be handed over.
-            if created {
-                let _ = tokio::fs::remove_file(&final_path).await;
-            }
-            Err(p)
-        }
-    }
+        .call(|tx| Job::Custody(Box::new(custody), tx))
+        .await?;
+    let v = json!({
+        "case": case_id, "package_sha256": e.package_sha256, "size": e.size,
+        "manifest_sha256": e.manifest_sha256, "recipient": e.recipient,
+        "log_index": e.sealed_seq, "sealed_at": e.sealed_at.to_string(),
+    });
+    Ok((axum::http::StatusCode::CREATED, Json(v)).into_response())
 }
 
 struct Received {
-    path: std::path::PathBuf,
+    temp: TempPackage,
     sha256: String,
     size: u64,
 }
 
-/// Streams `body` into a new file in `dir`, hashing it, up to `limit` bytes; fsyncs it and
-/// checks that it is a well-formed age file. On any failure the partial file is removed.
-async fn receive(dir: &std::path::Path, body: Body, limit: u64) -> Result<Received, Problem> {
+/// Streams `body` into a new temporary file in the node's evidence directory, hashing it, up to
+/// `limit` bytes; fsyncs it and checks that it is an age file for X25519 recipients. On any
+/// failure (or if the upload is abandoned) the temporary file is removed.
+async fn receive(node_dir: &FsPath, body: Body, limit: u64) -> Result<Received, Problem> {
     use futures_util::StreamExt as _;
     use sha2::Digest as _;
     use tokio::io::AsyncWriteExt as _;
@@ -477,70 +566,167 @@ async fn receive(dir: &std::path::Path, body: Body, limit: u64) -> Result<Receiv
         tracing::error!(error = %e, "writing an uploaded package failed");
         Problem::internal("the package could not be stored; nothing was recorded")
     };
-    tokio::fs::create_dir_all(dir).await.map_err(io)?;
-    let path = dir.join(format!(
-        ".upload-{}-{}",
-        std::process::id(),
-        Timestamp::now().as_nanosecond()
-    ));
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
+    let node_dir = node_dir.to_owned();
+    let (temp, file) = tokio::task::spawn_blocking(move || TempPackage::create(&node_dir))
         .await
+        .map_err(|e| Problem::internal(e.to_string()))?
         .map_err(io)?;
-    let result = async {
-        let mut hasher = sha2::Sha256::new();
-        let mut size = 0u64;
-        let mut stream = body.into_data_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                Problem::bad_request("unreadable-body", format!("the upload broke off: {e}"))
-            })?;
-            size += chunk.len() as u64;
-            if size > limit {
-                return Err(Problem::new(
-                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "too-large",
-                    "Package too large",
-                    format!("the package exceeds the node's limit of {limit} bytes (lifecycle.evidence_max_upload_bytes); nothing was recorded"),
-                ));
-            }
-            hasher.update(&chunk);
-            file.write_all(&chunk).await.map_err(io)?;
+    let mut file = tokio::fs::File::from_std(file);
+    let mut hasher = sha2::Sha256::new();
+    let mut size = 0u64;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            Problem::bad_request("unreadable-body", format!("the upload broke off: {e}"))
+        })?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(Problem::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Package too large",
+                format!(
+                    "the package exceeds the node's limit of {limit} bytes (lifecycle.evidence_max_upload_bytes); nothing was recorded"
+                ),
+            ));
         }
-        file.flush().await.map_err(io)?;
-        file.sync_all().await.map_err(io)?;
-        check_age_header(&path).await?;
-        Ok(Received {
-            path: path.clone(),
-            sha256: custos_ledger::Hash(hasher.finalize().into()).to_hex(),
-            size,
-        })
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(io)?;
     }
-    .await;
-    if result.is_err() {
-        let _ = tokio::fs::remove_file(&path).await;
-    }
-    result
+    file.flush().await.map_err(io)?;
+    file.sync_all().await.map_err(io)?;
+    drop(file);
+    check_age_header(temp.path()).await?;
+    Ok(Received {
+        temp,
+        sha256: custos_ledger::Hash(hasher.finalize().into()).to_hex(),
+        size,
+    })
 }
 
-/// A package must be an age file for public-key recipients: a passphrase-protected one could
-/// be opened by anyone who learns the passphrase, not only the requesting authority.
-async fn check_age_header(path: &std::path::Path) -> Result<(), Problem> {
+/// A package must be an age file whose every recipient stanza is X25519 (or grease), the kind
+/// of the authority's registered recipient: a passphrase (scrypt) could be told to anyone, and
+/// an SSH or plugin recipient is not the key the directory registered for the authority.
+async fn check_age_header(path: &FsPath) -> Result<(), Problem> {
     let path = path.to_owned();
     let checked = tokio::task::spawn_blocking(move || {
-        let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
-        let decryptor = age::Decryptor::new_buffered(std::io::BufReader::new(file))
-            .map_err(|e| format!("the body is not an age file (age-encryption.org/v1): {e}"))?;
-        if decryptor.is_scrypt() {
-            return Err(
-                "the package is encrypted with a passphrase; seal it to the requesting authority's age recipient instead".to_owned(),
-            );
-        }
-        Ok(())
+        let open = || std::fs::File::open(&path).map_err(|e| (NOT_A_PACKAGE, e.to_string()));
+        age::Decryptor::new_buffered(std::io::BufReader::new(open()?)).map_err(|e| {
+            (
+                NOT_A_PACKAGE,
+                format!("the body is not an age file (age-encryption.org/v1): {e}"),
+            )
+        })?;
+        let tags = stanza_tags(std::io::BufReader::new(open()?))
+            .map_err(|e| (NOT_A_PACKAGE, format!("the age header is unreadable: {e}")))?;
+        refused_recipients(&tags).map_or(Ok(()), Err)
     })
     .await
     .map_err(|e| Problem::internal(e.to_string()))?;
-    checked.map_err(|detail| Problem::unprocessable("not-a-package", detail))
+    checked.map_err(|(slug, detail)| Problem::unprocessable(slug, detail))
+}
+
+const NOT_A_PACKAGE: &str = "not-a-package";
+
+/// Why a header with these stanza types is refused (problem slug and detail), if it is.
+fn refused_recipients(tags: &[String]) -> Option<(&'static str, String)> {
+    // Grease stanzas (`…-grease`, added by the age crate to every header) carry no key.
+    let other = tags
+        .iter()
+        .find(|t| t.as_str() != "X25519" && !t.ends_with("-grease"));
+    match other {
+        None if tags.iter().any(|t| t == "X25519") => None,
+        None => Some((
+            "recipient-not-x25519",
+            "the package has no X25519 recipient; seal it to the requesting authority's registered age recipient (age1…)".to_owned(),
+        )),
+        Some(t) if t == "scrypt" => Some((
+            NOT_A_PACKAGE,
+            "the package is encrypted with a passphrase; seal it to the requesting authority's age recipient instead".to_owned(),
+        )),
+        Some(t) => Some((
+            "recipient-not-x25519",
+            format!(
+                "the package is sealed to a recipient of type {t}; Custos accepts only packages whose every recipient is an X25519 age recipient (age1…). Seal it again to the requesting authority's registered age recipient only (`custos seal --recipient age1…`, or `age -r age1…`), not to an SSH key, a passphrase or a plugin"
+            ),
+        )),
+    }
+}
+
+/// The type (first argument) of every recipient stanza of an age header
+/// (age-encryption.org/v1: stanzas start with `-> `, the header ends at the `---` line; stanza
+/// bodies are base64, so they never start with `-> `).
+fn stanza_tags(r: impl std::io::BufRead) -> std::io::Result<Vec<String>> {
+    use std::io::BufRead as _;
+    // The age crate has parsed this header already; the bound only keeps a reader honest.
+    let mut r = r.take(1 << 20);
+    let mut tags = Vec::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if r.read_until(b'\n', &mut line)? == 0 {
+            return Err(std::io::Error::other("the header has no end (---)"));
+        }
+        if line.starts_with(b"---") {
+            return Ok(tags);
+        }
+        if let Some(rest) = line.strip_prefix(b"-> ") {
+            let tag = rest
+                .split(|b| *b == b' ' || *b == b'\n')
+                .next()
+                .unwrap_or_default();
+            tags.push(String::from_utf8_lossy(tag).into_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stanza_tags_are_read_up_to_the_header_end() {
+        let header = b"age-encryption.org/v1\n-> X25519 abc\nYmFzZTY0\n-> ssh-ed25519 Tag abc\nYmFzZTY0\n-> piv-p256 x\n\n--- mac\n-> after the header\n";
+        assert_eq!(
+            stanza_tags(&header[..]).unwrap(),
+            ["X25519", "ssh-ed25519", "piv-p256"]
+        );
+        assert!(stanza_tags(&b"age-encryption.org/v1\n-> X25519 a\n"[..]).is_err());
+    }
+
+    #[test]
+    fn only_x25519_recipients_are_accepted_grease_aside() {
+        let tags = |t: &[&str]| t.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(refused_recipients(&tags(&["X25519"])), None);
+        assert_eq!(
+            refused_recipients(&tags(&["X25519", "X25519", "}a-grease"])),
+            None
+        );
+        for refused in [
+            &["ssh-ed25519"][..],
+            &["X25519", "ssh-rsa"],
+            &["X25519", "piv-p256"],
+            &["mlkem768x25519"],
+            &["x-grease"],
+        ] {
+            let (slug, detail) = refused_recipients(&tags(refused)).unwrap();
+            assert_eq!(slug, "recipient-not-x25519", "{refused:?}");
+            assert!(detail.contains("age recipient"), "{detail}");
+        }
+        let (slug, detail) = refused_recipients(&tags(&["scrypt"])).unwrap();
+        assert_eq!((slug, detail.contains("passphrase")), (NOT_A_PACKAGE, true));
+    }
+
+    #[test]
+    fn a_dropped_temporary_package_leaves_no_file() {
+        let dir = std::env::temp_dir().join(format!("custos-temp-{}", std::process::id()));
+        let (temp, file) = TempPackage::create(&dir).unwrap();
+        drop(file);
+        let path = temp.path().to_owned();
+        assert!(path.exists());
+        assert!(path.starts_with(dir.join(EVIDENCE_DIR)));
+        drop(temp);
+        assert!(!path.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -395,7 +395,7 @@ impl Busy {
     fn begin(conn: &Arc<Conn>) -> Option<Busy> {
         conn.busy
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n != SHED).then_some(n + 1)
+                (n != SHED).then(|| n + 1)
             })
             .ok()?;
         conn.served_any.store(true, Ordering::Release);

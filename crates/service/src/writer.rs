@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use custos_store::{Batch, Case, CaseStatus, Hold, Store, User};
+use custos_store::{Batch, Case, CaseStatus, Evidence, Hold, Store, User};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
@@ -81,6 +81,11 @@ pub enum Job {
     ),
     /// Catch up with events other processes appended, and sign a checkpoint if needed.
     Sync(oneshot::Sender<Result<(), Problem>>),
+    /// Take a package into custody: check, rename into place and record, in one step.
+    Custody(
+        Box<crate::evidence::Custody>,
+        oneshot::Sender<Result<Evidence, Problem>>,
+    ),
     /// Any other operation on a batch (used by modules with their own state changes).
     Op(
         Operation,
@@ -177,6 +182,10 @@ enum Reply {
         Result<Vec<DueNotice>, Problem>,
     ),
     Unit(oneshot::Sender<Result<(), Problem>>, Result<(), Problem>),
+    Evidence(
+        oneshot::Sender<Result<Evidence, Problem>>,
+        Result<Evidence, Problem>,
+    ),
     Value(
         oneshot::Sender<Result<serde_json::Value, Problem>>,
         Result<serde_json::Value, Problem>,
@@ -191,6 +200,7 @@ impl Reply {
             Reply::Hold(tx, _) => drop(tx.send(Err(p.clone()))),
             Reply::Due(tx, _) => drop(tx.send(Err(p.clone()))),
             Reply::Unit(tx, _) => drop(tx.send(Err(p.clone()))),
+            Reply::Evidence(tx, _) => drop(tx.send(Err(p.clone()))),
             Reply::Value(tx, _) => drop(tx.send(Err(p.clone()))),
         }
     }
@@ -201,6 +211,7 @@ impl Reply {
             Reply::Hold(tx, r) => drop(tx.send(r)),
             Reply::Due(tx, r) => drop(tx.send(r)),
             Reply::Unit(tx, r) => drop(tx.send(r)),
+            Reply::Evidence(tx, r) => drop(tx.send(r)),
             Reply::Value(tx, r) => drop(tx.send(r)),
         }
     }
@@ -359,6 +370,7 @@ fn reply_ok(r: &Reply) -> bool {
         Reply::Hold(_, r) => r.is_ok(),
         Reply::Due(_, r) => r.is_ok(),
         Reply::Unit(_, r) => r.is_ok(),
+        Reply::Evidence(_, r) => r.is_ok(),
         Reply::Value(_, r) => r.is_ok(),
     }
 }
@@ -375,6 +387,7 @@ fn placeholder(job: Job) -> Reply {
         Job::Renew { reply, .. } => Reply::Hold(reply, p()),
         Job::Tick(_, tx) => Reply::Due(tx, p()),
         Job::NoticeResult(_, _, tx) | Job::Sync(tx) => Reply::Unit(tx, p()),
+        Job::Custody(_, tx) => Reply::Evidence(tx, p()),
         Job::Op(_, tx) => Reply::Value(tx, p()),
     }
 }
@@ -425,6 +438,7 @@ async fn run_job(b: &mut Batch, out: &mut Appended, cx: &WriterContext, job: Job
             Reply::Unit(tx, ops::notice_result(b, out, case_id, result, now).await)
         }
         Job::Sync(tx) => Reply::Unit(tx, Ok(())),
+        Job::Custody(c, tx) => Reply::Evidence(tx, c.take(b, out, now).await),
         Job::Op(op, tx) => Reply::Value(tx, (op.0)(b, out).await),
     }
 }
