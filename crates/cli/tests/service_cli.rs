@@ -4,6 +4,7 @@
 //! outside verifier, tampering found by `custos audit`, and a SIGKILL in the middle of intake.
 
 mod common;
+mod hostile;
 
 use std::collections::BTreeSet;
 use std::process::Command;
