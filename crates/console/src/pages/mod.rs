@@ -261,6 +261,11 @@ mod tests {
             "/v1/requests",
             "/console/\\evil",
             "",
+            // A control character cannot be a `Location` (it made the sign-in a 500).
+            "/console/queue\u{1}",
+            "/console/queue\r\nSet-Cookie: a=b",
+            "/console/queue\u{7f}",
+            "/console/queue?q=a b",
         ] {
             assert_eq!(safe_next(bad), "/console/queue", "{bad}");
         }
@@ -310,6 +315,13 @@ mod tests {
             proptest::prop_assert!(to.starts_with("/console/"));
             proptest::prop_assert!(!to.starts_with("/console//"));
             proptest::prop_assert!(!to.contains("://") && !to.contains('\\'));
+        }
+
+        /// Whatever bytes follow `/console/` in `next`, the redirect is a valid `Location`.
+        #[test]
+        fn a_sign_in_redirect_is_always_a_valid_header(tail in "[\\x00-\\x7f\\u{80}-\\u{10ffff}]{0,40}") {
+            let to = safe_next(&format!("/console/{tail}"));
+            proptest::prop_assert!(HeaderValue::from_str(&to).is_ok(), "{to:?}");
         }
 
         /// Any posted form either becomes a decision or is refused with where the problem is;

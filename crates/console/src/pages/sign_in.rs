@@ -13,12 +13,14 @@ struct SignInPage {
     notice: Option<&'static str>,
 }
 
-/// Only paths inside the console are followed after sign-in (no open redirect).
+/// Only paths inside the console are followed after sign-in (no open redirect), and only
+/// printable ASCII ones (a control character cannot go into a `Location` header).
 pub(super) fn safe_next(next: &str) -> String {
     let ok = next.starts_with("/console/")
         && !next.starts_with("/console//")
         && !next.contains('\\')
-        && !next.contains("://");
+        && !next.contains("://")
+        && next.bytes().all(|b| b.is_ascii_graphic());
     if ok {
         next.to_owned()
     } else {
