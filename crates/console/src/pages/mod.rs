@@ -224,6 +224,26 @@ pub(super) async fn form_viewer(
     Ok(v)
 }
 
+/// The errors axum answers itself on console routes (a form over the body limit) as the
+/// console's error page, not as plain text.
+pub async fn plain_errors(resp: Response) -> Response {
+    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return resp;
+    }
+    error_page(
+        Layout::default(),
+        &Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "form-too-large",
+            "Form too large",
+            format!(
+                "a console form is at most {} KiB; nothing was kept. Shorten what you typed and send it again",
+                crate::FORM_BODY_LIMIT / 1024
+            ),
+        ),
+    )
+}
+
 pub(super) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
