@@ -6,6 +6,7 @@
 mod common;
 mod contract;
 mod hardening;
+mod hostile;
 mod integrity;
 
 use std::collections::BTreeSet;

@@ -21,12 +21,16 @@ mod views;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use custos_service::node::Node;
 
 use crate::session::Sessions;
+
+/// The largest form body the console reads (its largest form, a decision, is a few KiB).
+pub const FORM_BODY_LIMIT: usize = 16 * 1024;
 
 /// What the console's handlers share.
 #[derive(Debug)]
@@ -65,6 +69,9 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/console/notices.csv", get(pages::notices_csv))
         .route("/console/log", get(pages::log_status))
         .route("/console/static/{file}", get(pages::asset))
+        // Console forms are small; a larger body is refused (413) before it is read or kept.
+        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
+        .layer(axum::middleware::map_response(pages::plain_errors))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

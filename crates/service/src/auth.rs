@@ -3,6 +3,9 @@
 //! * **Users** hold API tokens `cst.<name>.<secret>`. The node stores only an Argon2id hash;
 //!   a verified token is remembered (by its SHA-256) for a minute so Argon2's deliberate cost is
 //!   paid once per minute, not per request.
+//! * Every Argon2 verification of the process (API tokens and console passwords) holds a permit
+//!   of [`Argon2Gate`], so a flood of sign-ins costs bounded memory; without a permit in time
+//!   the caller hears "busy" (503, `Retry-After`).
 //! * **Requesting authorities** sign each read with their directory key: the header
 //!   `Authorization: Custos-JWS <compact JWS>` whose payload is `{"htm": METHOD, "htu": PATH,
 //!   "iat": UNIX-SECONDS}` (the claims of RFC 9449 DPoP proofs). A proof is valid for five
@@ -11,14 +14,15 @@
 //!   once, and only from proofs made since it started (see [`ProofNonces`]).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine as _;
 use custos_store::{Authority, Store, User};
 use sha2::{Digest, Sha256};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use zeroize::Zeroizing;
 
 use crate::directory::Directory;
@@ -178,27 +182,155 @@ pub fn hash_password(password: &str) -> Result<String, Problem> {
         .map_err(|e| Problem::internal(format!("hashing the password failed: {e}")))
 }
 
-/// Whether `secret` matches the Argon2 PHC string `stored`. Argon2 is deliberately slow, so the
-/// check runs off the async workers.
-async fn argon2_matches(stored: String, secret: Zeroizing<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&stored).is_ok_and(|hash| {
-            Argon2::default()
-                .verify_password(secret.as_bytes(), &hash)
-                .is_ok()
-        })
-    })
-    .await
-    .unwrap_or(false)
+/// Most Argon2 verifications that run at once, whatever the core count: each holds 19 MiB.
+const MAX_ARGON2_PERMITS: usize = 8;
+/// How long a verification may wait for a permit before the node answers "busy".
+const ARGON2_WAIT: Duration = Duration::from_secs(2);
+/// What a busy node asks the client to wait, in seconds (`Retry-After`).
+pub const BUSY_RETRY_AFTER_SECONDS: u64 = 1;
+/// Largest Argon2 memory cost accepted from a stored hash (KiB): the node's own hashes use 19 MiB,
+/// and the bound keeps every permit's memory bounded even for a hash written by hand.
+const MAX_ARGON2_M_KIB: u32 = 64 * 1024;
+
+/// No Argon2 permit came free in time: the node is busy verifying secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the node is busy checking passwords and tokens; retry in {BUSY_RETRY_AFTER_SECONDS} s")]
+pub struct Busy;
+
+impl From<Busy> for Problem {
+    fn from(b: Busy) -> Problem {
+        Problem::busy(b.to_string(), BUSY_RETRY_AFTER_SECONDS)
+    }
 }
 
-/// Checks a console password against a stored Argon2 hash.
-pub async fn verify_password(stored: Option<String>, password: Zeroizing<String>) -> bool {
+/// The process-wide bound on Argon2: a semaphore with about one permit per core, and for each
+/// permit one reusable memory area, so concurrent sign-ins cost at most `permits × 19 MiB` and
+/// never more allocations than that, however many arrive.
+#[derive(Debug)]
+pub struct Argon2Gate {
+    permits: Arc<Semaphore>,
+    memory: Mutex<Vec<Vec<Block>>>,
+    wait: Duration,
+}
+
+/// The right to run one Argon2 verification; Argon2 only runs while one is held.
+#[derive(Debug)]
+pub struct Argon2Permit {
+    // Held, never read: dropping it hands the permit back.
+    _held: OwnedSemaphorePermit,
+}
+
+impl Argon2Gate {
+    /// A gate with `permits` concurrent verifications, each waiting at most `wait` for a permit.
+    pub fn new(permits: usize, wait: Duration) -> Argon2Gate {
+        Argon2Gate {
+            permits: Arc::new(Semaphore::new(permits)),
+            memory: Mutex::new(Vec::new()),
+            wait,
+        }
+    }
+
+    /// The gate every verification of this process goes through.
+    pub fn global() -> &'static Argon2Gate {
+        static GATE: LazyLock<Argon2Gate> = LazyLock::new(|| {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            Argon2Gate::new(cores.clamp(2, MAX_ARGON2_PERMITS), ARGON2_WAIT)
+        });
+        &GATE
+    }
+
+    /// Waits (boundedly) for a permit.
+    pub async fn permit(&self) -> Result<Argon2Permit, Busy> {
+        match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(held)) => Ok(Argon2Permit { _held: held }),
+            _ => Err(Busy),
+        }
+    }
+
+    /// Whether `secret` matches the Argon2 PHC string `stored`. Runs off the async workers and
+    /// keeps the permit until Argon2 has finished, even if the caller goes away meanwhile.
+    pub async fn matches(
+        &'static self,
+        permit: Argon2Permit,
+        stored: String,
+        secret: Zeroizing<String>,
+    ) -> bool {
+        tokio::task::spawn_blocking(move || {
+            let mut blocks = self
+                .memory
+                .lock()
+                .ok()
+                .and_then(|mut m| m.pop())
+                .unwrap_or_default();
+            let ok = phc_matches(&stored, secret.as_bytes(), &mut blocks);
+            if let Ok(mut m) = self.memory.lock() {
+                m.push(blocks);
+            }
+            drop(permit);
+            ok
+        })
+        .await
+        .unwrap_or(false)
+    }
+}
+
+/// Argon2 verification of `secret` against a PHC string, in the caller's memory `blocks` (grown
+/// if needed, never shrunk, so each permit allocates once).
+fn phc_matches(stored: &str, secret: &[u8], blocks: &mut Vec<Block>) -> bool {
+    let Ok(hash) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Some(expected), Some(salt)) = (hash.hash, hash.salt) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(hash.algorithm) else {
+        return false;
+    };
+    let version = match hash.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&hash) else {
+        return false;
+    };
+    if params.m_cost() > MAX_ARGON2_M_KIB {
+        return false;
+    }
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    if blocks.len() < params.block_count() {
+        blocks.resize(params.block_count(), Block::default());
+    }
+    let mut buf = Zeroizing::new([0u8; 64]);
+    let Some(out) = buf.get_mut(..expected.len()) else {
+        return false;
+    };
+    if Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(secret, salt, &mut *out, &mut blocks[..])
+        .is_err()
+    {
+        return false;
+    }
+    // `Output`'s equality is constant-time.
+    Output::new(out).is_ok_and(|got| got == expected)
+}
+
+/// Checks a console password against a stored Argon2 hash, through the process's Argon2 gate.
+pub async fn verify_password(
+    stored: Option<String>,
+    password: Zeroizing<String>,
+) -> Result<bool, Busy> {
     // Without a stored hash, still pay Argon2's cost so timing does not tell which users exist.
     const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$QpmRRKQrDHyxVBd7iZ8bKFwKDRyVbDE5JDBO4Z2fRnU";
+    let gate = Argon2Gate::global();
+    let permit = gate.permit().await?;
     let has_hash = stored.is_some();
-    let ok = argon2_matches(stored.unwrap_or_else(|| DUMMY.to_owned()), password).await;
-    ok && has_hash
+    let ok = gate
+        .matches(permit, stored.unwrap_or_else(|| DUMMY.to_owned()), password)
+        .await;
+    Ok(ok && has_hash)
 }
 
 /// A user name: lower-case letters, digits, `-` and `_`, 1 to 64 characters.
@@ -210,14 +342,17 @@ pub fn valid_user_name(name: &str) -> bool {
 }
 
 impl TokenCache {
+    fn cached(&self, key: &[u8; 32]) -> Option<User> {
+        let map = self.verified.lock().ok()?;
+        let (user, at) = map.get(key)?;
+        (at.elapsed() < TOKEN_CACHE_TTL).then(|| user.clone())
+    }
+
     /// Checks a bearer token.
     pub async fn verify(&self, store: &Store, token: &str) -> Result<User, Problem> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Ok(map) = self.verified.lock()
-            && let Some((user, at)) = map.get(&key)
-            && at.elapsed() < TOKEN_CACHE_TTL
-        {
-            return Ok(user.clone());
+        if let Some(user) = self.cached(&key) {
+            return Ok(user);
         }
         let bad = || {
             Problem::unauthorized(
@@ -226,9 +361,14 @@ impl TokenCache {
             )
         };
         let mut parts = token.splitn(3, '.');
-        let (Some("cst"), Some(name), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some("cst"), Some(name), Some(secret)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(bad());
         };
+        // A token the node could not have issued costs no database read and no Argon2.
+        if !valid_user_name(name) || secret.len() > 64 {
+            return Err(bad());
+        }
         let user = store.user(name).await?.ok_or_else(bad)?;
         if user.disabled_at.is_some() {
             return Err(Problem::unauthorized(
@@ -236,7 +376,19 @@ impl TokenCache {
                 format!("the user {name} is disabled"),
             ));
         }
-        let ok = argon2_matches(user.token_hash.clone(), Zeroizing::new(token.to_owned())).await;
+        let gate = Argon2Gate::global();
+        let permit = gate.permit().await?;
+        // A burst with one new token: whoever waited for a permit may find it verified by now.
+        if let Some(user) = self.cached(&key) {
+            return Ok(user);
+        }
+        let ok = gate
+            .matches(
+                permit,
+                user.token_hash.clone(),
+                Zeroizing::new(token.to_owned()),
+            )
+            .await;
         if !ok {
             return Err(bad());
         }
@@ -248,6 +400,13 @@ impl TokenCache {
         }
         Ok(user)
     }
+}
+
+/// Splits `Authorization` into its scheme, lower-cased for matching (RFC 9110 §11.1: schemes
+/// are case-insensitive), and its credentials.
+fn scheme(value: &str) -> Option<(String, &str)> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    Some((scheme.to_ascii_lowercase(), rest.trim()))
 }
 
 /// Identifies the caller from the `Authorization` header.
@@ -290,17 +449,20 @@ async fn caller_with(
             "send `Authorization: Bearer <token>` (people) or `Authorization: Custos-JWS <proof>` (requesting authorities)",
         ));
     };
-    if let Some(token) = value.strip_prefix("Bearer ") {
-        // The role is the one the log gave, never the table's (which anyone with the database
-        // could edit).
-        let user = tokens.verify(store, token.trim()).await?;
-        return directory.with_logged_role(user).await.map(Caller::User);
-    }
-    if let Some(jws) = value.strip_prefix("Custos-JWS ") {
-        let nonces = single_use.then_some(&tokens.nonces);
-        return authority_proof(directory, jws.trim(), method, path, nonces)
-            .await
-            .map(Caller::Authority);
+    match scheme(value) {
+        Some((s, token)) if s == "bearer" => {
+            // The role is the one the log gave, never the table's (which anyone with the
+            // database could edit).
+            let user = tokens.verify(store, token).await?;
+            return directory.with_logged_role(user).await.map(Caller::User);
+        }
+        Some((s, jws)) if s == "custos-jws" => {
+            let nonces = single_use.then_some(&tokens.nonces);
+            return authority_proof(directory, jws, method, path, nonces)
+                .await
+                .map(Caller::Authority);
+        }
+        _ => {}
     }
     Err(Problem::unauthorized(
         "no-credentials",
@@ -418,5 +580,61 @@ mod tests {
         assert_eq!(full.status, 503);
         // Once those proofs are stale, room is made again.
         assert!(n.admit(JTI, 301, 301).is_ok());
+    }
+
+    #[test]
+    fn auth_schemes_are_case_insensitive() {
+        for v in ["Bearer cst.a.b", "bearer cst.a.b", "BEARER  cst.a.b "] {
+            assert_eq!(scheme(v), Some(("bearer".to_owned(), "cst.a.b")), "{v}");
+        }
+        for v in ["Custos-JWS x.y.z", "custos-jws x.y.z", "CUSTOS-JWS x.y.z"] {
+            assert_eq!(scheme(v), Some(("custos-jws".to_owned(), "x.y.z")), "{v}");
+        }
+        assert_eq!(scheme("Bearer"), None);
+    }
+
+    #[test]
+    fn the_gate_checks_passwords_in_reused_memory_and_refuses_forged_costs() {
+        let hash = hash_password("correct horse battery staple").expect("hashed");
+        let mut blocks = Vec::new();
+        assert!(phc_matches(
+            &hash,
+            b"correct horse battery staple",
+            &mut blocks
+        ));
+        let allocated = blocks.len();
+        assert!(allocated > 0);
+        assert!(!phc_matches(
+            &hash,
+            b"correct horse battery stapler",
+            &mut blocks
+        ));
+        assert_eq!(blocks.len(), allocated, "the memory is reused, not grown");
+        // A stored hash asking for more memory than any the node makes is refused unrun.
+        let greedy = "$argon2id$v=19$m=4194304,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$QpmRRKQrDHyxVBd7iZ8bKFwKDRyVbDE5JDBO4Z2fRnU";
+        assert!(!phc_matches(greedy, b"x", &mut blocks));
+        assert_eq!(blocks.len(), allocated);
+        assert!(!phc_matches("not a hash", b"x", &mut blocks));
+    }
+
+    #[tokio::test]
+    async fn with_every_permit_taken_a_check_is_refused_as_busy_then_runs_when_one_is_free() {
+        let gate: &'static Argon2Gate = Box::leak(Box::new(Argon2Gate::new(1, Duration::ZERO)));
+        let held = gate.permit().await.expect("the one permit");
+        assert_eq!(gate.permit().await.unwrap_err(), Busy);
+        let p = Problem::from(Busy);
+        assert_eq!(
+            (p.status, p.retry_after),
+            (503, Some(BUSY_RETRY_AFTER_SECONDS))
+        );
+        let resp = axum::response::IntoResponse::into_response(p);
+        assert_eq!(resp.headers()["retry-after"], "1");
+        drop(held);
+        let hash = hash_password("correct horse battery staple").expect("hashed");
+        let permit = gate.permit().await.expect("free again");
+        let secret = Zeroizing::new("correct horse battery staple".to_owned());
+        assert!(gate.matches(permit, hash, secret).await);
+        // The permit went back when Argon2 was done.
+        assert!(gate.permit().await.is_ok());
     }
 }

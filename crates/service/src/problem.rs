@@ -22,6 +22,9 @@ pub struct Problem {
     /// Field-level problems, with JSONPath locations.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
+    /// Seconds to wait before retrying, sent as `Retry-After` (not in the body).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 /// One problem at one place of the submitted document.
@@ -42,6 +45,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -90,6 +94,18 @@ impl Problem {
         )
     }
 
+    /// 503 with `Retry-After`: the node is saturated for now, not broken.
+    pub fn busy(detail: impl Into<String>, retry_after_seconds: u64) -> Problem {
+        let mut p = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "Service busy",
+            detail,
+        );
+        p.retry_after = Some(retry_after_seconds);
+        p
+    }
+
     /// 503.
     pub fn unavailable(detail: impl Into<String>) -> Problem {
         Problem::new(
@@ -118,6 +134,10 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         resp
     }
 }

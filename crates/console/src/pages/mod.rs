@@ -226,6 +226,26 @@ pub(super) async fn form_viewer(
     Ok(v)
 }
 
+/// The errors axum answers itself on console routes (a form over the body limit) as the
+/// console's error page, not as plain text.
+pub async fn plain_errors(resp: Response) -> Response {
+    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return resp;
+    }
+    error_page(
+        Layout::default(),
+        &Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "form-too-large",
+            "Form too large",
+            format!(
+                "a console form is at most {} KiB; nothing was kept. Shorten what you typed and send it again",
+                crate::FORM_BODY_LIMIT / 1024
+            ),
+        ),
+    )
+}
+
 pub(super) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
@@ -263,6 +283,11 @@ mod tests {
             "/v1/requests",
             "/console/\\evil",
             "",
+            // A control character cannot be a `Location` (it made the sign-in a 500).
+            "/console/queue\u{1}",
+            "/console/queue\r\nSet-Cookie: a=b",
+            "/console/queue\u{7f}",
+            "/console/queue?q=a b",
         ] {
             assert_eq!(safe_next(bad), "/console/queue", "{bad}");
         }
@@ -312,6 +337,13 @@ mod tests {
             proptest::prop_assert!(to.starts_with("/console/"));
             proptest::prop_assert!(!to.starts_with("/console//"));
             proptest::prop_assert!(!to.contains("://") && !to.contains('\\'));
+        }
+
+        /// Whatever bytes follow `/console/` in `next`, the redirect is a valid `Location`.
+        #[test]
+        fn a_sign_in_redirect_is_always_a_valid_header(tail in "[\\x00-\\x7f\\u{80}-\\u{10ffff}]{0,40}") {
+            let to = safe_next(&format!("/console/{tail}"));
+            proptest::prop_assert!(HeaderValue::from_str(&to).is_ok(), "{to:?}");
         }
 
         /// Any posted form either becomes a decision or is refused with where the problem is;

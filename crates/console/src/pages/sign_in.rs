@@ -1,6 +1,9 @@
 //! Sign-in, sign-out and the home redirect.
 
+use std::time::Duration;
+
 use super::*;
+use crate::session::Verdict;
 
 #[derive(Template)]
 #[template(path = "sign_in.html")]
@@ -13,12 +16,14 @@ struct SignInPage {
     notice: Option<&'static str>,
 }
 
-/// Only paths inside the console are followed after sign-in (no open redirect).
+/// Only paths inside the console are followed after sign-in (no open redirect), and only
+/// printable ASCII ones (a control character cannot go into a `Location` header).
 pub(super) fn safe_next(next: &str) -> String {
     let ok = next.starts_with("/console/")
         && !next.starts_with("/console//")
         && !next.contains('\\')
-        && !next.contains("://");
+        && !next.contains("://")
+        && next.bytes().all(|b| b.is_ascii_graphic());
     if ok {
         next.to_owned()
     } else {
@@ -72,7 +77,17 @@ pub async fn sign_in_page(headers: HeaderMap, RawQuery(q): RawQuery) -> Response
     sign_in_form(&headers, StatusCode::OK, &next, "", None, notice)
 }
 
-/// `POST /console/sign-in`: name and password; lock-out after repeated failures.
+/// A refusal that asks the browser to come back after `retry_after` (`Retry-After`).
+fn retry_later(mut resp: Response, retry_after: Duration) -> Response {
+    let seconds = retry_after.as_secs().max(1);
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    resp
+}
+
+/// `POST /console/sign-in`: name and password. In order, each step cheaper than the next: the
+/// form's token, the name's form, the lock-out (an attempt reserved before the password is
+/// checked), a permit of the node's Argon2 gate, Argon2.
 pub async fn sign_in(State(c): Shared, headers: HeaderMap, body: Bytes) -> Response {
     let form = Form::parse(&body);
     let name = form.get("name").trim().to_owned();
@@ -92,55 +107,93 @@ pub async fn sign_in(State(c): Shared, headers: HeaderMap, body: Bytes) -> Respo
             },
         );
     }
-    if let Some(left) = c.sessions.locked_for(&name) {
-        return again(
-            StatusCode::TOO_MANY_REQUESTS,
-            Refusal {
-                title: "Locked".into(),
-                detail: format!(
-                    "too many failed sign-ins for {name:?}; try again in {} minutes, or ask an admin",
-                    left.as_secs().div_ceil(60)
-                ),
-                fields: vec![],
-            },
-        );
-    }
-    let user = c.node.store.user(&name).await.ok().flatten();
-    let stored = user
-        .as_ref()
-        .filter(|u| u.disabled_at.is_none())
-        .and_then(|u| u.password_hash.clone());
-    let ok = custos_service::auth::verify_password(stored, password).await;
-    let Some(user) = user.filter(|_| ok) else {
-        let locked = c.sessions.failed(&name);
-        // A password typed into the name field must not end up in the node's log: only names
-        // that could be user names are logged.
-        let logged = if custos_service::auth::valid_user_name(&name) {
-            name.as_str()
-        } else {
-            "(not a user name)"
-        };
-        tracing::warn!(user = %logged, locked, "console sign-in failed");
-        let detail = if locked {
-            format!(
-                "wrong name or password; that was the {}th failure, so {name:?} is locked for {} minutes",
-                crate::session::MAX_FAILURES,
-                crate::session::LOCKOUT.as_secs() / 60
-            )
-        } else {
-            "wrong name or password (or no console password is set: `custos user password`)"
-                .to_owned()
-        };
-        return again(
+    let wrong = |detail: String| {
+        again(
             StatusCode::UNAUTHORIZED,
             Refusal {
                 title: "Not signed in".into(),
                 detail,
                 fields: vec![],
             },
-        );
+        )
     };
-    c.sessions.succeeded(&user.name);
+    const WRONG: &str =
+        "wrong name or password (or no console password is set: `custos user password`)";
+    // No user has such a name: refused at once, never stored. It is not logged either, since
+    // it may be a password typed into the name field.
+    if !custos_service::auth::valid_user_name(&name) {
+        tracing::warn!(user = "(not a user name)", "console sign-in failed");
+        return wrong(WRONG.to_owned());
+    }
+    let user = match c.node.store.user(&name).await {
+        Ok(user) => user,
+        Err(e) => return error_page(Layout::default(), &Problem::from(e)),
+    };
+    let attempt = match c.sessions.lockout.attempt(&name, user.is_some()) {
+        Verdict::Go(attempt) => attempt,
+        Verdict::Locked(left) => {
+            let resp = again(
+                StatusCode::TOO_MANY_REQUESTS,
+                Refusal {
+                    title: "Locked".into(),
+                    detail: format!(
+                        "too many failed sign-ins for {name:?}; try again in {} minutes, or ask an admin",
+                        left.as_secs().div_ceil(60).max(1)
+                    ),
+                    fields: vec![],
+                },
+            );
+            return retry_later(resp, left);
+        }
+        Verdict::Crowded => {
+            let resp = again(
+                StatusCode::TOO_MANY_REQUESTS,
+                Refusal {
+                    title: "Too many sign-ins".into(),
+                    detail: format!(
+                        "other sign-ins for {name:?} are being checked right now; try again in a few seconds"
+                    ),
+                    fields: vec![],
+                },
+            );
+            return retry_later(resp, Duration::from_secs(1));
+        }
+    };
+    let stored = user
+        .as_ref()
+        .filter(|u| u.disabled_at.is_none())
+        .and_then(|u| u.password_hash.clone());
+    // Dropping the attempt unchecked frees its place without counting a failure.
+    let ok = match custos_service::auth::verify_password(stored, password).await {
+        Ok(ok) => ok,
+        Err(busy) => {
+            let resp = again(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Refusal {
+                    title: "Busy".into(),
+                    detail: busy.to_string(),
+                    fields: vec![],
+                },
+            );
+            return retry_later(
+                resp,
+                Duration::from_secs(custos_service::auth::BUSY_RETRY_AFTER_SECONDS),
+            );
+        }
+    };
+    let Some(user) = user.filter(|_| ok) else {
+        let locked = attempt.failed();
+        tracing::warn!(user = %name, locked, "console sign-in failed");
+        if locked {
+            return wrong(format!(
+                "wrong name or password; that was the {}th failure, so {name:?} is locked for {} minutes",
+                crate::session::MAX_FAILURES,
+                crate::session::LOCKOUT.as_secs() / 60
+            ));
+        }
+        return wrong(WRONG.to_owned());
+    };
+    attempt.succeeded();
     let id = c.sessions.start(&user.name);
     tracing::info!(user = %user.name, "console sign-in");
     let mut resp = see_other(&safe_next(&next));
