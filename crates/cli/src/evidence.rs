@@ -33,8 +33,12 @@ pub fn seal(
         .block_on(async {
             let store = Store::open_sqlite(&dir.join(&config.database), false).await?;
             let case = store.case(case_id).await?;
+            // The recipient the log registered, never the table's (which could be edited).
             let authority = match &case {
-                Some(c) => store.authority(&c.authority_kid).await?,
+                Some(c) => custos_service::offline::logged_registry(&store)
+                    .await?
+                    .authorities
+                    .remove(&c.authority_kid),
                 None => None,
             };
             store.close().await;

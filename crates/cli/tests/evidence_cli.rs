@@ -982,3 +982,81 @@ fn packages_for_ssh_recipients_are_refused() {
         0
     );
 }
+
+#[test]
+fn evidence_is_sealed_to_the_recipient_the_log_registered_not_the_table_s() {
+    let mut node = TestNode::init();
+    node.start();
+    let (key, identity) = authority_with_recipient(&node, "XA");
+    let reviewer = node.user("rita", "reviewer");
+    let case = submit(&node, &key, "XA-SWAPPED-RECIPIENT", "XA");
+    let r = node.post_json(
+        &format!("/v1/requests/{case}/decision"),
+        &reviewer,
+        &json!({"decision": "execute", "reason": "Lawful and proportionate."}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // A database writer swaps the authority's recipient for one they hold.
+    let thief = node.tmp.path().join("thief.agekey");
+    assert!(
+        Command::new("age-keygen")
+            .arg("-o")
+            .arg(&thief)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let thief_recipient = String::from_utf8(
+        Command::new("age-keygen")
+            .arg("-y")
+            .arg(&thief)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let out = Command::new("sqlite3")
+        .arg(node.dir.join("custos.db"))
+        .arg(format!(
+            "UPDATE authorities SET age_recipient = '{}'",
+            thief_recipient.trim()
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let evidence = node.tmp.path().join("subscriber.csv");
+    std::fs::write(&evidence, "account\nexample\n").unwrap();
+    let sealed: Value = serde_json::from_str(&custos_ok(&[
+        "evidence",
+        "seal",
+        "--dir",
+        node.dir_str(),
+        "--case",
+        &case.to_string(),
+        evidence.to_str().unwrap(),
+    ]))
+    .unwrap();
+    let package = node.dir.join("evidence").join(format!(
+        "{}.age",
+        sealed["package_sha256"].as_str().unwrap()
+    ));
+    let opens = |identity: &std::path::Path| {
+        Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(identity)
+            .arg("-o")
+            .arg("/dev/null")
+            .arg(&package)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(
+        opens(std::path::Path::new(&identity)),
+        "the authority opens it"
+    );
+    assert!(!opens(&thief), "the table's recipient does not");
+}

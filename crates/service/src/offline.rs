@@ -114,3 +114,25 @@ async fn run<T>(
     })?;
     Ok(value)
 }
+
+/// The directory and users as the log says (for a command run while no node runs: the
+/// `authorities` table may have been edited, e.g. to an attacker's age recipient).
+pub async fn logged_registry(store: &Store) -> anyhow::Result<crate::replay::Registry> {
+    let mut registry = crate::replay::Registry::default();
+    let mut next = 0;
+    loop {
+        let page = store.events(next, 10_000).await?;
+        let Some(last) = page.last() else { break };
+        next = last.seq + 1;
+        for e in page
+            .iter()
+            .filter(|e| e.event_type.starts_with("authority.") || e.event_type.starts_with("user."))
+        {
+            let body: serde_json::Value = serde_json::from_str(&e.body)?;
+            registry
+                .apply(e, &body)
+                .map_err(|p| anyhow::anyhow!("event {} cannot be applied: {p}", e.seq))?;
+        }
+    }
+    Ok(registry)
+}
