@@ -395,7 +395,8 @@ impl Busy {
     fn begin(conn: &Arc<Conn>) -> Option<Busy> {
         conn.busy
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n != SHED).then(|| n + 1)
+                // Never `n + 1` on SHED: it is usize::MAX.
+                if n == SHED { None } else { Some(n + 1) }
             })
             .ok()?;
         conn.served_any.store(true, Ordering::Release);
