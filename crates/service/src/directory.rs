@@ -57,13 +57,7 @@ impl Directory {
             return;
         };
         for e in events {
-            if !(e.event_type.starts_with("authority.") || e.event_type.starts_with("user.")) {
-                continue;
-            }
-            let applied = serde_json::from_str(&e.body)
-                .map_err(|err| err.to_string())
-                .and_then(|body| r.apply(e, &body));
-            if let Err(problem) = applied {
+            if let Err(problem) = r.apply_stored(e) {
                 tracing::error!(seq = e.seq, %problem, "a logged directory event could not be applied");
             }
         }

@@ -99,37 +99,19 @@ pub fn check_history(
     origin: &str,
     vkey: &VerifierKey,
 ) -> Result<Option<Checkpoint>, HistoryError> {
-    let check = |cp: &Checkpoint, source_name: &'static str| {
-        if cp.size > size {
-            return Err(HistoryError::RolledBack {
-                held: size,
-                signed: cp.size,
-                source_name,
-            });
-        }
-        if root_at(cp.size) != Some(cp.root) {
-            return Err(HistoryError::Rewritten {
-                size: cp.size,
-                source_name,
-            });
-        }
-        Ok(())
-    };
     if let Some(note) = head {
-        check_head(size, &root_at, note, origin, vkey)?;
+        check_note(size, &root_at, note, "the head file", origin, vkey)?;
     }
     let latest = match latest_row {
         None => None,
-        Some(row) => {
-            let cp = open_note(&row.note, origin, vkey).map_err(|detail| {
-                HistoryError::BadSignature {
-                    source_name: "the database's latest checkpoint",
-                    detail,
-                }
-            })?;
-            check(&cp, "the database's latest checkpoint")?;
-            Some(cp)
-        }
+        Some(row) => Some(check_note(
+            size,
+            &root_at,
+            &row.note,
+            "the database's latest checkpoint",
+            origin,
+            vkey,
+        )?),
     };
     let covered = latest.as_ref().map_or(0, |cp| cp.size);
     if covered < size {
@@ -150,24 +132,37 @@ pub fn check_head(
     origin: &str,
     vkey: &VerifierKey,
 ) -> Result<(), HistoryError> {
-    let cp = open_note(head, origin, vkey).map_err(|detail| HistoryError::BadSignature {
-        source_name: "the head file",
+    check_note(size, &root_at, head, "the head file", origin, vkey).map(|_| ())
+}
+
+/// One signed note against a tree of `size` leaves: it verifies, is not ahead of the events,
+/// and gives their root.
+fn check_note(
+    size: u64,
+    root_at: &impl Fn(u64) -> Option<Hash>,
+    note: &str,
+    source_name: &'static str,
+    origin: &str,
+    vkey: &VerifierKey,
+) -> Result<Checkpoint, HistoryError> {
+    let cp = open_note(note, origin, vkey).map_err(|detail| HistoryError::BadSignature {
+        source_name,
         detail,
     })?;
     if cp.size > size {
         return Err(HistoryError::RolledBack {
             held: size,
             signed: cp.size,
-            source_name: "the head file",
+            source_name,
         });
     }
     if root_at(cp.size) != Some(cp.root) {
         return Err(HistoryError::Rewritten {
             size: cp.size,
-            source_name: "the head file",
+            source_name,
         });
     }
-    Ok(())
+    Ok(cp)
 }
 
 /// The head file holds two slots of this size; each write goes to the slot not holding the

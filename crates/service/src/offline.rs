@@ -124,13 +124,9 @@ pub async fn logged_registry(store: &Store) -> anyhow::Result<crate::replay::Reg
         let page = store.events(next, 10_000).await?;
         let Some(last) = page.last() else { break };
         next = last.seq + 1;
-        for e in page
-            .iter()
-            .filter(|e| e.event_type.starts_with("authority.") || e.event_type.starts_with("user."))
-        {
-            let body: serde_json::Value = serde_json::from_str(&e.body)?;
+        for e in &page {
             registry
-                .apply(e, &body)
+                .apply_stored(e)
                 .map_err(|p| anyhow::anyhow!("event {} cannot be applied: {p}", e.seq))?;
         }
     }

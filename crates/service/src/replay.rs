@@ -153,6 +153,16 @@ impl Registry {
         Ok(())
     }
 
+    /// Applies a stored event if it is a directory or user event (parsing its body); others
+    /// are ignored.
+    pub fn apply_stored(&mut self, e: &StoredEvent) -> Result<(), String> {
+        if !(e.event_type.starts_with("authority.") || e.event_type.starts_with("user.")) {
+            return Ok(());
+        }
+        let body: Value = serde_json::from_str(&e.body).map_err(|err| err.to_string())?;
+        self.apply(e, &body)
+    }
+
     /// The logged role of `name`, if the log knows the user.
     pub fn role(&self, name: &str) -> Option<Role> {
         self.users.get(name).map(|u| u.role)
