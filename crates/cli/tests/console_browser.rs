@@ -4,12 +4,11 @@
 //!
 //! Needs `node`, `e2e/node_modules` and `/usr/bin/chromium`; `scripts/setup` installs all three.
 
-mod common;
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use common::{TestNode, custos_ok, request};
+use crate::common::{TestNode, custos_ok, request};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";

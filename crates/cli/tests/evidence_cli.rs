@@ -2,11 +2,10 @@
 //! `custos fetch` by the requesting authority (signed requests, checked against the log), the
 //! stock `age` opening what was fetched, and every refusal.
 
-mod common;
 
 use std::process::Command;
 
-use common::{TestNode, custos, custos_ok, request};
+use crate::common::{TestNode, custos, custos_ok, request};
 use serde_json::{Value, json};
 
 /// Registers an authority with an age recipient (made by the stock `age-keygen`); returns

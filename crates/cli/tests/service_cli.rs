@@ -3,11 +3,6 @@
 //! user tokens and authority proofs, the scheduler (also across a restart), the log seen by an
 //! outside verifier, tampering found by `custos audit`, and a SIGKILL in the middle of intake.
 
-mod common;
-mod contract;
-mod hardening;
-mod hostile;
-mod integrity;
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -15,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{TestNode, custos, custos_ok, request, try_http, write_json};
+use crate::common::{TestNode, custos, custos_ok, request, try_http, write_json};
 use custos_jose::{PrivateJwk, sign_compact};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};

@@ -1,0 +1,12 @@
+//! The integration tests of custos-cli, one binary: each module was a test file of its own.
+
+mod common;
+mod assess_cli;
+mod console_browser;
+mod contract;
+mod evidence_cli;
+mod hardening;
+mod hostile;
+mod integrity;
+mod seal_cli;
+mod service_cli;

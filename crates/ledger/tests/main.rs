@@ -1,0 +1,5 @@
+//! The integration tests of custos-ledger, one binary: each module was a test file of its own.
+
+mod end_to_end;
+mod properties;
+mod vectors;

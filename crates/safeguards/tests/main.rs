@@ -1,0 +1,5 @@
+//! The integration tests of custos-safeguards, one binary: each module was a test file of its own.
+
+mod cases;
+mod properties;
+mod rules;
