@@ -32,7 +32,9 @@ pub fn seal(
     let (case, authority) = rt
         .block_on(async {
             let store = Store::open_sqlite(&dir.join(&config.database), false).await?;
-            let case = store.case(case_id).await?;
+            let case = store
+                .case::<custos_service::ops::Documents>(case_id)
+                .await?;
             // The recipient the log registered, never the table's (which could be edited).
             let authority = match &case {
                 Some(c) => custos_service::offline::logged_registry(&store)

@@ -3,7 +3,8 @@
 
 use custos_model::{DataCategory, Request};
 use custos_safeguards::Assessment;
-use custos_store::{Authority, Case, CaseStatus, StoredEvent};
+use custos_service::ops::Case;
+use custos_store::{Authority, CaseStatus, StoredEvent};
 use jiff::Timestamp;
 use serde_json::Value;
 
@@ -130,12 +131,12 @@ impl QueueRow {
                 .find(|a| a.kid == case.authority_kid)
                 .map(|a| a.name.clone())
                 .unwrap_or_else(|| case.authority_kid.clone()),
-            measure: measure_label(&case.measure),
-            outcome: case.outcome.clone(),
-            outcome_label: outcome_label(&case.outcome),
+            measure: measure_label(case.measure.as_str()),
+            outcome: case.outcome.as_str().to_owned(),
+            outcome_label: case.outcome.label(),
             status_label: status_label(case.status),
             emergency: case.emergency,
-            channel: case.channel.clone(),
+            channel: case.channel.as_str().to_owned(),
             respond_by: when(case.respond_by),
             respond_in: relative(case.respond_by, now),
             due_class: due.class(),

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::ops::Case;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -13,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use custos_ledger::tiles::{Tile, TilePath, encode_bundle};
 use custos_model::parse_request;
-use custos_store::{Case, CaseFilter, CaseStatus};
+use custos_store::{CaseFilter, CaseStatus};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -297,22 +298,24 @@ pub struct CaseView {
 }
 
 fn view(c: &Case) -> CaseView {
-    let parse = |s: &str| serde_json::from_str(s).unwrap_or(Value::Null);
+    fn json(d: &impl Serialize) -> Value {
+        serde_json::to_value(d).unwrap_or(Value::Null)
+    }
     CaseView {
         case: c.case_id,
         request_id: c.request_id.clone(),
         authority: c.authority_kid.clone(),
         status: c.status.as_str().into(),
-        outcome: c.outcome.clone(),
-        measure: c.measure.clone(),
+        outcome: c.outcome.as_str().into(),
+        measure: c.measure.as_str().into(),
         requesting_state: c.requesting_state.clone(),
-        channel: c.channel.clone(),
+        channel: c.channel.as_str().into(),
         emergency: c.emergency,
         received_at: c.received_at.to_string(),
         respond_by: c.respond_by.to_string(),
-        assessment: parse(&c.assessment),
-        decision: c.decision.as_deref().map(parse),
-        pending_decision: c.pending_decision.as_deref().map(parse),
+        assessment: json(&c.assessment),
+        decision: c.decision.as_ref().map(json),
+        pending_decision: c.pending_decision.as_ref().map(json),
     }
 }
 
@@ -545,16 +548,28 @@ async fn list_requests(
             format!("limit={limit}: at most {MAX_LIST_LIMIT} requests a page; page on with offset"),
         ));
     }
+    // A value no case can hold matches no case.
+    fn named<T>(v: Option<String>, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>, ()> {
+        v.map(|v| parse(&v).ok_or(())).transpose()
+    }
+    let (Ok(status), Ok(outcome), Ok(measure), Ok(channel)) = (
+        named(q.status, CaseStatus::parse),
+        named(q.outcome, |s| s.parse().ok()),
+        named(q.measure, custos_model::Measure::from_name),
+        named(q.channel, custos_model::Channel::from_name),
+    ) else {
+        return Ok(Json(Vec::new()));
+    };
     let filter = CaseFilter {
         authority_kid: match &caller {
             Caller::Authority(a) => Some(a.kid.clone()),
             Caller::User(_) => None,
         },
-        status: q.status,
-        outcome: q.outcome,
-        measure: q.measure,
+        status,
+        outcome,
+        measure,
         requesting_state: q.state.map(|s| s.to_ascii_uppercase()),
-        channel: q.channel,
+        channel,
         emergency: q.emergency,
         open_only: q.open,
         offset: q.offset.unwrap_or(0),

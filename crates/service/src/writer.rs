@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use custos_store::{Batch, Case, CaseStatus, Evidence, Hold, Store, User};
+use crate::ops::Case;
+use custos_store::{Batch, CaseStatus, Evidence, Hold, Store, User};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 

@@ -264,13 +264,16 @@ async fn a_lifecycle_done_through_ops_replays_to_exactly_its_tables() {
     assert!(findings.is_empty(), "{findings:#?}");
     // It did exercise the projections the diff compares.
     assert!(!f.store.all_holds().await.unwrap().is_empty());
-    assert_eq!(f.store.all_cases().await.unwrap().len(), 4);
+    assert_eq!(
+        f.store.all_cases::<ops::Documents>().await.unwrap().len(),
+        4
+    );
 }
 
 #[tokio::test]
 async fn a_row_changed_without_an_event_is_named() {
     let (f, _, refused) = lifecycle().await;
-    let mut case = f.store.case(refused).await.unwrap().unwrap();
+    let mut case: ops::Case = f.store.case(refused).await.unwrap().unwrap();
     case.status = CaseStatus::Executing;
     f.batch(move |b, _| Box::pin(async move { Ok(b.put_case(&case).await?) }))
         .await;

@@ -119,10 +119,11 @@ pub async fn queue(State(c): Shared, headers: HeaderMap, RawQuery(q): RawQuery) 
         ..CaseFilter::default()
     };
     let filter = CaseFilter {
-        outcome: outcome.clone(),
-        measure: measure.clone(),
+        // Each was checked above.
+        outcome: outcome.as_deref().and_then(|o| o.parse().ok()),
+        measure: measure.as_deref().and_then(Measure::from_name),
         requesting_state: state.clone(),
-        channel: channel.clone(),
+        channel: channel.as_deref().and_then(Channel::from_name),
         emergency: emergency.as_deref().map(|e| e == "yes"),
         ..all_open.clone()
     };
