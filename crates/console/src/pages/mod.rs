@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use custos_jose::PublicJwk;
 use custos_ledger::checkpoint::Checkpoint;
-use custos_model::{Channel, Measure, Request};
+use custos_model::{Channel, EventType, Measure, Request};
 use custos_safeguards::{Assessment, Outcome};
 use custos_service::ops::Case;
 use custos_service::ops::{DecisionInput, RecordedDecision, SecondReviewInput};

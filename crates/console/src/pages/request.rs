@@ -281,8 +281,8 @@ async fn request_view(
         .rev()
         .find(|e| {
             matches!(
-                e.event_type.as_str(),
-                "request.received" | "request.supplemented"
+                e.kind(),
+                Some(EventType::RequestReceived | EventType::RequestSupplemented)
             )
         })
         .and_then(|e| serde_json::from_str::<Value>(&e.body).ok())
