@@ -302,3 +302,112 @@ async fn a_decision_by_a_role_the_log_never_gave_is_named() {
         "{findings:#?}"
     );
 }
+
+#[tokio::test]
+async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
+    use custos_model::EventType;
+    use custos_service::custody::{Custody, TempPackage};
+    use custos_service::ops::evidence::SealedPackage;
+    use std::collections::BTreeSet;
+
+    let (f, rita, _) = lifecycle().await;
+    let sue = user("sue", Role::Supervisor);
+    let t = t0() + days(500);
+    // What the lifecycle leaves out: a rejected second review, a revoked key, and evidence
+    // sealed, handed over and destroyed.
+    let overridden = f.submit("p12-death-penalty", "XA-5", t).await;
+    f.decide(overridden, &rita, DecisionKind::Execute, t).await;
+    let preserved = f.submit("p02-preservation-24-7", "XA-6", t).await;
+    f.decide(preserved, &rita, DecisionKind::Execute, t).await;
+    let other = PrivateJwk::from_seed(&[4; 32]).public();
+    let node_dir = f._tmp.path().to_owned();
+    let sha = "ab".repeat(32);
+    let (temp, _) = TempPackage::create(&node_dir).unwrap();
+    let custody = Custody {
+        case_id: preserved,
+        temp,
+        package: SealedPackage {
+            package_sha256: sha.clone(),
+            manifest_sha256: "cd".repeat(32),
+            size: 0,
+            recipient: "age1recipient".into(),
+            signer: "node".into(),
+        },
+    };
+    let kid = f.authority.as_ref().unwrap().kid.clone();
+    f.batch(move |b, out| {
+        Box::pin(async move {
+            ops::second_review(
+                b,
+                out,
+                &RULES,
+                overridden,
+                &sue,
+                &SecondReviewInput {
+                    confirm: false,
+                    reason: "The assurance is not binding.".into(),
+                },
+                t,
+            )
+            .await?;
+            let added = ops::add_authority(
+                b,
+                out,
+                &NewAuthority {
+                    state: "XB".into(),
+                    name: "Police of XB".into(),
+                    kind: "police".into(),
+                    channels: vec!["network_24_7".into()],
+                    jwk: other,
+                    age_recipient: None,
+                },
+                t,
+            )
+            .await?;
+            ops::revoke_authority(b, out, &added.kid, "key lost", t).await?;
+            custody.take(b, out, t).await?;
+            ops::record_delivered(b, out, &sha, &kid, t).await?;
+            ops::destroy_due(b, out, t + days(400), 30).await
+        })
+    })
+    .await;
+
+    let events = f.store.events(0, u64::MAX >> 1).await.unwrap();
+    let written: BTreeSet<EventType> = events.iter().map(|e| e.kind().unwrap()).collect();
+    let all: BTreeSet<EventType> = EventType::ALL.iter().copied().collect();
+    assert_eq!(
+        all.difference(&written).collect::<Vec<_>>(),
+        Vec::<&EventType>::new(),
+        "every kind of event is exercised"
+    );
+    // Each folds without a finding and to exactly the tables ops wrote.
+    let findings = f.findings().await;
+    assert!(findings.is_empty(), "{findings:#?}");
+    let p = Projections::replay(&events, Signatures::Decode);
+    assert!(
+        p.registry
+            .authorities
+            .values()
+            .any(|a| a.revoked_at.is_some())
+    );
+    assert!(p.evidence[&"ab".repeat(32)].destroyed_at.is_some());
+    assert_eq!(p.cases[&overridden].status, CaseStatus::Assessed);
+}
+
+#[tokio::test]
+async fn an_event_of_a_type_no_node_writes_is_a_finding_not_a_panic() {
+    let (f, _, _) = lifecycle().await;
+    let mut events = f.store.events(0, u64::MAX >> 1).await.unwrap();
+    let last = events.last_mut().unwrap();
+    last.event_type = "request.teleported".into();
+    assert_eq!(last.kind(), None);
+    let seq = last.seq;
+    let p = Projections::replay(&events, Signatures::Decode);
+    assert!(
+        p.findings.iter().any(|x| x.to_string().contains(&format!(
+            "event {seq} (request.teleported): unknown event type"
+        ))),
+        "{:#?}",
+        p.findings
+    );
+}

@@ -61,7 +61,7 @@ pub(crate) async fn record_sealed(
 ) -> Result<Evidence, Problem> {
     let ev = b
         .append(&custos_store::NewEvent {
-            event_type: EventType::EvidenceSealed.into(),
+            event_type: EventType::EvidenceSealed,
             at: now,
             case_id: Some(case_id),
             body: json!({
