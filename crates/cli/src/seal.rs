@@ -346,5 +346,3 @@ fn progress_bar(total: u64) -> Option<ProgressBar> {
     }
     Some(bar)
 }
-
-

@@ -6,7 +6,6 @@
 //!
 //! Needs `node`, `e2e/node_modules` and `/usr/bin/chromium`; `scripts/setup` installs all three.
 
-
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 

@@ -2,7 +2,6 @@
 //! `custos fetch` by the requesting authority (signed requests, checked against the log), the
 //! stock `age` opening what was fetched, and every refusal.
 
-
 use std::process::Command;
 
 use crate::common::{TestNode, custos, custos_ok, request};

@@ -3,7 +3,6 @@
 //! user tokens and authority proofs, the scheduler (also across a restart), the log seen by an
 //! outside verifier, tampering found by `custos audit`, and a SIGKILL in the middle of intake.
 
-
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
