@@ -69,8 +69,8 @@ pub fn log_open(dir: &Path, index: u64) -> Result<(), Failure> {
             anyhow::Ok((origin, event?))
         })
         .map_err(Failure::Setup)?;
-    let event =
-        event.ok_or_else(|| Failure::Input(format!("there is no event {index} in this node's log")))?;
+    let event = event
+        .ok_or_else(|| Failure::Input(format!("there is no event {index} in this node's log")))?;
     let body: Value = serde_json::from_str(&event.body).map_err(|e| Failure::Setup(e.into()))?;
     let opening = serde_json::json!({
         "format": "custos.opening/v1",

@@ -225,7 +225,7 @@ pub fn authority_list(dir: &Path, json: bool) -> Result<(), Failure> {
     let rt = runtime().map_err(Failure::Setup)?;
     let all = rt
         .block_on(async {
-            let nd = NodeDir::open(dir).await?;
+            let nd = NodeDir::open_to_read(dir).await?;
             let all = nd.query().authorities().await;
             nd.close().await;
             anyhow::Ok(all?)

@@ -64,7 +64,9 @@ fn the_cli_ends_quietly_when_its_reader_has_gone() {
     quiet(&["log", "open", "--dir", dir, "0"]);
     quiet(&["audit", "--dir", dir]);
     quiet(&["audit", "--dir", dir, "--json"]);
-    quiet(&["user", "add", "--dir", dir, "--name", "alice", "--role", "reviewer"]);
+    quiet(&[
+        "user", "add", "--dir", dir, "--name", "alice", "--role", "reviewer",
+    ]);
     let example = common::repo().join("examples/request.json");
     for format in ["text", "json"] {
         quiet(&["assess", "--format", format, example.to_str().unwrap()]);

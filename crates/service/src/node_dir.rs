@@ -37,8 +37,8 @@ impl NodeDir {
         Self::with_store(dir, config, Some(key)).await
     }
 
-    /// Opens the node in `dir` without its key, for reads (`custos audit`, `custos log open`)
-    /// that an outside auditor runs on a copy of the directory.
+    /// Opens the node in `dir` without its key, for reads (`custos audit`, `custos log open`,
+    /// `custos authority list`) that an outside auditor may run on a copy of the directory.
     pub async fn open_to_read(dir: &Path) -> anyhow::Result<NodeDir> {
         let config = Config::load(dir)?;
         Self::with_store(dir, config, None).await

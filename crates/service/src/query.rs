@@ -248,9 +248,9 @@ fn refusal(field: &str, value: &str) -> String {
 
 fn status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CaseStatus>, D::Error> {
     let s = String::deserialize(d)?;
-    CaseStatus::parse(&s).map(Some).ok_or_else(|| {
-        serde::de::Error::custom(format!("{s:?} is not a case status"))
-    })
+    CaseStatus::parse(&s)
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not a case status")))
 }
 
 /// A requesting state, in upper case.
@@ -259,37 +259,55 @@ fn state<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     if s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()) {
         Ok(Some(s))
     } else {
-        Err(serde::de::Error::custom(format!("{s:?} is not a state code")))
+        Err(serde::de::Error::custom(format!(
+            "{s:?} is not a state code"
+        )))
     }
 }
 
-fn names(all: impl IntoIterator<Item = &'static str>) -> Object {
+// With `schema_with` the generated parameter has no description of its own: it goes in the
+// schema.
+fn names(all: impl IntoIterator<Item = &'static str>, description: &str) -> Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .enum_values(Some(all))
+        .description(Some(description))
         .build()
 }
 
 fn status_schema() -> Object {
-    names(STATUSES.map(CaseStatus::as_str))
+    names(
+        STATUSES.map(CaseStatus::as_str),
+        "Only cases in this status.",
+    )
 }
 
 fn outcome_schema() -> Object {
-    names(OUTCOMES.map(Outcome::as_str))
+    names(
+        OUTCOMES.map(Outcome::as_str),
+        "Only cases whose latest assessment has this outcome.",
+    )
 }
 
 fn measure_schema() -> Object {
-    names(Measure::ALL.map(Measure::as_str))
+    names(
+        Measure::ALL.map(Measure::as_str),
+        "Only cases asking this measure.",
+    )
 }
 
 fn channel_schema() -> Object {
-    names(Channel::ALL.map(Channel::as_str))
+    names(
+        Channel::ALL.map(Channel::as_str),
+        "Only cases that came by this channel.",
+    )
 }
 
 fn state_schema() -> Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .pattern(Some("^[A-Za-z]{2}$"))
+        .description(Some("Requesting state (ISO 3166-1 alpha-2, either case)."))
         .build()
 }
 
@@ -354,7 +372,9 @@ mod tests {
                 p.detail
             );
         }
-        assert!(refused("outcome=refused").detail.contains("refuse, "));
+        assert!(refused("outcome=refused").detail.ends_with(
+            "use one of execute, execute_narrowed, refer_for_review, needs_information, refuse"
+        ));
     }
 
     #[test]
