@@ -1,5 +1,5 @@
 //! A node directory opened once: its configuration, its signing key and its database. The
-//! running node ([`crate::Node::open`]) and every command run beside it (`custos authority`,
+//! running node (`Node::open`) and every command run beside it (`custos authority`,
 //! `user`, `evidence seal`, `audit`, `log open`) start here, so each opens the same files the
 //! same way.
 
@@ -33,7 +33,7 @@ impl NodeDir {
     /// Opens the node in `dir`: `custos.toml`, the node key, the database.
     pub async fn open(dir: &Path) -> anyhow::Result<NodeDir> {
         let config = Config::load(dir)?;
-        let key = crate::node::read_key(&dir.join(&config.key))?;
+        let key = crate::integrity::read_key(&dir.join(&config.key))?;
         Self::with_store(dir, config, Some(key)).await
     }
 
@@ -104,7 +104,7 @@ impl NodeDir {
         &self.store
     }
 
-    /// Its parts, for [`crate::Node::open`].
+    /// Its parts, for `Node::open`.
     pub(crate) fn into_parts(self) -> (PathBuf, Config, Option<SignerKey>, Store) {
         (self.dir, self.config, self.key, self.store)
     }

@@ -20,7 +20,7 @@ use jiff::Timestamp;
 use zeroize::Zeroizing;
 
 use crate::config::Config;
-use crate::evidence::Custody;
+use crate::custody::Custody;
 use crate::integrity;
 use crate::node_dir::NodeDir;
 use crate::ops::{self, Appended, NewAuthority};

@@ -6,8 +6,7 @@
 //! console's queue parse their query strings with [`CaseQuery::parse`], so both refuse a
 //! misspelt field or value alike instead of answering with an empty list.
 
-use custos_model::{Channel, Measure};
-use custos_safeguards::Outcome;
+use custos_model::{Channel, Measure, Outcome};
 use custos_store::{CaseFilter, Store};
 use serde::{Deserialize, Deserializer};
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
@@ -16,20 +15,12 @@ pub use custos_store::{
     Authority, Case, CaseStatus, Evidence, Hold, Notice, Role, StoreError, StoredEvent, User,
 };
 
-use crate::node::Node;
 use crate::problem::Problem;
 
 /// Typed reads over a node's records.
 #[derive(Debug, Clone, Copy)]
 pub struct Queries<'a> {
     store: &'a Store,
-}
-
-impl Node {
-    /// Typed reads of this node's records.
-    pub fn query(&self) -> Queries<'_> {
-        Queries::new(&self.store)
-    }
 }
 
 type Read<T> = Result<T, StoreError>;
@@ -74,7 +65,7 @@ impl<'a> Queries<'a> {
     }
 
     /// The directory of authorities, revoked ones included (the table: for display only;
-    /// decisions use the directory the log gives, [`crate::directory`]).
+    /// decisions use the directory the log gives, `directory.rs`).
     pub async fn authorities(&self) -> Read<Vec<Authority>> {
         self.store.authorities().await
     }
@@ -85,7 +76,7 @@ impl<'a> Queries<'a> {
     }
 
     /// One user by name, with the role the table holds (take the logged one with
-    /// [`crate::directory::Directory::with_logged_role`] before acting on it).
+    /// `Directory::with_logged_role` before acting on it).
     pub async fn user(&self, name: &str) -> Read<Option<User>> {
         self.store.user(name).await
     }
@@ -110,15 +101,6 @@ impl<'a> Queries<'a> {
         self.store.evidence_for_case(case_id).await
     }
 }
-
-/// Every assessment outcome, in order of severity.
-pub const OUTCOMES: [Outcome; 5] = [
-    Outcome::Execute,
-    Outcome::ExecuteNarrowed,
-    Outcome::ReferForReview,
-    Outcome::NeedsInformation,
-    Outcome::Refuse,
-];
 
 /// Every case status.
 pub const STATUSES: [CaseStatus; 7] = [
@@ -237,7 +219,7 @@ fn refusal(field: &str, value: &str) -> String {
     };
     match field {
         "status" => one_of(STATUSES.iter().map(|s| s.as_str()).collect()),
-        "outcome" => one_of(OUTCOMES.iter().map(|o| o.as_str()).collect()),
+        "outcome" => one_of(Outcome::ALL.iter().map(|o| o.as_str()).collect()),
         "measure" => one_of(Measure::ALL.iter().map(|m| m.as_str()).collect()),
         "channel" => one_of(Channel::ALL.iter().map(|c| c.as_str()).collect()),
         "state" => format!("state={value:?} is not a state code; use two letters, e.g. XA"),
@@ -284,7 +266,7 @@ fn status_schema() -> Object {
 
 fn outcome_schema() -> Object {
     names(
-        OUTCOMES.map(Outcome::as_str),
+        Outcome::ALL.iter().map(|o| o.as_str()),
         "Only cases whose latest assessment has this outcome.",
     )
 }

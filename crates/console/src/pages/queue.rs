@@ -1,7 +1,6 @@
 //! The queue: open requests, soonest deadline first, with counts and filters.
 
 use super::*;
-use custos_service::query::OUTCOMES;
 
 /// One option of a filter's select.
 #[derive(Debug, Clone)]
@@ -156,7 +155,7 @@ pub async fn queue(State(c): Shared, headers: HeaderMap, RawQuery(q): RawQuery) 
         layout,
         counts,
         outcomes: choices(
-            OUTCOMES.iter().map(|o| {
+            Outcome::ALL.iter().map(|o| {
                 (
                     o.as_str().to_owned(),
                     views::outcome_label(o.as_str()).to_owned(),
