@@ -8,5 +8,6 @@ mod evidence_cli;
 mod hardening;
 mod hostile;
 mod integrity;
+mod pipes;
 mod seal_cli;
 mod service_cli;
