@@ -635,32 +635,54 @@ impl Fixture {
 
     // Whole-file operations, as an operator (or an attacker) would do them while no node runs.
 
-    /// Copies the database files aside (the store is idle between batches).
-    pub fn backup(&self) -> PathBuf {
-        let to = self.dir.join("backup");
-        std::fs::create_dir_all(&to).unwrap();
-        // The WAL-index (`-shm`) is left behind: SQLite rebuilds it from the WAL.
+    /// Copies the database files aside, holding the write lock meanwhile so no one writes or
+    /// resets the WAL during the copy (the WAL-index `-shm` is not copied: SQLite rebuilds it).
+    pub async fn backup(&self) -> tempfile::TempDir {
+        let to = tempfile::tempdir().unwrap();
+        let lock = self.store.begin().await.unwrap();
         for f in &db_files(&self.dir, &self.config)[..2] {
             if f.exists() {
-                std::fs::copy(f, to.join(f.file_name().unwrap())).unwrap();
+                std::fs::copy(f, to.path().join(f.file_name().unwrap())).unwrap();
             }
         }
+        drop(lock);
         to
     }
 
-    /// Puts the database files of `from` in place of this node's, and reopens the store.
-    pub async fn restore_database(&mut self, from: &Path) {
-        self.store.close().await;
-        for f in db_files(&self.dir, &self.config) {
-            let _ = std::fs::remove_file(&f);
-            let src = from.join(f.file_name().unwrap());
+    /// This node directory (configuration, key, head file) in a new place, with the database
+    /// files of `backup` instead of its own: the node as an operator would find it after
+    /// restoring an old backup of the database alone. (A new place, because a closing SQLite
+    /// connection may still remove the old WAL by name.)
+    pub async fn with_database_from(&self, backup: &Path) -> Fixture {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_owned();
+        let config_file = custos_service::config::CONFIG_FILE;
+        for name in [
+            Path::new(config_file),
+            self.config.key.as_path(),
+            Path::new(custos_service::integrity::HEAD_FILE),
+        ] {
+            std::fs::copy(self.dir.join(name), dir.join(name)).unwrap();
+        }
+        for f in &db_files(&dir, &self.config)[..2] {
+            let src = backup.join(f.file_name().unwrap());
             if src.exists() {
-                std::fs::copy(&src, &f).unwrap();
+                std::fs::copy(&src, f).unwrap();
             }
         }
-        self.store = Store::open_sqlite(&self.dir.join(&self.config.database), false)
+        let store = Store::open_sqlite(&dir.join(&self.config.database), false)
             .await
             .unwrap();
+        let profile = custos_service::node::load_profile(&dir, &self.config.profile).unwrap();
+        Fixture {
+            tmp,
+            dir,
+            config: self.config.clone(),
+            store,
+            assessor: Assessor::new(profile, Jurisdiction::default()),
+            rules: self.rules.clone(),
+            authority: self.authority.clone(),
+        }
     }
 }
 

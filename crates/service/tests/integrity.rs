@@ -18,14 +18,14 @@ async fn a_history_signed_batch_by_batch_passes_the_check() {
 
 #[tokio::test]
 async fn a_database_rolled_back_behind_its_head_is_refused() {
-    let mut f = Fixture::new().await;
-    f.submit("p01-ransomware-production", "XA-1", t0()).await;
-    let backup = f.backup();
-    let old_size = f.log_size().await;
-    f.submit("p04-defamation-2y", "XA-2", t0()).await;
-    let signed = f.log_size().await;
+    let live = Fixture::new().await;
+    live.submit("p01-ransomware-production", "XA-1", t0()).await;
+    let backup = live.backup().await;
+    let old_size = live.log_size().await;
+    live.submit("p04-defamation-2y", "XA-2", t0()).await;
+    let signed = live.log_size().await;
     // The database restored from the backup; the head file stays as the node left it.
-    f.restore_database(&backup).await;
+    let f = live.with_database_from(backup.path()).await;
     assert_eq!(f.log_size().await, old_size);
     match f.check_history().await {
         Err(HistoryError::RolledBack {

@@ -4,6 +4,7 @@
 
 use custos_service::ops::{DecisionKind, NarrowedTerms};
 use custos_store::CaseStatus;
+use jiff::SignedDuration;
 
 use crate::fixture::*;
 
@@ -322,4 +323,25 @@ async fn a_nodes_scheduler_pass_sends_due_notices_with_its_command_and_records_t
             .count(),
         1
     );
+}
+
+// Known defect (custos-store): holds and notices are stored as text and compared as text, and a
+// time with a fraction prints it (`…12:00:00.7Z`) while a whole second does not (`…12:00:00Z`);
+// '.' sorts before 'Z', so a tick at a whole second releases a hold that expires 0.7 s later.
+// The writer stamps decisions with nanoseconds, so every real hold has a fraction. Un-ignore
+// when the store writes fixed-width times (or compares parsed ones).
+#[tokio::test]
+#[ignore = "known defect: text comparison of times with and without fractional seconds"]
+async fn a_hold_is_not_released_a_fraction_of_a_second_before_it_expires() {
+    let f = Fixture::new().await;
+    let at = t0() + SignedDuration::from_millis(700);
+    let case = f
+        .decided("p02-preservation-24-7", "XA-1", DecisionKind::Execute, at)
+        .await;
+    let expires = f.hold(case).await.unwrap().expires_at;
+    assert_eq!(expires, at + days(90));
+    f.tick(expires - SignedDuration::from_millis(700)).await;
+    assert_eq!(f.hold(case).await.unwrap().released_at, None);
+    f.tick(expires).await;
+    assert_eq!(f.hold(case).await.unwrap().released_at, Some(expires));
 }
