@@ -11,7 +11,7 @@ use anyhow::anyhow;
 use custos_jose::{PrivateJwk, sign_compact};
 use custos_seal::{FileToSeal, SealSpec};
 use custos_service::Config;
-use custos_service::evidence::{Custody, SealedPackage, TempPackage, is_sha256_hex};
+use custos_service::custody::{Custody, SealedPackage, TempPackage, is_sha256_hex};
 use custos_store::Store;
 use jiff::Timestamp;
 use serde_json::Value;

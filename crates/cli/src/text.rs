@@ -6,25 +6,14 @@ use std::fmt::Write as _;
 
 use custos_model::{Period, Request};
 use custos_safeguards::template::when;
-use custos_safeguards::{Assessment, Jurisdiction, Outcome, Severity};
+use custos_safeguards::{Assessment, Jurisdiction, Severity};
 
 const WIDTH: usize = 96;
 
 pub fn render(request: &Request, a: &Assessment, jurisdiction: &Jurisdiction) -> String {
     let mut out = String::new();
-    let (headline, gloss) = match a.outcome {
-        Outcome::Execute => ("EXECUTE", "no safeguard stands in the way"),
-        Outcome::ExecuteNarrowed => (
-            "EXECUTE NARROWED",
-            "execute only the narrowed request below",
-        ),
-        Outcome::ReferForReview => ("REFER FOR REVIEW", "a reviewer must decide"),
-        Outcome::NeedsInformation => (
-            "NEEDS INFORMATION",
-            "ask the requester before anything is executed",
-        ),
-        Outcome::Refuse => ("REFUSE", "the request should be refused"),
-    };
+    let headline = a.outcome.label().to_uppercase();
+    let gloss = a.outcome.gloss();
     let _ = writeln!(out, "{headline}: {gloss}.");
     let _ = writeln!(
         out,
@@ -82,13 +71,7 @@ pub fn render(request: &Request, a: &Assessment, jurisdiction: &Jurisdiction) ->
             (c, n) => writeln!(out, "{} and {}:", plural(c, "finding"), plural(n, "note")),
         };
         for f in &a.findings {
-            let label = match f.severity {
-                Severity::Refuse => "refuse",
-                Severity::NeedsInformation => "needs information",
-                Severity::ReferForReview => "refer for review",
-                Severity::Narrow => "narrow",
-                Severity::Note => "note",
-            };
+            let label = f.severity.label();
             let _ = writeln!(out, "  ▸ {} [{label}]", f.code);
             wrap_into(&mut out, "      ", &f.message);
             wrap_into(

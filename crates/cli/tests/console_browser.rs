@@ -1,9 +1,10 @@
 //! The reviewer console end to end: a real `custos serve` with real users and signed requests,
 //! driven in headless Debian Chromium by Playwright (`e2e/console.test.mjs`), then checked again
-//! through the JSON API. Screenshots of each page at 1366×768 land in `docs/screenshots/`.
+//! through the JSON API. Screenshots of each page at 1366×768 go to `CUSTOS_SCREENSHOTS` if set
+//! (`scripts/screenshots` sets it to `docs/screenshots/`), else to a temporary folder: a test run
+//! never writes into the repository.
 //!
 //! Needs `node`, `e2e/node_modules` and `/usr/bin/chromium`; `scripts/setup` installs all three.
-
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
@@ -25,7 +26,7 @@ fn set_password(node: &TestNode, name: &str, password: &str) -> std::process::Ou
     child.wait_with_output().unwrap()
 }
 
-fn submit(node: &TestNode, a: &common::Authority, case: &str, id: &str) -> i64 {
+fn submit(node: &TestNode, a: &crate::common::Authority, case: &str, id: &str) -> i64 {
     let r = node.submit_jws(&a.sign(&request(case, id, &a.state)));
     assert_eq!(r.status, 201, "{case}: {}", r.text());
     r.json()["case"].as_i64().unwrap()
@@ -33,7 +34,7 @@ fn submit(node: &TestNode, a: &common::Authority, case: &str, id: &str) -> i64 {
 
 #[test]
 fn a_legal_process_team_works_the_console_in_a_real_browser() {
-    let e2e = common::repo().join("e2e");
+    let e2e = crate::common::repo().join("e2e");
     assert!(
         e2e.join("node_modules/playwright-core").is_dir()
             && e2e.join("node_modules/axe-core").is_dir(),
@@ -124,7 +125,10 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         "refuse": refuse, "narrow": narrow, "second": second, "hold": hold,
         "emergency": emergency, "gag": gag, "total_open": total_open,
     });
-    let shots = common::repo().join("docs/screenshots");
+    let tmp_shots = tempfile::tempdir().unwrap();
+    let shots = std::env::var_os("CUSTOS_SCREENSHOTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tmp_shots.path().to_path_buf());
     let out = Command::new("node")
         .arg(e2e.join("console.test.mjs"))
         .env("CUSTOS_URL", node.server())

@@ -2,7 +2,6 @@
 //! `custos fetch` by the requesting authority (signed requests, checked against the log), the
 //! stock `age` opening what was fetched, and every refusal.
 
-
 use std::process::Command;
 
 use crate::common::{TestNode, custos, custos_ok, request};
@@ -55,8 +54,8 @@ fn authority_with_recipient(node: &TestNode, state: &str) -> (String, String) {
 }
 
 /// The test's handle on an authority whose key file is at `key` (for signed reads).
-fn authority_from(key: &str, state: &str) -> common::Authority {
-    common::Authority {
+fn authority_from(key: &str, state: &str) -> crate::common::Authority {
+    crate::common::Authority {
         key: custos_jose::PrivateJwk::parse(&std::fs::read_to_string(key).unwrap()).unwrap(),
         kid: String::new(),
         key_path: key.into(),
@@ -65,7 +64,7 @@ fn authority_from(key: &str, state: &str) -> common::Authority {
 }
 
 /// A proof with the given `iat` and `jti` (`None`: no `jti` claim).
-fn proof_with(a: &common::Authority, path: &str, iat: i64, jti: Option<&str>) -> String {
+fn proof_with(a: &crate::common::Authority, path: &str, iat: i64, jti: Option<&str>) -> String {
     let mut claims = json!({"htm": "GET", "htu": path, "iat": iat});
     if let Some(jti) = jti {
         claims["jti"] = jti.into();
@@ -77,14 +76,14 @@ fn proof_with(a: &common::Authority, path: &str, iat: i64, jti: Option<&str>) ->
 }
 
 /// A single-use proof (fresh `jti`), as evidence downloads need.
-fn download_proof(a: &common::Authority, path: &str) -> String {
+fn download_proof(a: &crate::common::Authority, path: &str) -> String {
     let jti = custos_service::auth::new_proof_nonce();
     proof_with(a, path, jiff::Timestamp::now().as_second(), Some(&jti))
 }
 
 fn submit(node: &TestNode, key: &str, id: &str, state: &str) -> i64 {
     let req = node.tmp.path().join(format!("{id}.json"));
-    common::write_json(&req, &request("example", id, state));
+    crate::common::write_json(&req, &request("example", id, state));
     let out: Value = serde_json::from_str(&custos_ok(&[
         "submit",
         "--server",
@@ -539,7 +538,7 @@ fn a_package_sealed_elsewhere_is_uploaded_logged_and_handed_over() {
     let bytes = std::fs::read(&pkg).unwrap();
     let path = format!("/v1/requests/{case}/evidence");
     let upload = |token: &str, body: &[u8], manifest: &str, signer: &str, ty: &str| {
-        common::http(
+        crate::common::http(
             node.port,
             "POST",
             &path,
@@ -733,8 +732,8 @@ fn age_package(recipient: &str, plaintext: &[u8]) -> Vec<u8> {
 }
 
 /// POSTs `body` as a package for `case`.
-fn upload(node: &TestNode, token: &str, case: i64, body: &[u8]) -> common::Resp {
-    common::http(
+fn upload(node: &TestNode, token: &str, case: i64, body: &[u8]) -> crate::common::Resp {
+    crate::common::http(
         node.port,
         "POST",
         &format!("/v1/requests/{case}/evidence"),
@@ -779,7 +778,7 @@ fn concurrent_uploads_of_one_package_keep_exactly_one_file_in_custody() {
         let package = age_package(&x.recipient, plaintext.as_bytes());
         let sha = sha256_hex(&package);
         let barrier = std::sync::Barrier::new(UPLOADERS);
-        let answers: Vec<common::Resp> = std::thread::scope(|s| {
+        let answers: Vec<crate::common::Resp> = std::thread::scope(|s| {
             let uploads: Vec<_> = (0..UPLOADERS)
                 .map(|_| {
                     s.spawn(|| {

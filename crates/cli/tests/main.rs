@@ -1,7 +1,7 @@
 //! The integration tests of custos-cli, one binary: each module was a test file of its own.
 
-mod common;
 mod assess_cli;
+mod common;
 mod console_browser;
 mod contract;
 mod evidence_cli;

@@ -3,7 +3,6 @@
 //! user tokens and authority proofs, the scheduler (also across a restart), the log seen by an
 //! outside verifier, tampering found by `custos audit`, and a SIGKILL in the middle of intake.
 
-
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,7 +28,7 @@ fn event_types(node: &TestNode, case: i64, token: &str) -> Vec<String> {
         .collect()
 }
 
-fn created(r: &common::Resp) -> Value {
+fn created(r: &crate::common::Resp) -> Value {
     assert_eq!(r.status, 201, "{}", r.text());
     r.json()
 }
@@ -40,7 +39,7 @@ fn a_request_signed_with_jwcrypto_is_accepted_and_assessed_as_custos_assess_does
     let req = request("example", "XA-JWCRYPTO-1", "XA");
     let req_path = node.tmp.path().join("request.json");
     write_json(&req_path, &req);
-    let script = common::repo().join("crates/cli/tests/sign_with_jwcrypto.py");
+    let script = crate::common::repo().join("crates/cli/tests/sign_with_jwcrypto.py");
     // No skipping: without python3 and jwcrypto (scripts/setup installs them) this test fails.
     let out = Command::new("python3")
         .arg(&script)
@@ -170,7 +169,7 @@ fn refusals_are_clear_problems_and_record_nothing() {
         .problem(422, "future-request", "in the future");
     // Oversized.
     let big = vec![b'a'; 1024 * 1024 + 100];
-    common::http(
+    crate::common::http(
         node.port,
         "POST",
         "/v1/requests",
@@ -179,7 +178,7 @@ fn refusals_are_clear_problems_and_record_nothing() {
     )
     .problem(413, "too-large", "nothing was recorded");
     // Media types are case-insensitive.
-    let r = common::http(
+    let r = crate::common::http(
         node.port,
         "POST",
         "/v1/requests",
@@ -188,7 +187,7 @@ fn refusals_are_clear_problems_and_record_nothing() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     // Wrong content type.
-    common::http(
+    crate::common::http(
         node.port,
         "POST",
         "/v1/requests",
@@ -238,10 +237,10 @@ fn refusals_are_clear_problems_and_record_nothing() {
         .problem(400, "invalid-parameter", "");
     node.get("/v1/log/inclusion?index=x", None)
         .problem(400, "invalid-parameter", "index");
-    let r = common::http(node.port, "DELETE", "/v1/requests", &[], b"");
+    let r = crate::common::http(node.port, "DELETE", "/v1/requests", &[], b"");
     r.problem(405, "method-not-allowed", "DELETE is not allowed");
     assert!(r.header("allow").is_some_and(|a| a.contains("POST")));
-    let p = common::http(
+    let p = crate::common::http(
         node.port,
         "POST",
         &format!("/v1/requests/{}/decision", first["case"]),
@@ -875,7 +874,7 @@ fn a_kid_starting_with_a_hyphen_is_a_kid_not_an_option() {
     // Thumbprints are base64url: one key in 64 starts with `-`, which an argument parser would
     // otherwise take for a flag (this once failed the refusals test at random).
     let node = TestNode::init();
-    let out = common::custos(&[
+    let out = crate::common::custos(&[
         "authority",
         "revoke",
         "--dir",

@@ -93,14 +93,9 @@ pub fn status_label(s: CaseStatus) -> &'static str {
 
 /// People's words for an assessment outcome (safeguards.md, *Output*).
 pub fn outcome_label(outcome: &str) -> &'static str {
-    match outcome {
-        "execute" => "Execute",
-        "execute_narrowed" => "Execute narrowed",
-        "refer_for_review" => "Refer for review",
-        "needs_information" => "Needs information",
-        "refuse" => "Refuse",
-        _ => "Unknown",
-    }
+    outcome
+        .parse::<custos_model::Outcome>()
+        .map_or("Unknown", custos_model::Outcome::label)
 }
 
 /// One row of the queue.

@@ -11,17 +11,21 @@
 //!
 //! Start reading at [`Request`] and [`parse_request`].
 
+pub mod event;
 pub mod measure;
 pub mod offence;
+pub mod outcome;
 pub mod parse;
 pub mod request;
 #[cfg(feature = "strategies")]
 pub mod strategies;
 pub mod strict;
 
+pub use event::EventType;
 pub use jiff::Timestamp;
 pub use measure::{Channel, DataCategories, DataCategory, Measure};
 pub use offence::{MaxPenalty, OffenceCategory, OffenceClass};
+pub use outcome::{Outcome, Severity};
 pub use parse::{InvalidRequest, Problem, parse_request, validate};
 pub use request::{
     Assurances, AuthorityKind, Authorization, AuthorizationKind, Confidentiality, DataProtection,

@@ -1,102 +1,16 @@
 //! The result of an assessment, `custos.assessment/v1` (safeguards.md, *Output*).
 
-use std::fmt;
-
 use custos_model::{DataCategories, Period, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// The value of the `format` field.
 pub const ASSESSMENT_FORMAT: &str = "custos.assessment/v1";
 
-/// How serious a finding is, from least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Note,
-    Narrow,
-    ReferForReview,
-    NeedsInformation,
-    Refuse,
-}
+pub use custos_model::{Outcome, Severity};
 
-impl Severity {
-    pub const ALL: [Severity; 5] = [
-        Severity::Note,
-        Severity::Narrow,
-        Severity::ReferForReview,
-        Severity::NeedsInformation,
-        Severity::Refuse,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Note => "note",
-            Severity::Narrow => "narrow",
-            Severity::ReferForReview => "refer_for_review",
-            Severity::NeedsInformation => "needs_information",
-            Severity::Refuse => "refuse",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Severity> {
-        Severity::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-
-    /// The outcome a finding of this severity leads to when it is the most severe one.
-    pub fn outcome(self) -> Outcome {
-        match self {
-            Severity::Refuse => Outcome::Refuse,
-            Severity::NeedsInformation => Outcome::NeedsInformation,
-            Severity::ReferForReview => Outcome::ReferForReview,
-            Severity::Narrow => Outcome::ExecuteNarrowed,
-            Severity::Note => Outcome::Execute,
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What the assessment recommends. A person decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Execute,
-    ExecuteNarrowed,
-    ReferForReview,
-    NeedsInformation,
-    Refuse,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Execute => "execute",
-            Outcome::ExecuteNarrowed => "execute_narrowed",
-            Outcome::ReferForReview => "refer_for_review",
-            Outcome::NeedsInformation => "needs_information",
-            Outcome::Refuse => "refuse",
-        }
-    }
-
-    /// The outcome set by the most severe of these findings (`execute` when there are none).
-    pub fn of(findings: &[Finding]) -> Outcome {
-        findings
-            .iter()
-            .map(|f| f.severity)
-            .max()
-            .unwrap_or(Severity::Note)
-            .outcome()
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// The outcome set by the most severe of these findings (`execute` when there are none).
+pub fn outcome_of(findings: &[Finding]) -> Outcome {
+    Outcome::most_severe(findings.iter().map(|f| f.severity))
 }
 
 /// One safeguard rule that fired.
@@ -159,21 +73,21 @@ mod tests {
 
     #[test]
     fn outcome_follows_the_most_severe_finding() {
-        assert_eq!(Outcome::of(&[]), Outcome::Execute);
-        assert_eq!(Outcome::of(&[finding(Severity::Note)]), Outcome::Execute);
+        assert_eq!(outcome_of(&[]), Outcome::Execute);
+        assert_eq!(outcome_of(&[finding(Severity::Note)]), Outcome::Execute);
         assert_eq!(
-            Outcome::of(&[finding(Severity::Narrow), finding(Severity::Note)]),
+            outcome_of(&[finding(Severity::Narrow), finding(Severity::Note)]),
             Outcome::ExecuteNarrowed
         );
         assert_eq!(
-            Outcome::of(&[
+            outcome_of(&[
                 finding(Severity::Narrow),
                 finding(Severity::Refuse),
                 finding(Severity::NeedsInformation)
             ]),
             Outcome::Refuse
         );
-        for s in Severity::ALL {
+        for &s in Severity::ALL {
             assert_eq!(Severity::from_name(s.as_str()), Some(s));
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
             assert_eq!(

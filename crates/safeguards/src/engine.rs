@@ -142,7 +142,7 @@ impl Assessor {
         // Most severe first; the sort is stable, so equal severities keep the profile's order.
         findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
 
-        let outcome = Outcome::of(&findings);
+        let outcome = crate::assessment::outcome_of(&findings);
         let narrowed = (outcome == Outcome::ExecuteNarrowed).then_some(proposed);
         let deadlines = self.deadlines(request, &facts, &proposed, now);
         Ok(Assessment {

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::evidence::EVIDENCE_DIR;
+use crate::custody::EVIDENCE_DIR;
 use crate::integrity::{self, open_note};
 use crate::replay::{Finding, Projections, Signatures, Tables};
 

@@ -9,6 +9,8 @@
 //! signature check, the revocation re-check under the write lock, and every role check read it.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{OnceLock, RwLock};
 
 use custos_jose::{PublicJwk, parse_compact};
@@ -17,14 +19,21 @@ use custos_store::{Authority, Role, StoredEvent, User};
 use crate::ops::revoked_problem;
 use crate::problem::Problem;
 use crate::replay::Registry;
-use crate::writer::{Job, WriterHandle};
+
+/// How a miss asks for events other processes appended: the writer's `Job::Sync`, which takes
+/// them in under a checkpoint signed with the node key. (A trait, so the directory needs nothing
+/// of the writer, which needs the directory.)
+pub trait CatchUp: Send + Sync + std::fmt::Debug {
+    /// Takes in what other processes appended.
+    fn catch_up(&self) -> Pin<Box<dyn Future<Output = Result<(), Problem>> + Send + '_>>;
+}
 
 /// The verified directory and users.
 #[derive(Debug, Default)]
 pub struct Directory {
     registry: RwLock<Registry>,
     keys: RwLock<HashMap<String, PublicJwk>>,
-    writer: OnceLock<WriterHandle>,
+    writer: OnceLock<Box<dyn CatchUp>>,
 }
 
 impl Directory {
@@ -39,13 +48,13 @@ impl Directory {
 
     /// Lets a miss (a key or user the directory does not know yet) ask the writer to take in
     /// what other processes appended, e.g. `custos authority add` a moment ago.
-    pub fn attach(&self, writer: WriterHandle) {
-        let _ = self.writer.set(writer);
+    pub fn attach(&self, writer: impl CatchUp + 'static) {
+        let _ = self.writer.set(Box::new(writer));
     }
 
     async fn catch_up(&self) {
         if let Some(w) = self.writer.get()
-            && let Err(p) = w.call(Job::Sync).await
+            && let Err(p) = w.catch_up().await
         {
             tracing::warn!(problem = %p, "could not take in events appended by another process");
         }

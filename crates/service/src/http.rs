@@ -14,17 +14,19 @@ use axum::routing::{get, post};
 use custos_ledger::tiles::{Tile, TilePath, encode_bundle};
 use custos_model::parse_request;
 use custos_store::{Case, CaseFilter, CaseStatus};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::OpenApi;
 
-use crate::auth::{Caller, caller};
+use crate::auth::{Caller, caller, caller_single_use};
 use crate::node::Node;
-use crate::ops::{DecisionInput, SecondReviewInput, Submission, SubmitOutcome};
+use crate::ops::{DecisionInput, Freshness, SecondReviewInput, Submission, SubmitOutcome};
 use crate::problem::{FieldProblem, Problem};
 use crate::writer::Job;
+
+pub mod evidence;
 
 /// The OpenAPI 3.1 description of the API, generated from the handlers below.
 #[derive(OpenApi)]
@@ -45,9 +47,9 @@ use crate::writer::Job;
         renew_hold,
         list_holds,
         list_notices,
-        crate::evidence::list,
-        crate::evidence::upload,
-        crate::evidence::fetch,
+        evidence::list,
+        evidence::upload,
+        evidence::fetch,
         list_authorities,
         checkpoint,
         tile,
@@ -74,48 +76,6 @@ use crate::writer::Job;
     modifiers(&Contract)
 )]
 pub struct ApiDoc;
-
-/// Schemas of bodies that serde reads through custos-model types, which know nothing of OpenAPI.
-pub mod schema {
-    use utoipa::openapi::schema::{
-        AdditionalProperties, Array, ArrayBuilder, KnownFormat, Object, ObjectBuilder,
-        SchemaFormat, SchemaType, Type,
-    };
-
-    fn date_time() -> Object {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
-            .build()
-    }
-
-    /// `DataCategories`: a non-empty set of distinct categories.
-    pub fn data_categories() -> Array {
-        let category = ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(custos_model::DataCategory::ALL.map(|c| c.as_str())));
-        ArrayBuilder::new()
-            .items(category)
-            .min_items(Some(1))
-            .max_items(Some(custos_model::DataCategory::ALL.len()))
-            .unique_items(true)
-            .build()
-    }
-
-    /// `Option<Period>`: `from` and `to` (RFC 3339), or null.
-    pub fn period_or_null() -> Object {
-        ObjectBuilder::new()
-            .schema_type(SchemaType::Array(vec![Type::Object, Type::Null]))
-            .property("from", date_time())
-            .property("to", date_time())
-            .required("from")
-            .required("to")
-            .additional_properties(Some(
-                AdditionalProperties::<utoipa::openapi::Schema>::FreeForm(false),
-            ))
-            .build()
-    }
-}
 
 /// What the handlers' annotations share, added to the generated document: the two ways to
 /// authenticate, problems served as `application/problem+json`, a 400 wherever a parameter or
@@ -225,11 +185,11 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/requests/{case}/hold/renew", post(renew_hold))
         .route(
             "/v1/requests/{case}/evidence",
-            get(crate::evidence::list).post(crate::evidence::upload),
+            get(evidence::list).post(evidence::upload),
         )
         .route(
             "/v1/requests/{case}/evidence/{sha256}",
-            get(crate::evidence::fetch),
+            get(evidence::fetch),
         )
         .route("/v1/holds", get(list_holds))
         .route("/v1/notices", get(list_notices))
@@ -442,53 +402,15 @@ async fn submit(
             .collect();
         p
     })?;
-    // 3. The sender must be who the request says, on a channel it may use.
-    let state = request.requesting_authority.state.as_str();
-    if state != authority.state {
-        return Err(Problem::forbidden(
-            "wrong-state",
-            format!(
-                "$.requesting_authority.state is {state}, but the key {} is registered for {} ({}); a key signs only for its own state",
-                authority.kid, authority.name, authority.state
-            ),
-        ));
-    }
-    let channel = request.channel.as_str();
-    if !authority.channels.iter().any(|c| c == channel) {
-        return Err(Problem::forbidden(
-            "channel-not-allowed",
-            format!(
-                "$.channel is {channel}, but {} may use only {}",
-                authority.name,
-                authority.channels.join(", ")
-            ),
-        ));
-    }
-    // 4. Fresh: a captured request cannot be replayed later, nor pre-dated.
+    // 3. The intake rules: the key's state and channels, the replay window, future dating.
     let now = Timestamp::now();
     let intake = &node.config.intake;
-    let age = now.duration_since(request.submitted_at);
-    if age > SignedDuration::from_secs(i64::try_from(intake.max_age_seconds).unwrap_or(i64::MAX)) {
-        return Err(Problem::unprocessable(
-            "stale-request",
-            format!(
-                "$.submitted_at is {}, more than {} s ago; stale requests are refused as possible replays. Sign the request afresh.",
-                request.submitted_at, intake.max_age_seconds
-            ),
-        ));
-    }
-    if -age
-        > SignedDuration::from_secs(i64::try_from(intake.max_future_seconds).unwrap_or(i64::MAX))
-    {
-        return Err(Problem::unprocessable(
-            "future-request",
-            format!(
-                "$.submitted_at is {}, more than {} s in the future; check the sender's clock",
-                request.submitted_at, intake.max_future_seconds
-            ),
-        ));
-    }
-    // 5. Assess and record.
+    let window = Freshness {
+        max_age_seconds: intake.max_age_seconds,
+        max_future_seconds: intake.max_future_seconds,
+    };
+    crate::ops::admit(&request, &authority, now, window)?;
+    // 4. Assess and record.
     let assessment = node.assessor.assess(&request, now).map_err(|e| {
         tracing::error!(error = %e, "assessment failed");
         Problem::internal(
@@ -521,18 +443,37 @@ async fn submit(
 }
 
 async fn who(node: &Node, headers: &HeaderMap, method: &Method, uri: &Uri) -> ApiResult<Caller> {
+    identify(node, headers, method, uri, false).await
+}
+
+/// Like [`who`], but an authority's proof must carry a `jti` not seen before (for calls whose
+/// every replay would be logged again: evidence downloads).
+async fn who_single_use(
+    node: &Node,
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+) -> ApiResult<Caller> {
+    identify(node, headers, method, uri, true).await
+}
+
+async fn identify(
+    node: &Node,
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+    single_use: bool,
+) -> ApiResult<Caller> {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    caller(
-        &node.store,
-        &node.tokens,
-        &node.directory,
-        auth,
-        method.as_str(),
-        uri.path(),
-    )
-    .await
+    let (store, tokens, directory) = (&node.store, &node.tokens, &*node.directory);
+    let (method, path) = (method.as_str(), uri.path());
+    if single_use {
+        caller_single_use(store, tokens, directory, auth, method, path).await
+    } else {
+        caller(store, tokens, directory, auth, method, path).await
+    }
 }
 
 async fn user(

@@ -14,7 +14,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use custos_ledger::checkpoint::Checkpoint;
-use custos_ledger::{Hash, VerifierKey};
+use custos_ledger::{Hash, SignerKey, VerifierKey};
 use custos_store::StoredCheckpoint;
 
 /// The file (in the node directory) holding the latest checkpoint the node signed.
@@ -306,7 +306,7 @@ pub fn verifier_key(
     match std::fs::read_to_string(&path) {
         Ok(text) => VerifierKey::parse(text.trim())
             .with_context(|| format!("{} does not hold a verifier key", path.display())),
-        Err(_) => Ok(crate::node::read_key(&dir.join(key_file))
+        Err(_) => Ok(read_key(&dir.join(key_file))
             .with_context(|| {
                 format!(
                     "no {VERIFIER_FILE} in {} and no readable node key: pass --vkey with the node's published verifier key",
@@ -315,6 +315,15 @@ pub fn verifier_key(
             })?
             .verifier()),
     }
+}
+
+/// Reads the node's signing key.
+pub fn read_key(path: &Path) -> anyhow::Result<SignerKey> {
+    use anyhow::Context as _;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the node key {}", path.display()))?;
+    SignerKey::parse(text.trim())
+        .with_context(|| format!("{} is not a C2SP signed-note private key", path.display()))
 }
 
 #[cfg(test)]

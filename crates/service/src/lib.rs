@@ -13,18 +13,23 @@
 //! * [`offline`] — one write while no node runs (the CLI's `authority`, `user` and `evidence
 //!   seal` commands), checked and signed like the writer's.
 //! * [`auth`] — API tokens (Argon2id) for people, signed proofs for requesting authorities.
-//! * [`ops`] — intake, decisions, second review, holds, notices, directory and user changes.
-//! * [`writer`] — the single writer with group commit and checkpoint signing.
+//! * [`ops`] — every state change: intake (and its rules, [`ops::admit`]), decisions, second
+//!   review, holds, notices, directory and user changes, evidence records.
+//! * [`writer`] — the single writer with group commit and checkpoint signing; runs only typed
+//!   [`writer::Job`]s.
+//! * [`scheduler`] — what falls due: lapsed holds, ends of confidentiality, notices, retention.
 //! * [`log`] — the in-memory Merkle tree over the events table, proofs and tiles.
-//! * [`evidence`] — sealed packages attached to requests, and their logged hand-over.
-//! * [`http`] — routes, problems (RFC 9457), OpenAPI.
+//! * [`custody`] — the files of sealed packages: taken in whole or not at all, removed only
+//!   after their logged destruction.
+//! * [`http`] — routes (the evidence endpoints in `http/evidence.rs`), problems (RFC 9457),
+//!   OpenAPI.
 //! * [`serve`] — the listener: timeouts, connection cap, shedding of stalled connections.
 
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod custody;
 pub mod directory;
-pub mod evidence;
 pub mod http;
 pub mod integrity;
 pub mod log;
@@ -33,6 +38,7 @@ pub mod offline;
 pub mod ops;
 pub mod problem;
 pub mod replay;
+pub mod scheduler;
 pub mod serve;
 pub mod writer;
 

@@ -1,15 +1,14 @@
-//! A running node: its configuration, store, log, writer, directory and token cache, and the
-//! scheduler. [`Node::open`] assembles it from a node directory made by `custos init`.
+//! A running node: its configuration, store, log, writer, directory and token cache.
+//! [`Node::open`] assembles it from a node directory made by `custos init`; its scheduler is in
+//! `scheduler.rs`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use custos_ledger::SignerKey;
 use custos_safeguards::{Assessor, Jurisdiction, Profile};
 use custos_store::Store;
-use jiff::Timestamp;
 
 use crate::auth::TokenCache;
 use crate::config::Config;
@@ -18,6 +17,8 @@ use crate::log::NodeLog;
 use crate::ops::LifecycleRules;
 use crate::replay::{Projections, Registry, Signatures};
 use crate::writer::{self, Job, WriterHandle};
+
+pub use crate::integrity::read_key;
 
 /// Everything the HTTP handlers share.
 pub struct Node {
@@ -71,14 +72,6 @@ async fn check_projections(store: &Store) -> anyhow::Result<Registry> {
         );
     }
     Ok(p.registry)
-}
-
-/// Reads the node's signing key.
-pub fn read_key(path: &Path) -> anyhow::Result<SignerKey> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the node key {}", path.display()))?;
-    SignerKey::parse(text.trim())
-        .with_context(|| format!("{} is not a C2SP signed-note private key", path.display()))
 }
 
 /// Loads a profile by built-in name or `.cedar` path (relative to the node directory).
@@ -169,18 +162,6 @@ impl Node {
         Ok(node)
     }
 
-    /// Runs the scheduler forever: on start (catching up on everything that fell due while the
-    /// node was down) and then every `scheduler_interval_seconds`.
-    pub async fn run_scheduler(self: Arc<Self>) {
-        let every = Duration::from_secs(self.config.lifecycle.scheduler_interval_seconds.max(1));
-        loop {
-            if let Err(e) = self.scheduler_pass(Timestamp::now()).await {
-                tracing::warn!(problem = %e, "scheduler pass failed; retrying at the next tick");
-            }
-            tokio::time::sleep(every).await;
-        }
-    }
-
     /// Follows the database for events other processes appended (`custos authority add`,
     /// `custos evidence seal`, …): once a second, and when there are any, has the writer take
     /// them into the tree and sign a checkpoint over them, so they are provable within a second.
@@ -197,44 +178,5 @@ impl Node {
                 Err(e) => tracing::warn!(error = %e, "could not read the log size"),
             }
         }
-    }
-
-    /// One scheduler pass at `now`.
-    pub async fn scheduler_pass(&self, now: Timestamp) -> Result<(), crate::problem::Problem> {
-        let due = self.writer.call(|tx| Job::Tick(now, tx)).await?;
-        if let Some(days) = self.config.lifecycle.evidence_retention_days {
-            let op = crate::writer::Operation(Box::new(move |b, out| {
-                Box::pin(async move {
-                    crate::evidence::destroy_due(b, out, now, days)
-                        .await
-                        .map(|d| serde_json::json!(d))
-                })
-            }));
-            self.writer.call(|tx| Job::Op(op, tx)).await?;
-            crate::evidence::remove_destroyed_files(self).await?;
-        }
-        let Some(command) = self.config.lifecycle.notice_command.clone() else {
-            return Ok(());
-        };
-        for notice in due {
-            let result = tokio::process::Command::new("sh")
-                .arg("-c")
-                .arg(&command)
-                .env("CUSTOS_CASE", notice.case_id.to_string())
-                .env("CUSTOS_REQUEST_ID", &notice.request_id)
-                .env("CUSTOS_NOTICE_DUE_AT", notice.due_at.to_string())
-                .current_dir(&self.dir)
-                .status()
-                .await;
-            let result = match result {
-                Ok(s) if s.success() => Ok(()),
-                Ok(s) => Err(format!("notice command exited with {s}")),
-                Err(e) => Err(format!("notice command could not start: {e}")),
-            };
-            self.writer
-                .call(|tx| Job::NoticeResult(notice.case_id, result, tx))
-                .await?;
-        }
-        Ok(())
     }
 }

@@ -43,7 +43,7 @@ pub async fn with_batch<T>(
     op: impl for<'a> FnOnce(&'a mut Batch, &'a mut Appended) -> OpFuture<'a, T>,
 ) -> Result<T, OfflineError> {
     let config = Config::load(dir)?;
-    let key = crate::node::read_key(&dir.join(&config.key))?;
+    let key = crate::integrity::read_key(&dir.join(&config.key))?;
     let store = Store::open_sqlite(&dir.join(&config.database), false)
         .await
         .with_context(|| format!("cannot open the database in {}", dir.display()))?;

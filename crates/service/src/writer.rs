@@ -4,31 +4,36 @@
 //! to the tree, signs a checkpoint over the result, and commits once. Only after the commit is
 //! durable does any caller hear "done", so an acknowledged request survives a `kill -9`.
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use custos_store::{Batch, Case, CaseStatus, Evidence, Hold, Store, User};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::custody::Custody;
 use crate::directory::Directory;
 use crate::log::NodeLog;
 use crate::ops::{
-    self, Appended, DecisionInput, DueNotice, LifecycleRules, Submission, SubmitOutcome,
+    self, Appended, DecisionInput, DueNotice, LifecycleRules, SecondReviewInput, Submission,
+    SubmitOutcome,
 };
 use crate::problem::Problem;
 
 /// Most jobs one transaction carries.
 const MAX_BATCH: usize = 512;
 
-/// A unit of work for the writer.
+/// Where a job's answer goes: its result, or the problem that kept it from being recorded.
+pub type Reply<T> = oneshot::Sender<Result<T, Problem>>;
+
+/// A state change for the writer: each variant names its operation in [`ops`] and carries the
+/// channel its typed answer goes to. The writer runs nothing else.
 #[derive(Debug)]
 pub enum Job {
     /// Record a verified submission.
-    Submit(
-        Box<Submission>,
-        oneshot::Sender<Result<SubmitOutcome, Problem>>,
-    ),
+    Submit(Box<Submission>, Reply<SubmitOutcome>),
     /// Record a decision.
     Decide {
         /// The case.
@@ -38,7 +43,7 @@ pub enum Job {
         /// What.
         input: DecisionInput,
         /// Reply.
-        reply: oneshot::Sender<Result<Case, Problem>>,
+        reply: Reply<Case>,
     },
     /// Second review of a pending decision.
     SecondReview {
@@ -47,9 +52,9 @@ pub enum Job {
         /// Who.
         user: User,
         /// Confirm or reject, and why.
-        input: crate::ops::SecondReviewInput,
+        input: SecondReviewInput,
         /// Reply.
-        reply: oneshot::Sender<Result<Case, Problem>>,
+        reply: Reply<Case>,
     },
     /// Renew a hold.
     Renew {
@@ -58,7 +63,7 @@ pub enum Job {
         /// Who.
         user: User,
         /// Reply.
-        reply: oneshot::Sender<Result<Hold, Problem>>,
+        reply: Reply<Hold>,
     },
     /// Deliver or close.
     Advance {
@@ -69,48 +74,207 @@ pub enum Job {
         /// Target status.
         to: CaseStatus,
         /// Reply.
-        reply: oneshot::Sender<Result<Case, Problem>>,
+        reply: Reply<Case>,
     },
     /// Scheduler tick.
-    Tick(Timestamp, oneshot::Sender<Result<Vec<DueNotice>, Problem>>),
+    Tick(Timestamp, Reply<Vec<DueNotice>>),
     /// Result of a notice delivery.
-    NoticeResult(
-        i64,
-        Result<(), String>,
-        oneshot::Sender<Result<(), Problem>>,
-    ),
+    NoticeResult(i64, Result<(), String>, Reply<()>),
     /// Catch up with events other processes appended, and sign a checkpoint if needed.
-    Sync(oneshot::Sender<Result<(), Problem>>),
+    Sync(Reply<()>),
     /// Take a package into custody: check, rename into place and record, in one step.
-    Custody(
-        Box<crate::evidence::Custody>,
-        oneshot::Sender<Result<Evidence, Problem>>,
-    ),
-    /// Any other operation on a batch (used by modules with their own state changes).
-    Op(
-        Operation,
-        oneshot::Sender<Result<serde_json::Value, Problem>>,
-    ),
+    Custody(Box<Custody>, Reply<Evidence>),
+    /// Log a package's hand-over to the requesting authority (before a byte leaves).
+    Deliver {
+        /// The package's digest.
+        package_sha256: String,
+        /// The requesting authority's key thumbprint.
+        to: String,
+        /// Reply.
+        reply: Reply<Evidence>,
+    },
+    /// Log the destruction of every package whose retention ended by `at`; answers their digests.
+    DestroyDue {
+        /// The scheduler pass's time.
+        at: Timestamp,
+        /// Days a package is kept after its first hand-over.
+        retention_days: u32,
+        /// Reply.
+        reply: Reply<Vec<String>>,
+    },
 }
 
-/// An operation run inside the writer's batch (see [`OpFn`]).
-pub struct Operation(pub OpFn);
-
-impl std::fmt::Debug for Operation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Operation")
+impl Job {
+    /// The one place that says what each job runs. Adding a job: a variant above, an arm here.
+    fn into_task(self) -> Box<dyn Task> {
+        match self {
+            Job::Submit(s, reply) => task(reply, move |b, out, cx, _| {
+                Box::pin(async move {
+                    // Revocation re-checked under the write lock, against the log's directory.
+                    let current = cx.directory.authority(&s.authority.kid);
+                    ops::submit(b, out, &s, current.as_ref()).await
+                })
+            }),
+            Job::Decide {
+                case_id,
+                user,
+                input,
+                reply,
+            } => task(reply, move |b, out, cx, now| {
+                Box::pin(async move {
+                    ops::decide(b, out, &cx.rules, case_id, &user, &input, now).await
+                })
+            }),
+            Job::SecondReview {
+                case_id,
+                user,
+                input,
+                reply,
+            } => task(reply, move |b, out, cx, now| {
+                Box::pin(async move {
+                    ops::second_review(b, out, &cx.rules, case_id, &user, &input, now).await
+                })
+            }),
+            Job::Renew {
+                case_id,
+                user,
+                reply,
+            } => task(reply, move |b, out, cx, now| {
+                Box::pin(
+                    async move { ops::renew_hold(b, out, &cx.rules, case_id, &user, now).await },
+                )
+            }),
+            Job::Advance {
+                case_id,
+                user,
+                to,
+                reply,
+            } => task(reply, move |b, out, _, now| {
+                Box::pin(async move { ops::advance(b, out, case_id, &user, to, now).await })
+            }),
+            Job::Tick(at, reply) => task(reply, move |b, out, _, _| {
+                Box::pin(async move { ops::tick(b, out, at).await })
+            }),
+            Job::NoticeResult(case_id, result, reply) => task(reply, move |b, out, _, now| {
+                Box::pin(async move { ops::notice_result(b, out, case_id, result, now).await })
+            }),
+            Job::Sync(reply) => task(reply, |_, _, _, _| Box::pin(async { Ok(()) })),
+            Job::Custody(c, reply) => task(reply, move |b, out, _, now| {
+                Box::pin(async move { c.take(b, out, now).await })
+            }),
+            Job::Deliver {
+                package_sha256,
+                to,
+                reply,
+            } => task(reply, move |b, out, _, now| {
+                Box::pin(
+                    async move { ops::record_delivered(b, out, &package_sha256, &to, now).await },
+                )
+            }),
+            Job::DestroyDue {
+                at,
+                retention_days,
+                reply,
+            } => task(reply, move |b, out, _, _| {
+                Box::pin(async move { ops::destroy_due(b, out, at, retention_days).await })
+            }),
+        }
     }
 }
 
-/// An operation run inside the writer's batch.
-pub type OpFn = Box<
-    dyn for<'a> FnOnce(
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A job taken apart: its operation, and where its answer goes.
+trait Task: Send {
+    /// Runs the operation in the batch (at `now`) and keeps its result for the answer.
+    fn run<'a>(
+        self: Box<Self>,
+        b: &'a mut Batch,
+        out: &'a mut Appended,
+        cx: &'a WriterContext,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Box<dyn Answer>>;
+    /// Answers without running: the batch failed before the job's turn.
+    fn refuse(self: Box<Self>, problem: &Problem);
+}
+
+/// A job's result, held until the batch is durable (or has failed).
+trait Answer: Send {
+    /// Whether the operation succeeded (its savepoint is kept).
+    fn ok(&self) -> bool;
+    /// Sends the result.
+    fn send(self: Box<Self>);
+    /// Sends `problem` instead: the batch did not become durable.
+    fn fail(self: Box<Self>, problem: &Problem);
+}
+
+struct Pending<T, F> {
+    reply: Reply<T>,
+    work: F,
+}
+
+fn task<T, F>(reply: Reply<T>, work: F) -> Box<dyn Task>
+where
+    T: Send + 'static,
+    F: for<'a> FnOnce(
             &'a mut Batch,
             &'a mut Appended,
-        ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<serde_json::Value, Problem>> + Send + 'a>,
-        > + Send,
->;
+            &'a WriterContext,
+            Timestamp,
+        ) -> BoxFuture<'a, Result<T, Problem>>
+        + Send
+        + 'static,
+{
+    Box::new(Pending { reply, work })
+}
+
+impl<T, F> Task for Pending<T, F>
+where
+    T: Send + 'static,
+    F: for<'a> FnOnce(
+            &'a mut Batch,
+            &'a mut Appended,
+            &'a WriterContext,
+            Timestamp,
+        ) -> BoxFuture<'a, Result<T, Problem>>
+        + Send
+        + 'static,
+{
+    fn run<'a>(
+        self: Box<Self>,
+        b: &'a mut Batch,
+        out: &'a mut Appended,
+        cx: &'a WriterContext,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Box<dyn Answer>> {
+        let Pending { reply, work } = *self;
+        Box::pin(async move {
+            let result = work(b, out, cx, now).await;
+            Box::new(Answered { reply, result }) as Box<dyn Answer>
+        })
+    }
+
+    fn refuse(self: Box<Self>, problem: &Problem) {
+        let _ = self.reply.send(Err(problem.clone()));
+    }
+}
+
+struct Answered<T> {
+    reply: Reply<T>,
+    result: Result<T, Problem>,
+}
+
+impl<T: Send> Answer for Answered<T> {
+    fn ok(&self) -> bool {
+        self.result.is_ok()
+    }
+    fn send(self: Box<Self>) {
+        let _ = self.reply.send(self.result);
+    }
+    fn fail(self: Box<Self>, problem: &Problem) {
+        let _ = self.reply.send(Err(problem.clone()));
+    }
+}
 
 /// Handle to send jobs to the writer.
 #[derive(Clone, Debug)]
@@ -139,6 +303,12 @@ impl WriterHandle {
     }
 }
 
+impl crate::directory::CatchUp for WriterHandle {
+    fn catch_up(&self) -> BoxFuture<'_, Result<(), Problem>> {
+        Box::pin(self.call(Job::Sync))
+    }
+}
+
 /// Waits for a job's reply.
 pub async fn reply<T>(rx: oneshot::Receiver<Result<T, Problem>>) -> Result<T, Problem> {
     rx.await.map_err(|_| {
@@ -164,143 +334,107 @@ pub fn spawn(store: Store, log: Arc<NodeLog>, cx: WriterContext) -> WriterHandle
     WriterHandle { tx }
 }
 
-enum Reply {
-    Submit(
-        oneshot::Sender<Result<SubmitOutcome, Problem>>,
-        Result<SubmitOutcome, Problem>,
-    ),
-    Case(
-        oneshot::Sender<Result<Case, Problem>>,
-        Result<Case, Problem>,
-    ),
-    Hold(
-        oneshot::Sender<Result<Hold, Problem>>,
-        Result<Hold, Problem>,
-    ),
-    Due(
-        oneshot::Sender<Result<Vec<DueNotice>, Problem>>,
-        Result<Vec<DueNotice>, Problem>,
-    ),
-    Unit(oneshot::Sender<Result<(), Problem>>, Result<(), Problem>),
-    Evidence(
-        oneshot::Sender<Result<Evidence, Problem>>,
-        Result<Evidence, Problem>,
-    ),
-    Value(
-        oneshot::Sender<Result<serde_json::Value, Problem>>,
-        Result<serde_json::Value, Problem>,
-    ),
-}
-
-impl Reply {
-    fn fail(self, p: &Problem) {
-        match self {
-            Reply::Submit(tx, _) => drop(tx.send(Err(p.clone()))),
-            Reply::Case(tx, _) => drop(tx.send(Err(p.clone()))),
-            Reply::Hold(tx, _) => drop(tx.send(Err(p.clone()))),
-            Reply::Due(tx, _) => drop(tx.send(Err(p.clone()))),
-            Reply::Unit(tx, _) => drop(tx.send(Err(p.clone()))),
-            Reply::Evidence(tx, _) => drop(tx.send(Err(p.clone()))),
-            Reply::Value(tx, _) => drop(tx.send(Err(p.clone()))),
-        }
-    }
-    fn send(self) {
-        match self {
-            Reply::Submit(tx, r) => drop(tx.send(r)),
-            Reply::Case(tx, r) => drop(tx.send(r)),
-            Reply::Hold(tx, r) => drop(tx.send(r)),
-            Reply::Due(tx, r) => drop(tx.send(r)),
-            Reply::Unit(tx, r) => drop(tx.send(r)),
-            Reply::Evidence(tx, r) => drop(tx.send(r)),
-            Reply::Value(tx, r) => drop(tx.send(r)),
-        }
-    }
-}
-
 async fn run(store: Store, log: Arc<NodeLog>, cx: WriterContext, mut rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let replies = match run_batch(&store, &log, &cx, jobs.drain(..)).await {
-            Ok(replies) => replies,
-            Err((replies, problem)) => {
+        let tasks = jobs.drain(..).map(Job::into_task).collect();
+        match run_batch(&store, &log, &cx, tasks).await {
+            Ok(answers) => answers.into_iter().for_each(|a| a.send()),
+            Err(failed) => {
+                let problem = &failed.problem;
                 tracing::error!(%problem, "batch failed; rebuilding the log tree from the database");
                 if let Err(e) = log.reload(&store).await {
                     tracing::error!(error = %e, "could not rebuild the log tree");
                 }
-                for r in replies {
-                    r.fail(&problem);
-                }
-                continue;
+                failed.answer();
             }
-        };
-        for r in replies {
-            r.send();
         }
     }
 }
 
-type BatchResult = Result<Vec<Reply>, (Vec<Reply>, Problem)>;
+/// A batch that did not commit: every job in it, run or not, hears why.
+struct Failed {
+    problem: Problem,
+    answers: Vec<Box<dyn Answer>>,
+    unrun: Vec<Box<dyn Task>>,
+}
+
+impl Failed {
+    fn new(
+        problem: impl Into<Problem>,
+        answers: Vec<Box<dyn Answer>>,
+        unrun: impl IntoIterator<Item = Box<dyn Task>>,
+    ) -> Failed {
+        Failed {
+            problem: problem.into(),
+            answers,
+            unrun: unrun.into_iter().collect(),
+        }
+    }
+
+    fn answer(self) {
+        for a in self.answers {
+            a.fail(&self.problem);
+        }
+        for t in self.unrun {
+            t.refuse(&self.problem);
+        }
+    }
+}
 
 async fn run_batch(
     store: &Store,
     log: &NodeLog,
     cx: &WriterContext,
-    jobs: impl Iterator<Item = Job>,
-) -> BatchResult {
-    let mut replies = Vec::new();
+    tasks: Vec<Box<dyn Task>>,
+) -> Result<Vec<Box<dyn Answer>>, Failed> {
+    let mut answers: Vec<Box<dyn Answer>> = Vec::with_capacity(tasks.len());
+    let mut tasks = tasks.into_iter();
     let mut b = match store.begin().await {
         Ok(b) => b,
-        Err(e) => {
-            for job in jobs {
-                replies.push(placeholder(job));
-            }
-            return Err((replies, Problem::from(e)));
-        }
+        Err(e) => return Err(Failed::new(e, answers, tasks)),
     };
     // Catch up with events appended by other processes (e.g. `custos authority add`).
     if let Err(p) = catch_up(&mut b, log, &cx.directory).await {
-        replies.extend(jobs.map(placeholder));
-        return Err((replies, p));
+        return Err(Failed::new(p, answers, tasks));
     }
     let mut appended: Appended = Vec::new();
-    for job in jobs {
+    while let Some(task) = tasks.next() {
         let mut out: Appended = Vec::new();
         if let Err(e) = b.savepoint().await {
-            replies.push(placeholder(job));
-            return Err((replies, e.into()));
+            return Err(Failed::new(e, answers, std::iter::once(task).chain(tasks)));
         }
-        let reply = run_job(&mut b, &mut out, cx, job).await;
-        let ok = reply_ok(&reply);
+        let answer = task.run(&mut b, &mut out, cx, Timestamp::now()).await;
+        let ok = answer.ok();
         let end = if ok {
             b.release_job().await
         } else {
             b.rollback_job().await
         };
+        answers.push(answer);
         if let Err(e) = end {
-            replies.push(reply);
-            return Err((replies, e.into()));
+            return Err(Failed::new(e, answers, tasks));
         }
         if ok {
             appended.extend(out);
         }
-        replies.push(reply);
     }
     let now = Timestamp::now();
     if !appended.is_empty() || log.published_size() < log.tree_size() || log.checkpoint().is_none()
     {
         let leaves: Vec<&[u8]> = appended.iter().map(|e| e.leaf.as_slice()).collect();
         if let Err(e) = log.append_leaves(&leaves) {
-            return Err((replies, Problem::internal(e.to_string())));
+            return Err(Failed::new(Problem::internal(e.to_string()), answers, []));
         }
         let cp = match log.sign_checkpoint(now) {
             Ok(cp) => cp,
-            Err(e) => return Err((replies, Problem::internal(e.to_string()))),
+            Err(e) => return Err(Failed::new(Problem::internal(e.to_string()), answers, [])),
         };
         if let Err(e) = b.put_checkpoint(&cp).await {
-            return Err((replies, e.into()));
+            return Err(Failed::new(e, answers, []));
         }
         if let Err(e) = b.commit().await {
-            return Err((replies, e.into()));
+            return Err(Failed::new(e, answers, []));
         }
         cx.directory.apply(&appended);
         // The high-water mark is durable before anyone hears "done": a database later rolled
@@ -316,15 +450,15 @@ async fn run_batch(
             let p = Problem::unavailable(
                 "the node recorded this but could not keep its log head on disk; tell its operator. A retry of the same request is safe.",
             );
-            for r in replies {
-                r.fail(&p);
+            for a in answers {
+                a.fail(&p);
             }
             return Ok(Vec::new());
         }
     } else if let Err(e) = b.commit().await {
-        return Err((replies, e.into()));
+        return Err(Failed::new(e, answers, []));
     }
-    Ok(replies)
+    Ok(answers)
 }
 
 /// Takes in events other processes appended (the CLI's offline writes). They must be covered
@@ -361,84 +495,4 @@ async fn catch_up(b: &mut Batch, log: &NodeLog, directory: &Directory) -> Result
     }
     directory.apply(&foreign);
     Ok(())
-}
-
-fn reply_ok(r: &Reply) -> bool {
-    match r {
-        Reply::Submit(_, r) => r.is_ok(),
-        Reply::Case(_, r) => r.is_ok(),
-        Reply::Hold(_, r) => r.is_ok(),
-        Reply::Due(_, r) => r.is_ok(),
-        Reply::Unit(_, r) => r.is_ok(),
-        Reply::Evidence(_, r) => r.is_ok(),
-        Reply::Value(_, r) => r.is_ok(),
-    }
-}
-
-fn placeholder(job: Job) -> Reply {
-    fn p<T>() -> Result<T, Problem> {
-        Err(Problem::unavailable("not run"))
-    }
-    match job {
-        Job::Submit(_, tx) => Reply::Submit(tx, p()),
-        Job::Decide { reply, .. }
-        | Job::SecondReview { reply, .. }
-        | Job::Advance { reply, .. } => Reply::Case(reply, p()),
-        Job::Renew { reply, .. } => Reply::Hold(reply, p()),
-        Job::Tick(_, tx) => Reply::Due(tx, p()),
-        Job::NoticeResult(_, _, tx) | Job::Sync(tx) => Reply::Unit(tx, p()),
-        Job::Custody(_, tx) => Reply::Evidence(tx, p()),
-        Job::Op(_, tx) => Reply::Value(tx, p()),
-    }
-}
-
-async fn run_job(b: &mut Batch, out: &mut Appended, cx: &WriterContext, job: Job) -> Reply {
-    let now = Timestamp::now();
-    let rules = &cx.rules;
-    match job {
-        Job::Submit(s, tx) => {
-            // Revocation re-checked under the write lock, against the log's directory.
-            let current = cx.directory.authority(&s.authority.kid);
-            Reply::Submit(tx, ops::submit(b, out, &s, current.as_ref()).await)
-        }
-        Job::Decide {
-            case_id,
-            user,
-            input,
-            reply,
-        } => Reply::Case(
-            reply,
-            ops::decide(b, out, rules, case_id, &user, &input, now).await,
-        ),
-        Job::SecondReview {
-            case_id,
-            user,
-            input,
-            reply,
-        } => Reply::Case(
-            reply,
-            ops::second_review(b, out, rules, case_id, &user, &input, now).await,
-        ),
-        Job::Renew {
-            case_id,
-            user,
-            reply,
-        } => Reply::Hold(
-            reply,
-            ops::renew_hold(b, out, rules, case_id, &user, now).await,
-        ),
-        Job::Advance {
-            case_id,
-            user,
-            to,
-            reply,
-        } => Reply::Case(reply, ops::advance(b, out, case_id, &user, to, now).await),
-        Job::Tick(at, tx) => Reply::Due(tx, ops::tick(b, out, at).await),
-        Job::NoticeResult(case_id, result, tx) => {
-            Reply::Unit(tx, ops::notice_result(b, out, case_id, result, now).await)
-        }
-        Job::Sync(tx) => Reply::Unit(tx, Ok(())),
-        Job::Custody(c, tx) => Reply::Evidence(tx, c.take(b, out, now).await),
-        Job::Op(op, tx) => Reply::Value(tx, (op.0)(b, out).await),
-    }
 }

@@ -1,0 +1,147 @@
+//! The kinds of event a node's log records. The wire names (`request.received`, …) are part of
+//! every event's body and of its public leaf, so they never change; this enum is the one list of
+//! them, and code matches on it instead of on strings.
+
+use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr, VariantArray};
+
+/// One kind of event in the log.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    EnumString,
+    IntoStaticStr,
+    VariantArray,
+)]
+pub enum EventType {
+    // The directory: who may sign requests, and the node's users.
+    #[serde(rename = "authority.added")]
+    #[strum(serialize = "authority.added")]
+    AuthorityAdded,
+    #[serde(rename = "authority.revoked")]
+    #[strum(serialize = "authority.revoked")]
+    AuthorityRevoked,
+    #[serde(rename = "user.added")]
+    #[strum(serialize = "user.added")]
+    UserAdded,
+    #[serde(rename = "user.password_set")]
+    #[strum(serialize = "user.password_set")]
+    UserPasswordSet,
+    // A request's way through the node.
+    #[serde(rename = "request.received")]
+    #[strum(serialize = "request.received")]
+    RequestReceived,
+    #[serde(rename = "request.assessed")]
+    #[strum(serialize = "request.assessed")]
+    RequestAssessed,
+    #[serde(rename = "request.information_requested")]
+    #[strum(serialize = "request.information_requested")]
+    RequestInformationRequested,
+    #[serde(rename = "request.supplemented")]
+    #[strum(serialize = "request.supplemented")]
+    RequestSupplemented,
+    #[serde(rename = "decision.proposed")]
+    #[strum(serialize = "decision.proposed")]
+    DecisionProposed,
+    #[serde(rename = "decision.second_review_rejected")]
+    #[strum(serialize = "decision.second_review_rejected")]
+    DecisionSecondReviewRejected,
+    #[serde(rename = "decision.recorded")]
+    #[strum(serialize = "decision.recorded")]
+    DecisionRecorded,
+    #[serde(rename = "preservation.started")]
+    #[strum(serialize = "preservation.started")]
+    PreservationStarted,
+    #[serde(rename = "preservation.renewed")]
+    #[strum(serialize = "preservation.renewed")]
+    PreservationRenewed,
+    #[serde(rename = "preservation.released")]
+    #[strum(serialize = "preservation.released")]
+    PreservationReleased,
+    #[serde(rename = "confidentiality.ended")]
+    #[strum(serialize = "confidentiality.ended")]
+    ConfidentialityEnded,
+    #[serde(rename = "notice.sent")]
+    #[strum(serialize = "notice.sent")]
+    NoticeSent,
+    #[serde(rename = "request.delivered")]
+    #[strum(serialize = "request.delivered")]
+    RequestDelivered,
+    #[serde(rename = "request.closed")]
+    #[strum(serialize = "request.closed")]
+    RequestClosed,
+    // Evidence in custody.
+    #[serde(rename = "evidence.sealed")]
+    #[strum(serialize = "evidence.sealed")]
+    EvidenceSealed,
+    #[serde(rename = "evidence.delivered")]
+    #[strum(serialize = "evidence.delivered")]
+    EvidenceDelivered,
+    #[serde(rename = "evidence.destroyed")]
+    #[strum(serialize = "evidence.destroyed")]
+    EvidenceDestroyed,
+}
+
+impl EventType {
+    /// Every kind, in the order above.
+    pub const ALL: &'static [EventType] = EventType::VARIANTS;
+
+    /// The wire name, e.g. `request.received`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The kind a wire name stands for; `None` for a name no Custos node writes.
+    pub fn from_name(name: &str) -> Option<EventType> {
+        name.parse().ok()
+    }
+
+    /// Events of the directory (authorities and users), which the node folds into its verified
+    /// directory rather than into a case.
+    pub fn is_directory(self) -> bool {
+        matches!(
+            self,
+            EventType::AuthorityAdded
+                | EventType::AuthorityRevoked
+                | EventType::UserAdded
+                | EventType::UserPasswordSet
+        )
+    }
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_agree_between_serde_and_strum_and_are_distinct() {
+        let mut seen = std::collections::BTreeSet::new();
+        for &t in EventType::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+            assert_eq!(EventType::from_name(t.as_str()), Some(t));
+            assert!(seen.insert(t.as_str()), "{t} twice");
+            let (family, _) = t.as_str().split_once('.').expect("family.verb");
+            assert_eq!(
+                t.is_directory(),
+                family == "authority" || family == "user",
+                "{t}"
+            );
+        }
+        assert_eq!(EventType::from_name("request.Received"), None);
+        assert_eq!(EventType::RequestReceived.as_str(), "request.received");
+    }
+}

@@ -1,0 +1,292 @@
+//! The evidence endpoints: a case's packages, their hand-over to the requesting authority, and
+//! uploads by reviewers. Custody of the files is [`crate::custody`]; the state changes are
+//! [`crate::ops::evidence`], run by the writer.
+
+use std::path::Path as FsPath;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::{visible_case, who, who_single_use};
+use crate::auth::Caller;
+use crate::custody::{
+    Custody, EVIDENCE_DIR, SealedPackage, TempPackage, check_age_header, is_sha256_hex,
+};
+use crate::node::Node;
+use crate::ops::evidence::can_receive_evidence;
+use crate::problem::Problem;
+use crate::writer::Job;
+
+/// The packages of a case, each with the opening of its `evidence.sealed` event.
+#[utoipa::path(get, path = "/v1/requests/{case}/evidence", params(("case" = i64, Path)), security(("bearer" = []), ("custos_jws" = [])),
+    responses((status = 200, body = Object), (status = 404, body = Problem)))]
+pub async fn list(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+) -> Result<Json<Value>, Problem> {
+    let caller = who(&node, &headers, &method, &uri).await?;
+    visible_case(&node, &caller, case_id).await?;
+    let mut items = Vec::new();
+    for e in node.store.evidence_for_case(case_id).await? {
+        let opening = match node
+            .store
+            .event(u64::try_from(e.sealed_seq).unwrap_or(0))
+            .await?
+        {
+            Some(ev) => json!({
+                "format": "custos.opening/v1", "log": node.log.origin(), "index": ev.seq,
+                "event": serde_json::from_str::<Value>(&ev.body).unwrap_or(Value::Null),
+                "salt": ev.salt.to_base64(),
+            }),
+            None => Value::Null,
+        };
+        items.push(json!({
+            "package_sha256": e.package_sha256, "size": e.size, "manifest_sha256": e.manifest_sha256,
+            "recipient": e.recipient, "sealed_at": e.sealed_at.to_string(),
+            "delivered_at": e.delivered_at.map(|t| t.to_string()), "destroyed": e.destroyed_at.is_some(),
+            "download": format!("/v1/requests/{case_id}/evidence/{}", e.package_sha256),
+            "opening": opening,
+        }));
+    }
+    Ok(Json(json!({ "case": case_id, "packages": items })))
+}
+
+/// Hands a package over to the requesting authority and logs it. The signed proof must carry a
+/// `jti` (at least 16 random bytes, base64url) that the node has not seen: a replayed proof is
+/// refused (`replayed-proof`), so every logged hand-over was asked for once.
+#[utoipa::path(get, path = "/v1/requests/{case}/evidence/{sha256}", params(("case" = i64, Path), ("sha256" = String, Path)), security(("custos_jws" = [])),
+    responses((status = 200, content_type = "application/octet-stream"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn fetch(
+    State(node): State<Arc<Node>>,
+    Path((case_id, sha)): Path<(i64, String)>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+) -> Result<Response, Problem> {
+    // Every hand-over is logged, so a proof may bring one only: it must carry a fresh `jti`.
+    let caller = who_single_use(&node, &headers, &method, &uri).await?;
+    visible_case(&node, &caller, case_id).await?;
+    let Caller::Authority(authority) = caller else {
+        return Err(Problem::forbidden(
+            "authority-only",
+            "packages are handed over only to the requesting authority, with a request signed by its key",
+        ));
+    };
+    if !is_sha256_hex(&sha) {
+        return Err(Problem::not_found(format!("{sha} is not a package digest")));
+    }
+    let known = node
+        .store
+        .evidence_for_case(case_id)
+        .await?
+        .into_iter()
+        .any(|e| e.package_sha256 == sha && e.destroyed_at.is_none());
+    if !known {
+        return Err(Problem::not_found(format!(
+            "case {case_id} has no package {sha}"
+        )));
+    }
+    let path = node.dir.join(EVIDENCE_DIR).join(format!("{sha}.age"));
+    let file = tokio::fs::File::open(&path).await.map_err(|e| {
+        tracing::error!(error = %e, "evidence file missing");
+        Problem::internal(
+            "the package file is missing on the node; tell its operator (this is logged)",
+        )
+    })?;
+    // Log the hand-over before a byte leaves: a delivery that is not in the log never happened.
+    node.writer
+        .call(|reply| Job::Deliver {
+            package_sha256: sha.clone(),
+            to: authority.kid.clone(),
+            reply,
+        })
+        .await?;
+    let mut resp = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&sha) {
+        resp.headers_mut().insert("x-custos-package-sha256", v);
+    }
+    Ok(resp)
+}
+
+/// Header naming the SHA-256 (hex) of the package's signed `manifest.json`, as `custos seal
+/// --json` reports it.
+pub const MANIFEST_SHA256_HEADER: &str = "custos-manifest-sha256";
+/// Header naming the verifier key of the manifest's signer (C2SP `name+id+key`).
+pub const MANIFEST_SIGNER_HEADER: &str = "custos-manifest-signer";
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// Attach a package sealed elsewhere (e.g. by `custos seal` on the production system) to an
+/// executed request.
+///
+/// The body is the age file itself (`application/octet-stream`), streamed to disk while its
+/// SHA-256 is computed; the node checks that it is a well-formed age file for X25519 recipients
+/// (it cannot read it: only the requesting authority can). The headers `Custos-Manifest-SHA256`
+/// and `Custos-Manifest-Signer` declare what `custos seal --json` reported; the authority's
+/// `custos unseal --verifier` checks them when it opens the package. The package is recorded
+/// for the authority's registered age recipient and logged (`evidence.sealed`) before the
+/// answer; a package that is not logged is not kept.
+#[utoipa::path(post, path = "/v1/requests/{case}/evidence", params(("case" = i64, Path),
+        ("Custos-Manifest-SHA256" = String, Header, description = "hex SHA-256 of the signed manifest.json"),
+        ("Custos-Manifest-Signer" = String, Header, description = "verifier key of the manifest's signer")), security(("bearer" = [])),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = Object), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub async fn upload(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+    body: Body,
+) -> Result<Response, Problem> {
+    let caller = who(&node, &headers, &method, &uri).await?;
+    visible_case(&node, &caller, case_id).await?;
+    let Caller::User(user) = caller else {
+        return Err(Problem::forbidden(
+            "people-only",
+            "packages are attached by the node's reviewers, not by requesting authorities",
+        ));
+    };
+    crate::ops::require_role(&user, custos_store::Role::Reviewer, "attaching evidence")?;
+    let content_type = header_text(&headers, header::CONTENT_TYPE.as_str()).unwrap_or("");
+    if !content_type.eq_ignore_ascii_case("application/octet-stream") {
+        return Err(Problem::new(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "media-type",
+            "Unsupported media type",
+            format!(
+                "send the age file itself with Content-Type: application/octet-stream (got {content_type:?})"
+            ),
+        ));
+    }
+    let manifest_sha256 = header_text(&headers, MANIFEST_SHA256_HEADER)
+        .filter(|s| is_sha256_hex(s))
+        .ok_or_else(|| {
+            Problem::bad_request(
+                "manifest-digest",
+                "the header Custos-Manifest-SHA256 must give the lower-case hex SHA-256 of the package's manifest.json (`custos seal --json` prints it as manifest_sha256)",
+            )
+        })?
+        .to_owned();
+    let signer = header_text(&headers, MANIFEST_SIGNER_HEADER)
+        .filter(|s| custos_ledger::note::VerifierKey::parse(s).is_ok())
+        .ok_or_else(|| {
+            Problem::bad_request(
+                "manifest-signer",
+                "the header Custos-Manifest-Signer must give the manifest signer's verifier key (name+id+key; `custos seal --json` prints it as signer)",
+            )
+        })?
+        .to_owned();
+    // Check the case before taking a byte of a possibly large body.
+    let case = can_receive_evidence(node.store.case(case_id).await?.as_ref(), case_id)?.clone();
+    // The recipient the log registered: the table could have been edited to an attacker's key.
+    let recipient = node
+        .directory
+        .authority(&case.authority_kid)
+        .and_then(|a| a.age_recipient)
+        .ok_or_else(|| {
+            Problem::conflict(
+                "no-recipient",
+                "the requesting authority has no age recipient in the directory; register one before attaching evidence",
+            )
+        })?;
+    let limit = node.config.lifecycle.evidence_max_upload_bytes;
+    let received = receive(&node.dir, body, limit).await?;
+    let custody = Custody {
+        case_id,
+        temp: received.temp,
+        package: SealedPackage {
+            package_sha256: received.sha256,
+            manifest_sha256,
+            size: received.size,
+            recipient,
+            signer,
+        },
+    };
+    // Checked, renamed and recorded in one writer job: the writer runs one job at a time, so
+    // concurrent uploads of one package cannot remove each other's file.
+    let e = node
+        .writer
+        .call(|tx| Job::Custody(Box::new(custody), tx))
+        .await?;
+    let v = json!({
+        "case": case_id, "package_sha256": e.package_sha256, "size": e.size,
+        "manifest_sha256": e.manifest_sha256, "recipient": e.recipient,
+        "log_index": e.sealed_seq, "sealed_at": e.sealed_at.to_string(),
+    });
+    Ok((axum::http::StatusCode::CREATED, Json(v)).into_response())
+}
+
+struct Received {
+    temp: TempPackage,
+    sha256: String,
+    size: u64,
+}
+
+/// Streams `body` into a new temporary file in the node's evidence directory, hashing it, up to
+/// `limit` bytes; fsyncs it and checks that it is an age file for X25519 recipients. On any
+/// failure (or if the upload is abandoned) the temporary file is removed.
+async fn receive(node_dir: &FsPath, body: Body, limit: u64) -> Result<Received, Problem> {
+    use futures_util::StreamExt as _;
+    use sha2::Digest as _;
+    use tokio::io::AsyncWriteExt as _;
+
+    let io = |e: std::io::Error| {
+        tracing::error!(error = %e, "writing an uploaded package failed");
+        Problem::internal("the package could not be stored; nothing was recorded")
+    };
+    let node_dir = node_dir.to_owned();
+    let (temp, file) = tokio::task::spawn_blocking(move || TempPackage::create(&node_dir))
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))?
+        .map_err(io)?;
+    let mut file = tokio::fs::File::from_std(file);
+    let mut hasher = sha2::Sha256::new();
+    let mut size = 0u64;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            Problem::bad_request("unreadable-body", format!("the upload broke off: {e}"))
+        })?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(Problem::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Package too large",
+                format!(
+                    "the package exceeds the node's limit of {limit} bytes (lifecycle.evidence_max_upload_bytes); nothing was recorded"
+                ),
+            ));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(io)?;
+    }
+    file.flush().await.map_err(io)?;
+    file.sync_all().await.map_err(io)?;
+    drop(file);
+    check_age_header(temp.path()).await?;
+    Ok(Received {
+        temp,
+        sha256: custos_ledger::Hash(hasher.finalize().into()).to_hex(),
+        size,
+    })
+}

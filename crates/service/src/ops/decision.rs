@@ -1,0 +1,534 @@
+//! Decisions: a reviewer's decision on an assessed case, the second review of a decision that
+//! needs one, and narrowing.
+//!
+//! Rules and their legal basis:
+//! * a decision always carries a reason; one that departs from the assessment carries at least
+//!   a sentence, and executing over a `refuse` recommendation needs a second reviewer with the
+//!   supervisor role (safeguards.md, *Decisions*; UNCC art. 24 on conditions and safeguards);
+//! * narrowing can only narrow (UNCC art. 24: proportionality);
+//! * executing a preservation starts its hold (UNCC art. 42, at least 60 days; see
+//!   [`super::lifecycle`]).
+
+use custos_model::{DataCategories, Period, Request};
+use custos_safeguards::Assessment;
+use custos_store::{Batch, Case, CaseStatus, Hold, Notice, Role, User};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::lifecycle::LifecycleRules;
+use super::{Appended, days, emit, internal, load_case, require_role};
+use crate::problem::{FieldProblem, Problem};
+
+/// What a reviewer decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    /// Hand over what was asked.
+    Execute,
+    /// Hand over less than was asked.
+    ExecuteNarrowed,
+    /// Ask the requester for more information.
+    RequestInformation,
+    /// Refuse.
+    Refuse,
+}
+
+impl DecisionKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            DecisionKind::Execute => "execute",
+            DecisionKind::ExecuteNarrowed => "execute_narrowed",
+            DecisionKind::RequestInformation => "request_information",
+            DecisionKind::Refuse => "refuse",
+        }
+    }
+
+    fn follows(self, outcome: &str) -> bool {
+        match self {
+            DecisionKind::Execute => outcome == "execute",
+            DecisionKind::ExecuteNarrowed => outcome == "execute_narrowed",
+            DecisionKind::RequestInformation => outcome == "needs_information",
+            DecisionKind::Refuse => outcome == "refuse",
+        }
+    }
+}
+
+/// The narrowed request a reviewer hands over (`execute_narrowed`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NarrowedTerms {
+    /// Data categories handed over (a subset of those asked).
+    #[schema(schema_with = schema::data_categories)]
+    pub data_categories: DataCategories,
+    /// Period handed over (inside the one asked).
+    #[schema(schema_with = schema::period_or_null)]
+    #[serde(default, deserialize_with = "custos_model::strict::object_or_null")]
+    pub period: Option<Period>,
+    /// End of confidentiality (no later than asked).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub confidentiality_until: Option<Timestamp>,
+}
+
+/// A reviewer's decision as submitted.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    /// What is decided.
+    pub decision: DecisionKind,
+    /// Why, in words the requester and an auditor can follow.
+    #[schema(min_length = 1)]
+    pub reason: String,
+    /// For `execute_narrowed`: what is handed over; defaults to the assessment's proposal.
+    #[serde(default, deserialize_with = "custos_model::strict::object_or_null")]
+    pub narrowed: Option<NarrowedTerms>,
+    /// For `request_information`: the message to the requester.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// The assessment's findings (their codes) the decision rests on, e.g. the grounds of a
+    /// refusal. Each must be a finding of the case's assessment.
+    #[serde(default)]
+    pub grounds: Vec<String>,
+}
+
+/// A decision as recorded on the case.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RecordedDecision {
+    /// What was decided.
+    pub decision: DecisionKind,
+    /// Why.
+    pub reason: String,
+    /// Who decided.
+    pub reviewer: String,
+    /// Who confirmed, for decisions needing a second reviewer.
+    #[serde(default)]
+    pub confirmed_by: Option<String>,
+    /// What is handed over, for `execute_narrowed`.
+    #[serde(default)]
+    pub narrowed: Option<NarrowedTerms>,
+    /// Findings of the assessment the decision rests on (codes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grounds: Vec<String>,
+    /// When.
+    #[schema(value_type = String)]
+    pub at: Timestamp,
+}
+
+/// A reason is "at least one sentence": several words ending in a full stop, question or
+/// exclamation mark. Checked for decisions that depart from the assessment.
+fn is_sentence(reason: &str) -> bool {
+    let t = reason.trim();
+    t.split_whitespace().count() >= 4 && t.ends_with(['.', '!', '?'])
+}
+
+/// Records a reviewer's decision.
+pub async fn decide(
+    b: &mut Batch,
+    out: &mut Appended,
+    rules: &LifecycleRules,
+    case_id: i64,
+    user: &User,
+    input: &DecisionInput,
+    now: Timestamp,
+) -> Result<Case, Problem> {
+    require_role(user, Role::Reviewer, "recording a decision")?;
+    let mut case = load_case(b, case_id).await?;
+    if !matches!(
+        case.status,
+        CaseStatus::Assessed | CaseStatus::AwaitingInformation
+    ) {
+        return Err(Problem::conflict(
+            "already-decided",
+            format!(
+                "case {case_id} is {}; a decision can be recorded only on an assessed case",
+                case.status.as_str()
+            ),
+        ));
+    }
+    let reason = input.reason.trim();
+    if reason.is_empty() {
+        return Err(field("$.reason", "a decision needs a written reason"));
+    }
+    let departs = case.outcome != "refer_for_review" && !input.decision.follows(&case.outcome);
+    if departs && !is_sentence(reason) {
+        return Err(field(
+            "$.reason",
+            &format!(
+                "this decision ({}) departs from the assessment ({}); its reason must be at least one full sentence",
+                input.decision.as_str(),
+                case.outcome
+            ),
+        ));
+    }
+    let assessment: Assessment = serde_json::from_str(&case.assessment).map_err(internal)?;
+    for (i, ground) in input.grounds.iter().enumerate() {
+        if !assessment.findings.iter().any(|f| &f.code == ground) {
+            return Err(field(
+                &format!("$.grounds[{i}]"),
+                &format!(
+                    "{ground:?} is not a finding of this case's assessment (its findings: {})",
+                    assessment
+                        .findings
+                        .iter()
+                        .map(|f| f.code.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    let request: Request = serde_json::from_str(&case.request_json).map_err(internal)?;
+    let narrowed = match input.decision {
+        DecisionKind::ExecuteNarrowed => {
+            let terms = match &input.narrowed {
+                Some(t) => t.clone(),
+                None => proposed_narrowing(&case)?,
+            };
+            check_narrows(&request, &terms)?;
+            Some(terms)
+        }
+        _ if input.narrowed.is_some() => {
+            return Err(field(
+                "$.narrowed",
+                "narrowed terms belong only to an execute_narrowed decision",
+            ));
+        }
+        _ => None,
+    };
+    let decision = RecordedDecision {
+        decision: input.decision,
+        reason: reason.to_owned(),
+        reviewer: user.name.clone(),
+        confirmed_by: None,
+        narrowed,
+        grounds: input.grounds.clone(),
+        at: now,
+    };
+    let decision_json = serde_json::to_value(&decision).map_err(internal)?;
+    match input.decision {
+        DecisionKind::RequestInformation => {
+            let message = input.message.as_deref().map(str::trim).unwrap_or("");
+            if message.is_empty() {
+                return Err(field(
+                    "$.message",
+                    "asking for information needs a message to the requester",
+                ));
+            }
+            emit(
+                b,
+                out,
+                "request.information_requested",
+                now,
+                Some(case_id),
+                json!({
+                    "decision": decision_json, "message": message,
+                }),
+            )
+            .await?;
+            case.status = CaseStatus::AwaitingInformation;
+        }
+        DecisionKind::Refuse => {
+            emit(
+                b,
+                out,
+                "decision.recorded",
+                now,
+                Some(case_id),
+                json!({ "decision": decision_json }),
+            )
+            .await?;
+            case.status = CaseStatus::Refused;
+            case.decision = Some(decision_json.to_string());
+        }
+        DecisionKind::Execute | DecisionKind::ExecuteNarrowed if case.outcome == "refuse" => {
+            // Executing over a refusal recommendation: a second reviewer must confirm.
+            emit(
+                b,
+                out,
+                "decision.proposed",
+                now,
+                Some(case_id),
+                json!({ "decision": decision_json }),
+            )
+            .await?;
+            case.status = CaseStatus::AwaitingSecondReview;
+            case.pending_decision = Some(decision_json.to_string());
+        }
+        DecisionKind::Execute | DecisionKind::ExecuteNarrowed => {
+            emit(
+                b,
+                out,
+                "decision.recorded",
+                now,
+                Some(case_id),
+                json!({ "decision": decision_json }),
+            )
+            .await?;
+            start_execution(b, out, rules, &mut case, &request, &decision, now).await?;
+        }
+    }
+    case.updated_at = now;
+    b.put_case(&case).await?;
+    Ok(case)
+}
+
+/// A second reviewer's confirmation or rejection.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecondReviewInput {
+    /// Confirm the pending decision (true) or send the case back for review (false).
+    pub confirm: bool,
+    /// Why.
+    pub reason: String,
+}
+
+/// A supervisor other than the proposer confirms (or rejects) a decision that needs a second
+/// reviewer.
+pub async fn second_review(
+    b: &mut Batch,
+    out: &mut Appended,
+    rules: &LifecycleRules,
+    case_id: i64,
+    user: &User,
+    input: &SecondReviewInput,
+    now: Timestamp,
+) -> Result<Case, Problem> {
+    let (confirm, reason) = (input.confirm, input.reason.as_str());
+    require_role(user, Role::Supervisor, "a second review")?;
+    let mut case = load_case(b, case_id).await?;
+    let Some(pending) = case.pending_decision.clone() else {
+        return Err(Problem::conflict(
+            "no-pending-decision",
+            format!("case {case_id} has no decision waiting for a second reviewer"),
+        ));
+    };
+    let mut decision: RecordedDecision = serde_json::from_str(&pending).map_err(internal)?;
+    if decision.reviewer == user.name {
+        return Err(Problem::forbidden(
+            "same-reviewer",
+            format!(
+                "{} proposed this decision; a different supervisor must review it",
+                user.name
+            ),
+        ));
+    }
+    if reason.trim().is_empty() {
+        return Err(field("$.reason", "a second review needs a written reason"));
+    }
+    case.pending_decision = None;
+    case.updated_at = now;
+    if !confirm {
+        emit(b, out, "decision.second_review_rejected", now, Some(case_id), json!({
+            "reviewer": user.name, "reason": reason.trim(), "proposed": serde_json::to_value(&decision).map_err(internal)?,
+        }))
+        .await?;
+        case.status = CaseStatus::Assessed;
+        b.put_case(&case).await?;
+        return Ok(case);
+    }
+    decision.confirmed_by = Some(user.name.clone());
+    let decision_json = serde_json::to_value(&decision).map_err(internal)?;
+    emit(
+        b,
+        out,
+        "decision.recorded",
+        now,
+        Some(case_id),
+        json!({
+            "decision": decision_json, "second_review_reason": reason.trim(),
+        }),
+    )
+    .await?;
+    let request: Request = serde_json::from_str(&case.request_json).map_err(internal)?;
+    start_execution(b, out, rules, &mut case, &request, &decision, now).await?;
+    b.put_case(&case).await?;
+    Ok(case)
+}
+
+async fn start_execution(
+    b: &mut Batch,
+    out: &mut Appended,
+    rules: &LifecycleRules,
+    case: &mut Case,
+    request: &Request,
+    decision: &RecordedDecision,
+    now: Timestamp,
+) -> Result<(), Problem> {
+    case.status = CaseStatus::Executing;
+    case.decision = Some(serde_json::to_string(decision).map_err(internal)?);
+    if request.measure.is_preservation() {
+        let expires_at = now + days(rules.preservation_days);
+        emit(
+            b,
+            out,
+            "preservation.started",
+            now,
+            Some(case.case_id),
+            json!({
+                "expires_at": expires_at.to_string(),
+            }),
+        )
+        .await?;
+        b.put_hold(&Hold {
+            case_id: case.case_id,
+            started_at: now,
+            expires_at,
+            renewals: 0,
+            released_at: None,
+        })
+        .await?;
+    }
+    if let Some(notify_at) = case.notify_person_at {
+        // Secrecy narrowed by the reviewer ends the wait for the notice earlier.
+        let due_at = match decision
+            .narrowed
+            .as_ref()
+            .and_then(|n| n.confidentiality_until)
+        {
+            Some(until) => until.max(now).min(notify_at),
+            None => notify_at,
+        };
+        b.put_notice(&Notice {
+            case_id: case.case_id,
+            due_at,
+            ended_at: None,
+            sent_at: None,
+            attempts: 0,
+            last_error: None,
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+fn field(pointer: &str, detail: &str) -> Problem {
+    let mut p = Problem::unprocessable("invalid-decision", format!("{pointer}: {detail}"));
+    p.errors.push(FieldProblem {
+        pointer: pointer.into(),
+        detail: detail.into(),
+    });
+    p
+}
+
+fn proposed_narrowing(case: &Case) -> Result<NarrowedTerms, Problem> {
+    let assessment: Assessment = serde_json::from_str(&case.assessment).map_err(internal)?;
+    match assessment.narrowed {
+        Some(n) => Ok(NarrowedTerms {
+            data_categories: n.data_categories,
+            period: n.period,
+            confidentiality_until: n.confidentiality_until,
+        }),
+        None => Err(field(
+            "$.narrowed",
+            &format!(
+                "the assessment proposes no narrowing (outcome {}); state what is handed over",
+                assessment.outcome.as_str()
+            ),
+        )),
+    }
+}
+
+/// Refuses terms that would hand over more than was asked.
+pub fn check_narrows(request: &Request, terms: &NarrowedTerms) -> Result<(), Problem> {
+    if terms.data_categories.is_empty() {
+        return Err(field(
+            "$.narrowed.data_categories",
+            "hand over at least one data category, or refuse",
+        ));
+    }
+    if !terms.data_categories.is_subset(request.data_categories) {
+        let extra = terms.data_categories.difference(request.data_categories);
+        return Err(field(
+            "$.narrowed.data_categories",
+            &format!("{extra} was not asked for; narrowing can only remove categories"),
+        ));
+    }
+    if let Some(p) = &terms.period {
+        if p.from > p.to {
+            return Err(field("$.narrowed.period", "from is after to"));
+        }
+        if let Some(asked) = &request.period
+            && (p.from < asked.from || p.to > asked.to)
+        {
+            return Err(field(
+                "$.narrowed.period",
+                &format!(
+                    "{} .. {} reaches outside the period asked ({} .. {})",
+                    p.from, p.to, asked.from, asked.to
+                ),
+            ));
+        }
+    } else if request.period.is_some() {
+        return Err(field(
+            "$.narrowed.period",
+            "the request names a period; the narrowed terms must too",
+        ));
+    }
+    let asked_until = request
+        .confidentiality
+        .as_ref()
+        .filter(|c| c.requested)
+        .and_then(|c| c.until);
+    match (terms.confidentiality_until, asked_until) {
+        (Some(n), Some(a)) if n > a => Err(field(
+            "$.narrowed.confidentiality_until",
+            &format!(
+                "{n} is later than the end of confidentiality asked ({a}); secrecy can only be shortened"
+            ),
+        )),
+        (Some(_), None)
+            if !request
+                .confidentiality
+                .as_ref()
+                .is_some_and(|c| c.requested) =>
+        {
+            Err(field(
+                "$.narrowed.confidentiality_until",
+                "the request asks no confidentiality; none can be imposed",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Schemas of the custos-model types in [`NarrowedTerms`], which know nothing of OpenAPI.
+mod schema {
+    use utoipa::openapi::schema::{
+        AdditionalProperties, Array, ArrayBuilder, KnownFormat, Object, ObjectBuilder,
+        SchemaFormat, SchemaType, Type,
+    };
+
+    fn date_time() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .build()
+    }
+
+    /// `DataCategories`: a non-empty set of distinct categories.
+    pub fn data_categories() -> Array {
+        let category = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(custos_model::DataCategory::ALL.map(|c| c.as_str())));
+        ArrayBuilder::new()
+            .items(category)
+            .min_items(Some(1))
+            .max_items(Some(custos_model::DataCategory::ALL.len()))
+            .unique_items(true)
+            .build()
+    }
+
+    /// `Option<Period>`: `from` and `to` (RFC 3339), or null.
+    pub fn period_or_null() -> Object {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Array(vec![Type::Object, Type::Null]))
+            .property("from", date_time())
+            .property("to", date_time())
+            .required("from")
+            .required("to")
+            .additional_properties(Some(
+                AdditionalProperties::<utoipa::openapi::Schema>::FreeForm(false),
+            ))
+            .build()
+    }
+}

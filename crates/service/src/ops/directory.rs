@@ -1,0 +1,157 @@
+//! The directory of authorities and the node's users: registration, revocation, roles and
+//! console passwords. Only the log says who may sign or decide (see `directory.rs`, which folds these events).
+
+use custos_jose::PublicJwk;
+use custos_store::{Authority, Batch, User};
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::{Appended, emit, internal};
+use crate::problem::Problem;
+
+/// A new directory entry, as given by the operator.
+#[derive(Debug, Clone)]
+pub struct NewAuthority {
+    /// State code.
+    pub state: String,
+    /// Name.
+    pub name: String,
+    /// Kind (request-format authority kinds).
+    pub kind: String,
+    /// Allowed channels.
+    pub channels: Vec<String>,
+    /// Its public key.
+    pub jwk: PublicJwk,
+    /// Its age recipient, if any.
+    pub age_recipient: Option<String>,
+}
+
+/// Adds an authority to the directory (`authority.added`).
+pub async fn add_authority(
+    b: &mut Batch,
+    out: &mut Appended,
+    a: &NewAuthority,
+    now: Timestamp,
+) -> Result<Authority, Problem> {
+    let kid = a.jwk.thumbprint();
+    if let Some(existing) = b.authority(&kid).await? {
+        return Err(Problem::conflict(
+            "key-registered",
+            format!(
+                "the key {kid} is already registered, for {} ({}){}; one key belongs to one authority",
+                existing.name,
+                existing.state,
+                if existing.revoked_at.is_some() {
+                    ", and was revoked: a revoked key cannot return"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    let authority = Authority {
+        kid: kid.clone(),
+        state: a.state.clone(),
+        name: a.name.clone(),
+        kind: a.kind.clone(),
+        channels: a.channels.clone(),
+        jwk: a.jwk.to_json(),
+        age_recipient: a.age_recipient.clone(),
+        added_at: now,
+        revoked_at: None,
+        revoke_reason: None,
+    };
+    b.insert_authority(&authority).await?;
+    emit(
+        b,
+        out,
+        "authority.added",
+        now,
+        None,
+        json!({
+            "kid": kid, "state": a.state, "name": a.name, "kind": a.kind,
+            "channels": a.channels, "jwk": serde_json::to_value(&a.jwk).map_err(internal)?,
+            "age_recipient": a.age_recipient,
+        }),
+    )
+    .await?;
+    Ok(authority)
+}
+
+/// Revokes an authority's key (`authority.revoked`).
+pub async fn revoke_authority(
+    b: &mut Batch,
+    out: &mut Appended,
+    kid: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Authority, Problem> {
+    let Some(a) = b.authority(kid).await? else {
+        return Err(Problem::not_found(format!(
+            "no authority with key {kid}; `custos authority list` shows them"
+        )));
+    };
+    if a.revoked_at.is_some() {
+        return Err(Problem::conflict(
+            "already-revoked",
+            format!("the key {kid} was already revoked"),
+        ));
+    }
+    b.revoke_authority(kid, now, reason).await?;
+    emit(
+        b,
+        out,
+        "authority.revoked",
+        now,
+        None,
+        json!({ "kid": kid, "reason": reason }),
+    )
+    .await?;
+    Ok(b.authority(kid).await?.unwrap_or(a))
+}
+
+/// Adds a user (`user.added`; the token's hash stays out of the log).
+pub async fn add_user(b: &mut Batch, out: &mut Appended, user: &User) -> Result<(), Problem> {
+    if b.user(&user.name).await?.is_some() {
+        return Err(Problem::conflict(
+            "user-exists",
+            format!("there is already a user {}", user.name),
+        ));
+    }
+    b.insert_user(user).await?;
+    emit(
+        b,
+        out,
+        "user.added",
+        user.added_at,
+        None,
+        json!({ "name": user.name, "role": user.role.as_str() }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sets a user's console password (its Argon2id hash). The event names the user, never the hash.
+pub async fn set_password(
+    b: &mut Batch,
+    out: &mut Appended,
+    name: &str,
+    password_hash: &str,
+    now: Timestamp,
+) -> Result<(), Problem> {
+    if b.user(name).await?.is_none() {
+        return Err(Problem::not_found(format!(
+            "there is no user {name}; add it first (`custos user add`)"
+        )));
+    }
+    b.set_password_hash(name, password_hash).await?;
+    emit(
+        b,
+        out,
+        "user.password_set",
+        now,
+        None,
+        json!({ "name": name }),
+    )
+    .await
+}

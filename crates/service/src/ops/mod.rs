@@ -1,0 +1,108 @@
+//! The node's state changes, each one an event appended to the log together with the change to
+//! the projections it causes. Every function here runs inside one [`Batch`] (one job of a group
+//! commit, or one CLI command) and either appends its events and updates the projections, or
+//! fails with a [`Problem`] and changes nothing. Nothing else in the service appends events.
+//!
+//! * [`intake`] — the intake rules ([`admit`]: key, channel, freshness) and recording a
+//!   submission.
+//! * [`decision`] — decisions, second review, narrowing.
+//! * [`lifecycle`] — holds, status changes, the scheduler's tick, notices.
+//! * [`directory`] — authorities and users.
+//! * [`evidence`] — custody records, hand-over and destruction of sealed packages.
+//!
+//! Rules and their legal basis:
+//! * a decision always carries a reason; one that departs from the assessment carries at least
+//!   a sentence, and executing over a `refuse` recommendation needs a second reviewer with the
+//!   supervisor role (safeguards.md, *Decisions*; UNCC art. 24 on conditions and safeguards);
+//! * narrowing can only narrow (UNCC art. 24: proportionality);
+//! * preservation holds last `preservation_days` and are renewable (UNCC art. 42, at least 60
+//!   days);
+//! * once confidentiality ends the person concerned is due a notice, when the profile says so
+//!   (rights-first; the Convention itself has no notice duty);
+//! * a request is admitted only from an unrevoked key, for its own state, on a channel it may use,
+//!   and fresh (see [`admit`]).
+
+pub mod decision;
+pub mod directory;
+pub mod evidence;
+pub mod intake;
+pub mod lifecycle;
+
+pub use decision::{
+    DecisionInput, DecisionKind, NarrowedTerms, RecordedDecision, SecondReviewInput, check_narrows,
+    decide, second_review,
+};
+pub use directory::{NewAuthority, add_authority, add_user, revoke_authority, set_password};
+pub use evidence::{destroy_due, record_delivered};
+pub use intake::{
+    Freshness, IntakeRefusal, Submission, SubmitOutcome, admit, revoked_problem, submit,
+};
+pub use lifecycle::{DueNotice, LifecycleRules, advance, notice_result, renew_hold, tick};
+
+use custos_store::{Batch, Case, NewEvent, Role, StoredEvent, User};
+use jiff::{SignedDuration, Timestamp};
+
+use crate::problem::Problem;
+
+/// Events appended by one job, in order.
+pub type Appended = Vec<StoredEvent>;
+
+async fn emit(
+    b: &mut Batch,
+    out: &mut Appended,
+    event_type: &str,
+    at: Timestamp,
+    case_id: Option<i64>,
+    body: serde_json::Value,
+) -> Result<(), Problem> {
+    let ev = b
+        .append(&NewEvent {
+            event_type: event_type.into(),
+            at,
+            case_id,
+            body,
+        })
+        .await?;
+    out.push(ev);
+    Ok(())
+}
+
+fn internal(e: impl std::fmt::Display) -> Problem {
+    tracing::error!(error = %e, "internal error");
+    Problem::internal("the node could not record this; nothing was changed")
+}
+
+/// Refuses a change to a user whose role is below `min`, and auditors always.
+pub(crate) fn require_role(user: &User, min: Role, what: &str) -> Result<(), Problem> {
+    if user.role == Role::Auditor {
+        return Err(Problem::forbidden(
+            "read-only",
+            format!(
+                "{} is an auditor: auditors read everything and change nothing ({what} refused)",
+                user.name
+            ),
+        ));
+    }
+    if user.role < min {
+        return Err(Problem::forbidden(
+            "role",
+            format!(
+                "{what} needs the {} role; {} is {}",
+                min.as_str(),
+                user.name,
+                user.role.as_str()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn load_case(b: &mut Batch, case_id: i64) -> Result<Case, Problem> {
+    b.case(case_id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("there is no case {case_id} on this node")))
+}
+
+fn days(n: u32) -> SignedDuration {
+    SignedDuration::from_hours(24 * i64::from(n))
+}
