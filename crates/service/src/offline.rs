@@ -42,7 +42,7 @@ pub enum OfflineError {
 }
 
 /// Runs `op` in one transaction on the node in `nd` and signs a checkpoint over the result.
-pub(crate) async fn with_batch<T>(
+pub async fn with_batch<T>(
     nd: &NodeDir,
     op: impl for<'a> FnOnce(&'a mut Batch, &'a mut Appended) -> OpFuture<'a, T>,
 ) -> Result<T, OfflineError> {

@@ -255,7 +255,7 @@ impl Fixture {
             preservation_days: config.lifecycle.preservation_days,
         };
         let a = new_authority(&authority_key(), "XA");
-        let authority = offline::with_batch(&dir, move |b, out| {
+        let authority = offline_batch(&dir, move |b, out| {
             Box::pin(async move {
                 let added = ops::add_authority(b, out, &a, setup_time()).await?;
                 for u in [rita(), rex(), sue(), sam(), aud()] {
@@ -283,7 +283,7 @@ impl Fixture {
         &self,
         op: impl for<'a> FnOnce(&'a mut Batch, &'a mut Appended) -> OpFuture<'a, T>,
     ) -> Result<T, Problem> {
-        match offline::with_batch(&self.dir, op).await {
+        match offline_batch(&self.dir, op).await {
             Ok(v) => Ok(v),
             Err(OfflineError::Refused(p)) => Err(p),
             Err(OfflineError::Setup(e)) => panic!("the batch failed: {e:#}"),
@@ -842,4 +842,17 @@ impl Running {
     pub async fn sync(&self) -> Result<(), Problem> {
         self.handle.call(Job::Sync).await
     }
+}
+
+/// One offline batch on the node in `dir` (`offline::with_batch` on a freshly opened `NodeDir`).
+pub async fn offline_batch<T>(
+    dir: &std::path::Path,
+    op: impl for<'a> FnOnce(&'a mut Batch, &'a mut Appended) -> OpFuture<'a, T>,
+) -> Result<T, OfflineError> {
+    let nd = custos_service::NodeDir::open(dir)
+        .await
+        .expect("the fixture's node directory opens");
+    let result = offline::with_batch(&nd, op).await;
+    nd.close().await;
+    result
 }

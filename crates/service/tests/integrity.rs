@@ -38,7 +38,7 @@ async fn a_database_rolled_back_behind_its_head_is_refused() {
     let err = format!("{:#}", f.node().await.unwrap_err());
     assert!(err.contains("rolled back"), "{err}");
     // Nor does an offline write sign over it.
-    let refused = custos_service::offline::with_batch(&f.dir, |b, out| {
+    let refused = crate::fixture::offline_batch(&f.dir, |b, out| {
         Box::pin(async move {
             custos_service::ops::add_user(b, out, &user("nina", custos_store::Role::Reviewer)).await
         })
