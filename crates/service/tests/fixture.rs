@@ -598,6 +598,12 @@ impl Fixture {
     /// Starts the real writer on this store, as `Node::open` does: the log loaded and checked,
     /// the directory from the log, attached so a miss asks the writer to catch up.
     pub async fn writer(&self) -> Running {
+        self.writer_at(t0()).await
+    }
+
+    /// The writer as in [`Fixture::writer`], with its clock at `at`, moved by hand.
+    pub async fn writer_at(&self, at: Timestamp) -> Running {
+        let clock = custos_service::clock::ManualClock::new(at);
         let head = custos_service::integrity::read_head(&self.dir).unwrap();
         let log = Arc::new(
             NodeLog::load(&self.store, ORIGIN, node_key(), head.as_deref())
@@ -613,6 +619,7 @@ impl Fixture {
                 rules: self.rules.clone(),
                 directory: directory.clone(),
                 dir: self.dir.clone(),
+                clock: clock.clock(),
             },
         );
         directory.attach(handle.clone());
@@ -620,6 +627,7 @@ impl Fixture {
             handle,
             log,
             directory,
+            clock,
         }
     }
 
@@ -725,6 +733,8 @@ pub struct Running {
     pub handle: WriterHandle,
     pub log: Arc<NodeLog>,
     pub directory: Arc<Directory>,
+    /// The writer's clock: every job of a batch reads it.
+    pub clock: custos_service::clock::ManualClock,
 }
 
 /// A job sent to the writer whose answer is still to come.
