@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::Failure;
 use crate::node_cmd::runtime;
+use crate::out::outln;
 
 fn client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
@@ -66,8 +67,7 @@ pub fn submit(
         let status = resp.status();
         let body = resp.text().await.map_err(|e| Failure::Setup(e.into()))?;
         if status.is_success() {
-            println!("{body}");
-            Ok(())
+            outln!("{body}")
         } else {
             let detail = serde_json::from_str::<Value>(&body)
                 .ok()
@@ -193,10 +193,10 @@ pub fn log_verify(
         }
         std::fs::write(&state, &note).map_err(|e| Failure::Setup(anyhow!("cannot save {}: {e}", state.display())))?;
         if json {
-            println!("{}", serde_json::json!({ "verified": true, "size": cp.size, "root": cp.root.to_base64(), "checks": report.lines }));
+            outln!("{}", serde_json::json!({ "verified": true, "size": cp.size, "root": cp.root.to_base64(), "checks": report.lines }))?;
         } else {
             for l in &report.lines {
-                println!("ok: {l}");
+                outln!("ok: {l}")?;
             }
         }
         Ok(())
@@ -262,8 +262,7 @@ pub fn check_opening(server: &str, vkey: &str, opening: &Path) -> Result<(), Fai
     rt.block_on(async {
         let c = client().map_err(Failure::Setup)?;
         let (size, event_type, day) = verify_opening_online(&c, server, &vkey, &o).await?;
-        println!("ok: event {} ({event_type}, {day}) is in the log at checkpoint size {size}, signed by {}", o["index"], vkey.name());
-        Ok(())
+        outln!("ok: event {} ({event_type}, {day}) is in the log at checkpoint size {size}, signed by {}", o["index"], vkey.name())
     })
 }
 

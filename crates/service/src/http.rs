@@ -8,13 +8,13 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use custos_ledger::tiles::{Tile, TilePath, encode_bundle};
 use custos_model::parse_request;
-use custos_store::{CaseFilter, CaseStatus};
+use custos_store::CaseStatus;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -25,6 +25,7 @@ use crate::auth::{Caller, caller, caller_single_use};
 use crate::node::Node;
 use crate::ops::{DecisionInput, Freshness, SecondReviewInput, Submission, SubmitOutcome};
 use crate::problem::{FieldProblem, Problem};
+use crate::query::CaseQuery;
 use crate::writer::Job;
 
 pub mod evidence;
@@ -512,35 +513,19 @@ async fn visible_case(node: &Node, caller: &Caller, case_id: i64) -> ApiResult<C
 /// Most requests `GET /v1/requests` returns at once (and its default).
 pub const MAX_LIST_LIMIT: u32 = 500;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    status: Option<String>,
-    outcome: Option<String>,
-    measure: Option<String>,
-    state: Option<String>,
-    channel: Option<String>,
-    emergency: Option<bool>,
-    #[serde(default)]
-    open: bool,
-    offset: Option<u32>,
-    limit: Option<u32>,
-}
-
-/// List requests, soonest deadline first. Authorities see only their own.
-#[utoipa::path(get, path = "/v1/requests", params(("status" = Option<String>, Query), ("outcome" = Option<String>, Query), ("measure" = Option<String>, Query),
-    ("state" = Option<String>, Query, description = "requesting state"), ("channel" = Option<String>, Query), ("emergency" = Option<bool>, Query),
-    ("open" = Option<bool>, Query, description = "leave out closed and refused"), ("offset" = Option<u64>, Query, maximum = 4294967295.0),
-    ("limit" = Option<u32>, Query, maximum = 500, description = "at most 500 (the default)")),
-    security(("bearer" = []), ("custos_jws" = [])), responses((status = 200, body = Vec<CaseView>)))]
+/// List requests, soonest deadline first. Authorities see only their own. A filter the list
+/// does not know, or a value it cannot take, is refused (400), never answered with `[]`.
+#[utoipa::path(get, path = "/v1/requests", params(CaseQuery),
+    security(("bearer" = []), ("custos_jws" = [])), responses((status = 200, body = Vec<CaseView>), (status = 400, body = Problem)))]
 async fn list_requests(
     State(node): State<Arc<Node>>,
     headers: HeaderMap,
     method: Method,
     uri: Uri,
-    Query(q): Query<ListQuery>,
+    RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Vec<CaseView>>> {
     let caller = who(&node, &headers, &method, &uri).await?;
+    let q = CaseQuery::parse(q.as_deref().unwrap_or(""))?;
     let limit = q.limit.unwrap_or(MAX_LIST_LIMIT);
     if limit > MAX_LIST_LIMIT {
         return Err(Problem::bad_request(
@@ -548,35 +533,21 @@ async fn list_requests(
             format!("limit={limit}: at most {MAX_LIST_LIMIT} requests a page; page on with offset"),
         ));
     }
-    // A value no case can hold matches no case.
-    fn named<T>(v: Option<String>, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>, ()> {
-        v.map(|v| parse(&v).ok_or(())).transpose()
-    }
-    let (Ok(status), Ok(outcome), Ok(measure), Ok(channel)) = (
-        named(q.status, CaseStatus::parse),
-        named(q.outcome, |s| s.parse().ok()),
-        named(q.measure, custos_model::Measure::from_name),
-        named(q.channel, custos_model::Channel::from_name),
-    ) else {
-        return Ok(Json(Vec::new()));
+    let only_from = match &caller {
+        Caller::Authority(a) => Some(a.kid.as_str()),
+        Caller::User(_) => None,
     };
-    let filter = CaseFilter {
-        authority_kid: match &caller {
-            Caller::Authority(a) => Some(a.kid.clone()),
-            Caller::User(_) => None,
-        },
-        status,
-        outcome,
-        measure,
-        requesting_state: q.state.map(|s| s.to_ascii_uppercase()),
-        channel,
-        emergency: q.emergency,
-        open_only: q.open,
-        offset: q.offset.unwrap_or(0),
-        limit,
+    let q = CaseQuery {
+        limit: Some(limit),
+        ..q
     };
     Ok(Json(
-        node.store.cases(&filter).await?.iter().map(view).collect(),
+        node.query()
+            .cases(&q, only_from)
+            .await?
+            .iter()
+            .map(view)
+            .collect(),
     ))
 }
 
