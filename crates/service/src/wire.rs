@@ -20,6 +20,22 @@ use crate::ops::RecordedDecision;
 /// The `format` of an opening.
 pub const OPENING_FORMAT: &str = "custos.opening/v1";
 
+/// The claims of a requesting authority's proof, `Authorization: Custos-JWS <JWS>` (the claims
+/// of RFC 9449 DPoP proofs): signed by the client (`custos fetch`), checked by the node
+/// ([`crate::auth`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofClaims {
+    /// The request's method.
+    pub htm: String,
+    /// The request's path.
+    pub htu: String,
+    /// When the proof was made (Unix seconds).
+    pub iat: i64,
+    /// A nonce (16 random bytes or more, base64url), required where a proof is single-use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
 /// A case as the API shows it (the answer to a submission, a decision and the other case calls).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CaseView {
