@@ -22,7 +22,7 @@ pub const OPENING_FORMAT: &str = "custos.opening/v1";
 
 /// The claims of a requesting authority's proof, `Authorization: Custos-JWS <JWS>` (the claims
 /// of RFC 9449 DPoP proofs): signed by the client (`custos fetch`), checked by the node
-/// ([`crate::auth`]).
+/// (`auth.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProofClaims {
     /// The request's method.
