@@ -1,6 +1,6 @@
 //! `custos assess`: read a request, assess it, print the assessment.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -50,11 +50,7 @@ pub fn run(args: AssessArgs) -> Result<(), Failure> {
         }
         Format::Text => text::render(&request, &assessment, assessor.jurisdiction()),
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Failure::Setup(anyhow::Error::new(e).context("writing to standard output")))
+    crate::out::write(&out)
 }
 
 fn read_request(path: &Path) -> Result<Vec<u8>, Failure> {

@@ -3,24 +3,30 @@
 
 use std::path::Path;
 
-use custos_service::Config;
-use custos_store::Store;
+use custos_service::NodeDir;
 use serde_json::Value;
 
 use crate::Failure;
 use crate::node_cmd::runtime;
+use crate::out::outln;
 
 pub fn audit(dir: &Path, vkey: Option<&str>, json: bool) -> Result<(), Failure> {
     crate::node_cmd::check_dir(dir).map_err(Failure::Setup)?;
-    let config = Config::load(dir).map_err(Failure::Setup)?;
-    let vkey =
-        custos_service::integrity::verifier_key(dir, &config.key, vkey).map_err(Failure::Setup)?;
     let rt = runtime().map_err(Failure::Setup)?;
     let report = rt
-        .block_on(custos_service::audit::audit(dir, &vkey))
+        .block_on(async {
+            // Without the node key: an outside auditor has the verifier key only.
+            let nd = NodeDir::open_to_read(dir).await?;
+            let report = match nd.verifier_key(vkey) {
+                Ok(vkey) => custos_service::audit::audit(&nd, &vkey).await,
+                Err(e) => Err(e),
+            };
+            nd.close().await;
+            report
+        })
         .map_err(Failure::Setup)?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "events": report.events,
@@ -29,15 +35,16 @@ pub fn audit(dir: &Path, vkey: Option<&str>, json: bool) -> Result<(), Failure> 
                 "problems": report.findings.iter().map(|f| f.detail.as_str()).collect::<Vec<_>>(),
                 "findings": report.findings,
             })
-        );
+        )?;
     } else if report.consistent {
-        println!(
+        outln!(
             "ok: {} events and {} signed checkpoints; every commitment, every signed root, every table, every request signature and decider, and every package in custody check out",
-            report.events, report.checkpoints
-        );
+            report.events,
+            report.checkpoints
+        )?;
     } else {
         for f in &report.findings {
-            println!("TAMPERED ({}): {}", f.kind, f.detail);
+            outln!("TAMPERED ({}): {}", f.kind, f.detail)?;
         }
     }
     if report.consistent {
@@ -52,29 +59,29 @@ pub fn audit(dir: &Path, vkey: Option<&str>, json: bool) -> Result<(), Failure> 
 }
 
 pub fn log_open(dir: &Path, index: u64) -> Result<(), Failure> {
-    let config = Config::load(dir).map_err(Failure::Setup)?;
     let rt = runtime().map_err(Failure::Setup)?;
-    let event = rt
+    let (origin, event) = rt
         .block_on(async {
-            let store = Store::open_sqlite(&dir.join(&config.database), false).await?;
-            let e = store.event(index).await?;
-            store.close().await;
-            anyhow::Ok(e)
+            let nd = NodeDir::open_to_read(dir).await?;
+            let event = nd.query().event(index).await;
+            let origin = nd.config().origin.clone();
+            nd.close().await;
+            anyhow::Ok((origin, event?))
         })
-        .map_err(Failure::Setup)?
+        .map_err(Failure::Setup)?;
+    let event = event
         .ok_or_else(|| Failure::Input(format!("there is no event {index} in this node's log")))?;
     let body: Value = serde_json::from_str(&event.body).map_err(|e| Failure::Setup(e.into()))?;
     let opening = serde_json::json!({
         "format": "custos.opening/v1",
-        "log": config.origin,
+        "log": origin,
         "index": event.seq,
         "event": body,
         "salt": event.salt.to_base64(),
         "leaf": String::from_utf8_lossy(&event.leaf),
     });
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&opening).unwrap_or_default()
-    );
-    Ok(())
+    )
 }

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::Failure;
 use crate::node_cmd::runtime;
+use crate::out::outln;
 
 fn client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
@@ -73,11 +74,8 @@ pub fn submit(
                     "{server} answered {status} but not with a case: {e}"
                 ))
             })?;
-            println!(
-                "{}",
-                serde_json::to_string(&case).map_err(|e| Failure::Setup(e.into()))?
-            );
-            Ok(())
+            let text = serde_json::to_string(&case).map_err(|e| Failure::Setup(e.into()))?;
+            outln!("{text}")
         } else {
             let detail = serde_json::from_str::<Problem>(&body)
                 .map(|p| p.detail)
@@ -191,10 +189,10 @@ pub fn log_verify(
         }
         std::fs::write(&state, &note).map_err(|e| Failure::Setup(anyhow!("cannot save {}: {e}", state.display())))?;
         if json {
-            println!("{}", serde_json::json!({ "verified": true, "size": cp.size, "root": cp.root.to_base64(), "checks": report.lines }));
+            outln!("{}", serde_json::json!({ "verified": true, "size": cp.size, "root": cp.root.to_base64(), "checks": report.lines }))?;
         } else {
             for l in &report.lines {
-                println!("ok: {l}");
+                outln!("ok: {l}")?;
             }
         }
         Ok(())
@@ -264,8 +262,7 @@ pub fn check_opening(server: &str, vkey: &str, opening: &Path) -> Result<(), Fai
     rt.block_on(async {
         let c = client().map_err(Failure::Setup)?;
         let (size, event_type, day) = verify_opening_online(&c, server, &vkey, &o).await?;
-        println!("ok: event {} ({event_type}, {day}) is in the log at checkpoint size {size}, signed by {}", o.index, vkey.name());
-        Ok(())
+        outln!("ok: event {} ({event_type}, {day}) is in the log at checkpoint size {size}, signed by {}", o.index, vkey.name())
     })
 }
 

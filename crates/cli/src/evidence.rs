@@ -11,15 +11,16 @@ use anyhow::anyhow;
 use custos_jose::{PrivateJwk, sign_compact};
 use custos_model::EventType;
 use custos_seal::{FileToSeal, SealSpec};
-use custos_service::Config;
+use custos_service::NodeDir;
 use custos_service::custody::{Custody, SealedPackage, TempPackage, is_sha256_hex};
+use custos_service::offline::{self, OfflineError};
 use custos_service::wire::{EvidenceList, ProofClaims};
-use custos_store::Store;
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 use crate::Failure;
-use crate::node_cmd::{runtime, with_batch};
+use crate::node_cmd::runtime;
+use crate::out::{errln, outln};
 
 pub fn seal(
     dir: &Path,
@@ -27,28 +28,28 @@ pub fn seal(
     producer: Option<String>,
     files: &[PathBuf],
 ) -> Result<(), Failure> {
-    let config = Config::load(dir).map_err(Failure::Setup)?;
-    let key = custos_service::node::read_key(&dir.join(&config.key)).map_err(Failure::Setup)?;
     let rt = runtime().map_err(Failure::Setup)?;
-    let (case, authority) = rt
-        .block_on(async {
-            let store = Store::open_sqlite(&dir.join(&config.database), false).await?;
-            let case = store.case(case_id).await?;
-            // The recipient the log registered, never the table's (which could be edited).
-            let authority = match &case {
-                Some(c) => custos_service::offline::logged_registry(&store)
-                    .await?
-                    .authorities
-                    .remove(&c.authority_kid),
-                None => None,
-            };
-            store.close().await;
-            anyhow::Ok((case, authority))
-        })
-        .map_err(Failure::Setup)?;
-    let case =
-        case.ok_or_else(|| Failure::Input(format!("there is no case {case_id} on this node")))?;
-    let authority = authority.ok_or_else(|| {
+    let nd = rt.block_on(NodeDir::open(dir)).map_err(Failure::Setup)?;
+    let result = seal_in(&rt, &nd, case_id, producer, files);
+    rt.block_on(nd.close());
+    result
+}
+
+fn seal_in(
+    rt: &tokio::runtime::Runtime,
+    nd: &NodeDir,
+    case_id: i64,
+    producer: Option<String>,
+    files: &[PathBuf],
+) -> Result<(), Failure> {
+    let (config, dir) = (nd.config(), nd.dir());
+    let key = nd.key().map_err(Failure::Setup)?;
+    let target = rt
+        .block_on(offline::seal_target(nd, case_id))
+        .map_err(Failure::Setup)?
+        .ok_or_else(|| Failure::Input(format!("there is no case {case_id} on this node")))?;
+    let case = target.case;
+    let authority = target.authority.ok_or_else(|| {
         Failure::Setup(anyhow!(
             "the case's authority is missing from the directory"
         ))
@@ -76,7 +77,7 @@ pub fn seal(
         sealed_at: Timestamp::now(),
         files: &to_seal,
         recipients: std::slice::from_ref(&recipient),
-        signer: &key,
+        signer: key,
     };
     let (temp, file) = TempPackage::create(dir)
         .map_err(|e| Failure::Setup(anyhow!("creating a file in {}: {e}", dir.display())))?;
@@ -101,17 +102,18 @@ pub fn seal(
         },
     };
     // The same custody step as the node's uploads, in this process's own write batch.
-    with_batch(dir, |b, out| {
-        Box::pin(async move { custody.take(b, out, Timestamp::now()).await })
-    })?;
-    println!(
+    rt.block_on(offline::take_custody(nd, custody, Timestamp::now()))
+        .map_err(|e| match e {
+            OfflineError::Refused(p) => Failure::Input(p.detail),
+            OfflineError::Setup(e) => Failure::Setup(e),
+        })?;
+    outln!(
         "{}",
         serde_json::json!({
             "case": case_id, "package_sha256": report.package_sha256, "size": report.package_size,
             "manifest_sha256": report.manifest_sha256, "recipient": report.recipients, "files": report.manifest.files.len(),
         })
-    );
-    Ok(())
+    )
 }
 
 /// A signed proof for one request. Its `jti` (16 random bytes) makes it single-use where the
@@ -168,7 +170,7 @@ pub fn fetch(
         for p in packages {
             let sha = p.package_sha256;
             if p.destroyed {
-                eprintln!("package {sha} was destroyed on the node after its retention ended (see its evidence.destroyed event); skipped");
+                errln!("package {sha} was destroyed on the node after its retention ended (see its evidence.destroyed event); skipped");
                 destroyed += 1;
                 continue;
             }
@@ -219,7 +221,6 @@ pub fn fetch(
                 "case {case_id} has no package left to fetch ({destroyed} destroyed after their retention ended)"
             )));
         }
-        println!("{}", serde_json::json!({ "case": case_id, "verified_against_log": true, "packages": fetched }));
-        Ok(())
+        outln!("{}", serde_json::json!({ "case": case_id, "verified_against_log": true, "packages": fetched }))
     })
 }

@@ -6,6 +6,8 @@
 //! * `custos submit | log verify | log check-opening` talk to a node over HTTP (`client`).
 //! * `custos audit | log open` check a node's own database (`audit`).
 //!
+//! Output goes through `out`, so a reader that closes the pipe early ends the output quietly.
+//!
 //! Exit status: 0 on success (for `assess`: an assessment was produced, whatever its outcome);
 //! 2 when the input or command line is invalid, or a node refused it, or a verification failed;
 //! 1 when Custos itself cannot work (unreadable configuration, unreachable server); 3 when
@@ -16,6 +18,7 @@ mod audit;
 mod client;
 mod evidence;
 mod node_cmd;
+mod out;
 mod seal;
 mod text;
 
@@ -396,15 +399,15 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Input(message)) => {
-            eprintln!("{message}");
+            out::errln!("{message}");
             ExitCode::from(2)
         }
         Err(Failure::Setup(err)) => {
-            eprintln!("error: {err:#}");
+            out::errln!("error: {err:#}");
             ExitCode::from(1)
         }
         Err(Failure::Findings(message)) => {
-            eprintln!("{message}");
+            out::errln!("{message}");
             ExitCode::from(3)
         }
     }

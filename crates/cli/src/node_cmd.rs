@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use custos_jose::{PrivateJwk, PublicJwk};
 use custos_ledger::SignerKey;
-use custos_service::ops::{self, NewAuthority};
-use custos_service::{Config, Node};
-use custos_store::{Role, Store, User};
+use custos_service::offline::{self, OfflineError};
+use custos_service::ops::NewAuthority;
+use custos_service::query::Role;
+use custos_service::{Config, Node, NodeDir};
 use jiff::Timestamp;
 
 use crate::Failure;
+use crate::out::{errln, outln};
 
 /// Writes a secret file readable only by its owner; never overwrites.
 pub fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
@@ -56,12 +58,8 @@ pub fn init(dir: &Path, origin: &str, profile: &str) -> Result<(), Failure> {
     )
     .map_err(setup)?;
     let rt = runtime().map_err(setup)?;
-    rt.block_on(async {
-        let store = Store::open_sqlite(&dir.join(&config.database), true).await?;
-        store.close().await;
-        anyhow::Ok(())
-    })
-    .map_err(setup)?;
+    rt.block_on(NodeDir::create_database(dir, &config))
+        .map_err(setup)?;
     // The verifier key is public: an outside auditor runs `custos audit` with it alone.
     std::fs::write(
         dir.join(custos_service::integrity::VERIFIER_FILE),
@@ -70,12 +68,11 @@ pub fn init(dir: &Path, origin: &str, profile: &str) -> Result<(), Failure> {
     .map_err(|e| setup(e.into()))?;
     std::fs::write(&config_path, config.to_toml().map_err(setup)?).map_err(|e| setup(e.into()))?;
     let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    eprintln!(
+    errln!(
         "initialised a Custos node in {}; its verifier key (publish it):",
         dir.display()
     );
-    println!("{}", key.verifier());
-    Ok(())
+    outln!("{}", key.verifier())
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -107,7 +104,7 @@ pub fn serve(dir: &Path, listen: Option<String>) -> Result<(), Failure> {
         let local = listener.local_addr()?;
         tokio::spawn(node.clone().run_scheduler());
         tokio::spawn(node.clone().follow_database());
-        eprintln!(
+        errln!(
             "custos: serving {} on http://{local}  (console: http://{local}/console/; log verifier key: {})",
             dir.display(),
             node.log.verifier()
@@ -126,15 +123,10 @@ pub fn serve(dir: &Path, listen: Option<String>) -> Result<(), Failure> {
                 tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
         })
         .await?;
-        node.store.close().await;
+        node.close().await;
         anyhow::Ok(())
     })
     .map_err(setup)
-}
-
-async fn open_store(dir: &Path) -> anyhow::Result<Store> {
-    let config = Config::load(dir)?;
-    Ok(Store::open_sqlite(&dir.join(&config.database), false).await?)
 }
 
 pub fn keygen(out: &Path, public: Option<PathBuf>) -> Result<(), Failure> {
@@ -144,13 +136,12 @@ pub fn keygen(out: &Path, public: Option<PathBuf>) -> Result<(), Failure> {
     std::fs::write(&public_path, format!("{}\n", key.public().to_json()))
         .with_context(|| format!("cannot write {}", public_path.display()))
         .map_err(Failure::Setup)?;
-    eprintln!(
+    errln!(
         "private key: {} (mode 0600); public key: {}",
         out.display(),
         public_path.display()
     );
-    println!("{}", key.public().thumbprint());
-    Ok(())
+    outln!("{}", key.public().thumbprint())
 }
 
 pub struct AddArgs {
@@ -204,18 +195,17 @@ pub fn authority_add(a: AddArgs) -> Result<(), Failure> {
         jwk,
         age_recipient: a.age_recipient,
     };
-    let added = with_batch(&a.dir, |b, out| {
-        Box::pin(async move { ops::add_authority(b, out, &new, Timestamp::now()).await })
+    let added = offline_write(&a.dir, async |nd| {
+        offline::add_authority(nd, new, Timestamp::now()).await
     })?;
-    eprintln!(
+    errln!(
         "added {} ({}, {}) for channels {}",
         added.name,
         added.state,
         added.kind,
         added.channels.join(", ")
     );
-    println!("{}", added.kid);
-    Ok(())
+    outln!("{}", added.kid)
 }
 
 pub fn authority_revoke(dir: &Path, kid: &str, reason: &str) -> Result<(), Failure> {
@@ -224,20 +214,22 @@ pub fn authority_revoke(dir: &Path, kid: &str, reason: &str) -> Result<(), Failu
             "--reason must say why the key is revoked".into(),
         ));
     }
-    let (kid, reason) = (kid.to_owned(), reason.trim().to_owned());
-    let a = with_batch(dir, |b, out| {
-        Box::pin(
-            async move { ops::revoke_authority(b, out, &kid, &reason, Timestamp::now()).await },
-        )
+    let a = offline_write(dir, async |nd| {
+        offline::revoke_authority(nd, kid, reason.trim(), Timestamp::now()).await
     })?;
-    eprintln!("revoked the key {} of {} ({})", a.kid, a.name, a.state);
+    errln!("revoked the key {} of {} ({})", a.kid, a.name, a.state);
     Ok(())
 }
 
 pub fn authority_list(dir: &Path, json: bool) -> Result<(), Failure> {
     let rt = runtime().map_err(Failure::Setup)?;
     let all = rt
-        .block_on(async { anyhow::Ok(open_store(dir).await?.authorities().await?) })
+        .block_on(async {
+            let nd = NodeDir::open_to_read(dir).await?;
+            let all = nd.query().authorities().await;
+            nd.close().await;
+            anyhow::Ok(all?)
+        })
         .map_err(Failure::Setup)?;
     if json {
         let v: Vec<_> = all
@@ -248,14 +240,14 @@ pub fn authority_list(dir: &Path, json: bool) -> Result<(), Failure> {
                 "revoked_at": a.revoked_at.map(|t| t.to_string()), "revoke_reason": a.revoke_reason,
             }))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())?;
     } else {
         for a in &all {
             let status = match a.revoked_at {
                 Some(t) => format!("REVOKED {t}"),
                 None => "active".into(),
             };
-            println!(
+            outln!(
                 "{}  {}  {:<18} {:<40} {:<28} {}",
                 a.kid,
                 a.state,
@@ -263,7 +255,7 @@ pub fn authority_list(dir: &Path, json: bool) -> Result<(), Failure> {
                 a.name,
                 a.channels.join(","),
                 status
-            );
+            )?;
         }
     }
     Ok(())
@@ -280,25 +272,14 @@ pub fn user_add(dir: &Path, name: &str, role: &str) -> Result<(), Failure> {
             "--role {role}: one of reviewer, supervisor, auditor, admin"
         ))
     })?;
-    let (token, hash) = custos_service::auth::new_token(name)
-        .map_err(|p| Failure::Setup(anyhow::anyhow!("{p}")))?;
-    let user = User {
-        name: name.to_owned(),
-        role,
-        token_hash: hash,
-        added_at: Timestamp::now(),
-        disabled_at: None,
-        password_hash: None,
-    };
-    with_batch(dir, |b, out| {
-        Box::pin(async move { ops::add_user(b, out, &user).await })
+    let token = offline_write(dir, async |nd| {
+        offline::add_user(nd, name, role, Timestamp::now()).await
     })?;
-    eprintln!(
+    errln!(
         "added {name} ({}); the API token below is shown once, keep it secret:",
         role.as_str()
     );
-    println!("{}", token.as_str());
-    Ok(())
+    outln!("{}", token.as_str())
 }
 
 /// `custos user password`: sets a console password from the first line of standard input.
@@ -310,30 +291,30 @@ pub fn user_password(dir: &Path, name: &str) -> Result<(), Failure> {
     let password = line.trim_end_matches(['\r', '\n']);
     let hash =
         custos_service::auth::hash_password(password).map_err(|p| Failure::Input(p.detail))?;
-    let name_owned = name.to_owned();
-    with_batch(dir, |b, out| {
-        Box::pin(
-            async move { ops::set_password(b, out, &name_owned, &hash, Timestamp::now()).await },
-        )
+    offline_write(dir, async |nd| {
+        offline::set_password(nd, name, &hash, Timestamp::now()).await
     })?;
-    eprintln!("console password set for {name}");
+    errln!("console password set for {name}");
     Ok(())
 }
 
-type BoxFut<'a, T> = custos_service::offline::OpFuture<'a, T>;
-
-/// Runs one operation on the node's database while no node needs to run
-/// (`custos_service::offline::with_batch`): checked against the node's signatures, then signed.
-pub(crate) fn with_batch<T>(
+/// Opens the node in `dir` and runs one of `custos_service::offline`'s writes on it: a
+/// refusal is invalid input (exit 2), anything else a failure of the node directory (exit 1).
+pub(crate) fn offline_write<T>(
     dir: &Path,
-    op: impl for<'a> FnOnce(&'a mut custos_store::Batch, &'a mut ops::Appended) -> BoxFut<'a, T>,
+    write: impl AsyncFnOnce(&NodeDir) -> Result<T, OfflineError>,
 ) -> Result<T, Failure> {
     let rt = runtime().map_err(Failure::Setup)?;
-    rt.block_on(custos_service::offline::with_batch(dir, op))
-        .map_err(|e| match e {
-            custos_service::offline::OfflineError::Refused(p) => Failure::Input(p.detail),
-            custos_service::offline::OfflineError::Setup(e) => Failure::Setup(e),
-        })
+    rt.block_on(async {
+        let nd = NodeDir::open(dir).await?;
+        let result = write(&nd).await;
+        nd.close().await;
+        result
+    })
+    .map_err(|e| match e {
+        OfflineError::Refused(p) => Failure::Input(p.detail),
+        OfflineError::Setup(e) => Failure::Setup(e),
+    })
 }
 
 pub fn check_dir(dir: &Path) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@
 //! identity file that cannot be used, an output that cannot be written).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, IsTerminal};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow};
@@ -225,7 +225,7 @@ pub fn seal(args: SealArgs) -> Result<(), Failure> {
             report.recipients.join(", "),
         )
     };
-    print_stdout(&out)
+    crate::out::write(&out)
 }
 
 pub fn unseal(args: UnsealArgs) -> Result<(), Failure> {
@@ -295,7 +295,7 @@ pub fn unseal(args: UnsealArgs) -> Result<(), Failure> {
         }
         s
     };
-    print_stdout(&out)
+    crate::out::write(&out)
 }
 
 fn input(e: SealError) -> Failure {
@@ -345,12 +345,4 @@ fn progress_bar(total: u64) -> Option<ProgressBar> {
         bar.set_style(style);
     }
     Some(bar)
-}
-
-fn print_stdout(s: &str) -> Result<(), Failure> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(s.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Failure::Setup(anyhow::Error::new(e).context("writing to standard output")))
 }

@@ -8,5 +8,7 @@ mod evidence_cli;
 mod hardening;
 mod hostile;
 mod integrity;
+mod layering;
+mod pipes;
 mod seal_cli;
 mod service_cli;

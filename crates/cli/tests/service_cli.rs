@@ -867,6 +867,19 @@ fn the_queue_filters_by_outcome_measure_state_channel_and_emergency() {
     // A misspelt filter is an error, not a silently unfiltered list.
     node.get("/v1/requests?emergncy=true", Some(&bearer))
         .problem(400, "invalid-parameter", "emergncy");
+    // So is a misspelt value, named with its field, as the console's queue refuses it.
+    for (query, phrase) in [
+        ("outcome=refused", "outcome=\"refused\""),
+        ("status=opne", "status=\"opne\""),
+        ("measure=everything", "measure=\"everything\""),
+        ("channel=email", "channel=\"email\""),
+        ("state=Xanadu", "state=\"Xanadu\""),
+    ] {
+        node.get(&format!("/v1/requests?{query}"), Some(&bearer))
+            .problem(400, "invalid-filter", phrase);
+    }
+    node.get("/v1/requests?emergency=maybe", Some(&bearer))
+        .problem(400, "invalid-parameter", "emergency=\"maybe\"");
 }
 
 #[test]

@@ -1,9 +1,9 @@
-//! What the pages show, computed from the store's rows: plain strings and flags, so that the
+//! What the pages show, computed from the node's records: plain strings and flags, so that the
 //! templates hold no logic beyond loops and conditions.
 
 use custos_model::{DataCategory, Request};
 use custos_safeguards::Assessment;
-use custos_store::{Authority, Case, CaseStatus, StoredEvent};
+use custos_service::query::{Authority, Case, CaseStatus, StoredEvent};
 use jiff::Timestamp;
 use serde_json::Value;
 

@@ -23,6 +23,7 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::custody::EVIDENCE_DIR;
 use crate::integrity::{self, open_note};
+use crate::node_dir::NodeDir;
 use crate::replay::{Finding, Projections, Signatures, Tables};
 
 /// What an audit found.
@@ -38,13 +39,9 @@ pub struct AuditReport {
     pub findings: Vec<Finding>,
 }
 
-/// Audits the node in `dir` with the verifier key `vkey` (see [`integrity::verifier_key`]).
-pub async fn audit(dir: &Path, vkey: &VerifierKey) -> anyhow::Result<AuditReport> {
-    let config = Config::load(dir)?;
-    let store = Store::open_sqlite(&dir.join(&config.database), false).await?;
-    let result = audit_store(dir, &config, &store, vkey).await;
-    store.close().await;
-    result
+/// Audits the node in `nd` with the verifier key `vkey` ([`NodeDir::verifier_key`]).
+pub async fn audit(nd: &NodeDir, vkey: &VerifierKey) -> anyhow::Result<AuditReport> {
+    audit_store(nd.dir(), nd.config(), nd.store(), vkey).await
 }
 
 async fn audit_store(

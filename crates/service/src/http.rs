@@ -7,13 +7,13 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use custos_ledger::tiles::{Tile, TilePath, encode_bundle};
 use custos_model::parse_request;
-use custos_store::{Case, CaseFilter, CaseStatus};
+use custos_store::{Case, CaseStatus};
 use jiff::Timestamp;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -23,6 +23,7 @@ use crate::auth::Caller;
 use crate::node::Node;
 use crate::ops::{DecisionInput, Freshness, SecondReviewInput, Submission, SubmitOutcome};
 use crate::problem::{FieldProblem, Problem};
+use crate::query::CaseQuery;
 use crate::wire::{
     AuthorityView, CaseEvents, CaseView, ConsistencyProof, EventView, HoldView, InclusionProof,
     Jwk, LoggedEvent, NoticeView,
@@ -489,32 +490,16 @@ async fn visible_case(node: &Node, caller: &Caller, case_id: i64) -> ApiResult<C
 /// Most requests `GET /v1/requests` returns at once (and its default).
 pub const MAX_LIST_LIMIT: u32 = 500;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    status: Option<String>,
-    outcome: Option<String>,
-    measure: Option<String>,
-    state: Option<String>,
-    channel: Option<String>,
-    emergency: Option<bool>,
-    #[serde(default)]
-    open: bool,
-    offset: Option<u32>,
-    limit: Option<u32>,
-}
-
-/// List requests, soonest deadline first. Authorities see only their own.
-#[utoipa::path(get, path = "/v1/requests", params(("status" = Option<String>, Query), ("outcome" = Option<String>, Query), ("measure" = Option<String>, Query),
-    ("state" = Option<String>, Query, description = "requesting state"), ("channel" = Option<String>, Query), ("emergency" = Option<bool>, Query),
-    ("open" = Option<bool>, Query, description = "leave out closed and refused"), ("offset" = Option<u64>, Query, maximum = 4294967295.0),
-    ("limit" = Option<u32>, Query, maximum = 500, description = "at most 500 (the default)")),
-    security(("bearer" = []), ("custos_jws" = [])), responses((status = 200, body = Vec<CaseView>)))]
+/// List requests, soonest deadline first. Authorities see only their own. A filter the list
+/// does not know, or a value it cannot take, is refused (400), never answered with `[]`.
+#[utoipa::path(get, path = "/v1/requests", params(CaseQuery),
+    security(("bearer" = []), ("custos_jws" = [])), responses((status = 200, body = Vec<CaseView>), (status = 400, body = Problem)))]
 async fn list_requests(
     State(node): State<Arc<Node>>,
-    Query(q): Query<ListQuery>,
+    RawQuery(q): RawQuery,
     caller: Caller,
 ) -> ApiResult<Json<Vec<CaseView>>> {
+    let q = CaseQuery::parse(q.as_deref().unwrap_or(""))?;
     let limit = q.limit.unwrap_or(MAX_LIST_LIMIT);
     if limit > MAX_LIST_LIMIT {
         return Err(Problem::bad_request(
@@ -522,22 +507,15 @@ async fn list_requests(
             format!("limit={limit}: at most {MAX_LIST_LIMIT} requests a page; page on with offset"),
         ));
     }
-    let filter = CaseFilter {
-        authority_kid: match &caller {
-            Caller::Authority(a) => Some(a.kid.clone()),
-            Caller::User(_) => None,
-        },
-        status: q.status,
-        outcome: q.outcome,
-        measure: q.measure,
-        requesting_state: q.state.map(|s| s.to_ascii_uppercase()),
-        channel: q.channel,
-        emergency: q.emergency,
-        open_only: q.open,
-        offset: q.offset.unwrap_or(0),
-        limit,
+    let only_from = match &caller {
+        Caller::Authority(a) => Some(a.kid.as_str()),
+        Caller::User(_) => None,
     };
-    let cases = node.store.cases(&filter).await?;
+    let q = CaseQuery {
+        limit: Some(limit),
+        ..q
+    };
+    let cases = node.query().cases(&q, only_from).await?;
     Ok(Json(cases.iter().map(case_view).collect::<ApiResult<_>>()?))
 }
 

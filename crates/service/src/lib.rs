@@ -4,14 +4,17 @@
 //! [`http`] (what the API offers), [`ops`] (every state change and the rule behind it) and
 //! [`writer`] (how changes become one ordered, durable, signed log).
 //!
-//! * [`config`] — `custos.toml`.
+//! * [`config`] — `custos.toml`; [`node_dir`] — a node directory opened once (configuration,
+//!   key, database), by the node and by every command.
+//! * [`query`] — typed reads for the console, the API's lists and the CLI; [`query::CaseQuery`],
+//!   the one filter of case lists.
 //! * [`directory`] — the directory and users' roles as the log says; JWS verification for intake.
 //! * [`integrity`] — what the node trusts: its signed checkpoints and the head file beside the
 //!   database; a history they contradict is refused.
 //! * [`replay`] — every table rebuilt from the events, and the differences named.
 //! * [`audit`] — `custos audit`: the log, the tables and custody checked with the verifier key.
-//! * [`offline`] — one write while no node runs (the CLI's `authority`, `user` and `evidence
-//!   seal` commands), checked and signed like the writer's.
+//! * [`offline`] — the writes of the CLI's `authority`, `user` and `evidence seal` commands,
+//!   one batch each, checked and signed like the writer's.
 //! * [`auth`] — API tokens (Argon2id) for people, signed proofs for requesting authorities.
 //! * [`ops`] — every state change: intake (and its rules, [`ops::admit`]), decisions, second
 //!   review, holds, notices, directory and user changes, evidence records.
@@ -28,6 +31,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod custody;
 pub mod directory;
@@ -35,9 +39,11 @@ pub mod http;
 pub mod integrity;
 pub mod log;
 pub mod node;
+pub mod node_dir;
 pub mod offline;
 pub mod ops;
 pub mod problem;
+pub mod query;
 pub mod replay;
 pub mod scheduler;
 pub mod serve;
@@ -46,4 +52,5 @@ pub mod writer;
 
 pub use config::Config;
 pub use node::Node;
+pub use node_dir::NodeDir;
 pub use problem::Problem;

@@ -14,7 +14,9 @@ use crate::auth::TokenCache;
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::log::NodeLog;
+use crate::node_dir::NodeDir;
 use crate::ops::LifecycleRules;
+use crate::query::Queries;
 use crate::replay::{Projections, Registry, Signatures};
 use crate::writer::{self, Job, WriterHandle};
 
@@ -94,10 +96,22 @@ pub fn load_profile(dir: &Path, spec: &str) -> anyhow::Result<Profile> {
 }
 
 impl Node {
+    /// Typed reads of this node's records.
+    pub fn query(&self) -> Queries<'_> {
+        Queries::new(&self.store)
+    }
+
+    /// Closes the database once the node has stopped serving.
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+}
+
+impl Node {
     /// Opens the node in `dir` and starts its writer.
     pub async fn open(dir: &Path) -> anyhow::Result<Arc<Node>> {
-        let config = Config::load(dir)?;
-        let key = read_key(&dir.join(&config.key))?;
+        let (_, config, key, store) = NodeDir::open(dir).await?.into_parts();
+        let key = key.context("the node key is missing")?;
         let profile = load_profile(dir, &config.profile)?;
         let jurisdiction = match &config.jurisdiction {
             None => Jurisdiction::default(),
@@ -108,9 +122,6 @@ impl Node {
                 Jurisdiction::from_toml(&text).with_context(|| format!("{}", path.display()))?
             }
         };
-        let store = Store::open_sqlite(&dir.join(&config.database), false)
-            .await
-            .with_context(|| format!("cannot open the database in {}", dir.display()))?;
         // Nothing is served from a history the node's own signatures contradict, nor from
         // tables that contradict the history.
         let head = crate::integrity::read_head(dir)?;
@@ -137,6 +148,7 @@ impl Node {
                 },
                 directory: directory.clone(),
                 dir: dir.to_owned(),
+                clock: crate::clock::Clock::system(),
             },
         );
         directory.attach(writer.clone());

@@ -1,5 +1,6 @@
-//! One write to a node's database from outside the node (the CLI's `authority`, `user` and
-//! `evidence seal` commands), with the same guarantees as the writer's batches.
+//! The writes of commands run beside the node (the CLI's `authority`, `user` and `evidence
+//! seal`), one transaction each, with the same guarantees as the writer's batches. The CLI
+//! calls the typed functions here and never sees a write batch.
 //!
 //! The write is one transaction: the operation's events, then a checkpoint over the whole log
 //! signed with the node key, committed together, then the head file. Before anything is signed
@@ -14,12 +15,15 @@ use std::pin::Pin;
 
 use anyhow::Context as _;
 use custos_ledger::{Checkpoint, MemoryStore, MerkleTree, leaf_hash};
-use custos_store::{Batch, Store, StoredCheckpoint};
+use custos_store::{Authority, Batch, Case, Evidence, Role, Store, StoredCheckpoint, User};
 use jiff::Timestamp;
+use zeroize::Zeroizing;
 
 use crate::config::Config;
+use crate::custody::Custody;
 use crate::integrity;
-use crate::ops::Appended;
+use crate::node_dir::NodeDir;
+use crate::ops::{self, Appended, NewAuthority};
 use crate::problem::Problem;
 
 /// The future an offline operation returns.
@@ -37,19 +41,115 @@ pub enum OfflineError {
     Setup(#[from] anyhow::Error),
 }
 
-/// Runs `op` in one transaction on the node in `dir` and signs a checkpoint over the result.
+/// Runs `op` in one transaction on the node in `nd` and signs a checkpoint over the result.
 pub async fn with_batch<T>(
-    dir: &Path,
+    nd: &NodeDir,
     op: impl for<'a> FnOnce(&'a mut Batch, &'a mut Appended) -> OpFuture<'a, T>,
 ) -> Result<T, OfflineError> {
-    let config = Config::load(dir)?;
-    let key = crate::integrity::read_key(&dir.join(&config.key))?;
-    let store = Store::open_sqlite(&dir.join(&config.database), false)
-        .await
-        .with_context(|| format!("cannot open the database in {}", dir.display()))?;
-    let result = run(dir, &config, &key, &store, op).await;
-    store.close().await;
-    result
+    run(nd.dir(), nd.config(), nd.key()?, nd.store(), op).await
+}
+
+/// Registers an authority's key (`authority.added`).
+pub async fn add_authority(
+    nd: &NodeDir,
+    new: NewAuthority,
+    now: Timestamp,
+) -> Result<Authority, OfflineError> {
+    with_batch(nd, |b, out| {
+        Box::pin(async move { ops::add_authority(b, out, &new, now).await })
+    })
+    .await
+}
+
+/// Revokes an authority's key (`authority.revoked`).
+pub async fn revoke_authority(
+    nd: &NodeDir,
+    kid: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Authority, OfflineError> {
+    // The operation's future may outlive any borrow (`OpFuture`): it owns its input.
+    let (kid, reason) = (kid.to_owned(), reason.to_owned());
+    with_batch(nd, |b, out| {
+        Box::pin(async move { ops::revoke_authority(b, out, &kid, &reason, now).await })
+    })
+    .await
+}
+
+/// Adds a user with a fresh API token (`user.added`); returns the token, which is shown once
+/// and stored only as its hash.
+pub async fn add_user(
+    nd: &NodeDir,
+    name: &str,
+    role: Role,
+    now: Timestamp,
+) -> Result<Zeroizing<String>, OfflineError> {
+    let (token, token_hash) = crate::auth::new_token(name)
+        .map_err(|p| OfflineError::Setup(anyhow::anyhow!("{}", p.detail)))?;
+    let user = User {
+        name: name.to_owned(),
+        role,
+        token_hash,
+        added_at: now,
+        disabled_at: None,
+        password_hash: None,
+    };
+    with_batch(nd, |b, out| {
+        Box::pin(async move { ops::add_user(b, out, &user).await })
+    })
+    .await?;
+    Ok(token)
+}
+
+/// Sets a user's console password, given as its hash ([`crate::auth::hash_password`])
+/// (`user.password_set`).
+pub async fn set_password(
+    nd: &NodeDir,
+    name: &str,
+    password_hash: &str,
+    now: Timestamp,
+) -> Result<(), OfflineError> {
+    let (name, hash) = (name.to_owned(), password_hash.to_owned());
+    with_batch(nd, |b, out| {
+        Box::pin(async move { ops::set_password(b, out, &name, &hash, now).await })
+    })
+    .await
+}
+
+/// Takes a package sealed on the node into custody (`evidence.sealed`), in the same step as
+/// the node's uploads ([`Custody::take`]).
+pub async fn take_custody(
+    nd: &NodeDir,
+    custody: Custody,
+    now: Timestamp,
+) -> Result<Evidence, OfflineError> {
+    with_batch(nd, |b, out| {
+        Box::pin(async move { custody.take(b, out, now).await })
+    })
+    .await
+}
+
+/// Where evidence for a case is to be sealed: the case, and its authority as the log
+/// registered it (`None` if the case does not exist).
+#[derive(Debug)]
+pub struct SealTarget {
+    /// The case.
+    pub case: Case,
+    /// Its authority from the log, never from the table (which could be edited, e.g. to an
+    /// attacker's age recipient); `None` if the log does not have it.
+    pub authority: Option<Authority>,
+}
+
+/// Reads the case and its logged authority before sealing evidence for it.
+pub async fn seal_target(nd: &NodeDir, case_id: i64) -> anyhow::Result<Option<SealTarget>> {
+    let Some(case) = nd.query().case(case_id).await? else {
+        return Ok(None);
+    };
+    let authority = logged_registry(nd.store())
+        .await?
+        .authorities
+        .remove(&case.authority_kid);
+    Ok(Some(SealTarget { case, authority }))
 }
 
 async fn run<T>(

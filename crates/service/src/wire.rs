@@ -395,11 +395,12 @@ mod b64_salt {
 /// Schemas of the types from crates that know nothing of OpenAPI (model, safeguards, store).
 pub(crate) mod schema {
     use custos_model::{Channel, EventType, Measure, Outcome, Severity};
-    use custos_store::CaseStatus;
     use utoipa::ToSchema;
     use utoipa::openapi::schema::{
         Array, ArrayBuilder, KnownFormat, Object, ObjectBuilder, SchemaFormat, Type,
     };
+
+    use crate::query::{CaseStatus, STATUSES};
 
     pub use crate::ops::decision::schema::{data_categories, period_or_null};
 
@@ -441,30 +442,8 @@ pub(crate) mod schema {
         names(EventType::ALL.iter().map(|t| t.as_str()))
     }
 
-    /// Every case status, by its stored name.
-    pub const CASE_STATUSES: [CaseStatus; 7] = [
-        CaseStatus::Assessed,
-        CaseStatus::AwaitingInformation,
-        CaseStatus::AwaitingSecondReview,
-        CaseStatus::Executing,
-        CaseStatus::Refused,
-        CaseStatus::Delivered,
-        CaseStatus::Closed,
-    ];
-
-    // A status added to the store fails to compile here until the list above has it.
-    const _: fn(CaseStatus) = |s| match s {
-        CaseStatus::Assessed
-        | CaseStatus::AwaitingInformation
-        | CaseStatus::AwaitingSecondReview
-        | CaseStatus::Executing
-        | CaseStatus::Refused
-        | CaseStatus::Delivered
-        | CaseStatus::Closed => {}
-    };
-
     pub fn case_status() -> Object {
-        names(CASE_STATUSES.iter().map(|s| s.as_str()))
+        names(STATUSES.map(CaseStatus::as_str))
     }
 
     // The shape of `custos.assessment/v1` (custos_safeguards::Assessment), described here so

@@ -2,209 +2,46 @@
 //! whole lifecycle done through `ops` replays to exactly the tables `ops` wrote (no false
 //! alarm, which would stop a node from starting), and a row changed without an event is named.
 
-use custos_jose::{PrivateJwk, sign_compact};
-use custos_safeguards::{Assessor, Jurisdiction, Profile};
-use custos_service::ops::{
-    self, Appended, DecisionInput, DecisionKind, LifecycleRules, NewAuthority, SecondReviewInput,
-    Submission, SubmitOutcome,
-};
-use custos_service::replay::{Projections, Signatures};
-use custos_store::{Authority, Batch, CaseStatus, Role, Store, User};
-use jiff::{SignedDuration, Timestamp};
-use serde_json::Value;
-use sha2::Digest as _;
+use custos_service::ops::{self, DecisionKind};
+use custos_store::{CaseStatus, Role};
 
-const RULES: LifecycleRules = LifecycleRules {
-    preservation_days: 90,
-};
+use crate::fixture::*;
 
-fn t0() -> Timestamp {
-    "2026-06-01T09:00:00Z".parse().unwrap()
-}
-
-fn days(n: i64) -> SignedDuration {
-    SignedDuration::from_hours(24 * n)
-}
-
-struct Fixture {
-    _tmp: tempfile::TempDir,
-    store: Store,
-    key: PrivateJwk,
-    authority: Option<Authority>,
-    assessor: Assessor,
-}
-
-impl Fixture {
-    async fn new() -> Fixture {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open_sqlite(&tmp.path().join("custos.db"), true)
+/// Every path of a case, through `ops` at instants after `t0()`. Returns the refused case.
+async fn lifecycle(f: &Fixture) -> i64 {
+    f.try_batch(|b, out| {
+        Box::pin(async move {
+            ops::set_password(
+                b,
+                out,
+                "rita",
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+                t0(),
+            )
             .await
-            .unwrap();
-        Fixture {
-            _tmp: tmp,
-            store,
-            key: PrivateJwk::from_seed(&[3; 32]),
-            authority: None,
-            assessor: Assessor::new(
-                Profile::builtin("rights-first").unwrap(),
-                Jurisdiction::default(),
-            ),
-        }
-    }
-
-    /// Runs `f` in one committed batch.
-    async fn batch<T>(
-        &self,
-        f: impl for<'a> FnOnce(
-            &'a mut Batch,
-            &'a mut Appended,
-        ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<T, custos_service::Problem>> + Send + 'a>,
-        >,
-    ) -> T {
-        let mut b = self.store.begin().await.unwrap();
-        let mut out = Vec::new();
-        let v = f(&mut b, &mut out).await.unwrap();
-        b.commit().await.unwrap();
-        v
-    }
-
-    fn submission(&self, case: &str, id: &str, at: Timestamp) -> Submission {
-        let path = format!(
-            "{}/../../testdata/cases/{case}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let doc: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-        let mut r = doc["request"].clone();
-        r["id"] = id.into();
-        r["submitted_at"] = at.to_string().into();
-        r["requesting_authority"]["state"] = "XA".into();
-        r["channel"] = "mla".into();
-        let payload = serde_json::to_string(&r).unwrap();
-        let request = custos_model::parse_request(payload.as_bytes()).unwrap();
-        Submission {
-            authority: self.authority.clone().unwrap(),
-            assessment: self.assessor.assess(&request, at).unwrap(),
-            request,
-            payload_sha256: custos_ledger::Hash(sha2::Sha256::digest(payload.as_bytes()).into()),
-            jws: sign_compact(payload.as_bytes(), &self.key, Some("custos.request/v1+jws")),
-            payload,
-            received_at: at,
-        }
-    }
-
-    async fn submit(&self, case: &str, id: &str, at: Timestamp) -> i64 {
-        let s = self.submission(case, id, at);
-        let current = self.authority.clone();
-        let outcome = self
-            .batch(move |b, out| {
-                Box::pin(async move { ops::submit(b, out, &s, current.as_ref()).await })
-            })
-            .await;
-        match outcome {
-            SubmitOutcome::Created(c)
-            | SubmitOutcome::Supplemented(c)
-            | SubmitOutcome::Repeated(c) => c.case_id,
-        }
-    }
-
-    async fn decide(&self, case: i64, who: &User, decision: DecisionKind, at: Timestamp) {
-        let input = DecisionInput {
-            decision,
-            reason: "The reviewer weighed every finding of the assessment.".into(),
-            narrowed: None,
-            message: (decision == DecisionKind::RequestInformation)
-                .then(|| "Please state the data protection terms.".into()),
-            grounds: vec![],
-        };
-        let who = who.clone();
-        self.batch(move |b, out| {
-            Box::pin(async move { ops::decide(b, out, &RULES, case, &who, &input, at).await })
         })
-        .await;
-    }
-
-    async fn findings(&self) -> Vec<String> {
-        let events = self.store.events(0, u64::MAX >> 1).await.unwrap();
-        let mut p = Projections::replay(&events, Signatures::Verify);
-        let tables = custos_service::audit::read_tables(&self.store)
-            .await
-            .unwrap();
-        let mut all: Vec<String> = p.findings.drain(..).map(|f| f.to_string()).collect();
-        all.extend(p.diff(&tables).into_iter().map(|f| f.to_string()));
-        all
-    }
-}
-
-fn user(name: &str, role: Role) -> User {
-    User {
-        name: name.into(),
-        role,
-        token_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
-        added_at: t0(),
-        disabled_at: None,
-        password_hash: None,
-    }
-}
-
-async fn lifecycle() -> (Fixture, User, i64) {
-    let mut f = Fixture::new().await;
-    let jwk = f.key.public();
-    let added = f
-        .batch(move |b, out| {
-            Box::pin(async move {
-                let a = ops::add_authority(
-                    b,
-                    out,
-                    &NewAuthority {
-                        state: "XA".into(),
-                        name: "Central authority of XA".into(),
-                        kind: "central_authority".into(),
-                        channels: vec!["mla".into()],
-                        jwk,
-                        age_recipient: None,
-                    },
-                    t0(),
-                )
-                .await?;
-                for (name, role) in [
-                    ("rita", Role::Reviewer),
-                    ("sue", Role::Supervisor),
-                    ("aud", Role::Auditor),
-                ] {
-                    ops::add_user(b, out, &user(name, role)).await?;
-                }
-                ops::set_password(
-                    b,
-                    out,
-                    "rita",
-                    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
-                    t0(),
-                )
-                .await?;
-                Ok(a)
-            })
-        })
-        .await;
-    f.authority = Some(added);
-    let rita = user("rita", Role::Reviewer);
-    let sue = user("sue", Role::Supervisor);
-    let t = t0() + SignedDuration::from_mins(5);
+    })
+    .await
+    .unwrap();
+    let t = t0() + secs(5 * 60);
 
     // A refusal recommendation refused.
-    let refused = f.submit("p04-defamation-2y", "XA-1", t).await;
-    f.decide(refused, &rita, DecisionKind::Refuse, t).await;
+    let refused = f
+        .decided("p04-defamation-2y", "XA-1", DecisionKind::Refuse, t)
+        .await;
     // A preservation executed, renewed, then lapsed and released by the scheduler.
-    let preserved = f.submit("p02-preservation-24-7", "XA-2", t).await;
-    f.decide(preserved, &rita, DecisionKind::Execute, t).await;
-    let r = rita.clone();
-    f.batch(move |b, out| {
-        Box::pin(async move { ops::renew_hold(b, out, &RULES, preserved, &r, t + days(1)).await })
-    })
-    .await;
+    let preserved = f
+        .decided("p02-preservation-24-7", "XA-2", DecisionKind::Execute, t)
+        .await;
+    f.renew(preserved, &rita(), t + days(1)).await.unwrap();
     // Information asked, then supplied by a second signed version.
-    let asked = f.submit("p17-no-data-protection-terms", "XA-3", t).await;
-    f.decide(asked, &rita, DecisionKind::RequestInformation, t)
+    let asked = f
+        .decided(
+            "p17-no-data-protection-terms",
+            "XA-3",
+            DecisionKind::RequestInformation,
+            t,
+        )
         .await;
     let again = f
         .submit("p01-ransomware-production", "XA-3", t + days(2))
@@ -212,67 +49,47 @@ async fn lifecycle() -> (Fixture, User, i64) {
     assert_eq!(again, asked);
     // Executing over a refusal: proposed by a reviewer, confirmed by a supervisor, delivered,
     // closed.
-    let overridden = f.submit("p12-death-penalty", "XA-4", t).await;
-    f.decide(overridden, &rita, DecisionKind::Execute, t).await;
-    let s = sue.clone();
-    let case = f
-        .batch(move |b, out| {
-            Box::pin(async move {
-                ops::second_review(
-                    b,
-                    out,
-                    &RULES,
-                    overridden,
-                    &s,
-                    &SecondReviewInput {
-                        confirm: true,
-                        reason: "The assurance is binding.".into(),
-                    },
-                    t + days(1),
-                )
-                .await
-            })
-        })
+    let overridden = f
+        .decided("p12-death-penalty", "XA-4", DecisionKind::Execute, t)
         .await;
+    let case = f
+        .second_review(overridden, &sue(), confirm(true), t + days(1))
+        .await
+        .unwrap();
     assert_eq!(case.status, CaseStatus::Executing);
-    let r = rita.clone();
-    f.batch(move |b, out| {
-        Box::pin(async move {
-            ops::advance(b, out, overridden, &r, CaseStatus::Delivered, t + days(3)).await?;
-            ops::advance(b, out, overridden, &r, CaseStatus::Closed, t + days(4)).await
-        })
-    })
-    .await;
+    f.advance(overridden, &rita(), CaseStatus::Delivered, t + days(3))
+        .await
+        .unwrap();
+    f.advance(overridden, &rita(), CaseStatus::Closed, t + days(4))
+        .await
+        .unwrap();
     // A year on: holds lapse, confidentiality ends, notices go out.
     let later = t + days(400);
-    let due = f
-        .batch(move |b, out| Box::pin(async move { ops::tick(b, out, later).await }))
-        .await;
-    for n in due {
-        f.batch(move |b, out| {
-            Box::pin(async move { ops::notice_result(b, out, n.case_id, Ok(()), later).await })
-        })
-        .await;
+    for n in f.tick(later).await {
+        f.notice_result(n.case_id, Ok(()), later).await;
     }
-    (f, rita, refused)
+    refused
 }
 
 #[tokio::test]
 async fn a_lifecycle_done_through_ops_replays_to_exactly_its_tables() {
-    let (f, _, _) = lifecycle().await;
+    let f = Fixture::new().await;
+    lifecycle(&f).await;
     let findings = f.findings().await;
     assert!(findings.is_empty(), "{findings:#?}");
     // It did exercise the projections the diff compares.
     assert!(!f.store.all_holds().await.unwrap().is_empty());
+    assert!(!f.store.notices().await.unwrap().is_empty());
     assert_eq!(f.store.all_cases().await.unwrap().len(), 4);
+    // And a node starts on it (its start-up check is this replay).
+    f.node().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_row_changed_without_an_event_is_named() {
-    let (f, _, refused) = lifecycle().await;
-    let mut case = f.store.case(refused).await.unwrap().unwrap();
-    case.status = CaseStatus::Executing;
-    f.batch(move |b, _| Box::pin(async move { Ok(b.put_case(&case).await?) }))
+    let f = Fixture::new().await;
+    let refused = lifecycle(&f).await;
+    f.tamper_case(refused, |c| c.status = CaseStatus::Executing)
         .await;
     let findings = f.findings().await;
     assert_eq!(findings.len(), 1, "{findings:#?}");
@@ -280,17 +97,22 @@ async fn a_row_changed_without_an_event_is_named() {
         findings[0].contains(&format!("case {refused} differs from its events in status")),
         "{findings:#?}"
     );
+    let err = format!("{:#}", f.node().await.unwrap_err());
+    assert!(err.contains("do not match its signed log"), "{err}");
 }
 
 #[tokio::test]
 async fn a_decision_by_a_role_the_log_never_gave_is_named() {
-    let (f, _, _) = lifecycle().await;
+    let f = Fixture::new().await;
+    lifecycle(&f).await;
     // The auditor's row promoted, then a decision under that role: the table agrees with the
     // decision, the log does not.
     let t = t0() + days(500);
     let case = f.submit("p04-defamation-2y", "XA-9", t).await;
     let promoted = user("aud", Role::Supervisor);
-    f.decide(case, &promoted, DecisionKind::Refuse, t).await;
+    f.decide(case, &promoted, decision(DecisionKind::Refuse), t)
+        .await
+        .unwrap();
     let findings = f.findings().await;
     assert!(
         findings
@@ -298,4 +120,54 @@ async fn a_decision_by_a_role_the_log_never_gave_is_named() {
             .any(|x| x.contains("aud was auditor in the log")),
         "{findings:#?}"
     );
+}
+
+#[tokio::test]
+async fn a_rejected_second_review_and_a_fresh_decision_replay_to_their_tables() {
+    let f = Fixture::new().await;
+    let case = f
+        .decided("p12-death-penalty", "XA-1", DecisionKind::Execute, t0())
+        .await;
+    f.second_review(case, &sue(), confirm(false), t0() + days(1))
+        .await
+        .unwrap();
+    f.decide(case, &rex(), decision(DecisionKind::Refuse), t0() + days(2))
+        .await
+        .unwrap();
+    f.advance(case, &rex(), CaseStatus::Closed, t0() + days(3))
+        .await
+        .unwrap();
+    let findings = f.findings().await;
+    assert!(findings.is_empty(), "{findings:#?}");
+}
+
+#[tokio::test]
+async fn a_request_recorded_from_a_revoked_key_is_named() {
+    let f = Fixture::new().await;
+    let s = f.submission("p01-ransomware-production", "XA-1", t0() + days(1));
+    f.revoke(&f.authority.kid, t0()).await.unwrap();
+    // As if the revocation had not been re-checked under the write lock: the stale entry.
+    f.submit_as(s, Some(f.authority.clone())).await.unwrap();
+    let findings = f.findings().await;
+    assert!(
+        findings
+            .iter()
+            .any(|x| x.contains("which was revoked on") && x.contains(&f.authority.kid)),
+        "{findings:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_hold_extended_without_an_event_is_named() {
+    let f = Fixture::new().await;
+    let case = f
+        .decided("p02-preservation-24-7", "XA-1", DecisionKind::Execute, t0())
+        .await;
+    let mut hold = f.hold(case).await.unwrap();
+    hold.expires_at += days(365);
+    f.unsigned_batch(move |b, _| Box::pin(async move { Ok(b.put_hold(&hold).await?) }))
+        .await;
+    let findings = f.findings().await;
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert!(findings[0].contains(&format!("{case}")), "{findings:#?}");
 }

@@ -39,22 +39,17 @@ struct HoldsPage {
 /// What the holds page and both exports are made from, read once per request.
 struct Registers {
     cases: Vec<Case>,
-    holds: Vec<custos_store::Hold>,
-    notices: Vec<custos_store::Notice>,
+    holds: Vec<Hold>,
+    notices: Vec<Notice>,
 }
 
 impl Registers {
     async fn load(c: &Console) -> Result<Registers, Problem> {
-        let store = &c.node.store;
+        let query = c.node.query();
         Ok(Registers {
-            cases: store
-                .cases(&CaseFilter {
-                    limit: 10_000,
-                    ..CaseFilter::default()
-                })
-                .await?,
-            holds: store.active_holds().await?,
-            notices: store.notices().await?,
+            cases: query.cases(&CaseQuery::default(), None).await?,
+            holds: query.active_holds().await?,
+            notices: query.notices().await?,
         })
     }
 

@@ -1,5 +1,6 @@
-//! The console's handlers: each reads what it shows from the store and renders a template, or
-//! turns a form into the same writer job the JSON API uses.
+//! The console's handlers: each reads what it shows through the service's typed queries
+//! (`custos_service::query`) and renders a template, or turns a form into the same writer job
+//! the JSON API uses.
 //!
 //! Forms post `application/x-www-form-urlencoded` with the session's CSRF token. A refused form
 //! comes back as the same page with the refusal explained and everything typed still in place,
@@ -20,8 +21,8 @@ use custos_model::{Channel, Measure, Request};
 use custos_safeguards::{Assessment, Outcome};
 use custos_service::ops::{DecisionInput, RecordedDecision, SecondReviewInput};
 use custos_service::problem::Problem;
+use custos_service::query::{Authority, Case, CaseQuery, CaseStatus, Hold, Notice, Role, User};
 use custos_service::writer::Job;
-use custos_store::{Authority, Case, CaseFilter, CaseStatus, Role, User};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -144,7 +145,7 @@ impl Viewer {
 pub(super) async fn viewer(c: &Console, headers: &HeaderMap) -> Option<Viewer> {
     let id = cookie(headers, SESSION_COOKIE)?;
     let session = c.sessions.get(&id)?;
-    let user = c.node.store.user(&session.user).await.ok()??;
+    let user = c.node.query().user(&session.user).await.ok()??;
     // The role the log gave, never the table's.
     let user = c.node.directory.with_logged_role(user).await.ok()?;
     if user.disabled_at.is_some() {

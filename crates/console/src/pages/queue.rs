@@ -50,14 +50,6 @@ fn choices(
     out
 }
 
-const OUTCOMES: [Outcome; 5] = [
-    Outcome::Execute,
-    Outcome::ExecuteNarrowed,
-    Outcome::ReferForReview,
-    Outcome::NeedsInformation,
-    Outcome::Refuse,
-];
-
 /// `GET /console/queue?outcome=&measure=&state=&channel=&emergency=`: open requests, soonest
 /// deadline first.
 pub async fn queue(State(c): Shared, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
@@ -70,67 +62,49 @@ pub async fn queue(State(c): Shared, headers: HeaderMap, RawQuery(q): RawQuery) 
         Err(r) => return r,
     };
     let layout = v.layout("Queue", "queue");
-    let pairs = query_pairs(&q);
-    let pick = |name: &str| query_get(&pairs, name).filter(|s| !s.is_empty());
-    let (outcome, measure, state, channel, emergency) = (
-        pick("outcome"),
-        pick("measure"),
-        pick("state").map(|s| s.to_ascii_uppercase()),
-        pick("channel"),
-        pick("emergency"),
-    );
+    // The form's words for the list's: an empty choice is "any"; emergency is yes or no.
+    let sent = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            query_pairs(&q)
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| match (k.as_str(), v.as_str()) {
+                    ("emergency", "yes") => (k, "true".to_owned()),
+                    ("emergency", "no") => (k, "false".to_owned()),
+                    _ => (k, v),
+                }),
+        )
+        .finish();
     // A misspelt filter is refused, not ignored: an empty queue must mean "nothing there".
-    let check = |name: &str, value: &Option<String>, allowed: &[&str]| -> Result<(), Problem> {
-        match value {
-            Some(v) if !allowed.contains(&v.as_str()) => Err(Problem::bad_request(
-                "invalid-filter",
-                format!(
-                    "{name}={v:?} is not a filter value; use one of {}",
-                    allowed.join(", ")
-                ),
-            )),
-            _ => Ok(()),
-        }
+    let asked = match CaseQuery::parse(&sent) {
+        Ok(asked) => asked,
+        Err(p) => return error_page(layout, &p),
     };
-    let outcome_ids: Vec<&str> = OUTCOMES.iter().map(|o| o.as_str()).collect();
-    let measure_ids: Vec<&str> = Measure::ALL.iter().map(|m| m.as_str()).collect();
-    let channel_ids: Vec<&str> = Channel::ALL.iter().map(|m| m.as_str()).collect();
-    let checks = [
-        check("outcome", &outcome, &outcome_ids),
-        check("measure", &measure, &measure_ids),
-        check("channel", &channel, &channel_ids),
-        check("emergency", &emergency, &["yes", "no"]),
-    ];
-    let state_check = match &state {
-        Some(s) if !(s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase())) => {
-            Err(Problem::bad_request(
-                "invalid-filter",
-                format!("state={s:?} is not a state code; use two letters, e.g. XA"),
-            ))
-        }
-        _ => Ok(()),
+    // The queue is every open request, on one page.
+    let all_open = CaseQuery {
+        open: true,
+        ..CaseQuery::default()
     };
-    if let Some(Err(p)) = checks.into_iter().chain([state_check]).find(Result::is_err) {
-        return error_page(layout, &p);
-    }
-    let all_open = CaseFilter {
-        open_only: true,
-        limit: 10_000,
-        ..CaseFilter::default()
+    let filter = CaseQuery {
+        open: true,
+        offset: None,
+        limit: None,
+        ..asked.clone()
     };
-    let filter = CaseFilter {
-        outcome: outcome.clone(),
-        measure: measure.clone(),
-        requesting_state: state.clone(),
-        channel: channel.clone(),
-        emergency: emergency.as_deref().map(|e| e == "yes"),
-        ..all_open.clone()
-    };
+    let name = |s: Option<&str>| s.map(str::to_owned);
+    let (outcome, measure, state, channel, emergency) = (
+        name(asked.outcome.map(Outcome::as_str)),
+        name(asked.measure.map(Measure::as_str)),
+        asked.state.clone(),
+        name(asked.channel.map(Channel::as_str)),
+        name(asked.emergency.map(|e| if e { "yes" } else { "no" })),
+    );
+    let query = c.node.query();
     let loaded = async {
         Ok::<_, Problem>((
-            c.node.store.cases(&all_open).await?,
-            c.node.store.cases(&filter).await?,
-            c.node.store.authorities().await?,
+            query.cases(&all_open, None).await?,
+            query.cases(&filter, None).await?,
+            query.authorities().await?,
         ))
     }
     .await;
@@ -181,7 +155,7 @@ pub async fn queue(State(c): Shared, headers: HeaderMap, RawQuery(q): RawQuery) 
         layout,
         counts,
         outcomes: choices(
-            OUTCOMES.iter().map(|o| {
+            Outcome::ALL.iter().map(|o| {
                 (
                     o.as_str().to_owned(),
                     views::outcome_label(o.as_str()).to_owned(),
@@ -206,7 +180,8 @@ pub async fn queue(State(c): Shared, headers: HeaderMap, RawQuery(q): RawQuery) 
             [("yes", "Claimed"), ("no", "Not claimed")].map(|(v, l)| (v.to_owned(), l.to_owned())),
             &emergency,
         ),
-        filtered: outcome.is_some()
+        filtered: asked.status.is_some()
+            || outcome.is_some()
             || measure.is_some()
             || state.is_some()
             || channel.is_some()

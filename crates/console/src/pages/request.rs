@@ -241,7 +241,7 @@ struct Loaded {
 
 async fn load(c: &Console, case_id: i64) -> Result<Loaded, Problem> {
     let case =
-        c.node.store.case(case_id).await?.ok_or_else(|| {
+        c.node.query().case(case_id).await?.ok_or_else(|| {
             Problem::not_found(format!("there is no case {case_id} on this node"))
         })?;
     let corrupt = |what: &str, e: serde_json::Error| {
@@ -273,9 +273,9 @@ async fn request_view(
         request,
         assessment,
     } = load(c, case_id).await?;
-    let store = &c.node.store;
-    let authority = store.authority(&case.authority_kid).await?;
-    let events = store.case_events(case_id).await?;
+    let query = c.node.query();
+    let authority = query.authority(&case.authority_kid).await?;
+    let events = query.case_events(case_id).await?;
     let published = c.node.log.published_size();
     let jws = events
         .iter()
@@ -379,11 +379,11 @@ async fn request_view(
             .unwrap_or_default(),
     });
     let now = Timestamp::now();
-    let hold = store
+    let hold = query
         .active_hold(case_id)
         .await?
         .map(|h| hold_view(&h, &case.request_id, now));
-    let evidence = store
+    let evidence = query
         .evidence_for_case(case_id)
         .await?
         .into_iter()
@@ -435,7 +435,7 @@ async fn request_view(
     })
 }
 
-pub(super) fn hold_view(h: &custos_store::Hold, request_id: &str, now: Timestamp) -> HoldView {
+pub(super) fn hold_view(h: &Hold, request_id: &str, now: Timestamp) -> HoldView {
     HoldView {
         case_id: h.case_id,
         request_id: request_id.to_owned(),
@@ -649,7 +649,7 @@ pub async fn renew(
                 reply,
             }))
         },
-        |_: &custos_store::Hold, form| match form.get("back").as_str() {
+        |_: &Hold, form| match form.get("back").as_str() {
             "holds" => "/console/holds?done=renewed".to_owned(),
             _ => format!("/console/requests/{case_id}?done=renewed"),
         },

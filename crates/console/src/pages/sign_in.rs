@@ -125,7 +125,7 @@ pub async fn sign_in(State(c): Shared, headers: HeaderMap, body: Bytes) -> Respo
         tracing::warn!(user = "(not a user name)", "console sign-in failed");
         return wrong(WRONG.to_owned());
     }
-    let user = match c.node.store.user(&name).await {
+    let user = match c.node.query().user(&name).await {
         Ok(user) => user,
         Err(e) => return error_page(Layout::default(), &Problem::from(e)),
     };

@@ -1,0 +1,378 @@
+//! What the edges read: the console's pages, the API's lists and the CLI's listings go through
+//! these typed queries, never to the store. The records are the store's, re-exported here so
+//! that no edge names `custos_store`.
+//!
+//! [`CaseQuery`] is the one filter of case lists: the API's `GET /v1/requests` and the
+//! console's queue parse their query strings with [`CaseQuery::parse`], so both refuse a
+//! misspelt field or value alike instead of answering with an empty list.
+
+use custos_model::{Channel, Measure, Outcome};
+use custos_store::{CaseFilter, Store};
+use serde::{Deserialize, Deserializer};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+
+pub use custos_store::{
+    Authority, Case, CaseStatus, Evidence, Hold, Notice, Role, StoreError, StoredEvent, User,
+};
+
+use crate::problem::Problem;
+
+/// Typed reads over a node's records.
+#[derive(Debug, Clone, Copy)]
+pub struct Queries<'a> {
+    store: &'a Store,
+}
+
+type Read<T> = Result<T, StoreError>;
+
+impl<'a> Queries<'a> {
+    pub(crate) fn new(store: &'a Store) -> Queries<'a> {
+        Queries { store }
+    }
+
+    /// One case.
+    pub async fn case(&self, case_id: i64) -> Read<Option<Case>> {
+        self.store.case(case_id).await
+    }
+
+    /// The cases `q` selects, soonest deadline first (at most 10,000); `only_from` keeps one
+    /// authority's own.
+    pub async fn cases(&self, q: &CaseQuery, only_from: Option<&str>) -> Read<Vec<Case>> {
+        let filter = CaseFilter {
+            authority_kid: only_from.map(str::to_owned),
+            status: q.status.map(|s| s.as_str().to_owned()),
+            outcome: q.outcome.map(|o| o.as_str().to_owned()),
+            measure: q.measure.map(|m| m.as_str().to_owned()),
+            requesting_state: q.state.clone(),
+            channel: q.channel.map(|c| c.as_str().to_owned()),
+            emergency: q.emergency,
+            open_only: q.open,
+            offset: q.offset.unwrap_or(0),
+            // The store caps a page at 10,000.
+            limit: q.limit.unwrap_or(u32::MAX),
+        };
+        self.store.cases(&filter).await
+    }
+
+    /// The events of one case, in log order.
+    pub async fn case_events(&self, case_id: i64) -> Read<Vec<StoredEvent>> {
+        self.store.case_events(case_id).await
+    }
+
+    /// One event by its log index.
+    pub async fn event(&self, index: u64) -> Read<Option<StoredEvent>> {
+        self.store.event(index).await
+    }
+
+    /// The directory of authorities, revoked ones included (the table: for display only;
+    /// decisions use the directory the log gives, `directory.rs`).
+    pub async fn authorities(&self) -> Read<Vec<Authority>> {
+        self.store.authorities().await
+    }
+
+    /// One authority by key thumbprint (for display, as [`Queries::authorities`]).
+    pub async fn authority(&self, kid: &str) -> Read<Option<Authority>> {
+        self.store.authority(kid).await
+    }
+
+    /// One user by name, with the role the table holds (take the logged one with
+    /// `Directory::with_logged_role` before acting on it).
+    pub async fn user(&self, name: &str) -> Read<Option<User>> {
+        self.store.user(name).await
+    }
+
+    /// Preservation holds in force, soonest expiry first.
+    pub async fn active_holds(&self) -> Read<Vec<Hold>> {
+        self.store.active_holds().await
+    }
+
+    /// The hold in force on one case, if any.
+    pub async fn active_hold(&self, case_id: i64) -> Read<Option<Hold>> {
+        self.store.active_hold(case_id).await
+    }
+
+    /// Notices owed to persons concerned, by due date.
+    pub async fn notices(&self) -> Read<Vec<Notice>> {
+        self.store.notices().await
+    }
+
+    /// The evidence packages of a case, oldest first.
+    pub async fn evidence_for_case(&self, case_id: i64) -> Read<Vec<Evidence>> {
+        self.store.evidence_for_case(case_id).await
+    }
+}
+
+/// Every case status.
+pub const STATUSES: [CaseStatus; 7] = [
+    CaseStatus::Assessed,
+    CaseStatus::AwaitingInformation,
+    CaseStatus::AwaitingSecondReview,
+    CaseStatus::Executing,
+    CaseStatus::Refused,
+    CaseStatus::Delivered,
+    CaseStatus::Closed,
+];
+
+// A status added to the store fails to compile here until `STATUSES` has it too.
+const _: fn(CaseStatus) = |s| match s {
+    CaseStatus::Assessed
+    | CaseStatus::AwaitingInformation
+    | CaseStatus::AwaitingSecondReview
+    | CaseStatus::Executing
+    | CaseStatus::Refused
+    | CaseStatus::Delivered
+    | CaseStatus::Closed => {}
+};
+
+/// Which cases to list: the query string of `GET /v1/requests` and of the console's queue.
+/// Every field is optional; a field the list does not know, or a value it cannot take, is
+/// refused ([`CaseQuery::parse`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CaseQuery {
+    /// Only cases in this status.
+    #[serde(default, deserialize_with = "status")]
+    #[param(required = false, schema_with = status_schema)]
+    pub status: Option<CaseStatus>,
+    /// Only cases whose latest assessment has this outcome.
+    #[param(required = false, schema_with = outcome_schema)]
+    pub outcome: Option<Outcome>,
+    /// Only cases asking this measure.
+    #[param(required = false, schema_with = measure_schema)]
+    pub measure: Option<Measure>,
+    /// Requesting state (ISO 3166-1 alpha-2, either case).
+    #[serde(default, deserialize_with = "state")]
+    #[param(required = false, schema_with = state_schema)]
+    pub state: Option<String>,
+    /// Only cases that came by this channel.
+    #[param(required = false, schema_with = channel_schema)]
+    pub channel: Option<Channel>,
+    /// Only cases that claim (true) or do not claim (false) an emergency.
+    pub emergency: Option<bool>,
+    /// Leave out closed and refused.
+    #[serde(default)]
+    #[param(required = false)]
+    pub open: bool,
+    /// Skip this many (paging).
+    #[param(value_type = Option<u64>, maximum = 4294967295.0)]
+    pub offset: Option<u32>,
+    /// At most this many (the API: at most 500, the default).
+    #[param(maximum = 500)]
+    pub limit: Option<u32>,
+}
+
+/// The fields of [`CaseQuery`], as the query string names them.
+const FIELDS: [&str; 9] = [
+    "status",
+    "outcome",
+    "measure",
+    "state",
+    "channel",
+    "emergency",
+    "open",
+    "offset",
+    "limit",
+];
+
+impl CaseQuery {
+    /// Parses a query string (without the `?`). A field it does not know, or a value a field
+    /// cannot take, is a 400 problem naming the field (and the value): `invalid-filter` for a
+    /// status, outcome, measure, state or channel, `invalid-parameter` otherwise.
+    pub fn parse(query: &str) -> Result<CaseQuery, Problem> {
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.inner().to_string();
+            let about_a_field =
+                message.starts_with("unknown field") || message.starts_with("duplicate field");
+            let field = FIELDS.iter().find(|f| **f == path);
+            let Some(field) = field.filter(|_| !about_a_field) else {
+                // Not a field's value: an unknown or repeated field, which serde names.
+                return Problem::bad_request(
+                    "invalid-parameter",
+                    format!("{message}; the filters are {}", FIELDS.join(", ")),
+                );
+            };
+            let value = form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == field)
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            // The API refused the other fields' bad values as `invalid-parameter` before
+            // these five were typed; each keeps its kind.
+            let kind = match *field {
+                "status" | "outcome" | "measure" | "state" | "channel" => "invalid-filter",
+                _ => "invalid-parameter",
+            };
+            Problem::bad_request(kind, refusal(field, &value))
+        })
+    }
+}
+
+/// Why `value` is no value of `field`, and what is.
+fn refusal(field: &str, value: &str) -> String {
+    let one_of = |names: Vec<&str>| {
+        format!(
+            "{field}={value:?} is not a filter value; use one of {}",
+            names.join(", ")
+        )
+    };
+    match field {
+        "status" => one_of(STATUSES.iter().map(|s| s.as_str()).collect()),
+        "outcome" => one_of(Outcome::ALL.iter().map(|o| o.as_str()).collect()),
+        "measure" => one_of(Measure::ALL.iter().map(|m| m.as_str()).collect()),
+        "channel" => one_of(Channel::ALL.iter().map(|c| c.as_str()).collect()),
+        "state" => format!("state={value:?} is not a state code; use two letters, e.g. XA"),
+        "emergency" | "open" => one_of(vec!["true", "false"]),
+        _ => format!("{field}={value:?} is not a whole number from 0 to 4294967295"),
+    }
+}
+
+fn status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CaseStatus>, D::Error> {
+    let s = String::deserialize(d)?;
+    CaseStatus::parse(&s)
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not a case status")))
+}
+
+/// A requesting state, in upper case.
+fn state<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?.to_ascii_uppercase();
+    if s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(Some(s))
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{s:?} is not a state code"
+        )))
+    }
+}
+
+// With `schema_with` the generated parameter has no description of its own: it goes in the
+// schema.
+fn names(all: impl IntoIterator<Item = &'static str>, description: &str) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(all))
+        .description(Some(description))
+        .build()
+}
+
+fn status_schema() -> Object {
+    names(
+        STATUSES.map(CaseStatus::as_str),
+        "Only cases in this status.",
+    )
+}
+
+fn outcome_schema() -> Object {
+    names(
+        Outcome::ALL.iter().map(|o| o.as_str()),
+        "Only cases whose latest assessment has this outcome.",
+    )
+}
+
+fn measure_schema() -> Object {
+    names(
+        Measure::ALL.map(Measure::as_str),
+        "Only cases asking this measure.",
+    )
+}
+
+fn channel_schema() -> Object {
+    names(
+        Channel::ALL.map(Channel::as_str),
+        "Only cases that came by this channel.",
+    )
+}
+
+fn state_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^[A-Za-z]{2}$"))
+        .description(Some("Requesting state (ISO 3166-1 alpha-2, either case)."))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(query: &str) -> Problem {
+        match CaseQuery::parse(query) {
+            Ok(q) => panic!("{query:?} was accepted as {q:?}"),
+            Err(p) => p,
+        }
+    }
+
+    #[test]
+    fn every_filter_parses() {
+        let q = CaseQuery::parse(
+            "status=executing&outcome=refuse&measure=preserve_stored_data&state=xa&channel=network_24_7&emergency=true&open=true&offset=2&limit=5",
+        )
+        .unwrap();
+        assert_eq!(
+            q,
+            CaseQuery {
+                status: Some(CaseStatus::Executing),
+                outcome: Some(Outcome::Refuse),
+                measure: Some(Measure::PreserveStoredData),
+                state: Some("XA".into()),
+                channel: Some(Channel::Network24x7),
+                emergency: Some(true),
+                open: true,
+                offset: Some(2),
+                limit: Some(5),
+            }
+        );
+        assert_eq!(CaseQuery::parse("").unwrap(), CaseQuery::default());
+    }
+
+    #[test]
+    fn a_misspelt_value_is_refused_naming_field_and_value() {
+        for (query, field, value) in [
+            ("outcome=refused", "outcome", "refused"),
+            ("status=open", "status", "open"),
+            ("measure=everything", "measure", "everything"),
+            ("channel=email", "channel", "email"),
+            ("state=Xanadu", "state", "Xanadu"),
+            ("emergency=maybe", "emergency", "maybe"),
+            ("open=yes", "open", "yes"),
+            ("limit=-1", "limit", "-1"),
+            ("outcome=", "outcome", ""),
+        ] {
+            let p = refused(query);
+            assert_eq!(p.status, 400, "{query}");
+            let kind = if ["emergency", "open", "limit"].contains(&field) {
+                "/invalid-parameter"
+            } else {
+                "/invalid-filter"
+            };
+            assert!(p.kind.ends_with(kind), "{query}: {p:?}");
+            assert!(
+                p.detail.starts_with(&format!("{field}={value:?} is not")),
+                "{query}: {}",
+                p.detail
+            );
+        }
+        assert!(refused("outcome=refused").detail.ends_with(
+            "use one of execute, execute_narrowed, refer_for_review, needs_information, refuse"
+        ));
+    }
+
+    #[test]
+    fn an_unknown_or_repeated_field_is_refused_naming_it() {
+        let p = refused("emergncy=true");
+        assert!(p.kind.ends_with("/invalid-parameter"), "{p:?}");
+        assert!(p.detail.contains("emergncy"), "{}", p.detail);
+        let p = refused("outcome=refuse&outcome=execute");
+        assert!(p.kind.ends_with("/invalid-parameter"), "{p:?}");
+        assert!(p.detail.contains("outcome"), "{}", p.detail);
+    }
+
+    #[test]
+    fn every_status_is_listed() {
+        for s in STATUSES {
+            assert_eq!(CaseStatus::parse(s.as_str()), Some(s));
+        }
+    }
+}

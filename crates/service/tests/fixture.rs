@@ -1,0 +1,868 @@
+//! The one place the tests build things: a node directory in a temporary folder (configuration,
+//! node key, SQLite store), an authority with its Ed25519 JWK, users with roles, an assessor, a
+//! fixed clock, and helpers that run `ops` in one signed batch, or jobs through the real writer.
+//!
+//! Time is never read from the wall: every `ops` call takes an explicit instant (`t0()` plus
+//! durations). The writer stamps decisions with its own clock (it has no injectable one), so
+//! writer tests assert only what does not depend on it, and drive the scheduler with
+//! `Job::Tick(at)` at explicit instants.
+//!
+//! Every batch is signed like a CLI write (`offline::with_batch`: the history checked, a
+//! checkpoint signed with the node key, the head file written), so any test can start a writer or
+//! a whole node on what it built.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use custos_jose::{PrivateJwk, sign_compact};
+use custos_ledger::{Hash, SignerKey, VerifierKey};
+use custos_safeguards::{Assessment, Assessor, Jurisdiction};
+use custos_service::directory::Directory;
+use custos_service::log::NodeLog;
+use custos_service::offline::{self, OfflineError, OpFuture};
+use custos_service::ops::{
+    self, Appended, DecisionInput, DecisionKind, DueNotice, LifecycleRules, NarrowedTerms,
+    NewAuthority, RecordedDecision, SecondReviewInput, Submission, SubmitOutcome,
+};
+use custos_service::replay::{Projections, Signatures};
+use custos_service::writer::{self, Job, WriterContext, WriterHandle};
+use custos_service::{Config, Node, Problem};
+use custos_store::{
+    Authority, Batch, Case, CaseStatus, Hold, Notice, Role, Store, StoredEvent, User,
+};
+use jiff::{SignedDuration, Timestamp};
+use serde_json::Value;
+use sha2::Digest as _;
+use tokio::sync::oneshot;
+
+/// The log's origin (and the node key's name).
+pub const ORIGIN: &str = "custos.test/log";
+
+/// The fixed "now" of the tests: the assessment time of the example cases in
+/// `testdata/cases/`, so each case gets the outcome its file expects.
+pub fn t0() -> Timestamp {
+    "2026-11-20T12:00:00Z".parse().unwrap()
+}
+
+/// When the directory and the users were set up: a day before `t0()`.
+pub fn setup_time() -> Timestamp {
+    t0() - days(1)
+}
+
+pub fn days(n: i64) -> SignedDuration {
+    SignedDuration::from_hours(24 * n)
+}
+
+pub fn secs(n: i64) -> SignedDuration {
+    SignedDuration::from_secs(n)
+}
+
+/// The node key (C2SP signed-note key) every fixture signs with.
+pub fn node_key() -> SignerKey {
+    SignerKey::from_seed(ORIGIN, &[9; 32]).unwrap()
+}
+
+/// Another key under the same name: what a forger without the node key can sign with.
+pub fn forger_key() -> SignerKey {
+    SignerKey::from_seed(ORIGIN, &[10; 32]).unwrap()
+}
+
+/// The requesting authority of most tests: XA, with an Ed25519 key from a fixed seed.
+pub fn authority_key() -> PrivateJwk {
+    PrivateJwk::from_seed(&[3; 32])
+}
+
+/// A second authority (XB).
+pub fn other_authority_key() -> PrivateJwk {
+    PrivateJwk::from_seed(&[4; 32])
+}
+
+const TOKEN_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+
+/// A user row as the users table would hold it.
+pub fn user(name: &str, role: Role) -> User {
+    User {
+        name: name.into(),
+        role,
+        token_hash: TOKEN_HASH.into(),
+        added_at: setup_time(),
+        disabled_at: None,
+        password_hash: None,
+    }
+}
+
+/// Reviewers Rita and Rex, supervisors Sue and Sam, auditor Aud: the users every fixture has.
+pub fn rita() -> User {
+    user("rita", Role::Reviewer)
+}
+pub fn rex() -> User {
+    user("rex", Role::Reviewer)
+}
+pub fn sue() -> User {
+    user("sue", Role::Supervisor)
+}
+pub fn sam() -> User {
+    user("sam", Role::Supervisor)
+}
+pub fn aud() -> User {
+    user("aud", Role::Auditor)
+}
+
+pub fn new_authority(key: &PrivateJwk, state: &str) -> NewAuthority {
+    NewAuthority {
+        state: state.into(),
+        name: format!("Central authority of {state}"),
+        kind: "central_authority".into(),
+        channels: vec!["mla".into(), "network_24_7".into()],
+        jwk: key.public(),
+        age_recipient: None,
+    }
+}
+
+/// A decision with a reason that is a full sentence (and a message when one is needed).
+pub fn decision(kind: DecisionKind) -> DecisionInput {
+    DecisionInput {
+        decision: kind,
+        reason: "The reviewer weighed every finding of the assessment.".into(),
+        narrowed: None,
+        message: (kind == DecisionKind::RequestInformation)
+            .then(|| "Please state the data protection terms.".into()),
+        grounds: vec![],
+    }
+}
+
+pub fn narrowed_decision(terms: NarrowedTerms) -> DecisionInput {
+    DecisionInput {
+        narrowed: Some(terms),
+        ..decision(DecisionKind::ExecuteNarrowed)
+    }
+}
+
+pub fn confirm(yes: bool) -> SecondReviewInput {
+    SecondReviewInput {
+        confirm: yes,
+        reason: "The second reviewer read the case and the proposal.".into(),
+    }
+}
+
+/// The problem's kind, without the base URI (`request-id-reused`, `role`, …).
+pub fn slug(p: &Problem) -> &str {
+    p.kind.rsplit('/').next().unwrap_or_default()
+}
+
+/// Asserts `r` is a refusal of kind `kind` with HTTP status `status`, and returns it.
+#[track_caller]
+pub fn refused<T: std::fmt::Debug>(r: Result<T, Problem>, status: u16, kind: &str) -> Problem {
+    match r {
+        Ok(v) => panic!("expected a refusal {status} {kind}, got {v:?}"),
+        Err(p) => {
+            assert_eq!((p.status, slug(&p)), (status, kind), "{p:?}");
+            p
+        }
+    }
+}
+
+// Readers of rows, so a change of a row's types is adapted here only.
+
+pub fn outcome(c: &Case) -> String {
+    c.outcome.to_string()
+}
+
+pub fn assessment(c: &Case) -> Assessment {
+    serde_json::from_str(&c.assessment).unwrap()
+}
+
+pub fn recorded(c: &Case) -> RecordedDecision {
+    serde_json::from_str(c.decision.as_deref().expect("a decision in force")).unwrap()
+}
+
+pub fn pending(c: &Case) -> Option<RecordedDecision> {
+    c.pending_decision
+        .as_deref()
+        .map(|d| serde_json::from_str(d).unwrap())
+}
+
+pub fn body(e: &StoredEvent) -> Value {
+    serde_json::from_str(&e.body).unwrap()
+}
+
+pub fn event_type(e: &StoredEvent) -> String {
+    e.event_type.to_string()
+}
+
+pub fn case_id(o: &SubmitOutcome) -> i64 {
+    match o {
+        SubmitOutcome::Created(c) | SubmitOutcome::Supplemented(c) | SubmitOutcome::Repeated(c) => {
+            c.case_id
+        }
+    }
+}
+
+/// Settings of a fixture's node.
+pub struct Setup {
+    pub config: Config,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            config: Config::new(ORIGIN),
+        }
+    }
+}
+
+/// A node directory with a store, an authority, users and an assessor; nothing running.
+pub struct Fixture {
+    tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub config: Config,
+    pub store: Store,
+    pub assessor: Assessor,
+    pub rules: LifecycleRules,
+    /// The authority XA as registered.
+    pub authority: Authority,
+}
+
+impl Fixture {
+    /// The default node: rights-first profile, holds of 90 days.
+    pub async fn new() -> Fixture {
+        Fixture::with(|_| {}).await
+    }
+
+    /// A node whose configuration `change` adjusts first.
+    pub async fn with(change: impl FnOnce(&mut Config)) -> Fixture {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_owned();
+        let mut config = Config::new(ORIGIN);
+        change(&mut config);
+        std::fs::write(
+            dir.join(&config.key),
+            format!("{}\n", node_key().to_private_string().as_str()),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(custos_service::config::CONFIG_FILE),
+            config.to_toml().unwrap(),
+        )
+        .unwrap();
+        let store = Store::open_sqlite(&dir.join(&config.database), true)
+            .await
+            .unwrap();
+        let profile = custos_service::node::load_profile(&dir, &config.profile).unwrap();
+        let rules = LifecycleRules {
+            preservation_days: config.lifecycle.preservation_days,
+        };
+        let a = new_authority(&authority_key(), "XA");
+        let authority = offline_batch(&dir, move |b, out| {
+            Box::pin(async move {
+                let added = ops::add_authority(b, out, &a, setup_time()).await?;
+                for u in [rita(), rex(), sue(), sam(), aud()] {
+                    ops::add_user(b, out, &u).await?;
+                }
+                Ok(added)
+            })
+        })
+        .await
+        .unwrap();
+        Fixture {
+            tmp,
+            dir,
+            config,
+            store,
+            assessor: Assessor::new(profile, Jurisdiction::default()),
+            rules,
+            authority,
+        }
+    }
+
+    /// Runs `op` in one batch signed like a CLI write; a refusal comes back as its problem and
+    /// leaves nothing behind.
+    pub async fn try_batch<T>(
+        &self,
+        op: impl for<'a> FnOnce(&'a mut Batch, &'a mut Appended) -> OpFuture<'a, T>,
+    ) -> Result<T, Problem> {
+        match offline_batch(&self.dir, op).await {
+            Ok(v) => Ok(v),
+            Err(OfflineError::Refused(p)) => Err(p),
+            Err(OfflineError::Setup(e)) => panic!("the batch failed: {e:#}"),
+        }
+    }
+
+    /// A signed request document made from example case `case` (a file in `testdata/cases/`),
+    /// with id `id`, submitted at `at` by the authority XA; `edit` may change the document first.
+    pub fn submission_with(
+        &self,
+        case: &str,
+        id: &str,
+        at: Timestamp,
+        edit: impl FnOnce(&mut Value),
+    ) -> Submission {
+        self.submission_by(&authority_key(), &self.authority, case, id, at, edit)
+    }
+
+    pub fn submission(&self, case: &str, id: &str, at: Timestamp) -> Submission {
+        self.submission_with(case, id, at, |_| {})
+    }
+
+    /// The same, signed by `key` for the directory entry `authority`.
+    pub fn submission_by(
+        &self,
+        key: &PrivateJwk,
+        authority: &Authority,
+        case: &str,
+        id: &str,
+        at: Timestamp,
+        edit: impl FnOnce(&mut Value),
+    ) -> Submission {
+        let path = format!(
+            "{}/../../testdata/cases/{case}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let doc: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let mut r = doc["request"].clone();
+        r["id"] = id.into();
+        r["submitted_at"] = at.to_string().into();
+        r["requesting_authority"]["state"] = authority.state.clone().into();
+        edit(&mut r);
+        let payload = serde_json::to_string(&r).unwrap();
+        let request = custos_model::parse_request(payload.as_bytes()).unwrap();
+        Submission {
+            authority: authority.clone(),
+            assessment: self.assessor.assess(&request, at).unwrap(),
+            request,
+            payload_sha256: Hash(sha2::Sha256::digest(payload.as_bytes()).into()),
+            jws: sign_compact(payload.as_bytes(), key, Some("custos.request/v1+jws")),
+            payload,
+            received_at: at,
+        }
+    }
+
+    /// `ops::submit` with the sender as the log has it now (`current`).
+    pub async fn submit_as(
+        &self,
+        s: Submission,
+        current: Option<Authority>,
+    ) -> Result<SubmitOutcome, Problem> {
+        self.try_batch(move |b, out| {
+            Box::pin(async move { ops::submit(b, out, &s, current.as_ref()).await })
+        })
+        .await
+    }
+
+    /// Submits example `case` as `id` at `at` from XA (as the log has it), returning the outcome.
+    pub async fn try_submit(
+        &self,
+        case: &str,
+        id: &str,
+        at: Timestamp,
+    ) -> Result<SubmitOutcome, Problem> {
+        let current = self.logged_authority(&self.authority.kid).await;
+        self.submit_as(self.submission(case, id, at), current).await
+    }
+
+    /// Submits and returns the case number.
+    pub async fn submit(&self, case: &str, id: &str, at: Timestamp) -> i64 {
+        case_id(&self.try_submit(case, id, at).await.unwrap())
+    }
+
+    pub async fn decide(
+        &self,
+        case_id: i64,
+        who: &User,
+        input: DecisionInput,
+        at: Timestamp,
+    ) -> Result<Case, Problem> {
+        let (who, rules) = (who.clone(), self.rules.clone());
+        self.try_batch(move |b, out| {
+            Box::pin(async move { ops::decide(b, out, &rules, case_id, &who, &input, at).await })
+        })
+        .await
+    }
+
+    pub async fn second_review(
+        &self,
+        case_id: i64,
+        who: &User,
+        input: SecondReviewInput,
+        at: Timestamp,
+    ) -> Result<Case, Problem> {
+        let (who, rules) = (who.clone(), self.rules.clone());
+        self.try_batch(move |b, out| {
+            Box::pin(
+                async move { ops::second_review(b, out, &rules, case_id, &who, &input, at).await },
+            )
+        })
+        .await
+    }
+
+    pub async fn renew(&self, case_id: i64, who: &User, at: Timestamp) -> Result<Hold, Problem> {
+        let (who, rules) = (who.clone(), self.rules.clone());
+        self.try_batch(move |b, out| {
+            Box::pin(async move { ops::renew_hold(b, out, &rules, case_id, &who, at).await })
+        })
+        .await
+    }
+
+    pub async fn advance(
+        &self,
+        case_id: i64,
+        who: &User,
+        to: CaseStatus,
+        at: Timestamp,
+    ) -> Result<Case, Problem> {
+        let who = who.clone();
+        self.try_batch(move |b, out| {
+            Box::pin(async move { ops::advance(b, out, case_id, &who, to, at).await })
+        })
+        .await
+    }
+
+    /// One scheduler tick at `at` (`ops::tick`).
+    pub async fn tick(&self, at: Timestamp) -> Vec<DueNotice> {
+        self.try_batch(move |b, out| Box::pin(async move { ops::tick(b, out, at).await }))
+            .await
+            .unwrap()
+    }
+
+    pub async fn notice_result(&self, case_id: i64, result: Result<(), String>, at: Timestamp) {
+        self.try_batch(move |b, out| {
+            Box::pin(async move { ops::notice_result(b, out, case_id, result, at).await })
+        })
+        .await
+        .unwrap()
+    }
+
+    pub async fn add_authority(
+        &self,
+        key: &PrivateJwk,
+        state: &str,
+        at: Timestamp,
+    ) -> Result<Authority, Problem> {
+        let a = new_authority(key, state);
+        self.try_batch(move |b, out| {
+            Box::pin(async move { ops::add_authority(b, out, &a, at).await })
+        })
+        .await
+    }
+
+    pub async fn revoke(&self, kid: &str, at: Timestamp) -> Result<Authority, Problem> {
+        let kid = kid.to_owned();
+        self.try_batch(move |b, out| {
+            Box::pin(
+                async move { ops::revoke_authority(b, out, &kid, "key compromised", at).await },
+            )
+        })
+        .await
+    }
+
+    pub async fn add_user(&self, u: User) -> Result<(), Problem> {
+        self.try_batch(move |b, out| Box::pin(async move { ops::add_user(b, out, &u).await }))
+            .await
+    }
+
+    /// A case that went through `submit` and a decision of `kind` by Rita at `at`.
+    pub async fn decided(&self, case: &str, id: &str, kind: DecisionKind, at: Timestamp) -> i64 {
+        let c = self.submit(case, id, at).await;
+        self.decide(c, &rita(), decision(kind), at).await.unwrap();
+        c
+    }
+
+    /// Runs `op` in a batch committed as is: no checkpoint, no head file. What someone who
+    /// can write the database, but has not the node key, can do.
+    pub async fn unsigned_batch<T>(
+        &self,
+        op: impl for<'a> FnOnce(&'a mut Batch, &'a mut Appended) -> OpFuture<'a, T>,
+    ) -> T {
+        let mut b = self.store.begin().await.unwrap();
+        let mut out = Vec::new();
+        let v = op(&mut b, &mut out).await.unwrap();
+        b.commit().await.unwrap();
+        v
+    }
+
+    /// Changes a case row without an event.
+    pub async fn tamper_case(&self, case_id: i64, change: impl FnOnce(&mut Case)) {
+        let mut case = self.case(case_id).await;
+        change(&mut case);
+        self.unsigned_batch(move |b, _| Box::pin(async move { Ok(b.put_case(&case).await?) }))
+            .await
+    }
+
+    /// Records a checkpoint over every event, signed with `key`, without a head file.
+    pub async fn put_checkpoint_signed_by(&self, key: &SignerKey) {
+        let size = self.log_size().await;
+        let leaves = self.store.leaves(0, size).await.unwrap();
+        let mut tree = custos_ledger::MerkleTree::new(custos_ledger::MemoryStore::new());
+        for l in &leaves {
+            tree.append(l).unwrap();
+        }
+        let root = tree.root().unwrap();
+        let cp = custos_store::StoredCheckpoint {
+            size,
+            root,
+            note: custos_ledger::Checkpoint::new(ORIGIN.to_owned(), size, root)
+                .sign(&[key])
+                .unwrap(),
+            signed_at: t0(),
+        };
+        self.unsigned_batch(move |b, _| Box::pin(async move { Ok(b.put_checkpoint(&cp).await?) }))
+            .await
+    }
+
+    // Reads.
+
+    /// The authority as the log has it (revocations applied).
+    pub async fn logged_authority(&self, kid: &str) -> Option<Authority> {
+        offline::logged_registry(&self.store)
+            .await
+            .unwrap()
+            .authorities
+            .get(kid)
+            .cloned()
+    }
+
+    pub async fn case(&self, case_id: i64) -> Case {
+        self.store.case(case_id).await.unwrap().expect("the case")
+    }
+
+    pub async fn cases(&self) -> Vec<Case> {
+        self.store.all_cases().await.unwrap()
+    }
+
+    pub async fn hold(&self, case_id: i64) -> Option<Hold> {
+        let holds = self.store.all_holds().await.unwrap();
+        holds.into_iter().find(|h| h.case_id == case_id)
+    }
+
+    pub async fn notice(&self, case_id: i64) -> Option<Notice> {
+        let notices = self.store.notices().await.unwrap();
+        notices.into_iter().find(|n| n.case_id == case_id)
+    }
+
+    pub async fn events(&self) -> Vec<StoredEvent> {
+        self.store.events(0, u64::MAX >> 1).await.unwrap()
+    }
+
+    /// The types of the events of one case, in log order.
+    pub async fn case_events(&self, case_id: i64) -> Vec<String> {
+        self.store
+            .case_events(case_id)
+            .await
+            .unwrap()
+            .iter()
+            .map(event_type)
+            .collect()
+    }
+
+    /// The types of every event of the log, in order.
+    pub async fn event_types(&self) -> Vec<String> {
+        self.events().await.iter().map(event_type).collect()
+    }
+
+    pub async fn log_size(&self) -> u64 {
+        self.store.log_size().await.unwrap()
+    }
+
+    /// What a replay of the whole log finds: problems met on the way, then every row of the
+    /// tables that differs from the replay.
+    pub async fn findings(&self) -> Vec<String> {
+        let events = self.events().await;
+        let mut p = Projections::replay(&events, Signatures::Verify);
+        let tables = custos_service::audit::read_tables(&self.store)
+            .await
+            .unwrap();
+        let mut all: Vec<String> = p.findings.drain(..).map(|f| f.to_string()).collect();
+        all.extend(p.diff(&tables).into_iter().map(|f| f.to_string()));
+        all
+    }
+
+    /// The history checked as a node checks it at start (`integrity::check_history` over the
+    /// events, the latest checkpoint row and the head file). Returns the size it ends at.
+    pub async fn check_history(&self) -> Result<u64, custos_service::integrity::HistoryError> {
+        check_history_in(&self.dir, &self.store).await
+    }
+
+    pub fn verifier(&self) -> VerifierKey {
+        node_key().verifier()
+    }
+
+    /// The head file's note.
+    pub fn head(&self) -> Option<String> {
+        custos_service::integrity::read_head(&self.dir).unwrap()
+    }
+
+    // Running.
+
+    /// Starts the real writer on this store, as `Node::open` does: the log loaded and checked,
+    /// the directory from the log, attached so a miss asks the writer to catch up.
+    pub async fn writer(&self) -> Running {
+        self.writer_at(t0()).await
+    }
+
+    /// The writer as in [`Fixture::writer`], with its clock at `at`, moved by hand.
+    pub async fn writer_at(&self, at: Timestamp) -> Running {
+        let clock = custos_service::clock::ManualClock::new(at);
+        let head = custos_service::integrity::read_head(&self.dir).unwrap();
+        let log = Arc::new(
+            NodeLog::load(&self.store, ORIGIN, node_key(), head.as_deref())
+                .await
+                .unwrap(),
+        );
+        let registry = offline::logged_registry(&self.store).await.unwrap();
+        let directory = Arc::new(Directory::new(registry));
+        let handle = writer::spawn(
+            self.store.clone(),
+            log.clone(),
+            WriterContext {
+                rules: self.rules.clone(),
+                directory: directory.clone(),
+                dir: self.dir.clone(),
+                clock: clock.clock(),
+            },
+        );
+        directory.attach(handle.clone());
+        Running {
+            handle,
+            log,
+            directory,
+            clock,
+        }
+    }
+
+    /// Opens the whole node in this directory (`Node::open`).
+    pub async fn node(&self) -> anyhow::Result<Arc<Node>> {
+        Node::open(&self.dir).await
+    }
+
+    /// One scheduler pass of a node at `now`.
+    pub async fn scheduler_pass(node: &Node, now: Timestamp) -> Result<(), Problem> {
+        node.scheduler_pass(now).await
+    }
+
+    // Whole-file operations, as an operator (or an attacker) would do them while no node runs.
+
+    /// Copies the database files aside, holding the write lock meanwhile so no one writes or
+    /// resets the WAL during the copy (the WAL-index `-shm` is not copied: SQLite rebuilds it).
+    pub async fn backup(&self) -> tempfile::TempDir {
+        let to = tempfile::tempdir().unwrap();
+        let lock = self.store.begin().await.unwrap();
+        for f in &db_files(&self.dir, &self.config)[..2] {
+            if f.exists() {
+                std::fs::copy(f, to.path().join(f.file_name().unwrap())).unwrap();
+            }
+        }
+        drop(lock);
+        to
+    }
+
+    /// This node directory (configuration, key, head file) in a new place, with the database
+    /// files of `backup` instead of its own: the node as an operator would find it after
+    /// restoring an old backup of the database alone. (A new place, because a closing SQLite
+    /// connection may still remove the old WAL by name.)
+    pub async fn with_database_from(&self, backup: &Path) -> Fixture {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_owned();
+        let config_file = custos_service::config::CONFIG_FILE;
+        for name in [
+            Path::new(config_file),
+            self.config.key.as_path(),
+            Path::new(custos_service::integrity::HEAD_FILE),
+        ] {
+            std::fs::copy(self.dir.join(name), dir.join(name)).unwrap();
+        }
+        for f in &db_files(&dir, &self.config)[..2] {
+            let src = backup.join(f.file_name().unwrap());
+            if src.exists() {
+                std::fs::copy(&src, f).unwrap();
+            }
+        }
+        let store = Store::open_sqlite(&dir.join(&self.config.database), false)
+            .await
+            .unwrap();
+        let profile = custos_service::node::load_profile(&dir, &self.config.profile).unwrap();
+        Fixture {
+            tmp,
+            dir,
+            config: self.config.clone(),
+            store,
+            assessor: Assessor::new(profile, Jurisdiction::default()),
+            rules: self.rules.clone(),
+            authority: self.authority.clone(),
+        }
+    }
+}
+
+fn db_files(dir: &Path, config: &Config) -> Vec<PathBuf> {
+    let db = dir.join(&config.database);
+    let name = db.file_name().unwrap().to_string_lossy().into_owned();
+    vec![
+        db.clone(),
+        db.with_file_name(format!("{name}-wal")),
+        db.with_file_name(format!("{name}-shm")),
+    ]
+}
+
+/// `integrity::check_history` over the store in `dir`, with its head file.
+pub async fn check_history_in(
+    dir: &Path,
+    store: &Store,
+) -> Result<u64, custos_service::integrity::HistoryError> {
+    let size = store.log_size().await.unwrap();
+    let leaves = store.leaves(0, size).await.unwrap();
+    let mut tree = custos_ledger::MerkleTree::new(custos_ledger::MemoryStore::new());
+    for l in &leaves {
+        tree.append(l).unwrap();
+    }
+    let latest = store.latest_checkpoint().await.unwrap();
+    let head = custos_service::integrity::read_head(dir)?;
+    custos_service::integrity::check_history(
+        size,
+        |s| tree.root_at(s).ok(),
+        latest.as_ref(),
+        head.as_deref(),
+        ORIGIN,
+        &node_key().verifier(),
+    )
+    .map(|cp| cp.map_or(0, |c| c.size))
+}
+
+/// The real writer task, running.
+pub struct Running {
+    pub handle: WriterHandle,
+    pub log: Arc<NodeLog>,
+    pub directory: Arc<Directory>,
+    /// The writer's clock: every job of a batch reads it.
+    pub clock: custos_service::clock::ManualClock,
+}
+
+/// A job sent to the writer whose answer is still to come.
+pub struct Pending<T>(oneshot::Receiver<Result<T, Problem>>);
+
+impl<T> Pending<T> {
+    pub async fn answer(self) -> Result<T, Problem> {
+        writer::reply(self.0).await
+    }
+}
+
+impl Running {
+    /// Queues a job without waiting for its answer (jobs queued together form one batch).
+    pub async fn queue<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, Problem>>) -> Job,
+    ) -> Pending<T> {
+        let (tx, rx) = oneshot::channel();
+        self.handle.send(make(tx)).await.unwrap();
+        Pending(rx)
+    }
+
+    pub async fn queue_submit(&self, s: Submission) -> Pending<SubmitOutcome> {
+        self.queue(|tx| Job::Submit(Box::new(s), tx)).await
+    }
+
+    pub async fn queue_decide(
+        &self,
+        case_id: i64,
+        user: &User,
+        input: DecisionInput,
+    ) -> Pending<Case> {
+        let user = user.clone();
+        self.queue(|reply| Job::Decide {
+            case_id,
+            user,
+            input,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn submit(&self, s: Submission) -> Result<SubmitOutcome, Problem> {
+        self.queue_submit(s).await.answer().await
+    }
+
+    pub async fn decide(
+        &self,
+        case_id: i64,
+        user: &User,
+        input: DecisionInput,
+    ) -> Result<Case, Problem> {
+        self.queue_decide(case_id, user, input).await.answer().await
+    }
+
+    pub async fn second_review(
+        &self,
+        case_id: i64,
+        user: &User,
+        input: SecondReviewInput,
+    ) -> Result<Case, Problem> {
+        let user = user.clone();
+        self.handle
+            .call(|reply| Job::SecondReview {
+                case_id,
+                user,
+                input,
+                reply,
+            })
+            .await
+    }
+
+    pub async fn renew(&self, case_id: i64, user: &User) -> Result<Hold, Problem> {
+        let user = user.clone();
+        self.handle
+            .call(|reply| Job::Renew {
+                case_id,
+                user,
+                reply,
+            })
+            .await
+    }
+
+    pub async fn advance(
+        &self,
+        case_id: i64,
+        user: &User,
+        to: CaseStatus,
+    ) -> Result<Case, Problem> {
+        let user = user.clone();
+        self.handle
+            .call(|reply| Job::Advance {
+                case_id,
+                user,
+                to,
+                reply,
+            })
+            .await
+    }
+
+    pub async fn tick(&self, at: Timestamp) -> Result<Vec<DueNotice>, Problem> {
+        self.handle.call(|tx| Job::Tick(at, tx)).await
+    }
+
+    pub async fn notice_result(
+        &self,
+        case_id: i64,
+        result: Result<(), String>,
+    ) -> Result<(), Problem> {
+        self.handle
+            .call(|tx| Job::NoticeResult(case_id, result, tx))
+            .await
+    }
+
+    pub async fn sync(&self) -> Result<(), Problem> {
+        self.handle.call(Job::Sync).await
+    }
+}
+
+/// One offline batch on the node in `dir` (`offline::with_batch` on a freshly opened `NodeDir`).
+pub async fn offline_batch<T>(
+    dir: &std::path::Path,
+    op: impl for<'a> FnOnce(&'a mut Batch, &'a mut Appended) -> OpFuture<'a, T>,
+) -> Result<T, OfflineError> {
+    let nd = custos_service::NodeDir::open(dir)
+        .await
+        .expect("the fixture's node directory opens");
+    let result = offline::with_batch(&nd, op).await;
+    nd.close().await;
+    result
+}

@@ -1,0 +1,14 @@
+//! The in-process tests of custos-service, one binary: `ops`, the writer and the scheduler
+//! against a temporary SQLite store, with an injected clock (no sleeps). Everything is built by
+//! `fixture`.
+
+mod fixture;
+
+mod decisions;
+mod directory;
+mod intake;
+mod integrity;
+mod lifecycle;
+mod replay;
+mod scheduler;
+mod writer;
