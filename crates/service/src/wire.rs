@@ -411,27 +411,41 @@ pub(crate) mod schema {
             .build()
     }
 
-    fn names<'a>(values: impl IntoIterator<Item = &'a str>) -> Object {
+    // `schema_with` drops a field's doc comment, so each word list says what it is.
+    fn names<'a>(values: impl IntoIterator<Item = &'a str>, description: &str) -> Object {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .enum_values(Some(values))
+            .description(Some(description))
             .build()
     }
 
     pub fn outcome() -> Object {
-        names(Outcome::ALL.iter().map(|o| o.as_str()))
+        names(
+            Outcome::ALL.iter().map(|o| o.as_str()),
+            "The assessment's outcome.",
+        )
     }
 
     pub fn severity() -> Object {
-        names(Severity::ALL.iter().map(|s| s.as_str()))
+        names(
+            Severity::ALL.iter().map(|s| s.as_str()),
+            "How much the finding weighs.",
+        )
     }
 
     pub fn measure() -> Object {
-        names(Measure::ALL.iter().map(|m| m.as_str()))
+        names(
+            Measure::ALL.iter().map(|m| m.as_str()),
+            "The measure asked for.",
+        )
     }
 
     pub fn channel() -> Object {
-        names(Channel::ALL.iter().map(|c| c.as_str()))
+        names(
+            Channel::ALL.iter().map(|c| c.as_str()),
+            "How a request travels.",
+        )
     }
 
     pub fn channels() -> Array {
@@ -439,11 +453,14 @@ pub(crate) mod schema {
     }
 
     pub fn event_type() -> Object {
-        names(EventType::ALL.iter().map(|t| t.as_str()))
+        names(
+            EventType::ALL.iter().map(|t| t.as_str()),
+            "The event type, e.g. `request.received`.",
+        )
     }
 
     pub fn case_status() -> Object {
-        names(STATUSES.map(CaseStatus::as_str))
+        names(STATUSES.map(CaseStatus::as_str), "Where the case stands.")
     }
 
     // The shape of `custos.assessment/v1` (custos_safeguards::Assessment), described here so
