@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, anyhow};
 use custos_jose::{PrivateJwk, sign_compact};
 use custos_ledger::checkpoint::Checkpoint;
-use custos_ledger::commitment::{PublicRecord, Salt, commit};
+use custos_ledger::commitment::{PublicRecord, commit};
 use custos_ledger::tiles::{Tile, parse_bundle, tiles_for_size, verify_full};
 use custos_ledger::{Hash, VerifierKey, leaf_hash, verify_consistency, verify_inclusion};
+use custos_service::Problem;
+use custos_service::wire::{CaseView, ConsistencyProof, InclusionProof, Opening};
 use serde_json::Value;
 
 use crate::Failure;
@@ -67,11 +69,16 @@ pub fn submit(
         let status = resp.status();
         let body = resp.text().await.map_err(|e| Failure::Setup(e.into()))?;
         if status.is_success() {
-            outln!("{body}")
+            let case: CaseView = serde_json::from_str(&body).map_err(|e| {
+                Failure::Setup(anyhow!(
+                    "{server} answered {status} but not with a case: {e}"
+                ))
+            })?;
+            let text = serde_json::to_string(&case).map_err(|e| Failure::Setup(e.into()))?;
+            outln!("{text}")
         } else {
-            let detail = serde_json::from_str::<Value>(&body)
-                .ok()
-                .and_then(|v| v["detail"].as_str().map(str::to_owned))
+            let detail = serde_json::from_str::<Problem>(&body)
+                .map(|p| p.detail)
                 .unwrap_or(body);
             Err(Failure::Input(format!(
                 "the node refused the request ({status}): {detail}"
@@ -120,16 +127,6 @@ async fn get(c: &reqwest::Client, u: String) -> anyhow::Result<reqwest::Response
     Ok(resp)
 }
 
-fn b64_hashes(v: &Value) -> anyhow::Result<Vec<Hash>> {
-    v.as_array()
-        .ok_or_else(|| anyhow!("proof is not an array"))?
-        .iter()
-        .map(|h| {
-            Hash::from_base64(h.as_str().unwrap_or("")).map_err(|e| anyhow!("proof hash: {e}"))
-        })
-        .collect()
-}
-
 /// Result of a verification, for people and machines.
 struct Report {
     lines: Vec<String>,
@@ -166,14 +163,13 @@ pub fn log_verify(
                 }
                 report.lines.push(format!("same tree as last seen (size {})", cp.size));
             } else if old.size > 0 {
-                let v: Value = get(&c, url(server, &format!("/v1/log/consistency?old={}&new={}", old.size, cp.size)))
+                let v: ConsistencyProof = get(&c, url(server, &format!("/v1/log/consistency?old={}&new={}", old.size, cp.size)))
                     .await
                     .map_err(Failure::Setup)?
                     .json()
                     .await
                     .map_err(|e| Failure::Setup(e.into()))?;
-                let proof = b64_hashes(&v["proof"]).map_err(Failure::Setup)?;
-                verify_consistency(old.size, cp.size, &proof, &old.root, &cp.root).map_err(|e| {
+                verify_consistency(old.size, cp.size, &v.proof, &old.root, &cp.root).map_err(|e| {
                     Failure::Input(format!("the log is NOT consistent with the checkpoint of size {} seen before: {e}", old.size))
                 })?;
                 report.lines.push(format!("consistent with the last seen checkpoint (size {} → {})", old.size, cp.size));
@@ -256,13 +252,17 @@ pub fn check_opening(server: &str, vkey: &str, opening: &Path) -> Result<(), Fai
     let vkey = parse_vkey(vkey)?;
     let text = std::fs::read_to_string(opening)
         .map_err(|e| Failure::Input(format!("{}: {e}", opening.display())))?;
-    let o: Value = serde_json::from_str(&text)
-        .map_err(|e| Failure::Input(format!("{}: not JSON: {e}", opening.display())))?;
+    let o: Opening = serde_json::from_str(&text).map_err(|e| {
+        Failure::Input(format!(
+            "{}: not a custos.opening/v1 document: {e}",
+            opening.display()
+        ))
+    })?;
     let rt = runtime().map_err(Failure::Setup)?;
     rt.block_on(async {
         let c = client().map_err(Failure::Setup)?;
         let (size, event_type, day) = verify_opening_online(&c, server, &vkey, &o).await?;
-        outln!("ok: event {} ({event_type}, {day}) is in the log at checkpoint size {size}, signed by {}", o["index"], vkey.name())
+        outln!("ok: event {} ({event_type}, {day}) is in the log at checkpoint size {size}, signed by {}", o.index, vkey.name())
     })
 }
 
@@ -273,29 +273,24 @@ pub async fn verify_opening_online(
     c: &reqwest::Client,
     server: &str,
     vkey: &VerifierKey,
-    o: &Value,
+    o: &Opening,
 ) -> Result<(u64, String, String), Failure> {
-    let index = o["index"]
-        .as_u64()
-        .ok_or_else(|| Failure::Input("the opening has no index".into()))?;
-    let salt = Salt::from_base64(o["salt"].as_str().unwrap_or(""))
-        .map_err(|e| Failure::Input(format!("salt: {e}")))?;
-    let event = &o["event"];
-    let event_type = event["type"]
-        .as_str()
-        .ok_or_else(|| Failure::Input("event.type is missing".into()))?;
-    let at = event["at"]
-        .as_str()
-        .ok_or_else(|| Failure::Input("event.at is missing".into()))?;
-    if event["seq"].as_u64() != Some(index) {
+    let index = o.index;
+    let event_type = o.event.kind.as_str();
+    if o.event.seq != index {
         return Err(Failure::Input(format!(
             "the event says seq {}, the opening says index {index}",
-            event["seq"]
+            o.event.seq
         )));
     }
-    let day = at.get(..10).unwrap_or("");
-    let commitment = commit(event, &salt).map_err(|e| Failure::Input(format!("event: {e}")))?;
-    let record = PublicRecord::new(event_type, day, commitment)
+    // The day as the node's store writes it into the public record.
+    let day = o.event.at.strftime("%Y-%m-%d").to_string();
+    let event = o
+        .event
+        .to_value()
+        .map_err(|e| Failure::Input(format!("event: {e}")))?;
+    let commitment = commit(&event, &o.salt).map_err(|e| Failure::Input(format!("event: {e}")))?;
+    let record = PublicRecord::new(event_type, &day, commitment)
         .map_err(|e| Failure::Input(format!("record: {e}")))?;
     let note = get(c, url(server, "/log/checkpoint"))
         .await
@@ -311,7 +306,7 @@ pub async fn verify_opening_online(
             cp.size
         )));
     }
-    let v: Value = get(
+    let v: InclusionProof = get(
         c,
         url(
             server,
@@ -323,12 +318,11 @@ pub async fn verify_opening_online(
     .json()
     .await
     .map_err(|e| Failure::Setup(e.into()))?;
-    let proof = b64_hashes(&v["proof"]).map_err(Failure::Setup)?;
-    verify_inclusion(index, cp.size, &record.leaf_hash(), &proof, &cp.root).map_err(|e| {
+    verify_inclusion(index, cp.size, &record.leaf_hash(), &v.proof, &cp.root).map_err(|e| {
         Failure::Input(format!(
             "the opening does NOT match the log: event {index} with this salt is not the leaf the signed checkpoint of size {} commits to ({e})",
             cp.size
         ))
     })?;
-    Ok((cp.size, event_type.to_owned(), day.to_owned()))
+    Ok((cp.size, event_type.to_owned(), day))
 }

@@ -14,8 +14,8 @@ use custos_seal::{FileToSeal, SealSpec};
 use custos_service::NodeDir;
 use custos_service::custody::{Custody, SealedPackage, TempPackage, is_sha256_hex};
 use custos_service::offline::{self, OfflineError};
+use custos_service::wire::{EvidenceList, ProofClaims};
 use jiff::Timestamp;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::Failure;
@@ -118,15 +118,18 @@ fn seal_in(
 
 /// A signed proof for one request. Its `jti` (16 random bytes) makes it single-use where the
 /// node requires that (evidence downloads); elsewhere the node ignores it.
-fn proof(key: &PrivateJwk, method: &str, path: &str) -> String {
-    let claims = serde_json::json!({
-        "htm": method, "htu": path, "iat": Timestamp::now().as_second(),
-        "jti": custos_service::auth::new_proof_nonce(),
-    });
-    format!(
+fn proof(key: &PrivateJwk, method: &str, path: &str) -> Result<String, Failure> {
+    let claims = ProofClaims {
+        htm: method.to_owned(),
+        htu: path.to_owned(),
+        iat: Timestamp::now().as_second(),
+        jti: Some(custos_service::auth::new_proof_nonce()),
+    };
+    let claims = serde_json::to_vec(&claims).map_err(|e| Failure::Setup(e.into()))?;
+    Ok(format!(
         "Custos-JWS {}",
-        sign_compact(claims.to_string().as_bytes(), key, Some("custos.proof+jws"))
-    )
+        sign_compact(&claims, key, Some("custos.proof+jws"))
+    ))
 }
 
 pub fn fetch(
@@ -149,7 +152,7 @@ pub fn fetch(
         let list_path = format!("/v1/requests/{case_id}/evidence");
         let resp = c
             .get(format!("{base}{list_path}"))
-            .header("authorization", proof(&key, "GET", &list_path))
+            .header("authorization", proof(&key, "GET", &list_path)?)
             .send()
             .await
             .map_err(|e| Failure::Setup(anyhow!("cannot reach {server}: {e}")))?;
@@ -157,16 +160,16 @@ pub fn fetch(
             let status = resp.status();
             return Err(Failure::Input(format!("the node refused ({status}): {}", resp.text().await.unwrap_or_default())));
         }
-        let list: Value = resp.json().await.map_err(|e| Failure::Setup(e.into()))?;
-        let packages = list["packages"].as_array().cloned().unwrap_or_default();
+        let list: EvidenceList = resp.json().await.map_err(|e| Failure::Setup(e.into()))?;
+        let packages = list.packages;
         if packages.is_empty() {
             return Err(Failure::Input(format!("case {case_id} has no evidence packages yet")));
         }
         let mut fetched = Vec::new();
         let mut destroyed = 0;
         for p in packages {
-            let sha = p["package_sha256"].as_str().unwrap_or("").to_owned();
-            if p["destroyed"] == true {
+            let sha = p.package_sha256;
+            if p.destroyed {
                 errln!("package {sha} was destroyed on the node after its retention ended (see its evidence.destroyed event); skipped");
                 destroyed += 1;
                 continue;
@@ -175,16 +178,18 @@ pub fn fetch(
                 return Err(Failure::Input(format!("the node lists a package with a malformed digest {sha:?}")));
             }
             // 1. The log must record this package: check the opening against the signed checkpoint.
-            let opening = &p["opening"];
-            if opening["event"]["package_sha256"].as_str() != Some(sha.as_str()) || opening["event"]["type"] != EventType::EvidenceSealed.as_str() {
+            let opening = p.opening.filter(|o| {
+                o.event.kind == EventType::EvidenceSealed && o.event.text("package_sha256") == Some(sha.as_str())
+            });
+            let Some(opening) = opening else {
                 return Err(Failure::Input(format!("the opening served for {sha} is not its evidence.sealed event")));
-            }
-            crate::client::verify_opening_online(&c, base, &vkey, opening).await?;
+            };
+            crate::client::verify_opening_online(&c, base, &vkey, &opening).await?;
             // 2. Download, hashing as it streams; keep it only if the hash is the logged one.
             let path = format!("/v1/requests/{case_id}/evidence/{sha}");
             let mut resp = c
                 .get(format!("{base}{path}"))
-                .header("authorization", proof(&key, "GET", &path))
+                .header("authorization", proof(&key, "GET", &path)?)
                 .send()
                 .await
                 .map_err(|e| Failure::Setup(e.into()))?;
@@ -201,7 +206,7 @@ pub fn fetch(
                 file.write_all(&chunk).map_err(|e| Failure::Setup(e.into()))?;
             }
             file.sync_all().map_err(|e| Failure::Setup(e.into()))?;
-            let got = hex::encode(hasher.finalize());
+            let got = custos_ledger::Hash(hasher.finalize().into()).to_hex();
             if got != sha {
                 let _ = fs::remove_file(&partial);
                 return Err(Failure::Input(format!(
@@ -209,7 +214,7 @@ pub fn fetch(
                 )));
             }
             fs::rename(&partial, &target).map_err(|e| Failure::Setup(e.into()))?;
-            fetched.push(serde_json::json!({ "package_sha256": sha, "file": target.display().to_string(), "log_index": opening["index"] }));
+            fetched.push(serde_json::json!({ "package_sha256": sha, "file": target.display().to_string(), "log_index": opening.index }));
         }
         if fetched.is_empty() {
             return Err(Failure::Input(format!(

@@ -480,6 +480,17 @@ fn the_lifecycle_through_the_api() {
         .problem(404, "not-found", "visible to you");
     let r = node.get(&their_path, Some(&b.proof("GET", &their_path)));
     assert_eq!(r.status, 200, "{}", r.text());
+    // A valid proof on an endpoint for people only is refused, whichever the endpoint.
+    for path in ["/v1/holds", "/v1/notices", "/v1/authorities"] {
+        node.get(path, Some(&a.proof("GET", path))).problem(
+            403,
+            "people-only",
+            "requesting authority",
+        );
+    }
+    // A malformed parameter is refused before credentials are asked for.
+    node.get("/v1/requests/one", None)
+        .problem(400, "invalid-parameter", "");
     node.kill();
 }
 

@@ -27,6 +27,7 @@ use zeroize::Zeroizing;
 
 use crate::directory::Directory;
 use crate::problem::Problem;
+use crate::wire::ProofClaims;
 
 /// Who made an API call.
 #[derive(Debug, Clone)]
@@ -478,15 +479,7 @@ async fn authority_proof(
     nonces: Option<&ProofNonces>,
 ) -> Result<Authority, Problem> {
     let (authority, payload) = directory.verify(jws).await?;
-    #[derive(serde::Deserialize)]
-    struct Claims {
-        htm: String,
-        htu: String,
-        iat: i64,
-        #[serde(default)]
-        jti: Option<String>,
-    }
-    let claims: Claims = serde_json::from_slice(&payload).map_err(|e| {
+    let claims: ProofClaims = serde_json::from_slice(&payload).map_err(|e| {
         Problem::unauthorized(
             "bad-proof",
             format!("the proof's payload must be {{\"htm\",\"htu\",\"iat\"}}: {e}"),

@@ -16,19 +16,25 @@ use custos_ledger::tiles::{Tile, TilePath, encode_bundle};
 use custos_model::parse_request;
 use custos_store::CaseStatus;
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::OpenApi;
 
-use crate::auth::{Caller, caller, caller_single_use};
+use crate::auth::Caller;
 use crate::node::Node;
 use crate::ops::{DecisionInput, Freshness, SecondReviewInput, Submission, SubmitOutcome};
 use crate::problem::{FieldProblem, Problem};
 use crate::query::CaseQuery;
+use crate::wire::{
+    AuthorityView, CaseEvents, CaseView, ConsistencyProof, EventView, HoldView, InclusionProof,
+    Jwk, LoggedEvent, NoticeView,
+};
 use crate::writer::Job;
 
 pub mod evidence;
+pub mod extract;
+
+pub use extract::{SingleUseCaller, Staff};
 
 /// The OpenAPI 3.1 description of the API, generated from the handlers below.
 #[derive(OpenApi)]
@@ -65,15 +71,26 @@ pub mod evidence;
         DecisionInput,
         crate::ops::DecisionKind,
         crate::ops::NarrowedTerms,
+        crate::ops::RecordedDecision,
         SecondReviewInput,
         CaseView,
         CaseEvents,
         EventView,
+        LoggedEvent,
         HoldView,
         NoticeView,
         AuthorityView,
+        Jwk,
+        crate::wire::EvidenceList,
+        crate::wire::EvidencePackage,
+        crate::wire::EvidenceReceipt,
+        crate::wire::Opening,
         InclusionProof,
-        ConsistencyProof
+        ConsistencyProof,
+        crate::wire::schema::Assessment,
+        crate::wire::schema::Finding,
+        crate::wire::schema::Narrowed,
+        crate::wire::schema::Deadlines
     )),
     modifiers(&Contract)
 )]
@@ -82,11 +99,14 @@ pub struct ApiDoc;
 /// What the handlers' annotations share, added to the generated document: the two ways to
 /// authenticate, problems served as `application/problem+json`, a 400 wherever a parameter or
 /// body can fail to parse (axum's rejections become problems in [`problem_for_plain_errors`]),
-/// and a 401 wherever a caller must authenticate.
+/// a 401 wherever a caller must authenticate, and a 503 with `Retry-After` wherever a token may
+/// be checked (Argon2 runs behind [`crate::auth::Argon2Gate`], which answers "busy" when full).
 struct Contract;
 
 impl utoipa::Modify for Contract {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
         use utoipa::openapi::security::{
             ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
         };
@@ -111,17 +131,30 @@ impl utoipa::Modify for Contract {
                 "A requesting authority's proof: `Custos-JWS <compact JWS>` signed with its registered key over `{\"htm\": method, \"htu\": path, \"iat\": seconds}`",
             ))),
         );
-        let problem = |description: &str| {
-            RefOr::T(
-                ResponseBuilder::new()
-                    .description(description)
-                    .content(
-                        "application/problem+json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name("Problem")))
-                            .build(),
-                    )
+        let problem_response = |description: &str| {
+            ResponseBuilder::new().description(description).content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
                     .build(),
+            )
+        };
+        let problem = |description: &str| RefOr::T(problem_response(description).build());
+        let busy = || {
+            let seconds = HeaderBuilder::new()
+                .schema(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(0)),
+                )
+                .description(Some("Seconds to wait before retrying"))
+                .build();
+            RefOr::T(
+                problem_response(
+                    "Busy checking passwords and tokens; retry after `Retry-After` seconds",
+                )
+                .header("Retry-After", seconds)
+                .build(),
             )
         };
         let problem_ref = Ref::from_schema_name("Problem").ref_location;
@@ -140,6 +173,11 @@ impl utoipa::Modify for Contract {
                 let takes_input = op.parameters.as_ref().is_some_and(|p| !p.is_empty())
                     || op.request_body.is_some();
                 let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                // A requirement's scheme names are private to utoipa; its JSON form shows them.
+                let bearer = op.security.iter().flatten().any(|r| {
+                    serde_json::to_value(r)
+                        .is_ok_and(|v| v.as_object().is_some_and(|o| o.contains_key("bearer")))
+                });
                 let responses = &mut op.responses.responses;
                 if takes_input {
                     responses
@@ -150,6 +188,9 @@ impl utoipa::Modify for Contract {
                     responses.entry("401".into()).or_insert_with(|| {
                         problem("No credentials, or credentials the node does not accept")
                     });
+                }
+                if bearer {
+                    responses.entry("503".into()).or_insert_with(busy);
                 }
                 for response in responses.values_mut() {
                     let RefOr::T(response) = response else {
@@ -262,62 +303,41 @@ async fn problem_for_plain_errors(method: Method, uri: Uri, mut resp: Response) 
 
 type ApiResult<T> = Result<T, Problem>;
 
-/// A case as the API shows it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CaseView {
-    /// The node's case number.
-    pub case: i64,
-    /// The requester's id.
-    pub request_id: String,
-    /// Thumbprint of the sender's key.
-    pub authority: String,
-    /// Where it stands.
-    pub status: String,
-    /// The assessment's outcome.
-    pub outcome: String,
-    /// The measure asked for.
-    pub measure: String,
-    /// Requesting state.
-    pub requesting_state: String,
-    /// Channel.
-    pub channel: String,
-    /// Emergency claimed.
-    pub emergency: bool,
-    /// Arrival.
-    pub received_at: String,
-    /// Answer due.
-    pub respond_by: String,
-    /// The latest assessment.
-    #[schema(value_type = Object)]
-    pub assessment: Value,
-    /// The decision in force.
-    #[schema(value_type = Option<Object>)]
-    pub decision: Option<Value>,
-    /// A decision awaiting a second reviewer.
-    #[schema(value_type = Option<Object>)]
-    pub pending_decision: Option<Value>,
+/// A stored record the node cannot show: its own data, so a 500, never the client's fault.
+fn unreadable(what: &str, e: impl std::fmt::Display) -> Problem {
+    tracing::error!(error = %e, "stored {what} unreadable");
+    Problem::internal(format!(
+        "the node could not read its stored {what}; tell its operator (this is logged)"
+    ))
 }
 
-fn view(c: &Case) -> CaseView {
-    fn json(d: &impl Serialize) -> Value {
-        serde_json::to_value(d).unwrap_or(Value::Null)
-    }
-    CaseView {
+fn parse_stored<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> ApiResult<T> {
+    serde_json::from_str(json).map_err(|e| unreadable(what, e))
+}
+
+/// A word of the vocabulary (channel, event type) by the wire name the store keeps.
+fn stored_name<T: serde::de::DeserializeOwned>(what: &str, name: &str) -> ApiResult<T> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned()))
+        .map_err(|e| unreadable(what, e))
+}
+
+fn case_view(c: &Case) -> ApiResult<CaseView> {
+    Ok(CaseView {
         case: c.case_id,
         request_id: c.request_id.clone(),
         authority: c.authority_kid.clone(),
         status: c.status.as_str().into(),
-        outcome: c.outcome.as_str().into(),
-        measure: c.measure.as_str().into(),
+        outcome: c.outcome,
+        measure: c.measure,
         requesting_state: c.requesting_state.clone(),
-        channel: c.channel.as_str().into(),
+        channel: c.channel,
         emergency: c.emergency,
-        received_at: c.received_at.to_string(),
-        respond_by: c.respond_by.to_string(),
-        assessment: json(&c.assessment),
-        decision: c.decision.as_ref().map(json),
-        pending_decision: c.pending_decision.as_ref().map(json),
-    }
+        received_at: c.received_at,
+        respond_by: c.respond_by,
+        assessment: c.assessment.clone(),
+        decision: c.decision.clone(),
+        pending_decision: c.pending_decision.clone(),
+    })
 }
 
 fn body_problem(r: BytesRejection) -> Problem {
@@ -439,65 +459,14 @@ async fn submit(
         SubmitOutcome::Created(c) => (StatusCode::CREATED, c),
         SubmitOutcome::Repeated(c) | SubmitOutcome::Supplemented(c) => (StatusCode::OK, c),
     };
-    let mut resp = (status, Json(view(&case))).into_response();
+    let mut resp = (status, Json(case_view(&case)?)).into_response();
     if let Ok(loc) = HeaderValue::from_str(&format!("/v1/requests/{}", case.case_id)) {
         resp.headers_mut().insert(header::LOCATION, loc);
     }
     Ok(resp)
 }
 
-async fn who(node: &Node, headers: &HeaderMap, method: &Method, uri: &Uri) -> ApiResult<Caller> {
-    identify(node, headers, method, uri, false).await
-}
-
-/// Like [`who`], but an authority's proof must carry a `jti` not seen before (for calls whose
-/// every replay would be logged again: evidence downloads).
-async fn who_single_use(
-    node: &Node,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-) -> ApiResult<Caller> {
-    identify(node, headers, method, uri, true).await
-}
-
-async fn identify(
-    node: &Node,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-    single_use: bool,
-) -> ApiResult<Caller> {
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let (store, tokens, directory) = (&node.store, &node.tokens, &*node.directory);
-    let (method, path) = (method.as_str(), uri.path());
-    if single_use {
-        caller_single_use(store, tokens, directory, auth, method, path).await
-    } else {
-        caller(store, tokens, directory, auth, method, path).await
-    }
-}
-
-async fn user(
-    node: &Node,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-) -> ApiResult<custos_store::User> {
-    match who(node, headers, method, uri).await? {
-        Caller::User(u) => Ok(u),
-        Caller::Authority(a) => Err(Problem::forbidden(
-            "people-only",
-            format!(
-                "{} is a requesting authority; this endpoint is for the node's reviewers",
-                a.name
-            ),
-        )),
-    }
-}
-
+/// The case `case_id` if `caller` may see it: people see every case, an authority its own.
 async fn visible_case(node: &Node, caller: &Caller, case_id: i64) -> ApiResult<Case> {
     let case = node.store.case(case_id).await?;
     match (case, caller) {
@@ -519,12 +488,9 @@ pub const MAX_LIST_LIMIT: u32 = 500;
     security(("bearer" = []), ("custos_jws" = [])), responses((status = 200, body = Vec<CaseView>), (status = 400, body = Problem)))]
 async fn list_requests(
     State(node): State<Arc<Node>>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
     RawQuery(q): RawQuery,
+    caller: Caller,
 ) -> ApiResult<Json<Vec<CaseView>>> {
-    let caller = who(&node, &headers, &method, &uri).await?;
     let q = CaseQuery::parse(q.as_deref().unwrap_or(""))?;
     let limit = q.limit.unwrap_or(MAX_LIST_LIMIT);
     if limit > MAX_LIST_LIMIT {
@@ -541,14 +507,8 @@ async fn list_requests(
         limit: Some(limit),
         ..q
     };
-    Ok(Json(
-        node.query()
-            .cases(&q, only_from)
-            .await?
-            .iter()
-            .map(view)
-            .collect(),
-    ))
+    let cases = node.query().cases(&q, only_from).await?;
+    Ok(Json(cases.iter().map(case_view).collect::<ApiResult<_>>()?))
 }
 
 /// One request.
@@ -557,12 +517,11 @@ async fn list_requests(
 async fn get_request(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
+    caller: Caller,
 ) -> ApiResult<Json<CaseView>> {
-    let caller = who(&node, &headers, &method, &uri).await?;
-    Ok(Json(view(&visible_case(&node, &caller, case_id).await?)))
+    Ok(Json(case_view(
+        &visible_case(&node, &caller, case_id).await?,
+    )?))
 }
 
 /// The timeline of a request: its events with their log indexes (the full events for people,
@@ -572,57 +531,28 @@ async fn get_request(
 async fn request_events(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
+    caller: Caller,
 ) -> ApiResult<Json<CaseEvents>> {
-    let caller = who(&node, &headers, &method, &uri).await?;
     visible_case(&node, &caller, case_id).await?;
-    let events = node.store.case_events(case_id).await?;
     let published = node.log.published_size();
-    let events = events
-        .iter()
-        .map(|e| EventView {
+    let mut events = Vec::new();
+    for e in node.store.case_events(case_id).await? {
+        events.push(EventView {
             log_index: e.seq,
-            kind: e.event_type.clone(),
-            at: e.at.to_string(),
+            kind: stored_name("event type", &e.event_type)?,
+            at: e.at,
             inclusion_proof: (e.seq < published)
                 .then(|| format!("/v1/log/inclusion?index={}&size={published}", e.seq)),
-            event: matches!(caller, Caller::User(_))
-                .then(|| serde_json::from_str(&e.body).unwrap_or(Value::Null)),
-        })
-        .collect();
+            event: match caller {
+                Caller::User(_) => Some(parse_stored::<LoggedEvent>("event", &e.body)?),
+                Caller::Authority(_) => None,
+            },
+        });
+    }
     Ok(Json(CaseEvents {
         case: case_id,
         events,
     }))
-}
-
-/// The timeline of a case.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CaseEvents {
-    /// The case number.
-    pub case: i64,
-    /// Its events, oldest first.
-    pub events: Vec<EventView>,
-}
-
-/// One event of a case's timeline.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct EventView {
-    /// Its index in the log.
-    pub log_index: u64,
-    /// The event type, e.g. `request.received`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// When.
-    pub at: String,
-    /// Where to get its inclusion proof, once a checkpoint covers it.
-    pub inclusion_proof: Option<String>,
-    /// The full event (people only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub event: Option<Value>,
 }
 
 /// Record a reviewer's decision.
@@ -632,12 +562,9 @@ pub struct EventView {
 async fn decide(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
+    Staff(user): Staff,
     body: Bytes,
 ) -> ApiResult<Json<CaseView>> {
-    let user = user(&node, &headers, &method, &uri).await?;
     let input: DecisionInput = json_body(&body)?;
     let case = node
         .writer
@@ -648,7 +575,7 @@ async fn decide(
             reply: tx,
         })
         .await?;
-    Ok(Json(view(&case)))
+    Ok(Json(case_view(&case)?))
 }
 
 /// Confirm or reject a decision waiting for a second reviewer (supervisors only, not the
@@ -659,12 +586,9 @@ async fn decide(
 async fn second_review(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
+    Staff(user): Staff,
     body: Bytes,
 ) -> ApiResult<Json<CaseView>> {
-    let user = user(&node, &headers, &method, &uri).await?;
     let input: SecondReviewInput = json_body(&body)?;
     let case = node
         .writer
@@ -675,18 +599,15 @@ async fn second_review(
             reply: tx,
         })
         .await?;
-    Ok(Json(view(&case)))
+    Ok(Json(case_view(&case)?))
 }
 
 async fn advance(
     node: &Node,
     case_id: i64,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
+    user: custos_store::User,
     to: CaseStatus,
 ) -> ApiResult<Json<CaseView>> {
-    let user = user(node, headers, method, uri).await?;
     let case = node
         .writer
         .call(|tx| Job::Advance {
@@ -696,7 +617,7 @@ async fn advance(
             reply: tx,
         })
         .await?;
-    Ok(Json(view(&case)))
+    Ok(Json(case_view(&case)?))
 }
 
 /// Mark an executed request delivered.
@@ -705,19 +626,9 @@ async fn advance(
 async fn mark_delivered(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
+    Staff(user): Staff,
 ) -> ApiResult<Json<CaseView>> {
-    advance(
-        &node,
-        case_id,
-        &headers,
-        &method,
-        &uri,
-        CaseStatus::Delivered,
-    )
-    .await
+    advance(&node, case_id, user, CaseStatus::Delivered).await
 }
 
 /// Close a decided request.
@@ -726,11 +637,9 @@ async fn mark_delivered(
 async fn mark_closed(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
+    Staff(user): Staff,
 ) -> ApiResult<Json<CaseView>> {
-    advance(&node, case_id, &headers, &method, &uri, CaseStatus::Closed).await
+    advance(&node, case_id, user, CaseStatus::Closed).await
 }
 
 /// Renew a preservation hold.
@@ -739,11 +648,8 @@ async fn mark_closed(
 async fn renew_hold(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
+    Staff(user): Staff,
 ) -> ApiResult<Json<HoldView>> {
-    let user = user(&node, &headers, &method, &uri).await?;
     let h = node
         .writer
         .call(|tx| Job::Renew {
@@ -752,56 +658,29 @@ async fn renew_hold(
             reply: tx,
         })
         .await?;
-    Ok(Json(HoldView::of(&h)))
+    Ok(Json(hold_view(&h)))
 }
 
-/// A preservation hold.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct HoldView {
-    /// The case it preserves data for.
-    pub case: i64,
-    /// When it started.
-    pub started_at: String,
-    /// When it lapses unless renewed.
-    pub expires_at: String,
-    /// How often it was renewed.
-    pub renewals: i64,
-}
-
-impl HoldView {
-    fn of(h: &custos_store::Hold) -> HoldView {
-        HoldView {
-            case: h.case_id,
-            started_at: h.started_at.to_string(),
-            expires_at: h.expires_at.to_string(),
-            renewals: h.renewals,
-        }
+fn hold_view(h: &custos_store::Hold) -> HoldView {
+    HoldView {
+        case: h.case_id,
+        started_at: h.started_at,
+        expires_at: h.expires_at,
+        renewals: h.renewals,
     }
 }
 
 /// Preservation holds in force.
 #[utoipa::path(get, path = "/v1/holds", security(("bearer" = [])), responses((status = 200, body = Vec<HoldView>), (status = 403, body = Problem)))]
-async fn list_holds(
-    State(node): State<Arc<Node>>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-) -> ApiResult<Json<Vec<HoldView>>> {
-    user(&node, &headers, &method, &uri).await?;
+async fn list_holds(State(node): State<Arc<Node>>, _: Staff) -> ApiResult<Json<Vec<HoldView>>> {
     let holds = node.store.active_holds().await?;
-    Ok(Json(holds.iter().map(HoldView::of).collect()))
+    Ok(Json(holds.iter().map(hold_view).collect()))
 }
 
 /// Notices owed to persons concerned: when each falls due, whether confidentiality has ended,
 /// whether it was sent.
 #[utoipa::path(get, path = "/v1/notices", security(("bearer" = [])), responses((status = 200, body = Vec<NoticeView>), (status = 403, body = Problem)))]
-async fn list_notices(
-    State(node): State<Arc<Node>>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-) -> ApiResult<Json<Vec<NoticeView>>> {
-    user(&node, &headers, &method, &uri).await?;
+async fn list_notices(State(node): State<Arc<Node>>, _: Staff) -> ApiResult<Json<Vec<NoticeView>>> {
     let now = Timestamp::now();
     let notices = node.store.notices().await?;
     Ok(Json(
@@ -809,10 +688,10 @@ async fn list_notices(
             .iter()
             .map(|n| NoticeView {
                 case: n.case_id,
-                due_at: n.due_at.to_string(),
+                due_at: n.due_at,
                 due: n.due_at <= now && n.sent_at.is_none(),
-                confidentiality_ended_at: n.ended_at.map(|t| t.to_string()),
-                sent_at: n.sent_at.map(|t| t.to_string()),
+                confidentiality_ended_at: n.ended_at,
+                sent_at: n.sent_at,
                 attempts: n.attempts,
                 last_error: n.last_error.clone(),
             })
@@ -820,74 +699,31 @@ async fn list_notices(
     ))
 }
 
-/// A notice owed to the persons concerned by a case.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct NoticeView {
-    /// The case.
-    pub case: i64,
-    /// When it falls due.
-    pub due_at: String,
-    /// Due now and not yet sent.
-    pub due: bool,
-    /// When confidentiality ended, if it has.
-    pub confidentiality_ended_at: Option<String>,
-    /// When it was sent, if it was.
-    pub sent_at: Option<String>,
-    /// Delivery attempts so far.
-    pub attempts: i64,
-    /// Why the last attempt failed.
-    pub last_error: Option<String>,
-}
-
 /// The directory of authorities (public keys only).
 #[utoipa::path(get, path = "/v1/authorities", security(("bearer" = [])), responses((status = 200, body = Vec<AuthorityView>), (status = 403, body = Problem)))]
 async fn list_authorities(
     State(node): State<Arc<Node>>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
+    _: Staff,
 ) -> ApiResult<Json<Vec<AuthorityView>>> {
-    user(&node, &headers, &method, &uri).await?;
-    let all = node.store.authorities().await?;
-    Ok(Json(
-        all.iter()
-            .map(|a| AuthorityView {
-                kid: a.kid.clone(),
-                state: a.state.clone(),
-                name: a.name.clone(),
-                kind: a.kind.clone(),
-                channels: a.channels.clone(),
-                jwk: serde_json::from_str::<Value>(&a.jwk).unwrap_or(Value::Null),
-                age_recipient: a.age_recipient.clone(),
-                added_at: a.added_at.to_string(),
-                revoked_at: a.revoked_at.map(|t| t.to_string()),
-            })
-            .collect(),
-    ))
-}
-
-/// A requesting authority's registered key.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AuthorityView {
-    /// RFC 7638 thumbprint of its key.
-    pub kid: String,
-    /// Its state.
-    pub state: String,
-    /// Its name.
-    pub name: String,
-    /// What kind of authority it is.
-    pub kind: String,
-    /// The channels it may use.
-    pub channels: Vec<String>,
-    /// Its public key (JWK, OKP Ed25519).
-    #[schema(value_type = Object)]
-    pub jwk: Value,
-    /// The age recipient evidence for it is sealed to.
-    pub age_recipient: Option<String>,
-    /// When it was registered.
-    pub added_at: String,
-    /// When its key was revoked, if it was.
-    pub revoked_at: Option<String>,
+    let mut out = Vec::new();
+    for a in node.store.authorities().await? {
+        out.push(AuthorityView {
+            channels: a
+                .channels
+                .iter()
+                .map(|c| stored_name("channel", c))
+                .collect::<ApiResult<_>>()?,
+            jwk: parse_stored("key", &a.jwk)?,
+            added_at: a.added_at,
+            revoked_at: a.revoked_at,
+            kid: a.kid,
+            state: a.state,
+            name: a.name,
+            kind: a.kind,
+            age_recipient: a.age_recipient,
+        });
+    }
+    Ok(Json(out))
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
@@ -1022,32 +858,14 @@ async fn inclusion(
     Ok(Json(InclusionProof {
         index: q.index,
         size,
-        leaf_hash: leaf.to_base64(),
+        leaf_hash: leaf,
         leaf: String::from_utf8_lossy(&leaf_data).into_owned(),
         root: node
             .log
             .root_at(size)
-            .map_err(|e| Problem::internal(e.to_string()))?
-            .to_base64(),
-        proof: proof.path.iter().map(|h| h.to_base64()).collect(),
+            .map_err(|e| Problem::internal(e.to_string()))?,
+        proof: proof.path,
     }))
-}
-
-/// An RFC 9162 inclusion proof.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct InclusionProof {
-    /// The leaf's index.
-    pub index: u64,
-    /// The tree size the proof is for.
-    pub size: u64,
-    /// The leaf hash (base64).
-    pub leaf_hash: String,
-    /// The leaf data: the event's public commitment.
-    pub leaf: String,
-    /// The root of the tree of `size` leaves (base64).
-    pub root: String,
-    /// The audit path (base64 hashes).
-    pub proof: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1081,19 +899,8 @@ async fn consistency(
     Ok(Json(ConsistencyProof {
         old: q.old,
         new,
-        proof: proof.path.iter().map(|h| h.to_base64()).collect(),
+        proof: proof.path,
     }))
-}
-
-/// An RFC 9162 consistency proof.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ConsistencyProof {
-    /// The older tree size.
-    pub old: u64,
-    /// The newer tree size.
-    pub new: u64,
-    /// The proof (base64 hashes).
-    pub proof: Vec<String>,
 }
 
 /// The node's verifier key (C2SP signed-note form), to check checkpoints with.
@@ -1110,4 +917,158 @@ async fn openapi() -> Response {
         HeaderValue::from_static("application/json"),
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::{Value, json};
+
+    /// Where in `doc` a schema lacks a type: an `object` (or `{}`) with no properties, no
+    /// reference, no composition and no typed additional properties. References are followed
+    /// once each.
+    fn untyped(doc: &Value, schema: &Value, at: &str, seen: &mut BTreeSet<String>) -> Vec<String> {
+        let mut found = Vec::new();
+        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+            let name = r.trim_start_matches("#/components/schemas/");
+            if seen.insert(name.to_owned()) {
+                let target = &doc["components"]["schemas"][name];
+                if target.is_null() {
+                    found.push(format!("{at}: dangling reference {r}"));
+                }
+                found.extend(untyped(doc, target, &format!("{at} → {name}"), seen));
+            }
+            return found;
+        }
+        let types: Vec<&str> = match &schema["type"] {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let composed = ["allOf", "anyOf", "oneOf"]
+            .iter()
+            .any(|k| schema.get(*k).is_some());
+        let properties = schema["properties"].as_object();
+        let typed_extra = schema["additionalProperties"].is_object();
+        let shaped = composed
+            || properties.is_some_and(|p| !p.is_empty())
+            || typed_extra
+            || schema.get("enum").is_some()
+            || schema.get("const").is_some();
+        if (types.is_empty() || types.contains(&"object")) && !shaped {
+            found.push(format!("{at}: {schema}"));
+        }
+        for k in ["allOf", "anyOf", "oneOf"] {
+            for (i, s) in schema[k].as_array().into_iter().flatten().enumerate() {
+                found.extend(untyped(doc, s, &format!("{at}.{k}[{i}]"), seen));
+            }
+        }
+        for (name, s) in properties.into_iter().flatten() {
+            found.extend(untyped(doc, s, &format!("{at}.{name}"), seen));
+        }
+        if let Some(items) = schema.get("items") {
+            found.extend(untyped(doc, items, &format!("{at}[]"), seen));
+        }
+        if typed_extra {
+            found.extend(untyped(
+                doc,
+                &schema["additionalProperties"],
+                &format!("{at}.*"),
+                seen,
+            ));
+        }
+        found
+    }
+
+    #[test]
+    fn the_check_finds_untyped_objects() {
+        let doc = json!({"components": {"schemas": {
+            "Loose": {"type": "object"},
+            "Wrapper": {"type": "object", "properties": {"inner": {"type": ["object", "null"]}}},
+        }}});
+        for (schema, expected) in [
+            (json!({"type": "object"}), 1),
+            (json!({}), 1),
+            (json!({"$ref": "#/components/schemas/Loose"}), 1),
+            (json!({"$ref": "#/components/schemas/Wrapper"}), 1),
+            (json!({"type": "array", "items": {"type": "object"}}), 1),
+            (json!({"oneOf": [{"type": "null"}, {"type": "object"}]}), 1),
+            (json!({"type": "string"}), 0),
+            (
+                json!({"type": "object", "properties": {"a": {"type": "integer"}}}),
+                0,
+            ),
+            (
+                json!({"type": "object", "additionalProperties": {"type": "string"}}),
+                0,
+            ),
+        ] {
+            let found = untyped(&doc, &schema, "$", &mut BTreeSet::new());
+            assert_eq!(found.len(), expected, "{schema}: {found:?}");
+        }
+    }
+
+    /// Every answer of the node's own is described field by field in /openapi.json: no response
+    /// body is an untyped object, however deep.
+    #[tokio::test]
+    async fn the_served_openapi_document_types_every_response_body() {
+        let resp = super::openapi().await;
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("the document");
+        let doc: Value = serde_json::from_slice(&bytes).expect("JSON");
+        let mut found = Vec::new();
+        let mut bodies = 0;
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("operations") {
+                let responses = op["responses"].as_object().expect("responses");
+                for (status, response) in responses {
+                    for (media, content) in response["content"].as_object().into_iter().flatten() {
+                        let Some(schema) = content.get("schema") else {
+                            continue;
+                        };
+                        bodies += 1;
+                        let at = format!("{method} {path} {status} {media}");
+                        found.extend(untyped(&doc, schema, &at, &mut BTreeSet::new()));
+                    }
+                }
+            }
+        }
+        assert!(
+            bodies > 50,
+            "only {bodies} response bodies: the walk missed some"
+        );
+        assert!(
+            found.is_empty(),
+            "untyped response schemas:\n{}",
+            found.join("\n")
+        );
+    }
+
+    /// Wherever a token may be checked, a 503 with `Retry-After` is documented.
+    #[test]
+    fn operations_with_tokens_document_busy() {
+        let doc = serde_json::to_value(<super::ApiDoc as utoipa::OpenApi>::openapi())
+            .expect("the document");
+        let mut with_bearer = 0;
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("operations") {
+                let bearer = op["security"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|r| r.get("bearer").is_some());
+                let busy = &op["responses"]["503"];
+                if bearer {
+                    with_bearer += 1;
+                    assert!(
+                        busy["headers"]["Retry-After"].is_object(),
+                        "{method} {path}: {busy}"
+                    );
+                }
+            }
+        }
+        assert_eq!(with_bearer, 13, "operations people call with a token");
+    }
 }

@@ -2,13 +2,13 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Base of the `type` URIs of Custos problems.
 pub const PROBLEM_BASE: &str = "https://custos.dev/problems/";
 
 /// An RFC 9457 problem.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI naming the kind of problem.
     #[serde(rename = "type")]
@@ -20,7 +20,7 @@ pub struct Problem {
     /// What is wrong with this request and what to do.
     pub detail: String,
     /// Field-level problems, with JSONPath locations.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
     /// Seconds to wait before retrying, sent as `Retry-After` (not in the body).
     #[serde(skip)]
@@ -28,7 +28,7 @@ pub struct Problem {
 }
 
 /// One problem at one place of the submitted document.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldProblem {
     /// JSONPath of the offending value, e.g. `$.targets[0].value`.
     pub pointer: String,

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 
-use super::{visible_case, who, who_single_use};
+use super::extract::SingleUseCaller;
+use super::{parse_stored, visible_case};
 use crate::auth::Caller;
 use crate::custody::{
     Custody, EVIDENCE_DIR, SealedPackage, TempPackage, check_age_header, is_sha256_hex,
@@ -20,43 +20,51 @@ use crate::custody::{
 use crate::node::Node;
 use crate::ops::evidence::can_receive_evidence;
 use crate::problem::Problem;
+use crate::wire::{EvidenceList, EvidencePackage, EvidenceReceipt, OPENING_FORMAT, Opening};
 use crate::writer::Job;
 
 /// The packages of a case, each with the opening of its `evidence.sealed` event.
 #[utoipa::path(get, path = "/v1/requests/{case}/evidence", params(("case" = i64, Path)), security(("bearer" = []), ("custos_jws" = [])),
-    responses((status = 200, body = Object), (status = 404, body = Problem)))]
+    responses((status = 200, body = EvidenceList), (status = 404, body = Problem)))]
 pub async fn list(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-) -> Result<Json<Value>, Problem> {
-    let caller = who(&node, &headers, &method, &uri).await?;
+    caller: Caller,
+) -> Result<Json<EvidenceList>, Problem> {
     visible_case(&node, &caller, case_id).await?;
-    let mut items = Vec::new();
+    let mut packages = Vec::new();
     for e in node.store.evidence_for_case(case_id).await? {
         let opening = match node
             .store
             .event(u64::try_from(e.sealed_seq).unwrap_or(0))
             .await?
         {
-            Some(ev) => json!({
-                "format": "custos.opening/v1", "log": node.log.origin(), "index": ev.seq,
-                "event": serde_json::from_str::<Value>(&ev.body).unwrap_or(Value::Null),
-                "salt": ev.salt.to_base64(),
+            Some(ev) => Some(Opening {
+                format: OPENING_FORMAT.to_owned(),
+                log: node.log.origin().to_owned(),
+                index: ev.seq,
+                event: parse_stored("event", &ev.body)?,
+                salt: ev.salt,
+                leaf: None,
             }),
-            None => Value::Null,
+            None => None,
         };
-        items.push(json!({
-            "package_sha256": e.package_sha256, "size": e.size, "manifest_sha256": e.manifest_sha256,
-            "recipient": e.recipient, "sealed_at": e.sealed_at.to_string(),
-            "delivered_at": e.delivered_at.map(|t| t.to_string()), "destroyed": e.destroyed_at.is_some(),
-            "download": format!("/v1/requests/{case_id}/evidence/{}", e.package_sha256),
-            "opening": opening,
-        }));
+        packages.push(EvidencePackage {
+            download: format!("/v1/requests/{case_id}/evidence/{}", e.package_sha256),
+            package_sha256: e.package_sha256,
+            size: e.size,
+            manifest_sha256: e.manifest_sha256,
+            recipient: e.recipient,
+            sealed_at: e.sealed_at,
+            delivered_at: e.delivered_at,
+            destroyed: e.destroyed_at.is_some(),
+            opening,
+        });
     }
-    Ok(Json(json!({ "case": case_id, "packages": items })))
+    Ok(Json(EvidenceList {
+        case: case_id,
+        packages,
+    }))
 }
 
 /// Hands a package over to the requesting authority and logs it. The signed proof must carry a
@@ -67,12 +75,9 @@ pub async fn list(
 pub async fn fetch(
     State(node): State<Arc<Node>>,
     Path((case_id, sha)): Path<(i64, String)>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-) -> Result<Response, Problem> {
     // Every hand-over is logged, so a proof may bring one only: it must carry a fresh `jti`.
-    let caller = who_single_use(&node, &headers, &method, &uri).await?;
+    SingleUseCaller(caller): SingleUseCaller,
+) -> Result<Response, Problem> {
     visible_case(&node, &caller, case_id).await?;
     let Caller::Authority(authority) = caller else {
         return Err(Problem::forbidden(
@@ -147,17 +152,15 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         ("Custos-Manifest-SHA256" = String, Header, description = "hex SHA-256 of the signed manifest.json"),
         ("Custos-Manifest-Signer" = String, Header, description = "verifier key of the manifest's signer")), security(("bearer" = [])),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, body = Object), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 201, body = EvidenceReceipt), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
 pub async fn upload(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
+    caller: Caller,
     headers: HeaderMap,
-    method: Method,
-    uri: Uri,
     body: Body,
 ) -> Result<Response, Problem> {
-    let caller = who(&node, &headers, &method, &uri).await?;
     visible_case(&node, &caller, case_id).await?;
     let Caller::User(user) = caller else {
         return Err(Problem::forbidden(
@@ -227,12 +230,16 @@ pub async fn upload(
         .writer
         .call(|tx| Job::Custody(Box::new(custody), tx))
         .await?;
-    let v = json!({
-        "case": case_id, "package_sha256": e.package_sha256, "size": e.size,
-        "manifest_sha256": e.manifest_sha256, "recipient": e.recipient,
-        "log_index": e.sealed_seq, "sealed_at": e.sealed_at.to_string(),
-    });
-    Ok((axum::http::StatusCode::CREATED, Json(v)).into_response())
+    let receipt = EvidenceReceipt {
+        case: case_id,
+        package_sha256: e.package_sha256,
+        size: e.size,
+        manifest_sha256: e.manifest_sha256,
+        recipient: e.recipient,
+        log_index: e.sealed_seq,
+        sealed_at: e.sealed_at,
+    };
+    Ok((axum::http::StatusCode::CREATED, Json(receipt)).into_response())
 }
 
 struct Received {

@@ -495,7 +495,7 @@ pub fn check_narrows(request: &Request, terms: &NarrowedTerms) -> Result<(), Pro
 }
 
 /// Schemas of the custos-model types in [`NarrowedTerms`], which know nothing of OpenAPI.
-mod schema {
+pub(crate) mod schema {
     use utoipa::openapi::schema::{
         AdditionalProperties, Array, ArrayBuilder, KnownFormat, Object, ObjectBuilder,
         SchemaFormat, SchemaType, Type,

@@ -1,0 +1,645 @@
+//! The node's answers on the wire: one typed struct per JSON body the API sends, built by the
+//! server (`http.rs`) and read back by clients (`custos submit`, `log verify`, `fetch`). Each is
+//! `Serialize + Deserialize + ToSchema`, so the OpenAPI document describes exactly what is sent
+//! and a client reads fields, not `Value["proof"]`.
+//!
+//! Timestamps travel as RFC 3339 text (jiff's `Display`), hashes and salts as base64, vocabulary
+//! (outcome, measure, channel, event type) by its wire names.
+
+use custos_ledger::Hash;
+use custos_ledger::commitment::Salt;
+use custos_model::{Channel, EventType, Measure, Outcome};
+use custos_safeguards::Assessment;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::ops::RecordedDecision;
+
+/// The `format` of an opening.
+pub const OPENING_FORMAT: &str = "custos.opening/v1";
+
+/// The claims of a requesting authority's proof, `Authorization: Custos-JWS <JWS>` (the claims
+/// of RFC 9449 DPoP proofs): signed by the client (`custos fetch`), checked by the node
+/// (`auth.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofClaims {
+    /// The request's method.
+    pub htm: String,
+    /// The request's path.
+    pub htu: String,
+    /// When the proof was made (Unix seconds).
+    pub iat: i64,
+    /// A nonce (16 random bytes or more, base64url), required where a proof is single-use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
+/// A case as the API shows it (the answer to a submission, a decision and the other case calls).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CaseView {
+    /// The node's case number.
+    pub case: i64,
+    /// The requester's id.
+    pub request_id: String,
+    /// Thumbprint of the sender's key.
+    pub authority: String,
+    /// Where it stands.
+    #[schema(schema_with = schema::case_status)]
+    pub status: String,
+    /// The assessment's outcome.
+    #[schema(schema_with = schema::outcome)]
+    pub outcome: Outcome,
+    /// The measure asked for.
+    #[schema(schema_with = schema::measure)]
+    pub measure: Measure,
+    /// Requesting state.
+    pub requesting_state: String,
+    /// Channel.
+    #[schema(schema_with = schema::channel)]
+    pub channel: Channel,
+    /// Emergency claimed.
+    pub emergency: bool,
+    /// Arrival.
+    #[schema(value_type = String, format = DateTime)]
+    pub received_at: Timestamp,
+    /// Answer due.
+    #[schema(value_type = String, format = DateTime)]
+    pub respond_by: Timestamp,
+    /// The latest assessment.
+    #[schema(value_type = schema::Assessment)]
+    pub assessment: Assessment,
+    /// The decision in force.
+    pub decision: Option<RecordedDecision>,
+    /// A decision awaiting a second reviewer.
+    pub pending_decision: Option<RecordedDecision>,
+}
+
+/// The timeline of a case.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CaseEvents {
+    /// The case number.
+    pub case: i64,
+    /// Its events, oldest first.
+    pub events: Vec<EventView>,
+}
+
+/// One event of a case's timeline.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventView {
+    /// Its index in the log.
+    pub log_index: u64,
+    /// The event type, e.g. `request.received`.
+    #[serde(rename = "type")]
+    #[schema(schema_with = schema::event_type)]
+    pub kind: EventType,
+    /// When.
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    /// Where to get its inclusion proof, once a checkpoint covers it.
+    pub inclusion_proof: Option<String>,
+    /// The full event (people only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<LoggedEvent>,
+}
+
+/// An event as the log commits to it: the common fields, and the fields of its kind.
+///
+/// Kept field for field as the node stored it: a client recomputes the event's commitment from
+/// [`LoggedEvent::to_value`], so nothing may be dropped or renamed on the way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedEvent {
+    /// The event type.
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    /// When it happened.
+    pub at: Timestamp,
+    /// Its index in the log.
+    pub seq: u64,
+    /// The case it concerns, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<i64>,
+    /// The fields of its kind (e.g. `package_sha256` of `evidence.sealed`).
+    #[serde(flatten)]
+    pub fields: Map<String, Value>,
+}
+
+impl LoggedEvent {
+    /// The event as JSON, the value its commitment is computed over.
+    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+
+    /// A text field of its kind, e.g. `package_sha256`.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).and_then(Value::as_str)
+    }
+}
+
+impl utoipa::PartialSchema for LoggedEvent {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        let integer = || ObjectBuilder::new().schema_type(Type::Integer);
+        ObjectBuilder::new()
+            .description(Some(
+                "An event as the log commits to it: its type, time, log index and case, and the fields of its kind",
+            ))
+            .property("type", schema::event_type())
+            .required("type")
+            .property("at", schema::date_time())
+            .required("at")
+            .property("seq", integer().minimum(Some(0)))
+            .required("seq")
+            .property("case", integer())
+            // The fields of each kind of event (see ops/).
+            .additional_properties(Some(AdditionalProperties::<
+                utoipa::openapi::schema::Schema,
+            >::FreeForm(true)))
+            .into()
+    }
+}
+
+impl ToSchema for LoggedEvent {}
+
+/// An event with the salt of its commitment: enough to check, against the signed log alone,
+/// that the log holds exactly this event (`custos log check-opening`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Opening {
+    /// `custos.opening/v1`.
+    pub format: String,
+    /// The log's origin (the first line of its checkpoints).
+    pub log: String,
+    /// The event's index in the log.
+    pub index: u64,
+    /// The event.
+    pub event: LoggedEvent,
+    /// The salt of its commitment (base64).
+    #[serde(with = "b64_salt")]
+    #[schema(value_type = String)]
+    pub salt: Salt,
+    /// The public record the log holds for it (`custos log open` adds it; the API leaves it
+    /// out, as the inclusion proof serves it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf: Option<String>,
+}
+
+/// A preservation hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HoldView {
+    /// The case it preserves data for.
+    pub case: i64,
+    /// When it started.
+    #[schema(value_type = String, format = DateTime)]
+    pub started_at: Timestamp,
+    /// When it lapses unless renewed.
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: Timestamp,
+    /// How often it was renewed.
+    pub renewals: i64,
+}
+
+/// A notice owed to the persons concerned by a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NoticeView {
+    /// The case.
+    pub case: i64,
+    /// When it falls due.
+    #[schema(value_type = String, format = DateTime)]
+    pub due_at: Timestamp,
+    /// Due now and not yet sent.
+    pub due: bool,
+    /// When confidentiality ended, if it has.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub confidentiality_ended_at: Option<Timestamp>,
+    /// When it was sent, if it was.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub sent_at: Option<Timestamp>,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// A requesting authority's registered key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuthorityView {
+    /// RFC 7638 thumbprint of its key.
+    pub kid: String,
+    /// Its state.
+    pub state: String,
+    /// Its name.
+    pub name: String,
+    /// What kind of authority it is.
+    pub kind: String,
+    /// The channels it may use.
+    #[schema(schema_with = schema::channels)]
+    pub channels: Vec<Channel>,
+    /// Its public key.
+    pub jwk: Jwk,
+    /// The age recipient evidence for it is sealed to.
+    pub age_recipient: Option<String>,
+    /// When it was registered.
+    #[schema(value_type = String, format = DateTime)]
+    pub added_at: Timestamp,
+    /// When its key was revoked, if it was.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A public key as a JWK (OKP, Ed25519; RFC 8037).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Jwk {
+    /// `Ed25519`.
+    pub crv: String,
+    /// `OKP`.
+    pub kty: String,
+    /// The public key (base64url).
+    pub x: String,
+}
+
+/// The evidence packages of a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EvidenceList {
+    /// The case.
+    pub case: i64,
+    /// Its packages, oldest first.
+    pub packages: Vec<EvidencePackage>,
+}
+
+/// One sealed package of a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EvidencePackage {
+    /// Hex SHA-256 of the package (the age file).
+    pub package_sha256: String,
+    /// Its size in bytes.
+    pub size: i64,
+    /// Hex SHA-256 of its signed `manifest.json`.
+    pub manifest_sha256: String,
+    /// The age recipient it is sealed to.
+    pub recipient: String,
+    /// When it was sealed.
+    #[schema(value_type = String, format = DateTime)]
+    pub sealed_at: Timestamp,
+    /// When it was first handed over, if it was.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub delivered_at: Option<Timestamp>,
+    /// Destroyed after its retention ended.
+    pub destroyed: bool,
+    /// Where the requesting authority downloads it.
+    pub download: String,
+    /// The opening of its `evidence.sealed` event.
+    pub opening: Option<Opening>,
+}
+
+/// A package taken into custody (the answer to an upload).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EvidenceReceipt {
+    /// The case.
+    pub case: i64,
+    /// Hex SHA-256 of the package.
+    pub package_sha256: String,
+    /// Its size in bytes.
+    pub size: i64,
+    /// Hex SHA-256 of its signed `manifest.json`, as declared.
+    pub manifest_sha256: String,
+    /// The age recipient it is recorded for.
+    pub recipient: String,
+    /// Log index of its `evidence.sealed` event.
+    pub log_index: i64,
+    /// When it was sealed into custody.
+    #[schema(value_type = String, format = DateTime)]
+    pub sealed_at: Timestamp,
+}
+
+/// An RFC 9162 inclusion proof.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct InclusionProof {
+    /// The leaf's index.
+    pub index: u64,
+    /// The tree size the proof is for.
+    pub size: u64,
+    /// The leaf hash (base64).
+    #[serde(with = "b64_hash")]
+    #[schema(value_type = String)]
+    pub leaf_hash: Hash,
+    /// The leaf data: the event's public commitment.
+    pub leaf: String,
+    /// The root of the tree of `size` leaves (base64).
+    #[serde(with = "b64_hash")]
+    #[schema(value_type = String)]
+    pub root: Hash,
+    /// The audit path (base64 hashes).
+    #[serde(with = "b64_hashes")]
+    #[schema(value_type = Vec<String>)]
+    pub proof: Vec<Hash>,
+}
+
+/// An RFC 9162 consistency proof.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ConsistencyProof {
+    /// The older tree size.
+    pub old: u64,
+    /// The newer tree size.
+    pub new: u64,
+    /// The proof (base64 hashes).
+    #[serde(with = "b64_hashes")]
+    #[schema(value_type = Vec<String>)]
+    pub proof: Vec<Hash>,
+}
+
+mod b64_hash {
+    use custos_ledger::Hash;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(h: &Hash, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&h.to_base64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
+        let text = <&str>::deserialize(d)?;
+        Hash::from_base64(text).map_err(D::Error::custom)
+    }
+}
+
+mod b64_hashes {
+    use custos_ledger::Hash;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(hashes: &[Hash], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(hashes.iter().map(Hash::to_base64))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Hash>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|h| Hash::from_base64(h).map_err(D::Error::custom))
+            .collect()
+    }
+}
+
+mod b64_salt {
+    use custos_ledger::commitment::Salt;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(salt: &Salt, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&salt.to_base64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Salt, D::Error> {
+        let text = <&str>::deserialize(d)?;
+        Salt::from_base64(text).map_err(D::Error::custom)
+    }
+}
+
+/// Schemas of the types from crates that know nothing of OpenAPI (model, safeguards, store).
+pub(crate) mod schema {
+    use custos_model::{Channel, EventType, Measure, Outcome, Severity};
+    use utoipa::ToSchema;
+    use utoipa::openapi::schema::{
+        Array, ArrayBuilder, KnownFormat, Object, ObjectBuilder, SchemaFormat, Type,
+    };
+
+    use crate::query::{CaseStatus, STATUSES};
+
+    pub use crate::ops::decision::schema::{data_categories, period_or_null};
+
+    pub fn date_time() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .build()
+    }
+
+    // `schema_with` drops a field's doc comment, so each word list says what it is.
+    fn names<'a>(values: impl IntoIterator<Item = &'a str>, description: &str) -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(values))
+            .description(Some(description))
+            .build()
+    }
+
+    pub fn outcome() -> Object {
+        names(
+            Outcome::ALL.iter().map(|o| o.as_str()),
+            "The assessment's outcome.",
+        )
+    }
+
+    pub fn severity() -> Object {
+        names(
+            Severity::ALL.iter().map(|s| s.as_str()),
+            "How much the finding weighs.",
+        )
+    }
+
+    pub fn measure() -> Object {
+        names(
+            Measure::ALL.iter().map(|m| m.as_str()),
+            "The measure asked for.",
+        )
+    }
+
+    pub fn channel() -> Object {
+        names(
+            Channel::ALL.iter().map(|c| c.as_str()),
+            "How a request travels.",
+        )
+    }
+
+    pub fn channels() -> Array {
+        ArrayBuilder::new().items(channel()).build()
+    }
+
+    pub fn event_type() -> Object {
+        names(
+            EventType::ALL.iter().map(|t| t.as_str()),
+            "The event type, e.g. `request.received`.",
+        )
+    }
+
+    pub fn case_status() -> Object {
+        names(STATUSES.map(CaseStatus::as_str), "Where the case stands.")
+    }
+
+    // The shape of `custos.assessment/v1` (custos_safeguards::Assessment), described here so
+    // that the safeguards crate needs no OpenAPI. `wire::tests` checks it against a serialised
+    // assessment. The structs are never built: they only derive the schema.
+
+    /// One assessment of one request (`custos.assessment/v1`).
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct Assessment {
+        /// `custos.assessment/v1`.
+        format: String,
+        request_id: String,
+        /// The profile that assessed it.
+        profile: String,
+        #[schema(value_type = String, format = DateTime)]
+        assessed_at: String,
+        #[schema(schema_with = outcome)]
+        outcome: String,
+        /// Most severe first.
+        findings: Vec<Finding>,
+        /// Present exactly when the outcome is `execute_narrowed`.
+        narrowed: Option<Narrowed>,
+        deadlines: Deadlines,
+    }
+
+    /// One safeguard rule that fired.
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct Finding {
+        /// The rule's identifier, e.g. `period-too-long`.
+        code: String,
+        #[schema(schema_with = severity)]
+        severity: String,
+        /// The legal basis, one source per entry.
+        basis: Vec<String>,
+        /// What is wrong and what would fix it.
+        message: String,
+    }
+
+    /// The request as narrowed by the `narrow` findings.
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct Narrowed {
+        #[schema(schema_with = data_categories)]
+        data_categories: Vec<String>,
+        #[schema(schema_with = period_or_null)]
+        period: Option<String>,
+        #[schema(value_type = Option<String>, format = DateTime)]
+        confidentiality_until: Option<String>,
+    }
+
+    /// When things fall due.
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct Deadlines {
+        #[schema(value_type = String, format = DateTime)]
+        respond_by: String,
+        /// For preservation: keep the data until then (renewable).
+        #[schema(value_type = Option<String>, format = DateTime)]
+        preserve_until: Option<String>,
+        /// When the person concerned is to be told.
+        #[schema(value_type = Option<String>, format = DateTime)]
+        notify_person_at: Option<String>,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use custos_ledger::commitment::commit;
+    use custos_model::{DataCategories, Period, Severity};
+    use custos_safeguards::{Deadlines, Finding, Narrowed};
+    use serde_json::json;
+    use utoipa::PartialSchema;
+
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().expect("a timestamp")
+    }
+
+    /// An event read as a [`LoggedEvent`] gives back the very JSON it was committed over.
+    #[test]
+    fn a_logged_event_keeps_every_field_and_its_commitment() {
+        let salt = Salt::from_bytes([7; 32]);
+        for at in [
+            "2025-03-01T12:00:00Z",
+            "2025-03-01T12:00:00.5Z",
+            "2025-03-01T12:00:00.123456789Z",
+        ] {
+            // As the store writes it: the body, then type, at (jiff's Display), seq and case.
+            let stored = json!({
+                "package_sha256": "ab".repeat(32), "size": 1234, "nested": {"a": [1, 2.5, null]},
+                "type": "evidence.sealed", "at": ts(at).to_string(), "seq": 9, "case": 3,
+            });
+            let event: LoggedEvent = serde_json::from_value(stored.clone()).expect("an event");
+            assert_eq!(event.kind, EventType::EvidenceSealed);
+            assert_eq!(event.text("package_sha256"), Some("ab".repeat(32).as_str()));
+            assert_eq!(event.to_value().expect("JSON"), stored, "{at}");
+            assert_eq!(
+                commit(&event.to_value().expect("JSON"), &salt).expect("committed"),
+                commit(&stored, &salt).expect("committed")
+            );
+        }
+        let directory_event =
+            json!({"type": "user.added", "at": "2025-03-01T12:00:00Z", "seq": 0, "name": "sam"});
+        let event: LoggedEvent = serde_json::from_value(directory_event.clone()).expect("an event");
+        assert_eq!(event.case, None);
+        assert_eq!(event.to_value().expect("JSON"), directory_event);
+    }
+
+    #[test]
+    fn proofs_and_openings_travel_as_base64() {
+        let proof = ConsistencyProof {
+            old: 1,
+            new: 2,
+            proof: vec![Hash([1; 32])],
+        };
+        let v = serde_json::to_value(&proof).expect("JSON");
+        assert_eq!(v["proof"][0], Hash([1; 32]).to_base64());
+        assert_eq!(
+            serde_json::from_value::<ConsistencyProof>(v).expect("back"),
+            proof
+        );
+        let bad = json!({"old": 1, "new": 2, "proof": ["not base64"]});
+        assert!(serde_json::from_value::<ConsistencyProof>(bad).is_err());
+    }
+
+    fn keys(v: &Value) -> BTreeSet<String> {
+        v.as_object().expect("an object").keys().cloned().collect()
+    }
+
+    /// The OpenAPI description of `custos.assessment/v1` (written here, as the safeguards crate
+    /// knows no OpenAPI) names exactly the fields an assessment has.
+    #[test]
+    fn the_assessment_schema_matches_the_assessment() {
+        let t = ts("2025-03-01T12:00:00Z");
+        let assessment = Assessment {
+            format: custos_safeguards::ASSESSMENT_FORMAT.into(),
+            request_id: "XA-1".into(),
+            profile: "rights-first".into(),
+            assessed_at: t,
+            outcome: Outcome::ExecuteNarrowed,
+            findings: vec![Finding {
+                code: "period-too-long".into(),
+                severity: Severity::Narrow,
+                basis: vec!["UNCC art. 24".into()],
+                message: "narrowed".into(),
+            }],
+            narrowed: Some(Narrowed {
+                data_categories: DataCategories::ALL,
+                period: Some(Period { from: t, to: t }),
+                confidentiality_until: Some(t),
+            }),
+            deadlines: Deadlines {
+                respond_by: t,
+                preserve_until: Some(t),
+                notify_person_at: Some(t),
+            },
+        };
+        let value = serde_json::to_value(&assessment).expect("JSON");
+        let properties = |s: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>| {
+            let v = serde_json::to_value(s).expect("a schema");
+            keys(&v["properties"])
+        };
+        assert_eq!(properties(schema::Assessment::schema()), keys(&value));
+        assert_eq!(
+            properties(schema::Finding::schema()),
+            keys(&value["findings"][0])
+        );
+        assert_eq!(
+            properties(schema::Narrowed::schema()),
+            keys(&value["narrowed"])
+        );
+        assert_eq!(
+            properties(schema::Deadlines::schema()),
+            keys(&value["deadlines"])
+        );
+    }
+}
