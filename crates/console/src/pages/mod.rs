@@ -15,6 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
 use custos_jose::PublicJwk;
 use custos_ledger::checkpoint::Checkpoint;
 use custos_model::{Channel, Measure, Request};
@@ -30,7 +31,8 @@ use zeroize::Zeroizing;
 
 use crate::Console;
 use crate::session::{
-    SESSION_COOKIE, SIGNIN_COOKIE, Session, cookie, over_tls, random_token, same_token, set_cookie,
+    SESSION_COOKIE, SIGNIN_COOKIE, Session, console_cookie, cookie_value, over_tls, random_token,
+    same_token,
 };
 use crate::views::{self, CompareRow, EventRow, Fact, FindingRow, QueueRow, RequestFacts};
 
@@ -142,8 +144,8 @@ impl Viewer {
     }
 }
 
-pub(super) async fn viewer(c: &Console, headers: &HeaderMap) -> Option<Viewer> {
-    let id = cookie(headers, SESSION_COOKIE)?;
+pub(super) async fn viewer(c: &Console, jar: &CookieJar) -> Option<Viewer> {
+    let id = cookie_value(jar, SESSION_COOKIE)?;
     let session = c.sessions.get(&id)?;
     let user = c.node.query().user(&session.user).await.ok()??;
     // The role the log gave, never the table's.
@@ -158,10 +160,10 @@ pub(super) async fn viewer(c: &Console, headers: &HeaderMap) -> Option<Viewer> {
 /// For pages: the viewer, or a redirect to the sign-in page that comes back here.
 pub(super) async fn page_viewer(
     c: &Console,
-    headers: &HeaderMap,
+    jar: &CookieJar,
     here: &str,
 ) -> Result<Viewer, Response> {
-    match viewer(c, headers).await {
+    match viewer(c, jar).await {
         Some(v) => Ok(v),
         None => Err(Redirect::to(&format!(
             "/console/sign-in?next={}",
@@ -203,10 +205,10 @@ impl Form {
 /// For form posts: the viewer, with the form's CSRF token checked.
 pub(super) async fn form_viewer(
     c: &Console,
-    headers: &HeaderMap,
+    jar: &CookieJar,
     form: &Form,
 ) -> Result<Viewer, Response> {
-    let Some(v) = viewer(c, headers).await else {
+    let Some(v) = viewer(c, jar).await else {
         return Err(error_page(
             Layout::default(),
             &Problem::unauthorized(

@@ -465,10 +465,10 @@ const FLASHES: [(&str, &str); 5] = [
 pub async fn request_page(
     State(c): Shared,
     Path(case_id): Path<i64>,
-    headers: HeaderMap,
+    jar: CookieJar,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let v = match page_viewer(&c, &headers, &format!("/console/requests/{case_id}")).await {
+    let v = match page_viewer(&c, &jar, &format!("/console/requests/{case_id}")).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -541,7 +541,7 @@ pub(super) fn decision_input(form: &Form) -> Result<DecisionInput, Problem> {
 async fn case_form<T>(
     c: &Console,
     case_id: i64,
-    headers: &HeaderMap,
+    jar: &CookieJar,
     body: &[u8],
     make: impl FnOnce(
         &Form,
@@ -553,7 +553,7 @@ async fn case_form<T>(
     done: impl FnOnce(&T, &Form) -> String,
 ) -> Response {
     let form = Form::parse(body);
-    let v = match form_viewer(c, headers, &form).await {
+    let v = match form_viewer(c, jar, &form).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -571,13 +571,13 @@ async fn case_form<T>(
 pub async fn decide(
     State(c): Shared,
     Path(case_id): Path<i64>,
-    headers: HeaderMap,
+    jar: CookieJar,
     body: Bytes,
 ) -> Response {
     case_form(
         &c,
         case_id,
-        &headers,
+        &jar,
         &body,
         |form, user| {
             let input = decision_input(form)?;
@@ -604,13 +604,13 @@ pub async fn decide(
 pub async fn second_review(
     State(c): Shared,
     Path(case_id): Path<i64>,
-    headers: HeaderMap,
+    jar: CookieJar,
     body: Bytes,
 ) -> Response {
     case_form(
         &c,
         case_id,
-        &headers,
+        &jar,
         &body,
         |form, user| {
             let input = SecondReviewInput {
@@ -634,13 +634,13 @@ pub async fn second_review(
 pub async fn renew(
     State(c): Shared,
     Path(case_id): Path<i64>,
-    headers: HeaderMap,
+    jar: CookieJar,
     body: Bytes,
 ) -> Response {
     case_form(
         &c,
         case_id,
-        &headers,
+        &jar,
         &body,
         |_, user| {
             Ok(Box::new(move |reply| Job::Renew {
