@@ -86,9 +86,9 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/console/notices.csv", get(pages::notices_csv))
         .route("/console/log", get(pages::log_status))
         .route("/console/static/{file}", get(pages::asset))
-        // Console forms are small; a larger body is refused (413) before it is read or kept.
-        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
-        .layer(axum::middleware::map_response(pages::plain_errors));
+        // Console forms are small; a larger body is refused (413, on the console's error page)
+        // before it is read or kept.
+        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT));
     SECURITY_HEADERS
         .into_iter()
         .fold(router, |router, (name, value)| {
@@ -164,6 +164,11 @@ mod tests {
                     .unwrap(),
                 StatusCode::UNAUTHORIZED,
                 "your session has ended",
+            ),
+            (
+                form(b"name=a&name=b".to_vec()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the form could not be read",
             ),
         ];
         for (req, status, text) in cases {

@@ -16,6 +16,16 @@ struct SignInPage {
     notice: Option<&'static str>,
 }
 
+/// The sign-in form. No `Debug`: it holds a password.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct SignInForm {
+    csrf: String,
+    next: String,
+    name: String,
+    password: String,
+}
+
 /// Only paths inside the console are followed after sign-in (no open redirect), and only
 /// printable ASCII ones (a control character cannot go into a `Location` header).
 pub(super) fn safe_next(next: &str) -> String {
@@ -89,17 +99,16 @@ pub async fn sign_in(
     State(c): Shared,
     headers: HeaderMap,
     jar: CookieJar,
-    body: Bytes,
+    Posted(mut form): Posted<SignInForm>,
 ) -> Response {
-    let form = Form::parse(&body);
-    let name = form.get("name").trim().to_owned();
-    let next = form.get("next");
-    let password = Zeroizing::new(form.get("password"));
+    let name = form.name.trim().to_owned();
+    let next = std::mem::take(&mut form.next);
+    let password = Zeroizing::new(std::mem::take(&mut form.password));
     let again = |status, refusal: Refusal| {
         sign_in_form(&headers, status, &next, &name, Some(refusal), None)
     };
     let cookie_token = cookie_value(&jar, SIGNIN_COOKIE).unwrap_or_default();
-    if cookie_token.is_empty() || !same_token(&cookie_token, &form.get("csrf")) {
+    if cookie_token.is_empty() || !same_token(&cookie_token, &form.csrf) {
         return again(
             StatusCode::FORBIDDEN,
             Refusal {
@@ -215,10 +224,9 @@ pub async fn sign_out(
     State(c): Shared,
     headers: HeaderMap,
     jar: CookieJar,
-    body: Bytes,
+    Posted(form): Posted<CsrfForm>,
 ) -> Response {
-    let form = Form::parse(&body);
-    if let Err(r) = form_viewer(&c, &jar, &form).await {
+    if let Err(r) = form_viewer(&c, &jar, &form.csrf).await {
         return r;
     }
     if let Some(id) = cookie_value(&jar, SESSION_COOKIE) {
