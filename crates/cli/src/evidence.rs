@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use custos_jose::{PrivateJwk, sign_compact};
+use custos_model::EventType;
 use custos_seal::{FileToSeal, SealSpec};
 use custos_service::NodeDir;
 use custos_service::custody::{Custody, SealedPackage, TempPackage, is_sha256_hex};
@@ -175,7 +176,7 @@ pub fn fetch(
             }
             // 1. The log must record this package: check the opening against the signed checkpoint.
             let opening = &p["opening"];
-            if opening["event"]["package_sha256"].as_str() != Some(sha.as_str()) || opening["event"]["type"] != "evidence.sealed" {
+            if opening["event"]["package_sha256"].as_str() != Some(sha.as_str()) || opening["event"]["type"] != EventType::EvidenceSealed.as_str() {
                 return Err(Failure::Input(format!("the opening served for {sha} is not its evidence.sealed event")));
             }
             crate::client::verify_opening_online(&c, base, &vkey, opening).await?;
@@ -200,7 +201,7 @@ pub fn fetch(
                 file.write_all(&chunk).map_err(|e| Failure::Setup(e.into()))?;
             }
             file.sync_all().map_err(|e| Failure::Setup(e.into()))?;
-            let got = hex(&hasher.finalize());
+            let got = hex::encode(hasher.finalize());
             if got != sha {
                 let _ = fs::remove_file(&partial);
                 return Err(Failure::Input(format!(
@@ -217,8 +218,4 @@ pub fn fetch(
         }
         outln!("{}", serde_json::json!({ "case": case_id, "verified_against_log": true, "packages": fetched }))
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,7 +1,7 @@
 //! What the pages show, computed from the node's records: plain strings and flags, so that the
 //! templates hold no logic beyond loops and conditions.
 
-use custos_model::{DataCategory, Request};
+use custos_model::{DataCategory, EventType, Request};
 use custos_safeguards::Assessment;
 use custos_service::query::{Authority, Case, CaseStatus, StoredEvent};
 use jiff::Timestamp;
@@ -130,12 +130,12 @@ impl QueueRow {
                 .find(|a| a.kid == case.authority_kid)
                 .map(|a| a.name.clone())
                 .unwrap_or_else(|| case.authority_kid.clone()),
-            measure: measure_label(&case.measure),
-            outcome: case.outcome.clone(),
-            outcome_label: outcome_label(&case.outcome),
+            measure: measure_label(case.measure.as_str()),
+            outcome: case.outcome.as_str().to_owned(),
+            outcome_label: case.outcome.label(),
             status_label: status_label(case.status),
             emergency: case.emergency,
-            channel: case.channel.clone(),
+            channel: case.channel.as_str().to_owned(),
             respond_by: when(case.respond_by),
             respond_in: relative(case.respond_by, now),
             due_class: due.class(),
@@ -424,15 +424,20 @@ pub fn comparison(r: &Request, a: &Assessment) -> Vec<CompareRow> {
 pub fn event_summary(e: &StoredEvent) -> String {
     let body: Value = serde_json::from_str(&e.body).unwrap_or(Value::Null);
     let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
-    match e.event_type.as_str() {
-        "request.received" | "request.supplemented" => {
+    let Some(kind) = e.kind() else {
+        return String::new();
+    };
+    match kind {
+        EventType::RequestReceived | EventType::RequestSupplemented => {
             format!("payload SHA-256 {}", text(&body["payload_sha256"]))
         }
-        "request.assessed" => format!(
+        EventType::RequestAssessed => format!(
             "recommendation: {}",
             outcome_label(body["assessment"]["outcome"].as_str().unwrap_or(""))
         ),
-        "decision.recorded" | "decision.proposed" | "request.information_requested" => {
+        EventType::DecisionRecorded
+        | EventType::DecisionProposed
+        | EventType::RequestInformationRequested => {
             let d = &body["decision"];
             let mut s = format!(
                 "{} by {}",
@@ -452,15 +457,15 @@ pub fn event_summary(e: &StoredEvent) -> String {
             }
             s
         }
-        "decision.second_review_rejected" => format!(
+        EventType::DecisionSecondReviewRejected => format!(
             "rejected by {}: {}",
             text(&body["reviewer"]),
             text(&body["reason"])
         ),
-        "preservation.started" | "preservation.renewed" => {
+        EventType::PreservationStarted | EventType::PreservationRenewed => {
             format!("hold until {}", text(&body["expires_at"]))
         }
-        "evidence.sealed" | "evidence.delivered" | "evidence.destroyed" => {
+        EventType::EvidenceSealed | EventType::EvidenceDelivered | EventType::EvidenceDestroyed => {
             format!("package SHA-256 {}", text(&body["package_sha256"]))
         }
         _ => String::new(),

@@ -6,10 +6,25 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr};
 
 /// The one investigative measure a request asks for (UNCC arts. 25–30 domestic, 42–46 international).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    EnumString,
+    IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Measure {
     /// Expedited preservation of stored data (UNCC arts. 25, 42).
     PreserveStoredData,
@@ -40,15 +55,12 @@ impl Measure {
 
     /// The identifier used in requests, policies and reports.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Measure::PreserveStoredData => "preserve_stored_data",
-            Measure::DisclosePreservedTraffic => "disclose_preserved_traffic",
-            Measure::ProduceSubscriberInfo => "produce_subscriber_info",
-            Measure::ProduceStoredData => "produce_stored_data",
-            Measure::SearchAndSeize => "search_and_seize",
-            Measure::CollectTrafficRealtime => "collect_traffic_realtime",
-            Measure::InterceptContent => "intercept_content",
-        }
+        self.into()
+    }
+
+    /// The measure an identifier stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        name.parse().ok()
     }
 
     /// Plain-words name for people.
@@ -116,13 +128,28 @@ impl fmt::Display for Measure {
 }
 
 /// How a request travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    EnumString,
+    IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Channel {
     /// Mutual legal assistance through central authorities (UNCC art. 40).
     Mla,
     /// The 24/7 network of contact points (UNCC art. 41).
     #[serde(rename = "network_24_7")]
+    #[strum(serialize = "network_24_7")]
     Network24x7,
     /// Directly to a service provider (as in Budapest 2nd Additional Protocol art. 7).
     Direct,
@@ -131,12 +158,14 @@ pub enum Channel {
 impl Channel {
     pub const ALL: [Channel; 3] = [Channel::Mla, Channel::Network24x7, Channel::Direct];
 
+    /// The identifier used in requests and the directory.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Mla => "mla",
-            Channel::Network24x7 => "network_24_7",
-            Channel::Direct => "direct",
-        }
+        self.into()
+    }
+
+    /// The channel an identifier stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        name.parse().ok()
     }
 
     pub fn describe(self) -> &'static str {
@@ -155,8 +184,22 @@ impl fmt::Display for Channel {
 }
 
 /// A category of electronic data (UNCC art. 2(c), (d), (f)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    EnumString,
+    IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum DataCategory {
     /// Subscriber information (art. 2(f)).
     Subscriber,
@@ -174,11 +217,7 @@ impl DataCategory {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            DataCategory::Subscriber => "subscriber",
-            DataCategory::Traffic => "traffic",
-            DataCategory::Content => "content",
-        }
+        self.into()
     }
 
     fn bit(self) -> u8 {
@@ -332,6 +371,24 @@ impl<'de> Deserialize<'de> for DataCategories {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_the_wire_names_and_parse_back() {
+        for m in Measure::ALL {
+            assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
+            assert_eq!(Measure::from_name(m.as_str()), Some(m));
+        }
+        for c in Channel::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+            assert_eq!(Channel::from_name(c.as_str()), Some(c));
+        }
+        for d in DataCategory::ALL {
+            assert_eq!(serde_json::to_value(d).unwrap(), d.as_str());
+            assert_eq!(d.as_str().parse::<DataCategory>().unwrap(), d);
+        }
+        assert_eq!(Channel::Network24x7.as_str(), "network_24_7");
+        assert_eq!(Measure::from_name("Intercept_content"), None);
+    }
 
     #[test]
     fn reach_matches_the_measure_table() {

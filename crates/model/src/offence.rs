@@ -7,10 +7,25 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr};
 
 /// The requester's classification of an offence (request-format.md, *Offence*).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    EnumString,
+    IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum OffenceCategory {
     // Convention offences, UNCC arts. 7–17.
     IllegalAccess,
@@ -100,46 +115,12 @@ impl OffenceCategory {
     };
 
     pub fn as_str(self) -> &'static str {
-        use OffenceCategory::*;
-        match self {
-            IllegalAccess => "illegal_access",
-            IllegalInterception => "illegal_interception",
-            DataInterference => "data_interference",
-            SystemInterference => "system_interference",
-            MisuseOfDevices => "misuse_of_devices",
-            IctForgery => "ict_forgery",
-            IctFraud => "ict_fraud",
-            Csam => "csam",
-            Grooming => "grooming",
-            IntimateImages => "intimate_images",
-            Laundering => "laundering",
-            DefamationOrInsult => "defamation_or_insult",
-            FalseInformation => "false_information",
-            ReligiousOffence => "religious_offence",
-            ExtremistExpression => "extremist_expression",
-            LgbtExpression => "lgbt_expression",
-            AssemblyOrAssociation => "assembly_or_association",
-            Homicide => "homicide",
-            Kidnapping => "kidnapping",
-            HumanTrafficking => "human_trafficking",
-            DrugTrafficking => "drug_trafficking",
-            Terrorism => "terrorism",
-            Extortion => "extortion",
-            OrganizedCrime => "organized_crime",
-            WeaponsTrafficking => "weapons_trafficking",
-            Corruption => "corruption",
-            SexualOffence => "sexual_offence",
-            RobberyOrTheft => "robbery_or_theft",
-            Fraud => "fraud",
-            TaxOffence => "tax_offence",
-            IntellectualProperty => "intellectual_property",
-            Other => "other",
-        }
+        self.into()
     }
 
     /// Parses the identifier used in requests and jurisdiction files.
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == name)
+        name.parse().ok()
     }
 
     pub fn class(self) -> OffenceClass {
@@ -327,6 +308,15 @@ impl<'de> Deserialize<'de> for MaxPenalty {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_the_wire_names_and_parse_back() {
+        for c in OffenceCategory::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+            assert_eq!(OffenceCategory::from_name(c.as_str()), Some(c));
+        }
+        assert_eq!(OffenceCategory::from_name("Csam"), None);
+    }
 
     #[test]
     fn classes_partition_the_categories() {

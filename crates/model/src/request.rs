@@ -9,6 +9,7 @@ use std::fmt;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr};
 
 use crate::measure::{Channel, DataCategories, Measure};
 use crate::offence::{MaxPenalty, OffenceCategory};
@@ -284,14 +285,18 @@ pub struct RequestingAuthority {
 }
 
 /// The function of the requesting authority.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, EnumString, IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AuthorityKind {
     Court,
     Prosecutor,
     Police,
     CentralAuthority,
     #[serde(rename = "contact_point_24_7")]
+    #[strum(serialize = "contact_point_24_7")]
     ContactPoint24x7,
     Other,
 }
@@ -307,14 +312,12 @@ impl AuthorityKind {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            AuthorityKind::Court => "court",
-            AuthorityKind::Prosecutor => "prosecutor",
-            AuthorityKind::Police => "police",
-            AuthorityKind::CentralAuthority => "central_authority",
-            AuthorityKind::ContactPoint24x7 => "contact_point_24_7",
-            AuthorityKind::Other => "other",
-        }
+        self.into()
+    }
+
+    /// The kind an identifier stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        name.parse().ok()
     }
 
     /// Plain words for people.
@@ -377,8 +380,11 @@ pub struct Target {
     pub at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, EnumString, IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum TargetKind {
     Account,
     Email,
@@ -404,16 +410,7 @@ impl TargetKind {
 
     /// The identifier used in requests.
     pub fn as_str(self) -> &'static str {
-        match self {
-            TargetKind::Account => "account",
-            TargetKind::Email => "email",
-            TargetKind::Phone => "phone",
-            TargetKind::IpAddress => "ip_address",
-            TargetKind::Domain => "domain",
-            TargetKind::Device => "device",
-            TargetKind::PaymentInstrument => "payment_instrument",
-            TargetKind::Other => "other",
-        }
+        self.into()
     }
 }
 
@@ -614,7 +611,16 @@ mod tests {
     fn target_kind_names_are_their_wire_names() {
         for k in TargetKind::ALL {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+            assert_eq!(k.as_str().parse::<TargetKind>().unwrap(), k);
         }
+        for k in AuthorityKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+            assert_eq!(AuthorityKind::from_name(k.as_str()), Some(k));
+        }
+        assert_eq!(
+            AuthorityKind::ContactPoint24x7.as_str(),
+            "contact_point_24_7"
+        );
     }
 
     #[test]

@@ -42,13 +42,3 @@ pub use manifest::{FileEntry, MANIFEST_FORMAT, MANIFEST_NAME, Manifest, SIGNATUR
 pub use open::{Identities, open_package, read_identities};
 pub use seal::{FileToSeal, SealReport, SealSpec, seal};
 pub use unseal::{ExtractedFile, UnsealOptions, UnsealReport, Verification, unseal};
-
-/// Lower-case hex of bytes.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}

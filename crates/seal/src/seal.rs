@@ -30,8 +30,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::SealError;
 use crate::manifest::{FileEntry, MANIFEST_FORMAT, MANIFEST_NAME, Manifest, SIGNATURE_NAME};
-use crate::{SealError, hex};
 
 /// Size of the buffers passed between the pipeline's threads.
 pub const CHUNK: usize = 1 << 20;
@@ -183,9 +183,9 @@ pub fn seal<W: Write + Send>(
         };
         let canonical = manifest.canonical();
         Ok(SealReport {
-            package_sha256: hex(&digest),
+            package_sha256: hex::encode(digest),
             package_size: size,
-            manifest_sha256: hex(&Sha256::digest(&canonical)),
+            manifest_sha256: hex::encode(Sha256::digest(&canonical)),
             recipients: spec.recipients.iter().map(|r| r.to_string()).collect(),
             signer: spec.signer.verifier().to_string(),
             manifest,
@@ -305,7 +305,7 @@ fn produce(
         entries.push(FileEntry {
             path: f.name.clone(),
             size,
-            sha256: hex(&hasher.finalize()),
+            sha256: hex::encode(hasher.finalize()),
             target: f.target.clone(),
             data_category: f.data_category,
             period: f.period,

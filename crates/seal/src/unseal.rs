@@ -15,9 +15,9 @@ use custos_ledger::VerifierKey;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::UnsealError;
 use crate::manifest::{MANIFEST_NAME, Manifest, SIGNATURE_NAME};
 use crate::open::{Plaintext, open_package};
-use crate::{UnsealError, hex};
 
 const MAX_MANIFEST: u64 = 16 << 20;
 const MAX_SIGNATURE: u64 = 4096;
@@ -113,7 +113,7 @@ pub fn unseal<R: Read>(
         }
     }
     drop(plain);
-    let package_sha256 = hex(&hashed.hasher.finalize_reset());
+    let package_sha256 = hex::encode(hashed.hasher.finalize_reset());
     let package_size = hashed.size;
 
     let verification = match (found.manifest, found.signature) {
@@ -143,7 +143,7 @@ pub fn unseal<R: Read>(
             check_files(&manifest, &staged)?;
             Verification::Verified {
                 manifest,
-                manifest_sha256: hex(&Sha256::digest(&m)),
+                manifest_sha256: hex::encode(Sha256::digest(&m)),
                 signer: verifier.to_string(),
             }
         }
@@ -349,7 +349,7 @@ fn check_files(manifest: &Manifest, staged: &Staged) -> Result<(), UnsealError> 
                 what: format!("size is {} bytes, the manifest says {}", f.size, entry.size),
             });
         }
-        let actual = hex(&f.sha256);
+        let actual = hex::encode(f.sha256);
         if actual != entry.sha256 {
             return Err(UnsealError::FileMismatch {
                 path: entry.path.clone(),
@@ -396,7 +396,7 @@ impl Staged {
             out.push(ExtractedFile {
                 path: f.name.clone(),
                 size: f.size,
-                sha256: hex(&f.sha256),
+                sha256: hex::encode(f.sha256),
             });
         }
         self.committed = true;

@@ -46,7 +46,7 @@ impl TempPackage {
         std::fs::create_dir_all(&dir)?;
         let mut random = [0u8; 16];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut random);
-        let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let name = hex::encode(random);
         // A leading dot: never a `<sha256>.age` name, so never listed or handed over.
         let path = dir.join(format!(".incoming-{name}"));
         let file = std::fs::OpenOptions::new()

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::ops::Case;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -13,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use custos_ledger::tiles::{Tile, TilePath, encode_bundle};
 use custos_model::parse_request;
-use custos_store::{Case, CaseStatus};
+use custos_store::CaseStatus;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -298,22 +299,24 @@ pub struct CaseView {
 }
 
 fn view(c: &Case) -> CaseView {
-    let parse = |s: &str| serde_json::from_str(s).unwrap_or(Value::Null);
+    fn json(d: &impl Serialize) -> Value {
+        serde_json::to_value(d).unwrap_or(Value::Null)
+    }
     CaseView {
         case: c.case_id,
         request_id: c.request_id.clone(),
         authority: c.authority_kid.clone(),
         status: c.status.as_str().into(),
-        outcome: c.outcome.clone(),
-        measure: c.measure.clone(),
+        outcome: c.outcome.as_str().into(),
+        measure: c.measure.as_str().into(),
         requesting_state: c.requesting_state.clone(),
-        channel: c.channel.clone(),
+        channel: c.channel.as_str().into(),
         emergency: c.emergency,
         received_at: c.received_at.to_string(),
         respond_by: c.respond_by.to_string(),
-        assessment: parse(&c.assessment),
-        decision: c.decision.as_deref().map(parse),
-        pending_decision: c.pending_decision.as_deref().map(parse),
+        assessment: json(&c.assessment),
+        decision: c.decision.as_ref().map(json),
+        pending_decision: c.pending_decision.as_ref().map(json),
     }
 }
 

@@ -30,6 +30,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod custody;
 pub mod directory;

@@ -148,6 +148,7 @@ impl Node {
                 },
                 directory: directory.clone(),
                 dir: dir.to_owned(),
+                clock: crate::clock::Clock::system(),
             },
         );
         directory.attach(writer.clone());

@@ -15,7 +15,7 @@ use std::pin::Pin;
 
 use anyhow::Context as _;
 use custos_ledger::{Checkpoint, MemoryStore, MerkleTree, leaf_hash};
-use custos_store::{Authority, Batch, Case, Evidence, Role, Store, StoredCheckpoint, User};
+use custos_store::{Authority, Batch, Evidence, Role, Store, StoredCheckpoint, User};
 use jiff::Timestamp;
 use zeroize::Zeroizing;
 
@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::custody::Custody;
 use crate::integrity;
 use crate::node_dir::NodeDir;
-use crate::ops::{self, Appended, NewAuthority};
+use crate::ops::{self, Appended, Case, NewAuthority};
 use crate::problem::Problem;
 
 /// The future an offline operation returns.

@@ -11,8 +11,9 @@ use custos_store::{CaseFilter, Store};
 use serde::{Deserialize, Deserializer};
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
+pub use crate::ops::Case;
 pub use custos_store::{
-    Authority, Case, CaseStatus, Evidence, Hold, Notice, Role, StoreError, StoredEvent, User,
+    Authority, CaseStatus, Evidence, Hold, Notice, Role, StoreError, StoredEvent, User,
 };
 
 use crate::problem::Problem;
@@ -40,11 +41,11 @@ impl<'a> Queries<'a> {
     pub async fn cases(&self, q: &CaseQuery, only_from: Option<&str>) -> Read<Vec<Case>> {
         let filter = CaseFilter {
             authority_kid: only_from.map(str::to_owned),
-            status: q.status.map(|s| s.as_str().to_owned()),
-            outcome: q.outcome.map(|o| o.as_str().to_owned()),
-            measure: q.measure.map(|m| m.as_str().to_owned()),
+            status: q.status,
+            outcome: q.outcome,
+            measure: q.measure,
             requesting_state: q.state.clone(),
-            channel: q.channel.map(|c| c.as_str().to_owned()),
+            channel: q.channel,
             emergency: q.emergency,
             open_only: q.open,
             offset: q.offset.unwrap_or(0),

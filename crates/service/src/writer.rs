@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use custos_store::{Batch, Case, CaseStatus, Evidence, Hold, Store, User};
+use crate::ops::Case;
+use custos_store::{Batch, CaseStatus, Evidence, Hold, Store, User};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
@@ -325,6 +326,8 @@ pub struct WriterContext {
     pub directory: Arc<Directory>,
     /// The node directory, where the head file is kept.
     pub dir: PathBuf,
+    /// Where every job and checkpoint takes "now" from.
+    pub clock: crate::clock::Clock,
 }
 
 /// Starts the writer task.
@@ -404,7 +407,7 @@ async fn run_batch(
         if let Err(e) = b.savepoint().await {
             return Err(Failed::new(e, answers, std::iter::once(task).chain(tasks)));
         }
-        let answer = task.run(&mut b, &mut out, cx, Timestamp::now()).await;
+        let answer = task.run(&mut b, &mut out, cx, cx.clock.now()).await;
         let ok = answer.ok();
         let end = if ok {
             b.release_job().await
@@ -419,7 +422,7 @@ async fn run_batch(
             appended.extend(out);
         }
     }
-    let now = Timestamp::now();
+    let now = cx.clock.now();
     if !appended.is_empty() || log.published_size() < log.tree_size() || log.checkpoint().is_none()
     {
         let leaves: Vec<&[u8]> = appended.iter().map(|e| e.leaf.as_slice()).collect();

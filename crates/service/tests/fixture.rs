@@ -23,15 +23,13 @@ use custos_service::directory::Directory;
 use custos_service::log::NodeLog;
 use custos_service::offline::{self, OfflineError, OpFuture};
 use custos_service::ops::{
-    self, Appended, DecisionInput, DecisionKind, DueNotice, LifecycleRules, NarrowedTerms,
+    self, Appended, Case, DecisionInput, DecisionKind, DueNotice, LifecycleRules, NarrowedTerms,
     NewAuthority, RecordedDecision, SecondReviewInput, Submission, SubmitOutcome,
 };
 use custos_service::replay::{Projections, Signatures};
 use custos_service::writer::{self, Job, WriterContext, WriterHandle};
 use custos_service::{Config, Node, Problem};
-use custos_store::{
-    Authority, Batch, Case, CaseStatus, Hold, Notice, Role, Store, StoredEvent, User,
-};
+use custos_store::{Authority, Batch, CaseStatus, Hold, Notice, Role, Store, StoredEvent, User};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 use sha2::Digest as _;
@@ -171,17 +169,15 @@ pub fn outcome(c: &Case) -> String {
 }
 
 pub fn assessment(c: &Case) -> Assessment {
-    serde_json::from_str(&c.assessment).unwrap()
+    c.assessment.clone()
 }
 
 pub fn recorded(c: &Case) -> RecordedDecision {
-    serde_json::from_str(c.decision.as_deref().expect("a decision in force")).unwrap()
+    c.decision.clone().expect("a decision in force")
 }
 
 pub fn pending(c: &Case) -> Option<RecordedDecision> {
-    c.pending_decision
-        .as_deref()
-        .map(|d| serde_json::from_str(d).unwrap())
+    c.pending_decision.clone()
 }
 
 pub fn body(e: &StoredEvent) -> Value {
@@ -598,6 +594,12 @@ impl Fixture {
     /// Starts the real writer on this store, as `Node::open` does: the log loaded and checked,
     /// the directory from the log, attached so a miss asks the writer to catch up.
     pub async fn writer(&self) -> Running {
+        self.writer_at(t0()).await
+    }
+
+    /// The writer as in [`Fixture::writer`], with its clock at `at`, moved by hand.
+    pub async fn writer_at(&self, at: Timestamp) -> Running {
+        let clock = custos_service::clock::ManualClock::new(at);
         let head = custos_service::integrity::read_head(&self.dir).unwrap();
         let log = Arc::new(
             NodeLog::load(&self.store, ORIGIN, node_key(), head.as_deref())
@@ -613,6 +615,7 @@ impl Fixture {
                 rules: self.rules.clone(),
                 directory: directory.clone(),
                 dir: self.dir.clone(),
+                clock: clock.clock(),
             },
         );
         directory.attach(handle.clone());
@@ -620,6 +623,7 @@ impl Fixture {
             handle,
             log,
             directory,
+            clock,
         }
     }
 
@@ -725,6 +729,8 @@ pub struct Running {
     pub handle: WriterHandle,
     pub log: Arc<NodeLog>,
     pub directory: Arc<Directory>,
+    /// The writer's clock: every job of a batch reads it.
+    pub clock: custos_service::clock::ManualClock,
 }
 
 /// A job sent to the writer whose answer is still to come.

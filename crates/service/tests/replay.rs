@@ -3,6 +3,7 @@
 //! alarm, which would stop a node from starting), and a row changed without an event is named.
 
 use custos_service::ops::{self, DecisionKind};
+use custos_service::replay::{Projections, Signatures};
 use custos_store::{CaseStatus, Role};
 
 use crate::fixture::*;
@@ -80,7 +81,10 @@ async fn a_lifecycle_done_through_ops_replays_to_exactly_its_tables() {
     // It did exercise the projections the diff compares.
     assert!(!f.store.all_holds().await.unwrap().is_empty());
     assert!(!f.store.notices().await.unwrap().is_empty());
-    assert_eq!(f.store.all_cases().await.unwrap().len(), 4);
+    assert_eq!(
+        f.store.all_cases::<ops::Documents>().await.unwrap().len(),
+        4
+    );
     // And a node starts on it (its start-up check is this replay).
     f.node().await.unwrap();
 }
@@ -170,4 +174,89 @@ async fn a_hold_extended_without_an_event_is_named() {
     let findings = f.findings().await;
     assert_eq!(findings.len(), 1, "{findings:#?}");
     assert!(findings[0].contains(&format!("{case}")), "{findings:#?}");
+}
+
+#[tokio::test]
+async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
+    use custos_model::EventType;
+    use custos_service::custody::{Custody, TempPackage};
+    use custos_service::ops::evidence::SealedPackage;
+    use std::collections::BTreeSet;
+
+    let f = Fixture::new().await;
+    lifecycle(&f).await;
+    // What the lifecycle leaves out: a rejected second review, a revoked key, and evidence
+    // sealed, handed over and destroyed.
+    let t = t0() + days(500);
+    let overridden = f
+        .decided("p12-death-penalty", "XA-5", DecisionKind::Execute, t)
+        .await;
+    f.second_review(overridden, &sue(), confirm(false), t)
+        .await
+        .unwrap();
+    let other = f
+        .add_authority(&other_authority_key(), "XB", t)
+        .await
+        .unwrap();
+    f.revoke(&other.kid, t).await.unwrap();
+    let preserved = f
+        .decided("p02-preservation-24-7", "XA-6", DecisionKind::Execute, t)
+        .await;
+    let sha = "ab".repeat(32);
+    let (temp, _) = TempPackage::create(&f.dir).unwrap();
+    let custody = Custody {
+        case_id: preserved,
+        temp,
+        package: SealedPackage {
+            package_sha256: sha.clone(),
+            manifest_sha256: "cd".repeat(32),
+            size: 0,
+            recipient: "age1recipient".into(),
+            signer: "node".into(),
+        },
+    };
+    let (kid, to_delete) = (f.authority.kid.clone(), sha.clone());
+    f.try_batch(move |b, out| {
+        Box::pin(async move {
+            custody.take(b, out, t).await?;
+            ops::record_delivered(b, out, &to_delete, &kid, t).await?;
+            ops::destroy_due(b, out, t + days(400), 30).await
+        })
+    })
+    .await
+    .unwrap();
+
+    let events = f.events().await;
+    let written: BTreeSet<EventType> = events.iter().map(|e| e.kind().unwrap()).collect();
+    let missing: Vec<_> = EventType::ALL
+        .iter()
+        .filter(|k| !written.contains(k))
+        .collect();
+    assert!(missing.is_empty(), "not exercised: {missing:?}");
+    // Each folds without a finding and to exactly the tables ops wrote.
+    let findings = f.findings().await;
+    assert!(findings.is_empty(), "{findings:#?}");
+    let p = Projections::replay(&events, Signatures::Decode);
+    assert!(p.registry.authorities[&other.kid].revoked_at.is_some());
+    assert!(p.evidence[&sha].destroyed_at.is_some());
+    assert_eq!(p.cases[&overridden].status, CaseStatus::Assessed);
+}
+
+#[tokio::test]
+async fn an_event_of_a_type_no_node_writes_is_a_finding_not_a_panic() {
+    let f = Fixture::new().await;
+    lifecycle(&f).await;
+    let mut events = f.events().await;
+    let last = events.last_mut().unwrap();
+    last.event_type = "request.teleported".into();
+    assert_eq!(last.kind(), None);
+    let seq = last.seq;
+    let p = Projections::replay(&events, Signatures::Decode);
+    assert!(
+        p.findings.iter().any(|x| x.to_string().contains(&format!(
+            "event {seq} (request.teleported): unknown event type"
+        ))),
+        "{:#?}",
+        p.findings
+    );
 }

@@ -131,7 +131,14 @@ async fn the_head_file_holds_the_checkpoint_of_the_last_commit() {
     let other = custos_store::Store::open_sqlite(&f.dir.join("custos.db"), false)
         .await
         .unwrap();
-    assert_eq!(other.all_cases().await.unwrap().len(), 1);
+    assert_eq!(
+        other
+            .all_cases::<custos_service::ops::Documents>()
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -250,8 +257,9 @@ async fn a_tick_through_the_writer_releases_a_hold_at_the_instant_given() {
     w.decide(case, &rita(), decision(DecisionKind::Execute))
         .await
         .unwrap();
-    // The writer stamps decisions with its own clock; the tick's instant is ours.
+    // The writer stamps decisions with its clock (t0 here); the tick's instant is ours.
     let expires = f.hold(case).await.unwrap().expires_at;
+    assert_eq!(expires, t0() + days(90));
     w.tick(expires - secs(1)).await.unwrap();
     assert_eq!(f.hold(case).await.unwrap().released_at, None);
     w.tick(expires).await.unwrap();
@@ -312,4 +320,32 @@ async fn every_kind_of_job_runs_through_the_writer() {
     assert_eq!(f.check_history().await.unwrap(), f.log_size().await);
     let findings = f.findings().await;
     assert!(findings.is_empty(), "{findings:#?}");
+}
+
+#[tokio::test]
+async fn every_job_of_a_batch_reads_the_writer_s_clock() {
+    let f = Fixture::new().await;
+    let w = f.writer_at(t0() + days(5)).await;
+    let case = case_id(
+        &w.submit(f.submission("p02-preservation-24-7", "XA-1", t0() + days(5)))
+            .await
+            .unwrap(),
+    );
+    w.clock.advance(secs(90));
+    w.decide(case, &rita(), decision(DecisionKind::Execute))
+        .await
+        .unwrap();
+    let decided = t0() + days(5) + secs(90);
+    let hold = f.hold(case).await.unwrap();
+    assert_eq!(
+        (hold.started_at, hold.expires_at),
+        (decided, decided + days(90))
+    );
+    // The renewal counts from the hold's expiry, whenever the writer's clock says it came.
+    w.clock.advance(days(80));
+    let renewed = w.renew(case, &rita()).await.unwrap();
+    assert_eq!(renewed.expires_at, decided + days(180));
+    // The signed checkpoint of the batch carries the same time.
+    let cp = w.log.checkpoint().expect("a checkpoint");
+    assert_eq!(cp.signed_at, decided + days(80));
 }

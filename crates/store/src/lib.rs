@@ -14,18 +14,18 @@
 //! SQLite (WAL, `synchronous=FULL`) is the embedded default. The interface is what a PostgreSQL
 //! implementation will provide too; nothing above this crate names a database.
 
+mod column;
 mod rows;
 
 pub use rows::*;
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
-use custos_ledger::Hash;
 use custos_ledger::commitment::{PublicRecord, Salt, canonicalize};
 use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::types::Json;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 /// Errors of the store. Each says what failed; none carries request contents.
@@ -33,7 +33,7 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 pub enum StoreError {
     /// The database could not be opened or a statement failed.
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// The schema could not be brought up to date.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -43,11 +43,24 @@ pub enum StoreError {
     /// A stored value does not parse: the database was edited or is corrupt.
     #[error("stored {what} is corrupt: {detail}")]
     Corrupt {
-        /// Which value.
-        what: &'static str,
+        /// Which value (the column).
+        what: String,
         /// What is wrong with it.
         detail: String,
     },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        match e {
+            // A column that does not read as its type (`column.rs`, a JSON document).
+            sqlx::Error::ColumnDecode { index, source } => StoreError::Corrupt {
+                what: index.trim_matches('"').to_owned(),
+                detail: source.to_string(),
+            },
+            e => StoreError::Database(e),
+        }
+    }
 }
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -58,17 +71,6 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
-}
-
-fn ts(s: &str, what: &'static str) -> Result<Timestamp> {
-    Timestamp::from_str(s).map_err(|e| StoreError::Corrupt {
-        what,
-        detail: e.to_string(),
-    })
-}
-
-fn opt_ts(s: Option<String>, what: &'static str) -> Result<Option<Timestamp>> {
-    s.map(|s| ts(&s, what)).transpose()
 }
 
 impl Store {
@@ -122,7 +124,7 @@ impl Store {
 
     /// Every stored event from `start` on, in order, for audits and catch-up.
     pub async fn events(&self, start: u64, limit: u64) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as(
             "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
              WHERE seq >= ? ORDER BY seq LIMIT ?",
         )
@@ -130,48 +132,49 @@ impl Store {
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(event_from_row).collect()
+        Ok(rows)
     }
 
     /// One event by its log index.
     pub async fn event(&self, seq: u64) -> Result<Option<StoredEvent>> {
-        let row = sqlx::query(
+        let row = sqlx::query_as(
             "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events WHERE seq = ?",
         )
         .bind(seq as i64)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(event_from_row).transpose()
+        Ok(row)
     }
 
     /// The events of one case, in order.
     pub async fn case_events(&self, case_id: i64) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as(
             "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
              WHERE case_id = ? ORDER BY seq",
         )
         .bind(case_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(event_from_row).collect()
+        Ok(rows)
     }
 
     /// The latest signed checkpoint, if any.
     pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
-        let row = sqlx::query(
+        let row = sqlx::query_as(
             "SELECT size, root, note, signed_at FROM checkpoints ORDER BY size DESC LIMIT 1",
         )
         .fetch_optional(&self.pool)
         .await?;
-        row.map(checkpoint_from_row).transpose()
+        Ok(row)
     }
 
     /// Every signed checkpoint, smallest first.
     pub async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
-        let rows = sqlx::query("SELECT size, root, note, signed_at FROM checkpoints ORDER BY size")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter().map(checkpoint_from_row).collect()
+        let rows =
+            sqlx::query_as("SELECT size, root, note, signed_at FROM checkpoints ORDER BY size")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows)
     }
 
     /// The whole directory of authorities, revoked ones included.
@@ -187,25 +190,25 @@ impl Store {
     }
 
     /// One case.
-    pub async fn case(&self, case_id: i64) -> Result<Option<Case>> {
+    pub async fn case<D: CaseDocuments>(&self, case_id: i64) -> Result<Option<Case<D>>> {
         let mut conn = self.pool.acquire().await?;
         case_by(&mut conn, "case_id = ?", CaseKey::Id(case_id)).await
     }
 
     /// Cases matching `filter`, soonest deadline first.
-    pub async fn cases(&self, filter: &CaseFilter) -> Result<Vec<Case>> {
+    pub async fn cases<D: CaseDocuments>(&self, filter: &CaseFilter) -> Result<Vec<Case<D>>> {
         let mut sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE 1=1");
         if filter.open_only {
             sql.push_str(" AND status NOT IN ('closed', 'refused')");
         }
         // Every value is bound, never spliced into the SQL.
         let text_filters = [
-            ("authority_kid", &filter.authority_kid),
-            ("status", &filter.status),
-            ("outcome", &filter.outcome),
-            ("measure", &filter.measure),
-            ("requesting_state", &filter.requesting_state),
-            ("channel", &filter.channel),
+            ("authority_kid", filter.authority_kid.as_deref()),
+            ("status", filter.status.map(CaseStatus::as_str)),
+            ("outcome", filter.outcome.map(|o| o.as_str())),
+            ("measure", filter.measure.map(|m| m.as_str())),
+            ("requesting_state", filter.requesting_state.as_deref()),
+            ("channel", filter.channel.map(|c| c.as_str())),
         ];
         for (column, value) in &text_filters {
             if value.is_some() {
@@ -216,10 +219,10 @@ impl Store {
             sql.push_str(" AND emergency = ?");
         }
         sql.push_str(" ORDER BY respond_by, case_id LIMIT ? OFFSET ?");
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query_as(&sql);
         for (_, value) in &text_filters {
             if let Some(v) = value {
-                q = q.bind(v.as_str());
+                q = q.bind(*v);
             }
         }
         if let Some(e) = filter.emergency {
@@ -230,72 +233,71 @@ impl Store {
             .bind(i64::from(filter.offset))
             .fetch_all(&self.pool)
             .await?;
-        rows.into_iter().map(case_from_row).collect()
+        Ok(rows)
     }
 
     /// Preservation holds still in force, soonest expiry first.
     pub async fn active_holds(&self) -> Result<Vec<Hold>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as(
             "SELECT case_id, started_at, expires_at, renewals, released_at FROM holds \
              WHERE released_at IS NULL ORDER BY expires_at",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(hold_from_row).collect()
+        Ok(rows)
     }
 
     /// The hold of one case, if it has one and it is still in force.
     pub async fn active_hold(&self, case_id: i64) -> Result<Option<Hold>> {
-        let row = sqlx::query(
+        let row = sqlx::query_as(
             "SELECT case_id, started_at, expires_at, renewals, released_at FROM holds \
              WHERE case_id = ? AND released_at IS NULL",
         )
         .bind(case_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(hold_from_row).transpose()
+        Ok(row)
     }
 
     /// Notices to persons concerned: due (confidentiality ended, not yet sent) first.
     pub async fn notices(&self) -> Result<Vec<Notice>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as(
             "SELECT case_id, due_at, ended_at, sent_at, attempts, last_error FROM notices ORDER BY due_at",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(notice_from_row).collect()
+        Ok(rows)
     }
 
-    /// All users (without token hashes).
+    /// Every user, by name (for the audit's comparison with the events).
     pub async fn users(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT name, role, token_hash, added_at, disabled_at, password_hash FROM users ORDER BY name",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(user_from_row).collect()
+        .await?)
     }
 
     /// One user by name.
     pub async fn user(&self, name: &str) -> Result<Option<User>> {
-        let row = sqlx::query(
+        let row = sqlx::query_as(
             "SELECT name, role, token_hash, added_at, disabled_at, password_hash FROM users WHERE name = ?",
         )
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(user_from_row).transpose()
+        Ok(row)
     }
 
     /// The evidence packages of a case, oldest first.
     pub async fn evidence_for_case(&self, case_id: i64) -> Result<Vec<Evidence>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query_as(&format!(
             "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE case_id = ? ORDER BY sealed_seq"
         ))
         .bind(case_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(evidence_from_row).collect()
+        Ok(rows)
     }
 
     /// Digests of packages whose destruction is logged (their files must be gone).
@@ -308,33 +310,33 @@ impl Store {
     }
 
     /// Every case, by number (for the audit's comparison with the events).
-    pub async fn all_cases(&self) -> Result<Vec<Case>> {
-        let rows = sqlx::query(&format!(
+    pub async fn all_cases<D: CaseDocuments>(&self) -> Result<Vec<Case<D>>> {
+        let rows = sqlx::query_as(&format!(
             "SELECT {CASE_COLUMNS} FROM cases ORDER BY case_id"
         ))
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(case_from_row).collect()
+        Ok(rows)
     }
 
     /// Every preservation hold, released ones included, by case.
     pub async fn all_holds(&self) -> Result<Vec<Hold>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as(
             "SELECT case_id, started_at, expires_at, renewals, released_at FROM holds ORDER BY case_id",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(hold_from_row).collect()
+        Ok(rows)
     }
 
     /// Every evidence package, destroyed ones included, in log order.
     pub async fn all_evidence(&self) -> Result<Vec<Evidence>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query_as(&format!(
             "SELECT {EVIDENCE_COLUMNS} FROM evidence ORDER BY sealed_seq"
         ))
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(evidence_from_row).collect()
+        Ok(rows)
     }
 
     /// Closes the pool, waiting for connections to finish.
@@ -398,33 +400,34 @@ impl Batch {
 
     /// Leaf bytes of events from `start` on (to catch up with other writers).
     pub async fn leaves_from(&mut self, start: u64) -> Result<Vec<(String, Vec<u8>)>> {
-        let rows = sqlx::query("SELECT event_type, leaf FROM events WHERE seq >= ? ORDER BY seq")
-            .bind(start as i64)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+        Ok(
+            sqlx::query_as("SELECT event_type, leaf FROM events WHERE seq >= ? ORDER BY seq")
+                .bind(start as i64)
+                .fetch_all(&mut *self.tx)
+                .await?,
+        )
     }
 
     /// Events from `start` on, with their bodies (to take in what other writers appended).
     pub async fn events_from(&mut self, start: u64) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as(
             "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
              WHERE seq >= ? ORDER BY seq",
         )
         .bind(start as i64)
         .fetch_all(&mut *self.tx)
         .await?;
-        rows.into_iter().map(event_from_row).collect()
+        Ok(rows)
     }
 
     /// The latest signed checkpoint, as this transaction sees it.
     pub async fn latest_checkpoint(&mut self) -> Result<Option<StoredCheckpoint>> {
-        let row = sqlx::query(
+        let row = sqlx::query_as(
             "SELECT size, root, note, signed_at FROM checkpoints ORDER BY size DESC LIMIT 1",
         )
         .fetch_optional(&mut *self.tx)
         .await?;
-        row.map(checkpoint_from_row).transpose()
+        Ok(row)
     }
 
     /// Appends one event: draws a fresh salt, commits to the event's canonical JSON, and stores
@@ -436,7 +439,7 @@ impl Batch {
         let obj = body
             .as_object_mut()
             .ok_or_else(|| StoreError::Event("an event body must be a JSON object".into()))?;
-        obj.insert("type".into(), event.event_type.clone().into());
+        obj.insert("type".into(), event.event_type.as_str().into());
         obj.insert("at".into(), event.at.to_string().into());
         obj.insert("seq".into(), seq.into());
         if let Some(c) = event.case_id {
@@ -444,7 +447,7 @@ impl Batch {
         }
         let canonical = canonicalize(&body).map_err(|e| StoreError::Event(e.to_string()))?;
         let day = event.at.strftime("%Y-%m-%d").to_string();
-        let record = PublicRecord::for_event(&event.event_type, &day, &body, &salt)
+        let record = PublicRecord::for_event(event.event_type.as_str(), &day, &body, &salt)
             .map_err(|e| StoreError::Event(e.to_string()))?;
         let leaf = record.leaf_bytes();
         sqlx::query(
@@ -452,7 +455,7 @@ impl Batch {
              VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(seq as i64)
-        .bind(&event.event_type)
+        .bind(event.event_type.as_str())
         .bind(event.at.to_string())
         .bind(event.case_id)
         .bind(&canonical)
@@ -463,7 +466,7 @@ impl Batch {
         self.next_seq = Some(seq + 1);
         Ok(StoredEvent {
             seq,
-            event_type: event.event_type.clone(),
+            event_type: event.event_type.as_str().to_owned(),
             at: event.at,
             case_id: event.case_id,
             body: canonical,
@@ -525,7 +528,11 @@ impl Batch {
     }
 
     /// The case an authority opened under its request id, if any.
-    pub async fn find_case(&mut self, kid: &str, request_id: &str) -> Result<Option<Case>> {
+    pub async fn find_case<D: CaseDocuments>(
+        &mut self,
+        kid: &str,
+        request_id: &str,
+    ) -> Result<Option<Case<D>>> {
         case_by(
             &mut self.tx,
             "authority_kid = ? AND request_id = ?",
@@ -535,7 +542,7 @@ impl Batch {
     }
 
     /// One case, as this transaction sees it.
-    pub async fn case(&mut self, case_id: i64) -> Result<Option<Case>> {
+    pub async fn case<D: CaseDocuments>(&mut self, case_id: i64) -> Result<Option<Case<D>>> {
         case_by(&mut self.tx, "case_id = ?", CaseKey::Id(case_id)).await
     }
 
@@ -553,7 +560,7 @@ impl Batch {
     }
 
     /// Writes a case's projection (insert or replace).
-    pub async fn put_case(&mut self, c: &Case) -> Result<()> {
+    pub async fn put_case<D: CaseDocuments>(&mut self, c: &Case<D>) -> Result<()> {
         sqlx::query(&format!(
             "INSERT OR REPLACE INTO cases ({CASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
@@ -563,18 +570,18 @@ impl Batch {
         .bind(c.payload_sha256.as_bytes().as_slice())
         .bind(&c.request_json)
         .bind(c.status.as_str())
-        .bind(&c.outcome)
-        .bind(&c.assessment)
-        .bind(&c.measure)
+        .bind(c.outcome.as_str())
+        .bind(Json(&c.assessment))
+        .bind(c.measure.as_str())
         .bind(&c.requesting_state)
-        .bind(&c.channel)
+        .bind(c.channel.as_str())
         .bind(c.emergency)
         .bind(c.received_at.to_string())
         .bind(c.respond_by.to_string())
         .bind(c.confidentiality_until.map(|t| t.to_string()))
         .bind(c.notify_person_at.map(|t| t.to_string()))
-        .bind(&c.decision)
-        .bind(&c.pending_decision)
+        .bind(c.decision.as_ref().map(Json))
+        .bind(c.pending_decision.as_ref().map(Json))
         .bind(c.updated_at.to_string())
         .execute(&mut *self.tx)
         .await?;
@@ -601,25 +608,25 @@ impl Batch {
 
     /// One hold.
     pub async fn hold(&mut self, case_id: i64) -> Result<Option<Hold>> {
-        let row = sqlx::query(
+        let row = sqlx::query_as(
             "SELECT case_id, started_at, expires_at, renewals, released_at FROM holds WHERE case_id = ?",
         )
         .bind(case_id)
         .fetch_optional(&mut *self.tx)
         .await?;
-        row.map(hold_from_row).transpose()
+        Ok(row)
     }
 
     /// Holds that expired at `now` and are not yet released.
     pub async fn expired_holds(&mut self, now: Timestamp) -> Result<Vec<Hold>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as(
             "SELECT case_id, started_at, expires_at, renewals, released_at FROM holds \
              WHERE released_at IS NULL AND expires_at <= ? ORDER BY expires_at LIMIT 1000",
         )
         .bind(now.to_string())
         .fetch_all(&mut *self.tx)
         .await?;
-        rows.into_iter().map(hold_from_row).collect()
+        Ok(rows)
     }
 
     /// Writes a notice (insert or replace).
@@ -641,14 +648,14 @@ impl Batch {
     /// Notices whose confidentiality has ended by `now` but are not yet marked so, or not yet
     /// sent.
     pub async fn due_notices(&mut self, now: Timestamp) -> Result<Vec<Notice>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as(
             "SELECT case_id, due_at, ended_at, sent_at, attempts, last_error FROM notices \
              WHERE sent_at IS NULL AND due_at <= ? ORDER BY due_at LIMIT 1000",
         )
         .bind(now.to_string())
         .fetch_all(&mut *self.tx)
         .await?;
-        rows.into_iter().map(notice_from_row).collect()
+        Ok(rows)
     }
 
     /// Writes an evidence package's projection (insert or replace).
@@ -670,25 +677,25 @@ impl Batch {
 
     /// One evidence package, as this transaction sees it.
     pub async fn evidence(&mut self, package_sha256: &str) -> Result<Option<Evidence>> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query_as(&format!(
             "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE package_sha256 = ?"
         ))
         .bind(package_sha256)
         .fetch_optional(&mut *self.tx)
         .await?;
-        row.map(evidence_from_row).transpose()
+        Ok(row)
     }
 
     /// Packages first delivered before `cutoff` and not yet destroyed.
     pub async fn evidence_delivered_before(&mut self, cutoff: Timestamp) -> Result<Vec<Evidence>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query_as(&format!(
             "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE destroyed_at IS NULL AND delivered_at IS NOT NULL \
              AND delivered_at <= ? ORDER BY delivered_at LIMIT 1000"
         ))
         .bind(cutoff.to_string())
         .fetch_all(&mut *self.tx)
         .await?;
-        rows.into_iter().map(evidence_from_row).collect()
+        Ok(rows)
     }
 
     /// Adds a user.
@@ -717,13 +724,13 @@ impl Batch {
 
     /// One user, as this transaction sees it.
     pub async fn user(&mut self, name: &str) -> Result<Option<User>> {
-        let row = sqlx::query(
+        let row = sqlx::query_as(
             "SELECT name, role, token_hash, added_at, disabled_at, password_hash FROM users WHERE name = ?",
         )
         .bind(name)
         .fetch_optional(&mut *self.tx)
         .await?;
-        row.map(user_from_row).transpose()
+        Ok(row)
     }
 }
 
@@ -734,61 +741,14 @@ async fn log_size(conn: &mut SqliteConnection) -> Result<u64> {
     Ok(row.get::<i64, _>(0) as u64)
 }
 
-fn event_from_row(r: sqlx::sqlite::SqliteRow) -> Result<StoredEvent> {
-    let salt: Vec<u8> = r.get(5);
-    let salt: [u8; 32] = salt.try_into().map_err(|_| StoreError::Corrupt {
-        what: "event salt",
-        detail: "not 32 bytes".into(),
-    })?;
-    Ok(StoredEvent {
-        seq: r.get::<i64, _>(0) as u64,
-        event_type: r.get(1),
-        at: ts(&r.get::<String, _>(2), "event time")?,
-        case_id: r.get(3),
-        body: r.get(4),
-        salt: Salt::from_bytes(salt),
-        leaf: r.get(6),
-    })
-}
-
-fn checkpoint_from_row(r: sqlx::sqlite::SqliteRow) -> Result<StoredCheckpoint> {
-    let root: Vec<u8> = r.get(1);
-    Ok(StoredCheckpoint {
-        size: r.get::<i64, _>(0) as u64,
-        root: Hash::from_slice(&root).map_err(|e| StoreError::Corrupt {
-            what: "checkpoint root",
-            detail: e.to_string(),
-        })?,
-        note: r.get(2),
-        signed_at: ts(&r.get::<String, _>(3), "checkpoint time")?,
-    })
-}
-
 async fn authorities(conn: &mut SqliteConnection, kid: Option<&str>) -> Result<Vec<Authority>> {
     let sql = "SELECT kid, state, name, kind, channels, jwk, age_recipient, added_at, revoked_at, revoke_reason \
                FROM authorities WHERE (? IS NULL OR kid = ?) ORDER BY state, name";
-    let rows = sqlx::query(sql).bind(kid).bind(kid).fetch_all(conn).await?;
-    rows.into_iter()
-        .map(|r| {
-            let channels: String = r.get(4);
-            Ok(Authority {
-                kid: r.get(0),
-                state: r.get(1),
-                name: r.get(2),
-                kind: r.get(3),
-                channels: channels
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-                jwk: r.get(5),
-                age_recipient: r.get(6),
-                added_at: ts(&r.get::<String, _>(7), "authority added_at")?,
-                revoked_at: opt_ts(r.get(8), "authority revoked_at")?,
-                revoke_reason: r.get(9),
-            })
-        })
-        .collect()
+    Ok(sqlx::query_as(sql)
+        .bind(kid)
+        .bind(kid)
+        .fetch_all(conn)
+        .await?)
 }
 
 const CASE_COLUMNS: &str = "case_id, authority_kid, request_id, payload_sha256, request_json, status, outcome, \
@@ -800,100 +760,18 @@ enum CaseKey<'a> {
     Pair(&'a str, &'a str),
 }
 
-async fn case_by(
+async fn case_by<D: CaseDocuments>(
     conn: &mut SqliteConnection,
     cond: &str,
     key: CaseKey<'_>,
-) -> Result<Option<Case>> {
+) -> Result<Option<Case<D>>> {
     let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE {cond}");
-    let q = sqlx::query(&sql);
+    let q = sqlx::query_as(&sql);
     let q = match key {
         CaseKey::Id(id) => q.bind(id),
         CaseKey::Pair(kid, id) => q.bind(kid).bind(id),
     };
-    q.fetch_optional(conn).await?.map(case_from_row).transpose()
-}
-
-fn case_from_row(r: sqlx::sqlite::SqliteRow) -> Result<Case> {
-    let digest: Vec<u8> = r.get(3);
-    let status: String = r.get(5);
-    Ok(Case {
-        case_id: r.get(0),
-        authority_kid: r.get(1),
-        request_id: r.get(2),
-        payload_sha256: Hash::from_slice(&digest).map_err(|e| StoreError::Corrupt {
-            what: "case payload digest",
-            detail: e.to_string(),
-        })?,
-        request_json: r.get(4),
-        status: CaseStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
-            what: "case status",
-            detail: status.clone(),
-        })?,
-        outcome: r.get(6),
-        assessment: r.get(7),
-        measure: r.get(8),
-        requesting_state: r.get(9),
-        channel: r.get(10),
-        emergency: r.get(11),
-        received_at: ts(&r.get::<String, _>(12), "case received_at")?,
-        respond_by: ts(&r.get::<String, _>(13), "case respond_by")?,
-        confidentiality_until: opt_ts(r.get(14), "case confidentiality_until")?,
-        notify_person_at: opt_ts(r.get(15), "case notify_person_at")?,
-        decision: r.get(16),
-        pending_decision: r.get(17),
-        updated_at: ts(&r.get::<String, _>(18), "case updated_at")?,
-    })
-}
-
-fn hold_from_row(r: sqlx::sqlite::SqliteRow) -> Result<Hold> {
-    Ok(Hold {
-        case_id: r.get(0),
-        started_at: ts(&r.get::<String, _>(1), "hold started_at")?,
-        expires_at: ts(&r.get::<String, _>(2), "hold expires_at")?,
-        renewals: r.get(3),
-        released_at: opt_ts(r.get(4), "hold released_at")?,
-    })
-}
-
-fn notice_from_row(r: sqlx::sqlite::SqliteRow) -> Result<Notice> {
-    Ok(Notice {
-        case_id: r.get(0),
-        due_at: ts(&r.get::<String, _>(1), "notice due_at")?,
-        ended_at: opt_ts(r.get(2), "notice ended_at")?,
-        sent_at: opt_ts(r.get(3), "notice sent_at")?,
-        attempts: r.get(4),
-        last_error: r.get(5),
-    })
-}
-
-fn user_from_row(r: sqlx::sqlite::SqliteRow) -> Result<User> {
-    let role: String = r.get(1);
-    Ok(User {
-        name: r.get(0),
-        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt {
-            what: "user role",
-            detail: role.clone(),
-        })?,
-        token_hash: r.get(2),
-        added_at: ts(&r.get::<String, _>(3), "user added_at")?,
-        disabled_at: opt_ts(r.get(4), "user disabled_at")?,
-        password_hash: r.get(5),
-    })
+    Ok(q.fetch_optional(conn).await?)
 }
 
 const EVIDENCE_COLUMNS: &str = "package_sha256, case_id, size, manifest_sha256, recipient, sealed_seq, sealed_at, delivered_at, destroyed_at";
-
-fn evidence_from_row(r: sqlx::sqlite::SqliteRow) -> Result<Evidence> {
-    Ok(Evidence {
-        package_sha256: r.get(0),
-        case_id: r.get(1),
-        size: r.get(2),
-        manifest_sha256: r.get(3),
-        recipient: r.get(4),
-        sealed_seq: r.get(5),
-        sealed_at: ts(&r.get::<String, _>(6), "evidence sealed_at")?,
-        delivered_at: opt_ts(r.get(7), "evidence delivered_at")?,
-        destroyed_at: opt_ts(r.get(8), "evidence destroyed_at")?,
-    })
-}

@@ -1,14 +1,20 @@
-//! The records the store keeps. Plain data; the service gives them meaning.
+//! The records the store keeps, typed as the domain names them. Each row struct derives
+//! `sqlx::FromRow` and reads its columns by name; `column.rs` says how a stored text or blob
+//! becomes a time, a digest or a name.
 
 use custos_ledger::Hash;
 use custos_ledger::commitment::Salt;
+use custos_model::{Channel, EventType, Measure, Outcome};
 use jiff::Timestamp;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use strum::{EnumString, IntoStaticStr};
 
 /// An event about to be appended. `type`, `at`, `seq` and `case` are added to the body.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
-    /// Dotted event type, e.g. `request.received`.
-    pub event_type: String,
+    /// What kind of event; its wire name (`request.received`) is stored.
+    pub event_type: EventType,
     /// When it happened.
     pub at: Timestamp,
     /// The case it concerns, if any.
@@ -17,40 +23,54 @@ pub struct NewEvent {
     pub body: serde_json::Value,
 }
 
-/// An event as stored.
-#[derive(Debug, Clone)]
+/// An event as stored. It keeps the type exactly as read, so that an audit can name a row
+/// whose type no Custos node writes; [`StoredEvent::kind`] is the typed view.
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredEvent {
     /// Its index in the log.
+    #[sqlx(try_from = "i64")]
     pub seq: u64,
-    /// Dotted event type.
+    /// Dotted event type, as stored.
     pub event_type: String,
     /// When it happened.
+    #[sqlx(rename = "occurred_at", try_from = "crate::column::Stamp")]
     pub at: Timestamp,
     /// The case it concerns, if any.
     pub case_id: Option<i64>,
     /// The full event, RFC 8785 canonical JSON.
     pub body: String,
     /// The salt of its commitment.
+    #[sqlx(try_from = "crate::column::SaltBytes")]
     pub salt: Salt,
     /// The public record the log publishes (the Merkle leaf's data).
     pub leaf: Vec<u8>,
 }
 
+impl StoredEvent {
+    /// The kind of event; `None` for a type no Custos node writes (an edited row).
+    pub fn kind(&self) -> Option<EventType> {
+        EventType::from_name(&self.event_type)
+    }
+}
+
 /// A checkpoint the node signed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredCheckpoint {
     /// Tree size.
+    #[sqlx(try_from = "i64")]
     pub size: u64,
     /// Root hash at that size.
+    #[sqlx(try_from = "crate::column::Digest")]
     pub root: Hash,
     /// The signed note, as served.
     pub note: String,
     /// When it was signed.
+    #[sqlx(try_from = "crate::column::Stamp")]
     pub signed_at: Timestamp,
 }
 
 /// An entry of the directory of authorities.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Authority {
     /// RFC 7638 thumbprint of the signing key.
     pub kid: String,
@@ -60,22 +80,26 @@ pub struct Authority {
     pub name: String,
     /// `judicial`, `prosecutorial`, `police`, `central_authority`, … (the request format's kinds).
     pub kind: String,
-    /// Channels it may use: `mla`, `network_24_7`, `direct`.
+    /// Channels it may use: `mla`, `network_24_7`, `direct` (stored comma-separated).
+    #[sqlx(try_from = "crate::column::CommaList")]
     pub channels: Vec<String>,
     /// The public JWK.
     pub jwk: String,
     /// Its age recipient for evidence, if registered.
     pub age_recipient: Option<String>,
     /// When it was added.
+    #[sqlx(try_from = "crate::column::Stamp")]
     pub added_at: Timestamp,
     /// When it was revoked, if it was.
+    #[sqlx(try_from = "crate::column::MaybeStamp")]
     pub revoked_at: Option<Timestamp>,
     /// Why it was revoked.
     pub revoke_reason: Option<String>,
 }
 
 /// Where a request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumString, IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum CaseStatus {
     /// Assessed; waiting for a reviewer.
     Assessed,
@@ -96,35 +120,43 @@ pub enum CaseStatus {
 impl CaseStatus {
     /// The stored and serialised name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            CaseStatus::Assessed => "assessed",
-            CaseStatus::AwaitingInformation => "awaiting_information",
-            CaseStatus::AwaitingSecondReview => "awaiting_second_review",
-            CaseStatus::Executing => "executing",
-            CaseStatus::Refused => "refused",
-            CaseStatus::Delivered => "delivered",
-            CaseStatus::Closed => "closed",
-        }
+        self.into()
     }
 
     /// Parses a stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "assessed" => CaseStatus::Assessed,
-            "awaiting_information" => CaseStatus::AwaitingInformation,
-            "awaiting_second_review" => CaseStatus::AwaitingSecondReview,
-            "executing" => CaseStatus::Executing,
-            "refused" => CaseStatus::Refused,
-            "delivered" => CaseStatus::Delivered,
-            "closed" => CaseStatus::Closed,
-            _ => return None,
-        })
+        s.parse().ok()
     }
 }
 
+/// The JSON documents a case carries: its assessment and its decisions. The store keeps them
+/// as JSON text and hands them out typed; the layer that gives them meaning names their types
+/// (the service: `custos_safeguards::Assessment` and its recorded decision), so the store needs
+/// no rule of its own to read them.
+pub trait CaseDocuments: std::fmt::Debug + Clone + PartialEq + 'static {
+    /// The latest assessment.
+    type Assessment: Serialize
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Clone
+        + PartialEq
+        + Send
+        + Sync
+        + Unpin;
+    /// A decision, in force or waiting for a second reviewer.
+    type Decision: Serialize
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Clone
+        + PartialEq
+        + Send
+        + Sync
+        + Unpin;
+}
+
 /// The current state of one request (a projection of its events).
-#[derive(Debug, Clone)]
-pub struct Case {
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Case<D: CaseDocuments> {
     /// The node's number for it.
     pub case_id: i64,
     /// Who sent it.
@@ -132,36 +164,49 @@ pub struct Case {
     /// The requester's own id.
     pub request_id: String,
     /// SHA-256 of the signed payload currently in force.
+    #[sqlx(try_from = "crate::column::Digest")]
     pub payload_sha256: Hash,
-    /// The request document currently in force.
+    /// The request document currently in force, exactly as signed.
     pub request_json: String,
     /// Where it stands.
+    #[sqlx(try_from = "crate::column::Named<CaseStatus>")]
     pub status: CaseStatus,
     /// The latest assessment's outcome.
-    pub outcome: String,
-    /// The latest assessment (JSON).
-    pub assessment: String,
+    #[sqlx(try_from = "crate::column::Named<Outcome>")]
+    pub outcome: Outcome,
+    /// The latest assessment.
+    #[sqlx(json)]
+    pub assessment: D::Assessment,
     /// The measure asked for.
-    pub measure: String,
+    #[sqlx(try_from = "crate::column::Named<Measure>")]
+    pub measure: Measure,
     /// The requesting state.
     pub requesting_state: String,
     /// The channel it came by.
-    pub channel: String,
+    #[sqlx(try_from = "crate::column::Named<Channel>")]
+    pub channel: Channel,
     /// Whether it claims an emergency.
     pub emergency: bool,
     /// When it arrived.
+    #[sqlx(try_from = "crate::column::Stamp")]
     pub received_at: Timestamp,
     /// When an answer is due.
+    #[sqlx(try_from = "crate::column::Stamp")]
     pub respond_by: Timestamp,
     /// When confidentiality ends, if asked.
+    #[sqlx(try_from = "crate::column::MaybeStamp")]
     pub confidentiality_until: Option<Timestamp>,
     /// When the person concerned is to be told, if the profile requires it.
+    #[sqlx(try_from = "crate::column::MaybeStamp")]
     pub notify_person_at: Option<Timestamp>,
-    /// The decision in force (JSON), if any.
-    pub decision: Option<String>,
-    /// A decision waiting for a second reviewer (JSON), if any.
-    pub pending_decision: Option<String>,
+    /// The decision in force, if any.
+    #[sqlx(json(nullable))]
+    pub decision: Option<D::Decision>,
+    /// A decision waiting for a second reviewer, if any.
+    #[sqlx(json(nullable))]
+    pub pending_decision: Option<D::Decision>,
     /// Last change.
+    #[sqlx(try_from = "crate::column::Stamp")]
     pub updated_at: Timestamp,
 }
 
@@ -171,15 +216,15 @@ pub struct CaseFilter {
     /// Only cases from this authority.
     pub authority_kid: Option<String>,
     /// Only cases in this status.
-    pub status: Option<String>,
+    pub status: Option<CaseStatus>,
     /// Only cases whose assessment has this outcome.
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     /// Only cases asking this measure.
-    pub measure: Option<String>,
+    pub measure: Option<Measure>,
     /// Only cases from this requesting state.
     pub requesting_state: Option<String>,
     /// Only cases that came by this channel.
-    pub channel: Option<String>,
+    pub channel: Option<Channel>,
     /// Only cases that claim (true) or do not claim (false) an emergency.
     pub emergency: Option<bool>,
     /// Leave out closed and refused cases.
@@ -191,30 +236,36 @@ pub struct CaseFilter {
 }
 
 /// A preservation hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Hold {
     /// The case.
     pub case_id: i64,
     /// When preservation started.
+    #[sqlx(try_from = "crate::column::Stamp")]
     pub started_at: Timestamp,
     /// When it lapses unless renewed.
+    #[sqlx(try_from = "crate::column::Stamp")]
     pub expires_at: Timestamp,
     /// How often it was renewed.
     pub renewals: i64,
     /// When it was released.
+    #[sqlx(try_from = "crate::column::MaybeStamp")]
     pub released_at: Option<Timestamp>,
 }
 
 /// A notice owed to the person concerned once confidentiality ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Notice {
     /// The case.
     pub case_id: i64,
     /// When it falls due.
+    #[sqlx(try_from = "crate::column::Stamp")]
     pub due_at: Timestamp,
     /// When the node recorded the end of confidentiality.
+    #[sqlx(try_from = "crate::column::MaybeStamp")]
     pub ended_at: Option<Timestamp>,
     /// When it was sent.
+    #[sqlx(try_from = "crate::column::MaybeStamp")]
     pub sent_at: Option<Timestamp>,
     /// Delivery attempts so far.
     pub attempts: i64,
@@ -223,7 +274,8 @@ pub struct Notice {
 }
 
 /// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, EnumString, IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Role {
     /// Reads everything, changes nothing.
     Auditor,
@@ -238,45 +290,37 @@ pub enum Role {
 impl Role {
     /// The stored name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Auditor => "auditor",
-            Role::Reviewer => "reviewer",
-            Role::Supervisor => "supervisor",
-            Role::Admin => "admin",
-        }
+        self.into()
     }
 
     /// Parses a stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "auditor" => Role::Auditor,
-            "reviewer" => Role::Reviewer,
-            "supervisor" => Role::Supervisor,
-            "admin" => Role::Admin,
-            _ => return None,
-        })
+        s.parse().ok()
     }
 }
 
 /// A person who uses the node.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {
     /// Login name.
     pub name: String,
     /// Role.
+    #[sqlx(try_from = "crate::column::Named<Role>")]
     pub role: Role,
     /// Argon2 PHC string of the API token.
     pub token_hash: String,
     /// When added.
+    #[sqlx(try_from = "crate::column::Stamp")]
     pub added_at: Timestamp,
     /// When disabled, if so.
+    #[sqlx(try_from = "crate::column::MaybeStamp")]
     pub disabled_at: Option<Timestamp>,
     /// Argon2 PHC string of the console password; `None` until one is set.
     pub password_hash: Option<String>,
 }
 
 /// A sealed evidence package.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Evidence {
     /// Lower-case hex SHA-256 of the package bytes; also its file name.
     pub package_sha256: String,
@@ -291,9 +335,12 @@ pub struct Evidence {
     /// Log index of its `evidence.sealed` event.
     pub sealed_seq: i64,
     /// When it was sealed.
+    #[sqlx(try_from = "crate::column::Stamp")]
     pub sealed_at: Timestamp,
     /// When it was first handed over.
+    #[sqlx(try_from = "crate::column::MaybeStamp")]
     pub delivered_at: Option<Timestamp>,
     /// When it was destroyed.
+    #[sqlx(try_from = "crate::column::MaybeStamp")]
     pub destroyed_at: Option<Timestamp>,
 }

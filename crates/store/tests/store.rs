@@ -1,13 +1,19 @@
 //! The store against a real SQLite file: log order, savepoints, several writers, durability.
 
 use custos_ledger::commitment::{PublicRecord, commit};
+use custos_model::EventType;
 use custos_store::{NewEvent, Store};
 use jiff::Timestamp;
 use serde_json::json;
 
-fn event(kind: &str, n: u64) -> NewEvent {
+// Kinds used below only as labels: the store gives no event type a meaning.
+const KEPT: EventType = EventType::NoticeSent;
+const UNDONE: EventType = EventType::RequestClosed;
+const LOST: EventType = EventType::RequestDelivered;
+
+fn event(kind: EventType, n: u64) -> NewEvent {
     NewEvent {
-        event_type: kind.into(),
+        event_type: kind,
         at: Timestamp::from_second(1_790_000_000 + n as i64).expect("time"),
         case_id: None,
         body: json!({ "n": n }),
@@ -22,14 +28,18 @@ async fn events_get_consecutive_indexes_and_open_to_their_leaf() {
         .expect("open");
     let mut b = store.begin().await.expect("begin");
     for n in 0..5 {
-        let e = b.append(&event("test.event", n)).await.expect("append");
+        let e = b
+            .append(&event(EventType::RequestReceived, n))
+            .await
+            .expect("append");
         assert_eq!(e.seq, n);
         // The stored leaf is the public record of the body with its salt: an opening verifies.
         let body: serde_json::Value = serde_json::from_str(&e.body).expect("json");
         assert_eq!(body["seq"], n);
-        assert_eq!(body["type"], "test.event");
+        assert_eq!(body["type"], "request.received");
+        assert_eq!(e.kind(), Some(EventType::RequestReceived));
         let record = PublicRecord::new(
-            "test.event",
+            "request.received",
             &e.at.strftime("%Y-%m-%d").to_string(),
             commit(&body, &e.salt).expect("commit"),
         )
@@ -49,12 +59,12 @@ async fn a_failed_job_leaves_no_trace_and_a_dropped_batch_nothing() {
         .expect("open");
     let mut b = store.begin().await.expect("begin");
     b.savepoint().await.expect("savepoint");
-    b.append(&event("kept", 0)).await.expect("append");
+    b.append(&event(KEPT, 0)).await.expect("append");
     b.release_job().await.expect("release");
     b.savepoint().await.expect("savepoint");
-    b.append(&event("undone", 1)).await.expect("append");
+    b.append(&event(UNDONE, 1)).await.expect("append");
     b.rollback_job().await.expect("rollback");
-    let e = b.append(&event("kept", 2)).await.expect("append");
+    let e = b.append(&event(KEPT, 2)).await.expect("append");
     assert_eq!(
         e.seq, 1,
         "the rolled-back event's index is reused: no gap in the log"
@@ -62,11 +72,11 @@ async fn a_failed_job_leaves_no_trace_and_a_dropped_batch_nothing() {
     b.commit().await.expect("commit");
 
     let mut dropped = store.begin().await.expect("begin");
-    dropped.append(&event("lost", 3)).await.expect("append");
+    dropped.append(&event(LOST, 3)).await.expect("append");
     drop(dropped);
     let events = store.events(0, 100).await.expect("events");
     let kinds: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
-    assert_eq!(kinds, ["kept", "kept"]);
+    assert_eq!(kinds, [KEPT.as_str(), KEPT.as_str()]);
 }
 
 #[tokio::test]
@@ -82,7 +92,14 @@ async fn two_processes_appending_share_one_order() {
             for n in 0..20u64 {
                 let mut batch = s.begin().await.expect("begin");
                 batch
-                    .append(&event(if i == 0 { "a" } else { "b" }, n))
+                    .append(&event(
+                        if i == 0 {
+                            EventType::UserAdded
+                        } else {
+                            EventType::AuthorityAdded
+                        },
+                        n,
+                    ))
                     .await
                     .expect("append");
                 batch.commit().await.expect("commit");

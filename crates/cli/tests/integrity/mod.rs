@@ -298,6 +298,39 @@ fn the_audit_checks_what_each_event_allowed() {
 }
 
 #[test]
+fn an_event_row_of_an_unknown_type_is_an_audit_finding() {
+    // A row whose type no node writes: named by the audit (it also breaks the commitment), and
+    // a table value no node writes likewise, rather than stopping the audit.
+    let mut node = TestNode::start_new();
+    let a = node.authority("XA", "mla");
+    let r = node.submit_jws(&a.sign(&request("p04-defamation-2y", "XA-2", "XA")));
+    let case = r.json()["case"].as_i64().unwrap();
+    node.stop();
+    let db = node.dir.join("custos.db");
+    let seq = sql(
+        &db,
+        "SELECT seq FROM events WHERE event_type = 'request.assessed' LIMIT 1",
+    );
+    let seq = seq.trim();
+    sql(
+        &db,
+        &format!(
+            "UPDATE events SET event_type = 'request.teleported' WHERE seq = {seq}; \
+             UPDATE cases SET outcome = 'shrug' WHERE case_id = {case}"
+        ),
+    );
+    let (code, out) = run_audit(&node.dir, &[]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains(&format!(
+            "event {seq} (request.teleported): unknown event type"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("a stored outcome does not read"), "{out}");
+}
+
+#[test]
 fn a_rolled_back_database_is_refused() {
     let mut node = TestNode::start_new();
     let a = node.authority("XA", "mla");

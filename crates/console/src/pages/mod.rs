@@ -21,7 +21,7 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::FormRejection;
 use custos_jose::PublicJwk;
 use custos_ledger::checkpoint::Checkpoint;
-use custos_model::{Channel, Measure, Request};
+use custos_model::{Channel, EventType, Measure, Request};
 use custos_safeguards::{Assessment, Outcome};
 use custos_service::ops::{DecisionInput, RecordedDecision, SecondReviewInput};
 use custos_service::problem::Problem;

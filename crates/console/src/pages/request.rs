@@ -282,8 +282,7 @@ async fn load(c: &Console, case_id: i64) -> Result<Loaded, Problem> {
         ))
     };
     let request = serde_json::from_str(&case.request_json).map_err(|e| corrupt("request", e))?;
-    let assessment =
-        serde_json::from_str(&case.assessment).map_err(|e| corrupt("assessment", e))?;
+    let assessment = case.assessment.clone();
     Ok(Loaded {
         case,
         request,
@@ -313,8 +312,8 @@ async fn request_view(
         .rev()
         .find(|e| {
             matches!(
-                e.event_type.as_str(),
-                "request.received" | "request.supplemented"
+                e.kind(),
+                Some(EventType::RequestReceived | EventType::RequestSupplemented)
             )
         })
         .and_then(|e| serde_json::from_str::<Value>(&e.body).ok())
@@ -365,12 +364,8 @@ async fn request_view(
                 .then(|| format!("/v1/log/inclusion?index={}&size={published}", e.seq)),
         })
         .collect();
-    let parse_decision = |s: &Option<String>| {
-        s.as_deref()
-            .and_then(|d| serde_json::from_str::<RecordedDecision>(d).ok())
-    };
-    let decision = parse_decision(&case.decision).map(|d| decision_text(&d));
-    let pending = parse_decision(&case.pending_decision);
+    let decision = case.decision.as_ref().map(decision_text);
+    let pending = case.pending_decision.clone();
     let can_change = v.can_change();
     let can_decide = can_change
         && matches!(
@@ -438,8 +433,8 @@ async fn request_view(
         case_id,
         request_id: case.request_id.clone(),
         status_label: views::status_label(case.status),
-        outcome: case.outcome.clone(),
-        outcome_label: views::outcome_label(&case.outcome),
+        outcome: case.outcome.as_str().to_owned(),
+        outcome_label: case.outcome.label(),
         profile: assessment.profile.clone(),
         respond_by: views::when(case.respond_by),
         respond_in: views::relative(case.respond_by, now),

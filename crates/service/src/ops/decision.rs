@@ -9,9 +9,10 @@
 //! * executing a preservation starts its hold (UNCC art. 42, at least 60 days; see
 //!   [`super::lifecycle`]).
 
-use custos_model::{DataCategories, Period, Request};
-use custos_safeguards::Assessment;
-use custos_store::{Batch, Case, CaseStatus, Hold, Notice, Role, User};
+use super::Case;
+use custos_model::EventType;
+use custos_model::{DataCategories, Outcome, Period, Request};
+use custos_store::{Batch, CaseStatus, Hold, Notice, Role, User};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -44,13 +45,14 @@ impl DecisionKind {
         }
     }
 
-    fn follows(self, outcome: &str) -> bool {
-        match self {
-            DecisionKind::Execute => outcome == "execute",
-            DecisionKind::ExecuteNarrowed => outcome == "execute_narrowed",
-            DecisionKind::RequestInformation => outcome == "needs_information",
-            DecisionKind::Refuse => outcome == "refuse",
-        }
+    fn follows(self, outcome: Outcome) -> bool {
+        outcome
+            == match self {
+                DecisionKind::Execute => Outcome::Execute,
+                DecisionKind::ExecuteNarrowed => Outcome::ExecuteNarrowed,
+                DecisionKind::RequestInformation => Outcome::NeedsInformation,
+                DecisionKind::Refuse => Outcome::Refuse,
+            }
     }
 }
 
@@ -92,7 +94,7 @@ pub struct DecisionInput {
 }
 
 /// A decision as recorded on the case.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordedDecision {
     /// What was decided.
     pub decision: DecisionKind,
@@ -149,7 +151,7 @@ pub async fn decide(
     if reason.is_empty() {
         return Err(field("$.reason", "a decision needs a written reason"));
     }
-    let departs = case.outcome != "refer_for_review" && !input.decision.follows(&case.outcome);
+    let departs = case.outcome != Outcome::ReferForReview && !input.decision.follows(case.outcome);
     if departs && !is_sentence(reason) {
         return Err(field(
             "$.reason",
@@ -160,7 +162,7 @@ pub async fn decide(
             ),
         ));
     }
-    let assessment: Assessment = serde_json::from_str(&case.assessment).map_err(internal)?;
+    let assessment = &case.assessment;
     for (i, ground) in input.grounds.iter().enumerate() {
         if !assessment.findings.iter().any(|f| &f.code == ground) {
             return Err(field(
@@ -217,7 +219,7 @@ pub async fn decide(
             emit(
                 b,
                 out,
-                "request.information_requested",
+                EventType::RequestInformationRequested,
                 now,
                 Some(case_id),
                 json!({
@@ -231,34 +233,36 @@ pub async fn decide(
             emit(
                 b,
                 out,
-                "decision.recorded",
+                EventType::DecisionRecorded,
                 now,
                 Some(case_id),
                 json!({ "decision": decision_json }),
             )
             .await?;
             case.status = CaseStatus::Refused;
-            case.decision = Some(decision_json.to_string());
+            case.decision = Some(decision);
         }
-        DecisionKind::Execute | DecisionKind::ExecuteNarrowed if case.outcome == "refuse" => {
+        DecisionKind::Execute | DecisionKind::ExecuteNarrowed
+            if case.outcome == Outcome::Refuse =>
+        {
             // Executing over a refusal recommendation: a second reviewer must confirm.
             emit(
                 b,
                 out,
-                "decision.proposed",
+                EventType::DecisionProposed,
                 now,
                 Some(case_id),
                 json!({ "decision": decision_json }),
             )
             .await?;
             case.status = CaseStatus::AwaitingSecondReview;
-            case.pending_decision = Some(decision_json.to_string());
+            case.pending_decision = Some(decision);
         }
         DecisionKind::Execute | DecisionKind::ExecuteNarrowed => {
             emit(
                 b,
                 out,
-                "decision.recorded",
+                EventType::DecisionRecorded,
                 now,
                 Some(case_id),
                 json!({ "decision": decision_json }),
@@ -296,13 +300,12 @@ pub async fn second_review(
     let (confirm, reason) = (input.confirm, input.reason.as_str());
     require_role(user, Role::Supervisor, "a second review")?;
     let mut case = load_case(b, case_id).await?;
-    let Some(pending) = case.pending_decision.clone() else {
+    let Some(mut decision) = case.pending_decision.clone() else {
         return Err(Problem::conflict(
             "no-pending-decision",
             format!("case {case_id} has no decision waiting for a second reviewer"),
         ));
     };
-    let mut decision: RecordedDecision = serde_json::from_str(&pending).map_err(internal)?;
     if decision.reviewer == user.name {
         return Err(Problem::forbidden(
             "same-reviewer",
@@ -318,7 +321,7 @@ pub async fn second_review(
     case.pending_decision = None;
     case.updated_at = now;
     if !confirm {
-        emit(b, out, "decision.second_review_rejected", now, Some(case_id), json!({
+        emit(b, out, EventType::DecisionSecondReviewRejected, now, Some(case_id), json!({
             "reviewer": user.name, "reason": reason.trim(), "proposed": serde_json::to_value(&decision).map_err(internal)?,
         }))
         .await?;
@@ -331,7 +334,7 @@ pub async fn second_review(
     emit(
         b,
         out,
-        "decision.recorded",
+        EventType::DecisionRecorded,
         now,
         Some(case_id),
         json!({
@@ -355,13 +358,13 @@ async fn start_execution(
     now: Timestamp,
 ) -> Result<(), Problem> {
     case.status = CaseStatus::Executing;
-    case.decision = Some(serde_json::to_string(decision).map_err(internal)?);
+    case.decision = Some(decision.clone());
     if request.measure.is_preservation() {
         let expires_at = now + days(rules.preservation_days);
         emit(
             b,
             out,
-            "preservation.started",
+            EventType::PreservationStarted,
             now,
             Some(case.case_id),
             json!({
@@ -411,7 +414,7 @@ fn field(pointer: &str, detail: &str) -> Problem {
 }
 
 fn proposed_narrowing(case: &Case) -> Result<NarrowedTerms, Problem> {
-    let assessment: Assessment = serde_json::from_str(&case.assessment).map_err(internal)?;
+    let assessment = &case.assessment;
     match assessment.narrowed {
         Some(n) => Ok(NarrowedTerms {
             data_categories: n.data_categories,

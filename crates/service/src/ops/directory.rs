@@ -2,6 +2,7 @@
 //! console passwords. Only the log says who may sign or decide (see `directory.rs`, which folds these events).
 
 use custos_jose::PublicJwk;
+use custos_model::EventType;
 use custos_store::{Authority, Batch, User};
 use jiff::Timestamp;
 use serde_json::json;
@@ -65,7 +66,7 @@ pub async fn add_authority(
     emit(
         b,
         out,
-        "authority.added",
+        EventType::AuthorityAdded,
         now,
         None,
         json!({
@@ -101,7 +102,7 @@ pub async fn revoke_authority(
     emit(
         b,
         out,
-        "authority.revoked",
+        EventType::AuthorityRevoked,
         now,
         None,
         json!({ "kid": kid, "reason": reason }),
@@ -122,7 +123,7 @@ pub async fn add_user(b: &mut Batch, out: &mut Appended, user: &User) -> Result<
     emit(
         b,
         out,
-        "user.added",
+        EventType::UserAdded,
         user.added_at,
         None,
         json!({ "name": user.name, "role": user.role.as_str() }),
@@ -148,7 +149,7 @@ pub async fn set_password(
     emit(
         b,
         out,
-        "user.password_set",
+        EventType::UserPasswordSet,
         now,
         None,
         json!({ "name": name }),

@@ -10,7 +10,9 @@
 //! * after `evidence_retention_days`, counted from the first hand-over, a package is destroyed,
 //!   and the destruction is logged before the file goes.
 
-use custos_store::{Batch, Case, CaseStatus, Evidence};
+use super::{Case, Documents};
+use custos_model::EventType;
+use custos_store::{Batch, CaseStatus, Evidence};
 use jiff::Timestamp;
 use serde_json::json;
 
@@ -59,7 +61,7 @@ pub(crate) async fn record_sealed(
 ) -> Result<Evidence, Problem> {
     let ev = b
         .append(&custos_store::NewEvent {
-            event_type: "evidence.sealed".into(),
+            event_type: EventType::EvidenceSealed,
             at: now,
             case_id: Some(case_id),
             body: json!({
@@ -101,7 +103,7 @@ pub async fn record_delivered(
     emit(
         b,
         out,
-        "evidence.delivered",
+        EventType::EvidenceDelivered,
         now,
         Some(e.case_id),
         json!({ "package_sha256": package_sha256, "to": to }),
@@ -109,7 +111,7 @@ pub async fn record_delivered(
     .await?;
     e.delivered_at.get_or_insert(now);
     b.put_evidence(&e).await?;
-    if let Some(mut case) = b.case(e.case_id).await?
+    if let Some(mut case) = b.case::<Documents>(e.case_id).await?
         && case.status == CaseStatus::Executing
     {
         case.status = CaseStatus::Delivered;
@@ -135,7 +137,7 @@ pub async fn destroy_due(
         emit(
             b,
             out,
-            "evidence.destroyed",
+            EventType::EvidenceDestroyed,
             now,
             Some(e.case_id),
             json!({

@@ -8,10 +8,12 @@
 //! * `submitted_at` must lie within the replay window and not beyond the allowed clock skew,
 //!   so a captured request cannot be replayed later, nor pre-dated.
 
+use super::{Case, Documents};
 use custos_ledger::Hash;
+use custos_model::EventType;
 use custos_model::Request;
 use custos_safeguards::Assessment;
-use custos_store::{Authority, Batch, Case, CaseStatus};
+use custos_store::{Authority, Batch, CaseStatus};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
@@ -228,11 +230,11 @@ pub async fn submit(
         Some(_) => {}
     }
     let request_id = s.request.id.as_str();
-    let now = s.received_at;
-    // Both forms of the assessment or nothing: a case never holds an empty one.
     let assessment_json = serde_json::to_value(&s.assessment).map_err(internal)?;
-    let assessment_text = serde_json::to_string(&s.assessment).map_err(internal)?;
-    if let Some(mut case) = b.find_case(&s.authority.kid, request_id).await? {
+    if let Some(case) = b
+        .find_case::<Documents>(&s.authority.kid, request_id)
+        .await?
+    {
         if case.payload_sha256 == s.payload_sha256 {
             return Ok(SubmitOutcome::Repeated(case));
         }
@@ -249,43 +251,35 @@ pub async fn submit(
         record_arrival(
             b,
             out,
-            "request.supplemented",
+            EventType::RequestSupplemented,
             case.case_id,
             s,
             assessment_json,
         )
         .await?;
-        fill_case(&mut case, s, &assessment_text, now);
-        case.status = CaseStatus::Assessed;
+        // The request and its assessment are new; when it first arrived and what was decided
+        // stay.
+        let case = Case {
+            received_at: case.received_at,
+            decision: case.decision,
+            pending_decision: case.pending_decision,
+            ..arrived_case(case.case_id, s)
+        };
         b.put_case(&case).await?;
         return Ok(SubmitOutcome::Supplemented(case));
     }
-    let case_id = b.next_case_id().await?;
-    let mut case = Case {
-        case_id,
-        authority_kid: s.authority.kid.clone(),
-        request_id: request_id.to_owned(),
-        payload_sha256: s.payload_sha256,
-        request_json: String::new(),
-        status: CaseStatus::Assessed,
-        outcome: String::new(),
-        assessment: String::new(),
-        measure: String::new(),
-        requesting_state: String::new(),
-        channel: String::new(),
-        emergency: false,
-        received_at: now,
-        respond_by: now,
-        confidentiality_until: None,
-        notify_person_at: None,
-        decision: None,
-        pending_decision: None,
-        updated_at: now,
-    };
-    fill_case(&mut case, s, &assessment_text, now);
+    let case = arrived_case(b.next_case_id().await?, s);
     // The case row goes first: events reference it.
     b.put_case(&case).await?;
-    record_arrival(b, out, "request.received", case_id, s, assessment_json).await?;
+    record_arrival(
+        b,
+        out,
+        EventType::RequestReceived,
+        case.case_id,
+        s,
+        assessment_json,
+    )
+    .await?;
     Ok(SubmitOutcome::Created(case))
 }
 
@@ -294,7 +288,7 @@ pub async fn submit(
 async fn record_arrival(
     b: &mut Batch,
     out: &mut Appended,
-    event_type: &str,
+    event_type: EventType,
     case_id: i64,
     s: &Submission,
     assessment: serde_json::Value,
@@ -309,7 +303,7 @@ async fn record_arrival(
     emit(
         b,
         out,
-        "request.assessed",
+        EventType::RequestAssessed,
         s.received_at,
         Some(case_id),
         json!({ "assessment": assessment }),
@@ -317,20 +311,31 @@ async fn record_arrival(
     .await
 }
 
-fn fill_case(case: &mut Case, s: &Submission, assessment: &str, now: Timestamp) {
+/// A case as a submission leaves it: assessed, with the request and its assessment in force.
+fn arrived_case(case_id: i64, s: &Submission) -> Case {
     let r = &s.request;
-    case.payload_sha256 = s.payload_sha256;
-    case.request_json = s.payload.clone();
-    case.outcome = s.assessment.outcome.as_str().to_owned();
-    case.assessment = assessment.to_owned();
-    case.measure = r.measure.as_str().to_owned();
-    case.requesting_state = r.requesting_authority.state.as_str().to_owned();
-    case.channel = r.channel.as_str().to_owned();
-    case.emergency = r.emergency.as_ref().is_some_and(|e| e.claimed);
-    case.respond_by = s.assessment.deadlines.respond_by;
-    case.confidentiality_until = r.confidentiality.as_ref().and_then(|c| c.until);
-    case.notify_person_at = s.assessment.deadlines.notify_person_at;
-    case.updated_at = now;
+    let now = s.received_at;
+    Case {
+        case_id,
+        authority_kid: s.authority.kid.clone(),
+        request_id: r.id.as_str().to_owned(),
+        payload_sha256: s.payload_sha256,
+        request_json: s.payload.clone(),
+        status: CaseStatus::Assessed,
+        outcome: s.assessment.outcome,
+        assessment: s.assessment.clone(),
+        measure: r.measure,
+        requesting_state: r.requesting_authority.state.as_str().to_owned(),
+        channel: r.channel,
+        emergency: r.emergency.as_ref().is_some_and(|e| e.claimed),
+        received_at: now,
+        respond_by: s.assessment.deadlines.respond_by,
+        confidentiality_until: r.confidentiality.as_ref().and_then(|c| c.until),
+        notify_person_at: s.assessment.deadlines.notify_person_at,
+        decision: None,
+        pending_decision: None,
+        updated_at: now,
+    }
 }
 
 /// The problem for a revoked key (also refused at the signature check and under the write lock).

@@ -7,7 +7,9 @@
 //! * once confidentiality ends the person concerned is due a notice, when the profile says so
 //!   (rights-first; the Convention itself has no notice duty).
 
-use custos_store::{Batch, Case, CaseStatus, Hold, Role, User};
+use super::{Case, Documents};
+use custos_model::EventType;
+use custos_store::{Batch, CaseStatus, Hold, Role, User};
 use jiff::Timestamp;
 use serde_json::json;
 
@@ -46,7 +48,7 @@ pub async fn renew_hold(
     emit(
         b,
         out,
-        "preservation.renewed",
+        EventType::PreservationRenewed,
         now,
         Some(case_id),
         json!({
@@ -69,18 +71,21 @@ pub async fn advance(
 ) -> Result<Case, Problem> {
     require_role(user, Role::Reviewer, "changing a case's status")?;
     let mut case = load_case(b, case_id).await?;
-    let (allowed, event) = match to {
-        CaseStatus::Delivered => (case.status == CaseStatus::Executing, "request.delivered"),
-        CaseStatus::Closed => (
-            matches!(
+    let event = match to {
+        CaseStatus::Delivered if case.status == CaseStatus::Executing => {
+            Some(EventType::RequestDelivered)
+        }
+        CaseStatus::Closed
+            if matches!(
                 case.status,
                 CaseStatus::Executing | CaseStatus::Delivered | CaseStatus::Refused
-            ),
-            "request.closed",
-        ),
-        _ => (false, ""),
+            ) =>
+        {
+            Some(EventType::RequestClosed)
+        }
+        _ => None,
     };
-    if !allowed {
+    let Some(event) = event else {
         return Err(Problem::conflict(
             "invalid-transition",
             format!(
@@ -89,7 +94,7 @@ pub async fn advance(
                 to.as_str()
             ),
         ));
-    }
+    };
     emit(
         b,
         out,
@@ -128,7 +133,7 @@ pub async fn tick(
         emit(
             b,
             out,
-            "preservation.released",
+            EventType::PreservationReleased,
             now,
             Some(hold.case_id),
             json!({
@@ -145,7 +150,7 @@ pub async fn tick(
             emit(
                 b,
                 out,
-                "confidentiality.ended",
+                EventType::ConfidentialityEnded,
                 now,
                 Some(notice.case_id),
                 json!({
@@ -157,7 +162,7 @@ pub async fn tick(
             b.put_notice(&notice).await?;
         }
         let request_id = b
-            .case(notice.case_id)
+            .case::<Documents>(notice.case_id)
             .await?
             .map(|c| c.request_id)
             .unwrap_or_default();
@@ -192,7 +197,7 @@ pub async fn notice_result(
             emit(
                 b,
                 out,
-                "notice.sent",
+                EventType::NoticeSent,
                 now,
                 Some(case_id),
                 json!({ "attempt": notice.attempts }),

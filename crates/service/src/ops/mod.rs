@@ -39,10 +39,24 @@ pub use intake::{
 };
 pub use lifecycle::{DueNotice, LifecycleRules, advance, notice_result, renew_hold, tick};
 
-use custos_store::{Batch, Case, NewEvent, Role, StoredEvent, User};
+use custos_model::EventType;
+use custos_store::{Batch, CaseDocuments, NewEvent, Role, StoredEvent, User};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::problem::Problem;
+
+/// The documents a case carries, as the service types them: the assessment of
+/// `custos-safeguards` and the decisions recorded here.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Documents {}
+
+impl CaseDocuments for Documents {
+    type Assessment = custos_safeguards::Assessment;
+    type Decision = RecordedDecision;
+}
+
+/// A case, with its assessment and decisions typed.
+pub type Case = custos_store::Case<Documents>;
 
 /// Events appended by one job, in order.
 pub type Appended = Vec<StoredEvent>;
@@ -50,14 +64,14 @@ pub type Appended = Vec<StoredEvent>;
 async fn emit(
     b: &mut Batch,
     out: &mut Appended,
-    event_type: &str,
+    event_type: EventType,
     at: Timestamp,
     case_id: Option<i64>,
     body: serde_json::Value,
 ) -> Result<(), Problem> {
     let ev = b
         .append(&NewEvent {
-            event_type: event_type.into(),
+            event_type,
             at,
             case_id,
             body,
