@@ -22,15 +22,32 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, header};
-use axum::response::Response;
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::{get, post};
 use custos_service::node::Node;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::session::Sessions;
 
 /// The largest form body the console reads (its largest form, a decision, is a few KiB).
 pub const FORM_BODY_LIMIT: usize = 16 * 1024;
+
+/// The headers every console response carries, each set over whatever a handler set: a strict
+/// content security policy (only the node's own script and style; no framing), no sniffing, no
+/// referrer, no framing for browsers without CSP.
+pub const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+];
+
+/// `Cache-Control` of a response whose handler set none: pages hold case data, so no caching.
+pub const NO_STORE: &str = "no-store";
 
 /// What the console's handlers share.
 #[derive(Debug)]
@@ -47,7 +64,7 @@ pub fn router(node: Arc<Node>) -> Router {
         node,
         sessions: Sessions::default(),
     });
-    Router::new()
+    let router = Router::new()
         .route("/", get(pages::home))
         .route("/console", get(pages::home))
         .route("/console/", get(pages::home))
@@ -69,36 +86,126 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/console/notices.csv", get(pages::notices_csv))
         .route("/console/log", get(pages::log_status))
         .route("/console/static/{file}", get(pages::asset))
-        // Console forms are small; a larger body is refused (413) before it is read or kept.
-        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
-        .layer(axum::middleware::map_response(pages::plain_errors))
-        .layer(axum::middleware::map_response(security_headers))
+        // Console forms are small; a larger body is refused (413, on the console's error page)
+        // before it is read or kept.
+        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT));
+    SECURITY_HEADERS
+        .into_iter()
+        .fold(router, |router, (name, value)| {
+            router.layer(SetResponseHeaderLayer::overriding(
+                name,
+                HeaderValue::from_static(value),
+            ))
+        })
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(NO_STORE),
+        ))
         .with_state(state)
 }
 
-/// Headers every console response carries: a strict content security policy (only the node's
-/// own script and style; no framing), no sniffing, no referrer, and no caching of pages that
-/// hold case data.
-async fn security_headers(mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if !h.contains_key(header::CACHE_CONTROL) {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    /// A new node in a temporary directory, as `custos init` makes it, opened with its writer.
+    async fn node(dir: &std::path::Path) -> Arc<Node> {
+        let config = custos_service::Config::new("custos.test/console");
+        let key = custos_ledger::SignerKey::from_seed(&config.origin, &[7; 32]).unwrap();
+        std::fs::write(
+            dir.join(&config.key),
+            format!("{}\n", key.to_private_string().as_str()),
+        )
+        .unwrap();
+        custos_service::NodeDir::create_database(dir, &config)
+            .await
+            .unwrap();
+        std::fs::write(
+            dir.join(custos_service::config::CONFIG_FILE),
+            config.to_toml().unwrap(),
+        )
+        .unwrap();
+        Node::open(dir).await.unwrap()
     }
-    resp
+
+    #[tokio::test]
+    async fn pages_and_error_pages_carry_every_security_header() {
+        let tmp = tempfile::tempdir().unwrap();
+        let app = router(node(tmp.path()).await);
+        let form = |body: Vec<u8>| {
+            Request::post("/console/sign-in")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap()
+        };
+        let cases = [
+            // A page.
+            (
+                Request::get("/console/sign-in")
+                    .body(Body::empty())
+                    .unwrap(),
+                StatusCode::OK,
+                "Sign in",
+            ),
+            // Error pages: a form over the limit, a form of a session that has ended.
+            (
+                form(vec![b'n'; FORM_BODY_LIMIT + 1]),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "at most 16 KiB",
+            ),
+            (
+                Request::post("/console/sign-out")
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from("csrf=x"))
+                    .unwrap(),
+                StatusCode::UNAUTHORIZED,
+                "your session has ended",
+            ),
+            (
+                form(b"name=a&name=b".to_vec()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the form could not be read",
+            ),
+        ];
+        for (req, status, text) in cases {
+            let what = format!("{} {}", req.method(), req.uri());
+            let resp = app.clone().oneshot(req).await.unwrap();
+            assert_eq!(resp.status(), status, "{what}");
+            let h = resp.headers().clone();
+            for (name, value) in SECURITY_HEADERS {
+                assert_eq!(h.get(&name).unwrap(), value, "{what}: {name}");
+            }
+            assert_eq!(h.get(header::CACHE_CONTROL).unwrap(), NO_STORE, "{what}");
+            assert!(
+                h[header::CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html"),
+                "{what}"
+            );
+            let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let body = String::from_utf8_lossy(&body);
+            assert!(body.contains(text), "{what}: {body}");
+        }
+        // A response that sets its own caching keeps it, and still gets the other headers.
+        let css = app
+            .oneshot(
+                Request::get("/console/static/console.css")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(css.status(), StatusCode::OK);
+        assert_eq!(css.headers()[header::CACHE_CONTROL], "public, max-age=300");
+        for (name, value) in SECURITY_HEADERS {
+            assert_eq!(css.headers()[&name], value, "console.css: {name}");
+        }
+    }
 }

@@ -19,7 +19,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -378,16 +379,10 @@ fn alive(s: &Session, now: Instant) -> bool {
     now.duration_since(s.last_seen) < IDLE && now.duration_since(s.created) < ABSOLUTE
 }
 
-/// The value of cookie `name` in the request's `Cookie` headers (RFC 6265 §5.4).
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().to_owned())
+/// The value of cookie `name` the browser sent: the `CookieJar` holds every `Cookie` header's
+/// pairs as the `cookie` crate parses them (RFC 6265 §5.4); of two pairs with one name, the last.
+pub fn cookie_value(jar: &CookieJar, name: &str) -> Option<String> {
+    jar.get(name).map(|c| c.value().to_owned())
 }
 
 /// Whether the browser reached the node over TLS (directly or through a proxy that says so).
@@ -398,21 +393,31 @@ pub fn over_tls(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
-/// A `Set-Cookie` value with the console's attributes; `max_age` 0 deletes the cookie.
-pub fn set_cookie(name: &str, value: &str, secure: bool, max_age: Option<u64>) -> String {
-    let mut c = format!("{name}={value}; Path=/console; HttpOnly; SameSite=Strict");
-    if secure {
-        c.push_str("; Secure");
-    }
+/// A cookie with the console's attributes, built with the `cookie` crate: `Path=/console;
+/// HttpOnly; SameSite=Strict`, `Secure` behind TLS, and `Max-Age` when given (0 deletes it).
+pub fn console_cookie(
+    name: &'static str,
+    value: String,
+    secure: bool,
+    max_age: Option<u64>,
+) -> Cookie<'static> {
+    let mut c = Cookie::build((name, value))
+        .path("/console")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure);
     if let Some(age) = max_age {
-        c.push_str(&format!("; Max-Age={age}"));
+        c = c.max_age(cookie::time::Duration::seconds(
+            i64::try_from(age).unwrap_or(i64::MAX),
+        ));
     }
-    c
+    c.build()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
 
     #[test]
     fn a_session_is_found_by_its_cookie_and_ends_at_sign_out() {
@@ -557,16 +562,49 @@ mod tests {
         );
     }
 
+    fn jar(headers: &[&str]) -> CookieJar {
+        let mut h = HeaderMap::new();
+        for v in headers {
+            h.append(header::COOKIE, v.parse().unwrap());
+        }
+        CookieJar::from_headers(&h)
+    }
+
     #[test]
     fn cookies_are_read_from_any_cookie_header() {
-        let mut h = HeaderMap::new();
-        h.append(header::COOKIE, "a=1; custos_session=xyz".parse().unwrap());
-        h.append(header::COOKIE, "b=2".parse().unwrap());
-        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("xyz"));
-        assert_eq!(cookie(&h, "b").as_deref(), Some("2"));
-        assert_eq!(cookie(&h, "custos"), None);
-        assert!(set_cookie("n", "v", true, Some(0)).contains("; Secure; Max-Age=0"));
-        assert!(set_cookie("n", "v", false, None).ends_with("SameSite=Strict"));
+        let j = jar(&["a=1; custos_session=xyz", "b=2"]);
+        assert_eq!(cookie_value(&j, SESSION_COOKIE).as_deref(), Some("xyz"));
+        assert_eq!(cookie_value(&j, "b").as_deref(), Some("2"));
+        assert_eq!(cookie_value(&j, "custos"), None);
+        assert_eq!(
+            cookie_value(&jar(&[" custos_session = x y "]), SESSION_COOKIE).as_deref(),
+            Some("x y")
+        );
+    }
+
+    #[test]
+    fn cookies_are_set_with_the_consoles_attributes() {
+        // What the response says, as the jar writes it.
+        let set = |c: Cookie<'static>| {
+            let resp = axum::response::IntoResponse::into_response((CookieJar::new().add(c), ()));
+            resp.headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            set(console_cookie(SESSION_COOKIE, "abc".into(), false, None)),
+            ["custos_session=abc; HttpOnly; SameSite=Strict; Path=/console"]
+        );
+        assert_eq!(
+            set(console_cookie(SIGNIN_COOKIE, "t".into(), false, Some(600))),
+            ["custos_signin=t; HttpOnly; SameSite=Strict; Path=/console; Max-Age=600"]
+        );
+        assert_eq!(
+            set(console_cookie(SESSION_COOKIE, String::new(), true, Some(0))),
+            ["custos_session=; HttpOnly; SameSite=Strict; Secure; Path=/console; Max-Age=0"]
+        );
     }
 
     #[test]
@@ -585,13 +623,22 @@ mod tests {
             let mut h = HeaderMap::new();
             if let Ok(v) = noise.parse() {
                 h.append(header::COOKIE, v);
-                let _ = cookie(&h, SESSION_COOKIE);
+                let _ = cookie_value(&CookieJar::from_headers(&h), SESSION_COOKIE);
             }
             h.append(header::COOKIE, format!("a=b; {SESSION_COOKIE}={value}; c=d").parse().unwrap());
-            let found = cookie(&h, SESSION_COOKIE);
-            // The noise header comes first; if it holds its own session cookie, that one wins.
-            if !noise.contains(&format!("{SESSION_COOKIE}=")) {
-                proptest::prop_assert_eq!(found.as_deref(), Some(value.as_str()));
+            let found = cookie_value(&CookieJar::from_headers(&h), SESSION_COOKIE);
+            // The jar keeps the last pair of a name: the noise header comes first, so whatever it
+            // holds, the session cookie after it is the one read.
+            proptest::prop_assert_eq!(found.as_deref(), Some(value.as_str()));
+        }
+
+        /// Any bytes a header can hold are read without panic.
+        #[test]
+        fn any_cookie_header_bytes_are_read_safely(noise in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = axum::http::HeaderValue::from_bytes(&noise) {
+                h.append(header::COOKIE, v);
+                let _ = cookie_value(&CookieJar::from_headers(&h), SESSION_COOKIE);
             }
         }
     }

@@ -138,8 +138,8 @@ fn holds_page(
 }
 
 /// `GET /console/holds`: preservation holds, confidentiality ends, notices.
-pub async fn holds(State(c): Shared, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
-    let v = match page_viewer(&c, &headers, "/console/holds").await {
+pub async fn holds(State(c): Shared, jar: CookieJar, RawQuery(q): RawQuery) -> Response {
+    let v = match page_viewer(&c, &jar, "/console/holds").await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -185,12 +185,12 @@ fn csv_response(name: &str, header_row: &[&str], rows: Vec<Vec<String>>) -> Resp
 /// A CSV export for a signed-in person: rows made from the registers, read once.
 async fn export(
     c: &Console,
-    headers: &HeaderMap,
+    jar: &CookieJar,
     name: &str,
     header_row: &[&str],
     rows: impl FnOnce(&Registers) -> Vec<Vec<String>>,
 ) -> Response {
-    let v = match page_viewer(c, headers, "/console/holds").await {
+    let v = match page_viewer(c, jar, "/console/holds").await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -205,10 +205,10 @@ fn opt_time(t: Option<Timestamp>) -> String {
 }
 
 /// `GET /console/holds.csv`: holds in force, with their expiry.
-pub async fn holds_csv(State(c): Shared, headers: HeaderMap) -> Response {
+pub async fn holds_csv(State(c): Shared, jar: CookieJar) -> Response {
     export(
         &c,
-        &headers,
+        &jar,
         "custos-holds.csv",
         &["case", "request_id", "started_at", "expires_at", "renewals"],
         |r| {
@@ -230,10 +230,10 @@ pub async fn holds_csv(State(c): Shared, headers: HeaderMap) -> Response {
 }
 
 /// `GET /console/notices.csv`: confidentiality ends and notices owed to persons concerned.
-pub async fn notices_csv(State(c): Shared, headers: HeaderMap) -> Response {
+pub async fn notices_csv(State(c): Shared, jar: CookieJar) -> Response {
     export(
         &c,
-        &headers,
+        &jar,
         "custos-secrecy-and-notices.csv",
         &[
             "case",

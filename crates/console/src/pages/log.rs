@@ -14,8 +14,8 @@ struct LogPage {
 }
 
 /// `GET /console/log`: the latest checkpoint, its signature checked, and the verifier key.
-pub async fn log_status(State(c): Shared, headers: HeaderMap) -> Response {
-    let v = match page_viewer(&c, &headers, "/console/log").await {
+pub async fn log_status(State(c): Shared, jar: CookieJar) -> Response {
+    let v = match page_viewer(&c, &jar, "/console/log").await {
         Ok(v) => v,
         Err(r) => return r,
     };

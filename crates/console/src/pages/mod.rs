@@ -2,19 +2,23 @@
 //! (`custos_service::query`) and renders a template, or turns a form into the same writer job
 //! the JSON API uses.
 //!
-//! Forms post `application/x-www-form-urlencoded` with the session's CSRF token. A refused form
-//! comes back as the same page with the refusal explained and everything typed still in place,
-//! and the HTTP status of the refusal (403, 409, 422), so nothing is lost.
+//! Forms post `application/x-www-form-urlencoded` with the session's CSRF token; each page file
+//! declares its forms as serde structs, read by [`Posted`] (`axum_extra`'s `Form`: a field that
+//! repeats, such as grounds or categories, is a `Vec`). A form that cannot be read at all gets the
+//! console's error page. A refused form comes back as the same page with the refusal explained
+//! and everything typed still in place, and the HTTP status of the refusal (403, 409, 422), so
+//! nothing is lost. Cookies are read and set through `axum_extra`'s `CookieJar`.
 
 // What the page modules share; each starts with `use super::*;`.
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequest, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::FormRejection;
 use custos_jose::PublicJwk;
 use custos_ledger::checkpoint::Checkpoint;
 use custos_model::{Channel, EventType, Measure, Request};
@@ -24,13 +28,16 @@ use custos_service::problem::Problem;
 use custos_service::query::{Authority, Case, CaseQuery, CaseStatus, Hold, Notice, Role, User};
 use custos_service::writer::Job;
 use jiff::Timestamp;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::Console;
 use crate::session::{
-    SESSION_COOKIE, SIGNIN_COOKIE, Session, cookie, over_tls, random_token, same_token, set_cookie,
+    SESSION_COOKIE, SIGNIN_COOKIE, Session, console_cookie, cookie_value, over_tls, random_token,
+    same_token,
 };
 use crate::views::{self, CompareRow, EventRow, Fact, FindingRow, QueueRow, RequestFacts};
 
@@ -142,8 +149,8 @@ impl Viewer {
     }
 }
 
-pub(super) async fn viewer(c: &Console, headers: &HeaderMap) -> Option<Viewer> {
-    let id = cookie(headers, SESSION_COOKIE)?;
+pub(super) async fn viewer(c: &Console, jar: &CookieJar) -> Option<Viewer> {
+    let id = cookie_value(jar, SESSION_COOKIE)?;
     let session = c.sessions.get(&id)?;
     let user = c.node.query().user(&session.user).await.ok()??;
     // The role the log gave, never the table's.
@@ -158,10 +165,10 @@ pub(super) async fn viewer(c: &Console, headers: &HeaderMap) -> Option<Viewer> {
 /// For pages: the viewer, or a redirect to the sign-in page that comes back here.
 pub(super) async fn page_viewer(
     c: &Console,
-    headers: &HeaderMap,
+    jar: &CookieJar,
     here: &str,
 ) -> Result<Viewer, Response> {
-    match viewer(c, headers).await {
+    match viewer(c, jar).await {
         Some(v) => Ok(v),
         None => Err(Redirect::to(&format!(
             "/console/sign-in?next={}",
@@ -171,42 +178,81 @@ pub(super) async fn page_viewer(
     }
 }
 
-/// A posted form, as name/value pairs in order (fields may repeat).
-pub(super) struct Form(Vec<(String, String)>);
+/// A posted form of type `T` (a serde struct of the page's fields), read by `axum_extra`'s `Form`
+/// (serde_html_form). A form that cannot be read (over [`crate::FORM_BODY_LIMIT`], not
+/// `application/x-www-form-urlencoded`, a field sent twice that the page sends once) is answered
+/// with the console's error page, never with axum's plain-text rejection.
+pub struct Posted<T>(pub T);
 
-impl Form {
-    pub(super) fn parse(body: &[u8]) -> Form {
-        Form(
-            form_urlencoded::parse(body)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
-    }
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Posted<T> {
+    type Rejection = Response;
 
-    pub(super) fn get(&self, name: &str) -> String {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        match axum_extra::extract::Form::<T>::from_request(req, state).await {
+            Ok(axum_extra::extract::Form(form)) => Ok(Posted(form)),
+            Err(rejection) => Err(error_page(Layout::default(), &form_refusal(&rejection))),
+        }
     }
+}
 
-    pub(super) fn all(&self, name: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .collect()
+/// Why a form could not be read, in the console's words.
+pub(super) fn form_refusal(rejection: &FormRejection) -> Problem {
+    let status = rejection.status();
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+            status,
+            "form-too-large",
+            "Form too large",
+            format!(
+                "a console form is at most {} KiB; nothing was kept. Shorten what you typed and send it again",
+                crate::FORM_BODY_LIMIT / 1024
+            ),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Problem::new(
+            status,
+            "form-unreadable",
+            "Form not read",
+            "a console form is sent as application/x-www-form-urlencoded, as the console's pages send it; nothing was kept",
+        ),
+        _ => {
+            // The deserializer's own words with the field's name (`reason: unsupported value`),
+            // without axum's prefix ("Failed to deserialize form body").
+            let why = std::error::Error::source(rejection)
+                .map_or_else(|| rejection.body_text(), ToString::to_string);
+            // The forms' fields are all text, so what fails to deserialize is a field sent twice.
+            let hint = match rejection {
+                FormRejection::FailedToDeserializeFormBody(_)
+                | FormRejection::FailedToDeserializeForm(_) => {
+                    ": a field the page sends once came more than once"
+                }
+                _ => "",
+            };
+            Problem::new(
+                status,
+                "form-unreadable",
+                "Form not read",
+                format!(
+                    "the form could not be read ({why}){hint}; nothing was kept. Reload the page and send it again"
+                ),
+            )
+        }
     }
+}
+
+/// The field every console form carries: the session's CSRF token (the sign-out form has no other).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CsrfForm {
+    pub(super) csrf: String,
 }
 
 /// For form posts: the viewer, with the form's CSRF token checked.
 pub(super) async fn form_viewer(
     c: &Console,
-    headers: &HeaderMap,
-    form: &Form,
+    jar: &CookieJar,
+    csrf: &str,
 ) -> Result<Viewer, Response> {
-    let Some(v) = viewer(c, headers).await else {
+    let Some(v) = viewer(c, jar).await else {
         return Err(error_page(
             Layout::default(),
             &Problem::unauthorized(
@@ -215,7 +261,7 @@ pub(super) async fn form_viewer(
             ),
         ));
     };
-    if !same_token(&form.get("csrf"), &v.session.csrf) {
+    if !same_token(csrf, &v.session.csrf) {
         return Err(error_page(
             v.layout("Refused", ""),
             &Problem::forbidden(
@@ -225,26 +271,6 @@ pub(super) async fn form_viewer(
         ));
     }
     Ok(v)
-}
-
-/// The errors axum answers itself on console routes (a form over the body limit) as the
-/// console's error page, not as plain text.
-pub async fn plain_errors(resp: Response) -> Response {
-    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE {
-        return resp;
-    }
-    error_page(
-        Layout::default(),
-        &Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "form-too-large",
-            "Form too large",
-            format!(
-                "a console form is at most {} KiB; nothing was kept. Shorten what you typed and send it again",
-                crate::FORM_BODY_LIMIT / 1024
-            ),
-        ),
-    )
 }
 
 pub(super) fn see_other(to: &str) -> Response {
@@ -270,9 +296,63 @@ pub(super) fn query_get(pairs: &[(String, String)], name: &str) -> Option<String
 
 #[cfg(test)]
 mod tests {
-    use super::request::decision_input;
+    use super::request::{DecisionFields, decision_input};
     use super::sign_in::safe_next;
     use super::*;
+
+    /// `body` posted as a form and read by the handlers' extractor, or why it was not.
+    fn posted<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+        posted_as("application/x-www-form-urlencoded", body)
+    }
+
+    fn posted_as<T: DeserializeOwned>(content_type: &str, body: &[u8]) -> Result<T, Problem> {
+        let req = axum::http::Request::post("/console/requests/1/decision")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(axum::body::Body::from(body.to_vec()))
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(axum_extra::extract::Form::<T>::from_request(req, &()))
+            .map(|axum_extra::extract::Form(form)| form)
+            .map_err(|rejection| form_refusal(&rejection))
+    }
+
+    fn decision_form(body: &[u8]) -> DecisionFields {
+        posted(body).expect("a readable form")
+    }
+
+    #[test]
+    fn repeated_fields_are_lists_and_missing_ones_empty() {
+        let form = decision_form(b"csrf=t&decision=refuse&grounds=a&grounds=b&category=traffic");
+        assert_eq!(form.csrf, "t");
+        assert_eq!(form.grounds, ["a", "b"]);
+        assert_eq!(form.categories, ["traffic"]);
+        assert_eq!((form.reason.as_str(), form.period_from.as_str()), ("", ""));
+        // Not UTF-8: read as the browser meant, with replacement characters, as before.
+        assert_eq!(decision_form(b"reason=%FF").reason, "\u{fffd}");
+    }
+
+    #[test]
+    fn an_unreadable_form_is_refused_in_the_consoles_words() {
+        let twice = posted::<DecisionFields>(b"reason=a&reason=b").unwrap_err();
+        assert_eq!(twice.status, 422);
+        assert!(
+            twice
+                .detail
+                .starts_with("the form could not be read (reason: "),
+            "{}",
+            twice.detail
+        );
+        assert!(
+            !twice.detail.contains("Failed to deserialize"),
+            "{}",
+            twice.detail
+        );
+        let json = posted_as::<DecisionFields>("application/json", b"{}").unwrap_err();
+        assert_eq!(json.status, 415);
+        assert!(json.detail.contains("application/x-www-form-urlencoded"));
+    }
 
     #[test]
     fn only_console_paths_are_followed_after_sign_in() {
@@ -296,7 +376,7 @@ mod tests {
 
     #[test]
     fn a_narrowing_form_becomes_the_apis_decision() {
-        let form = Form::parse(
+        let form = decision_form(
             b"csrf=x&decision=execute_narrowed&reason=Only+subscriber+data+is+needed.&category=subscriber\
               &period_from=2026-01-01T00%3A00%3A00Z&period_to=2026-02-01T00%3A00%3A00Z&confidentiality_until=&grounds=period-too-long",
         );
@@ -313,19 +393,19 @@ mod tests {
 
     #[test]
     fn half_a_period_or_no_choice_is_refused_with_where() {
-        let half = Form::parse(
+        let half = decision_form(
             b"decision=execute_narrowed&reason=x&category=traffic&period_from=2026-01-01T00:00:00Z",
         );
         let p = decision_input(&half).unwrap_err();
         assert!(p.detail.starts_with("$.narrowed.period"), "{}", p.detail);
-        let none = Form::parse(b"reason=x");
+        let none = decision_form(b"reason=x");
         assert!(
             decision_input(&none)
                 .unwrap_err()
                 .detail
                 .starts_with("$.decision")
         );
-        let bad_date = Form::parse(b"decision=execute_narrowed&reason=x&category=traffic&period_from=yesterday&period_to=today");
+        let bad_date = decision_form(b"decision=execute_narrowed&reason=x&category=traffic&period_from=yesterday&period_to=today");
         assert_eq!(decision_input(&bad_date).unwrap_err().status, 422);
     }
 
@@ -347,11 +427,26 @@ mod tests {
             proptest::prop_assert!(HeaderValue::from_str(&to).is_ok(), "{to:?}");
         }
 
-        /// Any posted form either becomes a decision or is refused with where the problem is;
-        /// it never panics.
+        /// Any posted body is read as a form and becomes a decision, or is refused with where
+        /// the problem is; it never panics.
         #[test]
         fn any_form_is_a_decision_or_a_located_refusal(body in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
-            match decision_input(&Form::parse(&body)) {
+            match posted::<DecisionFields>(&body).and_then(|form| decision_input(&form)) {
+                Ok(_) => {}
+                Err(p) => proptest::prop_assert!(p.detail.starts_with('$') || p.detail.starts_with("the form"), "{}", p.detail),
+            }
+        }
+
+        /// The same over bodies made of the decision form's own fields, repeated or not.
+        #[test]
+        fn any_mix_of_the_forms_fields_is_a_decision_or_a_located_refusal(
+            fields in proptest::collection::vec((
+                proptest::sample::select(vec!["csrf", "decision", "reason", "message", "grounds", "category", "period_from", "period_to", "confidentiality_until"]),
+                proptest::sample::select(vec!["", "execute", "execute_narrowed", "request_information", "refuse", "subscriber", "2026-01-01T00:00:00Z", "x"]),
+            ), 0..12),
+        ) {
+            let body = fields.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+            match posted::<DecisionFields>(body.as_bytes()).and_then(|form| decision_input(&form)) {
                 Ok(_) => {}
                 Err(p) => proptest::prop_assert!(p.detail.starts_with('$') || p.detail.starts_with("the form"), "{}", p.detail),
             }

@@ -52,12 +52,12 @@ fn choices(
 
 /// `GET /console/queue?outcome=&measure=&state=&channel=&emergency=`: open requests, soonest
 /// deadline first.
-pub async fn queue(State(c): Shared, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+pub async fn queue(State(c): Shared, jar: CookieJar, RawQuery(q): RawQuery) -> Response {
     let here = format!(
         "/console/queue{}",
         q.as_deref().map(|q| format!("?{q}")).unwrap_or_default()
     );
-    let v = match page_viewer(&c, &headers, &here).await {
+    let v = match page_viewer(&c, &jar, &here).await {
         Ok(v) => v,
         Err(r) => return r,
     };

@@ -32,6 +32,39 @@ pub struct DecisionForm {
     pub has_confidentiality: bool,
 }
 
+/// The decision form as posted: one value per field, but every ground and category checked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct DecisionFields {
+    pub(super) csrf: String,
+    pub(super) decision: String,
+    pub(super) reason: String,
+    pub(super) message: String,
+    pub(super) grounds: Vec<String>,
+    #[serde(rename = "category")]
+    pub(super) categories: Vec<String>,
+    pub(super) period_from: String,
+    pub(super) period_to: String,
+    pub(super) confidentiality_until: String,
+}
+
+/// The second-review form: `confirm` is `yes` or `no`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SecondReviewFields {
+    csrf: String,
+    confirm: String,
+    second_reason: String,
+}
+
+/// The renewal form: `back` is `holds` when it was sent from the holds page.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RenewFields {
+    csrf: String,
+    back: String,
+}
+
 /// The pending decision, for the second-review form.
 #[derive(Debug, Clone)]
 pub struct PendingView {
@@ -215,21 +248,19 @@ fn default_form(r: &Request, a: &Assessment) -> DecisionForm {
 }
 
 /// The form as sent, laid over the defaults so every choice offered stays offered.
-fn sent_form(mut form: DecisionForm, sent: &Form) -> DecisionForm {
-    form.decision = sent.get("decision");
-    form.reason = sent.get("reason");
-    form.message = sent.get("message");
-    let grounds = sent.all("grounds");
+fn sent_form(mut form: DecisionForm, sent: &DecisionFields) -> DecisionForm {
+    form.decision = sent.decision.clone();
+    form.reason = sent.reason.clone();
+    form.message = sent.message.clone();
     for g in &mut form.grounds {
-        g.checked = grounds.contains(&g.code);
+        g.checked = sent.grounds.contains(&g.code);
     }
-    let categories = sent.all("category");
     for c in &mut form.categories {
-        c.checked = categories.contains(&c.value);
+        c.checked = sent.categories.contains(&c.value);
     }
-    form.period_from = sent.get("period_from");
-    form.period_to = sent.get("period_to");
-    form.confidentiality_until = sent.get("confidentiality_until");
+    form.period_from = sent.period_from.clone();
+    form.period_to = sent.period_to.clone();
+    form.confidentiality_until = sent.confidentiality_until.clone();
     form
 }
 
@@ -263,7 +294,7 @@ async fn request_view(
     c: &Console,
     v: &Viewer,
     case_id: i64,
-    sent: Option<&Form>,
+    sent: Option<&DecisionFields>,
     refusal: Option<Refusal>,
     flash: Option<&'static str>,
 ) -> Result<RequestPage, Problem> {
@@ -460,10 +491,10 @@ const FLASHES: [(&str, &str); 5] = [
 pub async fn request_page(
     State(c): Shared,
     Path(case_id): Path<i64>,
-    headers: HeaderMap,
+    jar: CookieJar,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let v = match page_viewer(&c, &headers, &format!("/console/requests/{case_id}")).await {
+    let v = match page_viewer(&c, &jar, &format!("/console/requests/{case_id}")).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -478,30 +509,36 @@ pub async fn request_page(
     }
 }
 
-/// The page again, with the refusal and what was sent.
-async fn refused(c: &Console, v: &Viewer, case_id: i64, sent: &Form, p: &Problem) -> Response {
+/// The page again, with the refusal and what was sent (the decision form as sent, if it was).
+async fn refused(
+    c: &Console,
+    v: &Viewer,
+    case_id: i64,
+    sent: Option<&DecisionFields>,
+    p: &Problem,
+) -> Response {
     let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-    match request_view(c, v, case_id, Some(sent), Some(p.into()), None).await {
+    match request_view(c, v, case_id, sent, Some(p.into()), None).await {
         Ok(page) => render(status, &page),
         Err(p2) => error_page(v.layout("Case", "queue"), &p2),
     }
 }
 
 /// The decision as the API takes it, built from the form (so the API's own checks apply).
-pub(super) fn decision_input(form: &Form) -> Result<DecisionInput, Problem> {
-    let decision = form.get("decision");
+pub(super) fn decision_input(form: &DecisionFields) -> Result<DecisionInput, Problem> {
+    let decision = form.decision.as_str();
     let mut v = json!({
         "decision": decision,
-        "reason": form.get("reason"),
-        "grounds": form.all("grounds"),
+        "reason": form.reason,
+        "grounds": form.grounds,
     });
     if decision == "request_information" {
-        v["message"] = json!(form.get("message"));
+        v["message"] = json!(form.message);
     }
     if decision == "execute_narrowed" {
-        let text = |name: &str| Some(form.get(name)).filter(|s| !s.trim().is_empty());
-        let period = match (text("period_from"), text("period_to")) {
-            (Some(from), Some(to)) => json!({ "from": from.trim(), "to": to.trim() }),
+        let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        let period = match (text(&form.period_from), text(&form.period_to)) {
+            (Some(from), Some(to)) => json!({ "from": from, "to": to }),
             (None, None) => Value::Null,
             _ => {
                 return Err(Problem::unprocessable(
@@ -511,9 +548,9 @@ pub(super) fn decision_input(form: &Form) -> Result<DecisionInput, Problem> {
             }
         };
         v["narrowed"] = json!({
-            "data_categories": form.all("category"),
+            "data_categories": form.categories,
             "period": period,
-            "confidentiality_until": text("confidentiality_until").map(|s| s.trim().to_owned()),
+            "confidentiality_until": text(&form.confidentiality_until),
         });
     }
     if decision.is_empty() {
@@ -530,35 +567,32 @@ pub(super) fn decision_input(form: &Form) -> Result<DecisionInput, Problem> {
     })
 }
 
-/// The common path of a case form: check the session and CSRF token, turn the form into a writer
-/// job (`make`, which may refuse the form first), run it, then redirect to where `done` says, or
-/// show the page again with the refusal and the form as sent.
+/// A writer job waiting for its reply channel.
+type MakeJob<T> = Box<dyn FnOnce(tokio::sync::oneshot::Sender<Result<T, Problem>>) -> Job + Send>;
+
+/// The common path of a case form: check the session and the form's CSRF token, turn the form
+/// into a writer job (`make`, which may refuse the form first), run it, then redirect to where
+/// `done` says, or show the page again with the refusal (and `sent`, the decision form as sent).
 async fn case_form<T>(
     c: &Console,
     case_id: i64,
-    headers: &HeaderMap,
-    body: &[u8],
-    make: impl FnOnce(
-        &Form,
-        User,
-    ) -> Result<
-        Box<dyn FnOnce(tokio::sync::oneshot::Sender<Result<T, Problem>>) -> Job + Send>,
-        Problem,
-    >,
-    done: impl FnOnce(&T, &Form) -> String,
+    jar: &CookieJar,
+    csrf: &str,
+    sent: Option<&DecisionFields>,
+    make: impl FnOnce(User) -> Result<MakeJob<T>, Problem>,
+    done: impl FnOnce(&T) -> String,
 ) -> Response {
-    let form = Form::parse(body);
-    let v = match form_viewer(c, headers, &form).await {
+    let v = match form_viewer(c, jar, csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let job = match make(&form, v.user.clone()) {
+    let job = match make(v.user.clone()) {
         Ok(job) => job,
-        Err(p) => return refused(c, &v, case_id, &form, &p).await,
+        Err(p) => return refused(c, &v, case_id, sent, &p).await,
     };
     match c.node.writer.call(job).await {
-        Ok(result) => see_other(&done(&result, &form)),
-        Err(p) => refused(c, &v, case_id, &form, &p).await,
+        Ok(result) => see_other(&done(&result)),
+        Err(p) => refused(c, &v, case_id, sent, &p).await,
     }
 }
 
@@ -566,16 +600,17 @@ async fn case_form<T>(
 pub async fn decide(
     State(c): Shared,
     Path(case_id): Path<i64>,
-    headers: HeaderMap,
-    body: Bytes,
+    jar: CookieJar,
+    Posted(form): Posted<DecisionFields>,
 ) -> Response {
     case_form(
         &c,
         case_id,
-        &headers,
-        &body,
-        |form, user| {
-            let input = decision_input(form)?;
+        &jar,
+        &form.csrf,
+        Some(&form),
+        |user| {
+            let input = decision_input(&form)?;
             Ok(Box::new(move |reply| Job::Decide {
                 case_id,
                 user,
@@ -583,7 +618,7 @@ pub async fn decide(
                 reply,
             }))
         },
-        |case: &Case, _| {
+        |case: &Case| {
             let done = match case.status {
                 CaseStatus::AwaitingSecondReview => "proposed",
                 CaseStatus::AwaitingInformation => "information",
@@ -599,18 +634,24 @@ pub async fn decide(
 pub async fn second_review(
     State(c): Shared,
     Path(case_id): Path<i64>,
-    headers: HeaderMap,
-    body: Bytes,
+    jar: CookieJar,
+    Posted(form): Posted<SecondReviewFields>,
 ) -> Response {
+    let SecondReviewFields {
+        csrf,
+        confirm,
+        second_reason,
+    } = form;
     case_form(
         &c,
         case_id,
-        &headers,
-        &body,
-        |form, user| {
+        &jar,
+        &csrf,
+        None,
+        |user| {
             let input = SecondReviewInput {
-                confirm: form.get("confirm") == "yes",
-                reason: form.get("second_reason"),
+                confirm: confirm == "yes",
+                reason: second_reason,
             };
             Ok(Box::new(move |reply| Job::SecondReview {
                 case_id,
@@ -619,7 +660,7 @@ pub async fn second_review(
                 reply,
             }))
         },
-        |_: &Case, _| format!("/console/requests/{case_id}?done=confirmed"),
+        |_: &Case| format!("/console/requests/{case_id}?done=confirmed"),
     )
     .await
 }
@@ -629,22 +670,23 @@ pub async fn second_review(
 pub async fn renew(
     State(c): Shared,
     Path(case_id): Path<i64>,
-    headers: HeaderMap,
-    body: Bytes,
+    jar: CookieJar,
+    Posted(form): Posted<RenewFields>,
 ) -> Response {
     case_form(
         &c,
         case_id,
-        &headers,
-        &body,
-        |_, user| {
+        &jar,
+        &form.csrf,
+        None,
+        |user| {
             Ok(Box::new(move |reply| Job::Renew {
                 case_id,
                 user,
                 reply,
             }))
         },
-        |_: &Hold, form| match form.get("back").as_str() {
+        |_: &Hold| match form.back.as_str() {
             "holds" => "/console/holds?done=renewed".to_owned(),
             _ => format!("/console/requests/{case_id}?done=renewed"),
         },

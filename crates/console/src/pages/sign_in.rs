@@ -16,6 +16,16 @@ struct SignInPage {
     notice: Option<&'static str>,
 }
 
+/// The sign-in form. No `Debug`: it holds a password.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct SignInForm {
+    csrf: String,
+    next: String,
+    name: String,
+    password: String,
+}
+
 /// Only paths inside the console are followed after sign-in (no open redirect), and only
 /// printable ASCII ones (a control character cannot go into a `Location` header).
 pub(super) fn safe_next(next: &str) -> String {
@@ -40,7 +50,7 @@ fn sign_in_form(
     notice: Option<&'static str>,
 ) -> Response {
     let csrf = random_token();
-    let mut resp = render(
+    let resp = render(
         status,
         &SignInPage {
             layout: Layout {
@@ -54,16 +64,13 @@ fn sign_in_form(
             notice,
         },
     );
-    let c = set_cookie(SIGNIN_COOKIE, &csrf, over_tls(headers), Some(600));
-    if let Ok(v) = HeaderValue::from_str(&c) {
-        resp.headers_mut().append(header::SET_COOKIE, v);
-    }
-    resp
+    let cookie = console_cookie(SIGNIN_COOKIE, csrf, over_tls(headers), Some(600));
+    (CookieJar::new().add(cookie), resp).into_response()
 }
 
 /// `GET /` and `/console`: to the queue, or to sign-in.
-pub async fn home(State(c): Shared, headers: HeaderMap) -> Response {
-    match viewer(&c, &headers).await {
+pub async fn home(State(c): Shared, jar: CookieJar) -> Response {
+    match viewer(&c, &jar).await {
         Some(_) => see_other("/console/queue"),
         None => see_other("/console/sign-in"),
     }
@@ -88,16 +95,20 @@ fn retry_later(mut resp: Response, retry_after: Duration) -> Response {
 /// `POST /console/sign-in`: name and password. In order, each step cheaper than the next: the
 /// form's token, the name's form, the lock-out (an attempt reserved before the password is
 /// checked), a permit of the node's Argon2 gate, Argon2.
-pub async fn sign_in(State(c): Shared, headers: HeaderMap, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    let name = form.get("name").trim().to_owned();
-    let next = form.get("next");
-    let password = Zeroizing::new(form.get("password"));
+pub async fn sign_in(
+    State(c): Shared,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Posted(mut form): Posted<SignInForm>,
+) -> Response {
+    let name = form.name.trim().to_owned();
+    let next = std::mem::take(&mut form.next);
+    let password = Zeroizing::new(std::mem::take(&mut form.password));
     let again = |status, refusal: Refusal| {
         sign_in_form(&headers, status, &next, &name, Some(refusal), None)
     };
-    let cookie_token = cookie(&headers, SIGNIN_COOKIE).unwrap_or_default();
-    if cookie_token.is_empty() || !same_token(&cookie_token, &form.get("csrf")) {
+    let cookie_token = cookie_value(&jar, SIGNIN_COOKIE).unwrap_or_default();
+    if cookie_token.is_empty() || !same_token(&cookie_token, &form.csrf) {
         return again(
             StatusCode::FORBIDDEN,
             Refusal {
@@ -196,33 +207,35 @@ pub async fn sign_in(State(c): Shared, headers: HeaderMap, body: Bytes) -> Respo
     attempt.succeeded();
     let id = c.sessions.start(&user.name);
     tracing::info!(user = %user.name, "console sign-in");
-    let mut resp = see_other(&safe_next(&next));
     let secure = over_tls(&headers);
-    for value in [
-        set_cookie(SESSION_COOKIE, &id, secure, None),
-        set_cookie(SIGNIN_COOKIE, "", secure, Some(0)),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    resp
+    let cookies = CookieJar::new()
+        .add(console_cookie(SESSION_COOKIE, id, secure, None))
+        .add(console_cookie(
+            SIGNIN_COOKIE,
+            String::new(),
+            secure,
+            Some(0),
+        ));
+    (cookies, see_other(&safe_next(&next))).into_response()
 }
 
 /// `POST /console/sign-out`.
-pub async fn sign_out(State(c): Shared, headers: HeaderMap, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(r) = form_viewer(&c, &headers, &form).await {
+pub async fn sign_out(
+    State(c): Shared,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Posted(form): Posted<CsrfForm>,
+) -> Response {
+    if let Err(r) = form_viewer(&c, &jar, &form.csrf).await {
         return r;
     }
-    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
+    if let Some(id) = cookie_value(&jar, SESSION_COOKIE) {
         c.sessions.end(&id);
     }
-    let mut resp = see_other("/console/sign-in?signed-out=1");
-    if let Ok(v) =
-        HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", over_tls(&headers), Some(0)))
-    {
-        resp.headers_mut().append(header::SET_COOKIE, v);
-    }
-    resp
+    let gone = console_cookie(SESSION_COOKIE, String::new(), over_tls(&headers), Some(0));
+    (
+        CookieJar::new().add(gone),
+        see_other("/console/sign-in?signed-out=1"),
+    )
+        .into_response()
 }
