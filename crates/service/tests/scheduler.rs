@@ -325,13 +325,11 @@ async fn a_nodes_scheduler_pass_sends_due_notices_with_its_command_and_records_t
     );
 }
 
-// Known defect (custos-store): holds and notices are stored as text and compared as text, and a
-// time with a fraction prints it (`…12:00:00.7Z`) while a whole second does not (`…12:00:00Z`);
-// '.' sorts before 'Z', so a tick at a whole second releases a hold that expires 0.7 s later.
-// The writer stamps decisions with nanoseconds, so every real hold has a fraction. Un-ignore
-// when the store writes fixed-width times (or compares parsed ones).
+// Times are stored as text with as many fraction digits as they have (`…12:00:00.7Z`,
+// `…12:00:00Z`) and '.' sorts before 'Z': compared as text, a tick at a whole second released a
+// hold expiring 0.7 s later, and a tick half a second after a whole-second expiry missed it. The
+// store now selects with a bound a second later and keeps the rows by comparing times.
 #[tokio::test]
-#[ignore = "known defect: text comparison of times with and without fractional seconds"]
 async fn a_hold_is_not_released_a_fraction_of_a_second_before_it_expires() {
     let f = Fixture::new().await;
     let at = t0() + SignedDuration::from_millis(700);
@@ -344,4 +342,19 @@ async fn a_hold_is_not_released_a_fraction_of_a_second_before_it_expires() {
     assert_eq!(f.hold(case).await.unwrap().released_at, None);
     f.tick(expires).await;
     assert_eq!(f.hold(case).await.unwrap().released_at, Some(expires));
+}
+
+#[tokio::test]
+async fn a_hold_expiring_on_a_whole_second_is_released_by_a_tick_just_after_it() {
+    let f = Fixture::new().await;
+    let case = f
+        .decided("p02-preservation-24-7", "XA-1", DecisionKind::Execute, t0())
+        .await;
+    let expires = f.hold(case).await.unwrap().expires_at;
+    assert_eq!(expires, t0() + days(90));
+    f.tick(expires - SignedDuration::from_millis(1)).await;
+    assert_eq!(f.hold(case).await.unwrap().released_at, None);
+    let tick = expires + SignedDuration::from_millis(500);
+    f.tick(tick).await;
+    assert_eq!(f.hold(case).await.unwrap().released_at, Some(tick));
 }

@@ -623,10 +623,13 @@ impl Batch {
             "SELECT case_id, started_at, expires_at, renewals, released_at FROM holds \
              WHERE released_at IS NULL AND expires_at <= ? ORDER BY expires_at LIMIT 1000",
         )
-        .bind(now.to_string())
+        .bind(text_bound(now))
         .fetch_all(&mut *self.tx)
         .await?;
-        Ok(rows)
+        Ok(rows
+            .into_iter()
+            .filter(|h: &Hold| h.expires_at <= now)
+            .collect())
     }
 
     /// Writes a notice (insert or replace).
@@ -652,10 +655,13 @@ impl Batch {
             "SELECT case_id, due_at, ended_at, sent_at, attempts, last_error FROM notices \
              WHERE sent_at IS NULL AND due_at <= ? ORDER BY due_at LIMIT 1000",
         )
-        .bind(now.to_string())
+        .bind(text_bound(now))
         .fetch_all(&mut *self.tx)
         .await?;
-        Ok(rows)
+        Ok(rows
+            .into_iter()
+            .filter(|n: &Notice| n.due_at <= now)
+            .collect())
     }
 
     /// Writes an evidence package's projection (insert or replace).
@@ -692,10 +698,13 @@ impl Batch {
             "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE destroyed_at IS NULL AND delivered_at IS NOT NULL \
              AND delivered_at <= ? ORDER BY delivered_at LIMIT 1000"
         ))
-        .bind(cutoff.to_string())
+        .bind(text_bound(cutoff))
         .fetch_all(&mut *self.tx)
         .await?;
-        Ok(rows)
+        Ok(rows
+            .into_iter()
+            .filter(|e: &Evidence| e.delivered_at.is_some_and(|d| d <= cutoff))
+            .collect())
     }
 
     /// Adds a user.
@@ -775,3 +784,15 @@ async fn case_by<D: CaseDocuments>(
 }
 
 const EVIDENCE_COLUMNS: &str = "package_sha256, case_id, size, manifest_sha256, recipient, sealed_seq, sealed_at, delivered_at, destroyed_at";
+
+/// A bound for selecting stored times at or before `t` by text comparison. Times are stored as
+/// RFC 3339 text with as many fraction digits as they have (`…:00Z`, `…:00.7Z`), and `.` sorts
+/// before `Z`, so within one second text order is not time order: a hold expiring at `…:00.7`
+/// compared with `…:00Z` as text would come out early. Every time at or before `t` lies in a
+/// whole second before that of `t + 1 s`, where text order is time order; the caller then keeps
+/// exactly the rows at or before `t`, comparing times.
+fn text_bound(t: Timestamp) -> String {
+    t.saturating_add(jiff::SignedDuration::from_secs(1))
+        .unwrap_or(t)
+        .to_string()
+}
