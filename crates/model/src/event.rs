@@ -19,6 +19,7 @@ use strum::{EnumString, IntoStaticStr, VariantArray};
     Deserialize,
     EnumString,
     IntoStaticStr,
+    strum::Display,
     VariantArray,
 )]
 pub enum EventType {
@@ -114,12 +115,6 @@ impl EventType {
                 | EventType::UserAdded
                 | EventType::UserPasswordSet
         )
-    }
-}
-
-impl std::fmt::Display for EventType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

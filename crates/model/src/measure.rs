@@ -22,6 +22,7 @@ use strum::{EnumString, IntoStaticStr};
     Deserialize,
     EnumString,
     IntoStaticStr,
+    strum::Display,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
@@ -121,12 +122,6 @@ impl Measure {
     }
 }
 
-impl fmt::Display for Measure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// How a request travels.
 #[derive(
     Debug,
@@ -141,6 +136,7 @@ impl fmt::Display for Measure {
     Deserialize,
     EnumString,
     IntoStaticStr,
+    strum::Display,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
@@ -177,12 +173,6 @@ impl Channel {
     }
 }
 
-impl fmt::Display for Channel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A category of electronic data (UNCC art. 2(c), (d), (f)).
 #[derive(
     Debug,
@@ -197,6 +187,7 @@ impl fmt::Display for Channel {
     Deserialize,
     EnumString,
     IntoStaticStr,
+    strum::Display,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
@@ -226,12 +217,6 @@ impl DataCategory {
             DataCategory::Traffic => 2,
             DataCategory::Content => 4,
         }
-    }
-}
-
-impl fmt::Display for DataCategory {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

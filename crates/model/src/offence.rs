@@ -23,6 +23,7 @@ use strum::{EnumString, IntoStaticStr};
     Deserialize,
     EnumString,
     IntoStaticStr,
+    strum::Display,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
@@ -191,12 +192,6 @@ impl OffenceCategory {
                     | DrugTrafficking
                     | OrganizedCrime
             )
-    }
-}
-
-impl fmt::Display for OffenceCategory {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -19,6 +19,7 @@ use strum::{EnumString, IntoStaticStr, VariantArray};
     Deserialize,
     EnumString,
     IntoStaticStr,
+    strum::Display,
     VariantArray,
 )]
 #[serde(rename_all = "snake_case")]
@@ -68,12 +69,6 @@ impl Severity {
     }
 }
 
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// What the assessment recommends. A person decides.
 #[derive(
     Debug,
@@ -86,6 +81,7 @@ impl std::fmt::Display for Severity {
     Deserialize,
     EnumString,
     IntoStaticStr,
+    strum::Display,
     VariantArray,
 )]
 #[serde(rename_all = "snake_case")]
@@ -136,12 +132,6 @@ impl Outcome {
             Outcome::NeedsInformation => "ask the requester before anything is executed",
             Outcome::Refuse => "the request should be refused",
         }
-    }
-}
-
-impl std::fmt::Display for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
