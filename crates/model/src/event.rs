@@ -49,6 +49,15 @@ pub enum EventType {
     #[serde(rename = "request.supplemented")]
     #[strum(serialize = "request.supplemented")]
     RequestSupplemented,
+    #[serde(rename = "request.reclassification_proposed")]
+    #[strum(serialize = "request.reclassification_proposed")]
+    RequestReclassificationProposed,
+    #[serde(rename = "request.reclassification_rejected")]
+    #[strum(serialize = "request.reclassification_rejected")]
+    RequestReclassificationRejected,
+    #[serde(rename = "request.reclassified")]
+    #[strum(serialize = "request.reclassified")]
+    RequestReclassified,
     #[serde(rename = "decision.proposed")]
     #[strum(serialize = "decision.proposed")]
     DecisionProposed,

@@ -22,7 +22,9 @@ use utoipa::OpenApi;
 
 use crate::auth::Caller;
 use crate::node::Node;
-use crate::ops::{DecisionInput, Freshness, SecondReviewInput, Submission, SubmitOutcome};
+use crate::ops::{
+    DecisionInput, Freshness, ReclassificationInput, SecondReviewInput, Submission, SubmitOutcome,
+};
 use crate::problem::{FieldProblem, Problem};
 use crate::query::CaseQuery;
 use crate::wire::{
@@ -49,6 +51,7 @@ pub use extract::{SingleUseCaller, Staff};
         get_request,
         request_events,
         decide,
+        reclassify,
         second_review,
         mark_delivered,
         mark_closed,
@@ -72,6 +75,13 @@ pub use extract::{SingleUseCaller, Staff};
         crate::ops::DecisionKind,
         crate::ops::NarrowedTerms,
         crate::ops::RecordedDecision,
+        ReclassificationInput,
+        crate::ops::OffenceCorrection,
+        crate::ops::Classification,
+        crate::ops::CorrectedOffence,
+        crate::ops::RecordedReclassification,
+        crate::ops::PendingReclassification,
+        crate::ops::CaseReclassification,
         SecondReviewInput,
         CaseView,
         CaseEvents,
@@ -222,6 +232,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/requests/{case}", get(get_request))
         .route("/v1/requests/{case}/events", get(request_events))
         .route("/v1/requests/{case}/decision", post(decide))
+        .route("/v1/requests/{case}/reclassification", post(reclassify))
         .route("/v1/requests/{case}/second-review", post(second_review))
         .route("/v1/requests/{case}/delivered", post(mark_delivered))
         .route("/v1/requests/{case}/closed", post(mark_closed))
@@ -337,6 +348,7 @@ fn case_view(c: &Case) -> ApiResult<CaseView> {
         assessment: c.assessment.clone(),
         decision: c.decision.clone(),
         pending_decision: c.pending_decision.clone(),
+        reclassification: c.reclassification.clone(),
     })
 }
 
@@ -578,8 +590,36 @@ async fn decide(
     Ok(Json(case_view(&case)?))
 }
 
-/// Confirm or reject a decision waiting for a second reviewer (supervisors only, not the
-/// proposer).
+/// Correct the category or the maximum penalty of a case's offences (reviewers and above), with
+/// a reason of at least one sentence. The node assesses the request again on the corrected facts
+/// with its own profile and jurisdiction; both assessments are kept. A correction that makes the
+/// recommendation less severe (e.g. turns a refusal into an execution) is a proposal until a
+/// second reviewer confirms it (`second-review`); the case then awaits its second review.
+#[utoipa::path(post, path = "/v1/requests/{case}/reclassification", params(("case" = i64, Path)), request_body = ReclassificationInput, security(("bearer" = [])),
+    responses((status = 200, body = CaseView, description = "Reclassified and assessed again, or proposed for a second review"),
+              (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem)))]
+async fn reclassify(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    Staff(user): Staff,
+    body: Bytes,
+) -> ApiResult<Json<CaseView>> {
+    let input: ReclassificationInput = json_body(&body)?;
+    let case = node
+        .writer
+        .call(|tx| Job::Reclassify {
+            case_id,
+            user,
+            input,
+            reply: tx,
+        })
+        .await?;
+    Ok(Json(case_view(&case)?))
+}
+
+/// Confirm or reject a decision or a reclassification waiting for a second reviewer
+/// (supervisors only, not the proposer).
 #[utoipa::path(post, path = "/v1/requests/{case}/second-review", params(("case" = i64, Path)), request_body = SecondReviewInput, security(("bearer" = [])),
     responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
               (status = 422, body = Problem)))]

@@ -34,8 +34,9 @@ pub struct Node {
     pub log: Arc<NodeLog>,
     /// The single writer.
     pub writer: WriterHandle,
-    /// The safeguards engine with the operator's profile.
-    pub assessor: Assessor,
+    /// The safeguards engine with the operator's profile (shared with the writer, which
+    /// re-assesses reclassified requests).
+    pub assessor: Arc<Assessor>,
     /// Cached directory of authorities.
     pub directory: Arc<Directory>,
     /// Verified API tokens.
@@ -139,6 +140,7 @@ impl Node {
                 .with_context(|| format!("cannot write {}", vkey_path.display()))?;
         }
         let directory = Arc::new(Directory::new(registry));
+        let assessor = Arc::new(Assessor::new(profile, jurisdiction));
         let writer = writer::spawn(
             store.clone(),
             log.clone(),
@@ -149,6 +151,7 @@ impl Node {
                 directory: directory.clone(),
                 dir: dir.to_owned(),
                 clock: crate::clock::Clock::system(),
+                assessor: assessor.clone(),
             },
         );
         directory.attach(writer.clone());
@@ -158,7 +161,7 @@ impl Node {
             store,
             log,
             writer,
-            assessor: Assessor::new(profile, jurisdiction),
+            assessor,
             directory,
             tokens: TokenCache::default(),
         });

@@ -27,13 +27,16 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::ops::{Case, DecisionKind, RecordedDecision};
+use crate::ops::{
+    Case, CaseReclassification, DecisionKind, PendingReclassification, RecordedDecision,
+    RecordedReclassification,
+};
 
 /// One thing the audit found wrong, named so a person can look at it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// What kind of problem: `event`, `checkpoint`, `history`, `projection`, `signature`,
-    /// `role`, `four-eyes`, `lifecycle`, `evidence`.
+    /// `role`, `four-eyes`, `reasons`, `lifecycle`, `evidence`.
     pub kind: &'static str,
     /// What is wrong and where.
     pub detail: String,
@@ -367,6 +370,8 @@ impl Projections {
                 }
                 case.payload_sha256 = payload_sha256;
                 case.request_json = request_json;
+                // As ops::submit: corrections of the old document lapse with it.
+                case.reclassification = None;
                 set_request_fields(case, &request);
                 case.status = CaseStatus::Assessed;
                 case.updated_at = at;
@@ -395,6 +400,7 @@ impl Projections {
                         assessment,
                         decision: None,
                         pending_decision: None,
+                        reclassification: None,
                         updated_at: at,
                     };
                     set_request_fields(&mut case, &a.request);
@@ -460,8 +466,27 @@ impl Projections {
                     d.decision,
                     DecisionKind::Execute | DecisionKind::ExecuteNarrowed
                 );
-                let unconfirmed_override =
-                    executes && case.outcome == Outcome::Refuse && d.confirmed_by.is_none();
+                // As ops::decide: executing over a refusal or a request for information needs a
+                // second reviewer; over a referral, a reason for each referred finding.
+                let waived = case.outcome;
+                let unconfirmed_override = executes
+                    && matches!(waived, Outcome::Refuse | Outcome::NeedsInformation)
+                    && d.confirmed_by.is_none();
+                let unreasoned: Vec<String> = if executes && waived == Outcome::ReferForReview {
+                    case.assessment
+                        .findings
+                        .iter()
+                        .filter(|f| f.severity == custos_model::Severity::ReferForReview)
+                        .filter(|f| {
+                            d.finding_reasons
+                                .get(&f.code)
+                                .is_none_or(|r| r.trim().is_empty())
+                        })
+                        .map(|f| f.code.clone())
+                        .collect()
+                } else {
+                    vec![]
+                };
                 case.decision = Some(d.clone());
                 case.pending_decision = None;
                 case.updated_at = at;
@@ -477,9 +502,20 @@ impl Projections {
                     self.four_eyes(
                         e,
                         &format!(
-                            "case {case_id} was executed over a refusal recommendation without a second reviewer"
+                            "case {case_id} was executed over a {waived} recommendation without a second reviewer"
                         ),
                     );
+                }
+                if !unreasoned.is_empty() {
+                    self.findings.push(Finding::new(
+                        "reasons",
+                        format!(
+                            "event {} ({}): case {case_id} was executed over a referral without a reason for {}",
+                            e.seq,
+                            e.event_type,
+                            unreasoned.join(", ")
+                        ),
+                    ));
                 }
                 if executes && let Some(notify_at) = notify_at {
                     // As ops::start_execution: secrecy narrowed by the reviewer ends the wait
@@ -498,6 +534,126 @@ impl Projections {
                             attempts: 0,
                             last_error: None,
                         },
+                    );
+                }
+            }
+            EventType::RequestReclassificationProposed => {
+                let r = reclassification(body, "reclassification")?;
+                let assessment = logged_assessment(body)?;
+                self.require_role(
+                    e,
+                    &r.reviewer,
+                    Role::Reviewer,
+                    "proposing a reclassification",
+                );
+                self.require_status(e, &[CaseStatus::Assessed, CaseStatus::AwaitingInformation]);
+                let case = self.case_mut(e)?;
+                if r.outcome_before != case.outcome || r.outcome_after != assessment.outcome {
+                    return Err(format!(
+                        "the proposal says {} → {}, the case was {} and the assessment says {}",
+                        r.outcome_before, r.outcome_after, case.outcome, assessment.outcome
+                    ));
+                }
+                let original = case.assessment.clone();
+                case.reclassification
+                    .get_or_insert_with(|| CaseReclassification {
+                        original,
+                        corrections: vec![],
+                        pending: None,
+                    })
+                    .pending = Some(PendingReclassification {
+                    reclassification: r,
+                    assessment,
+                });
+                case.status = CaseStatus::AwaitingSecondReview;
+                case.updated_at = at;
+            }
+            EventType::RequestReclassificationRejected => {
+                let who = text(body, "reviewer")?.to_owned();
+                let proposed = reclassification(body, "proposed")?;
+                self.require_role(e, &who, Role::Supervisor, "a second review");
+                self.require_status(e, &[CaseStatus::AwaitingSecondReview]);
+                if who == proposed.reviewer {
+                    self.four_eyes(e, &format!("{who} reviewed their own correction"));
+                }
+                let case = self.case_mut(e)?;
+                let pending = case
+                    .reclassification
+                    .as_mut()
+                    .and_then(|r| r.pending.take());
+                if pending.is_none_or(|p| p.reclassification != proposed) {
+                    return Err("rejects a correction that was not the one proposed".into());
+                }
+                case.status = CaseStatus::Assessed;
+                case.updated_at = at;
+            }
+            EventType::RequestReclassified => {
+                let r = reclassification(body, "reclassification")?;
+                let assessment = logged_assessment(body)?;
+                self.require_role(e, &r.reviewer, Role::Reviewer, "a reclassification");
+                if let Some(second) = &r.confirmed_by {
+                    self.require_status(e, &[CaseStatus::AwaitingSecondReview]);
+                    self.require_role(e, second, Role::Supervisor, "a second review");
+                    if second == &r.reviewer {
+                        self.four_eyes(e, &format!("{second} confirmed their own correction"));
+                    }
+                } else {
+                    self.require_status(
+                        e,
+                        &[CaseStatus::Assessed, CaseStatus::AwaitingInformation],
+                    );
+                }
+                let case = self.case_mut(e)?;
+                let case_id = case.case_id;
+                let pending = case
+                    .reclassification
+                    .as_mut()
+                    .and_then(|r| r.pending.take());
+                if r.confirmed_by.is_some() {
+                    let proposed = pending.map(|p| {
+                        let mut p = p.reclassification;
+                        p.confirmed_by.clone_from(&r.confirmed_by);
+                        p
+                    });
+                    if proposed.as_ref() != Some(&r) {
+                        return Err("confirms a correction that was not the one proposed".into());
+                    }
+                }
+                if r.outcome_before != case.outcome || r.outcome_after != assessment.outcome {
+                    return Err(format!(
+                        "the correction says {} → {}, the case was {} and the assessment says {}",
+                        r.outcome_before, r.outcome_after, case.outcome, assessment.outcome
+                    ));
+                }
+                // As ops::reclassify: a correction that lightens the recommendation needs a
+                // second reviewer.
+                let unconfirmed = r.confirmed_by.is_none()
+                    && crate::ops::reclassification::needs_second_reviewer(
+                        r.outcome_before,
+                        r.outcome_after,
+                    );
+                let (before, after) = (r.outcome_before, r.outcome_after);
+                let original = case.assessment.clone();
+                let doc = case
+                    .reclassification
+                    .get_or_insert_with(|| CaseReclassification {
+                        original,
+                        corrections: vec![],
+                        pending: None,
+                    });
+                doc.corrections.push(r);
+                case.outcome = assessment.outcome;
+                case.respond_by = assessment.deadlines.respond_by;
+                case.notify_person_at = assessment.deadlines.notify_person_at;
+                case.assessment = assessment;
+                case.status = CaseStatus::Assessed;
+                case.updated_at = at;
+                if unconfirmed {
+                    self.four_eyes(
+                        e,
+                        &format!(
+                            "case {case_id} was reclassified from {before} to {after} without a second reviewer"
+                        ),
                     );
                 }
             }
@@ -869,6 +1025,16 @@ impl Projections {
     }
 }
 
+fn reclassification(body: &Value, field: &str) -> Result<RecordedReclassification, String> {
+    serde_json::from_value(body[field].clone())
+        .map_err(|e| format!("{field} is not a recorded reclassification: {e}"))
+}
+
+fn logged_assessment(body: &Value) -> Result<Assessment, String> {
+    serde_json::from_value(body["assessment"].clone())
+        .map_err(|err| format!("the assessment does not parse: {err}"))
+}
+
 fn decision(body: &Value, field: &str) -> Result<RecordedDecision, String> {
     serde_json::from_value(body[field].clone())
         .map_err(|e| format!("{field} is not a recorded decision: {e}"))
@@ -922,6 +1088,7 @@ fn case_differences(c: &Case, l: &Case) -> Vec<&'static str> {
     check(c.notify_person_at == l.notify_person_at, "notify_person_at");
     check(c.decision == l.decision, "decision");
     check(c.pending_decision == l.pending_decision, "pending_decision");
+    check(c.reclassification == l.reclassification, "reclassification");
     check(c.updated_at == l.updated_at, "updated_at");
     d
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::ops::RecordedDecision;
+use crate::ops::{CaseReclassification, RecordedDecision};
 
 /// The `format` of an opening.
 pub const OPENING_FORMAT: &str = "custos.opening/v1";
@@ -74,6 +74,10 @@ pub struct CaseView {
     pub decision: Option<RecordedDecision>,
     /// A decision awaiting a second reviewer.
     pub pending_decision: Option<RecordedDecision>,
+    /// Reviewers' corrections of the offences, if any: the assessment of the requester's own
+    /// classification, the corrections in force, and one awaiting a second reviewer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reclassification: Option<CaseReclassification>,
 }
 
 /// The timeline of a case.

@@ -18,8 +18,8 @@ use crate::custody::Custody;
 use crate::directory::Directory;
 use crate::log::NodeLog;
 use crate::ops::{
-    self, Appended, DecisionInput, DueNotice, LifecycleRules, SecondReviewInput, Submission,
-    SubmitOutcome,
+    self, Appended, DecisionInput, DueNotice, LifecycleRules, ReclassificationInput,
+    SecondReviewInput, Submission, SubmitOutcome,
 };
 use crate::problem::Problem;
 
@@ -46,7 +46,18 @@ pub enum Job {
         /// Reply.
         reply: Reply<Case>,
     },
-    /// Second review of a pending decision.
+    /// Correct a case's offences and assess it again (or propose the correction).
+    Reclassify {
+        /// The case.
+        case_id: i64,
+        /// Who.
+        user: User,
+        /// The corrections, and why.
+        input: ReclassificationInput,
+        /// Reply.
+        reply: Reply<Case>,
+    },
+    /// Second review of a pending decision or reclassification.
     SecondReview {
         /// The case.
         case_id: i64,
@@ -124,6 +135,16 @@ impl Job {
             } => task(reply, move |b, out, cx, now| {
                 Box::pin(async move {
                     ops::decide(b, out, &cx.rules, case_id, &user, &input, now).await
+                })
+            }),
+            Job::Reclassify {
+                case_id,
+                user,
+                input,
+                reply,
+            } => task(reply, move |b, out, cx, now| {
+                Box::pin(async move {
+                    ops::reclassify(b, out, &cx.assessor, case_id, &user, &input, now).await
                 })
             }),
             Job::SecondReview {
@@ -318,7 +339,6 @@ pub async fn reply<T>(rx: oneshot::Receiver<Result<T, Problem>>) -> Result<T, Pr
 }
 
 /// What the writer needs besides the store and the log.
-#[derive(Debug)]
 pub struct WriterContext {
     /// Lifecycle settings.
     pub rules: LifecycleRules,
@@ -328,6 +348,20 @@ pub struct WriterContext {
     pub dir: PathBuf,
     /// Where every job and checkpoint takes "now" from.
     pub clock: crate::clock::Clock,
+    /// The node's safeguards engine (its profile and jurisdiction), for re-assessing a
+    /// reclassified request under the write lock.
+    pub assessor: Arc<custos_safeguards::Assessor>,
+}
+
+impl std::fmt::Debug for WriterContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriterContext")
+            .field("rules", &self.rules)
+            .field("directory", &self.directory)
+            .field("dir", &self.dir)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Starts the writer task.

@@ -1,6 +1,6 @@
 //! Decisions through `ops::decide` and `ops::second_review`: each outcome, who may decide,
-//! reasons and grounds, narrowing that can only narrow, and four eyes for executing over a
-//! refusal recommendation.
+//! reasons and grounds, narrowing that can only narrow, four eyes for executing over a refusal
+//! or a request for information, and a reason for each referred finding.
 
 use custos_model::{DataCategories, DataCategory, Period};
 use custos_service::ops::{DecisionInput, DecisionKind, NarrowedTerms};
@@ -520,4 +520,295 @@ async fn following_a_refusal_recommendation_needs_no_second_reviewer() {
         .unwrap();
     assert_eq!(c.status, CaseStatus::Refused);
     assert!(c.pending_decision.is_none());
+}
+
+// Four eyes wherever a safeguard is waived: executing over `needs_information`.
+
+#[tokio::test]
+async fn executing_over_a_request_for_information_waits_for_a_second_reviewer() {
+    let f = Fixture::new().await;
+    let case = f.submit("p17-no-data-protection-terms", "XA-1", t0()).await;
+    assert_eq!(outcome(&f.case(case).await), "needs_information");
+    let c = f
+        .decide(case, &rita(), decision(DecisionKind::Execute), t0())
+        .await
+        .unwrap();
+    assert_eq!(c.status, CaseStatus::AwaitingSecondReview);
+    assert!(c.decision.is_none(), "nothing is in force yet");
+    assert_eq!(pending(&c).unwrap().reviewer, "rita");
+    assert_eq!(
+        f.case_events(case).await.last().unwrap(),
+        "decision.proposed"
+    );
+    assert!(f.notice(case).await.is_none(), "execution has not started");
+    // The proposer cannot confirm it, even as a supervisor; a reviewer cannot either.
+    refused(
+        f.second_review(case, &rex(), confirm(true), t0()).await,
+        403,
+        "role",
+    );
+    let c = f
+        .second_review(case, &sue(), confirm(true), t0() + days(1))
+        .await
+        .unwrap();
+    assert_eq!(c.status, CaseStatus::Executing);
+    assert_eq!(recorded(&c).confirmed_by.as_deref(), Some("sue"));
+    assert_eq!(f.findings().await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn executing_narrowed_over_a_request_for_information_needs_a_second_reviewer_too() {
+    let f = Fixture::new().await;
+    let case = f.submit("p08-emergency-unjustified", "XA-1", t0()).await;
+    assert_eq!(outcome(&f.case(case).await), "needs_information");
+    let asked = custos_model::parse_request(f.case(case).await.request_json.as_bytes()).unwrap();
+    let terms = NarrowedTerms {
+        data_categories: asked.data_categories,
+        period: asked.period,
+        confidentiality_until: None,
+    };
+    let c = f
+        .decide(case, &sue(), narrowed_decision(terms), t0())
+        .await
+        .unwrap();
+    assert_eq!(c.status, CaseStatus::AwaitingSecondReview);
+    refused(
+        f.second_review(case, &sue(), confirm(true), t0()).await,
+        403,
+        "same-reviewer",
+    );
+}
+
+// A reason per referred finding: executing over `refer_for_review`.
+
+/// Thirty phones: referred for review for the number of targets alone (rights-first).
+async fn referred(f: &Fixture, id: &str) -> i64 {
+    let case = f.submit("p11-thirty-phones", id, t0()).await;
+    assert_eq!(outcome(&f.case(case).await), "refer_for_review");
+    case
+}
+
+fn with_reasons(kind: DecisionKind, reasons: &[(&str, &str)]) -> DecisionInput {
+    DecisionInput {
+        finding_reasons: reasons
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..decision(kind)
+    }
+}
+
+#[tokio::test]
+async fn executing_over_a_referral_without_a_reason_for_its_finding_is_refused() {
+    let f = Fixture::new().await;
+    let case = referred(&f, "XA-1").await;
+    let size = f.log_size().await;
+    for input in [
+        decision(DecisionKind::Execute),
+        with_reasons(DecisionKind::Execute, &[("too-many-targets", " \n ")]),
+    ] {
+        let p = refused(
+            f.decide(case, &rita(), input, t0()).await,
+            422,
+            "invalid-decision",
+        );
+        assert_eq!(p.errors.len(), 1, "{p:?}");
+        assert_eq!(p.errors[0].pointer, "$.finding_reasons.too-many-targets");
+    }
+    assert_eq!(f.log_size().await, size, "nothing was logged");
+    assert_eq!(f.case(case).await.status, CaseStatus::Assessed);
+}
+
+#[tokio::test]
+async fn executing_over_a_referral_with_a_reason_per_finding_is_recorded_with_them() {
+    let f = Fixture::new().await;
+    let case = referred(&f, "XA-1").await;
+    let reason = "All thirty numbers belong to the one extortion ring named in the facts.";
+    let c = f
+        .decide(
+            case,
+            &rita(),
+            with_reasons(DecisionKind::Execute, &[("too-many-targets", reason)]),
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.status, CaseStatus::Executing, "one reviewer suffices");
+    assert_eq!(recorded(&c).finding_reasons["too-many-targets"], reason);
+    let events = f.store.case_events(case).await.unwrap();
+    assert_eq!(
+        body(events.last().unwrap())["decision"]["finding_reasons"]["too-many-targets"],
+        reason
+    );
+    assert_eq!(f.findings().await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn every_referred_finding_needs_its_own_reason() {
+    let f = Fixture::new().await;
+    // Thirty phones and an unlawful-access charge that does not exclude good-faith research:
+    // two findings referred for review.
+    let s = f.submission_with("p11-thirty-phones", "XA-1", t0(), |r| {
+        r["investigation"]["offences"][0]["category"] = "illegal_access".into();
+        r["investigation"]["good_faith_research_excluded"] = false.into();
+    });
+    let current = f.logged_authority(&f.authority.kid).await;
+    let case = case_id(&f.submit_as(s, current).await.unwrap());
+    let referred: Vec<String> = assessment(&f.case(case).await)
+        .findings
+        .iter()
+        .filter(|x| x.severity == custos_model::Severity::ReferForReview)
+        .map(|x| x.code.clone())
+        .collect();
+    assert_eq!(referred, ["security-research", "too-many-targets"]);
+    let p = refused(
+        f.decide(
+            case,
+            &rita(),
+            with_reasons(
+                DecisionKind::Execute,
+                &[(
+                    "too-many-targets",
+                    "One ring, thirty phones, all named in the facts.",
+                )],
+            ),
+            t0(),
+        )
+        .await,
+        422,
+        "invalid-decision",
+    );
+    assert_eq!(p.errors.len(), 1, "{p:?}");
+    assert_eq!(p.errors[0].pointer, "$.finding_reasons.security-research");
+}
+
+#[tokio::test]
+async fn a_reason_for_a_finding_that_is_not_referred_is_refused() {
+    let f = Fixture::new().await;
+    // False information: refused for expression, referred for the serious-harm test.
+    let case = f.submit("p03-false-information-15y", "XA-1", t0()).await;
+    for code in ["expression-offence", "no-such-finding"] {
+        let p = refused(
+            f.decide(
+                case,
+                &rita(),
+                with_reasons(DecisionKind::Refuse, &[(code, "A reason.")]),
+                t0(),
+            )
+            .await,
+            422,
+            "invalid-decision",
+        );
+        assert_eq!(p.errors[0].pointer, format!("$.finding_reasons.{code}"));
+        assert!(p.detail.contains("serious-harm-test"), "{}", p.detail);
+    }
+    // A reason for the referred finding is welcome on a refusal, though not required.
+    let c = f
+        .decide(
+            case,
+            &rita(),
+            with_reasons(
+                DecisionKind::Refuse,
+                &[("serious-harm-test", "No harm to anyone is described.")],
+            ),
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.status, CaseStatus::Refused);
+}
+
+#[tokio::test]
+async fn other_decisions_over_a_referral_need_no_finding_reasons() {
+    let f = Fixture::new().await;
+    let case = referred(&f, "XA-1").await;
+    let c = f
+        .decide(case, &rita(), decision(DecisionKind::Refuse), t0())
+        .await
+        .unwrap();
+    assert_eq!(c.status, CaseStatus::Refused);
+    let case = referred(&f, "XA-2").await;
+    let c = f
+        .decide(
+            case,
+            &rita(),
+            decision(DecisionKind::RequestInformation),
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.status, CaseStatus::AwaitingInformation);
+}
+
+// The replay states the same rules independently: a log that breaks them is named.
+
+/// Appends a `decision.recorded` event executing `case` by Rita, unconfirmed, without `ops`:
+/// what a node that skipped the rule would have logged.
+async fn executed_behind_the_rules(f: &Fixture, case: i64, input: DecisionInput) {
+    use custos_model::EventType;
+    use custos_store::NewEvent;
+    let d = custos_service::ops::RecordedDecision {
+        decision: input.decision,
+        reason: input.reason,
+        reviewer: "rita".into(),
+        confirmed_by: None,
+        narrowed: None,
+        grounds: vec![],
+        finding_reasons: input.finding_reasons,
+        at: t0(),
+    };
+    f.unsigned_batch(move |b, _| {
+        Box::pin(async move {
+            b.append(&NewEvent {
+                event_type: EventType::DecisionRecorded,
+                at: t0(),
+                case_id: Some(case),
+                body: serde_json::json!({ "decision": d }),
+            })
+            .await?;
+            Ok(())
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_audit_names_an_execution_over_a_request_for_information_without_four_eyes() {
+    let f = Fixture::new().await;
+    let case = f.submit("p17-no-data-protection-terms", "XA-1", t0()).await;
+    executed_behind_the_rules(&f, case, decision(DecisionKind::Execute)).await;
+    let findings = f.findings().await;
+    assert!(
+        findings.iter().any(|x| x.starts_with("four-eyes")
+            && x.contains("over a needs_information recommendation without a second reviewer")),
+        "{findings:#?}"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_names_an_execution_over_a_referral_without_finding_reasons() {
+    let f = Fixture::new().await;
+    let case = referred(&f, "XA-1").await;
+    executed_behind_the_rules(&f, case, decision(DecisionKind::Execute)).await;
+    let findings = f.findings().await;
+    assert!(
+        findings.iter().any(
+            |x| x.starts_with("reasons") && x.contains("without a reason for too-many-targets")
+        ),
+        "{findings:#?}"
+    );
+    // With its reason, the same execution is not named.
+    let f = Fixture::new().await;
+    let case = referred(&f, "XA-1").await;
+    executed_behind_the_rules(
+        &f,
+        case,
+        with_reasons(DecisionKind::Execute, &[("too-many-targets", "One ring.")]),
+    )
+    .await;
+    let findings = f.findings().await;
+    assert!(
+        !findings.iter().any(|x| x.starts_with("reasons")),
+        "{findings:#?}"
+    );
 }

@@ -24,7 +24,8 @@ use custos_service::log::NodeLog;
 use custos_service::offline::{self, OfflineError, OpFuture};
 use custos_service::ops::{
     self, Appended, Case, DecisionInput, DecisionKind, DueNotice, LifecycleRules, NarrowedTerms,
-    NewAuthority, RecordedDecision, SecondReviewInput, Submission, SubmitOutcome,
+    NewAuthority, ReclassificationInput, RecordedDecision, SecondReviewInput, Submission,
+    SubmitOutcome,
 };
 use custos_service::replay::{Projections, Signatures};
 use custos_service::writer::{self, Job, WriterContext, WriterHandle};
@@ -128,7 +129,26 @@ pub fn decision(kind: DecisionKind) -> DecisionInput {
         message: (kind == DecisionKind::RequestInformation)
             .then(|| "Please state the data protection terms.".into()),
         grounds: vec![],
+        finding_reasons: Default::default(),
     }
+}
+
+/// A correction of the offences `corrections` ((index, JSON of the corrected fields)), with a
+/// reason that is a full sentence.
+pub fn correction(corrections: &[(usize, Value)]) -> ReclassificationInput {
+    let offences: Vec<Value> = corrections
+        .iter()
+        .map(|(i, fields)| {
+            let mut o = fields.clone();
+            o["index"] = (*i).into();
+            o
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "offences": offences,
+        "reason": "The conduct described is not what the requester's label says.",
+    }))
+    .expect("a valid reclassification body")
 }
 
 pub fn narrowed_decision(terms: NarrowedTerms) -> DecisionInput {
@@ -215,7 +235,7 @@ pub struct Fixture {
     pub dir: PathBuf,
     pub config: Config,
     pub store: Store,
-    pub assessor: Assessor,
+    pub assessor: Arc<Assessor>,
     pub rules: LifecycleRules,
     /// The authority XA as registered.
     pub authority: Authority,
@@ -267,7 +287,7 @@ impl Fixture {
             dir,
             config,
             store,
-            assessor: Assessor::new(profile, Jurisdiction::default()),
+            assessor: Arc::new(Assessor::new(profile, Jurisdiction::default())),
             rules,
             authority,
         }
@@ -388,6 +408,23 @@ impl Fixture {
         self.try_batch(move |b, out| {
             Box::pin(
                 async move { ops::second_review(b, out, &rules, case_id, &who, &input, at).await },
+            )
+        })
+        .await
+    }
+
+    /// `ops::reclassify` with the fixture's assessor.
+    pub async fn reclassify(
+        &self,
+        case_id: i64,
+        who: &User,
+        input: ReclassificationInput,
+        at: Timestamp,
+    ) -> Result<Case, Problem> {
+        let (who, assessor) = (who.clone(), self.assessor.clone());
+        self.try_batch(move |b, out| {
+            Box::pin(
+                async move { ops::reclassify(b, out, &assessor, case_id, &who, &input, at).await },
             )
         })
         .await
@@ -616,6 +653,7 @@ impl Fixture {
                 directory: directory.clone(),
                 dir: self.dir.clone(),
                 clock: clock.clock(),
+                assessor: self.assessor.clone(),
             },
         );
         directory.attach(handle.clone());
@@ -683,7 +721,7 @@ impl Fixture {
             dir,
             config: self.config.clone(),
             store,
-            assessor: Assessor::new(profile, Jurisdiction::default()),
+            assessor: Arc::new(Assessor::new(profile, Jurisdiction::default())),
             rules: self.rules.clone(),
             authority: self.authority.clone(),
         }
@@ -795,6 +833,23 @@ impl Running {
         let user = user.clone();
         self.handle
             .call(|reply| Job::SecondReview {
+                case_id,
+                user,
+                input,
+                reply,
+            })
+            .await
+    }
+
+    pub async fn reclassify(
+        &self,
+        case_id: i64,
+        user: &User,
+        input: ReclassificationInput,
+    ) -> Result<Case, Problem> {
+        let user = user.clone();
+        self.handle
+            .call(|reply| Job::Reclassify {
                 case_id,
                 user,
                 input,

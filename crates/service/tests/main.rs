@@ -9,6 +9,7 @@ mod directory;
 mod intake;
 mod integrity;
 mod lifecycle;
+mod reclassification;
 mod replay;
 mod scheduler;
 mod writer;

@@ -64,6 +64,35 @@ async fn lifecycle(f: &Fixture) -> i64 {
     f.advance(overridden, &rita(), CaseStatus::Closed, t + days(4))
         .await
         .unwrap();
+    // A pretext label corrected (stricter: at once), then refused on the corrected facts.
+    let relabelled = f.submit("p01-ransomware-production", "XA-R1", t).await;
+    f.reclassify(
+        relabelled,
+        &rex(),
+        correction(&[(0, serde_json::json!({"category": "defamation_or_insult"}))]),
+        t,
+    )
+    .await
+    .unwrap();
+    f.decide(relabelled, &rex(), decision(DecisionKind::Refuse), t)
+        .await
+        .unwrap();
+    // A penalty corrected downward (lighter: proposed, then confirmed), then executed.
+    let corrected = f.submit("p12-death-penalty", "XA-R2", t).await;
+    f.reclassify(
+        corrected,
+        &rita(),
+        correction(&[(0, serde_json::json!({"max_penalty": 20}))]),
+        t,
+    )
+    .await
+    .unwrap();
+    f.second_review(corrected, &sam(), confirm(true), t)
+        .await
+        .unwrap();
+    f.decide(corrected, &rita(), decision(DecisionKind::Execute), t)
+        .await
+        .unwrap();
     // A year on: holds lapse, confidentiality ends, notices go out.
     let later = t + days(400);
     for n in f.tick(later).await {
@@ -83,7 +112,7 @@ async fn a_lifecycle_done_through_ops_replays_to_exactly_its_tables() {
     assert!(!f.store.notices().await.unwrap().is_empty());
     assert_eq!(
         f.store.all_cases::<ops::Documents>().await.unwrap().len(),
-        4
+        6
     );
     // And a node starts on it (its start-up check is this replay).
     f.node().await.unwrap();
@@ -185,13 +214,26 @@ async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
 
     let f = Fixture::new().await;
     lifecycle(&f).await;
-    // What the lifecycle leaves out: a rejected second review, a revoked key, and evidence
-    // sealed, handed over and destroyed.
+    // What the lifecycle leaves out: a rejected second review of a decision and of a
+    // correction, a revoked key, and evidence sealed, handed over and destroyed.
     let t = t0() + days(500);
     let overridden = f
         .decided("p12-death-penalty", "XA-5", DecisionKind::Execute, t)
         .await;
     f.second_review(overridden, &sue(), confirm(false), t)
+        .await
+        .unwrap();
+    // A correction sent back by its second reviewer.
+    let relabel = f.submit("p12-death-penalty", "XA-R3", t).await;
+    f.reclassify(
+        relabel,
+        &rita(),
+        correction(&[(0, serde_json::json!({"max_penalty": 20}))]),
+        t,
+    )
+    .await
+    .unwrap();
+    f.second_review(relabel, &sue(), confirm(false), t)
         .await
         .unwrap();
     let other = f

@@ -562,7 +562,7 @@ impl Batch {
     /// Writes a case's projection (insert or replace).
     pub async fn put_case<D: CaseDocuments>(&mut self, c: &Case<D>) -> Result<()> {
         sqlx::query(&format!(
-            "INSERT OR REPLACE INTO cases ({CASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT OR REPLACE INTO cases ({CASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(c.case_id)
         .bind(&c.authority_kid)
@@ -582,6 +582,7 @@ impl Batch {
         .bind(c.notify_person_at.map(|t| t.to_string()))
         .bind(c.decision.as_ref().map(Json))
         .bind(c.pending_decision.as_ref().map(Json))
+        .bind(c.reclassification.as_ref().map(Json))
         .bind(c.updated_at.to_string())
         .execute(&mut *self.tx)
         .await?;
@@ -762,7 +763,7 @@ async fn authorities(conn: &mut SqliteConnection, kid: Option<&str>) -> Result<V
 
 const CASE_COLUMNS: &str = "case_id, authority_kid, request_id, payload_sha256, request_json, status, outcome, \
     assessment, measure, requesting_state, channel, emergency, received_at, respond_by, \
-    confidentiality_until, notify_person_at, decision, pending_decision, updated_at";
+    confidentiality_until, notify_person_at, decision, pending_decision, reclassification, updated_at";
 
 enum CaseKey<'a> {
     Id(i64),

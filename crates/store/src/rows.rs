@@ -129,7 +129,7 @@ impl CaseStatus {
     }
 }
 
-/// The JSON documents a case carries: its assessment and its decisions. The store keeps them
+/// The JSON documents a case carries: its assessment, its decisions and its reclassification. The store keeps them
 /// as JSON text and hands them out typed; the layer that gives them meaning names their types
 /// (the service: `custos_safeguards::Assessment` and its recorded decision), so the store needs
 /// no rule of its own to read them.
@@ -145,6 +145,15 @@ pub trait CaseDocuments: std::fmt::Debug + Clone + PartialEq + 'static {
         + Unpin;
     /// A decision, in force or waiting for a second reviewer.
     type Decision: Serialize
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Clone
+        + PartialEq
+        + Send
+        + Sync
+        + Unpin;
+    /// The corrections of a case's offences (reclassification).
+    type Reclassification: Serialize
         + DeserializeOwned
         + std::fmt::Debug
         + Clone
@@ -205,6 +214,10 @@ pub struct Case<D: CaseDocuments> {
     /// A decision waiting for a second reviewer, if any.
     #[sqlx(json(nullable))]
     pub pending_decision: Option<D::Decision>,
+    /// Its reclassification, if a reviewer ever corrected its offences: the corrections in
+    /// force, the assessment they replaced, and one waiting for a second reviewer.
+    #[sqlx(json(nullable))]
+    pub reclassification: Option<D::Reclassification>,
     /// Last change.
     #[sqlx(try_from = "crate::column::Stamp")]
     pub updated_at: Timestamp,

@@ -3,19 +3,25 @@
 //!
 //! Rules and their legal basis:
 //! * a decision always carries a reason; one that departs from the assessment carries at least
-//!   a sentence, and executing over a `refuse` recommendation needs a second reviewer with the
-//!   supervisor role (safeguards.md, *Decisions*; UNCC art. 24 on conditions and safeguards);
+//!   a sentence (safeguards.md, *Decisions*);
+//! * four eyes wherever a safeguard is waived: executing (or executing narrowed) over a `refuse`
+//!   or `needs_information` recommendation is a proposal until a second reviewer, a supervisor
+//!   who is not the proposer, confirms it (safeguards.md 1.1, *Decisions*; UNCC art. 24 on
+//!   conditions and safeguards);
+//! * executing over `refer_for_review` needs a reason for each referred finding
+//!   (`finding_reasons`; safeguards.md 1.1, *Decisions*);
 //! * narrowing can only narrow (UNCC art. 24: proportionality);
 //! * executing a preservation starts its hold (UNCC art. 42, at least 60 days; see
 //!   [`super::lifecycle`]).
 
 use super::Case;
 use custos_model::EventType;
-use custos_model::{DataCategories, Outcome, Period, Request};
+use custos_model::{DataCategories, Outcome, Period, Request, Severity};
 use custos_store::{Batch, CaseStatus, Hold, Notice, Role, User};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::BTreeMap;
 
 use super::lifecycle::LifecycleRules;
 use super::{Appended, days, emit, internal, load_case, require_role};
@@ -91,6 +97,12 @@ pub struct DecisionInput {
     /// refusal. Each must be a finding of the case's assessment.
     #[serde(default)]
     pub grounds: Vec<String>,
+    /// Why each finding the assessment refers for review does not stand in the way: finding
+    /// code → reason. Required, one non-blank reason per referred finding, when executing over
+    /// a `refer_for_review` recommendation; otherwise optional. Every key must be a finding of
+    /// severity `refer_for_review` of the case's assessment.
+    #[serde(default)]
+    pub finding_reasons: BTreeMap<String, String>,
 }
 
 /// A decision as recorded on the case.
@@ -111,6 +123,9 @@ pub struct RecordedDecision {
     /// Findings of the assessment the decision rests on (codes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grounds: Vec<String>,
+    /// The reason given for each referred finding (finding code → reason).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub finding_reasons: BTreeMap<String, String>,
     /// When.
     #[schema(value_type = String)]
     pub at: Timestamp,
@@ -118,7 +133,7 @@ pub struct RecordedDecision {
 
 /// A reason is "at least one sentence": several words ending in a full stop, question or
 /// exclamation mark. Checked for decisions that depart from the assessment.
-fn is_sentence(reason: &str) -> bool {
+pub(super) fn is_sentence(reason: &str) -> bool {
     let t = reason.trim();
     t.split_whitespace().count() >= 4 && t.ends_with(['.', '!', '?'])
 }
@@ -135,6 +150,14 @@ pub async fn decide(
 ) -> Result<Case, Problem> {
     require_role(user, Role::Reviewer, "recording a decision")?;
     let mut case = load_case(b, case_id).await?;
+    if case.status == CaseStatus::AwaitingSecondReview {
+        return Err(Problem::conflict(
+            "awaiting-second-review",
+            format!(
+                "case {case_id} has a proposal waiting for a second reviewer; it must be confirmed or sent back before another decision"
+            ),
+        ));
+    }
     if !matches!(
         case.status,
         CaseStatus::Assessed | CaseStatus::AwaitingInformation
@@ -179,6 +202,15 @@ pub async fn decide(
             ));
         }
     }
+    let executes = matches!(
+        input.decision,
+        DecisionKind::Execute | DecisionKind::ExecuteNarrowed
+    );
+    let finding_reasons = check_finding_reasons(
+        &case,
+        &input.finding_reasons,
+        executes && case.outcome == Outcome::ReferForReview,
+    )?;
     let request: Request = serde_json::from_str(&case.request_json).map_err(internal)?;
     let narrowed = match input.decision {
         DecisionKind::ExecuteNarrowed => {
@@ -204,6 +236,7 @@ pub async fn decide(
         confirmed_by: None,
         narrowed,
         grounds: input.grounds.clone(),
+        finding_reasons,
         at: now,
     };
     let decision_json = serde_json::to_value(&decision).map_err(internal)?;
@@ -243,9 +276,10 @@ pub async fn decide(
             case.decision = Some(decision);
         }
         DecisionKind::Execute | DecisionKind::ExecuteNarrowed
-            if case.outcome == Outcome::Refuse =>
+            if waives_a_safeguard(case.outcome) =>
         {
-            // Executing over a refusal recommendation: a second reviewer must confirm.
+            // Executing over a refusal or a request for information: a second reviewer must
+            // confirm.
             emit(
                 b,
                 out,
@@ -301,23 +335,22 @@ pub async fn second_review(
     require_role(user, Role::Supervisor, "a second review")?;
     let mut case = load_case(b, case_id).await?;
     let Some(mut decision) = case.pending_decision.clone() else {
+        if let Some(pending) = case
+            .reclassification
+            .as_ref()
+            .and_then(|r| r.pending.clone())
+        {
+            return super::reclassification::second_review(b, out, case, pending, user, input, now)
+                .await;
+        }
         return Err(Problem::conflict(
             "no-pending-decision",
-            format!("case {case_id} has no decision waiting for a second reviewer"),
-        ));
-    };
-    if decision.reviewer == user.name {
-        return Err(Problem::forbidden(
-            "same-reviewer",
             format!(
-                "{} proposed this decision; a different supervisor must review it",
-                user.name
+                "case {case_id} has no decision or reclassification waiting for a second reviewer"
             ),
         ));
-    }
-    if reason.trim().is_empty() {
-        return Err(field("$.reason", "a second review needs a written reason"));
-    }
+    };
+    check_second_reviewer(&decision.reviewer, user, reason, "decision")?;
     case.pending_decision = None;
     case.updated_at = now;
     if !confirm {
@@ -346,6 +379,105 @@ pub async fn second_review(
     start_execution(b, out, rules, &mut case, &request, &decision, now).await?;
     b.put_case(&case).await?;
     Ok(case)
+}
+
+/// Whether executing over `outcome` waives a safeguard, and so needs a second reviewer.
+pub fn waives_a_safeguard(outcome: Outcome) -> bool {
+    matches!(outcome, Outcome::Refuse | Outcome::NeedsInformation)
+}
+
+/// Four eyes: the second reviewer is not the proposer, and gives a reason (the role is checked
+/// first, by the caller). `what` names what was proposed ("decision", "correction").
+pub(super) fn check_second_reviewer(
+    proposer: &str,
+    user: &User,
+    reason: &str,
+    what: &str,
+) -> Result<(), Problem> {
+    if proposer == user.name {
+        return Err(Problem::forbidden(
+            "same-reviewer",
+            format!(
+                "{} proposed this {what}; a different supervisor must review it",
+                user.name
+            ),
+        ));
+    }
+    if reason.trim().is_empty() {
+        return Err(field("$.reason", "a second review needs a written reason"));
+    }
+    Ok(())
+}
+
+/// The codes of the findings `case`'s assessment refers for review.
+pub fn referred_findings(case: &Case) -> Vec<&str> {
+    case.assessment
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::ReferForReview)
+        .map(|f| f.code.as_str())
+        .collect()
+}
+
+/// Checks `finding_reasons`: every key a referred finding, every reason non-blank, and, when
+/// `required`, one for each referred finding. Every problem is named with its pointer. Returns
+/// the reasons trimmed.
+fn check_finding_reasons(
+    case: &Case,
+    given: &BTreeMap<String, String>,
+    required: bool,
+) -> Result<BTreeMap<String, String>, Problem> {
+    let referred = referred_findings(case);
+    let mut errors = Vec::new();
+    for (code, text) in given {
+        let pointer = format!("$.finding_reasons.{code}");
+        if !referred.contains(&code.as_str()) {
+            errors.push(FieldProblem {
+                pointer,
+                detail: format!(
+                    "{code:?} is not a finding this assessment refers for review (referred: {})",
+                    if referred.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        referred.join(", ")
+                    }
+                ),
+            });
+        } else if text.trim().is_empty() {
+            errors.push(FieldProblem {
+                pointer,
+                detail: format!("the reason for {code} is blank"),
+            });
+        }
+    }
+    if required {
+        for code in &referred {
+            if !given.contains_key(*code) {
+                errors.push(FieldProblem {
+                    pointer: format!("$.finding_reasons.{code}"),
+                    detail: format!(
+                        "executing over a referral needs a reason for each referred finding; {code} has none"
+                    ),
+                });
+            }
+        }
+    }
+    if errors.is_empty() {
+        return Ok(given
+            .iter()
+            .map(|(k, v)| (k.clone(), v.trim().to_owned()))
+            .collect());
+    }
+    let mut p = Problem::unprocessable(
+        "invalid-decision",
+        errors
+            .iter()
+            .map(|e| format!("{}: {}", e.pointer, e.detail))
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    p.errors = errors;
+    Err(p)
 }
 
 async fn start_execution(

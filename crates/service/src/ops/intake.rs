@@ -258,7 +258,7 @@ pub async fn submit(
         )
         .await?;
         // The request and its assessment are new; when it first arrived and what was decided
-        // stay.
+        // stay. Corrections of the old document's offences lapse with it (the log keeps them).
         let case = Case {
             received_at: case.received_at,
             decision: case.decision,
@@ -334,6 +334,7 @@ fn arrived_case(case_id: i64, s: &Submission) -> Case {
         notify_person_at: s.assessment.deadlines.notify_person_at,
         decision: None,
         pending_decision: None,
+        reclassification: None,
         updated_at: now,
     }
 }

@@ -6,14 +6,20 @@
 //! * [`intake`] — the intake rules ([`admit`]: key, channel, freshness) and recording a
 //!   submission.
 //! * [`decision`] — decisions, second review, narrowing.
+//! * [`reclassification`] — a reviewer's correction of an offence's category or penalty, and
+//!   the assessment on the corrected facts.
 //! * [`lifecycle`] — holds, status changes, the scheduler's tick, notices.
 //! * [`directory`] — authorities and users.
 //! * [`evidence`] — custody records, hand-over and destruction of sealed packages.
 //!
 //! Rules and their legal basis:
 //! * a decision always carries a reason; one that departs from the assessment carries at least
-//!   a sentence, and executing over a `refuse` recommendation needs a second reviewer with the
-//!   supervisor role (safeguards.md, *Decisions*; UNCC art. 24 on conditions and safeguards);
+//!   a sentence; executing over a `refuse` or `needs_information` recommendation needs a second
+//!   reviewer with the supervisor role, and executing over `refer_for_review` a reason for each
+//!   referred finding (safeguards.md 1.1, *Decisions*; UNCC art. 24 on conditions and
+//!   safeguards);
+//! * reviewers may correct an offence's category or penalty (request-format.md); a correction
+//!   that lightens the recommendation needs a second reviewer, like a decision;
 //! * narrowing can only narrow (UNCC art. 24: proportionality);
 //! * preservation holds last `preservation_days` and are renewable (UNCC art. 42, at least 60
 //!   days);
@@ -27,10 +33,11 @@ pub mod directory;
 pub mod evidence;
 pub mod intake;
 pub mod lifecycle;
+pub mod reclassification;
 
 pub use decision::{
     DecisionInput, DecisionKind, NarrowedTerms, RecordedDecision, SecondReviewInput, check_narrows,
-    decide, second_review,
+    decide, referred_findings, second_review, waives_a_safeguard,
 };
 pub use directory::{NewAuthority, add_authority, add_user, revoke_authority, set_password};
 pub use evidence::{destroy_due, record_delivered};
@@ -38,6 +45,10 @@ pub use intake::{
     Freshness, IntakeRefusal, Submission, SubmitOutcome, admit, revoked_problem, submit,
 };
 pub use lifecycle::{DueNotice, LifecycleRules, advance, notice_result, renew_hold, tick};
+pub use reclassification::{
+    CaseReclassification, Classification, CorrectedOffence, OffenceCorrection,
+    PendingReclassification, ReclassificationInput, RecordedReclassification, reclassify,
+};
 
 use custos_model::EventType;
 use custos_store::{Batch, CaseDocuments, NewEvent, Role, StoredEvent, User};
@@ -46,13 +57,14 @@ use jiff::{SignedDuration, Timestamp};
 use crate::problem::Problem;
 
 /// The documents a case carries, as the service types them: the assessment of
-/// `custos-safeguards` and the decisions recorded here.
+/// `custos-safeguards`, and the decisions and the reclassification recorded here.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Documents {}
 
 impl CaseDocuments for Documents {
     type Assessment = custos_safeguards::Assessment;
     type Decision = RecordedDecision;
+    type Reclassification = CaseReclassification;
 }
 
 /// A case, with its assessment and decisions typed.
