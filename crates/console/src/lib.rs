@@ -11,8 +11,8 @@
 //! This crate depends on the service; the service never depends on it. `custos serve` merges
 //! [`router`] into the API's router.
 //!
-//! Pages: sign-in, queue, request (with the decision and second-review forms), holds and
-//! secrecy (with CSV exports), log status. Start reading at [`router`], then `pages/`.
+//! Pages: sign-in, queue, request (with the decision, reclassification and second-review forms),
+//! holds and secrecy (with CSV exports), log status. Start reading at [`router`], then `pages/`.
 
 mod pages;
 pub mod session;
@@ -76,6 +76,10 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/console/queue", get(pages::queue))
         .route("/console/requests/{case}", get(pages::request_page))
         .route("/console/requests/{case}/decision", post(pages::decide))
+        .route(
+            "/console/requests/{case}/reclassification",
+            post(pages::reclassify),
+        )
         .route(
             "/console/requests/{case}/second-review",
             post(pages::second_review),

@@ -457,6 +457,33 @@ pub fn event_summary(e: &StoredEvent) -> String {
             }
             s
         }
+        EventType::RequestReclassified | EventType::RequestReclassificationProposed => {
+            let r = &body["reclassification"];
+            let mut s = format!(
+                "{} by {}",
+                corrections_text(&r["offences"]),
+                text(&r["reviewer"])
+            );
+            if let Some(by) = r["confirmed_by"].as_str() {
+                s.push_str(&format!(", confirmed by {by}"));
+            }
+            s.push_str(&format!(
+                ": {} — recommendation {} → {}",
+                text(&r["reason"]),
+                outcome_label(r["outcome_before"].as_str().unwrap_or("")),
+                outcome_label(r["outcome_after"].as_str().unwrap_or(""))
+            ));
+            if kind == EventType::RequestReclassificationProposed {
+                s.push_str(" (proposed; awaits a second reviewer)");
+            }
+            s
+        }
+        EventType::RequestReclassificationRejected => format!(
+            "correction by {} sent back by {}: {}",
+            text(&body["proposed"]["reviewer"]),
+            text(&body["reviewer"]),
+            text(&body["reason"])
+        ),
         EventType::DecisionSecondReviewRejected => format!(
             "rejected by {}: {}",
             text(&body["reviewer"]),
@@ -470,6 +497,37 @@ pub fn event_summary(e: &StoredEvent) -> String {
         }
         _ => String::new(),
     }
+}
+
+/// Corrected offences (the `offences` of a logged reclassification) in words:
+/// `offence 0 (Extortion): extortion, 15 years → fraud, 15 years`.
+pub fn corrections_text(offences: &Value) -> String {
+    let class = |c: &Value| {
+        let penalty = match &c["max_penalty"] {
+            Value::String(s) => s.clone(),
+            v => serde_json::from_value::<custos_model::MaxPenalty>(v.clone())
+                .map(|p| p.to_string())
+                .unwrap_or_else(|_| v.to_string()),
+        };
+        format!("{}, {}", c["category"].as_str().unwrap_or(""), penalty)
+    };
+    offences
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|o| {
+                    format!(
+                        "offence {} ({}): {} → {}",
+                        o["index"],
+                        o["name"].as_str().unwrap_or(""),
+                        class(&o["from"]),
+                        class(&o["to"])
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default()
 }
 
 /// The categories a narrowing form offers: those asked, with whether each is proposed.

@@ -1109,6 +1109,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(with_bearer, 13, "operations people call with a token");
+        assert_eq!(with_bearer, 14, "operations people call with a token");
     }
 }

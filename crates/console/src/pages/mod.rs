@@ -23,7 +23,9 @@ use custos_jose::PublicJwk;
 use custos_ledger::checkpoint::Checkpoint;
 use custos_model::{Channel, EventType, Measure, Request};
 use custos_safeguards::{Assessment, Outcome};
-use custos_service::ops::{DecisionInput, RecordedDecision, SecondReviewInput};
+use custos_service::ops::{
+    DecisionInput, ReclassificationInput, RecordedDecision, SecondReviewInput,
+};
 use custos_service::problem::Problem;
 use custos_service::query::{Authority, Case, CaseQuery, CaseStatus, Hold, Notice, Role, User};
 use custos_service::writer::Job;
@@ -54,7 +56,7 @@ pub use assets::asset;
 pub use holds::{holds, holds_csv, notices_csv};
 pub use log::log_status;
 pub use queue::queue;
-pub use request::{decide, renew, request_page, second_review};
+pub use request::{decide, reclassify, renew, request_page, second_review};
 pub use sign_in::{home, sign_in, sign_in_page, sign_out};
 
 /// What the page frame shows: who is signed in, and the token for the sign-out form.
@@ -297,6 +299,7 @@ pub(super) fn query_get(pairs: &[(String, String)], name: &str) -> Option<String
 #[cfg(test)]
 mod tests {
     use super::request::{DecisionFields, decision_input};
+
     use super::sign_in::safe_next;
     use super::*;
 
@@ -409,6 +412,66 @@ mod tests {
         assert_eq!(decision_input(&bad_date).unwrap_err().status, 422);
     }
 
+    #[test]
+    fn finding_reasons_pair_with_their_codes_and_blank_ones_are_left_out() {
+        let form = decision_form(
+            b"decision=execute&reason=x&finding_code=too-many-targets&finding_reason=One+ring.\
+              &finding_code=security-research&finding_reason=+",
+        );
+        let input = decision_input(&form).expect("valid");
+        assert_eq!(input.finding_reasons.len(), 1);
+        assert_eq!(input.finding_reasons["too-many-targets"], "One ring.");
+        let unpaired = decision_form(b"decision=execute&reason=x&finding_code=a");
+        let p = decision_input(&unpaired).unwrap_err();
+        assert!(p.detail.starts_with("$.finding_reasons"), "{}", p.detail);
+    }
+
+    #[test]
+    fn the_reclassification_form_sends_only_what_it_changes() {
+        use super::request::{ReclassifyFields, reclassification_input};
+        use custos_model::{MaxPenalty, OffenceCategory};
+        use custos_service::ops::Classification;
+        let current = [
+            Classification {
+                category: OffenceCategory::Fraud,
+                max_penalty: MaxPenalty::Years(5.0),
+            },
+            Classification {
+                category: OffenceCategory::Extortion,
+                max_penalty: MaxPenalty::Life,
+            },
+        ];
+        let form: ReclassifyFields = posted(
+            b"offence=0&offence_category=fraud&offence_penalty=5&offence=1&offence_category=defamation_or_insult\
+              &offence_penalty=life&reclass_reason=It+is+speech.",
+        )
+        .expect("a readable form");
+        let input = reclassification_input(&form, &current).expect("valid");
+        assert_eq!(input.offences.len(), 1, "offence 0 is unchanged");
+        let o = &input.offences[0];
+        assert_eq!(
+            (o.index, o.category, o.max_penalty),
+            (1, Some(OffenceCategory::DefamationOrInsult), None)
+        );
+        assert_eq!(input.reason, "It is speech.");
+        let bad: ReclassifyFields =
+            posted(b"offence=0&offence_category=fraud&offence_penalty=ten").expect("readable");
+        let p = reclassification_input(&bad, &current).unwrap_err();
+        assert_eq!(p.errors[0].pointer, "$.offences[0].max_penalty");
+        let stray: ReclassifyFields =
+            posted(b"offence=7&offence_category=fraud&offence_penalty=5").expect("readable");
+        let p = reclassification_input(&stray, &current).unwrap_err();
+        assert_eq!(p.errors[0].pointer, "$.offences[0].index");
+        let unknown: ReclassifyFields =
+            posted(b"offence=0&offence_category=piracy&offence_penalty=5").expect("readable");
+        assert_eq!(
+            reclassification_input(&unknown, &current)
+                .unwrap_err()
+                .status,
+            422
+        );
+    }
+
     proptest::proptest! {
         /// After sign-in the browser is sent only to a path inside the console, whatever `next`
         /// says: no other host, no scheme, no protocol-relative URL.
@@ -441,8 +504,8 @@ mod tests {
         #[test]
         fn any_mix_of_the_forms_fields_is_a_decision_or_a_located_refusal(
             fields in proptest::collection::vec((
-                proptest::sample::select(vec!["csrf", "decision", "reason", "message", "grounds", "category", "period_from", "period_to", "confidentiality_until"]),
-                proptest::sample::select(vec!["", "execute", "execute_narrowed", "request_information", "refuse", "subscriber", "2026-01-01T00:00:00Z", "x"]),
+                proptest::sample::select(vec!["csrf", "decision", "reason", "message", "grounds", "category", "period_from", "period_to", "confidentiality_until", "finding_code", "finding_reason"]),
+                proptest::sample::select(vec!["", "execute", "execute_narrowed", "request_information", "refuse", "subscriber", "2026-01-01T00:00:00Z", "x", "too-many-targets"]),
             ), 0..12),
         ) {
             let body = fields.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");

@@ -1,4 +1,5 @@
-//! The request page and its forms: decide, second review, renew a hold.
+//! The request page and its forms: decide, correct the offences' classification, second review,
+//! renew a hold.
 
 use super::*;
 
@@ -17,9 +18,19 @@ pub struct CategoryChoice {
     pub checked: bool,
 }
 
+/// A reason box for one finding the assessment refers for review.
+#[derive(Debug, Clone)]
+pub struct FindingReasonField {
+    pub code: String,
+    pub message: String,
+    pub value: String,
+}
+
 /// The decision form's values: defaults from the assessment, or what was sent.
 #[derive(Debug, Clone, Default)]
 pub struct DecisionForm {
+    /// One reason box per referred finding (required to execute over a referral).
+    pub finding_reasons: Vec<FindingReasonField>,
     pub decision: String,
     pub reason: String,
     pub message: String,
@@ -46,6 +57,64 @@ pub struct DecisionFields {
     pub(super) period_from: String,
     pub(super) period_to: String,
     pub(super) confidentiality_until: String,
+    /// The referred findings' codes, each followed by its reason in `finding_reason`.
+    pub(super) finding_code: Vec<String>,
+    pub(super) finding_reason: Vec<String>,
+}
+
+/// The reclassification form: for each offence in order its index, category and maximum
+/// penalty (prefilled with the classification in force), and the reason.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ReclassifyFields {
+    pub(super) csrf: String,
+    pub(super) offence: Vec<String>,
+    pub(super) offence_category: Vec<String>,
+    pub(super) offence_penalty: Vec<String>,
+    pub(super) reclass_reason: String,
+}
+
+/// What was sent with a refused form, to show again.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Sent<'a> {
+    Nothing,
+    Decision(&'a DecisionFields),
+    Reclassification(&'a ReclassifyFields),
+}
+
+/// One offence in the classification table and form: as the requester classified it and as it
+/// stands after the corrections in force.
+#[derive(Debug, Clone)]
+pub struct ClassificationRow {
+    pub index: usize,
+    pub name: String,
+    pub asked_category: String,
+    pub asked_penalty: String,
+    pub category: String,
+    pub penalty: String,
+    pub changed: bool,
+    /// The form's values (the penalty as typed: years, `life` or `death`).
+    pub form_category: String,
+    pub form_penalty: String,
+}
+
+/// The original and the current assessment side by side, once reclassified.
+#[derive(Debug, Clone)]
+pub struct ReassessedView {
+    pub original_outcome: String,
+    pub original_label: &'static str,
+    pub original_findings: String,
+    pub corrections: Vec<String>,
+}
+
+/// A correction waiting for a second reviewer.
+#[derive(Debug, Clone)]
+pub struct PendingCorrectionView {
+    pub reviewer: String,
+    pub reason: String,
+    pub changes: String,
+    pub outcome_before: &'static str,
+    pub outcome_after: &'static str,
 }
 
 /// The second-review form: `confirm` is `yes` or `no`.
@@ -121,6 +190,12 @@ struct RequestPage {
     decision: Option<String>,
     can_decide: bool,
     form: DecisionForm,
+    classification: Vec<ClassificationRow>,
+    categories: Vec<&'static str>,
+    reassessed: Option<ReassessedView>,
+    can_reclassify: bool,
+    reclass_reason: String,
+    pending_correction: Option<PendingCorrectionView>,
     pending: Option<PendingView>,
     can_second_review: bool,
     second_review_note: String,
@@ -178,6 +253,9 @@ fn decision_text(d: &RecordedDecision) -> String {
     if !d.grounds.is_empty() {
         s.push_str(&format!(" Grounds: {}.", d.grounds.join(", ")));
     }
+    for (code, reason) in &d.finding_reasons {
+        s.push_str(&format!(" On {code}: {reason}"));
+    }
     s
 }
 
@@ -221,6 +299,16 @@ fn default_form(r: &Request, a: &Assessment) -> DecisionForm {
             Outcome::ReferForReview => "",
         }
         .to_owned(),
+        finding_reasons: a
+            .findings
+            .iter()
+            .filter(|f| f.severity == custos_model::Severity::ReferForReview)
+            .map(|f| FindingReasonField {
+                code: f.code.clone(),
+                message: f.message.clone(),
+                value: String::new(),
+            })
+            .collect(),
         reason: String::new(),
         message: String::new(),
         grounds: a
@@ -258,6 +346,11 @@ fn sent_form(mut form: DecisionForm, sent: &DecisionFields) -> DecisionForm {
     for c in &mut form.categories {
         c.checked = sent.categories.contains(&c.value);
     }
+    for r in &mut form.finding_reasons {
+        if let Some(i) = sent.finding_code.iter().position(|c| c == &r.code) {
+            r.value = sent.finding_reason.get(i).cloned().unwrap_or_default();
+        }
+    }
     form.period_from = sent.period_from.clone();
     form.period_to = sent.period_to.clone();
     form.confidentiality_until = sent.confidentiality_until.clone();
@@ -294,7 +387,7 @@ async fn request_view(
     c: &Console,
     v: &Viewer,
     case_id: i64,
-    sent: Option<&DecisionFields>,
+    sent: Sent<'_>,
     refusal: Option<Refusal>,
     flash: Option<&'static str>,
 ) -> Result<RequestPage, Problem> {
@@ -372,7 +465,16 @@ async fn request_view(
             case.status,
             CaseStatus::Assessed | CaseStatus::AwaitingInformation
         );
-    let (can_second_review, second_review_note) = match &pending {
+    let pending_correction = case
+        .reclassification
+        .as_ref()
+        .and_then(|r| r.pending.as_ref());
+    // Whoever proposed what waits for a second reviewer: a decision, or a correction.
+    let proposer = pending
+        .as_ref()
+        .map(|p| (p.reviewer.as_str(), "decision"))
+        .or(pending_correction.map(|p| (p.reclassification.reviewer.as_str(), "correction")));
+    let (can_second_review, second_review_note) = match proposer {
         None => (false, String::new()),
         Some(_) if !can_change => (false, "Auditors cannot take part in decisions.".into()),
         Some(_) if v.user.role < Role::Supervisor => (
@@ -382,12 +484,98 @@ async fn request_view(
                 v.user.role.as_str()
             ),
         ),
-        Some(p) if p.reviewer == v.user.name => (
+        Some((who, what)) if who == v.user.name => (
             false,
-            "You proposed this decision; another supervisor must confirm it.".into(),
+            format!("You proposed this {what}; another supervisor must confirm it."),
         ),
         Some(_) => (true, String::new()),
     };
+    let pending_correction = pending_correction.map(|p| {
+        let r = &p.reclassification;
+        PendingCorrectionView {
+            reviewer: r.reviewer.clone(),
+            reason: r.reason.clone(),
+            changes: views::corrections_text(&json!(r.offences)),
+            outcome_before: r.outcome_before.label(),
+            outcome_after: r.outcome_after.label(),
+        }
+    });
+    let in_force = case
+        .reclassification
+        .as_ref()
+        .map(|r| r.corrections.as_slice())
+        .unwrap_or_default();
+    let current = custos_service::ops::reclassification::corrected(&request, in_force);
+    let sent_reclass = match sent {
+        Sent::Reclassification(f) => Some(f),
+        _ => None,
+    };
+    let classification = request
+        .investigation
+        .offences
+        .iter()
+        .zip(&current)
+        .enumerate()
+        .map(|(index, (o, now))| {
+            let form_penalty = match serde_json::to_value(now.max_penalty) {
+                Ok(Value::String(s)) => s,
+                Ok(v) => v.to_string(),
+                Err(_) => String::new(),
+            };
+            let sent_at = |list: &[String]| {
+                sent_reclass
+                    .and_then(|f| f.offence.iter().position(|i| i == &index.to_string()))
+                    .and_then(|i| list.get(i).cloned())
+            };
+            ClassificationRow {
+                index,
+                name: o.name.to_string(),
+                asked_category: o.category.to_string(),
+                asked_penalty: o.max_penalty.to_string(),
+                category: now.category.to_string(),
+                penalty: now.max_penalty.to_string(),
+                changed: now.category != o.category || now.max_penalty != o.max_penalty,
+                form_category: sent_at(
+                    sent_reclass
+                        .map(|f| f.offence_category.as_slice())
+                        .unwrap_or_default(),
+                )
+                .unwrap_or_else(|| now.category.to_string()),
+                form_penalty: sent_at(
+                    sent_reclass
+                        .map(|f| f.offence_penalty.as_slice())
+                        .unwrap_or_default(),
+                )
+                .unwrap_or(form_penalty),
+            }
+        })
+        .collect();
+    let reassessed = case
+        .reclassification
+        .as_ref()
+        .filter(|r| !r.corrections.is_empty())
+        .map(|r| ReassessedView {
+            original_outcome: r.original.outcome.as_str().to_owned(),
+            original_label: r.original.outcome.label(),
+            original_findings: finding_codes(&r.original),
+            corrections: r
+                .corrections
+                .iter()
+                .map(|k| {
+                    let mut s = format!(
+                        "{} by {}",
+                        views::corrections_text(&json!(k.offences)),
+                        k.reviewer
+                    );
+                    if let Some(by) = &k.confirmed_by {
+                        s.push_str(&format!(", confirmed by {by}"));
+                    }
+                    s.push_str(&format!(" on {}: {}", views::when(k.at), k.reason));
+                    s
+                })
+                .collect(),
+        });
+    let can_reclassify = can_decide;
     let pending = pending.map(|p| PendingView {
         decision: p.decision_label().to_owned(),
         reviewer: p.reviewer.clone(),
@@ -423,8 +611,8 @@ async fn request_view(
         .collect();
     let defaults = default_form(&request, &assessment);
     let form = match sent {
-        Some(f) => sent_form(defaults, f),
-        None => defaults,
+        Sent::Decision(f) => sent_form(defaults, f),
+        _ => defaults,
     };
     let due = views::Due::of(case.respond_by, now);
     let open = !matches!(case.status, CaseStatus::Closed | CaseStatus::Refused);
@@ -451,6 +639,17 @@ async fn request_view(
         decision,
         can_decide,
         form,
+        classification,
+        categories: custos_model::OffenceCategory::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .collect(),
+        reassessed,
+        can_reclassify,
+        reclass_reason: sent_reclass
+            .map(|f| f.reclass_reason.clone())
+            .unwrap_or_default(),
+        pending_correction,
         pending,
         can_second_review,
         second_review_note,
@@ -459,6 +658,18 @@ async fn request_view(
         refusal,
         flash,
     })
+}
+
+/// The codes of an assessment's findings, or "none".
+fn finding_codes(a: &Assessment) -> String {
+    if a.findings.is_empty() {
+        return "none".into();
+    }
+    a.findings
+        .iter()
+        .map(|f| format!("{} ({})", f.code, f.severity.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(super) fn hold_view(h: &Hold, request_id: &str, now: Timestamp) -> HoldView {
@@ -473,7 +684,15 @@ pub(super) fn hold_view(h: &Hold, request_id: &str, now: Timestamp) -> HoldView 
     }
 }
 
-const FLASHES: [(&str, &str); 5] = [
+const FLASHES: [(&str, &str); 7] = [
+    (
+        "reclassified",
+        "Classification corrected and the request assessed again; both assessments are kept and logged.",
+    ),
+    (
+        "reclassification-proposed",
+        "Correction proposed; it lightens the recommendation, so it takes effect when a second reviewer (a supervisor) confirms it.",
+    ),
     ("decided", "Decision recorded and logged."),
     (
         "proposed",
@@ -503,20 +722,14 @@ pub async fn request_page(
         .iter()
         .find(|(k, _)| Some(*k) == done.as_deref())
         .map(|(_, text)| *text);
-    match request_view(&c, &v, case_id, None, None, flash).await {
+    match request_view(&c, &v, case_id, Sent::Nothing, None, flash).await {
         Ok(page) => render(StatusCode::OK, &page),
         Err(p) => error_page(v.layout("Case", "queue"), &p),
     }
 }
 
 /// The page again, with the refusal and what was sent (the decision form as sent, if it was).
-async fn refused(
-    c: &Console,
-    v: &Viewer,
-    case_id: i64,
-    sent: Option<&DecisionFields>,
-    p: &Problem,
-) -> Response {
+async fn refused(c: &Console, v: &Viewer, case_id: i64, sent: Sent<'_>, p: &Problem) -> Response {
     let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
     match request_view(c, v, case_id, sent, Some(p.into()), None).await {
         Ok(page) => render(status, &page),
@@ -527,10 +740,26 @@ async fn refused(
 /// The decision as the API takes it, built from the form (so the API's own checks apply).
 pub(super) fn decision_input(form: &DecisionFields) -> Result<DecisionInput, Problem> {
     let decision = form.decision.as_str();
+    if form.finding_code.len() != form.finding_reason.len() {
+        return Err(Problem::unprocessable(
+            "invalid-decision",
+            "$.finding_reasons: the form's findings and their reasons do not pair up; reload the page",
+        ));
+    }
+    // Blank boxes are left out: a reason is required only to execute over a referral, and the
+    // node says which one is missing.
+    let finding_reasons: serde_json::Map<String, Value> = form
+        .finding_code
+        .iter()
+        .zip(&form.finding_reason)
+        .filter(|(_, r)| !r.trim().is_empty())
+        .map(|(c, r)| (c.clone(), json!(r)))
+        .collect();
     let mut v = json!({
         "decision": decision,
         "reason": form.reason,
         "grounds": form.grounds,
+        "finding_reasons": finding_reasons,
     });
     if decision == "request_information" {
         v["message"] = json!(form.message);
@@ -578,7 +807,7 @@ async fn case_form<T>(
     case_id: i64,
     jar: &CookieJar,
     csrf: &str,
-    sent: Option<&DecisionFields>,
+    sent: Sent<'_>,
     make: impl FnOnce(User) -> Result<MakeJob<T>, Problem>,
     done: impl FnOnce(&T) -> String,
 ) -> Response {
@@ -608,7 +837,7 @@ pub async fn decide(
         case_id,
         &jar,
         &form.csrf,
-        Some(&form),
+        Sent::Decision(&form),
         |user| {
             let input = decision_input(&form)?;
             Ok(Box::new(move |reply| Job::Decide {
@@ -623,6 +852,131 @@ pub async fn decide(
                 CaseStatus::AwaitingSecondReview => "proposed",
                 CaseStatus::AwaitingInformation => "information",
                 _ => "decided",
+            };
+            format!("/console/requests/{case_id}?done={done}")
+        },
+    )
+    .await
+}
+
+/// The reclassification as the API takes it, built from the form: the offences whose category
+/// or penalty differs from the classification in force (`current`), and the reason.
+pub(super) fn reclassification_input(
+    form: &ReclassifyFields,
+    current: &[custos_service::ops::Classification],
+) -> Result<ReclassificationInput, Problem> {
+    let located = |pointer: String, detail: &str| {
+        let mut p =
+            Problem::unprocessable("invalid-reclassification", format!("{pointer}: {detail}"));
+        p.errors.push(custos_service::problem::FieldProblem {
+            pointer,
+            detail: detail.to_owned(),
+        });
+        p
+    };
+    if form.offence.len() != form.offence_category.len()
+        || form.offence.len() != form.offence_penalty.len()
+    {
+        return Err(located(
+            "$.offences".into(),
+            "the form's offences, categories and penalties do not pair up; reload the page",
+        ));
+    }
+    let mut offences = Vec::new();
+    for ((index, category), penalty) in form
+        .offence
+        .iter()
+        .zip(&form.offence_category)
+        .zip(&form.offence_penalty)
+    {
+        let n = offences.len();
+        let Some((i, now)) = index
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| current.get(i).map(|c| (i, c)))
+        else {
+            return Err(located(
+                format!("$.offences[{n}].index"),
+                &format!("{index:?} is not an offence of this request"),
+            ));
+        };
+        let penalty = penalty.trim();
+        let max_penalty = match penalty {
+            "life" | "death" => json!(penalty),
+            _ => match penalty.parse::<f64>() {
+                Ok(y) if y.is_finite() && y >= 0.0 => json!(y),
+                _ => {
+                    return Err(located(
+                        format!("$.offences[{n}].max_penalty"),
+                        &format!(
+                            "{penalty:?} is not a penalty; give a number of years, or \"life\", or \"death\""
+                        ),
+                    ));
+                }
+            },
+        };
+        let mut o = serde_json::Map::new();
+        if category.trim() != now.category.as_str() {
+            o.insert("category".into(), json!(category.trim()));
+        }
+        let typed: custos_model::MaxPenalty = serde_json::from_value(max_penalty.clone())
+            .map_err(|e| located(format!("$.offences[{n}].max_penalty"), &e.to_string()))?;
+        if typed != now.max_penalty {
+            o.insert("max_penalty".into(), max_penalty);
+        }
+        if !o.is_empty() {
+            o.insert("index".into(), json!(i));
+            offences.push(Value::Object(o));
+        }
+    }
+    serde_json::from_value(json!({ "offences": offences, "reason": form.reclass_reason })).map_err(
+        |e| {
+            located(
+                "$.offences".into(),
+                &format!("the form does not make a valid correction: {e}"),
+            )
+        },
+    )
+}
+
+/// `POST /console/requests/{case}/reclassification`.
+pub async fn reclassify(
+    State(c): Shared,
+    Path(case_id): Path<i64>,
+    jar: CookieJar,
+    Posted(form): Posted<ReclassifyFields>,
+) -> Response {
+    // The classification in force, to tell what the form changes (a case that is not found is
+    // refused after the session check, like every form).
+    let current = load(&c, case_id).await.map(|l| {
+        custos_service::ops::reclassification::corrected(
+            &l.request,
+            l.case
+                .reclassification
+                .as_ref()
+                .map(|r| r.corrections.as_slice())
+                .unwrap_or_default(),
+        )
+    });
+    case_form(
+        &c,
+        case_id,
+        &jar,
+        &form.csrf,
+        Sent::Reclassification(&form),
+        |user| {
+            let input = reclassification_input(&form, &current?)?;
+            Ok(Box::new(move |reply| Job::Reclassify {
+                case_id,
+                user,
+                input,
+                reply,
+            }))
+        },
+        |case: &Case| {
+            let done = match case.status {
+                CaseStatus::AwaitingSecondReview => "reclassification-proposed",
+                _ => "reclassified",
             };
             format!("/console/requests/{case_id}?done={done}")
         },
@@ -647,7 +1001,7 @@ pub async fn second_review(
         case_id,
         &jar,
         &csrf,
-        None,
+        Sent::Nothing,
         |user| {
             let input = SecondReviewInput {
                 confirm: confirm == "yes",
@@ -678,7 +1032,7 @@ pub async fn renew(
         case_id,
         &jar,
         &form.csrf,
-        None,
+        Sent::Nothing,
         |user| {
             Ok(Box::new(move |reply| Job::Renew {
                 case_id,
