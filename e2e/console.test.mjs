@@ -4,7 +4,8 @@
 // submitted requests and passes:
 //   CUSTOS_URL          the node's base URL
 //   CUSTOS_PASSWORD     every test user's console password
-//   CUSTOS_CASES        JSON: case numbers by role in the story (refuse, narrow, second, hold, emergency)
+//   CUSTOS_CASES        JSON: case numbers by role in the story (refuse, narrow, second, hold, emergency,
+//                       infoexec, referred, reclass)
 //   CUSTOS_SCREENSHOTS  where to save 1366×768 screenshots of each page
 // Exits non-zero, naming the failed step, on the first failure.
 
@@ -295,6 +296,87 @@ try {
     await page.waitForURL(/done=confirmed/);
     assert.equal(await page.locator("#case-status").innerText(), "Executing");
     assert.match(await page.locator("#decision-in-force").innerText(), /confirmed by sam/);
+  }
+
+  step("four eyes over a request for information: a reviewer's execution waits for a supervisor");
+  {
+    const { page } = alice;
+    await page.goto(`${BASE}/console/requests/${CASES.infoexec}`);
+    await page.getByLabel("Execute as asked").check();
+    await page.getByLabel(/^Reason/).fill("The data protection terms are in the treaty between the two states.");
+    await page.getByRole("button", { name: "Record decision" }).click();
+    await page.waitForURL(/done=proposed/);
+    assert.equal(await page.locator("#case-status").innerText(), "Awaiting second review");
+    assert.match(await page.locator("#second-review-note").innerText(), /supervisor/);
+  }
+  {
+    const { page } = sam;
+    await page.goto(`${BASE}/console/requests/${CASES.infoexec}`);
+    await page.getByLabel("Your reason").fill("The treaty's data protection clause covers this transfer.");
+    await page.getByRole("button", { name: "Confirm the decision" }).click();
+    await page.waitForURL(/done=confirmed/);
+    assert.equal(await page.locator("#case-status").innerText(), "Executing");
+    assert.match(await page.locator("#decision-in-force").innerText(), /Execute by alice, confirmed by sam/);
+  }
+
+  step("a referral executed only with a reason for its referred finding");
+  {
+    const { page } = alice;
+    await page.goto(`${BASE}/console/requests/${CASES.referred}`);
+    await page.getByLabel("Execute as asked").check();
+    const box = page.getByLabel("Why too-many-targets does not stand in the way");
+    assert.equal(await box.isVisible(), true, "the reason box shows for an execution");
+    await page.getByLabel(/^Reason/).fill("Every number belongs to the ring named in the facts.");
+    await page.getByRole("button", { name: "Record decision" }).click();
+    await assert.doesNotReject(page.locator("#refusal", { hasText: "finding_reasons.too-many-targets" }).waitFor());
+    assert.equal(await page.getByLabel(/^Reason/).inputValue(), "Every number belongs to the ring named in the facts.");
+    await box.fill("All thirty numbers were used by the one extortion ring the facts describe.");
+    await page.getByRole("button", { name: "Record decision" }).click();
+    await page.waitForURL(/done=decided/);
+    assert.equal(await page.locator("#case-status").innerText(), "Executing");
+    assert.match(await page.locator("#decision-in-force").innerText(), /On too-many-targets: All thirty numbers/);
+  }
+
+  step("reclassification: a reviewer corrects a penalty; lightening the recommendation waits for a supervisor");
+  {
+    const { page } = alice;
+    await page.goto(`${BASE}/console/requests/${CASES.reclass}`);
+    assert.match(await page.locator("#classification").innerText(), /drug_trafficking, death/);
+    await page.getByLabel(/^Maximum penalty of offence 0/).fill("20");
+    await page.getByLabel(/^Why the classification is wrong/).fill("The statute cited provides at most twenty years, not death.");
+    await page.getByRole("button", { name: "Correct the classification" }).click();
+    await page.waitForURL(/done=reclassification-proposed/);
+    await assert.doesNotReject(page.locator("#pending-correction", { hasText: "Refuse → Execute" }).waitFor());
+    assert.match(await page.locator("#correction-review-note").innerText(), /supervisor/);
+    assert.equal(await page.getByRole("button", { name: "Confirm the correction" }).count(), 0);
+    assert.equal(await page.locator("#decide").count(), 0, "no decision while the correction waits");
+    await axe(page, "a request page with a correction awaiting review");
+  }
+  {
+    const { page } = sam;
+    await page.goto(`${BASE}/console/requests/${CASES.reclass}`);
+    await page.getByLabel("Your reason").fill("The statute's text was checked; twenty years is right.");
+    await page.getByRole("button", { name: "Confirm the correction" }).click();
+    await page.waitForURL(/done=confirmed/);
+    const both = await page.locator("#reassessed").innerText();
+    assert.match(both, /Refuse/, "the original assessment is shown");
+    assert.match(both, /Execute/, "beside the corrected one");
+    assert.match(await page.locator("#classification").innerText(), /drug_trafficking, death\s+drug_trafficking, 20 years\s+corrected/);
+    assert.match(await page.locator("#corrections").innerText(), /by alice, confirmed by sam/);
+    assert.match(await page.locator("#timeline tbody tr").last().innerText(), /request\.reclassified/);
+    await page.evaluate(() => document.getElementById("h-classification").scrollIntoView());
+    await axe(page, "a reclassified request page");
+    await shot(page, "request-reclassified");
+  }
+  {
+    // On the corrected facts the recommendation is to execute: one reviewer may follow it.
+    const { page } = alice;
+    await page.goto(`${BASE}/console/requests/${CASES.reclass}`);
+    await page.getByLabel("Execute as asked").check();
+    await page.getByLabel(/^Reason/).fill("Executed on the corrected classification.");
+    await page.getByRole("button", { name: "Record decision" }).click();
+    await page.waitForURL(/done=decided/);
+    assert.equal(await page.locator("#case-status").innerText(), "Executing");
   }
 
   step("holds and secrecy: renew a hold, export both CSVs");

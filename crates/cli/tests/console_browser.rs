@@ -80,6 +80,14 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
     let api_second = submit(&node, &xc, "p20-lgbt-preservation", "E2E-API-SECOND");
     let gag = submit(&node, &xa, "p09-gag-unbounded", "E2E-GAG");
     submit(&node, &xa, "p01-ransomware-production", "E2E-EXECUTE");
+    let infoexec = submit(
+        &node,
+        &xc,
+        "p17-no-data-protection-terms",
+        "E2E-INFO-EXECUTE",
+    );
+    let referred = submit(&node, &xc, "p11-thirty-phones", "E2E-REFERRED");
+    let reclass = submit(&node, &xg, "p12-death-penalty", "E2E-RECLASS");
 
     // A preservation executed, so the holds page has a hold to renew.
     let r = node.post_json(
@@ -119,11 +127,37 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
     let p = r.problem(422, "invalid-decision", "not a finding");
     assert_eq!(p["errors"][0]["pointer"], "$.grounds[0]");
 
+    // Reclassification through the API: auditors are refused; a bad correction is refused with
+    // where it is wrong, and nothing changes.
+    let path = format!("/v1/requests/{reclass}/reclassification");
+    let correction = json!({"offences": [{"index": 0, "max_penalty": 20}], "reason": "The statute provides twenty years."});
+    node.post_json(&path, &audrey, &correction)
+        .problem(403, "read-only", "auditor");
+    let r = node.post_json(
+        &path,
+        &alice,
+        &json!({"offences": [{"index": 3, "category": "fraud"}], "reason": "The label does not fit the facts."}),
+    );
+    let p = r.problem(422, "invalid-reclassification", "no offence 3");
+    assert_eq!(p["errors"][0]["pointer"], "$.offences[0].index");
+    // A reason per referred finding, with its pointer.
+    let r = node.post_json(
+        &format!("/v1/requests/{referred}/decision"),
+        &bob,
+        &json!({"decision": "execute", "reason": "Proportionate.", "finding_reasons": {"too-many-targets": " "}}),
+    );
+    let p = r.problem(422, "invalid-decision", "blank");
+    assert_eq!(
+        p["errors"][0]["pointer"],
+        "$.finding_reasons.too-many-targets"
+    );
+
     let open = node.get("/v1/requests?open=true", Some(&format!("Bearer {alice}")));
     let total_open = open.json().as_array().unwrap().len();
     let cases = json!({
         "refuse": refuse, "narrow": narrow, "second": second, "hold": hold,
         "emergency": emergency, "gag": gag, "total_open": total_open,
+        "infoexec": infoexec, "referred": referred, "reclass": reclass,
     });
     let tmp_shots = tempfile::tempdir().unwrap();
     let shots = std::env::var_os("CUSTOS_SCREENSHOTS")
@@ -185,6 +219,53 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
     assert!(confirmed.iter().any(
         |e| e["type"] == "decision.recorded" && e["event"]["decision"]["confirmed_by"] == "sam"
     ));
+    // Four eyes over a request for information, a reason per referred finding, and a
+    // correction confirmed by a second reviewer, then executed on the corrected facts.
+    let info = events(infoexec);
+    assert!(info.iter().any(|e| e["type"] == "decision.proposed"));
+    assert!(info.iter().any(
+        |e| e["type"] == "decision.recorded" && e["event"]["decision"]["confirmed_by"] == "sam"
+    ));
+    let executed = events(referred);
+    let d = &executed.last().unwrap()["event"]["decision"];
+    assert_eq!(d["decision"], "execute");
+    assert!(
+        d["finding_reasons"]["too-many-targets"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("All thirty numbers"))
+    );
+    let relabelled = events(reclass);
+    let kinds: Vec<&str> = relabelled
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds[2..],
+        [
+            "request.reclassification_proposed",
+            "request.reclassified",
+            "decision.recorded"
+        ]
+    );
+    let r = &relabelled[3]["event"];
+    assert_eq!(r["reclassification"]["reviewer"], "alice");
+    assert_eq!(r["reclassification"]["confirmed_by"], "sam");
+    assert_eq!(
+        r["reclassification"]["offences"][0]["from"]["max_penalty"],
+        "death"
+    );
+    assert_eq!(
+        r["reclassification"]["offences"][0]["to"]["max_penalty"],
+        20
+    );
+    assert_eq!(r["assessment"]["outcome"], "execute");
+    let case = node.get(
+        &format!("/v1/requests/{reclass}"),
+        Some(&format!("Bearer {alice}")),
+    );
+    let case = case.json();
+    assert_eq!(case["reclassification"]["original"]["outcome"], "refuse");
+    assert_eq!(case["outcome"], "execute");
     assert!(
         events(hold)
             .iter()
@@ -196,6 +277,7 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         "queue",
         "request",
         "request-narrowing",
+        "request-reclassified",
         "holds",
         "log",
     ] {
