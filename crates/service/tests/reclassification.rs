@@ -563,3 +563,23 @@ async fn a_lightening_correction_logged_without_a_second_reviewer_is_named() {
         "{findings:#?}"
     );
 }
+
+#[test]
+fn an_index_is_a_whole_number_as_json_schema_counts_them() {
+    let read = |index: serde_json::Value| {
+        serde_json::from_value::<ReclassificationInput>(json!({
+            "offences": [{"index": index, "category": "fraud"}], "reason": "x",
+        }))
+        .map(|r| r.offences[0].index)
+    };
+    assert_eq!(read(json!(1)).unwrap(), 1);
+    assert_eq!(
+        read(json!(1.0)).unwrap(),
+        1,
+        "an integer in JSON Schema's sense"
+    );
+    assert_eq!(read(json!(1e300)).unwrap(), usize::MAX, "no such offence");
+    for bad in [json!(1.5), json!(-1), json!("0"), json!(null)] {
+        assert!(read(bad.clone()).is_err(), "{bad}");
+    }
+}

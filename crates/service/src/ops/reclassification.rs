@@ -54,6 +54,7 @@ pub struct Classification {
 pub struct OffenceCorrection {
     /// Which offence: its index in the request's `investigation.offences`, from 0.
     #[schema(minimum = 0)]
+    #[serde(deserialize_with = "whole_number")]
     pub index: usize,
     /// The corrected category.
     #[serde(default)]
@@ -63,6 +64,25 @@ pub struct OffenceCorrection {
     #[serde(default)]
     #[schema(schema_with = schema::max_penalty_or_null)]
     pub max_penalty: Option<MaxPenalty>,
+}
+
+/// A whole number ≥ 0, also when written as a number with a zero fraction (`2.0`), as JSON
+/// Schema's `integer` allows; one too large for an index becomes `usize::MAX` (no such offence).
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(u) = n.as_u64() {
+        return Ok(usize::try_from(u).unwrap_or(usize::MAX));
+    }
+    match n.as_f64() {
+        Some(f) if f >= 0.0 && f.fract() == 0.0 => Ok(if f < usize::MAX as f64 {
+            f as usize
+        } else {
+            usize::MAX
+        }),
+        _ => Err(serde::de::Error::custom(format_args!(
+            "{n} is not an offence's index (a whole number from 0)"
+        ))),
+    }
 }
 
 /// A reclassification as submitted.
