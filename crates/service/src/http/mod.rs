@@ -30,6 +30,7 @@ use crate::wire::{
 };
 use crate::writer::Job;
 
+mod directory;
 pub mod evidence;
 pub mod extract;
 mod log;
@@ -38,6 +39,7 @@ pub use extract::{SingleUseCaller, Staff};
 
 // `ApiDoc` lists these handlers by their `__path_*` twins, unqualified: utoipa tags an operation
 // listed as `module::handler` with the module's name, and the document keeps the tags it had.
+use self::directory::{__path_list_authorities, __path_list_holds, __path_list_notices};
 use self::log::{
     __path_checkpoint, __path_consistency, __path_inclusion, __path_tile, __path_verifier,
 };
@@ -240,9 +242,9 @@ pub fn router(node: Arc<Node>) -> Router {
             "/v1/requests/{case}/evidence/{sha256}",
             get(evidence::fetch),
         )
-        .route("/v1/holds", get(list_holds))
-        .route("/v1/notices", get(list_notices))
-        .route("/v1/authorities", get(list_authorities))
+        .route("/v1/holds", get(directory::list_holds))
+        .route("/v1/notices", get(directory::list_notices))
+        .route("/v1/authorities", get(directory::list_authorities))
         .route("/log/checkpoint", get(log::checkpoint))
         .route("/log/tile/{*path}", get(log::tile))
         .route("/v1/log/inclusion", get(log::inclusion))
@@ -664,72 +666,7 @@ async fn renew_hold(
             reply: tx,
         })
         .await?;
-    Ok(Json(hold_view(&h)))
-}
-
-fn hold_view(h: &custos_store::Hold) -> HoldView {
-    HoldView {
-        case: h.case_id,
-        started_at: h.started_at,
-        expires_at: h.expires_at,
-        renewals: h.renewals,
-    }
-}
-
-/// Preservation holds in force.
-#[utoipa::path(get, path = "/v1/holds", security(("bearer" = [])), responses((status = 200, body = Vec<HoldView>), (status = 403, body = Problem)))]
-async fn list_holds(State(node): State<Arc<Node>>, _: Staff) -> ApiResult<Json<Vec<HoldView>>> {
-    let holds = node.store.active_holds().await?;
-    Ok(Json(holds.iter().map(hold_view).collect()))
-}
-
-/// Notices owed to persons concerned: when each falls due, whether confidentiality has ended,
-/// whether it was sent.
-#[utoipa::path(get, path = "/v1/notices", security(("bearer" = [])), responses((status = 200, body = Vec<NoticeView>), (status = 403, body = Problem)))]
-async fn list_notices(State(node): State<Arc<Node>>, _: Staff) -> ApiResult<Json<Vec<NoticeView>>> {
-    let now = Timestamp::now();
-    let notices = node.store.notices().await?;
-    Ok(Json(
-        notices
-            .iter()
-            .map(|n| NoticeView {
-                case: n.case_id,
-                due_at: n.due_at,
-                due: n.due_at <= now && n.sent_at.is_none(),
-                confidentiality_ended_at: n.ended_at,
-                sent_at: n.sent_at,
-                attempts: n.attempts,
-                last_error: n.last_error.clone(),
-            })
-            .collect(),
-    ))
-}
-
-/// The directory of authorities (public keys only).
-#[utoipa::path(get, path = "/v1/authorities", security(("bearer" = [])), responses((status = 200, body = Vec<AuthorityView>), (status = 403, body = Problem)))]
-async fn list_authorities(
-    State(node): State<Arc<Node>>,
-    _: Staff,
-) -> ApiResult<Json<Vec<AuthorityView>>> {
-    let mut out = Vec::new();
-    for a in node.store.authorities().await? {
-        out.push(AuthorityView {
-            channels: a
-                .channels
-                .iter()
-                .map(|c| stored_name("channel", c))
-                .collect::<ApiResult<_>>()?,
-            jwk: parse_stored("key", &a.jwk)?,
-            added_at: a.added_at,
-            revoked_at: a.revoked_at,
-            kid: a.kid,
-            state: a.state,
-            name: a.name,
-            kind: a.kind,
-            age_recipient: a.age_recipient,
-        });
-    }
-    Ok(Json(out))
+    Ok(Json(directory::hold_view(&h)))
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
