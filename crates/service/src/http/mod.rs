@@ -1,41 +1,44 @@
 //! The HTTP API: signed intake, the case API for people, the log in C2SP formats, and the
 //! OpenAPI document. Every refusal is an RFC 9457 problem ([`Problem`]).
+//!
+//! This file holds the router (every route in one place), the OpenAPI document ([`ApiDoc`]),
+//! the turning of axum's own errors into problems, and the helpers the handlers share. The
+//! handlers live by theme:
+//!
+//! * `requests.rs` — intake, the case list, one case, its timeline, and the reviewers' steps
+//!   (decision, second review, delivered, closed, hold renewal).
+//! * `directory.rs` — the lists of holds, notices and authorities.
+//! * `log.rs` — the checkpoint, tiles, inclusion and consistency proofs, the verifier key.
+//! * [`evidence`] — a case's evidence packages: list, hand-over, upload.
+//! * [`extract`] — who is calling, as axum extractors.
 
 use std::sync::Arc;
 
-use crate::ops::Case;
-use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use custos_model::parse_request;
-use custos_store::CaseStatus;
-use jiff::Timestamp;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use utoipa::OpenApi;
 
-use crate::auth::Caller;
 use crate::node::Node;
-use crate::ops::{DecisionInput, Freshness, SecondReviewInput, Submission, SubmitOutcome};
+use crate::ops::{DecisionInput, SecondReviewInput};
 use crate::problem::{FieldProblem, Problem};
-use crate::query::CaseQuery;
 use crate::wire::{
     AuthorityView, CaseEvents, CaseView, ConsistencyProof, EventView, HoldView, InclusionProof,
     Jwk, LoggedEvent, NoticeView,
 };
-use crate::writer::Job;
 
 mod directory;
 pub mod evidence;
 pub mod extract;
 mod log;
+mod requests;
 
 pub use extract::{SingleUseCaller, Staff};
+pub use requests::{CompactJws, MAX_LIST_LIMIT};
 
 // `ApiDoc` lists these handlers by their `__path_*` twins, unqualified: utoipa tags an operation
 // listed as `module::handler` with the module's name, and the document keeps the tags it had.
@@ -43,8 +46,13 @@ use self::directory::{__path_list_authorities, __path_list_holds, __path_list_no
 use self::log::{
     __path_checkpoint, __path_consistency, __path_inclusion, __path_tile, __path_verifier,
 };
+use self::requests::{
+    __path_decide, __path_get_request, __path_list_requests, __path_mark_closed,
+    __path_mark_delivered, __path_renew_hold, __path_request_events, __path_second_review,
+    __path_submit,
+};
 
-/// The OpenAPI 3.1 description of the API, generated from the handlers below.
+/// The OpenAPI 3.1 description of the API, generated from the handlers' annotations.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -52,6 +60,7 @@ use self::log::{
         description = "Signed intake of requests for electronic evidence, their lifecycle, and the node's tamper-evident log."
     ),
     paths(
+        // requests.rs
         submit,
         list_requests,
         get_request,
@@ -61,12 +70,15 @@ use self::log::{
         mark_delivered,
         mark_closed,
         renew_hold,
+        // directory.rs
         list_holds,
         list_notices,
+        list_authorities,
+        // evidence.rs (listed qualified: its operations are tagged `evidence`)
         evidence::list,
         evidence::upload,
         evidence::fetch,
-        list_authorities,
+        // log.rs
         checkpoint,
         tile,
         inclusion,
@@ -226,14 +238,23 @@ impl utoipa::Modify for Contract {
 pub fn router(node: Arc<Node>) -> Router {
     let limit = node.config.intake.max_body_bytes;
     Router::new()
-        .route("/v1/requests", post(submit).get(list_requests))
-        .route("/v1/requests/{case}", get(get_request))
-        .route("/v1/requests/{case}/events", get(request_events))
-        .route("/v1/requests/{case}/decision", post(decide))
-        .route("/v1/requests/{case}/second-review", post(second_review))
-        .route("/v1/requests/{case}/delivered", post(mark_delivered))
-        .route("/v1/requests/{case}/closed", post(mark_closed))
-        .route("/v1/requests/{case}/hold/renew", post(renew_hold))
+        .route(
+            "/v1/requests",
+            post(requests::submit).get(requests::list_requests),
+        )
+        .route("/v1/requests/{case}", get(requests::get_request))
+        .route("/v1/requests/{case}/events", get(requests::request_events))
+        .route("/v1/requests/{case}/decision", post(requests::decide))
+        .route(
+            "/v1/requests/{case}/second-review",
+            post(requests::second_review),
+        )
+        .route(
+            "/v1/requests/{case}/delivered",
+            post(requests::mark_delivered),
+        )
+        .route("/v1/requests/{case}/closed", post(requests::mark_closed))
+        .route("/v1/requests/{case}/hold/renew", post(requests::renew_hold))
         .route(
             "/v1/requests/{case}/evidence",
             get(evidence::list).post(evidence::upload),
@@ -329,25 +350,6 @@ fn stored_name<T: serde::de::DeserializeOwned>(what: &str, name: &str) -> ApiRes
         .map_err(|e| unreadable(what, e))
 }
 
-fn case_view(c: &Case) -> ApiResult<CaseView> {
-    Ok(CaseView {
-        case: c.case_id,
-        request_id: c.request_id.clone(),
-        authority: c.authority_kid.clone(),
-        status: c.status.as_str().into(),
-        outcome: c.outcome,
-        measure: c.measure,
-        requesting_state: c.requesting_state.clone(),
-        channel: c.channel,
-        emergency: c.emergency,
-        received_at: c.received_at,
-        respond_by: c.respond_by,
-        assessment: c.assessment.clone(),
-        decision: c.decision.clone(),
-        pending_decision: c.pending_decision.clone(),
-    })
-}
-
 fn body_problem(r: BytesRejection) -> Problem {
     let status = r.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -360,313 +362,6 @@ fn body_problem(r: BytesRejection) -> Problem {
     } else {
         Problem::new(status, "unreadable-body", "Unreadable body", r.body_text())
     }
-}
-
-/// A compact JWS: `header.payload.signature`, each part base64url without padding.
-#[derive(utoipa::ToSchema)]
-#[schema(value_type = String, pattern = r"^\s*[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\s*$")]
-pub struct CompactJws(pub String);
-
-/// Submit a signed request.
-///
-/// The body is a compact JWS (`alg: EdDSA`, `kid` = RFC 7638 thumbprint of a registered key)
-/// whose payload is a `custos.request/v1` document. The signature is checked before anything
-/// else. The same payload again returns the existing case (200); a different payload under the
-/// same id is refused (409) unless the node awaits information on it, in which case it is a
-/// supplement and is re-assessed (200).
-#[utoipa::path(post, path = "/v1/requests", request_body(content = CompactJws, content_type = "application/jose"),
-    responses((status = 201, body = CaseView, description = "Received and assessed"), (status = 200, body = CaseView, description = "Already received, or supplemented"),
-              (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem),
-              (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
-async fn submit(
-    State(node): State<Arc<Node>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
-    let body = body.map_err(body_problem)?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    // Media types are case-insensitive (RFC 9110 §8.3.1).
-    if !content_type
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/jose"))
-    {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "media-type",
-            "Unsupported media type",
-            format!(
-                "send the request as a compact JWS with Content-Type: application/jose (got {content_type:?})"
-            ),
-        ));
-    }
-    let jws = std::str::from_utf8(&body)
-        .map_err(|_| {
-            Problem::bad_request("malformed-jws", "a compact JWS is ASCII; the body is not")
-        })?
-        .trim();
-    // 1. Signature first: nothing of the payload is read before it verifies.
-    let (authority, payload) = node.directory.verify(jws).await?;
-    // 2. The payload must be a valid request.
-    let request = parse_request(&payload).map_err(|invalid| {
-        let mut p = Problem::unprocessable(
-            "invalid-request",
-            format!(
-                "the signed request is not a valid custos.request/v1 document: {}",
-                invalid
-                    .problems
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-        );
-        p.errors = invalid
-            .problems
-            .iter()
-            .map(|x| FieldProblem {
-                pointer: x.path.clone(),
-                detail: x.message.clone(),
-            })
-            .collect();
-        p
-    })?;
-    // 3. The intake rules: the key's state and channels, the replay window, future dating.
-    let now = Timestamp::now();
-    let intake = &node.config.intake;
-    let window = Freshness {
-        max_age_seconds: intake.max_age_seconds,
-        max_future_seconds: intake.max_future_seconds,
-    };
-    crate::ops::admit(&request, &authority, now, window)?;
-    // 4. Assess and record.
-    let assessment = node.assessor.assess(&request, now).map_err(|e| {
-        tracing::error!(error = %e, "assessment failed");
-        Problem::internal(
-            "the safeguards engine failed on this request (fail closed); nothing was recorded",
-        )
-    })?;
-    let submission = Submission {
-        authority,
-        payload_sha256: custos_ledger::Hash(Sha256::digest(&payload).into()),
-        payload: String::from_utf8(payload)
-            .map_err(|_| Problem::bad_request("invalid-request", "the payload is not UTF-8"))?,
-        request,
-        jws: jws.to_owned(),
-        assessment,
-        received_at: now,
-    };
-    let outcome = node
-        .writer
-        .call(|tx| Job::Submit(Box::new(submission), tx))
-        .await?;
-    let (status, case) = match outcome {
-        SubmitOutcome::Created(c) => (StatusCode::CREATED, c),
-        SubmitOutcome::Repeated(c) | SubmitOutcome::Supplemented(c) => (StatusCode::OK, c),
-    };
-    let mut resp = (status, Json(case_view(&case)?)).into_response();
-    if let Ok(loc) = HeaderValue::from_str(&format!("/v1/requests/{}", case.case_id)) {
-        resp.headers_mut().insert(header::LOCATION, loc);
-    }
-    Ok(resp)
-}
-
-/// The case `case_id` if `caller` may see it: people see every case, an authority its own.
-async fn visible_case(node: &Node, caller: &Caller, case_id: i64) -> ApiResult<Case> {
-    let case = node.store.case(case_id).await?;
-    match (case, caller) {
-        (Some(c), Caller::User(_)) => Ok(c),
-        (Some(c), Caller::Authority(a)) if c.authority_kid == a.kid => Ok(c),
-        // An authority learns nothing about other authorities' cases, not even that they exist.
-        _ => Err(Problem::not_found(format!(
-            "there is no case {case_id} visible to you"
-        ))),
-    }
-}
-
-/// Most requests `GET /v1/requests` returns at once (and its default).
-pub const MAX_LIST_LIMIT: u32 = 500;
-
-/// List requests, soonest deadline first. Authorities see only their own. A filter the list
-/// does not know, or a value it cannot take, is refused (400), never answered with `[]`.
-#[utoipa::path(get, path = "/v1/requests", params(CaseQuery),
-    security(("bearer" = []), ("custos_jws" = [])), responses((status = 200, body = Vec<CaseView>), (status = 400, body = Problem)))]
-async fn list_requests(
-    State(node): State<Arc<Node>>,
-    RawQuery(q): RawQuery,
-    caller: Caller,
-) -> ApiResult<Json<Vec<CaseView>>> {
-    let q = CaseQuery::parse(q.as_deref().unwrap_or(""))?;
-    let limit = q.limit.unwrap_or(MAX_LIST_LIMIT);
-    if limit > MAX_LIST_LIMIT {
-        return Err(Problem::bad_request(
-            "limit-too-large",
-            format!("limit={limit}: at most {MAX_LIST_LIMIT} requests a page; page on with offset"),
-        ));
-    }
-    let only_from = match &caller {
-        Caller::Authority(a) => Some(a.kid.as_str()),
-        Caller::User(_) => None,
-    };
-    let q = CaseQuery {
-        limit: Some(limit),
-        ..q
-    };
-    let cases = node.query().cases(&q, only_from).await?;
-    Ok(Json(cases.iter().map(case_view).collect::<ApiResult<_>>()?))
-}
-
-/// One request.
-#[utoipa::path(get, path = "/v1/requests/{case}", params(("case" = i64, Path)), security(("bearer" = []), ("custos_jws" = [])),
-    responses((status = 200, body = CaseView), (status = 404, body = Problem)))]
-async fn get_request(
-    State(node): State<Arc<Node>>,
-    Path(case_id): Path<i64>,
-    caller: Caller,
-) -> ApiResult<Json<CaseView>> {
-    Ok(Json(case_view(
-        &visible_case(&node, &caller, case_id).await?,
-    )?))
-}
-
-/// The timeline of a request: its events with their log indexes (the full events for people,
-/// types and times for the requesting authority).
-#[utoipa::path(get, path = "/v1/requests/{case}/events", params(("case" = i64, Path)), security(("bearer" = []), ("custos_jws" = [])),
-    responses((status = 200, body = CaseEvents), (status = 404, body = Problem)))]
-async fn request_events(
-    State(node): State<Arc<Node>>,
-    Path(case_id): Path<i64>,
-    caller: Caller,
-) -> ApiResult<Json<CaseEvents>> {
-    visible_case(&node, &caller, case_id).await?;
-    let published = node.log.published_size();
-    let mut events = Vec::new();
-    for e in node.store.case_events(case_id).await? {
-        events.push(EventView {
-            log_index: e.seq,
-            kind: stored_name("event type", &e.event_type)?,
-            at: e.at,
-            inclusion_proof: (e.seq < published)
-                .then(|| format!("/v1/log/inclusion?index={}&size={published}", e.seq)),
-            event: match caller {
-                Caller::User(_) => Some(parse_stored::<LoggedEvent>("event", &e.body)?),
-                Caller::Authority(_) => None,
-            },
-        });
-    }
-    Ok(Json(CaseEvents {
-        case: case_id,
-        events,
-    }))
-}
-
-/// Record a reviewer's decision.
-#[utoipa::path(post, path = "/v1/requests/{case}/decision", params(("case" = i64, Path)), request_body = DecisionInput, security(("bearer" = [])),
-    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-              (status = 422, body = Problem)))]
-async fn decide(
-    State(node): State<Arc<Node>>,
-    Path(case_id): Path<i64>,
-    Staff(user): Staff,
-    body: Bytes,
-) -> ApiResult<Json<CaseView>> {
-    let input: DecisionInput = json_body(&body)?;
-    let case = node
-        .writer
-        .call(|tx| Job::Decide {
-            case_id,
-            user,
-            input,
-            reply: tx,
-        })
-        .await?;
-    Ok(Json(case_view(&case)?))
-}
-
-/// Confirm or reject a decision waiting for a second reviewer (supervisors only, not the
-/// proposer).
-#[utoipa::path(post, path = "/v1/requests/{case}/second-review", params(("case" = i64, Path)), request_body = SecondReviewInput, security(("bearer" = [])),
-    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-              (status = 422, body = Problem)))]
-async fn second_review(
-    State(node): State<Arc<Node>>,
-    Path(case_id): Path<i64>,
-    Staff(user): Staff,
-    body: Bytes,
-) -> ApiResult<Json<CaseView>> {
-    let input: SecondReviewInput = json_body(&body)?;
-    let case = node
-        .writer
-        .call(|tx| Job::SecondReview {
-            case_id,
-            user,
-            input,
-            reply: tx,
-        })
-        .await?;
-    Ok(Json(case_view(&case)?))
-}
-
-async fn advance(
-    node: &Node,
-    case_id: i64,
-    user: custos_store::User,
-    to: CaseStatus,
-) -> ApiResult<Json<CaseView>> {
-    let case = node
-        .writer
-        .call(|tx| Job::Advance {
-            case_id,
-            user,
-            to,
-            reply: tx,
-        })
-        .await?;
-    Ok(Json(case_view(&case)?))
-}
-
-/// Mark an executed request delivered.
-#[utoipa::path(post, path = "/v1/requests/{case}/delivered", params(("case" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn mark_delivered(
-    State(node): State<Arc<Node>>,
-    Path(case_id): Path<i64>,
-    Staff(user): Staff,
-) -> ApiResult<Json<CaseView>> {
-    advance(&node, case_id, user, CaseStatus::Delivered).await
-}
-
-/// Close a decided request.
-#[utoipa::path(post, path = "/v1/requests/{case}/closed", params(("case" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn mark_closed(
-    State(node): State<Arc<Node>>,
-    Path(case_id): Path<i64>,
-    Staff(user): Staff,
-) -> ApiResult<Json<CaseView>> {
-    advance(&node, case_id, user, CaseStatus::Closed).await
-}
-
-/// Renew a preservation hold.
-#[utoipa::path(post, path = "/v1/requests/{case}/hold/renew", params(("case" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, body = HoldView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn renew_hold(
-    State(node): State<Arc<Node>>,
-    Path(case_id): Path<i64>,
-    Staff(user): Staff,
-) -> ApiResult<Json<HoldView>> {
-    let h = node
-        .writer
-        .call(|tx| Job::Renew {
-            case_id,
-            user,
-            reply: tx,
-        })
-        .await?;
-    Ok(Json(directory::hold_view(&h)))
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
