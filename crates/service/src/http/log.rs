@@ -1,6 +1,6 @@
 //! The node's log, served: the latest checkpoint and the tiles (C2SP tlog-checkpoint and
 //! tlog-tiles), inclusion and consistency proofs as JSON, and the verifier key to check
-//! checkpoints with. The tree itself is [`crate::log`].
+//! checkpoints with. The tree and its proofs are `node.log` (`src/log.rs`).
 
 use std::sync::Arc;
 
