@@ -32,6 +32,7 @@ use crate::wire::{
 use crate::writer::Job;
 
 pub mod evidence;
+pub mod extensions;
 pub mod extract;
 
 pub use extract::{SingleUseCaller, Staff};
@@ -55,6 +56,11 @@ pub use extract::{SingleUseCaller, Staff};
         renew_hold,
         list_holds,
         list_notices,
+        extensions::request,
+        extensions::of_case,
+        extensions::pending,
+        extensions::decide,
+        extensions::notice,
         evidence::list,
         evidence::upload,
         evidence::fetch,
@@ -79,6 +85,10 @@ pub use extract::{SingleUseCaller, Staff};
         LoggedEvent,
         HoldView,
         NoticeView,
+        crate::wire::ExtensionView,
+        crate::ops::ExtensionInput,
+        crate::ops::ExtensionDecisionInput,
+        crate::ops::NoticeDocument,
         AuthorityView,
         Jwk,
         crate::wire::EvidenceList,
@@ -234,6 +244,16 @@ pub fn router(node: Arc<Node>) -> Router {
             "/v1/requests/{case}/evidence/{sha256}",
             get(evidence::fetch),
         )
+        .route(
+            "/v1/requests/{case}/extensions",
+            get(extensions::of_case).post(extensions::request),
+        )
+        .route(
+            "/v1/requests/{case}/extensions/{extension}/decision",
+            post(extensions::decide),
+        )
+        .route("/v1/requests/{case}/notice", get(extensions::notice))
+        .route("/v1/extensions", get(extensions::pending))
         .route("/v1/holds", get(list_holds))
         .route("/v1/notices", get(list_notices))
         .route("/v1/authorities", get(list_authorities))
@@ -678,7 +698,7 @@ async fn list_holds(State(node): State<Arc<Node>>, _: Staff) -> ApiResult<Json<V
 }
 
 /// Notices owed to persons concerned: when each falls due, whether confidentiality has ended,
-/// whether it was sent.
+/// whether it was sent, and its delivery attempts (the last error, the next try).
 #[utoipa::path(get, path = "/v1/notices", security(("bearer" = [])), responses((status = 200, body = Vec<NoticeView>), (status = 403, body = Problem)))]
 async fn list_notices(State(node): State<Arc<Node>>, _: Staff) -> ApiResult<Json<Vec<NoticeView>>> {
     let now = Timestamp::now();
@@ -694,6 +714,8 @@ async fn list_notices(State(node): State<Arc<Node>>, _: Staff) -> ApiResult<Json
                 sent_at: n.sent_at,
                 attempts: n.attempts,
                 last_error: n.last_error.clone(),
+                last_attempt_at: n.last_attempt_at,
+                next_attempt_at: crate::ops::next_attempt(n),
             })
             .collect(),
     ))
@@ -1069,6 +1091,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(with_bearer, 13, "operations people call with a token");
+        assert_eq!(with_bearer, 17, "operations people call with a token");
     }
 }

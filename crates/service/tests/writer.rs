@@ -314,7 +314,12 @@ async fn every_kind_of_job_runs_through_the_writer() {
     // Both owe a notice from arrival (rights-first, no secrecy asked).
     let due = w.tick(t0() + days(1)).await.unwrap();
     assert_eq!(due.len(), 2);
-    w.notice_result(four_eyes, Ok(())).await.unwrap();
+    let sent = custos_service::ops::NoticeDelivery::Sent {
+        notice_sha256: "00".repeat(32),
+    };
+    w.notice_result(four_eyes, t0() + days(1), sent)
+        .await
+        .unwrap();
     assert!(f.notice(four_eyes).await.unwrap().sent_at.is_some());
     assert_eq!(f.case(four_eyes).await.status, CaseStatus::Closed);
     assert_eq!(f.check_history().await.unwrap(), f.log_size().await);
