@@ -468,6 +468,32 @@ pub fn event_summary(e: &StoredEvent) -> String {
         EventType::EvidenceSealed | EventType::EvidenceDelivered | EventType::EvidenceDestroyed => {
             format!("package SHA-256 {}", text(&body["package_sha256"]))
         }
+        EventType::NoticeSent => format!("attempt {}: delivered", body["attempt"]),
+        EventType::NoticeFailed => format!(
+            "attempt {} failed: {}; next try {}",
+            body["attempt"],
+            text(&body["error"]),
+            text(&body["next_attempt_at"])
+        ),
+        EventType::ExtensionRequested => format!(
+            "the requester asks to move {} from {} to {}",
+            text(&body["kind"]).replace('_', " "),
+            text(&body["current_until"]),
+            text(&body["until"])
+        ),
+        EventType::ExtensionGranted => format!(
+            "extension {} granted to {} by {}: {}",
+            body["extension"],
+            text(&body["until"]),
+            text(&body["by"]),
+            text(&body["reason"])
+        ),
+        EventType::ExtensionRefused => format!(
+            "extension {} refused by {}: {}",
+            body["extension"],
+            text(&body["by"]),
+            text(&body["reason"])
+        ),
         _ => String::new(),
     }
 }
@@ -507,5 +533,12 @@ mod tests {
         assert_eq!(relative(t("2026-11-29T18:30:00Z"), now), "in 30 min");
         assert_eq!(relative(t("2026-11-29T15:00:00Z"), now), "3 h ago");
         assert_eq!(relative(t("2026-12-09T18:00:00Z"), now), "in 10 days");
+    }
+}
+
+/// A kind of extension in people's words.
+pub fn extension_kind(kind: custos_service::query::ExtensionKind) -> &'static str {
+    match kind {
+        custos_service::query::ExtensionKind::Confidentiality => "End of confidentiality",
     }
 }
