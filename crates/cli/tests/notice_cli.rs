@@ -124,6 +124,9 @@ fn console_get(node: &TestNode, cookie: &str, path: &str) -> String {
 
 #[test]
 fn the_notice_command_reads_the_notice_as_json_on_its_standard_input() {
+    // `custos init` names no jurisdiction file: notices carry the default remedies text.
+    let config = std::fs::read_to_string(TestNode::init().dir.join("custos.toml")).unwrap();
+    assert!(!config.contains("jurisdiction"), "{config}");
     let mut node = node_with("cat > notice-$CUSTOS_CASE.json");
     let a = node.authority("XA", "mla");
     let rita = node.user("rita", "reviewer");
@@ -144,6 +147,13 @@ fn the_notice_command_reads_the_notice_as_json_on_its_standard_input() {
     assert_eq!(n["measure"], "produce_stored_data");
     let text = n["text"].as_str().unwrap();
     assert!(text.contains("How to challenge this disclosure"), "{text}");
+    assert!(
+        n["remedies"]
+            .as_str()
+            .unwrap()
+            .starts_with("You may be able to challenge this disclosure"),
+        "{n}"
+    );
     // No target identifier reaches the command, the staff's view or the node's log output.
     let view = node.get(
         &format!("/v1/requests/{case}/notice"),
@@ -289,16 +299,46 @@ fn the_authority_asks_to_extend_secrecy_and_a_reviewer_decides() {
     assert!(seen.get("decided_by").is_none(), "{seen}");
     assert!(!seen.to_string().contains("rita"), "{seen}");
 
-    // A second request, refused through the console's form.
+    // A second request, with `custos extension request`, refused through the console's form.
     let later = wanted + SignedDuration::from_hours(24 * 30);
-    let again = post_signed(
-        &node,
-        &a,
-        &path,
-        &json!({"kind": "confidentiality", "until": later.to_string(), "reasons": "Still abroad."}),
+    let out = custos_ok(&[
+        "extension",
+        "request",
+        "--server",
+        &node.server(),
+        "--key",
+        a.key_path.to_str().unwrap(),
+        "--case",
+        &case.to_string(),
+        "--until",
+        &later.to_string(),
+        "--reasons",
+        "Still abroad.",
+    ]);
+    let again: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(again["status"], "pending", "{again}");
+    let second = again["extension"].as_i64().unwrap();
+    // Asked again while it waits: refused, exit 2, the reason on stderr.
+    let refused = crate::common::custos(&[
+        "extension",
+        "request",
+        "--server",
+        &node.server(),
+        "--key",
+        a.key_path.to_str().unwrap(),
+        "--case",
+        &case.to_string(),
+        "--until",
+        &later.to_string(),
+        "--reasons",
+        "Still abroad.",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("still waiting for a reviewer"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
     );
-    assert_eq!(again.status, 201, "{}", again.text());
-    let second = again.json()["extension"].as_i64().unwrap();
     let page = console_get(&node, &cookie, &format!("/console/requests/{case}"));
     let csrf = page
         .split("name=\"csrf\" value=\"")
