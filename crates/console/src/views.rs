@@ -511,6 +511,13 @@ pub fn category_choices(r: &Request, a: &Assessment) -> Vec<(DataCategory, bool)
         .collect()
 }
 
+/// A kind of extension in people's words.
+pub fn extension_kind(kind: custos_service::query::ExtensionKind) -> &'static str {
+    match kind {
+        custos_service::query::ExtensionKind::Confidentiality => "End of confidentiality",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -533,12 +540,5 @@ mod tests {
         assert_eq!(relative(t("2026-11-29T18:30:00Z"), now), "in 30 min");
         assert_eq!(relative(t("2026-11-29T15:00:00Z"), now), "3 h ago");
         assert_eq!(relative(t("2026-12-09T18:00:00Z"), now), "in 10 days");
-    }
-}
-
-/// A kind of extension in people's words.
-pub fn extension_kind(kind: custos_service::query::ExtensionKind) -> &'static str {
-    match kind {
-        custos_service::query::ExtensionKind::Confidentiality => "End of confidentiality",
     }
 }

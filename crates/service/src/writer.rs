@@ -223,17 +223,11 @@ impl Job {
                 reply,
             } => task(reply, move |b, out, cx, now| {
                 Box::pin(async move {
-                    ops::decide_extension(
-                        b,
-                        out,
-                        &cx.rules,
+                    let which = ops::ExtensionRef {
                         case_id,
                         extension_id,
-                        &user,
-                        &input,
-                        now,
-                    )
-                    .await
+                    };
+                    ops::decide_extension(b, out, &cx.rules, which, &user, &input, now).await
                 })
             }),
             Job::Sync(reply) => task(reply, |_, _, _, _| Box::pin(async { Ok(()) })),

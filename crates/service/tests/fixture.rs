@@ -520,7 +520,11 @@ impl Fixture {
         let (who, rules) = (who.clone(), self.rules.clone());
         self.try_batch(move |b, out| {
             Box::pin(async move {
-                ops::decide_extension(b, out, &rules, case_id, extension_id, &who, &input, at).await
+                let which = ops::ExtensionRef {
+                    case_id,
+                    extension_id,
+                };
+                ops::decide_extension(b, out, &rules, which, &who, &input, at).await
             })
         })
         .await

@@ -45,6 +45,15 @@ pub struct ExtensionInput {
     pub reasons: String,
 }
 
+/// Which request for an extension: its case and its number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtensionRef {
+    /// The case.
+    pub case_id: i64,
+    /// The extension's number (the log index of its `extension.requested`).
+    pub extension_id: i64,
+}
+
 /// A reviewer's answer to a request for an extension.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -287,12 +296,15 @@ pub async fn decide_extension(
     b: &mut Batch,
     out: &mut Appended,
     rules: &LifecycleRules,
-    case_id: i64,
-    extension_id: i64,
+    which: ExtensionRef,
     user: &User,
     input: &ExtensionDecisionInput,
     now: Timestamp,
 ) -> Result<Extension, Problem> {
+    let ExtensionRef {
+        case_id,
+        extension_id,
+    } = which;
     require_role(user, Role::Reviewer, "deciding an extension")?;
     let mut case = load_case(b, case_id).await?;
     let mut x = b

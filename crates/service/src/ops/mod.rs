@@ -43,7 +43,9 @@ pub use decision::{
 };
 pub use directory::{NewAuthority, add_authority, add_user, revoke_authority, set_password};
 pub use evidence::{destroy_due, record_delivered};
-pub use extension::{ExtensionDecisionInput, ExtensionInput, decide_extension, request_extension};
+pub use extension::{
+    ExtensionDecisionInput, ExtensionInput, ExtensionRef, decide_extension, request_extension,
+};
 pub use intake::{
     Freshness, IntakeRefusal, Submission, SubmitOutcome, admit, revoked_problem, submit,
 };
