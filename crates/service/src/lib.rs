@@ -24,8 +24,9 @@
 //! * [`log`] — the in-memory Merkle tree over the events table, proofs and tiles.
 //! * [`custody`] — the files of sealed packages: taken in whole or not at all, removed only
 //!   after their logged destruction.
-//! * [`http`] — routes (the evidence endpoints in `http/evidence.rs`; who is calling, as
-//!   extractors, in `http/extract.rs`), problems (RFC 9457), OpenAPI.
+//! * [`http`] — routes and OpenAPI (`http/mod.rs`; the handlers by theme in `http/requests.rs`,
+//!   `http/directory.rs`, `http/log.rs` and `http/evidence.rs`; who is calling, as extractors,
+//!   in `http/extract.rs`), problems (RFC 9457).
 //! * [`wire`] — the node's JSON answers as typed structs, shared by the server and the CLI.
 //! * [`serve`] — the listener: timeouts, connection cap, shedding of stalled connections.
 

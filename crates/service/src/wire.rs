@@ -1,5 +1,5 @@
 //! The node's answers on the wire: one typed struct per JSON body the API sends, built by the
-//! server (`http.rs`) and read back by clients (`custos submit`, `log verify`, `fetch`). Each is
+//! server (`http/`) and read back by clients (`custos submit`, `log verify`, `fetch`). Each is
 //! `Serialize + Deserialize + ToSchema`, so the OpenAPI document describes exactly what is sent
 //! and a client reads fields, not `Value["proof"]`.
 //!

@@ -12,7 +12,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::extract::SingleUseCaller;
-use super::{parse_stored, visible_case};
+use super::parse_stored;
+use super::requests::visible_case;
 use crate::auth::Caller;
 use crate::custody::{
     Custody, EVIDENCE_DIR, SealedPackage, TempPackage, check_age_header, is_sha256_hex,

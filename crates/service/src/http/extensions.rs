@@ -18,7 +18,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
 
-use super::{ApiResult, Staff, json_body, visible_case};
+use super::requests::visible_case;
+use super::{ApiResult, Staff, json_body};
 use crate::auth::Caller;
 use crate::node::Node;
 use crate::ops::notice::NoticeFacts;

@@ -1,0 +1,353 @@
+//! Requests and their cases: signed intake (`POST /v1/requests`), the list and one case, a
+//! case's timeline, and the reviewers' steps (decision, second review, delivered, closed, hold
+//! renewal), each a writer job. [`visible_case`] is the one rule of who sees a case.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use custos_model::parse_request;
+use custos_store::CaseStatus;
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+
+use super::directory::hold_view;
+use super::extract::Staff;
+use super::{ApiResult, body_problem, json_body, parse_stored, stored_name};
+use crate::auth::Caller;
+use crate::node::Node;
+use crate::ops::{Case, DecisionInput, Freshness, SecondReviewInput, Submission, SubmitOutcome};
+use crate::problem::{FieldProblem, Problem};
+use crate::query::CaseQuery;
+use crate::wire::{CaseEvents, CaseView, EventView, HoldView, LoggedEvent};
+use crate::writer::Job;
+
+fn case_view(c: &Case) -> ApiResult<CaseView> {
+    Ok(CaseView {
+        case: c.case_id,
+        request_id: c.request_id.clone(),
+        authority: c.authority_kid.clone(),
+        status: c.status.as_str().into(),
+        outcome: c.outcome,
+        measure: c.measure,
+        requesting_state: c.requesting_state.clone(),
+        channel: c.channel,
+        emergency: c.emergency,
+        received_at: c.received_at,
+        respond_by: c.respond_by,
+        assessment: c.assessment.clone(),
+        decision: c.decision.clone(),
+        pending_decision: c.pending_decision.clone(),
+    })
+}
+
+/// A compact JWS: `header.payload.signature`, each part base64url without padding.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = r"^\s*[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\s*$")]
+pub struct CompactJws(pub String);
+
+/// Submit a signed request.
+///
+/// The body is a compact JWS (`alg: EdDSA`, `kid` = RFC 7638 thumbprint of a registered key)
+/// whose payload is a `custos.request/v1` document. The signature is checked before anything
+/// else. The same payload again returns the existing case (200); a different payload under the
+/// same id is refused (409) unless the node awaits information on it, in which case it is a
+/// supplement and is re-assessed (200).
+#[utoipa::path(post, path = "/v1/requests", request_body(content = CompactJws, content_type = "application/jose"),
+    responses((status = 201, body = CaseView, description = "Received and assessed"), (status = 200, body = CaseView, description = "Already received, or supplemented"),
+              (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem),
+              (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub(super) async fn submit(
+    State(node): State<Arc<Node>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body.map_err(body_problem)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // Media types are case-insensitive (RFC 9110 §8.3.1).
+    if !content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/jose"))
+    {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "media-type",
+            "Unsupported media type",
+            format!(
+                "send the request as a compact JWS with Content-Type: application/jose (got {content_type:?})"
+            ),
+        ));
+    }
+    let jws = std::str::from_utf8(&body)
+        .map_err(|_| {
+            Problem::bad_request("malformed-jws", "a compact JWS is ASCII; the body is not")
+        })?
+        .trim();
+    // 1. Signature first: nothing of the payload is read before it verifies.
+    let (authority, payload) = node.directory.verify(jws).await?;
+    // 2. The payload must be a valid request.
+    let request = parse_request(&payload).map_err(|invalid| {
+        let mut p = Problem::unprocessable(
+            "invalid-request",
+            format!(
+                "the signed request is not a valid custos.request/v1 document: {}",
+                invalid
+                    .problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        );
+        p.errors = invalid
+            .problems
+            .iter()
+            .map(|x| FieldProblem {
+                pointer: x.path.clone(),
+                detail: x.message.clone(),
+            })
+            .collect();
+        p
+    })?;
+    // 3. The intake rules: the key's state and channels, the replay window, future dating.
+    let now = Timestamp::now();
+    let intake = &node.config.intake;
+    let window = Freshness {
+        max_age_seconds: intake.max_age_seconds,
+        max_future_seconds: intake.max_future_seconds,
+    };
+    crate::ops::admit(&request, &authority, now, window)?;
+    // 4. Assess and record.
+    let assessment = node.assessor.assess(&request, now).map_err(|e| {
+        tracing::error!(error = %e, "assessment failed");
+        Problem::internal(
+            "the safeguards engine failed on this request (fail closed); nothing was recorded",
+        )
+    })?;
+    let submission = Submission {
+        authority,
+        payload_sha256: custos_ledger::Hash(Sha256::digest(&payload).into()),
+        payload: String::from_utf8(payload)
+            .map_err(|_| Problem::bad_request("invalid-request", "the payload is not UTF-8"))?,
+        request,
+        jws: jws.to_owned(),
+        assessment,
+        received_at: now,
+    };
+    let outcome = node
+        .writer
+        .call(|tx| Job::Submit(Box::new(submission), tx))
+        .await?;
+    let (status, case) = match outcome {
+        SubmitOutcome::Created(c) => (StatusCode::CREATED, c),
+        SubmitOutcome::Repeated(c) | SubmitOutcome::Supplemented(c) => (StatusCode::OK, c),
+    };
+    let mut resp = (status, Json(case_view(&case)?)).into_response();
+    if let Ok(loc) = HeaderValue::from_str(&format!("/v1/requests/{}", case.case_id)) {
+        resp.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(resp)
+}
+
+/// The case `case_id` if `caller` may see it: people see every case, an authority its own.
+pub(super) async fn visible_case(node: &Node, caller: &Caller, case_id: i64) -> ApiResult<Case> {
+    let case = node.store.case(case_id).await?;
+    match (case, caller) {
+        (Some(c), Caller::User(_)) => Ok(c),
+        (Some(c), Caller::Authority(a)) if c.authority_kid == a.kid => Ok(c),
+        // An authority learns nothing about other authorities' cases, not even that they exist.
+        _ => Err(Problem::not_found(format!(
+            "there is no case {case_id} visible to you"
+        ))),
+    }
+}
+
+/// Most requests `GET /v1/requests` returns at once (and its default).
+pub const MAX_LIST_LIMIT: u32 = 500;
+
+/// List requests, soonest deadline first. Authorities see only their own. A filter the list
+/// does not know, or a value it cannot take, is refused (400), never answered with `[]`.
+#[utoipa::path(get, path = "/v1/requests", params(CaseQuery),
+    security(("bearer" = []), ("custos_jws" = [])), responses((status = 200, body = Vec<CaseView>), (status = 400, body = Problem)))]
+pub(super) async fn list_requests(
+    State(node): State<Arc<Node>>,
+    RawQuery(q): RawQuery,
+    caller: Caller,
+) -> ApiResult<Json<Vec<CaseView>>> {
+    let q = CaseQuery::parse(q.as_deref().unwrap_or(""))?;
+    let limit = q.limit.unwrap_or(MAX_LIST_LIMIT);
+    if limit > MAX_LIST_LIMIT {
+        return Err(Problem::bad_request(
+            "limit-too-large",
+            format!("limit={limit}: at most {MAX_LIST_LIMIT} requests a page; page on with offset"),
+        ));
+    }
+    let only_from = match &caller {
+        Caller::Authority(a) => Some(a.kid.as_str()),
+        Caller::User(_) => None,
+    };
+    let q = CaseQuery {
+        limit: Some(limit),
+        ..q
+    };
+    let cases = node.query().cases(&q, only_from).await?;
+    Ok(Json(cases.iter().map(case_view).collect::<ApiResult<_>>()?))
+}
+
+/// One request.
+#[utoipa::path(get, path = "/v1/requests/{case}", params(("case" = i64, Path)), security(("bearer" = []), ("custos_jws" = [])),
+    responses((status = 200, body = CaseView), (status = 404, body = Problem)))]
+pub(super) async fn get_request(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    caller: Caller,
+) -> ApiResult<Json<CaseView>> {
+    Ok(Json(case_view(
+        &visible_case(&node, &caller, case_id).await?,
+    )?))
+}
+
+/// The timeline of a request: its events with their log indexes (the full events for people,
+/// types and times for the requesting authority).
+#[utoipa::path(get, path = "/v1/requests/{case}/events", params(("case" = i64, Path)), security(("bearer" = []), ("custos_jws" = [])),
+    responses((status = 200, body = CaseEvents), (status = 404, body = Problem)))]
+pub(super) async fn request_events(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    caller: Caller,
+) -> ApiResult<Json<CaseEvents>> {
+    visible_case(&node, &caller, case_id).await?;
+    let published = node.log.published_size();
+    let mut events = Vec::new();
+    for e in node.store.case_events(case_id).await? {
+        events.push(EventView {
+            log_index: e.seq,
+            kind: stored_name("event type", &e.event_type)?,
+            at: e.at,
+            inclusion_proof: (e.seq < published)
+                .then(|| format!("/v1/log/inclusion?index={}&size={published}", e.seq)),
+            event: match caller {
+                Caller::User(_) => Some(parse_stored::<LoggedEvent>("event", &e.body)?),
+                Caller::Authority(_) => None,
+            },
+        });
+    }
+    Ok(Json(CaseEvents {
+        case: case_id,
+        events,
+    }))
+}
+
+/// Record a reviewer's decision.
+#[utoipa::path(post, path = "/v1/requests/{case}/decision", params(("case" = i64, Path)), request_body = DecisionInput, security(("bearer" = [])),
+    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem)))]
+pub(super) async fn decide(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    Staff(user): Staff,
+    body: Bytes,
+) -> ApiResult<Json<CaseView>> {
+    let input: DecisionInput = json_body(&body)?;
+    let case = node
+        .writer
+        .call(|tx| Job::Decide {
+            case_id,
+            user,
+            input,
+            reply: tx,
+        })
+        .await?;
+    Ok(Json(case_view(&case)?))
+}
+
+/// Confirm or reject a decision waiting for a second reviewer (supervisors only, not the
+/// proposer).
+#[utoipa::path(post, path = "/v1/requests/{case}/second-review", params(("case" = i64, Path)), request_body = SecondReviewInput, security(("bearer" = [])),
+    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem)))]
+pub(super) async fn second_review(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    Staff(user): Staff,
+    body: Bytes,
+) -> ApiResult<Json<CaseView>> {
+    let input: SecondReviewInput = json_body(&body)?;
+    let case = node
+        .writer
+        .call(|tx| Job::SecondReview {
+            case_id,
+            user,
+            input,
+            reply: tx,
+        })
+        .await?;
+    Ok(Json(case_view(&case)?))
+}
+
+async fn advance(
+    node: &Node,
+    case_id: i64,
+    user: custos_store::User,
+    to: CaseStatus,
+) -> ApiResult<Json<CaseView>> {
+    let case = node
+        .writer
+        .call(|tx| Job::Advance {
+            case_id,
+            user,
+            to,
+            reply: tx,
+        })
+        .await?;
+    Ok(Json(case_view(&case)?))
+}
+
+/// Mark an executed request delivered.
+#[utoipa::path(post, path = "/v1/requests/{case}/delivered", params(("case" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub(super) async fn mark_delivered(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    Staff(user): Staff,
+) -> ApiResult<Json<CaseView>> {
+    advance(&node, case_id, user, CaseStatus::Delivered).await
+}
+
+/// Close a decided request.
+#[utoipa::path(post, path = "/v1/requests/{case}/closed", params(("case" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub(super) async fn mark_closed(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    Staff(user): Staff,
+) -> ApiResult<Json<CaseView>> {
+    advance(&node, case_id, user, CaseStatus::Closed).await
+}
+
+/// Renew a preservation hold.
+#[utoipa::path(post, path = "/v1/requests/{case}/hold/renew", params(("case" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = HoldView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub(super) async fn renew_hold(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    Staff(user): Staff,
+) -> ApiResult<Json<HoldView>> {
+    let h = node
+        .writer
+        .call(|tx| Job::Renew {
+            case_id,
+            user,
+            reply: tx,
+        })
+        .await?;
+    Ok(Json(hold_view(&h)))
+}
