@@ -3,7 +3,9 @@
 //! * `custos assess` applies a safeguard profile to one request (safeguards.md, *Command-line
 //!   contract*).
 //! * `custos init | serve | authority | user` set up and run a node (`node_cmd`).
-//! * `custos submit | log verify | log check-opening` talk to a node over HTTP (`client`).
+//! * `custos submit | log verify | log check-opening` talk to a node over HTTP (`client`);
+//!   `custos extension request` asks, as a requesting authority, to move a deadline
+//!   (`extension`).
 //! * `custos audit | log open` check a node's own database (`audit`).
 //!
 //! Output goes through `out`, so a reader that closes the pipe early ends the output quietly.
@@ -17,6 +19,7 @@ mod assess;
 mod audit;
 mod client;
 mod evidence;
+mod extension;
 mod node_cmd;
 mod out;
 mod seal;
@@ -140,6 +143,10 @@ enum Command {
         out: PathBuf,
     },
 
+    /// As a requesting authority: ask a node to move a deadline of one of your cases.
+    #[command(subcommand)]
+    Extension(ExtensionCommand),
+
     /// Seal produced files into an age-encrypted package with a signed manifest.
     Seal(seal::SealArgs),
     /// Decrypt a sealed package, verify its manifest and files, and extract them.
@@ -217,6 +224,34 @@ enum EvidenceCommand {
         /// The produced files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExtensionCommand {
+    /// Ask, signed with the authority's key, to extend the end of confidentiality of a case to
+    /// `--until`, with reasons. Logged as `extension.requested`; a reviewer of the node grants or
+    /// refuses it (API `POST /v1/requests/{case}/extensions/{extension}/decision`, or the
+    /// console). Prints the node's answer (JSON).
+    Request {
+        /// The node, e.g. http://127.0.0.1:8480.
+        #[arg(long)]
+        server: String,
+        /// The authority's private JWK.
+        #[arg(long, value_name = "KEY.jwk")]
+        key: PathBuf,
+        /// The node's case number.
+        #[arg(long)]
+        case: i64,
+        /// The deadline to move (today only `confidentiality`).
+        #[arg(long, default_value = "confidentiality")]
+        kind: String,
+        /// The date wanted (RFC 3339, e.g. 2027-03-01T00:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        until: Timestamp,
+        /// Why the deadline must move.
+        #[arg(long)]
+        reasons: String,
     },
 }
 
@@ -393,6 +428,14 @@ fn main() -> ExitCode {
             case,
             out,
         } => evidence::fetch(&server, &key, &vkey, case, &out),
+        Command::Extension(ExtensionCommand::Request {
+            server,
+            key,
+            case,
+            kind,
+            until,
+            reasons,
+        }) => extension::request(&server, &key, case, &kind, until, &reasons),
         Command::Seal(args) => seal::seal(args),
         Command::Unseal(args) => seal::unseal(args),
     };

@@ -9,6 +9,7 @@ mod hardening;
 mod hostile;
 mod integrity;
 mod layering;
+mod notice_cli;
 mod pipes;
 mod seal_cli;
 mod service_cli;

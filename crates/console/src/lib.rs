@@ -85,6 +85,10 @@ pub fn router(node: Arc<Node>) -> Router {
             post(pages::second_review),
         )
         .route("/console/requests/{case}/hold/renew", post(pages::renew))
+        .route(
+            "/console/requests/{case}/extensions/{extension}/decision",
+            post(pages::decide_extension),
+        )
         .route("/console/holds", get(pages::holds))
         .route("/console/holds.csv", get(pages::holds_csv))
         .route("/console/notices.csv", get(pages::notices_csv))

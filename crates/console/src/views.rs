@@ -496,6 +496,32 @@ pub fn event_summary(e: &StoredEvent) -> String {
         EventType::EvidenceSealed | EventType::EvidenceDelivered | EventType::EvidenceDestroyed => {
             format!("package SHA-256 {}", text(&body["package_sha256"]))
         }
+        EventType::NoticeSent => format!("attempt {}: delivered", body["attempt"]),
+        EventType::NoticeFailed => format!(
+            "attempt {} failed: {}; next try {}",
+            body["attempt"],
+            text(&body["error"]),
+            text(&body["next_attempt_at"])
+        ),
+        EventType::ExtensionRequested => format!(
+            "the requester asks to move {} from {} to {}",
+            text(&body["kind"]).replace('_', " "),
+            text(&body["current_until"]),
+            text(&body["until"])
+        ),
+        EventType::ExtensionGranted => format!(
+            "extension {} granted to {} by {}: {}",
+            body["extension"],
+            text(&body["until"]),
+            text(&body["by"]),
+            text(&body["reason"])
+        ),
+        EventType::ExtensionRefused => format!(
+            "extension {} refused by {}: {}",
+            body["extension"],
+            text(&body["by"]),
+            text(&body["reason"])
+        ),
         _ => String::new(),
     }
 }
@@ -542,6 +568,13 @@ pub fn category_choices(r: &Request, a: &Assessment) -> Vec<(DataCategory, bool)
         .iter()
         .map(|c| (c, proposed.contains(c)))
         .collect()
+}
+
+/// A kind of extension in people's words.
+pub fn extension_kind(kind: custos_service::query::ExtensionKind) -> &'static str {
+    match kind {
+        custos_service::query::ExtensionKind::Confidentiality => "End of confidentiality",
+    }
 }
 
 #[cfg(test)]

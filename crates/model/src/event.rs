@@ -82,6 +82,19 @@ pub enum EventType {
     #[serde(rename = "notice.sent")]
     #[strum(serialize = "notice.sent")]
     NoticeSent,
+    #[serde(rename = "notice.failed")]
+    #[strum(serialize = "notice.failed")]
+    NoticeFailed,
+    // Deadlines a requester asked to move, and the reviewer's answer.
+    #[serde(rename = "extension.requested")]
+    #[strum(serialize = "extension.requested")]
+    ExtensionRequested,
+    #[serde(rename = "extension.granted")]
+    #[strum(serialize = "extension.granted")]
+    ExtensionGranted,
+    #[serde(rename = "extension.refused")]
+    #[strum(serialize = "extension.refused")]
+    ExtensionRefused,
     #[serde(rename = "request.delivered")]
     #[strum(serialize = "request.delivered")]
     RequestDelivered,

@@ -1,6 +1,7 @@
 //! The receiving jurisdiction: the settings of the state or provider that got the request and
 //! that are not in the policies — which offence categories are criminal here (for dual
-//! criminality), which requesting states get heightened scrutiny, and the deadlines.
+//! criminality), which requesting states get heightened scrutiny, the deadlines, and the remedies
+//! a notice to the person concerned names.
 //!
 //! Written by operators as TOML (`custos assess --jurisdiction FILE`); a key left out keeps the
 //! default of safeguards.md. This module parses text only; reading the file is the caller's job.
@@ -28,6 +29,9 @@ pub struct Jurisdiction {
     /// Requesting states whose requests always go to a reviewer.
     pub heightened_scrutiny_states: BTreeSet<StateCode>,
     pub deadlines: DeadlineSettings,
+    /// How a person concerned can challenge a disclosure here, in plain words: the text of the
+    /// notices' "How to challenge" section. `None`: the service's plain default.
+    pub remedies: Option<String>,
 }
 
 /// How long the receiving side has, and how long preserved data is kept (safeguards.md,
@@ -66,6 +70,7 @@ impl Default for Jurisdiction {
             criminal,
             heightened_scrutiny_states: BTreeSet::new(),
             deadlines: DeadlineSettings::default(),
+            remedies: None,
         }
     }
 }
@@ -83,6 +88,10 @@ pub enum JurisdictionError {
     BadState(String),
     #[error("deadlines.{0} must be at least 1")]
     ZeroDeadline(&'static str),
+    #[error(
+        "remedies: give the text a notice shows on how to challenge a disclosure, or leave the key out for the default"
+    )]
+    BlankRemedies,
 }
 
 #[derive(Deserialize)]
@@ -92,14 +101,20 @@ struct JurisdictionFile {
     criminal_categories: Option<Vec<String>>,
     heightened_scrutiny_states: Option<Vec<String>>,
     deadlines: Option<DeadlineSettings>,
+    remedies: Option<String>,
 }
 
 impl Jurisdiction {
     /// Reads a jurisdiction from TOML text; keys left out keep their defaults.
     pub fn from_toml(text: &str) -> Result<Self, JurisdictionError> {
         let file: JurisdictionFile = toml::from_str(text)?;
+        let remedies = match file.remedies {
+            Some(r) if r.trim().is_empty() => return Err(JurisdictionError::BlankRemedies),
+            r => r.map(|r| r.trim().to_owned()),
+        };
         let mut j = Jurisdiction {
             name: file.name.filter(|n| !n.trim().is_empty()),
+            remedies,
             ..Jurisdiction::default()
         };
         if let Some(list) = file.criminal_categories {
@@ -217,6 +232,22 @@ mod tests {
         );
         assert_eq!(j.deadlines.respond_within_days, 5);
         assert_eq!(j.deadlines.preserve_for_days, 90);
+        assert_eq!(j.remedies, None, "no remedies key: the default text");
+    }
+
+    #[test]
+    fn remedies_are_read_trimmed_and_never_blank() {
+        let j = Jurisdiction::from_toml(
+            "remedies = \"\"\"\n  Complain to the Data Protection Authority of Examplia within 3 months.\n\"\"\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            j.remedies.as_deref(),
+            Some("Complain to the Data Protection Authority of Examplia within 3 months.")
+        );
+        let e = Jurisdiction::from_toml("remedies = \"  \"").unwrap_err();
+        assert!(e.to_string().starts_with("remedies: "), "{e}");
+        assert_eq!(Jurisdiction::default().remedies, None);
     }
 
     #[test]

@@ -230,6 +230,7 @@ pub async fn read_tables(store: &Store) -> Result<Tables, custos_store::StoreErr
         cases: store.all_cases().await?,
         holds: store.all_holds().await?,
         notices: store.notices().await?,
+        extensions: store.all_extensions().await?,
         evidence: store.all_evidence().await?,
     })
 }

@@ -64,9 +64,13 @@ pub struct LifecycleConfig {
     /// How often the scheduler looks for due items, in seconds.
     #[serde(default = "default_tick")]
     pub scheduler_interval_seconds: u64,
-    /// A command run to deliver a notice to the person concerned (`sh -c`), with `CUSTOS_CASE`,
-    /// `CUSTOS_REQUEST_ID` and `CUSTOS_NOTICE_DUE_AT` in its environment. Exit 0 = sent.
-    /// When absent, due notices are listed for people to send, and not marked sent.
+    /// A command run to deliver a notice to the person concerned (`sh -c`, in the node
+    /// directory). It reads the notice as JSON (`custos.notice/v1`, with its plain text in
+    /// `text`) on its standard input, and finds `CUSTOS_CASE`, `CUSTOS_REQUEST_ID`,
+    /// `CUSTOS_NOTICE_DUE_AT` and `CUSTOS_NOTICE_ATTEMPT` in its environment. Exit 0 = sent;
+    /// anything else (or no exit within 60 s) is a failure, logged and retried after 1 min,
+    /// 5 min, 30 min, 2 h, then every 6 h. When absent, due notices are listed for people to
+    /// send (`GET /v1/notices`, `GET /v1/requests/{case}/notice`), and not marked sent.
     #[serde(default)]
     pub notice_command: Option<String>,
     /// Days the node keeps a sealed package after it was first handed over; then the package is

@@ -96,6 +96,20 @@ pub fn load_profile(dir: &Path, spec: &str) -> anyhow::Result<Profile> {
     )?)
 }
 
+/// Loads the node's jurisdiction file (relative to the node directory), or the built-in default
+/// when the configuration names none.
+pub fn load_jurisdiction(dir: &Path, config: &Config) -> anyhow::Result<Jurisdiction> {
+    match &config.jurisdiction {
+        None => Ok(Jurisdiction::default()),
+        Some(p) => {
+            let path = dir.join(p);
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Ok(Jurisdiction::from_toml(&text).with_context(|| format!("{}", path.display()))?)
+        }
+    }
+}
+
 impl Node {
     /// Typed reads of this node's records.
     pub fn query(&self) -> Queries<'_> {
@@ -114,15 +128,8 @@ impl Node {
         let (_, config, key, store) = NodeDir::open(dir).await?.into_parts();
         let key = key.context("the node key is missing")?;
         let profile = load_profile(dir, &config.profile)?;
-        let jurisdiction = match &config.jurisdiction {
-            None => Jurisdiction::default(),
-            Some(p) => {
-                let path = dir.join(p);
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                Jurisdiction::from_toml(&text).with_context(|| format!("{}", path.display()))?
-            }
-        };
+        let jurisdiction = load_jurisdiction(dir, &config)?;
+        let assessor = Arc::new(Assessor::new(profile, jurisdiction));
         // Nothing is served from a history the node's own signatures contradict, nor from
         // tables that contradict the history.
         let head = crate::integrity::read_head(dir)?;
@@ -140,14 +147,11 @@ impl Node {
                 .with_context(|| format!("cannot write {}", vkey_path.display()))?;
         }
         let directory = Arc::new(Directory::new(registry));
-        let assessor = Arc::new(Assessor::new(profile, jurisdiction));
         let writer = writer::spawn(
             store.clone(),
             log.clone(),
             writer::WriterContext {
-                rules: LifecycleRules {
-                    preservation_days: config.lifecycle.preservation_days,
-                },
+                rules: LifecycleRules::of(config.lifecycle.preservation_days, &assessor),
                 directory: directory.clone(),
                 dir: dir.to_owned(),
                 clock: crate::clock::Clock::system(),

@@ -13,7 +13,8 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 pub use crate::ops::Case;
 pub use custos_store::{
-    Authority, CaseStatus, Evidence, Hold, Notice, Role, StoreError, StoredEvent, User,
+    Authority, CaseStatus, Evidence, Extension, ExtensionKind, ExtensionStatus, Hold, Notice, Role,
+    StoreError, StoredEvent, User,
 };
 
 use crate::problem::Problem;
@@ -95,6 +96,21 @@ impl<'a> Queries<'a> {
     /// Notices owed to persons concerned, by due date.
     pub async fn notices(&self) -> Read<Vec<Notice>> {
         self.store.notices().await
+    }
+
+    /// The notice owed on one case, if any.
+    pub async fn notice(&self, case_id: i64) -> Read<Option<Notice>> {
+        self.store.notice(case_id).await
+    }
+
+    /// Requests for extensions waiting for a reviewer, oldest first.
+    pub async fn pending_extensions(&self) -> Read<Vec<Extension>> {
+        self.store.pending_extensions().await
+    }
+
+    /// The requests for extensions of one case, oldest first.
+    pub async fn case_extensions(&self, case_id: i64) -> Read<Vec<Extension>> {
+        self.store.case_extensions(case_id).await
     }
 
     /// The evidence packages of a case, oldest first.

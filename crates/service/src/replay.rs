@@ -1,7 +1,8 @@
 //! The projections as the log says they must be: every table the node acts on, rebuilt from the
 //! events alone.
 //!
-//! The tables (`authorities`, `users`, `cases`, `holds`, `notices`, `evidence`) are caches of the
+//! The tables (`authorities`, `users`, `cases`, `holds`, `notices`, `extensions`, `evidence`) are
+//! caches of the
 //! events, updated in the transaction that appends them. Anyone who can write the database can
 //! edit a cache without touching an event: un-revoke a key, promote an auditor, turn a refusal
 //! into an execution. [`Projections::replay`] folds the events into what each row must hold, and
@@ -22,7 +23,10 @@ use base64::Engine as _;
 use custos_jose::{PublicJwk, verify_compact};
 use custos_model::{EventType, Outcome, Request, parse_request};
 use custos_safeguards::Assessment;
-use custos_store::{Authority, CaseStatus, Evidence, Hold, Notice, Role, StoredEvent};
+use custos_store::{
+    Authority, CaseStatus, Evidence, Extension, ExtensionKind, ExtensionStatus, Hold, Notice, Role,
+    StoredEvent,
+};
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
@@ -189,6 +193,8 @@ pub struct Projections {
     pub holds: BTreeMap<i64, Hold>,
     /// Notices by case.
     pub notices: BTreeMap<i64, Notice>,
+    /// Requests for extensions by number.
+    pub extensions: BTreeMap<i64, Extension>,
     /// Packages by digest.
     pub evidence: BTreeMap<String, Evidence>,
     /// Problems met while folding (an event that cannot apply, a decision its author's role
@@ -229,6 +235,8 @@ pub struct Tables {
     pub holds: Vec<Hold>,
     /// `notices`.
     pub notices: Vec<Notice>,
+    /// `extensions`.
+    pub extensions: Vec<Extension>,
     /// `evidence`.
     pub evidence: Vec<Evidence>,
 }
@@ -533,6 +541,7 @@ impl Projections {
                             sent_at: None,
                             attempts: 0,
                             last_error: None,
+                            last_attempt_at: None,
                         },
                     );
                 }
@@ -694,11 +703,103 @@ impl Projections {
                 let n = self.notices.get_mut(&id).ok_or("no notice was owed")?;
                 n.ended_at = Some(at);
             }
-            EventType::NoticeSent => {
+            EventType::NoticeSent | EventType::NoticeFailed => {
                 let id = e.case_id.ok_or("names no case")?;
                 let n = self.notices.get_mut(&id).ok_or("no notice was owed")?;
-                n.sent_at = Some(at);
-                n.attempts = body["attempt"].as_i64().unwrap_or(n.attempts);
+                if n.sent_at.is_some() {
+                    return Err("records a delivery of a notice already sent".into());
+                }
+                n.attempts = body["attempt"].as_i64().ok_or("attempt is not a number")?;
+                n.last_attempt_at = Some(at);
+                if kind == EventType::NoticeSent {
+                    n.sent_at = Some(at);
+                    n.last_error = None;
+                } else {
+                    n.last_error = Some(text(body, "error")?.to_owned());
+                }
+            }
+            EventType::ExtensionRequested => {
+                let case = self.case_mut(e)?;
+                let (case_id, authority) = (case.case_id, case.authority_kid.clone());
+                let by = text(body, "by")?.to_owned();
+                if by != authority {
+                    self.findings.push(Finding::new(
+                        "signature",
+                        format!(
+                            "event {} ({}): {by} asked to extend a deadline of case {case_id}, which {authority} sent",
+                            e.seq, e.event_type
+                        ),
+                    ));
+                }
+                let kind: ExtensionKind = text(body, "kind")?
+                    .parse()
+                    .map_err(|_| "kind is not a kind of extension")?;
+                let id = i64::try_from(e.seq).map_err(|x| x.to_string())?;
+                self.extensions.insert(
+                    id,
+                    Extension {
+                        extension_id: id,
+                        case_id,
+                        kind,
+                        asked_by: by,
+                        asked_at: at,
+                        current_until: time(body, "current_until")?,
+                        asked_until: time(body, "until")?,
+                        reasons: text(body, "reasons")?.to_owned(),
+                        status: ExtensionStatus::Pending,
+                        decided_by: None,
+                        decided_at: None,
+                        granted_until: None,
+                        decision_reason: None,
+                    },
+                );
+            }
+            EventType::ExtensionGranted | EventType::ExtensionRefused => {
+                let who = text(body, "by")?.to_owned();
+                self.require_role(e, &who, Role::Reviewer, "deciding an extension");
+                let id = body["extension"]
+                    .as_i64()
+                    .ok_or("extension is not a number")?;
+                let case_id = self.case_mut(e)?.case_id;
+                let x = self
+                    .extensions
+                    .get_mut(&id)
+                    .filter(|x| x.case_id == case_id)
+                    .ok_or_else(|| {
+                        format!("decides extension {id}, which this case never asked")
+                    })?;
+                if x.status != ExtensionStatus::Pending {
+                    return Err(format!("decides extension {id} a second time"));
+                }
+                x.decided_by = Some(who);
+                x.decided_at = Some(at);
+                x.decision_reason = Some(text(body, "reason")?.to_owned());
+                if kind == EventType::ExtensionRefused {
+                    x.status = ExtensionStatus::Refused;
+                    return Ok(());
+                }
+                let until = time(body, "until")?;
+                x.status = ExtensionStatus::Granted;
+                x.granted_until = Some(until);
+                let kind = x.kind;
+                match kind {
+                    ExtensionKind::Confidentiality => {
+                        if let Some(n) = self.notices.get_mut(&case_id) {
+                            if n.ended_at.is_some() || n.sent_at.is_some() {
+                                return Err(format!(
+                                    "extends the confidentiality of case {case_id} after it ended"
+                                ));
+                            }
+                            n.due_at = until;
+                        }
+                        let case = self.case_mut(e)?;
+                        case.confidentiality_until = Some(until);
+                        if case.notify_person_at.is_some() {
+                            case.notify_person_at = Some(until);
+                        }
+                        case.updated_at = at;
+                    }
+                }
             }
             EventType::RequestDelivered | EventType::RequestClosed => {
                 let who = text(body, "by")?.to_owned();
@@ -983,10 +1084,8 @@ impl Projections {
                     "notices: case {} has a notice no decision owed",
                     n.case_id
                 )),
-                // Failed delivery attempts are not logged; what was logged must match.
-                Some(l)
-                    if (l.due_at, l.ended_at, l.sent_at) != (n.due_at, n.ended_at, n.sent_at) =>
-                {
+                // Every delivery attempt is logged (notice.sent, notice.failed).
+                Some(l) if l != n => {
                     differ(format!(
                         "notices: the notice of case {} differs from its events",
                         n.case_id
@@ -1000,6 +1099,26 @@ impl Projections {
             "notices",
             self.notices.keys(),
             t.notices.iter().map(|n| &n.case_id),
+        );
+
+        for x in &t.extensions {
+            match self.extensions.get(&x.extension_id) {
+                None => differ(format!(
+                    "extensions: extension {} (case {}) is in the table but no event asked it",
+                    x.extension_id, x.case_id
+                )),
+                Some(l) if l != x => differ(format!(
+                    "extensions: extension {} of case {} differs from its events",
+                    x.extension_id, x.case_id
+                )),
+                Some(_) => {}
+            }
+        }
+        missing(
+            &mut differ,
+            "extensions",
+            self.extensions.keys(),
+            t.extensions.iter().map(|x| &x.extension_id),
         );
 
         for p in &t.evidence {

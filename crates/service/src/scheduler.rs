@@ -1,18 +1,33 @@
 //! The scheduler: what falls due without anyone asking. Each pass has the writer release lapsed
 //! holds and record ends of confidentiality ([`crate::ops::tick`]), destroy packages whose
-//! retention ended ([`crate::ops::destroy_due`], then their files), and runs the operator's
-//! notice command for each notice due, recording the result. Items are picked by state, not by
-//! timers, so a node that was down catches up on everything that fell due meanwhile.
+//! retention ended ([`crate::ops::destroy_due`], then their files), and hands each notice whose
+//! delivery attempt is due to the operator's notice command, recording the outcome
+//! (`notice.sent`, or `notice.failed` with the reason; a failure is retried with backoff, see
+//! [`crate::ops::retry_delay`]). Items are picked by state, not by timers, so a node that was
+//! down catches up on everything that fell due meanwhile and a restart loses no retry.
+//!
+//! The notice command (`lifecycle.notice_command`, run with `sh -c` in the node directory) reads
+//! the notice as JSON (`custos.notice/v1`, [`crate::ops::NoticeDocument`]) on its standard
+//! input, and finds `CUSTOS_CASE`, `CUSTOS_REQUEST_ID`, `CUSTOS_NOTICE_DUE_AT` and
+//! `CUSTOS_NOTICE_ATTEMPT` in its environment. Exit 0 means delivered. Nothing of the notice
+//! is written to the node's own log output.
 
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
 
 use crate::custody::remove_destroyed_files;
 use crate::node::Node;
+use crate::ops::{DueNotice, NoticeDelivery};
 use crate::problem::Problem;
 use crate::writer::Job;
+
+/// How long a notice command may run before the attempt counts as failed.
+pub const NOTICE_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Node {
     /// Runs the scheduler forever: on start (catching up on everything that fell due while the
@@ -42,27 +57,81 @@ impl Node {
             remove_destroyed_files(&self.store, &self.dir).await?;
         }
         let Some(command) = self.config.lifecycle.notice_command.clone() else {
+            // Without a command, due notices are listed for people to send (GET /v1/notices,
+            // the console), and not marked sent.
             return Ok(());
         };
         for notice in due {
-            let result = tokio::process::Command::new("sh")
-                .arg("-c")
-                .arg(&command)
-                .env("CUSTOS_CASE", notice.case_id.to_string())
-                .env("CUSTOS_REQUEST_ID", &notice.request_id)
-                .env("CUSTOS_NOTICE_DUE_AT", notice.due_at.to_string())
-                .current_dir(&self.dir)
-                .status()
-                .await;
-            let result = match result {
-                Ok(s) if s.success() => Ok(()),
-                Ok(s) => Err(format!("notice command exited with {s}")),
-                Err(e) => Err(format!("notice command could not start: {e}")),
-            };
+            let delivery = self.deliver(&command, &notice).await;
+            if let NoticeDelivery::Failed { error } = &delivery {
+                tracing::warn!(
+                    case = notice.case_id,
+                    attempt = notice.attempt,
+                    error = %error,
+                    "a notice could not be delivered; it will be tried again"
+                );
+            }
+            let case_id = notice.case_id;
             self.writer
-                .call(|tx| Job::NoticeResult(notice.case_id, result, tx))
+                .call(|reply| Job::NoticeResult {
+                    case_id,
+                    at: now,
+                    delivery,
+                    reply,
+                })
                 .await?;
         }
         Ok(())
+    }
+
+    /// Runs the notice command for one notice, the JSON on its standard input.
+    async fn deliver(&self, command: &str, notice: &DueNotice) -> NoticeDelivery {
+        let failed = |error: String| NoticeDelivery::Failed { error };
+        let document = match &notice.document {
+            Ok(d) => d,
+            Err(e) => return failed(format!("the notice could not be made: {e}")),
+        };
+        let mut json = match serde_json::to_vec_pretty(document) {
+            Ok(j) => j,
+            Err(e) => return failed(format!("the notice could not be written as JSON: {e}")),
+        };
+        json.push(b'\n');
+        let notice_sha256 = hex::encode(Sha256::digest(&json));
+        let child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .env("CUSTOS_CASE", notice.case_id.to_string())
+            .env("CUSTOS_REQUEST_ID", &notice.request_id)
+            .env("CUSTOS_NOTICE_DUE_AT", notice.due_at.to_string())
+            .env("CUSTOS_NOTICE_ATTEMPT", notice.attempt.to_string())
+            .current_dir(&self.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => return failed(format!("the notice command could not start: {e}")),
+        };
+        let stdin = child.stdin.take();
+        let run = async {
+            if let Some(mut stdin) = stdin {
+                // A command that does not read its input closes the pipe: not a failure by
+                // itself, its exit status decides.
+                let _ = stdin.write_all(&json).await;
+                drop(stdin);
+            }
+            child.wait().await
+        };
+        match tokio::time::timeout(NOTICE_COMMAND_TIMEOUT, run).await {
+            Ok(Ok(s)) if s.success() => NoticeDelivery::Sent { notice_sha256 },
+            Ok(Ok(s)) => failed(format!("the notice command exited with {s}")),
+            Ok(Err(e)) => failed(format!("the notice command could not be waited for: {e}")),
+            Err(_) => failed(format!(
+                "the notice command did not finish within {} s and was stopped",
+                NOTICE_COMMAND_TIMEOUT.as_secs()
+            )),
+        }
     }
 }

@@ -223,6 +223,51 @@ pub struct NoticeView {
     pub attempts: i64,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
+    /// When the last attempt was made.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_attempt_at: Option<Timestamp>,
+    /// When the next attempt is due (the due date, then after each failure 1 min, 5 min,
+    /// 30 min, 2 h, then every 6 h); absent once sent.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub next_attempt_at: Option<Timestamp>,
+}
+
+/// A request to move a deadline, and its answer. The requesting authority sees its own
+/// requests without the reviewer's name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExtensionView {
+    /// Its number (the log index of its `extension.requested` event).
+    pub extension: i64,
+    /// The case.
+    pub case: i64,
+    /// Which deadline.
+    #[schema(schema_with = crate::ops::extension::schema::extension_kind)]
+    pub kind: custos_store::ExtensionKind,
+    /// `pending`, `granted` or `refused`.
+    #[schema(schema_with = crate::ops::extension::schema::extension_status)]
+    pub status: custos_store::ExtensionStatus,
+    /// When it was asked.
+    #[schema(value_type = String, format = DateTime)]
+    pub asked_at: Timestamp,
+    /// The deadline in force when it was asked.
+    #[schema(value_type = String, format = DateTime)]
+    pub current_until: Timestamp,
+    /// The date asked for.
+    #[schema(value_type = String, format = DateTime)]
+    pub asked_until: Timestamp,
+    /// The requester's reasons.
+    pub reasons: String,
+    /// When it was decided.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub decided_at: Option<Timestamp>,
+    /// The new deadline, if granted.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub granted_until: Option<Timestamp>,
+    /// The reviewer's reason, written for the requester.
+    pub reason: Option<String>,
+    /// Who decided (shown to the node's staff only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
 }
 
 /// A requesting authority's registered key.

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::ops::Case;
-use custos_store::{Batch, CaseStatus, Evidence, Hold, Store, User};
+use custos_store::{Authority, Batch, CaseStatus, Evidence, Extension, Hold, Notice, Store, User};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,8 +18,9 @@ use crate::custody::Custody;
 use crate::directory::Directory;
 use crate::log::NodeLog;
 use crate::ops::{
-    self, Appended, DecisionInput, DueNotice, LifecycleRules, ReclassificationInput,
-    SecondReviewInput, Submission, SubmitOutcome,
+    self, Appended, DecisionInput, DueNotice, ExtensionDecisionInput, ExtensionInput,
+    LifecycleRules, NoticeDelivery, ReclassificationInput, SecondReviewInput, Submission,
+    SubmitOutcome,
 };
 use crate::problem::Problem;
 
@@ -90,8 +91,42 @@ pub enum Job {
     },
     /// Scheduler tick.
     Tick(Timestamp, Reply<Vec<DueNotice>>),
-    /// Result of a notice delivery.
-    NoticeResult(i64, Result<(), String>, Reply<()>),
+    /// Result of a notice delivery attempt made at `at`; answers the notice as it now stands
+    /// (`None` if it was not awaiting delivery).
+    NoticeResult {
+        /// The case.
+        case_id: i64,
+        /// When the attempt was made.
+        at: Timestamp,
+        /// How it went.
+        delivery: NoticeDelivery,
+        /// Reply.
+        reply: Reply<Option<Notice>>,
+    },
+    /// A requesting authority asks to move a deadline of its case.
+    RequestExtension {
+        /// The case.
+        case_id: i64,
+        /// The caller (re-read from the log's directory under the write lock).
+        authority: Authority,
+        /// What it asks.
+        input: ExtensionInput,
+        /// Reply.
+        reply: Reply<Extension>,
+    },
+    /// A reviewer decides a request for an extension.
+    DecideExtension {
+        /// The case.
+        case_id: i64,
+        /// The extension's number.
+        extension_id: i64,
+        /// Who.
+        user: User,
+        /// Grant or refuse, and why.
+        input: ExtensionDecisionInput,
+        /// Reply.
+        reply: Reply<Extension>,
+    },
     /// Catch up with events other processes appended, and sign a checkpoint if needed.
     Sync(Reply<()>),
     /// Take a package into custody: check, rename into place and record, in one step.
@@ -174,11 +209,48 @@ impl Job {
             } => task(reply, move |b, out, _, now| {
                 Box::pin(async move { ops::advance(b, out, case_id, &user, to, now).await })
             }),
-            Job::Tick(at, reply) => task(reply, move |b, out, _, _| {
-                Box::pin(async move { ops::tick(b, out, at).await })
+            Job::Tick(at, reply) => task(reply, move |b, out, cx, _| {
+                Box::pin(async move { ops::tick(b, out, &cx.rules, at).await })
             }),
-            Job::NoticeResult(case_id, result, reply) => task(reply, move |b, out, _, now| {
-                Box::pin(async move { ops::notice_result(b, out, case_id, result, now).await })
+            Job::NoticeResult {
+                case_id,
+                at,
+                delivery,
+                reply,
+            } => task(reply, move |b, out, _, _| {
+                Box::pin(async move { ops::notice_result(b, out, case_id, delivery, at).await })
+            }),
+            Job::RequestExtension {
+                case_id,
+                authority,
+                input,
+                reply,
+            } => task(reply, move |b, out, cx, now| {
+                Box::pin(async move {
+                    // Revocation re-checked under the write lock, against the log's directory.
+                    let current = cx.directory.authority(&authority.kid).ok_or_else(|| {
+                        Problem::forbidden(
+                            "unknown-key",
+                            format!("the key {} is not in the log's directory", authority.kid),
+                        )
+                    })?;
+                    ops::request_extension(b, out, &cx.rules, case_id, &current, &input, now).await
+                })
+            }),
+            Job::DecideExtension {
+                case_id,
+                extension_id,
+                user,
+                input,
+                reply,
+            } => task(reply, move |b, out, cx, now| {
+                Box::pin(async move {
+                    let which = ops::ExtensionRef {
+                        case_id,
+                        extension_id,
+                    };
+                    ops::decide_extension(b, out, &cx.rules, which, &user, &input, now).await
+                })
             }),
             Job::Sync(reply) => task(reply, |_, _, _, _| Box::pin(async { Ok(()) })),
             Job::Custody(c, reply) => task(reply, move |b, out, _, now| {

@@ -18,19 +18,22 @@ use std::sync::Arc;
 
 use custos_jose::{PrivateJwk, sign_compact};
 use custos_ledger::{Hash, SignerKey, VerifierKey};
-use custos_safeguards::{Assessment, Assessor, Jurisdiction};
+use custos_safeguards::{Assessment, Assessor};
 use custos_service::directory::Directory;
 use custos_service::log::NodeLog;
 use custos_service::offline::{self, OfflineError, OpFuture};
 use custos_service::ops::{
-    self, Appended, Case, DecisionInput, DecisionKind, DueNotice, LifecycleRules, NarrowedTerms,
-    NewAuthority, ReclassificationInput, RecordedDecision, SecondReviewInput, Submission,
-    SubmitOutcome,
+    self, Appended, Case, DecisionInput, DecisionKind, DueNotice, ExtensionDecisionInput,
+    ExtensionInput, LifecycleRules, NarrowedTerms, NewAuthority, NoticeDelivery,
+    ReclassificationInput, RecordedDecision, SecondReviewInput, Submission, SubmitOutcome,
 };
 use custos_service::replay::{Projections, Signatures};
 use custos_service::writer::{self, Job, WriterContext, WriterHandle};
 use custos_service::{Config, Node, Problem};
-use custos_store::{Authority, Batch, CaseStatus, Hold, Notice, Role, Store, StoredEvent, User};
+use custos_store::{
+    Authority, Batch, CaseStatus, Extension, ExtensionKind, Hold, Notice, Role, Store, StoredEvent,
+    User,
+};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 use sha2::Digest as _;
@@ -158,6 +161,33 @@ pub fn narrowed_decision(terms: NarrowedTerms) -> DecisionInput {
     }
 }
 
+/// A request to extend confidentiality to `until`, with reasons.
+pub fn extend_secrecy(until: Timestamp) -> ExtensionInput {
+    ExtensionInput {
+        kind: ExtensionKind::Confidentiality,
+        until,
+        reasons: "The suspects are still being identified; telling them now would warn them."
+            .into(),
+    }
+}
+
+/// A grant (to `until`, or the date asked when `None`) or a refusal, with a reason.
+pub fn grant(until: Option<Timestamp>) -> ExtensionDecisionInput {
+    ExtensionDecisionInput {
+        grant: true,
+        until,
+        reason: "The reasons given show the investigation still needs secrecy.".into(),
+    }
+}
+
+pub fn refuse_extension() -> ExtensionDecisionInput {
+    ExtensionDecisionInput {
+        grant: false,
+        until: None,
+        reason: "The reasons given do not show why the person may not be told now.".into(),
+    }
+}
+
 pub fn confirm(yes: bool) -> SecondReviewInput {
     SecondReviewInput {
         confirm: yes,
@@ -249,8 +279,25 @@ impl Fixture {
 
     /// A node whose configuration `change` adjusts first.
     pub async fn with(change: impl FnOnce(&mut Config)) -> Fixture {
+        Fixture::build(change, None).await
+    }
+
+    /// A node whose jurisdiction file (`jurisdiction.toml`, named in its configuration) holds
+    /// `toml`.
+    pub async fn with_jurisdiction(toml: &str) -> Fixture {
+        Fixture::build(
+            |c| c.jurisdiction = Some("jurisdiction.toml".into()),
+            Some(toml),
+        )
+        .await
+    }
+
+    async fn build(change: impl FnOnce(&mut Config), jurisdiction: Option<&str>) -> Fixture {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_owned();
+        if let Some(toml) = jurisdiction {
+            std::fs::write(dir.join("jurisdiction.toml"), toml).unwrap();
+        }
         let mut config = Config::new(ORIGIN);
         change(&mut config);
         std::fs::write(
@@ -267,9 +314,9 @@ impl Fixture {
             .await
             .unwrap();
         let profile = custos_service::node::load_profile(&dir, &config.profile).unwrap();
-        let rules = LifecycleRules {
-            preservation_days: config.lifecycle.preservation_days,
-        };
+        let jurisdiction = custos_service::node::load_jurisdiction(&dir, &config).unwrap();
+        let assessor = Assessor::new(profile, jurisdiction);
+        let rules = LifecycleRules::of(config.lifecycle.preservation_days, &assessor);
         let a = new_authority(&authority_key(), "XA");
         let authority = offline_batch(&dir, move |b, out| {
             Box::pin(async move {
@@ -287,7 +334,7 @@ impl Fixture {
             dir,
             config,
             store,
-            assessor: Arc::new(Assessor::new(profile, Jurisdiction::default())),
+            assessor: Arc::new(assessor),
             rules,
             authority,
         }
@@ -454,17 +501,69 @@ impl Fixture {
 
     /// One scheduler tick at `at` (`ops::tick`).
     pub async fn tick(&self, at: Timestamp) -> Vec<DueNotice> {
-        self.try_batch(move |b, out| Box::pin(async move { ops::tick(b, out, at).await }))
+        let rules = self.rules.clone();
+        self.try_batch(move |b, out| Box::pin(async move { ops::tick(b, out, &rules, at).await }))
             .await
             .unwrap()
     }
 
-    pub async fn notice_result(&self, case_id: i64, result: Result<(), String>, at: Timestamp) {
+    /// Records a delivery attempt at `at`: `Ok(())` delivered, `Err(reason)` failed.
+    pub async fn notice_result(
+        &self,
+        case_id: i64,
+        result: Result<(), String>,
+        at: Timestamp,
+    ) -> Option<Notice> {
+        let delivery = match result {
+            Ok(()) => NoticeDelivery::Sent {
+                notice_sha256: "00".repeat(32),
+            },
+            Err(error) => NoticeDelivery::Failed { error },
+        };
         self.try_batch(move |b, out| {
-            Box::pin(async move { ops::notice_result(b, out, case_id, result, at).await })
+            Box::pin(async move { ops::notice_result(b, out, case_id, delivery, at).await })
         })
         .await
         .unwrap()
+    }
+
+    /// The requesting authority `by` asks to move a deadline of `case_id` at `at`.
+    pub async fn ask_extension(
+        &self,
+        case_id: i64,
+        by: &Authority,
+        input: ExtensionInput,
+        at: Timestamp,
+    ) -> Result<Extension, Problem> {
+        let (by, rules) = (by.clone(), self.rules.clone());
+        self.try_batch(move |b, out| {
+            Box::pin(async move {
+                ops::request_extension(b, out, &rules, case_id, &by, &input, at).await
+            })
+        })
+        .await
+    }
+
+    /// `who` grants or refuses extension `extension_id` of `case_id` at `at`.
+    pub async fn decide_extension(
+        &self,
+        case_id: i64,
+        extension_id: i64,
+        who: &User,
+        input: ExtensionDecisionInput,
+        at: Timestamp,
+    ) -> Result<Extension, Problem> {
+        let (who, rules) = (who.clone(), self.rules.clone());
+        self.try_batch(move |b, out| {
+            Box::pin(async move {
+                let which = ops::ExtensionRef {
+                    case_id,
+                    extension_id,
+                };
+                ops::decide_extension(b, out, &rules, which, &who, &input, at).await
+            })
+        })
+        .await
     }
 
     pub async fn add_authority(
@@ -721,7 +820,7 @@ impl Fixture {
             dir,
             config: self.config.clone(),
             store,
-            assessor: Arc::new(Assessor::new(profile, Jurisdiction::default())),
+            assessor: Arc::new(Assessor::new(profile, self.assessor.jurisdiction().clone())),
             rules: self.rules.clone(),
             authority: self.authority.clone(),
         }
@@ -893,10 +992,16 @@ impl Running {
     pub async fn notice_result(
         &self,
         case_id: i64,
-        result: Result<(), String>,
-    ) -> Result<(), Problem> {
+        at: Timestamp,
+        delivery: NoticeDelivery,
+    ) -> Result<Option<Notice>, Problem> {
         self.handle
-            .call(|tx| Job::NoticeResult(case_id, result, tx))
+            .call(|reply| Job::NoticeResult {
+                case_id,
+                at,
+                delivery,
+                reply,
+            })
             .await
     }
 

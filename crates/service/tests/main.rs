@@ -6,9 +6,11 @@ mod fixture;
 
 mod decisions;
 mod directory;
+mod extensions;
 mod intake;
 mod integrity;
 mod lifecycle;
+mod notices;
 mod reclassification;
 mod replay;
 mod scheduler;

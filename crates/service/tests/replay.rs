@@ -268,6 +268,41 @@ async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
     .await
     .unwrap();
 
+    // A notice that failed once, and secrecy extended: once granted, once refused.
+    let secret = f
+        .decided(
+            "p09-gag-unbounded",
+            "XA-7",
+            DecisionKind::ExecuteNarrowed,
+            t,
+        )
+        .await;
+    let x = f
+        .ask_extension(secret, &f.authority, extend_secrecy(t + days(200)), t)
+        .await
+        .unwrap();
+    f.decide_extension(secret, x.extension_id, &rita(), grant(None), t)
+        .await
+        .unwrap();
+    let y = f
+        .ask_extension(secret, &f.authority, extend_secrecy(t + days(300)), t)
+        .await
+        .unwrap();
+    f.decide_extension(secret, y.extension_id, &rex(), refuse_extension(), t)
+        .await
+        .unwrap();
+    let noticed = f
+        .decided(
+            "p01-ransomware-production",
+            "XA-8",
+            DecisionKind::Execute,
+            t,
+        )
+        .await;
+    f.tick(t).await;
+    f.notice_result(noticed, Err("mail server down".into()), t)
+        .await;
+
     let events = f.events().await;
     let written: BTreeSet<EventType> = events.iter().map(|e| e.kind().unwrap()).collect();
     let missing: Vec<_> = EventType::ALL
@@ -282,6 +317,64 @@ async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
     assert!(p.registry.authorities[&other.kid].revoked_at.is_some());
     assert!(p.evidence[&sha].destroyed_at.is_some());
     assert_eq!(p.cases[&overridden].status, CaseStatus::Assessed);
+    assert_eq!(p.notices[&secret].due_at, t + days(200));
+    assert_eq!(p.notices[&noticed].attempts, 1);
+    assert_eq!(p.extensions.len(), 2);
+}
+
+#[tokio::test]
+async fn an_extension_or_a_notice_attempt_changed_without_an_event_is_named() {
+    let f = Fixture::new().await;
+    let case = f
+        .decided(
+            "p09-gag-unbounded",
+            "XA-1",
+            DecisionKind::ExecuteNarrowed,
+            t0(),
+        )
+        .await;
+    let x = f
+        .ask_extension(case, &f.authority, extend_secrecy(t0() + days(200)), t0())
+        .await
+        .unwrap();
+    // Granted in the table only; a failed attempt erased from the notice.
+    let id = x.extension_id;
+    let mut granted = x.clone();
+    granted.status = custos_store::ExtensionStatus::Granted;
+    granted.granted_until = Some(t0() + days(200));
+    f.unsigned_batch(move |b, _| Box::pin(async move { Ok(b.put_extension(&granted).await?) }))
+        .await;
+    let other = f
+        .decided(
+            "p01-ransomware-production",
+            "XA-2",
+            DecisionKind::Execute,
+            t0(),
+        )
+        .await;
+    f.tick(t0()).await;
+    let mut n = f
+        .notice_result(other, Err("mail server down".into()), t0())
+        .await
+        .unwrap();
+    n.attempts = 0;
+    n.last_error = None;
+    f.unsigned_batch(move |b, _| Box::pin(async move { Ok(b.put_notice(&n).await?) }))
+        .await;
+    let findings = f.findings().await;
+    assert_eq!(findings.len(), 2, "{findings:#?}");
+    assert!(
+        findings.iter().any(|x| x.contains(&format!(
+            "extensions: extension {id} of case {case} differs from its events"
+        ))),
+        "{findings:#?}"
+    );
+    assert!(
+        findings.iter().any(|x| x.contains(&format!(
+            "notices: the notice of case {other} differs from its events"
+        ))),
+        "{findings:#?}"
+    );
 }
 
 #[tokio::test]

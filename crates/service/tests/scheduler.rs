@@ -219,7 +219,7 @@ async fn a_sent_notice_is_logged_once_and_no_longer_due() {
 }
 
 #[tokio::test]
-async fn a_failed_notice_keeps_its_error_stays_due_and_counts_the_attempt() {
+async fn a_failed_notice_is_logged_keeps_its_error_and_is_tried_again_after_a_minute() {
     let f = Fixture::new().await;
     let case = f
         .decided(
@@ -231,18 +231,38 @@ async fn a_failed_notice_keeps_its_error_stays_due_and_counts_the_attempt() {
         .await;
     let at = t0() + secs(30);
     f.tick(at).await;
-    let size = f.log_size().await;
     f.notice_result(case, Err("mail server down".into()), at)
         .await;
     let n = f.notice(case).await.unwrap();
     assert_eq!((n.sent_at, n.attempts), (None, 1));
     assert_eq!(n.last_error.as_deref(), Some("mail server down"));
-    assert_eq!(f.log_size().await, size, "a failure is not an event");
-    assert_eq!(f.tick(at + secs(30)).await.len(), 1, "still due");
+    assert_eq!(n.last_attempt_at, Some(at));
+    let events = f.store.case_events(case).await.unwrap();
+    let failed = events.last().unwrap();
+    assert_eq!(event_type(failed), "notice.failed");
+    assert_eq!(
+        (
+            body(failed)["attempt"].as_i64(),
+            body(failed)["error"].as_str(),
+            body(failed)["next_attempt_at"].as_str()
+        ),
+        (
+            Some(1),
+            Some("mail server down"),
+            Some((at + secs(60)).to_string().as_str())
+        )
+    );
+    assert!(
+        f.tick(at + secs(30)).await.is_empty(),
+        "not before its retry"
+    );
+    assert_eq!(f.tick(at + secs(60)).await.len(), 1, "due again");
     f.notice_result(case, Ok(()), at + secs(60)).await;
     let events = f.store.case_events(case).await.unwrap();
     assert_eq!(body(events.last().unwrap())["attempt"], 2);
     assert_eq!(f.notice(case).await.unwrap().last_error, None);
+    let findings = f.findings().await;
+    assert!(findings.is_empty(), "{findings:#?}");
 }
 
 #[tokio::test]

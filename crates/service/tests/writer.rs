@@ -316,7 +316,12 @@ async fn every_kind_of_job_runs_through_the_writer() {
     let due = w.tick(t0() + days(1)).await.unwrap();
     let due: Vec<i64> = due.iter().map(|n| n.case_id).collect();
     assert_eq!(due, [four_eyes]);
-    w.notice_result(four_eyes, Ok(())).await.unwrap();
+    let sent = custos_service::ops::NoticeDelivery::Sent {
+        notice_sha256: "00".repeat(32),
+    };
+    w.notice_result(four_eyes, t0() + days(1), sent)
+        .await
+        .unwrap();
     assert!(f.notice(four_eyes).await.unwrap().sent_at.is_some());
     assert_eq!(f.case(four_eyes).await.status, CaseStatus::Closed);
     assert_eq!(f.check_history().await.unwrap(), f.log_size().await);

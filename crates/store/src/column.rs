@@ -17,7 +17,7 @@ use sqlx::error::BoxDynError;
 use sqlx::sqlite::{Sqlite, SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Decode, Type, ValueRef};
 
-use crate::{CaseStatus, Role};
+use crate::{CaseStatus, ExtensionKind, ExtensionStatus, Role};
 
 /// A text column holding a time.
 pub(crate) struct Stamp(Timestamp);
@@ -168,4 +168,12 @@ macro_rules! named {
     )*};
 }
 
-named!(Outcome, Measure, Channel, CaseStatus, Role);
+named!(
+    Outcome,
+    Measure,
+    Channel,
+    CaseStatus,
+    Role,
+    ExtensionKind,
+    ExtensionStatus
+);

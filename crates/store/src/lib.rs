@@ -261,9 +261,52 @@ impl Store {
 
     /// Notices to persons concerned: due (confidentiality ended, not yet sent) first.
     pub async fn notices(&self) -> Result<Vec<Notice>> {
-        let rows = sqlx::query_as(
-            "SELECT case_id, due_at, ended_at, sent_at, attempts, last_error FROM notices ORDER BY due_at",
-        )
+        let rows = sqlx::query_as(&format!(
+            "SELECT {NOTICE_COLUMNS} FROM notices ORDER BY due_at"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    /// The notice owed on one case, if any.
+    pub async fn notice(&self, case_id: i64) -> Result<Option<Notice>> {
+        let row = sqlx::query_as(&format!(
+            "SELECT {NOTICE_COLUMNS} FROM notices WHERE case_id = ?"
+        ))
+        .bind(case_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row)
+    }
+
+    /// Requests for extensions waiting for a reviewer, oldest first.
+    pub async fn pending_extensions(&self) -> Result<Vec<Extension>> {
+        let rows = sqlx::query_as(&format!(
+            "SELECT {EXTENSION_COLUMNS} FROM extensions WHERE status = 'pending' \
+             ORDER BY extension_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    /// The requests for extensions of one case, oldest first.
+    pub async fn case_extensions(&self, case_id: i64) -> Result<Vec<Extension>> {
+        let rows = sqlx::query_as(&format!(
+            "SELECT {EXTENSION_COLUMNS} FROM extensions WHERE case_id = ? ORDER BY extension_id"
+        ))
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    /// Every request for an extension (for the audit's comparison with the events).
+    pub async fn all_extensions(&self) -> Result<Vec<Extension>> {
+        let rows = sqlx::query_as(&format!(
+            "SELECT {EXTENSION_COLUMNS} FROM extensions ORDER BY extension_id"
+        ))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows)
@@ -635,15 +678,16 @@ impl Batch {
 
     /// Writes a notice (insert or replace).
     pub async fn put_notice(&mut self, n: &Notice) -> Result<()> {
-        sqlx::query(
-            "INSERT OR REPLACE INTO notices (case_id, due_at, ended_at, sent_at, attempts, last_error) VALUES (?, ?, ?, ?, ?, ?)",
-        )
+        sqlx::query(&format!(
+            "INSERT OR REPLACE INTO notices ({NOTICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ))
         .bind(n.case_id)
         .bind(n.due_at.to_string())
         .bind(n.ended_at.map(|t| t.to_string()))
         .bind(n.sent_at.map(|t| t.to_string()))
         .bind(n.attempts)
         .bind(&n.last_error)
+        .bind(n.last_attempt_at.map(|t| t.to_string()))
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -652,10 +696,10 @@ impl Batch {
     /// Notices whose confidentiality has ended by `now` but are not yet marked so, or not yet
     /// sent.
     pub async fn due_notices(&mut self, now: Timestamp) -> Result<Vec<Notice>> {
-        let rows = sqlx::query_as(
-            "SELECT case_id, due_at, ended_at, sent_at, attempts, last_error FROM notices \
-             WHERE sent_at IS NULL AND due_at <= ? ORDER BY due_at LIMIT 1000",
-        )
+        let rows = sqlx::query_as(&format!(
+            "SELECT {NOTICE_COLUMNS} FROM notices \
+             WHERE sent_at IS NULL AND due_at <= ? ORDER BY due_at LIMIT 1000"
+        ))
         .bind(text_bound(now))
         .fetch_all(&mut *self.tx)
         .await?;
@@ -663,6 +707,74 @@ impl Batch {
             .into_iter()
             .filter(|n: &Notice| n.due_at <= now)
             .collect())
+    }
+
+    /// The notice owed on one case, as this transaction sees it.
+    pub async fn notice(&mut self, case_id: i64) -> Result<Option<Notice>> {
+        let row = sqlx::query_as(&format!(
+            "SELECT {NOTICE_COLUMNS} FROM notices WHERE case_id = ?"
+        ))
+        .bind(case_id)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(row)
+    }
+
+    /// Writes a request for an extension (insert or replace).
+    pub async fn put_extension(&mut self, x: &Extension) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT OR REPLACE INTO extensions ({EXTENSION_COLUMNS}) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(x.extension_id)
+        .bind(x.case_id)
+        .bind(x.kind.as_str())
+        .bind(&x.asked_by)
+        .bind(x.asked_at.to_string())
+        .bind(x.current_until.to_string())
+        .bind(x.asked_until.to_string())
+        .bind(&x.reasons)
+        .bind(x.status.as_str())
+        .bind(&x.decided_by)
+        .bind(x.decided_at.map(|t| t.to_string()))
+        .bind(x.granted_until.map(|t| t.to_string()))
+        .bind(&x.decision_reason)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// One request for an extension, as this transaction sees it.
+    pub async fn extension(&mut self, extension_id: i64) -> Result<Option<Extension>> {
+        let row = sqlx::query_as(&format!(
+            "SELECT {EXTENSION_COLUMNS} FROM extensions WHERE extension_id = ?"
+        ))
+        .bind(extension_id)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(row)
+    }
+
+    /// The requests for extensions of one case, as this transaction sees them.
+    pub async fn case_extensions(&mut self, case_id: i64) -> Result<Vec<Extension>> {
+        let rows = sqlx::query_as(&format!(
+            "SELECT {EXTENSION_COLUMNS} FROM extensions WHERE case_id = ? ORDER BY extension_id"
+        ))
+        .bind(case_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(rows)
+    }
+
+    /// The evidence packages of a case, as this transaction sees them, oldest first.
+    pub async fn evidence_for_case(&mut self, case_id: i64) -> Result<Vec<Evidence>> {
+        let rows = sqlx::query_as(&format!(
+            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE case_id = ? ORDER BY sealed_seq"
+        ))
+        .bind(case_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(rows)
     }
 
     /// Writes an evidence package's projection (insert or replace).
@@ -783,6 +895,12 @@ async fn case_by<D: CaseDocuments>(
     };
     Ok(q.fetch_optional(conn).await?)
 }
+
+const NOTICE_COLUMNS: &str =
+    "case_id, due_at, ended_at, sent_at, attempts, last_error, last_attempt_at";
+
+const EXTENSION_COLUMNS: &str = "extension_id, case_id, kind, asked_by, asked_at, current_until, \
+    asked_until, reasons, status, decided_by, decided_at, granted_until, decision_reason";
 
 const EVIDENCE_COLUMNS: &str = "package_sha256, case_id, size, manifest_sha256, recipient, sealed_seq, sealed_at, delivered_at, destroyed_at";
 

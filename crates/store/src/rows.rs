@@ -284,6 +284,109 @@ pub struct Notice {
     pub attempts: i64,
     /// The last delivery error.
     pub last_error: Option<String>,
+    /// When the last delivery attempt was made (with `attempts`, it says when the next is due).
+    #[sqlx(try_from = "crate::column::MaybeStamp")]
+    pub last_attempt_at: Option<Timestamp>,
+}
+
+/// Which deadline a requester asks to move. One model for every such deadline: today the end of
+/// confidentiality; preservation holds and notice dates are to follow.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    EnumString,
+    IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ExtensionKind {
+    /// The end of confidentiality (secrecy), and with it the notice to the person concerned.
+    Confidentiality,
+}
+
+impl ExtensionKind {
+    /// Every kind.
+    pub const ALL: [ExtensionKind; 1] = [ExtensionKind::Confidentiality];
+
+    /// The stored and serialised name.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// Where a request for an extension stands.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    EnumString,
+    IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ExtensionStatus {
+    /// Asked; waiting for a reviewer.
+    Pending,
+    /// Granted (possibly to an earlier date than asked).
+    Granted,
+    /// Refused.
+    Refused,
+}
+
+impl ExtensionStatus {
+    /// The stored and serialised name.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// A requesting authority's request to move a deadline, and the reviewer's answer.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Extension {
+    /// Its number: the log index of its `extension.requested` event.
+    pub extension_id: i64,
+    /// The case.
+    pub case_id: i64,
+    /// Which deadline.
+    #[sqlx(try_from = "crate::column::Named<ExtensionKind>")]
+    pub kind: ExtensionKind,
+    /// The asking authority's key thumbprint (the case's own authority).
+    pub asked_by: String,
+    /// When it was asked.
+    #[sqlx(try_from = "crate::column::Stamp")]
+    pub asked_at: Timestamp,
+    /// The deadline in force when it was asked.
+    #[sqlx(try_from = "crate::column::Stamp")]
+    pub current_until: Timestamp,
+    /// The date asked for.
+    #[sqlx(try_from = "crate::column::Stamp")]
+    pub asked_until: Timestamp,
+    /// The requester's reasons.
+    pub reasons: String,
+    /// Where it stands.
+    #[sqlx(try_from = "crate::column::Named<ExtensionStatus>")]
+    pub status: ExtensionStatus,
+    /// The reviewer who decided.
+    pub decided_by: Option<String>,
+    /// When.
+    #[sqlx(try_from = "crate::column::MaybeStamp")]
+    pub decided_at: Option<Timestamp>,
+    /// The new deadline, if granted.
+    #[sqlx(try_from = "crate::column::MaybeStamp")]
+    pub granted_until: Option<Timestamp>,
+    /// The reviewer's reason (which the requester reads).
+    pub decision_reason: Option<String>,
 }
 
 /// What a user may do.

@@ -1,4 +1,6 @@
-//! Holds and secrecy: preservation holds, confidentiality ends, notices, and their CSV exports.
+//! Holds and secrecy: preservation holds, confidentiality ends, notices (with their delivery
+//! attempts: the last error and the next try), requests to extend secrecy waiting for a
+//! reviewer, and the CSV exports.
 
 use super::request::{HoldView, hold_view};
 use super::*;
@@ -23,6 +25,19 @@ pub struct NoticeView {
     pub sent_at: String,
     pub attempts: i64,
     pub last_error: String,
+    pub last_attempt_at: String,
+    pub next_attempt_at: String,
+}
+
+/// A request to extend a deadline, waiting for a reviewer.
+#[derive(Debug, Clone)]
+pub struct PendingExtensionView {
+    pub case_id: i64,
+    pub request_id: String,
+    pub kind: &'static str,
+    pub asked_at: String,
+    pub current_until: String,
+    pub asked_until: String,
 }
 
 #[derive(Template)]
@@ -32,6 +47,7 @@ struct HoldsPage {
     holds: Vec<HoldView>,
     secrecy: Vec<SecrecyView>,
     notices: Vec<NoticeView>,
+    extensions: Vec<PendingExtensionView>,
     can_renew: bool,
     flash: Option<&'static str>,
 }
@@ -41,6 +57,7 @@ struct Registers {
     cases: Vec<Case>,
     holds: Vec<Hold>,
     notices: Vec<Notice>,
+    extensions: Vec<Extension>,
 }
 
 impl Registers {
@@ -50,6 +67,7 @@ impl Registers {
             cases: query.cases(&CaseQuery::default(), None).await?,
             holds: query.active_holds().await?,
             notices: query.notices().await?,
+            extensions: query.pending_extensions().await?,
         })
     }
 
@@ -125,6 +143,24 @@ fn holds_page(
             sent_at: views::when_opt(n.sent_at),
             attempts: n.attempts,
             last_error: n.last_error.clone().unwrap_or_default(),
+            last_attempt_at: views::when_opt(n.last_attempt_at),
+            next_attempt_at: match next_attempt(n) {
+                Some(t) if t <= now => "now (next scheduler pass)".to_owned(),
+                Some(t) => format!("{} ({})", views::when(t), views::relative(t, now)),
+                None => "—".to_owned(),
+            },
+        })
+        .collect();
+    let extensions = r
+        .extensions
+        .iter()
+        .map(|x| PendingExtensionView {
+            case_id: x.case_id,
+            request_id: r.request_id(x.case_id),
+            kind: views::extension_kind(x.kind),
+            asked_at: views::when(x.asked_at),
+            current_until: views::when(x.current_until),
+            asked_until: views::when(x.asked_until),
         })
         .collect();
     HoldsPage {
@@ -132,6 +168,7 @@ fn holds_page(
         holds,
         secrecy: secrecy.into_iter().map(|(_, v)| v).collect(),
         notices,
+        extensions,
         can_renew,
         flash,
     }
@@ -245,6 +282,8 @@ pub async fn notices_csv(State(c): Shared, jar: CookieJar) -> Response {
             "notice_sent_at",
             "notice_attempts",
             "notice_last_error",
+            "notice_last_attempt_at",
+            "notice_next_attempt_at",
         ],
         |r| {
             r.under_secrecy()
@@ -260,6 +299,8 @@ pub async fn notices_csv(State(c): Shared, jar: CookieJar) -> Response {
                         opt_time(n.and_then(|n| n.sent_at)),
                         n.map(|n| n.attempts.to_string()).unwrap_or_default(),
                         n.and_then(|n| n.last_error.clone()).unwrap_or_default(),
+                        opt_time(n.and_then(|n| n.last_attempt_at)),
+                        opt_time(n.and_then(next_attempt)),
                     ]
                 })
                 .collect()

@@ -23,11 +23,15 @@ use custos_jose::PublicJwk;
 use custos_ledger::checkpoint::Checkpoint;
 use custos_model::{Channel, EventType, Measure, Request};
 use custos_safeguards::{Assessment, Outcome};
+use custos_service::ops::next_attempt;
 use custos_service::ops::{
-    DecisionInput, ReclassificationInput, RecordedDecision, SecondReviewInput,
+    DecisionInput, ExtensionDecisionInput, ReclassificationInput, RecordedDecision,
+    SecondReviewInput,
 };
 use custos_service::problem::Problem;
-use custos_service::query::{Authority, Case, CaseQuery, CaseStatus, Hold, Notice, Role, User};
+use custos_service::query::{
+    Authority, Case, CaseQuery, CaseStatus, Extension, ExtensionStatus, Hold, Notice, Role, User,
+};
 use custos_service::writer::Job;
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -56,7 +60,7 @@ pub use assets::asset;
 pub use holds::{holds, holds_csv, notices_csv};
 pub use log::log_status;
 pub use queue::queue;
-pub use request::{decide, reclassify, renew, request_page, second_review};
+pub use request::{decide, decide_extension, reclassify, renew, request_page, second_review};
 pub use sign_in::{home, sign_in, sign_in_page, sign_out};
 
 /// What the page frame shows: who is signed in, and the token for the sign-out form.

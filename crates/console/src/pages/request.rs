@@ -1,5 +1,5 @@
 //! The request page and its forms: decide, correct the offences' classification, second review,
-//! renew a hold.
+//! renew a hold, decide a request to extend secrecy.
 
 use super::*;
 
@@ -126,6 +126,40 @@ pub struct SecondReviewFields {
     second_reason: String,
 }
 
+/// The form deciding a request for an extension: `decision` is `grant` or `refuse`; `until` (a
+/// grant's date, RFC 3339) may be left empty for the date asked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ExtensionFields {
+    csrf: String,
+    decision: String,
+    until: String,
+    reason: String,
+}
+
+/// A request for an extension of the case, with its answer or, while pending, its form.
+#[derive(Debug, Clone)]
+pub struct ExtensionRow {
+    pub id: i64,
+    pub kind: &'static str,
+    pub pending: bool,
+    pub asked_at: String,
+    pub current_until: String,
+    pub asked_until: String,
+    pub asked_until_value: String,
+    pub reasons: String,
+    pub answer: String,
+}
+
+/// The extension form as sent (after a refusal), or empty.
+#[derive(Debug, Clone, Default)]
+pub struct ExtensionForm {
+    pub id: i64,
+    pub decision: String,
+    pub until: String,
+    pub reason: String,
+}
+
 /// The renewal form: `back` is `holds` when it was sent from the holds page.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -201,6 +235,8 @@ struct RequestPage {
     second_review_note: String,
     hold: Option<HoldView>,
     evidence: Vec<EvidenceView>,
+    extensions: Vec<ExtensionRow>,
+    extension_form: ExtensionForm,
     refusal: Option<Refusal>,
     flash: Option<&'static str>,
 }
@@ -609,6 +645,12 @@ async fn request_view(
             destroyed_at: views::when_opt(e.destroyed_at),
         })
         .collect();
+    let extensions = query
+        .case_extensions(case_id)
+        .await?
+        .iter()
+        .map(extension_row)
+        .collect();
     let defaults = default_form(&request, &assessment);
     let form = match sent {
         Sent::Decision(f) => sent_form(defaults, f),
@@ -655,6 +697,8 @@ async fn request_view(
         second_review_note,
         hold,
         evidence,
+        extensions,
+        extension_form: ExtensionForm::default(),
         refusal,
         flash,
     })
@@ -672,6 +716,31 @@ fn finding_codes(a: &Assessment) -> String {
         .join(", ")
 }
 
+fn extension_row(x: &Extension) -> ExtensionRow {
+    let by = x.decided_by.as_deref().unwrap_or("?");
+    let on = views::when_opt(x.decided_at);
+    let reason = x.decision_reason.as_deref().unwrap_or("");
+    let answer = match x.status {
+        ExtensionStatus::Pending => String::new(),
+        ExtensionStatus::Granted => format!(
+            "Granted to {} by {by} on {on}: {reason}",
+            views::when_opt(x.granted_until)
+        ),
+        ExtensionStatus::Refused => format!("Refused by {by} on {on}: {reason}"),
+    };
+    ExtensionRow {
+        id: x.extension_id,
+        kind: views::extension_kind(x.kind),
+        pending: x.status == ExtensionStatus::Pending,
+        asked_at: views::when(x.asked_at),
+        current_until: views::when(x.current_until),
+        asked_until: views::when(x.asked_until),
+        asked_until_value: x.asked_until.to_string(),
+        reasons: x.reasons.clone(),
+        answer,
+    }
+}
+
 pub(super) fn hold_view(h: &Hold, request_id: &str, now: Timestamp) -> HoldView {
     HoldView {
         case_id: h.case_id,
@@ -684,7 +753,7 @@ pub(super) fn hold_view(h: &Hold, request_id: &str, now: Timestamp) -> HoldView 
     }
 }
 
-const FLASHES: [(&str, &str); 7] = [
+const FLASHES: [(&str, &str); 9] = [
     (
         "reclassified",
         "Classification corrected and the request assessed again; both assessments are kept and logged.",
@@ -693,6 +762,11 @@ const FLASHES: [(&str, &str); 7] = [
         "reclassification-proposed",
         "Correction proposed; it lightens the recommendation, so it takes effect when a second reviewer (a supervisor) confirms it.",
     ),
+    (
+        "extension-granted",
+        "Extension granted and logged; the end of confidentiality and the notice moved.",
+    ),
+    ("extension-refused", "Extension refused and logged."),
     ("decided", "Decision recorded and logged."),
     (
         "proposed",
@@ -1046,4 +1120,90 @@ pub async fn renew(
         },
     )
     .await
+}
+
+/// `POST /console/requests/{case}/extensions/{extension}/decision`: grant (to the date given,
+/// or the date asked) or refuse a request to extend secrecy. A refusal of the form shows the
+/// page again with what was typed.
+pub async fn decide_extension(
+    State(c): Shared,
+    Path((case_id, extension_id)): Path<(i64, i64)>,
+    jar: CookieJar,
+    Posted(form): Posted<ExtensionFields>,
+) -> Response {
+    let v = match form_viewer(&c, &jar, &form.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let input = extension_input(&form);
+    let result = match input {
+        Ok(input) => {
+            let user = v.user.clone();
+            c.node
+                .writer
+                .call(|reply| Job::DecideExtension {
+                    case_id,
+                    extension_id,
+                    user,
+                    input,
+                    reply,
+                })
+                .await
+        }
+        Err(p) => Err(p),
+    };
+    let p = match result {
+        Ok(x) => {
+            let done = match x.status {
+                ExtensionStatus::Granted => "extension-granted",
+                _ => "extension-refused",
+            };
+            return see_other(&format!(
+                "/console/requests/{case_id}?done={done}#h-extensions"
+            ));
+        }
+        Err(p) => p,
+    };
+    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+    match request_view(&c, &v, case_id, Sent::Nothing, Some((&p).into()), None).await {
+        Ok(mut page) => {
+            page.extension_form = ExtensionForm {
+                id: extension_id,
+                decision: form.decision,
+                until: form.until,
+                reason: form.reason,
+            };
+            render(status, &page)
+        }
+        Err(p2) => error_page(v.layout("Case", "queue"), &p2),
+    }
+}
+
+/// The decision on an extension as the API takes it, built from the form.
+fn extension_input(form: &ExtensionFields) -> Result<ExtensionDecisionInput, Problem> {
+    let grant = match form.decision.as_str() {
+        "grant" => true,
+        "refuse" => false,
+        _ => {
+            return Err(Problem::unprocessable(
+                "invalid-extension",
+                "$.grant: choose whether to grant or refuse the extension",
+            ));
+        }
+    };
+    let until = match form.until.trim() {
+        "" => None,
+        t => Some(t.parse::<Timestamp>().map_err(|e| {
+            Problem::unprocessable(
+                "invalid-extension",
+                format!("$.until: {t:?} is not a time (RFC 3339, e.g. 2027-03-01T00:00:00Z): {e}"),
+            )
+        })?),
+    };
+    Ok(ExtensionDecisionInput {
+        grant,
+        // A refusal sets no date: the grant's date field is ignored when refusing.
+        until: until.filter(|_| grant),
+        reason: form.reason.clone(),
+    })
 }

@@ -33,7 +33,7 @@ pub(super) async fn list_holds(
 }
 
 /// Notices owed to persons concerned: when each falls due, whether confidentiality has ended,
-/// whether it was sent.
+/// whether it was sent, and its delivery attempts (the last error, the next try).
 #[utoipa::path(get, path = "/v1/notices", security(("bearer" = [])), responses((status = 200, body = Vec<NoticeView>), (status = 403, body = Problem)))]
 pub(super) async fn list_notices(
     State(node): State<Arc<Node>>,
@@ -52,6 +52,8 @@ pub(super) async fn list_notices(
                 sent_at: n.sent_at,
                 attempts: n.attempts,
                 last_error: n.last_error.clone(),
+                last_attempt_at: n.last_attempt_at,
+                next_attempt_at: crate::ops::next_attempt(n),
             })
             .collect(),
     ))

@@ -10,6 +10,8 @@
 //! * `directory.rs` — the lists of holds, notices and authorities.
 //! * `log.rs` — the checkpoint, tiles, inclusion and consistency proofs, the verifier key.
 //! * [`evidence`] — a case's evidence packages: list, hand-over, upload.
+//! * `extensions.rs` — requests to extend a deadline (the authority's, signed) and their
+//!   decision by a reviewer; the notice to the person concerned as it would be sent.
 //! * [`extract`] — who is calling, as axum extractors.
 
 use std::sync::Arc;
@@ -33,6 +35,7 @@ use crate::wire::{
 
 mod directory;
 pub mod evidence;
+mod extensions;
 pub mod extract;
 mod log;
 mod requests;
@@ -75,6 +78,12 @@ use self::requests::{
         list_holds,
         list_notices,
         list_authorities,
+        // extensions.rs (listed qualified: its operations are tagged `extensions`)
+        extensions::request,
+        extensions::of_case,
+        extensions::pending,
+        extensions::decide,
+        extensions::notice,
         // evidence.rs (listed qualified: its operations are tagged `evidence`)
         evidence::list,
         evidence::upload,
@@ -107,6 +116,10 @@ use self::requests::{
         LoggedEvent,
         HoldView,
         NoticeView,
+        crate::wire::ExtensionView,
+        crate::ops::ExtensionInput,
+        crate::ops::ExtensionDecisionInput,
+        crate::ops::NoticeDocument,
         AuthorityView,
         Jwk,
         crate::wire::EvidenceList,
@@ -275,6 +288,16 @@ pub fn router(node: Arc<Node>) -> Router {
             "/v1/requests/{case}/evidence/{sha256}",
             get(evidence::fetch),
         )
+        .route(
+            "/v1/requests/{case}/extensions",
+            get(extensions::of_case).post(extensions::request),
+        )
+        .route(
+            "/v1/requests/{case}/extensions/{extension}/decision",
+            post(extensions::decide),
+        )
+        .route("/v1/requests/{case}/notice", get(extensions::notice))
+        .route("/v1/extensions", get(extensions::pending))
         .route("/v1/holds", get(directory::list_holds))
         .route("/v1/notices", get(directory::list_notices))
         .route("/v1/authorities", get(directory::list_authorities))
@@ -574,6 +597,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(with_bearer, 14, "operations people call with a token");
+        assert_eq!(with_bearer, 18, "operations people call with a token");
     }
 }

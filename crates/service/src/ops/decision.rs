@@ -530,6 +530,7 @@ async fn start_execution(
             sent_at: None,
             attempts: 0,
             last_error: None,
+            last_attempt_at: None,
         })
         .await?;
     }

@@ -1,16 +1,21 @@
 //! The lifecycle after a decision: preservation holds, delivery and closing, and the
-//! scheduler's work (lapsed holds, ends of confidentiality, notices).
+//! scheduler's work (lapsed holds, ends of confidentiality, notices and their retries).
 //!
 //! Rules and their legal basis:
 //! * preservation holds last `preservation_days` and are renewable (UNCC art. 42, at least 60
 //!   days);
 //! * once confidentiality ends the person concerned is due a notice, when the profile says so
-//!   (rights-first; the Convention itself has no notice duty).
+//!   (rights-first; the Convention itself has no notice duty), with what was handed over and how
+//!   to challenge it ([`super::notice`]);
+//! * a notice that could not be delivered is tried again, after 1 min, 5 min, 30 min, 2 h, then
+//!   every 6 h ([`retry_delay`]): an operational choice so a person is not left untold because a
+//!   mail server was down; every attempt, delivered or failed with its reason, is logged.
 
+use super::notice::{NoticeDocument, NoticeFacts, NoticeSettings};
 use super::{Case, Documents};
 use custos_model::EventType;
-use custos_store::{Batch, CaseStatus, Hold, Role, User};
-use jiff::Timestamp;
+use custos_store::{Batch, CaseStatus, Hold, Notice, Role, User};
+use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use super::{Appended, days, emit, load_case, require_role};
@@ -21,6 +26,79 @@ use crate::problem::Problem;
 pub struct LifecycleRules {
     /// Length of a preservation hold and of each renewal.
     pub preservation_days: u32,
+    /// What notices say about the receiving side and its remedies.
+    pub notices: NoticeSettings,
+    /// How far the profile lets confidentiality reach (for extensions).
+    pub secrecy_cap: SecrecyCap,
+}
+
+impl LifecycleRules {
+    /// Rules with holds of `preservation_days`, the default notice text and no cap on secrecy
+    /// (as the `convention` profile).
+    pub fn new(preservation_days: u32) -> LifecycleRules {
+        LifecycleRules {
+            preservation_days,
+            notices: NoticeSettings::default(),
+            secrecy_cap: SecrecyCap::default(),
+        }
+    }
+
+    /// The rules of a node: holds of `preservation_days`, and the notice settings and secrecy
+    /// cap of its jurisdiction and profile.
+    pub fn of(preservation_days: u32, assessor: &custos_safeguards::Assessor) -> LifecycleRules {
+        let j = assessor.jurisdiction();
+        LifecycleRules {
+            preservation_days,
+            notices: NoticeSettings {
+                receiver: j.name.clone(),
+                remedies: j
+                    .remedies
+                    .clone()
+                    .unwrap_or_else(|| super::notice::DEFAULT_REMEDIES.to_owned()),
+            },
+            secrecy_cap: SecrecyCap::of(assessor.profile()),
+        }
+    }
+}
+
+impl Default for LifecycleRules {
+    fn default() -> Self {
+        LifecycleRules::new(90)
+    }
+}
+
+/// The latest end of confidentiality a profile allows, counted from the moment it is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecrecyCap {
+    /// The profile's name (for messages).
+    pub profile: String,
+    /// At most this many days from now; `None`: the profile sets no cap.
+    pub days: Option<u32>,
+}
+
+impl SecrecyCap {
+    /// The cap of a profile: the longest `@limit_days` of its rules that cap confidentiality
+    /// (`@narrow("cap_confidentiality")`; `rights-first`: 365 days, from
+    /// `confidentiality-too-long`), or none (`convention` has no such rule).
+    pub fn of(profile: &custos_safeguards::Profile) -> SecrecyCap {
+        let days = profile
+            .rules()
+            .iter()
+            .filter_map(|r| match r.narrowing {
+                Some(custos_safeguards::Narrowing::CapConfidentiality { days }) => Some(days),
+                _ => None,
+            })
+            .max();
+        SecrecyCap {
+            profile: profile.name().to_owned(),
+            days,
+        }
+    }
+
+    /// The latest end allowed if set at `now`.
+    pub fn latest(&self, now: Timestamp) -> Option<Timestamp> {
+        self.days.map(|d| now + days(d))
+    }
 }
 
 /// Renews a preservation hold by another `preservation_days`.
@@ -110,7 +188,33 @@ pub async fn advance(
     Ok(case)
 }
 
-/// Notices that fell due and are to be sent by the configured command.
+/// How long to wait after the `failures`-th failed delivery before trying again: 1 min, 5 min,
+/// 30 min, 2 h, then every 6 h.
+pub fn retry_delay(failures: i64) -> SignedDuration {
+    SignedDuration::from_secs(match failures {
+        ..=0 => 0,
+        1 => 60,
+        2 => 5 * 60,
+        3 => 30 * 60,
+        4 => 2 * 3600,
+        _ => 6 * 3600,
+    })
+}
+
+/// When the next delivery attempt of a notice is due: its due date for the first, then the last
+/// attempt plus [`retry_delay`]; `None` once it was sent. Computed from the row alone, so a node
+/// that restarts loses no retry and never retries early.
+pub fn next_attempt(n: &Notice) -> Option<Timestamp> {
+    if n.sent_at.is_some() {
+        return None;
+    }
+    Some(match n.last_attempt_at {
+        Some(last) if n.attempts > 0 => (last + retry_delay(n.attempts)).max(n.due_at),
+        _ => n.due_at,
+    })
+}
+
+/// A notice to be delivered now by the configured command.
 #[derive(Debug, Clone)]
 pub struct DueNotice {
     /// The case.
@@ -119,14 +223,20 @@ pub struct DueNotice {
     pub request_id: String,
     /// When it fell due.
     pub due_at: Timestamp,
+    /// The number this attempt will have (1 for the first).
+    pub attempt: i64,
+    /// The notice to deliver, or why it could not be made (then the attempt fails with that
+    /// reason, and is retried like any other).
+    pub document: Result<NoticeDocument, String>,
 }
 
 /// The scheduler's work at `now`: release lapsed holds, record ends of confidentiality. Returns
-/// the notices now due for sending. Idempotent: items are picked by state, not by timers, so a
-/// node that was down catches up on everything that fell due meanwhile.
+/// the notices whose next delivery attempt is due. Idempotent: items are picked by state, not
+/// by timers, so a node that was down catches up on everything that fell due meanwhile.
 pub async fn tick(
     b: &mut Batch,
     out: &mut Appended,
+    rules: &LifecycleRules,
     now: Timestamp,
 ) -> Result<Vec<DueNotice>, Problem> {
     for mut hold in b.expired_holds(now).await? {
@@ -161,53 +271,129 @@ pub async fn tick(
             notice.ended_at = Some(now);
             b.put_notice(&notice).await?;
         }
-        let request_id = b
-            .case::<Documents>(notice.case_id)
-            .await?
-            .map(|c| c.request_id)
-            .unwrap_or_default();
+        if next_attempt(&notice).is_none_or(|at| at > now) {
+            continue;
+        }
+        let case = b.case::<Documents>(notice.case_id).await?;
+        let document = match &case {
+            Some(case) => notice_document(b, case, &notice, rules, now).await?,
+            None => Err(format!("case {} is missing", notice.case_id)),
+        };
         due.push(DueNotice {
             case_id: notice.case_id,
-            request_id,
+            request_id: case.map(|c| c.request_id).unwrap_or_default(),
             due_at: notice.due_at,
+            attempt: notice.attempts + 1,
+            document,
         });
     }
     Ok(due)
 }
 
-/// Records the result of sending a notice.
+/// The notice of `case` as it would be sent at `now`.
+pub async fn notice_document(
+    b: &mut Batch,
+    case: &Case,
+    notice: &Notice,
+    rules: &LifecycleRules,
+    now: Timestamp,
+) -> Result<Result<NoticeDocument, String>, Problem> {
+    let handed_over_at = b
+        .evidence_for_case(case.case_id)
+        .await?
+        .iter()
+        .filter_map(|e| e.delivered_at)
+        .min();
+    Ok(NoticeDocument::of(
+        case,
+        &rules.notices,
+        NoticeFacts {
+            handed_over_at,
+            confidentiality_ended_at: notice.ended_at,
+            issued_at: now,
+        },
+    ))
+}
+
+/// How a delivery attempt went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoticeDelivery {
+    /// The command took the notice (exit 0); the SHA-256 (hex) of the JSON it was given.
+    Sent {
+        /// SHA-256 of the notice's JSON as handed to the command.
+        notice_sha256: String,
+    },
+    /// It failed, and why (never the notice's contents).
+    Failed {
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// Longest error kept and logged for a failed delivery.
+const MAX_ERROR: usize = 300;
+
+/// Records the result of a delivery attempt made at `at`: `notice.sent`, or `notice.failed`
+/// with the reason and when the next attempt is due. A result for a notice already sent, or not
+/// due, records nothing. Returns the notice as it now stands.
 pub async fn notice_result(
     b: &mut Batch,
     out: &mut Appended,
     case_id: i64,
-    result: Result<(), String>,
-    now: Timestamp,
-) -> Result<(), Problem> {
+    delivery: NoticeDelivery,
+    at: Timestamp,
+) -> Result<Option<Notice>, Problem> {
     let Some(mut notice) = b
-        .due_notices(now)
+        .notice(case_id)
         .await?
-        .into_iter()
-        .find(|n| n.case_id == case_id)
+        .filter(|n| n.sent_at.is_none() && n.due_at <= at)
     else {
-        return Ok(());
+        return Ok(None);
     };
     notice.attempts += 1;
-    match result {
-        Ok(()) => {
+    notice.last_attempt_at = Some(at);
+    match delivery {
+        NoticeDelivery::Sent { notice_sha256 } => {
             emit(
                 b,
                 out,
                 EventType::NoticeSent,
-                now,
+                at,
                 Some(case_id),
-                json!({ "attempt": notice.attempts }),
+                json!({ "attempt": notice.attempts, "notice_sha256": notice_sha256 }),
             )
             .await?;
-            notice.sent_at = Some(now);
+            notice.sent_at = Some(at);
             notice.last_error = None;
         }
-        Err(e) => notice.last_error = Some(e),
+        NoticeDelivery::Failed { error } => {
+            // One line, bounded: it is shown in the console and kept in the log.
+            let mut error: String = error
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .take(MAX_ERROR)
+                .collect();
+            if error.is_empty() {
+                error = "the delivery failed without a reason".to_owned();
+            }
+            let next = at + retry_delay(notice.attempts);
+            emit(
+                b,
+                out,
+                EventType::NoticeFailed,
+                at,
+                Some(case_id),
+                json!({
+                    "attempt": notice.attempts, "error": error,
+                    "next_attempt_at": next.to_string(),
+                }),
+            )
+            .await?;
+            notice.last_error = Some(error);
+        }
     }
     b.put_notice(&notice).await?;
-    Ok(())
+    Ok(Some(notice))
 }

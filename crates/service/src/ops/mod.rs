@@ -8,7 +8,10 @@
 //! * [`decision`] — decisions, second review, narrowing.
 //! * [`reclassification`] — a reviewer's correction of an offence's category or penalty, and
 //!   the assessment on the corrected facts.
-//! * [`lifecycle`] — holds, status changes, the scheduler's tick, notices.
+//! * [`lifecycle`] — holds, status changes, the scheduler's tick, notices and their retries.
+//! * [`notice`] — the notice to the person concerned (`custos.notice/v1`), as JSON and text.
+//! * [`extension`] — requests to move a deadline (the end of confidentiality) and their
+//!   decision.
 //! * [`directory`] — authorities and users.
 //! * [`evidence`] — custody records, hand-over and destruction of sealed packages.
 //!
@@ -24,15 +27,21 @@
 //! * preservation holds last `preservation_days` and are renewable (UNCC art. 42, at least 60
 //!   days);
 //! * once confidentiality ends the person concerned is due a notice, when the profile says so
-//!   (rights-first; the Convention itself has no notice duty);
+//!   (rights-first; the Convention itself has no notice duty), saying what was handed over and
+//!   how to challenge it (cf. EU Reg. 2023/1543 art. 13(3)); failed deliveries are logged and
+//!   retried with backoff;
+//! * the requesting authority may ask to extend secrecy, with reasons; a reviewer decides within
+//!   the profile's cap (rights-first: 365 days from now; see [`extension`]);
 //! * a request is admitted only from an unrevoked key, for its own state, on a channel it may use,
 //!   and fresh (see [`admit`]).
 
 pub mod decision;
 pub mod directory;
 pub mod evidence;
+pub mod extension;
 pub mod intake;
 pub mod lifecycle;
+pub mod notice;
 pub mod reclassification;
 
 pub use decision::{
@@ -41,10 +50,17 @@ pub use decision::{
 };
 pub use directory::{NewAuthority, add_authority, add_user, revoke_authority, set_password};
 pub use evidence::{destroy_due, record_delivered};
+pub use extension::{
+    ExtensionDecisionInput, ExtensionInput, ExtensionRef, decide_extension, request_extension,
+};
 pub use intake::{
     Freshness, IntakeRefusal, Submission, SubmitOutcome, admit, revoked_problem, submit,
 };
-pub use lifecycle::{DueNotice, LifecycleRules, advance, notice_result, renew_hold, tick};
+pub use lifecycle::{
+    DueNotice, LifecycleRules, NoticeDelivery, SecrecyCap, advance, next_attempt, notice_document,
+    notice_result, renew_hold, retry_delay, tick,
+};
+pub use notice::{DEFAULT_REMEDIES, NOTICE_FORMAT, NoticeDocument, NoticeSettings};
 pub use reclassification::{
     CaseReclassification, Classification, CorrectedOffence, OffenceCorrection,
     PendingReclassification, ReclassificationInput, RecordedReclassification, reclassify,
