@@ -10,5 +10,6 @@ mod intake;
 mod integrity;
 mod lifecycle;
 mod replay;
+mod reply;
 mod scheduler;
 mod writer;

@@ -9,6 +9,7 @@
 //! * [`lifecycle`] — holds, status changes, the scheduler's tick, notices.
 //! * [`directory`] — authorities and users.
 //! * [`evidence`] — custody records, hand-over and destruction of sealed packages.
+//! * [`reply`] — what the requesting authority is told (`custos.reply/v1`), and its logging.
 //!
 //! Rules and their legal basis:
 //! * a decision always carries a reason; one that departs from the assessment carries at least
@@ -27,6 +28,7 @@ pub mod directory;
 pub mod evidence;
 pub mod intake;
 pub mod lifecycle;
+pub mod reply;
 
 pub use decision::{
     DecisionInput, DecisionKind, NarrowedTerms, RecordedDecision, SecondReviewInput, check_narrows,
@@ -38,6 +40,7 @@ pub use intake::{
     Freshness, IntakeRefusal, Submission, SubmitOutcome, admit, revoked_problem, submit,
 };
 pub use lifecycle::{DueNotice, LifecycleRules, advance, notice_result, renew_hold, tick};
+pub use reply::{Communicated, REPLY_FORMAT, ReplyStatus};
 
 use custos_model::EventType;
 use custos_store::{Batch, CaseDocuments, NewEvent, Role, StoredEvent, User};
