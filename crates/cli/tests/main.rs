@@ -10,5 +10,6 @@ mod hostile;
 mod integrity;
 mod layering;
 mod pipes;
+mod requester_cli;
 mod seal_cli;
 mod service_cli;
