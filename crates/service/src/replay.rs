@@ -283,7 +283,7 @@ impl Projections {
     }
 
     /// Remembers what the requester of `e`'s case must be told next.
-    fn to_tell(&mut self, e: &StoredEvent, told: Communicated) {
+    fn owe_reply(&mut self, e: &StoredEvent, told: Communicated) {
         let Some(case) = e.case_id else { return };
         if let Some((seq, _)) = self.untold.insert(case, (e.seq, told)) {
             self.findings.push(Finding::new(
@@ -447,7 +447,7 @@ impl Projections {
                 case.status = CaseStatus::AwaitingInformation;
                 case.updated_at = at;
                 let told = Communicated::of(&d, Some(text(body, "message")?), at);
-                self.to_tell(e, told);
+                self.owe_reply(e, told);
             }
             EventType::DecisionProposed => {
                 let d = decision(body, "decision")?;
@@ -506,7 +506,7 @@ impl Projections {
                     }
                 };
                 let (case_id, notify_at) = (case.case_id, case.notify_person_at);
-                self.to_tell(e, Communicated::of(&d, None, at));
+                self.owe_reply(e, Communicated::of(&d, None, at));
                 if unconfirmed_override {
                     self.four_eyes(
                         e,
