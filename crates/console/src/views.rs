@@ -223,8 +223,9 @@ pub struct RequestFacts {
     pub data_protection: Vec<Fact>,
 }
 
+/// The text, or "—" where it is not given (blank as the engine reads it: White_Space, Cc, Cf).
 fn or_dash(s: Option<&str>) -> String {
-    s.filter(|s| !s.trim().is_empty())
+    s.filter(|s| !custos_model::is_blank(s))
         .map(str::to_owned)
         .unwrap_or_else(|| "—".into())
 }

@@ -31,5 +31,5 @@ pub use request::{
     Assurances, AuthorityKind, Authorization, AuthorizationKind, Confidentiality, DataProtection,
     Emergency, FormatTag, Investigation, NonBlank, Offence, OnwardTransfer, Period, REQUEST_FORMAT,
     Request, RequestId, RequestingAuthority, RetentionDays, StateCode, Target, TargetKind,
-    TargetValue, is_given,
+    TargetValue, is_blank, is_given,
 };

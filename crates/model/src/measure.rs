@@ -105,12 +105,24 @@ impl Measure {
         }
     }
 
-    /// Preservation measures only freeze data; nothing leaves the provider yet.
+    /// The preservation measures of international cooperation (UNCC arts. 42–43):
+    /// `preserve_stored_data` and `disclose_preserved_traffic`. This is the sense of the channel
+    /// rules and of `convention`'s dual criminality (safeguards.md, *Notes*). It does not say
+    /// that nothing is handed over: `disclose_preserved_traffic` hands traffic data over (see
+    /// [`Measure::hands_over_data`]).
     pub fn is_preservation(self) -> bool {
         matches!(
             self,
             Measure::PreserveStoredData | Measure::DisclosePreservedTraffic
         )
+    }
+
+    /// Every measure but `preserve_stored_data` gives the requester data: only preservation of
+    /// stored data freezes it where it is and hands nothing over. `rights-first` treats these
+    /// as disclosures (necessity, serious harm, authorization), and only they owe the person
+    /// concerned a notice (safeguards.md 1.1).
+    pub fn hands_over_data(self) -> bool {
+        self != Measure::PreserveStoredData
     }
 
     /// Intrusive measures watch communications as they happen.
@@ -402,6 +414,14 @@ mod tests {
                 Measure::DisclosePreservedTraffic
             ]
         );
+        // Disclosure of preserved traffic is a preservation measure and hands data over.
+        let keeps_data: Vec<_> = Measure::ALL
+            .into_iter()
+            .filter(|m| !m.hands_over_data())
+            .collect();
+        assert_eq!(keeps_data, [Measure::PreserveStoredData]);
+        assert!(Measure::DisclosePreservedTraffic.is_preservation());
+        assert!(Measure::DisclosePreservedTraffic.hands_over_data());
     }
 
     #[test]

@@ -224,6 +224,7 @@ fn strip_position(err: &serde_json::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const MINIMAL: &str = r#"{
         "format": "custos.request/v1", "id": "XA-1", "submitted_at": "2026-11-19T08:00:00Z",
@@ -312,6 +313,86 @@ mod tests {
             e.starts_with("$.data_categories: `traffic` is listed twice"),
             "{e}"
         );
+    }
+
+    /// safeguards.md 1.1: a blank name (only White_Space, Cc or Cf characters) makes the
+    /// request invalid, with the field named.
+    #[test]
+    fn blank_names_are_invalid_and_named() {
+        for blank in [
+            "",
+            "   ",
+            "\u{200b}",
+            "\u{7}",
+            "\u{a0}\u{feff}",
+            "\t\u{0}\u{2060}",
+        ] {
+            let e = problem_of(&with(
+                &json!({"requesting_authority": {"state": "XA", "name": blank, "kind": "police"}})
+                    .to_string(),
+            ));
+            assert!(
+                e.starts_with("$.requesting_authority.name: must not be empty or blank"),
+                "{blank:?}: {e}"
+            );
+            let e = problem_of(&with(
+                &json!({"investigation": {"offences": [
+                    {"name": "Fraud", "category": "fraud", "max_penalty": 5},
+                    {"name": blank, "category": "fraud", "max_penalty": 5}
+                ]}})
+                .to_string(),
+            ));
+            assert!(
+                e.starts_with("$.investigation.offences[1].name: must not be empty or blank"),
+                "{blank:?}: {e}"
+            );
+        }
+        let named = with(
+            r#"{"requesting_authority": {"state": "XA", "name": "\u200bM", "kind": "police"}}"#,
+        );
+        assert!(parse_request(named.as_bytes()).is_ok());
+    }
+
+    /// A purpose of one control or format character is valid JSON but not "given".
+    #[test]
+    fn blank_free_text_parses_but_is_not_given() {
+        for blank in ["\u{1}", "\u{200b}", "\u{a0}", " \u{feff} "] {
+            let r = parse_request(
+                with(&json!({ "purpose": blank, "necessity": blank }).to_string()).as_bytes(),
+            )
+            .unwrap();
+            assert!(!r.purpose_given(), "{blank:?}");
+            assert!(!r.necessity_given(), "{blank:?}");
+        }
+        let r = parse_request(with(r#"{"purpose": "\u0001 evidence"}"#).as_bytes()).unwrap();
+        assert!(r.purpose_given());
+    }
+
+    /// safeguards.md 1.1: retention_days ≤ 36,500; above it (and above every integer type) the
+    /// refusal names the field and the limit, never an overflow.
+    #[test]
+    fn retention_days_above_36500_are_refused_with_the_field() {
+        let retention = |days: &str| {
+            with(&format!(
+                r#"{{"data_protection": {{"retention_days": {days}, "purpose_limited": true}}}}"#
+            ))
+        };
+        let r = parse_request(retention("36500").as_bytes()).unwrap();
+        assert_eq!(
+            r.data_protection.unwrap().retention_days.map(|d| d.get()),
+            Some(36_500)
+        );
+        for days in ["36501", "5000000000", "18446744073709551616"] {
+            let e = problem_of(&retention(days));
+            assert_eq!(
+                e,
+                format!(
+                    "$.data_protection.retention_days: {days} days is more than the 36,500 a request may promise; give a whole number of days from 1 to 36,500, or null for none"
+                )
+            );
+        }
+        let r = parse_request(retention("null").as_bytes()).unwrap();
+        assert_eq!(r.data_protection.unwrap().retention_days, None);
     }
 
     #[test]

@@ -124,9 +124,47 @@ impl Request {
     }
 }
 
-/// `true` when the string is present and non-blank after trimming ("given" in the spec).
+/// `true` when the string is present and not blank ("given" in the spec).
 pub fn is_given(s: &Option<String>) -> bool {
-    s.as_deref().is_some_and(|s| !s.trim().is_empty())
+    s.as_deref().is_some_and(|s| !is_blank(s))
+}
+
+/// `true` when every character is Unicode White_Space, a control character (Cc) or a format
+/// character (Cf), the empty string included (safeguards.md 1.1, *Notes*: "Given / blank"). A
+/// purpose of one control character, or of zero-width spaces, says nothing.
+pub fn is_blank(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_whitespace() || c.is_control() || is_format(c))
+}
+
+/// Unicode general category Cf (format characters), Unicode 16.0. The standard library knows
+/// White_Space (`char::is_whitespace`) and Cc (`char::is_control`) but not Cf.
+fn is_format(c: char) -> bool {
+    const CF: [(u32, u32); 21] = [
+        (0x00AD, 0x00AD),
+        (0x0600, 0x0605),
+        (0x061C, 0x061C),
+        (0x06DD, 0x06DD),
+        (0x070F, 0x070F),
+        (0x0890, 0x0891),
+        (0x08E2, 0x08E2),
+        (0x180E, 0x180E),
+        (0x200B, 0x200F),
+        (0x202A, 0x202E),
+        (0x2060, 0x2064),
+        (0x2066, 0x206F),
+        (0xFEFF, 0xFEFF),
+        (0xFFF9, 0xFFFB),
+        (0x110BD, 0x110BD),
+        (0x110CD, 0x110CD),
+        (0x13430, 0x1343F),
+        (0x1BCA0, 0x1BCA3),
+        (0x1D173, 0x1D17A),
+        (0xE0001, 0xE0001),
+        (0xE0020, 0xE007F),
+    ];
+    let c = u32::from(c);
+    CF.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
 }
 
 /// The `format` field; only `custos.request/v1` is accepted.
@@ -239,7 +277,7 @@ impl fmt::Display for StateCode {
     }
 }
 
-/// A string that must hold something besides white space.
+/// A string that is not blank (see [`is_blank`]): names of authorities and offences.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct NonBlank(String);
@@ -253,8 +291,10 @@ impl NonBlank {
 impl TryFrom<String> for NonBlank {
     type Error = &'static str;
     fn try_from(s: String) -> Result<Self, &'static str> {
-        if s.trim().is_empty() {
-            Err("must not be empty or blank")
+        if is_blank(&s) {
+            Err(
+                "must not be empty or blank (only spaces, control or invisible format characters); give the name",
+            )
         } else {
             Ok(NonBlank(s))
         }
@@ -549,26 +589,79 @@ pub struct DataProtection {
     pub onward_transfer: Option<OnwardTransfer>,
 }
 
-/// A retention limit of at least one day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "u32")]
+/// A retention limit: a whole number of days from 1 to [`RetentionDays::MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "u32")]
 pub struct RetentionDays(u32);
 
 impl RetentionDays {
+    /// The longest retention a request may promise: 36,500 days, about a century
+    /// (safeguards.md 1.1, *Notes*).
+    pub const MAX: u32 = 36_500;
+
     pub fn get(self) -> u32 {
         self.0
     }
+}
+
+const RETENTION_FIX: &str = "give a whole number of days from 1 to 36,500, or null for none";
+
+fn retention_too_long(v: impl fmt::Display) -> String {
+    format!("{v} days is more than the 36,500 a request may promise; {RETENTION_FIX}")
 }
 
 impl TryFrom<i64> for RetentionDays {
     type Error = String;
     fn try_from(v: i64) -> Result<Self, String> {
         match u32::try_from(v) {
-            Ok(d) if d >= 1 => Ok(RetentionDays(d)),
-            _ => Err(format!(
-                "{v} is not a retention period; give a whole number of days ≥ 1, or null for none"
-            )),
+            Ok(d) if (1..=Self::MAX).contains(&d) => Ok(RetentionDays(d)),
+            _ if v > 0 => Err(retention_too_long(v)),
+            _ => Err(format!("{v} is not a retention period; {RETENTION_FIX}")),
         }
+    }
+}
+
+impl TryFrom<u64> for RetentionDays {
+    type Error = String;
+    fn try_from(v: u64) -> Result<Self, String> {
+        match i64::try_from(v) {
+            Ok(v) => RetentionDays::try_from(v),
+            Err(_) => Err(retention_too_long(v)),
+        }
+    }
+}
+
+/// Any JSON number is read as it is written, so a value beyond every integer type is refused
+/// with the same words as 36,501, never as an overflow; fractions and other types are refused
+/// with what to give instead.
+impl<'de> Deserialize<'de> for RetentionDays {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Days;
+        impl serde::de::Visitor<'_> for Days {
+            type Value = RetentionDays;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a whole number of days from 1 to 36,500, or null")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RetentionDays, E> {
+                RetentionDays::try_from(v).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RetentionDays, E> {
+                RetentionDays::try_from(v).map_err(E::custom)
+            }
+            // serde_json reads integers beyond u64 as floating point.
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RetentionDays, E> {
+                Err(E::custom(if v.fract() != 0.0 {
+                    format!("{v:?} is not a whole number of days; {RETENTION_FIX}")
+                } else if v > f64::from(RetentionDays::MAX) {
+                    retention_too_long(format!("{v:.0}"))
+                } else if v < 1.0 {
+                    format!("{v:.0} is not a retention period; {RETENTION_FIX}")
+                } else {
+                    format!("{v:?} is written with a decimal point; {RETENTION_FIX}")
+                }))
+            }
+        }
+        d.deserialize_any(Days)
     }
 }
 
@@ -656,6 +749,107 @@ mod tests {
         assert_eq!(
             p("2026-01-01T00:00:00Z", "2026-01-01T00:00:00.000000001Z").days_ceil(),
             1
+        );
+    }
+
+    /// safeguards.md 1.1: blank = only White_Space, control (Cc) or format (Cf) characters.
+    #[test]
+    fn blank_means_white_space_control_or_format_characters_only() {
+        for blank in [
+            "",
+            " ",
+            "\t\r\n",
+            "\u{0}",
+            "\u{1}",
+            "\u{7f}",
+            "\u{85}",   // NEL: Cc and White_Space
+            "\u{a0}",   // NO-BREAK SPACE: White_Space (Zs)
+            "\u{3000}", // IDEOGRAPHIC SPACE
+            "\u{2028}", // LINE SEPARATOR
+            "\u{200b}", // ZERO WIDTH SPACE: Cf, not White_Space
+            "\u{200d}", // ZERO WIDTH JOINER: Cf
+            "\u{feff}", // BYTE ORDER MARK: Cf
+            "\u{ad}",   // SOFT HYPHEN: Cf
+            "\u{180e}", // MONGOLIAN VOWEL SEPARATOR: Cf since Unicode 6.3
+            "\u{202e}", // RIGHT-TO-LEFT OVERRIDE: Cf
+            "\u{2066}\u{2069}",
+            "\u{1343f}", // the last Egyptian hieroglyph format control (Unicode 15)
+            "\u{e0001}\u{e007f}",
+            " \u{200b}\u{0}\u{a0}\u{feff}\t",
+        ] {
+            assert!(is_blank(blank), "{blank:?} is blank");
+            assert!(!is_given(&Some(blank.to_owned())), "{blank:?} is not given");
+            assert!(NonBlank::try_from(blank.to_owned()).is_err(), "{blank:?}");
+        }
+        for given in [
+            "x",
+            " x ",
+            "\u{200b}x",
+            "\u{ad}-",
+            "\u{301}",   // a combining mark (Mn) alone is not blank
+            "\u{e000}",  // private use (Co)
+            "\u{1d17b}", // the first musical symbol after the Cf range
+            "\u{13440}", // the first Egyptian mark after the Cf range (Mn)
+            "0",
+        ] {
+            assert!(!is_blank(given), "{given:?} is not blank");
+            assert!(is_given(&Some(given.to_owned())), "{given:?} is given");
+            assert!(NonBlank::try_from(given.to_owned()).is_ok(), "{given:?}");
+        }
+        assert!(!is_given(&None));
+    }
+
+    /// safeguards.md 1.1: retention_days is a whole number from 1 to 36,500.
+    #[test]
+    fn retention_days_run_from_1_to_36500() {
+        let parse = |json: &str| serde_json::from_str::<RetentionDays>(json);
+        assert_eq!(parse("1").unwrap().get(), 1);
+        assert_eq!(parse("36500").unwrap().get(), 36_500);
+        for too_long in [
+            "36501",
+            "4294967295",
+            "4294967296",
+            "5000000000",
+            "9223372036854775807",
+            "9223372036854775808",
+            "18446744073709551615",
+            "18446744073709551616",
+            "100000000000000000000",
+        ] {
+            let e = parse(too_long).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("{too_long} days is more than the 36,500")),
+                "{too_long}: {e}"
+            );
+            assert!(!e.contains("overflow") && !e.contains("u32"), "{e}");
+        }
+        for (bad, starts) in [
+            ("0", "0 is not a retention period"),
+            ("-1", "-1 is not a retention period"),
+            (
+                "-9223372036854775809",
+                "-9223372036854775808 is not a retention period",
+            ),
+            ("30.5", "30.5 is not a whole number of days"),
+            ("30.0", "30.0 is written with a decimal point"),
+            (
+                "\"30\"",
+                "invalid type: string \"30\", expected a whole number of days",
+            ),
+            (
+                "true",
+                "invalid type: boolean `true`, expected a whole number of days",
+            ),
+        ] {
+            let e = parse(bad).unwrap_err().to_string();
+            assert!(e.starts_with(starts), "{bad}: {e}");
+        }
+        assert!(RetentionDays::try_from(36_500_i64).is_ok());
+        assert!(RetentionDays::try_from(36_501_i64).is_err());
+        assert!(RetentionDays::try_from(u64::MAX).is_err());
+        assert_eq!(
+            serde_json::to_string(&parse("730").unwrap()).unwrap(),
+            "730"
         );
     }
 

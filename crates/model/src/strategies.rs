@@ -24,7 +24,8 @@ fn at_offset_days(days: i64, secs: i64) -> Timestamp {
 pub fn text() -> impl Strategy<Value = Option<String>> {
     prop_oneof![
         2 => Just(None),
-        1 => Just(Some("   ".to_owned())),
+        1 => select(vec!["", "   ", "\u{1}", "\u{200b}", "\u{a0}\u{feff}\t"])
+            .prop_map(|s| Some(s.to_owned())),
         5 => "[A-Za-z ]{1,40}".prop_map(|s| Some(format!("x{s}"))),
     ]
 }
@@ -109,7 +110,7 @@ pub fn data_protection() -> impl Strategy<Value = Option<DataProtection>> {
     ];
     let retention = prop_oneof![
         Just(None),
-        (1i64..=3650).prop_map(|d| RetentionDays::try_from(d).ok()),
+        (1i64..=36_500).prop_map(|d| RetentionDays::try_from(d).ok()),
     ];
     prop_oneof![
         1 => Just(None),

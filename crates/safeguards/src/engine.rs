@@ -174,8 +174,10 @@ impl Assessor {
             .then(|| add(now, days(d.preserve_for_days)));
         // Notice is due when secrecy ends: at once if none was asked, at its (narrowed) end
         // otherwise, never earlier than now. Unbounded secrecy that the profile did not bound
-        // leaves no date to give.
-        let notify_person_at = if !self.profile.notifies_person() {
+        // leaves no date to give. Preservation of stored data alone hands nothing over and the
+        // custodian keeps it confidential: no notice, which falls due with the request that
+        // follows it (safeguards.md 1.1, *Deadlines*).
+        let notify_person_at = if !self.profile.notifies_person() || !facts.hands_over_data {
             None
         } else if !request.confidentiality_requested() {
             Some(now)

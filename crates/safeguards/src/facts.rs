@@ -18,7 +18,12 @@ pub struct Facts {
     pub channel: &'static str,
     pub requesting_state: String,
     pub requesting_authority_kind: &'static str,
+    /// `preserve_stored_data` or `disclose_preserved_traffic`: preservation in the sense of the
+    /// channel rules and of `convention`'s dual criminality (UNCC arts. 42–43).
     pub is_preservation: bool,
+    /// Every measure but `preserve_stored_data`, `disclose_preserved_traffic` included: what
+    /// `rights-first` treats as a disclosure (safeguards.md 1.1).
+    pub hands_over_data: bool,
     pub is_intrusive: bool,
     pub asks_subscriber: bool,
     pub asks_traffic: bool,
@@ -106,6 +111,7 @@ impl Facts {
             requesting_state: request.requesting_authority.state.as_str().to_owned(),
             requesting_authority_kind: request.requesting_authority.kind.as_str(),
             is_preservation: measure.is_preservation(),
+            hands_over_data: measure.hands_over_data(),
             is_intrusive: measure.is_intrusive(),
             asks_subscriber: asked.contains(DataCategory::Subscriber),
             asks_traffic: asked.contains(DataCategory::Traffic),
@@ -179,13 +185,14 @@ impl Facts {
                 RestrictedExpression::new_string(v.to_owned()),
             )
         }
-        let mut pairs = Vec::with_capacity(42);
+        let mut pairs = Vec::with_capacity(43);
         pairs.extend([
             s("measure", self.measure),
             s("channel", self.channel),
             s("requesting_state", &self.requesting_state),
             s("requesting_authority_kind", self.requesting_authority_kind),
             b("is_preservation", self.is_preservation),
+            b("hands_over_data", self.hands_over_data),
             b("is_intrusive", self.is_intrusive),
             b("asks_subscriber", self.asks_subscriber),
             b("asks_traffic", self.asks_traffic),

@@ -2,8 +2,8 @@
 //!
 //! Applies a **profile** (a set of safeguard rules) to one valid request, at a given time, for a
 //! **receiving jurisdiction**, and yields findings, one outcome, the narrowed request and the
-//! deadlines (`custos.assessment/v1`, see `shared/spec/safeguards.md`). It recommends; a person
-//! decides.
+//! deadlines (`custos.assessment/v1`, see `shared/spec/safeguards.md`, version [`SPEC_VERSION`];
+//! the repository's tests read a copy in `testdata/spec/`). It recommends; a person decides.
 //!
 //! The rules are not Rust: each is a Cedar `forbid` policy in `policies/*.cedar`, annotated with
 //! its code, severity, legal basis and message, and validated against `policies/custos.cedarschema`.
@@ -29,3 +29,6 @@ pub use engine::{AssessError, Assessor, narrow};
 pub use facts::Facts;
 pub use jurisdiction::{DeadlineSettings, Jurisdiction, JurisdictionError, LocalStatus};
 pub use profile::{BUILTIN_PROFILES, Narrowing, Profile, ProfileError, Rule};
+
+/// The version of `safeguards.md` that the engine and the built-in profiles implement.
+pub const SPEC_VERSION: &str = "1.1";

@@ -1,5 +1,6 @@
 //! The integration tests of custos-safeguards, one binary: each module was a test file of its own.
 
+mod basis;
 mod cases;
 mod properties;
 mod rules;

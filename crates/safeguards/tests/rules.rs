@@ -29,7 +29,18 @@ const MEASURES: [&str; 7] = [
     "collect_traffic_realtime",
     "intercept_content",
 ];
+/// Preservation measures for the channel rules and `convention`'s dual criminality (arts. 42–43).
 const PRESERVATION: [&str; 2] = ["preserve_stored_data", "disclose_preserved_traffic"];
+/// Text that is blank under safeguards.md 1.1: White_Space, control (Cc) and format (Cf)
+/// characters only. U+00A0 is White_Space, U+200B and U+FEFF are Cf, U+0001 and U+0085 are Cc.
+const BLANKS: [&str; 6] = [
+    "",
+    "  \t\n",
+    "\u{1}",
+    "\u{200b}",
+    "\u{a0}\u{feff}",
+    "\u{85}\u{2060}\u{3000}",
+];
 const INTRUSIVE: [&str; 2] = ["collect_traffic_realtime", "intercept_content"];
 
 // ── time ─────────────────────────────────────────────────────────────────────────────────────
@@ -334,7 +345,17 @@ fn incomplete_request() {
             NeedsInfo,
         );
         fires(p, &[del("/purpose")], C, NeedsInfo);
-        fires(p, &[set("/purpose", json!(""))], C, NeedsInfo);
+        for blank in BLANKS {
+            fires(p, &[set("/purpose", json!(blank))], C, NeedsInfo);
+            fires(
+                p,
+                &[set("/investigation/authority_conducting", json!(blank))],
+                C,
+                NeedsInfo,
+            );
+        }
+        // Something besides blank characters is given.
+        silent(p, &[set("/purpose", json!("\u{200b}Evidence\u{1}"))], C);
         silent(p, &[], C);
         // Preservation (art. 42): necessity and the promised MLA follow-up are also required.
         let pres = || measure("preserve_stored_data");
@@ -363,13 +384,14 @@ fn incomplete_request() {
     }
 }
 
-/// UNCC art. 24 (proportionality); N&P principle 3. rights-first only; preservation exempt.
+/// UNCC art. 24 (proportionality); N&P principle 3. rights-first only; preserve_stored_data
+/// exempt, disclose_preserved_traffic not (safeguards.md 1.1: it hands traffic data over).
 #[test]
 fn necessity_not_shown() {
     const C: &str = "necessity-not-shown";
     for m in MEASURES {
         let edits = [measure(m), del("/necessity")];
-        if PRESERVATION.contains(&m) {
+        if m == "preserve_stored_data" {
             silent(RF, &edits, C);
         } else {
             fires(RF, &edits, C, NeedsInfo);
@@ -377,7 +399,19 @@ fn necessity_not_shown() {
         }
         silent(CONV, &edits, C);
     }
-    fires(RF, &[set("/necessity", json!(" "))], C, NeedsInfo);
+    let disclose = || measure("disclose_preserved_traffic");
+    fires(RF, &[disclose(), del("/necessity")], C, NeedsInfo);
+    silent(RF, &[disclose()], C);
+    silent(CONV, &[disclose(), del("/necessity")], C);
+    for blank in BLANKS {
+        fires(RF, &[set("/necessity", json!(blank))], C, NeedsInfo);
+        fires(
+            RF,
+            &[disclose(), set("/necessity", json!(blank))],
+            C,
+            NeedsInfo,
+        );
+    }
 }
 
 /// UNCC art. 2(o): an emergency is a significant and imminent risk; it must be stated.
@@ -385,8 +419,9 @@ fn necessity_not_shown() {
 fn emergency_unjustified() {
     const C: &str = "emergency-unjustified";
     for p in BOTH {
-        fires(p, &[emergency(true, "")], C, NeedsInfo);
-        fires(p, &[emergency(true, "   ")], C, NeedsInfo);
+        for blank in BLANKS {
+            fires(p, &[emergency(true, blank)], C, NeedsInfo);
+        }
         fires(
             p,
             &[set("/emergency", json!({ "claimed": true }))],
@@ -442,15 +477,20 @@ fn offence_out_of_scope() {
     }
 }
 
-/// OHCHR proposal on "serious crime" (death, injury or significant harm). rights-first only:
-/// refer for ordinary measures, refuse for intrusive ones, nothing for preservation.
+/// OHCHR proposal to narrow "serious crime" (death, injury or significant harm). rights-first
+/// only: refer for ordinary measures, disclose_preserved_traffic included (1.1), refuse for
+/// intrusive ones, nothing for preserve_stored_data.
 #[test]
 fn serious_harm_test() {
     const C: &str = "serious-harm-test";
     let minor = || offence("fraud", json!(5));
+    let disclose = || measure("disclose_preserved_traffic");
+    fires(RF, &[disclose(), minor()], C, Refer);
+    silent(RF, &[disclose(), offence("kidnapping", json!(20))], C);
+    silent(CONV, &[disclose(), minor()], C);
     for m in MEASURES {
         let edits = [measure(m), minor()];
-        if PRESERVATION.contains(&m) {
+        if m == "preserve_stored_data" {
             silent(RF, &edits, C);
         } else if INTRUSIVE.contains(&m) {
             fires(RF, &edits, C, Refuse);
@@ -813,11 +853,20 @@ fn channel_not_permitted() {
 
 // ── authorization ────────────────────────────────────────────────────────────────────────────
 
-/// UNCC art. 24(2) ("judicial or other independent review"): convention asks it only for the
-/// intrusive measures, and accepts a judge or an independent body.
+/// UNCC art. 24 ("judicial or other independent review", as appropriate) and an operator
+/// default: convention asks it only for the intrusive measures, and accepts a judge or an
+/// independent body. disclose_preserved_traffic needs none here (1.1 changes rights-first only).
 #[test]
 fn judicial_authorization_convention() {
     const C: &str = "judicial-authorization";
+    for kind in ["prosecutorial", "administrative", "none"] {
+        silent(
+            CONV,
+            &[measure("disclose_preserved_traffic"), auth(kind)],
+            C,
+        );
+    }
+    silent(CONV, &[measure("disclose_preserved_traffic"), no_auth()], C);
     for m in INTRUSIVE {
         silent(CONV, &[measure(m), auth("judicial")], C);
         silent(CONV, &[measure(m), auth("independent")], C);
@@ -842,8 +891,8 @@ fn judicial_authorization_convention() {
 }
 
 /// N&P principles 5–7; EU Reg. 2023/1543 art. 4. rights-first: a judge for intrusive measures,
-/// search and seizure, and stored traffic or content; a judge or prosecutor for subscriber data;
-/// nothing for preservation.
+/// search and seizure, and stored traffic or content; a judge or prosecutor for subscriber data
+/// and for the disclosure of preserved traffic data (1.1); nothing for preserve_stored_data.
 #[test]
 fn judicial_authorization_rights_first() {
     const C: &str = "judicial-authorization";
@@ -873,6 +922,7 @@ fn judicial_authorization_rights_first() {
     let subscriber_level = [
         measure("produce_subscriber_info"),
         Edit::Many(vec![measure("produce_stored_data"), cats(&["subscriber"])]),
+        measure("disclose_preserved_traffic"),
     ];
     for case in subscriber_level {
         let with = |a: Edit| Edit::Many(vec![case.clone(), a]);
@@ -883,10 +933,19 @@ fn judicial_authorization_rights_first() {
         }
         fires(RF, &[with(no_auth())], C, NeedsInfo);
     }
-    for m in PRESERVATION {
-        silent(RF, &[measure(m), no_auth()], C);
-        silent(RF, &[measure(m), auth("none")], C);
-    }
+    let preserve = || measure("preserve_stored_data");
+    silent(RF, &[preserve(), no_auth()], C);
+    silent(RF, &[preserve(), auth("none")], C);
+    // Its message asks for a judge or a prosecutor.
+    let a = assess(RF, &[measure("disclose_preserved_traffic"), auth("none")]);
+    let f = a.findings.iter().find(|f| f.code == C).unwrap();
+    assert!(
+        f.message.starts_with(
+            "Disclosure of preserved traffic data needs the order of a judge or a prosecutor"
+        ),
+        "{}",
+        f.message
+    );
 }
 
 /// The emergency waiver (rights-first): a *justified* emergency waives prior authorization for
@@ -968,6 +1027,30 @@ fn judicial_authorization_emergency_waiver() {
     for m in INTRUSIVE {
         fires(RF, &[measure(m), auth("prosecutorial"), e()], C, NeedsInfo);
     }
+    // Nor for the disclosure of preserved traffic data (safeguards.md 1.1): no note, the order
+    // of a judge or a prosecutor is needed first.
+    for a in [
+        no_auth(),
+        auth("none"),
+        auth("administrative"),
+        auth("independent"),
+    ] {
+        fires(
+            RF,
+            &[measure("disclose_preserved_traffic"), a, e()],
+            C,
+            NeedsInfo,
+        );
+    }
+    silent(
+        RF,
+        &[
+            measure("disclose_preserved_traffic"),
+            auth("prosecutorial"),
+            e(),
+        ],
+        C,
+    );
     // An unjustified or unclaimed emergency waives nothing.
     fires(
         RF,
@@ -1220,8 +1303,9 @@ fn confidentiality_unjustified() {
     const C: &str = "confidentiality-unjustified";
     let in_30d = || Some(now() + days(30));
     for (p, sev) in [(CONV, Note), (RF, NeedsInfo)] {
-        fires(p, &[confidentiality(true, in_30d(), "")], C, sev);
-        fires(p, &[confidentiality(true, in_30d(), "  ")], C, sev);
+        for blank in BLANKS {
+            fires(p, &[confidentiality(true, in_30d(), blank)], C, sev);
+        }
         fires(
             p,
             &[set(
@@ -1243,6 +1327,10 @@ fn data_protection_terms() {
     const C: &str = "data-protection-terms";
     for (p, sev) in [(CONV, Note), (RF, NeedsInfo)] {
         fires(p, &[del("/data_protection")], C, sev);
+        // 1 to 36,500 days is a retention limit (safeguards.md 1.1); more is not a request.
+        for d in [1, 36_500] {
+            silent(p, &[set("/data_protection/retention_days", json!(d))], C);
+        }
         fires(
             p,
             &[set("/data_protection/retention_days", json!(null))],
@@ -1540,6 +1628,29 @@ fn narrowings_combine_and_only_show_when_executing_narrowed() {
     expect_fires(RF, &a, "necessity-not-shown", NeedsInfo);
 }
 
+/// safeguards.md 1.1: `retention_days` runs to 36,500; above it, and above every integer type,
+/// the request is invalid and the refusal names the field (never an overflow).
+#[test]
+fn retention_days_above_36500_make_the_request_invalid() {
+    for days in [
+        json!(36_501),
+        json!(5_000_000_000_u64),
+        json!(u64::MAX),
+        json!(1e20),
+    ] {
+        let mut value = baseline().clone();
+        value["data_protection"]["retention_days"] = days.clone();
+        let e = parse_request(&serde_json::to_vec(&value).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("$.data_protection.retention_days: ")
+                && e.contains("is more than the 36,500"),
+            "{days}: {e}"
+        );
+    }
+}
+
 // ── deadlines ────────────────────────────────────────────────────────────────────────────────
 
 #[test]
@@ -1584,6 +1695,56 @@ fn preserve_until_only_for_preservation_of_stored_data() {
         let j = toml("[deadlines]\npreserve_for_days = 60");
         let a = assess_in(p, &j, &[measure("preserve_stored_data")]);
         assert_eq!(a.deadlines.preserve_until, Some(now() + days(60)), "{p}");
+    }
+}
+
+/// safeguards.md 1.1: preserve_stored_data alone owes no notice (it hands nothing over and the
+/// custodian keeps it confidential); every other measure does under rights-first,
+/// disclose_preserved_traffic included.
+#[test]
+fn notify_person_at_is_null_for_preserve_stored_data_alone() {
+    let now = now();
+    let notify = |p: &str, edits: &[Edit]| assess(p, edits).deadlines.notify_person_at;
+    let preserve = || measure("preserve_stored_data");
+    assert_eq!(notify(RF, &[preserve()]), None);
+    assert_eq!(notify(RF, &[preserve(), del("/confidentiality")]), None);
+    // Whatever secrecy it asks, bounded, unbounded or beyond the cap.
+    for until in [Some(now + days(30)), Some(now + days(400)), None] {
+        assert_eq!(
+            notify(RF, &[preserve(), confidentiality(true, until, SECRECY_WHY)]),
+            None,
+            "{until:?}"
+        );
+    }
+    // Preservation together with the disclosure of the preserved traffic owes the notice, like
+    // every other measure.
+    for m in MEASURES
+        .into_iter()
+        .filter(|m| *m != "preserve_stored_data")
+    {
+        assert_eq!(notify(RF, &[measure(m)]), Some(now), "{m}");
+        let until = now + days(100);
+        assert_eq!(
+            notify(
+                RF,
+                &[measure(m), confidentiality(true, Some(until), SECRECY_WHY)]
+            ),
+            Some(until),
+            "{m}"
+        );
+        assert_eq!(
+            notify(RF, &[measure(m), confidentiality(true, None, SECRECY_WHY)]),
+            Some(now + days(90)),
+            "{m}"
+        );
+    }
+    // The preservation deadline is unaffected.
+    assert_eq!(
+        assess(RF, &[preserve()]).deadlines.preserve_until,
+        Some(now + days(90))
+    );
+    for m in MEASURES {
+        assert_eq!(notify(CONV, &[measure(m)]), None, "{m}");
     }
 }
 

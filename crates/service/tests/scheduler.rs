@@ -89,9 +89,10 @@ async fn ticking_again_records_nothing_twice() {
     assert_eq!(count("preservation.released"), 1);
     assert_eq!(
         count("confidentiality.ended"),
-        2,
-        "once per case owed a notice"
+        1,
+        "once per case owed a notice; preservation of stored data alone owes none"
     );
+    assert!(!listed(&first).contains(&case));
 }
 
 #[tokio::test]
@@ -253,14 +254,22 @@ async fn a_node_that_was_down_catches_up_on_everything_due_in_one_tick() {
     let refused_case = f
         .decided("p04-defamation-2y", "XA-3", DecisionKind::Refuse, t0())
         .await;
+    let produced = f
+        .decided(
+            "p01-ransomware-production",
+            "XA-4",
+            DecisionKind::Execute,
+            t0(),
+        )
+        .await;
     let later = t0() + days(400);
     let due = f.tick(later).await;
     assert_eq!(f.hold(a).await.unwrap().released_at, Some(later));
     assert_eq!(f.hold(b).await.unwrap().released_at, Some(later));
-    // Both preservations owe a notice (rights-first, no secrecy); the refused case none.
-    let mut listed: Vec<i64> = due.iter().map(|n| n.case_id).collect();
-    listed.sort();
-    assert_eq!(listed, [a, b]);
+    // The production owes a notice (rights-first, no secrecy); the preservations of stored data
+    // owe none (safeguards.md 1.1), nor does the refused case.
+    let listed: Vec<i64> = due.iter().map(|n| n.case_id).collect();
+    assert_eq!(listed, [produced]);
     assert!(!listed.contains(&refused_case));
     assert_eq!(f.case(refused_case).await.status, CaseStatus::Refused);
 }
