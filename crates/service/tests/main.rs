@@ -12,5 +12,6 @@ mod integrity;
 mod lifecycle;
 mod notices;
 mod replay;
+mod reply;
 mod scheduler;
 mod writer;

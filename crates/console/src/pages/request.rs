@@ -23,6 +23,7 @@ pub struct CategoryChoice {
 pub struct DecisionForm {
     pub decision: String,
     pub reason: String,
+    pub internal_note: String,
     pub message: String,
     pub grounds: Vec<GroundChoice>,
     pub categories: Vec<CategoryChoice>,
@@ -40,6 +41,7 @@ pub struct DecisionFields {
     pub(super) csrf: String,
     pub(super) decision: String,
     pub(super) reason: String,
+    pub(super) internal_note: String,
     pub(super) message: String,
     pub(super) grounds: Vec<String>,
     #[serde(rename = "category")]
@@ -215,6 +217,9 @@ fn decision_text(d: &RecordedDecision) -> String {
     if !d.grounds.is_empty() {
         s.push_str(&format!(" Grounds: {}.", d.grounds.join(", ")));
     }
+    if let Some(note) = &d.internal_note {
+        s.push_str(&format!(" Internal note (staff only): {note}"));
+    }
     s
 }
 
@@ -259,6 +264,7 @@ fn default_form(r: &Request, a: &Assessment) -> DecisionForm {
         }
         .to_owned(),
         reason: String::new(),
+        internal_note: String::new(),
         message: String::new(),
         grounds: a
             .findings
@@ -288,6 +294,7 @@ fn default_form(r: &Request, a: &Assessment) -> DecisionForm {
 fn sent_form(mut form: DecisionForm, sent: &DecisionFields) -> DecisionForm {
     form.decision = sent.decision.clone();
     form.reason = sent.reason.clone();
+    form.internal_note = sent.internal_note.clone();
     form.message = sent.message.clone();
     for g in &mut form.grounds {
         g.checked = sent.grounds.contains(&g.code);
@@ -609,6 +616,9 @@ pub(super) fn decision_input(form: &DecisionFields) -> Result<DecisionInput, Pro
     });
     if decision == "request_information" {
         v["message"] = json!(form.message);
+    }
+    if !form.internal_note.trim().is_empty() {
+        v["internal_note"] = json!(form.internal_note);
     }
     if decision == "execute_narrowed" {
         let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());

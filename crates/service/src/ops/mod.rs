@@ -12,6 +12,7 @@
 //!   decision.
 //! * [`directory`] — authorities and users.
 //! * [`evidence`] — custody records, hand-over and destruction of sealed packages.
+//! * [`reply`] — what the requesting authority is told (`custos.reply/v1`), and its logging.
 //!
 //! Rules and their legal basis:
 //! * a decision always carries a reason; one that departs from the assessment carries at least
@@ -36,6 +37,7 @@ pub mod extension;
 pub mod intake;
 pub mod lifecycle;
 pub mod notice;
+pub mod reply;
 
 pub use decision::{
     DecisionInput, DecisionKind, NarrowedTerms, RecordedDecision, SecondReviewInput, check_narrows,
@@ -54,6 +56,7 @@ pub use lifecycle::{
     notice_result, renew_hold, retry_delay, tick,
 };
 pub use notice::{DEFAULT_REMEDIES, NOTICE_FORMAT, NoticeDocument, NoticeSettings};
+pub use reply::{Communicated, REPLY_FORMAT, ReplyStatus};
 
 use custos_model::EventType;
 use custos_store::{Batch, CaseDocuments, NewEvent, Role, StoredEvent, User};
