@@ -184,17 +184,25 @@ try {
     await page.getByRole("checkbox", { name: /offence-out-of-scope/ }).check();
     await page.getByRole("checkbox", { name: /expression-offence/ }).check();
     await page.getByLabel(/^Reason/).fill("Defamation is outside the Convention's criminal scope and is protected expression here.");
+    assert.match(await page.locator("label[for=reason]").innerText(), /the requester reads this/);
+    await page.getByLabel(/^Internal note/).fill("Third such request this month from this authority.");
     await page.getByRole("button", { name: "Record decision" }).click();
     await page.waitForURL(/done=decided/);
     await assert.doesNotReject(page.getByRole("status").filter({ hasText: "Decision recorded" }).waitFor());
     assert.equal(await page.locator("#case-status").innerText(), "Refused");
     const rows = page.locator("#timeline tbody tr");
-    assert.equal(await rows.count(), before + 1, "one event more in the timeline");
-    const last = await rows.last().innerText();
-    assert.match(last, /decision\.recorded/);
-    assert.match(last, /refuse by alice/);
-    assert.match(last, /grounds: offence-out-of-scope, expression-offence/);
-    const proof = rows.last().getByRole("link", { name: /inclusion proof/ });
+    assert.equal(await rows.count(), before + 2, "two events more in the timeline: the decision and the reply");
+    const recorded = await rows.nth(before).innerText();
+    assert.match(recorded, /decision\.recorded/);
+    assert.match(recorded, /refuse by alice/);
+    assert.match(recorded, /grounds: offence-out-of-scope, expression-offence/);
+    assert.match(recorded, /internal note: Third such request this month/);
+    const told = await rows.last().innerText();
+    assert.match(told, /reply\.communicated/);
+    assert.match(told, /the requester was told \(refused\): refuse: Defamation is outside/);
+    assert.doesNotMatch(told, /alice|offence-out-of-scope|expression-offence|Third such request/,
+      "the reply names no one, no finding and no internal note");
+    const proof = rows.nth(before).getByRole("link", { name: /inclusion proof/ });
     const href = await proof.getAttribute("href");
     const res = await page.request.get(`${BASE}${href}`);
     assert.equal(res.status(), 200, "the timeline links to a working inclusion proof");
@@ -229,7 +237,7 @@ try {
     await page.getByRole("button", { name: "Record decision" }).click();
     await page.waitForURL(/done=decided/);
     assert.equal(await page.locator("#case-status").innerText(), "Executing");
-    const last = await page.locator("#timeline tbody tr").last().innerText();
+    const last = await page.locator("#timeline tbody tr").filter({ hasText: "decision.recorded" }).last().innerText();
     assert.match(last, /execute narrowed by alice/);
     assert.match(await page.locator("#decision-in-force").innerText(), /Execute narrowed by alice/);
   }

@@ -12,7 +12,7 @@ use custos_ledger::commitment::{PublicRecord, commit};
 use custos_ledger::tiles::{Tile, parse_bundle, tiles_for_size, verify_full};
 use custos_ledger::{Hash, VerifierKey, leaf_hash, verify_consistency, verify_inclusion};
 use custos_service::Problem;
-use custos_service::wire::{CaseView, ConsistencyProof, InclusionProof, Opening};
+use custos_service::wire::{ConsistencyProof, InclusionProof, Opening, Reply};
 use serde_json::Value;
 
 use crate::Failure;
@@ -69,12 +69,14 @@ pub fn submit(
         let status = resp.status();
         let body = resp.text().await.map_err(|e| Failure::Setup(e.into()))?;
         if status.is_success() {
-            let case: CaseView = serde_json::from_str(&body).map_err(|e| {
+            // The requester's reply (custos.reply/v1): case, request id, status; the assessment
+            // is the node's reviewers' to read.
+            let reply: Reply = serde_json::from_str(&body).map_err(|e| {
                 Failure::Setup(anyhow!(
-                    "{server} answered {status} but not with a case: {e}"
+                    "{server} answered {status} but not with a reply (custos.reply/v1): {e}"
                 ))
             })?;
-            let text = serde_json::to_string(&case).map_err(|e| Failure::Setup(e.into()))?;
+            let text = serde_json::to_string(&reply).map_err(|e| Failure::Setup(e.into()))?;
             outln!("{text}")
         } else {
             let detail = serde_json::from_str::<Problem>(&body)

@@ -84,7 +84,8 @@ enum Command {
     #[command(subcommand)]
     User(UserCommand),
 
-    /// Sign a request with an authority's key and submit it to a node.
+    /// Sign a request with an authority's key and submit it to a node; prints the node's reply
+    /// (custos.reply/v1: case, request id, status).
     Submit {
         /// The node, e.g. http://127.0.0.1:8480.
         #[arg(long)]

@@ -193,12 +193,25 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         r.json()["events"].as_array().unwrap().clone()
     };
     let refused = events(refuse);
-    let last = &refused.last().unwrap()["event"]["decision"];
+    let [recorded, told] = &refused[refused.len() - 2..] else {
+        unreachable!()
+    };
+    let last = &recorded["event"]["decision"];
     assert_eq!(last["decision"], "refuse");
     assert_eq!(last["reviewer"], "alice");
     assert_eq!(
         last["grounds"],
         json!(["offence-out-of-scope", "expression-offence"])
+    );
+    assert_eq!(
+        last["internal_note"],
+        "Third such request this month from this authority."
+    );
+    // What the requester was told: the decision and the reason, nothing internal.
+    assert_eq!(told["type"], "reply.communicated");
+    assert_eq!(
+        told["event"]["communicated"],
+        json!({"decision": "refuse", "reason": last["reason"], "at": told["event"]["at"]})
     );
     let narrowed = events(narrow);
     let d = narrowed

@@ -11,5 +11,6 @@ mod integrity;
 mod layering;
 mod notice_cli;
 mod pipes;
+mod requester_cli;
 mod seal_cli;
 mod service_cli;

@@ -77,14 +77,24 @@ fn a_request_signed_with_jwcrypto_is_accepted_and_assessed_as_custos_assess_does
         "Custos's RFC 7638 thumbprint equals jwcrypto's"
     );
     let resp = node.submit_jws(signed["jws"].as_str().unwrap());
-    let case = created(&resp);
+    // The requester's answer is its reply: case, request id, status; no assessment.
+    let reply = created(&resp);
+    assert_eq!(reply["format"], "custos.reply/v1", "{reply}");
+    assert_eq!(reply["request_id"], "XA-JWCRYPTO-1");
+    assert_eq!(reply["status"], "under_review");
+    assert_eq!(reply["decision"], Value::Null);
+    for key in ["assessment", "outcome", "authority", "findings"] {
+        assert!(reply.get(key).is_none(), "{key} in {reply}");
+    }
+    let location = resp.header("location").unwrap();
+    assert_eq!(location, format!("/v1/requests/{}", reply["case"]));
+    // The node's reviewers read the assessment.
+    let reviewer = node.user("rita", "reviewer");
+    let case = node
+        .get(location, Some(&format!("Bearer {reviewer}")))
+        .json();
     assert_eq!(case["authority"], thumbprint);
     assert_eq!(case["request_id"], "XA-JWCRYPTO-1");
-    assert!(
-        resp.header("location")
-            .unwrap()
-            .starts_with("/v1/requests/")
-    );
     let assessed: Value = serde_json::from_str(&custos_ok(&[
         "assess",
         "--format",
@@ -305,6 +315,13 @@ fn the_lifecycle_through_the_api() {
 
     // Narrowing that widens.
     let narrowed = submit("p13-subscriber-plus-traffic", "XA-NARROW");
+    let staff_view = |case: i64| {
+        node.get(
+            &format!("/v1/requests/{case}"),
+            Some(&format!("Bearer {reviewer}")),
+        )
+        .json()
+    };
     let case = node
         .get(
             &format!("/v1/requests/{narrowed}"),
@@ -325,8 +342,12 @@ fn the_lifecycle_through_the_api() {
     // Request information, then the authority supplements under the same id.
     let mut needs = request("p17-no-data-protection-terms", "XA-NEEDS-INFO", "XA");
     let c = created(&node.submit_jws(&a.sign(&needs)));
-    assert_eq!(c["outcome"], "needs_information", "{c}");
     let needs_case = c["case"].as_i64().unwrap();
+    assert_eq!(
+        staff_view(needs_case)["outcome"],
+        "needs_information",
+        "{c}"
+    );
     let r = decide(
         needs_case,
         &reviewer,
@@ -342,6 +363,8 @@ fn the_lifecycle_through_the_api() {
     assert_eq!(r.status, 200, "a supplement: {}", r.text());
     let c = r.json();
     assert_eq!(c["case"], needs_case);
+    assert_eq!(c["status"], "under_review", "the supplement's reply: {c}");
+    let c = staff_view(needs_case);
     assert_eq!(c["status"], "assessed");
     assert_ne!(c["outcome"], "needs_information", "re-assessed: {c}");
     let types = event_types(&node, needs_case, &reviewer);
@@ -351,6 +374,7 @@ fn the_lifecycle_through_the_api() {
             "request.received",
             "request.assessed",
             "request.information_requested",
+            "reply.communicated",
             "request.supplemented",
             "request.assessed"
         ]
@@ -431,6 +455,7 @@ fn the_lifecycle_through_the_api() {
             "request.assessed",
             "decision.proposed",
             "decision.recorded",
+            "reply.communicated",
             "request.delivered"
         ]
     );
@@ -443,17 +468,37 @@ fn the_lifecycle_through_the_api() {
         assert_eq!(proof.json()["index"], index);
     }
 
-    // A requesting authority reads its own case with a signed proof, and not another's.
+    // A requesting authority reads its own case with a signed proof, and not another's: its
+    // reply, and the timeline of what concerns it (types and times, no deliberation).
     let path = format!("/v1/requests/{grave}");
     let r = node.get(&path, Some(&a.proof("GET", &path)));
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["request_id"], "XA-DEATH");
+    let reply = r.json();
+    assert_eq!(reply["format"], "custos.reply/v1", "{reply}");
+    assert_eq!(reply["request_id"], "XA-DEATH");
+    assert_eq!(reply["status"], "delivered");
     let events_path = format!("{path}/events");
     let r = node.get(&events_path, Some(&a.proof("GET", &events_path)));
     assert_eq!(r.status, 200, "{}", r.text());
+    let seen = r.json();
     assert!(
-        r.json()["events"][0].get("event").is_none(),
+        seen["events"][0].get("event").is_none(),
         "authorities see types and times only"
+    );
+    let types: Vec<&str> = seen["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "request.received",
+            "reply.communicated",
+            "request.delivered"
+        ],
+        "no proposal, no second review, no decision record"
     );
     let r = node.get(&path, Some(&a.proof("GET", "/v1/requests/999")));
     r.problem(401, "bad-proof", "not for GET");
@@ -462,11 +507,18 @@ fn the_lifecycle_through_the_api() {
         .get("/v1/requests", Some(&a.proof("GET", "/v1/requests")))
         .json();
     assert_eq!(mine.as_array().unwrap().len(), 4, "{mine}");
-    assert!(
-        mine.as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["authority"] == a.kid.as_str()),
+    let ids: BTreeSet<&str> = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert_eq!(c["format"], "custos.reply/v1", "{c}");
+            c["request_id"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from(["XA-DEATH", "XA-DEFAMATION", "XA-NARROW", "XA-NEEDS-INFO"]),
         "an authority lists only its own cases"
     );
     let r = node.get("/v1/requests", None);
@@ -820,6 +872,7 @@ fn the_queue_filters_by_outcome_measure_state_channel_and_emergency() {
     let xa = node.authority("XA", "mla,network_24_7,direct");
     let xb = node.authority("XB", "mla,network_24_7,direct");
     let auditor = node.user("aud", "auditor");
+    let bearer = format!("Bearer {auditor}");
     let mut expected = Vec::new();
     for (name, id, authority) in [
         ("p01-ransomware-production", "Q-1", &xa),
@@ -828,9 +881,10 @@ fn the_queue_filters_by_outcome_measure_state_channel_and_emergency() {
         ("p07-emergency-kidnapping", "Q-4", &xb),
     ] {
         let c = created(&node.submit_jws(&authority.sign(&request(name, id, &authority.state))));
-        expected.push(c);
+        // The record the queue filters (outcome, measure, …) is the staff's to read.
+        let path = format!("/v1/requests/{}", c["case"]);
+        expected.push(node.get(&path, Some(&bearer)).json());
     }
-    let bearer = format!("Bearer {auditor}");
     let ids = |query: &str| -> Vec<String> {
         let r = node.get(&format!("/v1/requests{query}"), Some(&bearer));
         assert_eq!(r.status, 200, "{query}: {}", r.text());

@@ -453,6 +453,9 @@ pub fn event_summary(e: &StoredEvent) -> String {
                 let g: Vec<String> = g.iter().map(text).collect();
                 s.push_str(&format!(" (grounds: {})", g.join(", ")));
             }
+            if let Some(n) = d["internal_note"].as_str() {
+                s.push_str(&format!(" (internal note: {n})"));
+            }
             if let Some(m) = body["message"].as_str() {
                 s.push_str(&format!(" — message to the requester: {m}"));
             }
@@ -485,6 +488,23 @@ pub fn event_summary(e: &StoredEvent) -> String {
             text(&body["reviewer"]),
             text(&body["reason"])
         ),
+        EventType::ReplyCommunicated => {
+            let d = &body["communicated"];
+            let mut s = format!(
+                "the requester was told ({}): {}: {}",
+                text(&body["status"]).replace('_', " "),
+                text(&d["decision"]).replace('_', " "),
+                text(&d["reason"])
+            );
+            if let Some(c) = d["conditions"].as_array().filter(|c| !c.is_empty()) {
+                let c: Vec<String> = c.iter().map(text).collect();
+                s.push_str(&format!(" (conditions: {})", c.join("; ")));
+            }
+            if let Some(m) = d["message"].as_str() {
+                s.push_str(&format!(" — message to the requester: {m}"));
+            }
+            s
+        }
         EventType::DecisionSecondReviewRejected => format!(
             "rejected by {}: {}",
             text(&body["reviewer"]),

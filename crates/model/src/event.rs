@@ -67,6 +67,12 @@ pub enum EventType {
     #[serde(rename = "decision.recorded")]
     #[strum(serialize = "decision.recorded")]
     DecisionRecorded,
+    /// What the requesting authority was told: the decision as its reply carries it (the
+    /// reason and message written for it, what is handed over, the conditions), never the
+    /// findings, the recommendation or who decided.
+    #[serde(rename = "reply.communicated")]
+    #[strum(serialize = "reply.communicated")]
+    ReplyCommunicated,
     #[serde(rename = "preservation.started")]
     #[strum(serialize = "preservation.started")]
     PreservationStarted,

@@ -78,6 +78,7 @@ async fn audit_store(
             next += 1;
         }
     }
+    projections.finish();
     let events = next;
     let root_at = |size: u64| tree.root_at(size).ok();
 

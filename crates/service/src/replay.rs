@@ -32,15 +32,15 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::ops::{
-    Case, CaseReclassification, DecisionKind, PendingReclassification, RecordedDecision,
-    RecordedReclassification,
+    Case, CaseReclassification, Communicated, DecisionKind, PendingReclassification,
+    RecordedDecision, RecordedReclassification, ReplyStatus,
 };
 
 /// One thing the audit found wrong, named so a person can look at it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// What kind of problem: `event`, `checkpoint`, `history`, `projection`, `signature`,
-    /// `role`, `four-eyes`, `reasons`, `lifecycle`, `evidence`.
+    /// `role`, `four-eyes`, `reasons`, `lifecycle`, `evidence`, `reply`.
     pub kind: &'static str,
     /// What is wrong and where.
     pub detail: String,
@@ -200,6 +200,9 @@ pub struct Projections {
     /// Problems met while folding (an event that cannot apply, a decision its author's role
     /// did not allow, a request signed by a revoked key, …).
     pub findings: Vec<Finding>,
+    /// Decisions (and requests for information) not yet communicated to the requester, by
+    /// case: the event that recorded it and what the requester must be told.
+    untold: BTreeMap<i64, (u64, Communicated)>,
 }
 
 /// A received request, before its assessment makes it a case.
@@ -273,7 +276,35 @@ impl Projections {
         for e in events {
             p.apply(e, signatures);
         }
+        p.finish();
         p
+    }
+
+    /// At the end of the log: a finding for every decision whose reply was never logged (the
+    /// node logs it in the job that records the decision, so none is ever pending).
+    pub fn finish(&mut self) {
+        for (case, (seq, _)) in std::mem::take(&mut self.untold) {
+            self.findings.push(Finding::new(
+                "reply",
+                format!(
+                    "case {case}: what event {seq} decided was never communicated to the requester"
+                ),
+            ));
+        }
+    }
+
+    /// Remembers what the requester of `e`'s case must be told next.
+    fn owe_reply(&mut self, e: &StoredEvent, told: Communicated) {
+        let Some(case) = e.case_id else { return };
+        if let Some((seq, _)) = self.untold.insert(case, (e.seq, told)) {
+            self.findings.push(Finding::new(
+                "reply",
+                format!(
+                    "event {} ({}): case {case}: what event {seq} decided was never communicated to the requester",
+                    e.seq, e.event_type
+                ),
+            ));
+        }
     }
 
     /// Applies one event.
@@ -429,6 +460,8 @@ impl Projections {
                 let case = self.case_mut(e)?;
                 case.status = CaseStatus::AwaitingInformation;
                 case.updated_at = at;
+                let told = Communicated::of(&d, Some(text(body, "message")?), at);
+                self.owe_reply(e, told);
             }
             EventType::DecisionProposed => {
                 let d = decision(body, "decision")?;
@@ -506,6 +539,7 @@ impl Projections {
                     }
                 };
                 let (case_id, notify_at) = (case.case_id, case.notify_person_at);
+                self.owe_reply(e, Communicated::of(&d, None, at));
                 if unconfirmed_override {
                     self.four_eyes(
                         e,
@@ -664,6 +698,42 @@ impl Projections {
                             "case {case_id} was reclassified from {before} to {after} without a second reviewer"
                         ),
                     );
+                }
+            }
+            EventType::ReplyCommunicated => {
+                let told: Communicated = serde_json::from_value(body["communicated"].clone())
+                    .map_err(|err| format!("communicated is not a decision as told: {err}"))?;
+                let status: ReplyStatus = serde_json::from_value(body["status"].clone())
+                    .map_err(|err| format!("status is not a reply status: {err}"))?;
+                let case = self.case_mut(e)?;
+                let (id, actual) = (case.case_id, ReplyStatus::of(case.status));
+                let mut wrong = Vec::new();
+                if status != actual {
+                    wrong.push(format!(
+                        "it tells the requester {} where the case was {} in the log",
+                        json_name(&status),
+                        json_name(&actual)
+                    ));
+                }
+                match self.untold.remove(&id) {
+                    None => {
+                        wrong.push("it communicates a decision no earlier event recorded".into())
+                    }
+                    Some((seq, expected)) => {
+                        let differ = told_differences(&told, &expected);
+                        if !differ.is_empty() {
+                            wrong.push(format!(
+                                "it differs from what event {seq} decided in {}",
+                                differ.join(", ")
+                            ));
+                        }
+                    }
+                }
+                for w in wrong {
+                    self.findings.push(Finding::new(
+                        "reply",
+                        format!("event {} ({}): case {id}: {w}", e.seq, e.event_type),
+                    ));
                 }
             }
             EventType::PreservationStarted => {
@@ -1157,6 +1227,31 @@ fn logged_assessment(body: &Value) -> Result<Assessment, String> {
 fn decision(body: &Value, field: &str) -> Result<RecordedDecision, String> {
     serde_json::from_value(body[field].clone())
         .map_err(|e| format!("{field} is not a recorded decision: {e}"))
+}
+
+/// A value's wire name (a reply status), for findings.
+fn json_name(v: &impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The fields where a logged reply differs from the decision it communicates.
+fn told_differences(told: &Communicated, expected: &Communicated) -> Vec<&'static str> {
+    let mut d = Vec::new();
+    let mut check = |same: bool, name: &'static str| {
+        if !same {
+            d.push(name);
+        }
+    };
+    check(told.decision == expected.decision, "decision");
+    check(told.reason == expected.reason, "reason");
+    check(told.message == expected.message, "message");
+    check(told.handed_over == expected.handed_over, "handed_over");
+    check(told.conditions == expected.conditions, "conditions");
+    check(told.at == expected.at, "at");
+    d
 }
 
 fn revoked_words(at: Option<Timestamp>) -> String {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::ops::{CaseReclassification, RecordedDecision};
+use crate::ops::{CaseReclassification, Communicated, RecordedDecision, ReplyStatus};
 
 /// The `format` of an opening.
 pub const OPENING_FORMAT: &str = "custos.opening/v1";
@@ -78,6 +78,72 @@ pub struct CaseView {
     /// classification, the corrections in force, and one awaiting a second reviewer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reclassification: Option<CaseReclassification>,
+}
+
+/// What a requesting authority reads of its own request (`custos.reply/v1`): the answer to its
+/// submission and to its reads of the case and the list. Where the request stands, the decision
+/// as communicated (the reason written for the requester; for a narrowing what is handed over,
+/// for a request for information the message, for an execution its conditions), the deadlines
+/// that concern the requester, and the evidence it may fetch. Never the assessment, its findings
+/// or their codes, the recommendation, the profile, who decided, internal notes or jurisdiction
+/// flags: those are the staff's [`CaseView`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Reply {
+    /// `custos.reply/v1`.
+    #[schema(pattern = r"^custos\.reply/v1$")]
+    pub format: String,
+    /// The node's case number.
+    pub case: i64,
+    /// The requester's id.
+    pub request_id: String,
+    /// Where it stands.
+    pub status: ReplyStatus,
+    /// The decision as communicated; null while the request is under review.
+    pub decision: Option<Communicated>,
+    /// The deadlines that concern the requester.
+    pub deadlines: ReplyDeadlines,
+    /// Evidence packages the requester may fetch (`custos fetch`), oldest first.
+    pub evidence: Vec<ReplyPackage>,
+}
+
+/// The deadlines of a request that concern its requester.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReplyDeadlines {
+    /// When the node is due to answer.
+    #[schema(value_type = String, format = DateTime)]
+    pub respond_by: Timestamp,
+    /// For a preservation in force: the data are kept until then (renewable).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub preserved_until: Option<Timestamp>,
+    /// For an execution under confidentiality: the person concerned is not told before then,
+    /// as granted.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub confidential_until: Option<Timestamp>,
+}
+
+/// An evidence package the requester may fetch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReplyPackage {
+    /// Hex SHA-256 of the package (the age file).
+    pub package_sha256: String,
+    /// Its size in bytes.
+    pub size: i64,
+    /// When it was sealed.
+    #[schema(value_type = String, format = DateTime)]
+    pub sealed_at: Timestamp,
+    /// Where to download it (with a single-use signed proof).
+    pub download: String,
+}
+
+/// A case as its reader may see it: people (reviewers, supervisors, auditors) the whole record,
+/// the requesting authority its reply.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum CaseAnswer {
+    /// For people: the whole record.
+    Staff(Box<CaseView>),
+    /// For the requesting authority: its reply.
+    Requester(Box<Reply>),
 }
 
 /// The timeline of a case.

@@ -27,7 +27,12 @@ async fn executing_an_execute_recommendation_starts_execution_at_once() {
     assert_eq!(d.confirmed_by, None);
     assert_eq!(
         f.case_events(case).await,
-        ["request.received", "request.assessed", "decision.recorded"]
+        [
+            "request.received",
+            "request.assessed",
+            "decision.recorded",
+            "reply.communicated"
+        ]
     );
     // Not a preservation: no hold.
     assert!(f.hold(case).await.is_none());
@@ -57,8 +62,8 @@ async fn a_refusal_is_recorded_and_the_case_is_refused() {
         "a refused case owes no notice"
     );
     assert_eq!(
-        f.case_events(case).await.last().unwrap(),
-        "decision.recorded"
+        f.case_events(case).await[2..],
+        ["decision.recorded", "reply.communicated"]
     );
 }
 
@@ -90,8 +95,15 @@ async fn asking_for_information_needs_a_message_and_then_awaits_it() {
     assert_eq!(c.status, CaseStatus::AwaitingInformation);
     assert!(c.decision.is_none(), "asking is not a decision in force");
     let events = f.store.case_events(case).await.unwrap();
-    let asked = events.last().unwrap();
+    let [asked, told] = &events[events.len() - 2..] else {
+        unreachable!()
+    };
     assert_eq!(event_type(asked), "request.information_requested");
+    assert_eq!(event_type(told), "reply.communicated");
+    assert_eq!(
+        body(told)["communicated"]["message"],
+        "Please state the data protection terms."
+    );
     assert_eq!(
         body(asked)["message"],
         "Please state the data protection terms."
@@ -457,8 +469,11 @@ async fn a_different_supervisor_confirms_and_execution_starts() {
         ("sue", Some("sam"))
     );
     let events = f.store.case_events(case).await.unwrap();
-    let last = events.last().unwrap();
+    let [last, told] = &events[events.len() - 2..] else {
+        unreachable!()
+    };
     assert_eq!(event_type(last), "decision.recorded");
+    assert_eq!(event_type(told), "reply.communicated");
     assert_eq!(
         body(last)["second_review_reason"],
         "The second reviewer read the case and the proposal."
@@ -636,10 +651,18 @@ async fn executing_over_a_referral_with_a_reason_per_finding_is_recorded_with_th
     assert_eq!(c.status, CaseStatus::Executing, "one reviewer suffices");
     assert_eq!(recorded(&c).finding_reasons["too-many-targets"], reason);
     let events = f.store.case_events(case).await.unwrap();
+    let recorded = events
+        .iter()
+        .find(|e| event_type(e) == "decision.recorded")
+        .unwrap();
     assert_eq!(
-        body(events.last().unwrap())["decision"]["finding_reasons"]["too-many-targets"],
+        body(recorded)["decision"]["finding_reasons"]["too-many-targets"],
         reason
     );
+    // Internal: what the requester is told carries no finding and no reason for one.
+    let told = events.last().unwrap();
+    assert_eq!(event_type(told), "reply.communicated");
+    assert!(!told.body.contains("too-many-targets") && !told.body.contains(reason));
     assert_eq!(f.findings().await, Vec::<String>::new());
 }
 
@@ -755,6 +778,8 @@ async fn executed_behind_the_rules(f: &Fixture, case: i64, input: DecisionInput)
         narrowed: None,
         grounds: vec![],
         finding_reasons: input.finding_reasons,
+        internal_note: None,
+        conditions: vec![],
         at: t0(),
     };
     f.unsigned_batch(move |b, _| {

@@ -128,9 +128,11 @@ pub fn decision(kind: DecisionKind) -> DecisionInput {
     DecisionInput {
         decision: kind,
         reason: "The reviewer weighed every finding of the assessment.".into(),
+        internal_note: None,
         narrowed: None,
         message: (kind == DecisionKind::RequestInformation)
             .then(|| "Please state the data protection terms.".into()),
+        conditions: vec![],
         grounds: vec![],
         finding_reasons: Default::default(),
     }

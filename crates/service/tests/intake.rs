@@ -168,6 +168,7 @@ async fn a_supplement_to_a_case_awaiting_information_is_assessed_again() {
             "request.received",
             "request.assessed",
             "request.information_requested",
+            "reply.communicated",
             "request.supplemented",
             "request.assessed",
         ]

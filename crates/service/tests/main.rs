@@ -13,5 +13,6 @@ mod lifecycle;
 mod notices;
 mod reclassification;
 mod replay;
+mod reply;
 mod scheduler;
 mod writer;

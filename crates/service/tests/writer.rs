@@ -43,7 +43,8 @@ async fn jobs_queued_together_commit_once_under_one_signed_checkpoint() {
     );
 
     let added = f.log_size().await - size;
-    assert_eq!(added, 3 * 2 + 1);
+    // Three submissions (received, assessed), one decision (recorded, its reply).
+    assert_eq!(added, 3 * 2 + 2);
     let all = f.store.checkpoints().await.unwrap();
     assert_eq!(all.len(), checkpoints + 1, "one commit, one checkpoint");
     let latest = all.iter().max_by_key(|c| c.size).unwrap();

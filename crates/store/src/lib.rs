@@ -158,6 +158,23 @@ impl Store {
         Ok(rows)
     }
 
+    /// The latest event of one kind of one case, if any.
+    pub async fn latest_case_event(
+        &self,
+        case_id: i64,
+        kind: custos_model::EventType,
+    ) -> Result<Option<StoredEvent>> {
+        let row = sqlx::query_as(
+            "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
+             WHERE case_id = ? AND event_type = ? ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(case_id)
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row)
+    }
+
     /// The latest signed checkpoint, if any.
     pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
         let row = sqlx::query_as(

@@ -188,8 +188,8 @@ fn a_rewritten_history_is_found_refused_and_never_signed() {
     let head =
         String::from_utf8_lossy(&std::fs::read(node.dir.join("log-head")).unwrap()).into_owned();
     assert!(
-        head.contains(&format!("\n{}\n", seq + 1)),
-        "the head covers the decision"
+        head.contains(&format!("\n{}\n", seq + 2)),
+        "the head covers the decision and its reply.communicated"
     );
 
     // Swapping every note for another valid note of the same node is caught too.

@@ -508,7 +508,7 @@ mod tests {
         #[test]
         fn any_mix_of_the_forms_fields_is_a_decision_or_a_located_refusal(
             fields in proptest::collection::vec((
-                proptest::sample::select(vec!["csrf", "decision", "reason", "message", "grounds", "category", "period_from", "period_to", "confidentiality_until", "finding_code", "finding_reason"]),
+                proptest::sample::select(vec!["csrf", "decision", "reason", "internal_note", "message", "grounds", "category", "period_from", "period_to", "confidentiality_until", "finding_code", "finding_reason"]),
                 proptest::sample::select(vec!["", "execute", "execute_narrowed", "request_information", "refuse", "subscriber", "2026-01-01T00:00:00Z", "x", "too-many-targets"]),
             ), 0..12),
         ) {

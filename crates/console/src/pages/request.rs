@@ -33,6 +33,7 @@ pub struct DecisionForm {
     pub finding_reasons: Vec<FindingReasonField>,
     pub decision: String,
     pub reason: String,
+    pub internal_note: String,
     pub message: String,
     pub grounds: Vec<GroundChoice>,
     pub categories: Vec<CategoryChoice>,
@@ -50,6 +51,7 @@ pub struct DecisionFields {
     pub(super) csrf: String,
     pub(super) decision: String,
     pub(super) reason: String,
+    pub(super) internal_note: String,
     pub(super) message: String,
     pub(super) grounds: Vec<String>,
     #[serde(rename = "category")]
@@ -292,6 +294,9 @@ fn decision_text(d: &RecordedDecision) -> String {
     for (code, reason) in &d.finding_reasons {
         s.push_str(&format!(" On {code}: {reason}"));
     }
+    if let Some(note) = &d.internal_note {
+        s.push_str(&format!(" Internal note (staff only): {note}"));
+    }
     s
 }
 
@@ -346,6 +351,7 @@ fn default_form(r: &Request, a: &Assessment) -> DecisionForm {
             })
             .collect(),
         reason: String::new(),
+        internal_note: String::new(),
         message: String::new(),
         grounds: a
             .findings
@@ -375,6 +381,7 @@ fn default_form(r: &Request, a: &Assessment) -> DecisionForm {
 fn sent_form(mut form: DecisionForm, sent: &DecisionFields) -> DecisionForm {
     form.decision = sent.decision.clone();
     form.reason = sent.reason.clone();
+    form.internal_note = sent.internal_note.clone();
     form.message = sent.message.clone();
     for g in &mut form.grounds {
         g.checked = sent.grounds.contains(&g.code);
@@ -837,6 +844,9 @@ pub(super) fn decision_input(form: &DecisionFields) -> Result<DecisionInput, Pro
     });
     if decision == "request_information" {
         v["message"] = json!(form.message);
+    }
+    if !form.internal_note.trim().is_empty() {
+        v["internal_note"] = json!(form.internal_note);
     }
     if decision == "execute_narrowed" {
         let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());

@@ -1,6 +1,8 @@
 //! Requests and their cases: signed intake (`POST /v1/requests`), the list and one case, a
 //! case's timeline, and the reviewers' steps (decision, reclassification, second review,
-//! delivered, closed, hold renewal), each a writer job. [`visible_case`] is the one rule of who sees a case.
+//! delivered, closed, hold renewal), each a writer job. [`visible_case`] is the one rule of who
+//! sees a case, [`answer`] the one rule of what: people the whole record ([`CaseView`]), the
+//! requesting authority its reply ([`Reply`], `custos.reply/v1`).
 
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use custos_model::parse_request;
+use custos_model::{EventType, Request, parse_request};
 use custos_store::CaseStatus;
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
@@ -20,13 +22,17 @@ use super::extract::Staff;
 use super::{ApiResult, body_problem, json_body, parse_stored, stored_name};
 use crate::auth::Caller;
 use crate::node::Node;
+use crate::ops::reply::requester_sees;
 use crate::ops::{
-    Case, DecisionInput, Freshness, ReclassificationInput, SecondReviewInput, Submission,
-    SubmitOutcome,
+    Case, Communicated, DecisionInput, DecisionKind, Freshness, REPLY_FORMAT,
+    ReclassificationInput, ReplyStatus, SecondReviewInput, Submission, SubmitOutcome,
 };
 use crate::problem::{FieldProblem, Problem};
 use crate::query::CaseQuery;
-use crate::wire::{CaseEvents, CaseView, EventView, HoldView, LoggedEvent};
+use crate::wire::{
+    CaseAnswer, CaseEvents, CaseView, EventView, HoldView, LoggedEvent, Reply, ReplyDeadlines,
+    ReplyPackage,
+};
 use crate::writer::Job;
 
 fn case_view(c: &Case) -> ApiResult<CaseView> {
@@ -49,6 +55,89 @@ fn case_view(c: &Case) -> ApiResult<CaseView> {
     })
 }
 
+/// The body of a `reply.communicated` event, as far as the reply reads it.
+#[derive(serde::Deserialize)]
+struct Told {
+    communicated: Communicated,
+}
+
+/// What the requester of `c` reads (`custos.reply/v1`): built from the case, the reply last
+/// logged as communicated, the hold and notice in force and the packages not destroyed. Nothing
+/// of the assessment, the recommendation, the grounds, the internal note or the people.
+pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
+    let status = ReplyStatus::of(c.status);
+    let decision = match status.has_decision() {
+        true => match node
+            .store
+            .latest_case_event(c.case_id, EventType::ReplyCommunicated)
+            .await?
+        {
+            Some(e) => Some(parse_stored::<Told>("reply", &e.body)?.communicated),
+            None => None,
+        },
+        false => None,
+    };
+    let executed = c.decision.as_ref().filter(|d| {
+        matches!(
+            d.decision,
+            DecisionKind::Execute | DecisionKind::ExecuteNarrowed
+        )
+    });
+    let mut deadlines = ReplyDeadlines {
+        respond_by: c.respond_by,
+        preserved_until: None,
+        confidential_until: None,
+    };
+    let mut evidence = Vec::new();
+    if let Some(d) = executed {
+        deadlines.preserved_until = node
+            .store
+            .active_hold(c.case_id)
+            .await?
+            .map(|h| h.expires_at);
+        let request: Request = parse_stored("request", &c.request_json)?;
+        if request.confidentiality_requested() {
+            // As granted: the notice's date where one is owed (secrecy ends when the person is
+            // told), else the narrowed end, else the end asked.
+            deadlines.confidential_until = match node.store.notice(c.case_id).await? {
+                Some(n) => Some(n.due_at),
+                None => d
+                    .narrowed
+                    .as_ref()
+                    .and_then(|n| n.confidentiality_until)
+                    .or(c.confidentiality_until),
+            };
+        }
+        for e in node.store.evidence_for_case(c.case_id).await? {
+            if e.destroyed_at.is_none() {
+                evidence.push(ReplyPackage {
+                    download: format!("/v1/requests/{}/evidence/{}", c.case_id, e.package_sha256),
+                    package_sha256: e.package_sha256,
+                    size: e.size,
+                    sealed_at: e.sealed_at,
+                });
+            }
+        }
+    }
+    Ok(Reply {
+        format: REPLY_FORMAT.to_owned(),
+        case: c.case_id,
+        request_id: c.request_id.clone(),
+        status,
+        decision,
+        deadlines,
+        evidence,
+    })
+}
+
+/// A case as `caller` may read it: people the whole record, the requesting authority its reply.
+pub(super) async fn answer(node: &Node, caller: &Caller, c: &Case) -> ApiResult<CaseAnswer> {
+    Ok(match caller {
+        Caller::User(_) => CaseAnswer::Staff(Box::new(case_view(c)?)),
+        Caller::Authority(_) => CaseAnswer::Requester(Box::new(reply(node, c).await?)),
+    })
+}
+
 /// A compact JWS: `header.payload.signature`, each part base64url without padding.
 #[derive(utoipa::ToSchema)]
 #[schema(value_type = String, pattern = r"^\s*[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\s*$")]
@@ -61,8 +150,11 @@ pub struct CompactJws(pub String);
 /// else. The same payload again returns the existing case (200); a different payload under the
 /// same id is refused (409) unless the node awaits information on it, in which case it is a
 /// supplement and is re-assessed (200).
+///
+/// The answer is the requester's reply (`custos.reply/v1`: case, request id, status), never the
+/// assessment: the node's reviewers read that.
 #[utoipa::path(post, path = "/v1/requests", request_body(content = CompactJws, content_type = "application/jose"),
-    responses((status = 201, body = CaseView, description = "Received and assessed"), (status = 200, body = CaseView, description = "Already received, or supplemented"),
+    responses((status = 201, body = Reply, description = "Received and assessed: the requester's reply"), (status = 200, body = Reply, description = "Already received, or supplemented: the requester's reply"),
               (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem),
               (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
 pub(super) async fn submit(
@@ -154,7 +246,7 @@ pub(super) async fn submit(
         SubmitOutcome::Created(c) => (StatusCode::CREATED, c),
         SubmitOutcome::Repeated(c) | SubmitOutcome::Supplemented(c) => (StatusCode::OK, c),
     };
-    let mut resp = (status, Json(case_view(&case)?)).into_response();
+    let mut resp = (status, Json(reply(&node, &case).await?)).into_response();
     if let Ok(loc) = HeaderValue::from_str(&format!("/v1/requests/{}", case.case_id)) {
         resp.headers_mut().insert(header::LOCATION, loc);
     }
@@ -177,15 +269,21 @@ pub(super) async fn visible_case(node: &Node, caller: &Caller, case_id: i64) -> 
 /// Most requests `GET /v1/requests` returns at once (and its default).
 pub const MAX_LIST_LIMIT: u32 = 500;
 
-/// List requests, soonest deadline first. Authorities see only their own. A filter the list
-/// does not know, or a value it cannot take, is refused (400), never answered with `[]`.
+/// List requests, soonest deadline first. A filter the list does not know, or a value it cannot
+/// take, is refused (400), never answered with `[]`.
+///
+/// People get every case as its whole record ([`CaseView`]). A requesting authority gets its own
+/// cases only, each as its reply (`custos.reply/v1`), and may not filter by `status` or
+/// `outcome` (403 `people-only`): those are the node's internal record.
 #[utoipa::path(get, path = "/v1/requests", params(CaseQuery),
-    security(("bearer" = []), ("custos_jws" = [])), responses((status = 200, body = Vec<CaseView>), (status = 400, body = Problem)))]
+    security(("bearer" = []), ("custos_jws" = [])),
+    responses((status = 200, body = Vec<CaseAnswer>, description = "People: each case's whole record (CaseView); a requesting authority: its own cases, each as its reply (Reply)"),
+              (status = 400, body = Problem), (status = 403, body = Problem)))]
 pub(super) async fn list_requests(
     State(node): State<Arc<Node>>,
     RawQuery(q): RawQuery,
     caller: Caller,
-) -> ApiResult<Json<Vec<CaseView>>> {
+) -> ApiResult<Json<Vec<CaseAnswer>>> {
     let q = CaseQuery::parse(q.as_deref().unwrap_or(""))?;
     let limit = q.limit.unwrap_or(MAX_LIST_LIMIT);
     if limit > MAX_LIST_LIMIT {
@@ -195,7 +293,18 @@ pub(super) async fn list_requests(
         ));
     }
     let only_from = match &caller {
-        Caller::Authority(a) => Some(a.kid.as_str()),
+        Caller::Authority(a) => {
+            if q.status.is_some() || q.outcome.is_some() {
+                return Err(Problem::forbidden(
+                    "people-only",
+                    format!(
+                        "{} is a requesting authority: its list cannot be filtered by status or outcome (the node's internal record); each reply says where the request stands",
+                        a.name
+                    ),
+                ));
+            }
+            Some(a.kid.as_str())
+        }
         Caller::User(_) => None,
     };
     let q = CaseQuery {
@@ -203,24 +312,31 @@ pub(super) async fn list_requests(
         ..q
     };
     let cases = node.query().cases(&q, only_from).await?;
-    Ok(Json(cases.iter().map(case_view).collect::<ApiResult<_>>()?))
+    let mut out = Vec::with_capacity(cases.len());
+    for c in &cases {
+        out.push(answer(&node, &caller, c).await?);
+    }
+    Ok(Json(out))
 }
 
-/// One request.
+/// One request: for people its whole record ([`CaseView`]), for the requesting authority its
+/// reply (`custos.reply/v1`: status, the decision and the reason written for it, deadlines,
+/// evidence; never the assessment, the recommendation or who decided).
 #[utoipa::path(get, path = "/v1/requests/{case}", params(("case" = i64, Path)), security(("bearer" = []), ("custos_jws" = [])),
-    responses((status = 200, body = CaseView), (status = 404, body = Problem)))]
+    responses((status = 200, body = CaseAnswer, description = "People: the case's whole record (CaseView); the requesting authority: its reply (Reply)"),
+              (status = 404, body = Problem)))]
 pub(super) async fn get_request(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
     caller: Caller,
-) -> ApiResult<Json<CaseView>> {
-    Ok(Json(case_view(
-        &visible_case(&node, &caller, case_id).await?,
-    )?))
+) -> ApiResult<Json<CaseAnswer>> {
+    let c = visible_case(&node, &caller, case_id).await?;
+    Ok(Json(answer(&node, &caller, &c).await?))
 }
 
-/// The timeline of a request: its events with their log indexes (the full events for people,
-/// types and times for the requesting authority).
+/// The timeline of a request: its events with their log indexes (the full events for people;
+/// for the requesting authority the types and times of what concerns it: its submissions, what
+/// it was told, holds, secrecy's end, delivery and evidence, never the deliberation).
 #[utoipa::path(get, path = "/v1/requests/{case}/events", params(("case" = i64, Path)), security(("bearer" = []), ("custos_jws" = [])),
     responses((status = 200, body = CaseEvents), (status = 404, body = Problem)))]
 pub(super) async fn request_events(
@@ -232,9 +348,13 @@ pub(super) async fn request_events(
     let published = node.log.published_size();
     let mut events = Vec::new();
     for e in node.store.case_events(case_id).await? {
+        let kind = stored_name("event type", &e.event_type)?;
+        if matches!(caller, Caller::Authority(_)) && !requester_sees(kind) {
+            continue;
+        }
         events.push(EventView {
             log_index: e.seq,
-            kind: stored_name("event type", &e.event_type)?,
+            kind,
             at: e.at,
             inclusion_proof: (e.seq < published)
                 .then(|| format!("/v1/log/inclusion?index={}&size={published}", e.seq)),

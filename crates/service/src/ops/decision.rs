@@ -10,6 +10,9 @@
 //!   conditions and safeguards);
 //! * executing over `refer_for_review` needs a reason for each referred finding
 //!   (`finding_reasons`; safeguards.md 1.1, *Decisions*);
+//! * the reason (and a request for information's message, and an execution's conditions) is
+//!   what the requester reads; the internal note is for staff only; what the requester is told
+//!   is logged with the decision ([`super::reply`]; safeguards.md 1.1, *Decisions*);
 //! * narrowing can only narrow (UNCC art. 24: proportionality);
 //! * executing a preservation starts its hold (UNCC art. 42, at least 60 days; see
 //!   [`super::lifecycle`]).
@@ -24,6 +27,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 use super::lifecycle::LifecycleRules;
+use super::reply::{Communicated, communicate};
 use super::{Appended, days, emit, internal, load_case, require_role};
 use crate::problem::{FieldProblem, Problem};
 
@@ -84,15 +88,24 @@ pub struct NarrowedTerms {
 pub struct DecisionInput {
     /// What is decided.
     pub decision: DecisionKind,
-    /// Why, in words the requester and an auditor can follow.
+    /// Why, in words the requester and an auditor can follow: the requester reads this in its
+    /// reply (`custos.reply/v1`).
     #[schema(min_length = 1)]
     pub reason: String,
+    /// Internal deliberation, for staff only: never in the requester's reply.
+    #[serde(default)]
+    pub internal_note: Option<String>,
     /// For `execute_narrowed`: what is handed over; defaults to the assessment's proposal.
     #[serde(default, deserialize_with = "custos_model::strict::object_or_null")]
     pub narrowed: Option<NarrowedTerms>,
     /// For `request_information`: the message to the requester.
     #[serde(default)]
     pub message: Option<String>,
+    /// For `execute` and `execute_narrowed`: conditions on the use of what is handed over
+    /// (e.g. "to be used only in the investigation named"), one per entry; the requester reads
+    /// them in its reply.
+    #[serde(default)]
+    pub conditions: Vec<String>,
     /// The assessment's findings (their codes) the decision rests on, e.g. the grounds of a
     /// refusal. Each must be a finding of the case's assessment.
     #[serde(default)]
@@ -110,8 +123,11 @@ pub struct DecisionInput {
 pub struct RecordedDecision {
     /// What was decided.
     pub decision: DecisionKind,
-    /// Why.
+    /// Why, as written for the requester.
     pub reason: String,
+    /// Internal deliberation (staff only; never in the requester's reply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_note: Option<String>,
     /// Who decided.
     pub reviewer: String,
     /// Who confirmed, for decisions needing a second reviewer.
@@ -120,6 +136,9 @@ pub struct RecordedDecision {
     /// What is handed over, for `execute_narrowed`.
     #[serde(default)]
     pub narrowed: Option<NarrowedTerms>,
+    /// Conditions on the use of what is handed over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<String>,
     /// Findings of the assessment the decision rests on (codes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grounds: Vec<String>,
@@ -229,12 +248,37 @@ pub async fn decide(
         }
         _ => None,
     };
+    let executes = matches!(
+        input.decision,
+        DecisionKind::Execute | DecisionKind::ExecuteNarrowed
+    );
+    let mut conditions = Vec::new();
+    for (i, c) in input.conditions.iter().enumerate() {
+        let c = c.trim();
+        if !executes {
+            return Err(field(
+                "$.conditions",
+                "conditions belong only to an execute or execute_narrowed decision",
+            ));
+        }
+        if c.is_empty() {
+            return Err(field(&format!("$.conditions[{i}]"), "a condition is blank"));
+        }
+        conditions.push(c.to_owned());
+    }
     let decision = RecordedDecision {
         decision: input.decision,
         reason: reason.to_owned(),
+        internal_note: input
+            .internal_note
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned),
         reviewer: user.name.clone(),
         confirmed_by: None,
         narrowed,
+        conditions,
         grounds: input.grounds.clone(),
         finding_reasons,
         at: now,
@@ -261,6 +305,8 @@ pub async fn decide(
             )
             .await?;
             case.status = CaseStatus::AwaitingInformation;
+            let told = Communicated::of(&decision, Some(message), now);
+            communicate(b, out, case_id, case.status, &told).await?;
         }
         DecisionKind::Refuse => {
             emit(
@@ -273,6 +319,8 @@ pub async fn decide(
             )
             .await?;
             case.status = CaseStatus::Refused;
+            let told = Communicated::of(&decision, None, now);
+            communicate(b, out, case_id, case.status, &told).await?;
             case.decision = Some(decision);
         }
         DecisionKind::Execute | DecisionKind::ExecuteNarrowed
@@ -302,6 +350,8 @@ pub async fn decide(
                 json!({ "decision": decision_json }),
             )
             .await?;
+            let told = Communicated::of(&decision, None, now);
+            communicate(b, out, case_id, CaseStatus::Executing, &told).await?;
             start_execution(b, out, rules, &mut case, &request, &decision, now).await?;
         }
     }
@@ -375,6 +425,8 @@ pub async fn second_review(
         }),
     )
     .await?;
+    let told = Communicated::of(&decision, None, now);
+    communicate(b, out, case_id, CaseStatus::Executing, &told).await?;
     let request: Request = serde_json::from_str(&case.request_json).map_err(internal)?;
     start_execution(b, out, rules, &mut case, &request, &decision, now).await?;
     b.put_case(&case).await?;

@@ -14,6 +14,7 @@
 //!   decision.
 //! * [`directory`] — authorities and users.
 //! * [`evidence`] — custody records, hand-over and destruction of sealed packages.
+//! * [`reply`] — what the requesting authority is told (`custos.reply/v1`), and its logging.
 //!
 //! Rules and their legal basis:
 //! * a decision always carries a reason; one that departs from the assessment carries at least
@@ -43,6 +44,7 @@ pub mod intake;
 pub mod lifecycle;
 pub mod notice;
 pub mod reclassification;
+pub mod reply;
 
 pub use decision::{
     DecisionInput, DecisionKind, NarrowedTerms, RecordedDecision, SecondReviewInput, check_narrows,
@@ -65,6 +67,7 @@ pub use reclassification::{
     CaseReclassification, Classification, CorrectedOffence, OffenceCorrection,
     PendingReclassification, ReclassificationInput, RecordedReclassification, reclassify,
 };
+pub use reply::{Communicated, REPLY_FORMAT, ReplyStatus};
 
 use custos_model::EventType;
 use custos_store::{Batch, CaseDocuments, NewEvent, Role, StoredEvent, User};
