@@ -240,7 +240,10 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         |e| e["type"] == "decision.recorded" && e["event"]["decision"]["confirmed_by"] == "sam"
     ));
     let executed = events(referred);
-    let d = &executed.last().unwrap()["event"]["decision"];
+    let d = &executed
+        .iter()
+        .find(|e| e["type"] == "decision.recorded")
+        .unwrap()["event"]["decision"];
     assert_eq!(d["decision"], "execute");
     assert!(
         d["finding_reasons"]["too-many-targets"]
@@ -257,7 +260,8 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         [
             "request.reclassification_proposed",
             "request.reclassified",
-            "decision.recorded"
+            "decision.recorded",
+            "reply.communicated"
         ]
     );
     let r = &relabelled[3]["event"];

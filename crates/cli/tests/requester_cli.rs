@@ -74,6 +74,8 @@ fn nothing_internal(v: &Value, notes: &[&str]) {
         "reviewer",
         "confirmed_by",
         "internal_note",
+        "finding_reasons",
+        "reclassification",
         "pending_decision",
         "outcome",
         "profile",
@@ -226,14 +228,18 @@ fn a_new_requester_finds_the_decision_and_the_reason_and_nothing_internal() {
         "NOTE-1: the desk doubts the stated urgency; watch for follow-ups.",
         "NOTE-2: the political context was discussed with the ministry.",
         "NOTE-3: a repeat of the pattern seen in earlier requests from this state.",
+        "REASON-1: the facts stand on their own.",
     ];
+
+    // Executing over the referral takes a reason for the referred finding: staff only, too.
+    let scrutiny = json!({"heightened-scrutiny": "REASON-1: the facts stand on their own."});
 
     // Executed, with conditions.
     decide(
         executed,
         &rita,
         json!({"decision": "execute", "reason": "The request is granted in full after review.",
-               "internal_note": notes[0],
+               "internal_note": notes[0], "finding_reasons": scrutiny,
                "conditions": ["The data may be used only in the investigation named in the request."]}),
     );
     let reply = read(executed);
@@ -257,7 +263,7 @@ fn a_new_requester_finds_the_decision_and_the_reason_and_nothing_internal() {
         narrowed,
         &rita,
         json!({"decision": "execute_narrowed", "reason": "Subscriber data are granted; traffic data are not.",
-               "internal_note": notes[1], "narrowed": terms}),
+               "internal_note": notes[1], "narrowed": terms, "finding_reasons": scrutiny}),
     );
     let reply = read(narrowed);
     assert_eq!(
