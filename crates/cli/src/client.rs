@@ -1,4 +1,4 @@
-//! `custos submit` and `custos log verify | check-opening`: talking to a node over HTTP as a
+//! `custos submit`, `custos withdraw` and `custos log verify | check-opening`: talking to a node over HTTP as a
 //! requesting authority or as an outside verifier. Nothing here trusts the node: checkpoints are
 //! checked against the verifier key given on the command line, proofs are recomputed locally.
 
@@ -35,10 +35,7 @@ pub fn submit(
     request_path: &Path,
     stamp: bool,
 ) -> Result<(), Failure> {
-    let key_text = std::fs::read_to_string(key_path)
-        .map_err(|e| Failure::Input(format!("{}: {e}", key_path.display())))?;
-    let key = PrivateJwk::parse(&key_text)
-        .map_err(|e| Failure::Input(format!("{}: {e}", key_path.display())))?;
+    let key = read_key(key_path)?;
     let bytes = std::fs::read(request_path)
         .map_err(|e| Failure::Input(format!("{}: {e}", request_path.display())))?;
     let payload = if stamp {
@@ -56,11 +53,42 @@ pub fn submit(
         bytes
     };
     let jws = sign_compact(&payload, &key, Some("custos.request/v1+jws"));
+    post_signed(server, "/v1/requests", jws, "the request")
+}
+
+/// `custos withdraw`: withdraws the request of `case_id` (its id `request_id`) with `reason`,
+/// signed with the authority's key; prints the node's reply (status `withdrawn`).
+pub fn withdraw(
+    server: &str,
+    key_path: &Path,
+    case_id: i64,
+    request_id: &str,
+    reason: &str,
+) -> Result<(), Failure> {
+    let key = read_key(key_path)?;
+    let payload = serde_json::to_vec(&serde_json::json!({
+        "request_id": request_id, "reason": reason,
+    }))
+    .map_err(|e| Failure::Setup(e.into()))?;
+    let jws = sign_compact(&payload, &key, Some("custos.withdrawal+jws"));
+    let path = format!("/v1/requests/{case_id}/withdrawal");
+    post_signed(server, &path, jws, "the withdrawal")
+}
+
+fn read_key(key_path: &Path) -> Result<PrivateJwk, Failure> {
+    let key_text = std::fs::read_to_string(key_path)
+        .map_err(|e| Failure::Input(format!("{}: {e}", key_path.display())))?;
+    PrivateJwk::parse(&key_text).map_err(|e| Failure::Input(format!("{}: {e}", key_path.display())))
+}
+
+/// Posts a compact JWS (`application/jose`) to `path` and prints the requester's reply;
+/// a refusal is exit 2 with the problem's detail.
+fn post_signed(server: &str, path: &str, jws: String, what: &str) -> Result<(), Failure> {
     let rt = runtime().map_err(Failure::Setup)?;
     rt.block_on(async {
         let resp = client()
             .map_err(Failure::Setup)?
-            .post(url(server, "/v1/requests"))
+            .post(url(server, path))
             .header("content-type", "application/jose")
             .body(jws)
             .send()
@@ -83,7 +111,7 @@ pub fn submit(
                 .map(|p| p.detail)
                 .unwrap_or(body);
             Err(Failure::Input(format!(
-                "the node refused the request ({status}): {detail}"
+                "the node refused {what} ({status}): {detail}"
             )))
         }
     })

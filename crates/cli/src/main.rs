@@ -3,7 +3,8 @@
 //! * `custos assess` applies a safeguard profile to one request (safeguards.md, *Command-line
 //!   contract*).
 //! * `custos init | serve | authority | user` set up and run a node (`node_cmd`).
-//! * `custos submit | log verify | log check-opening` talk to a node over HTTP (`client`);
+//! * `custos submit | withdraw | log verify | log check-opening` talk to a node over HTTP
+//!   (`client`);
 //!   `custos extension request` asks, as a requesting authority, to move a deadline
 //!   (`extension`).
 //! * `custos audit | log open` check a node's own database (`audit`).
@@ -99,6 +100,26 @@ enum Command {
         /// The request (custos.request/v1 JSON).
         #[arg(value_name = "REQUEST.json")]
         request: PathBuf,
+    },
+
+    /// As a requesting authority: withdraw one of your requests before it is executed, signed
+    /// with your key and with a reason; prints the node's reply (status `withdrawn`).
+    Withdraw {
+        /// The node, e.g. http://127.0.0.1:8480.
+        #[arg(long)]
+        server: String,
+        /// The authority's private JWK (from `custos authority keygen`).
+        #[arg(long, value_name = "KEY.jwk")]
+        key: PathBuf,
+        /// The node's case number (from the reply to `custos submit`).
+        #[arg(long)]
+        case: i64,
+        /// The request's own id (`id` of the request document).
+        #[arg(long)]
+        request_id: String,
+        /// Why it is withdrawn.
+        #[arg(long)]
+        reason: String,
     },
 
     /// The tamper-evident log: verify a node's log, open an event, check an opening.
@@ -402,6 +423,13 @@ fn main() -> ExitCode {
             stamp,
             request,
         } => client::submit(&server, &key, &request, stamp),
+        Command::Withdraw {
+            server,
+            key,
+            case,
+            request_id,
+            reason,
+        } => client::withdraw(&server, &key, case, &request_id, &reason),
         Command::Log(LogCommand::Verify {
             server,
             vkey,

@@ -88,6 +88,7 @@ pub fn status_label(s: CaseStatus) -> &'static str {
         CaseStatus::Delivered => "Delivered",
         CaseStatus::Refused => "Refused",
         CaseStatus::Closed => "Closed",
+        CaseStatus::Withdrawn => "Withdrawn by the requester",
     }
 }
 

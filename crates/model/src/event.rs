@@ -101,6 +101,10 @@ pub enum EventType {
     #[serde(rename = "extension.refused")]
     #[strum(serialize = "extension.refused")]
     ExtensionRefused,
+    /// The requesting authority withdrew its request (signed), before execution.
+    #[serde(rename = "request.withdrawn")]
+    #[strum(serialize = "request.withdrawn")]
+    RequestWithdrawn,
     #[serde(rename = "request.delivered")]
     #[strum(serialize = "request.delivered")]
     RequestDelivered,

@@ -120,7 +120,7 @@ impl<'a> Queries<'a> {
 }
 
 /// Every case status.
-pub const STATUSES: [CaseStatus; 7] = [
+pub const STATUSES: [CaseStatus; 8] = [
     CaseStatus::Assessed,
     CaseStatus::AwaitingInformation,
     CaseStatus::AwaitingSecondReview,
@@ -128,6 +128,7 @@ pub const STATUSES: [CaseStatus; 7] = [
     CaseStatus::Refused,
     CaseStatus::Delivered,
     CaseStatus::Closed,
+    CaseStatus::Withdrawn,
 ];
 
 // A status added to the store fails to compile here until `STATUSES` has it too.
@@ -138,7 +139,8 @@ const _: fn(CaseStatus) = |s| match s {
     | CaseStatus::Executing
     | CaseStatus::Refused
     | CaseStatus::Delivered
-    | CaseStatus::Closed => {}
+    | CaseStatus::Closed
+    | CaseStatus::Withdrawn => {}
 };
 
 /// Which cases to list: the query string of `GET /v1/requests` and of the console's queue.

@@ -871,6 +871,27 @@ impl Projections {
                     }
                 }
             }
+            EventType::RequestWithdrawn => {
+                let (payload, kid, digest) = self.signed(e, body, signatures)?;
+                let input: crate::ops::WithdrawalInput = serde_json::from_slice(&payload)
+                    .map_err(|err| format!("the signed withdrawal does not parse: {err}"))?;
+                self.require_status(e, &crate::ops::withdrawal::WITHDRAWABLE);
+                let case = self.case_mut(e)?;
+                if case.authority_kid != kid {
+                    return Err(format!(
+                        "withdraws case {} by another authority",
+                        case.case_id
+                    ));
+                }
+                if input.request_id != case.request_id
+                    || digest.to_hex() != text(body, "payload_sha256")?
+                {
+                    return Err("the signed withdrawal names another request".into());
+                }
+                case.status = CaseStatus::Withdrawn;
+                case.pending_decision = None;
+                case.updated_at = at;
+            }
             EventType::RequestDelivered | EventType::RequestClosed => {
                 let who = text(body, "by")?.to_owned();
                 self.require_role(e, &who, Role::Reviewer, "changing a case's status");
@@ -883,6 +904,7 @@ impl Projections {
                             CaseStatus::Executing,
                             CaseStatus::Delivered,
                             CaseStatus::Refused,
+                            CaseStatus::Withdrawn,
                         ],
                     );
                 }
@@ -982,6 +1004,20 @@ impl Projections {
         body: &Value,
         signatures: Signatures,
     ) -> Result<(String, String, custos_ledger::Hash), String> {
+        let (payload, kid, digest) = self.signed(e, body, signatures)?;
+        let text = String::from_utf8(payload).map_err(|_| "the payload is not UTF-8")?;
+        Ok((text, kid, digest))
+    }
+
+    /// The payload of a signed requester's message logged in `body` (`authority`, `jws`,
+    /// `payload_sha256`), its signer and digest, the signature checked against the directory
+    /// as the log had it at that moment.
+    fn signed(
+        &mut self,
+        e: &StoredEvent,
+        body: &Value,
+        signatures: Signatures,
+    ) -> Result<(Vec<u8>, String, custos_ledger::Hash), String> {
         let kid = text(body, "authority")?.to_owned();
         let jws = text(body, "jws").map_err(|_| "a received request without its signature")?;
         let authority = self.registry.authorities.get(&kid).ok_or_else(|| {
@@ -1017,8 +1053,7 @@ impl Projections {
         if body["payload_sha256"].as_str() != Some(digest.to_hex().as_str()) {
             return Err("payload_sha256 is not the digest of the signed request".into());
         }
-        let text = String::from_utf8(payload).map_err(|_| "the payload is not UTF-8")?;
-        Ok((text, kid, digest))
+        Ok((payload, kid, digest))
     }
 
     /// Every difference between the tables and these projections, each named by table and key.

@@ -104,6 +104,19 @@ pub struct Reply {
     pub deadlines: ReplyDeadlines,
     /// Evidence packages the requester may fetch (`custos fetch`), oldest first.
     pub evidence: Vec<ReplyPackage>,
+    /// For a withdrawn request: when and why the requester withdrew it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawal: Option<ReplyWithdrawal>,
+}
+
+/// The requester's own withdrawal of its request, as it reads it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReplyWithdrawal {
+    /// When the node recorded it.
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    /// Why, as the requester wrote it.
+    pub reason: String,
 }
 
 /// The deadlines of a request that concern its requester.

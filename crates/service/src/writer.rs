@@ -103,6 +103,16 @@ pub enum Job {
         /// Reply.
         reply: Reply<Option<Notice>>,
     },
+    /// A requesting authority withdraws its request (signature already verified).
+    Withdraw {
+        /// The case.
+        case_id: i64,
+        /// The verified withdrawal (the signer re-read from the log's directory under the
+        /// write lock).
+        withdrawal: Box<ops::Withdrawal>,
+        /// Reply.
+        reply: Reply<Case>,
+    },
     /// A requesting authority asks to move a deadline of its case.
     RequestExtension {
         /// The case.
@@ -219,6 +229,23 @@ impl Job {
                 reply,
             } => task(reply, move |b, out, _, _| {
                 Box::pin(async move { ops::notice_result(b, out, case_id, delivery, at).await })
+            }),
+            Job::Withdraw {
+                case_id,
+                withdrawal,
+                reply,
+            } => task(reply, move |b, out, cx, now| {
+                Box::pin(async move {
+                    // Revocation re-checked under the write lock, against the log's directory.
+                    let kid = &withdrawal.authority.kid;
+                    let current = cx.directory.authority(kid).ok_or_else(|| {
+                        Problem::forbidden(
+                            "unknown-key",
+                            format!("the key {kid} is not in the log's directory"),
+                        )
+                    })?;
+                    ops::withdraw(b, out, case_id, &withdrawal, &current, now).await
+                })
             }),
             Job::RequestExtension {
                 case_id,

@@ -26,6 +26,7 @@ use custos_service::ops::{
     self, Appended, Case, DecisionInput, DecisionKind, DueNotice, ExtensionDecisionInput,
     ExtensionInput, LifecycleRules, NarrowedTerms, NewAuthority, NoticeDelivery,
     ReclassificationInput, RecordedDecision, SecondReviewInput, Submission, SubmitOutcome,
+    Withdrawal, WithdrawalInput,
 };
 use custos_service::replay::{Projections, Signatures};
 use custos_service::writer::{self, Job, WriterContext, WriterHandle};
@@ -527,6 +528,63 @@ impl Fixture {
         })
         .await
         .unwrap()
+    }
+
+    /// A withdrawal of `request_id` with `reason`, signed by `key` for the directory entry
+    /// `authority` (as `POST /v1/requests/{case}/withdrawal` hands it to the writer).
+    pub fn withdrawal_by(
+        &self,
+        key: &PrivateJwk,
+        authority: &Authority,
+        request_id: &str,
+        reason: &str,
+    ) -> Withdrawal {
+        let payload = serde_json::to_vec(&serde_json::json!({
+            "request_id": request_id, "reason": reason,
+        }))
+        .unwrap();
+        Withdrawal {
+            authority: authority.clone(),
+            jws: sign_compact(&payload, key, Some("custos.withdrawal+jws")),
+            payload_sha256: Hash(sha2::Sha256::digest(&payload).into()),
+            input: WithdrawalInput {
+                request_id: request_id.into(),
+                reason: reason.into(),
+            },
+        }
+    }
+
+    /// `ops::withdraw` of `case_id` at `at`, the signer as the log has it now.
+    pub async fn withdraw_as(
+        &self,
+        case_id: i64,
+        w: Withdrawal,
+        at: Timestamp,
+    ) -> Result<Case, Problem> {
+        let current = self
+            .logged_authority(&w.authority.kid)
+            .await
+            .expect("a logged authority");
+        self.try_batch(move |b, out| {
+            Box::pin(async move { ops::withdraw(b, out, case_id, &w, &current, at).await })
+        })
+        .await
+    }
+
+    /// XA withdraws its request `request_id` (case `case_id`) at `at`.
+    pub async fn withdraw(
+        &self,
+        case_id: i64,
+        request_id: &str,
+        at: Timestamp,
+    ) -> Result<Case, Problem> {
+        let w = self.withdrawal_by(
+            &authority_key(),
+            &self.authority,
+            request_id,
+            "The suspect was identified by other means.",
+        );
+        self.withdraw_as(case_id, w, at).await
     }
 
     /// The requesting authority `by` asks to move a deadline of `case_id` at `at`.

@@ -15,4 +15,5 @@ mod reclassification;
 mod replay;
 mod reply;
 mod scheduler;
+mod withdrawal;
 mod writer;

@@ -302,6 +302,12 @@ async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
     f.tick(t).await;
     f.notice_result(noticed, Err("mail server down".into()), t)
         .await;
+    // A request withdrawn by its authority, then closed.
+    let withdrawn = f.submit("p01-ransomware-production", "XA-9", t).await;
+    f.withdraw(withdrawn, "XA-9", t).await.unwrap();
+    f.advance(withdrawn, &rita(), CaseStatus::Closed, t)
+        .await
+        .unwrap();
 
     let events = f.events().await;
     let written: BTreeSet<EventType> = events.iter().map(|e| e.kind().unwrap()).collect();
@@ -320,6 +326,7 @@ async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
     assert_eq!(p.notices[&secret].due_at, t + days(200));
     assert_eq!(p.notices[&noticed].attempts, 1);
     assert_eq!(p.extensions.len(), 2);
+    assert_eq!(p.cases[&withdrawn].status, CaseStatus::Closed);
 }
 
 #[tokio::test]

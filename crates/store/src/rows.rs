@@ -115,6 +115,8 @@ pub enum CaseStatus {
     Delivered,
     /// Closed.
     Closed,
+    /// Withdrawn by the requesting authority before execution; only closing may follow.
+    Withdrawn,
 }
 
 impl CaseStatus {

@@ -664,7 +664,10 @@ async fn request_view(
         _ => defaults,
     };
     let due = views::Due::of(case.respond_by, now);
-    let open = !matches!(case.status, CaseStatus::Closed | CaseStatus::Refused);
+    let open = !matches!(
+        case.status,
+        CaseStatus::Closed | CaseStatus::Refused | CaseStatus::Withdrawn
+    );
     Ok(RequestPage {
         layout: v.layout(format!("Case {case_id}"), "queue"),
         case_id,

@@ -6,7 +6,7 @@
 //! handlers live by theme:
 //!
 //! * `requests.rs` — intake, the case list, one case, its timeline, and the reviewers' steps
-//!   (decision, second review, delivered, closed, hold renewal).
+//!   (decision, second review, delivered, closed, hold renewal), and the requester's signed withdrawal.
 //! * `directory.rs` — the lists of holds, notices and authorities.
 //! * `log.rs` — the checkpoint, tiles, inclusion and consistency proofs, the verifier key.
 //! * [`evidence`] — a case's evidence packages: list, hand-over, upload.
@@ -52,7 +52,7 @@ use self::log::{
 use self::requests::{
     __path_decide, __path_get_request, __path_list_requests, __path_mark_closed,
     __path_mark_delivered, __path_reclassify, __path_renew_hold, __path_request_events,
-    __path_second_review, __path_submit,
+    __path_second_review, __path_submit, __path_withdraw,
 };
 
 /// The OpenAPI 3.1 description of the API, generated from the handlers' annotations.
@@ -74,6 +74,7 @@ use self::requests::{
         mark_delivered,
         mark_closed,
         renew_hold,
+        withdraw,
         // directory.rs
         list_holds,
         list_notices,
@@ -108,12 +109,14 @@ use self::requests::{
         crate::ops::CorrectedOffence,
         crate::ops::RecordedReclassification,
         crate::ops::PendingReclassification,
+        crate::ops::WithdrawalInput,
         crate::ops::CaseReclassification,
         SecondReviewInput,
         CaseView,
         crate::wire::Reply,
         crate::wire::ReplyDeadlines,
         crate::wire::ReplyPackage,
+        crate::wire::ReplyWithdrawal,
         crate::wire::CaseAnswer,
         crate::ops::Communicated,
         crate::ops::ReplyStatus,
@@ -285,6 +288,7 @@ pub fn router(node: Arc<Node>) -> Router {
             post(requests::mark_delivered),
         )
         .route("/v1/requests/{case}/closed", post(requests::mark_closed))
+        .route("/v1/requests/{case}/withdrawal", post(requests::withdraw))
         .route("/v1/requests/{case}/hold/renew", post(requests::renew_hold))
         .route(
             "/v1/requests/{case}/evidence",

@@ -25,13 +25,14 @@ use crate::node::Node;
 use crate::ops::reply::requester_sees;
 use crate::ops::{
     Case, Communicated, DecisionInput, DecisionKind, Freshness, REPLY_FORMAT,
-    ReclassificationInput, ReplyStatus, SecondReviewInput, Submission, SubmitOutcome,
+    ReclassificationInput, ReplyStatus, SecondReviewInput, Submission, SubmitOutcome, Withdrawal,
+    WithdrawalInput,
 };
 use crate::problem::{FieldProblem, Problem};
 use crate::query::CaseQuery;
 use crate::wire::{
     CaseAnswer, CaseEvents, CaseView, EventView, HoldView, LoggedEvent, Reply, ReplyDeadlines,
-    ReplyPackage,
+    ReplyPackage, ReplyWithdrawal,
 };
 use crate::writer::Job;
 
@@ -59,6 +60,12 @@ fn case_view(c: &Case) -> ApiResult<CaseView> {
 #[derive(serde::Deserialize)]
 struct Told {
     communicated: Communicated,
+}
+
+/// The body of a `request.withdrawn` event, as far as the reply reads it.
+#[derive(serde::Deserialize)]
+struct Withdrawn {
+    reason: String,
 }
 
 /// What the requester of `c` reads (`custos.reply/v1`): built from the case, the reply last
@@ -119,6 +126,20 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
             }
         }
     }
+    let withdrawal = match c.status {
+        CaseStatus::Withdrawn | CaseStatus::Closed => node
+            .store
+            .latest_case_event(c.case_id, EventType::RequestWithdrawn)
+            .await?
+            .map(|e| {
+                parse_stored::<Withdrawn>("withdrawal", &e.body).map(|w| ReplyWithdrawal {
+                    at: e.at,
+                    reason: w.reason,
+                })
+            })
+            .transpose()?,
+        _ => None,
+    };
     Ok(Reply {
         format: REPLY_FORMAT.to_owned(),
         case: c.case_id,
@@ -127,6 +148,7 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
         decision,
         deadlines,
         evidence,
+        withdrawal,
     })
 }
 
@@ -162,33 +184,8 @@ pub(super) async fn submit(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let body = body.map_err(body_problem)?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    // Media types are case-insensitive (RFC 9110 §8.3.1).
-    if !content_type
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/jose"))
-    {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "media-type",
-            "Unsupported media type",
-            format!(
-                "send the request as a compact JWS with Content-Type: application/jose (got {content_type:?})"
-            ),
-        ));
-    }
-    let jws = std::str::from_utf8(&body)
-        .map_err(|_| {
-            Problem::bad_request("malformed-jws", "a compact JWS is ASCII; the body is not")
-        })?
-        .trim();
     // 1. Signature first: nothing of the payload is read before it verifies.
-    let (authority, payload) = node.directory.verify(jws).await?;
+    let (authority, payload, jws) = signed_body(&node, &headers, body).await?;
     // 2. The payload must be a valid request.
     let request = parse_request(&payload).map_err(|invalid| {
         let mut p = Problem::unprocessable(
@@ -234,7 +231,7 @@ pub(super) async fn submit(
         payload: String::from_utf8(payload)
             .map_err(|_| Problem::bad_request("invalid-request", "the payload is not UTF-8"))?,
         request,
-        jws: jws.to_owned(),
+        jws,
         assessment,
         received_at: now,
     };
@@ -251,6 +248,79 @@ pub(super) async fn submit(
         resp.headers_mut().insert(header::LOCATION, loc);
     }
     Ok(resp)
+}
+
+/// The signer and payload of a signed requester's call (`application/jose`, a compact JWS),
+/// with the JWS as received. The signature is checked before anything reads the payload.
+async fn signed_body(
+    node: &Node,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(custos_store::Authority, Vec<u8>, String)> {
+    let body = body.map_err(body_problem)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // Media types are case-insensitive (RFC 9110 §8.3.1).
+    if !content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/jose"))
+    {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "media-type",
+            "Unsupported media type",
+            format!(
+                "send the request as a compact JWS with Content-Type: application/jose (got {content_type:?})"
+            ),
+        ));
+    }
+    let jws = std::str::from_utf8(&body)
+        .map_err(|_| {
+            Problem::bad_request("malformed-jws", "a compact JWS is ASCII; the body is not")
+        })?
+        .trim();
+    let (authority, payload) = node.directory.verify(jws).await?;
+    Ok((authority, payload, jws.to_owned()))
+}
+
+/// Withdraw a request (the requesting authority, signed).
+///
+/// The body is a compact JWS signed by the key that the case's authority submits with, whose
+/// payload is `{"request_id": …, "reason": …}` (the case's request id; a reason in words). Allowed
+/// before the case is executed, refused or closed; afterwards nothing more is done to the case
+/// but closing it, and a decision on it is refused (409 `withdrawn`). Logged as
+/// `request.withdrawn`. The answer is the requester's reply, status `withdrawn`.
+#[utoipa::path(post, path = "/v1/requests/{case}/withdrawal", params(("case" = i64, Path)),
+    request_body(content = CompactJws, content_type = "application/jose", description = "A compact JWS whose payload is a WithdrawalInput"),
+    responses((status = 200, body = Reply, description = "Withdrawn: the requester's reply"),
+              (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub(super) async fn withdraw(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Reply>> {
+    let (authority, payload, jws) = signed_body(&node, &headers, body).await?;
+    let input: WithdrawalInput = json_body(&payload)?;
+    let withdrawal = Withdrawal {
+        authority,
+        jws,
+        payload_sha256: custos_ledger::Hash(Sha256::digest(&payload).into()),
+        input,
+    };
+    let case = node
+        .writer
+        .call(|reply| Job::Withdraw {
+            case_id,
+            withdrawal: Box::new(withdrawal),
+            reply,
+        })
+        .await?;
+    Ok(Json(reply(&node, &case).await?))
 }
 
 /// The case `case_id` if `caller` may see it: people see every case, an authority its own.

@@ -169,6 +169,7 @@ pub async fn decide(
 ) -> Result<Case, Problem> {
     require_role(user, Role::Reviewer, "recording a decision")?;
     let mut case = load_case(b, case_id).await?;
+    super::withdrawal::refuse_if_withdrawn(&case, "a decision")?;
     if case.status == CaseStatus::AwaitingSecondReview {
         return Err(Problem::conflict(
             "awaiting-second-review",
@@ -384,6 +385,7 @@ pub async fn second_review(
     let (confirm, reason) = (input.confirm, input.reason.as_str());
     require_role(user, Role::Supervisor, "a second review")?;
     let mut case = load_case(b, case_id).await?;
+    super::withdrawal::refuse_if_withdrawn(&case, "a second review")?;
     let Some(mut decision) = case.pending_decision.clone() else {
         if let Some(pending) = case
             .reclassification

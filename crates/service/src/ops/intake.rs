@@ -238,6 +238,7 @@ pub async fn submit(
         if case.payload_sha256 == s.payload_sha256 {
             return Ok(SubmitOutcome::Repeated(case));
         }
+        super::withdrawal::refuse_if_withdrawn(&case, "a supplement")?;
         if case.status != CaseStatus::AwaitingInformation {
             return Err(Problem::conflict(
                 "request-id-reused",

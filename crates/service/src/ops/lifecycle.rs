@@ -156,7 +156,10 @@ pub async fn advance(
         CaseStatus::Closed
             if matches!(
                 case.status,
-                CaseStatus::Executing | CaseStatus::Delivered | CaseStatus::Refused
+                CaseStatus::Executing
+                    | CaseStatus::Delivered
+                    | CaseStatus::Refused
+                    | CaseStatus::Withdrawn
             ) =>
         {
             Some(EventType::RequestClosed)

@@ -15,6 +15,7 @@
 //! * [`directory`] — authorities and users.
 //! * [`evidence`] — custody records, hand-over and destruction of sealed packages.
 //! * [`reply`] — what the requesting authority is told (`custos.reply/v1`), and its logging.
+//! * [`withdrawal`] — the requesting authority withdraws its request before execution.
 //!
 //! Rules and their legal basis:
 //! * a decision always carries a reason; one that departs from the assessment carries at least
@@ -34,7 +35,9 @@
 //! * the requesting authority may ask to extend secrecy, with reasons; a reviewer decides within
 //!   the profile's cap (rights-first: 365 days from now; see [`extension`]);
 //! * a request is admitted only from an unrevoked key, for its own state, on a channel it may use,
-//!   and fresh (see [`admit`]).
+//!   and fresh (see [`admit`]);
+//! * the requesting authority may withdraw its request, signed and with a reason, before
+//!   execution; after that only closing remains (see [`withdrawal`]).
 
 pub mod decision;
 pub mod directory;
@@ -45,6 +48,7 @@ pub mod lifecycle;
 pub mod notice;
 pub mod reclassification;
 pub mod reply;
+pub mod withdrawal;
 
 pub use decision::{
     DecisionInput, DecisionKind, NarrowedTerms, RecordedDecision, SecondReviewInput, check_narrows,
@@ -68,6 +72,7 @@ pub use reclassification::{
     PendingReclassification, ReclassificationInput, RecordedReclassification, reclassify,
 };
 pub use reply::{Communicated, REPLY_FORMAT, ReplyStatus};
+pub use withdrawal::{Withdrawal, WithdrawalInput, withdraw};
 
 use custos_model::EventType;
 use custos_store::{Batch, CaseDocuments, NewEvent, Role, StoredEvent, User};

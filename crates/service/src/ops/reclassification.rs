@@ -227,6 +227,7 @@ pub async fn reclassify(
 ) -> Result<Case, Problem> {
     require_role(user, Role::Reviewer, "a reclassification")?;
     let mut case = load_case(b, case_id).await?;
+    super::withdrawal::refuse_if_withdrawn(&case, "a reclassification")?;
     match case.status {
         CaseStatus::Assessed | CaseStatus::AwaitingInformation => {}
         CaseStatus::AwaitingSecondReview => {

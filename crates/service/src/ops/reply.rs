@@ -40,6 +40,8 @@ pub enum ReplyStatus {
     Refused,
     /// Closed.
     Closed,
+    /// Withdrawn by the requester; nothing more is done but closing it.
+    Withdrawn,
 }
 
 impl ReplyStatus {
@@ -52,6 +54,7 @@ impl ReplyStatus {
             CaseStatus::Delivered => ReplyStatus::Delivered,
             CaseStatus::Refused => ReplyStatus::Refused,
             CaseStatus::Closed => ReplyStatus::Closed,
+            CaseStatus::Withdrawn => ReplyStatus::Withdrawn,
         }
     }
 
@@ -138,6 +141,7 @@ pub fn requester_sees(kind: EventType) -> bool {
             | EventType::ConfidentialityEnded
             | EventType::RequestDelivered
             | EventType::RequestClosed
+            | EventType::RequestWithdrawn
             | EventType::EvidenceSealed
             | EventType::EvidenceDelivered
             | EventType::EvidenceDestroyed
