@@ -4,6 +4,7 @@ mod assess_cli;
 mod common;
 mod console_browser;
 mod contract;
+mod dialogue_cli;
 mod evidence_cli;
 mod hardening;
 mod hostile;
