@@ -89,6 +89,7 @@ pub fn status_label(s: CaseStatus) -> &'static str {
         CaseStatus::Refused => "Refused",
         CaseStatus::Closed => "Closed",
         CaseStatus::Withdrawn => "Withdrawn by the requester",
+        CaseStatus::Postponed => "Postponed",
     }
 }
 

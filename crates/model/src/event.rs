@@ -101,6 +101,14 @@ pub enum EventType {
     #[serde(rename = "extension.refused")]
     #[strum(serialize = "extension.refused")]
     ExtensionRefused,
+    /// A reviewer postponed the decision, with a reason and a date.
+    #[serde(rename = "request.postponed")]
+    #[strum(serialize = "request.postponed")]
+    RequestPostponed,
+    /// The postponement's date passed: the case awaits a decision again (the scheduler).
+    #[serde(rename = "request.resumed")]
+    #[strum(serialize = "request.resumed")]
+    RequestResumed,
     /// The requesting authority withdrew its request (signed), before execution.
     #[serde(rename = "request.withdrawn")]
     #[strum(serialize = "request.withdrawn")]

@@ -61,6 +61,15 @@ impl<'a> Queries<'a> {
         self.store.case_events(case_id).await
     }
 
+    /// The latest event of one kind of one case, if any.
+    pub async fn latest_case_event(
+        &self,
+        case_id: i64,
+        kind: custos_model::EventType,
+    ) -> Read<Option<StoredEvent>> {
+        self.store.latest_case_event(case_id, kind).await
+    }
+
     /// One event by its log index.
     pub async fn event(&self, index: u64) -> Read<Option<StoredEvent>> {
         self.store.event(index).await
@@ -120,7 +129,7 @@ impl<'a> Queries<'a> {
 }
 
 /// Every case status.
-pub const STATUSES: [CaseStatus; 8] = [
+pub const STATUSES: [CaseStatus; 9] = [
     CaseStatus::Assessed,
     CaseStatus::AwaitingInformation,
     CaseStatus::AwaitingSecondReview,
@@ -129,6 +138,7 @@ pub const STATUSES: [CaseStatus; 8] = [
     CaseStatus::Delivered,
     CaseStatus::Closed,
     CaseStatus::Withdrawn,
+    CaseStatus::Postponed,
 ];
 
 // A status added to the store fails to compile here until `STATUSES` has it too.
@@ -140,7 +150,8 @@ const _: fn(CaseStatus) = |s| match s {
     | CaseStatus::Refused
     | CaseStatus::Delivered
     | CaseStatus::Closed
-    | CaseStatus::Withdrawn => {}
+    | CaseStatus::Withdrawn
+    | CaseStatus::Postponed => {}
 };
 
 /// Which cases to list: the query string of `GET /v1/requests` and of the console's queue.

@@ -203,6 +203,8 @@ pub struct Projections {
     /// Decisions (and requests for information) not yet communicated to the requester, by
     /// case: the event that recorded it and what the requester must be told.
     untold: BTreeMap<i64, (u64, Communicated)>,
+    /// Postponed cases and the date each is postponed to.
+    postponed: BTreeMap<i64, jiff::Timestamp>,
 }
 
 /// A received request, before its assessment makes it a case.
@@ -871,6 +873,36 @@ impl Projections {
                     }
                 }
             }
+            EventType::RequestPostponed => {
+                let who = text(body, "by")?.to_owned();
+                self.require_role(e, &who, Role::Reviewer, "postponing a case");
+                self.require_status(e, &[CaseStatus::Assessed]);
+                let until = time(body, "until")?;
+                if until <= at {
+                    return Err(format!("postpones to {until}, not later than itself"));
+                }
+                let case = self.case_mut(e)?;
+                case.status = CaseStatus::Postponed;
+                case.updated_at = at;
+                let id = case.case_id;
+                self.postponed.insert(id, until);
+            }
+            EventType::RequestResumed => {
+                self.require_status(e, &[CaseStatus::Postponed]);
+                let id = e.case_id.ok_or("names no case")?;
+                let until = self
+                    .postponed
+                    .remove(&id)
+                    .ok_or("resumes a case never postponed")?;
+                if at < until {
+                    return Err(format!(
+                        "resumes case {id} before the date of its postponement ({until})"
+                    ));
+                }
+                let case = self.case_mut(e)?;
+                case.status = CaseStatus::Assessed;
+                case.updated_at = at;
+            }
             EventType::RequestWithdrawn => {
                 let (payload, kid, digest) = self.signed(e, body, signatures)?;
                 let input: crate::ops::WithdrawalInput = serde_json::from_slice(&payload)
@@ -891,6 +923,8 @@ impl Projections {
                 case.status = CaseStatus::Withdrawn;
                 case.pending_decision = None;
                 case.updated_at = at;
+                let id = case.case_id;
+                self.postponed.remove(&id);
             }
             EventType::RequestDelivered | EventType::RequestClosed => {
                 let who = text(body, "by")?.to_owned();

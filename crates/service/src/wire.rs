@@ -107,6 +107,20 @@ pub struct Reply {
     /// For a withdrawn request: when and why the requester withdrew it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withdrawal: Option<ReplyWithdrawal>,
+    /// For a postponed request: why, and until when (then it is under review again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postponement: Option<ReplyPostponement>,
+}
+
+/// A postponement as the requester reads it: the reason written for it and the date; never
+/// who postponed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReplyPostponement {
+    /// Why, as written for the requester.
+    pub reason: String,
+    /// Until when.
+    #[schema(value_type = String, format = DateTime)]
+    pub until: Timestamp,
 }
 
 /// The requester's own withdrawal of its request, as it reads it back.

@@ -103,6 +103,17 @@ pub enum Job {
         /// Reply.
         reply: Reply<Option<Notice>>,
     },
+    /// A reviewer postpones a case.
+    Postpone {
+        /// The case.
+        case_id: i64,
+        /// Who.
+        user: User,
+        /// The reason and the date.
+        input: ops::PostponementInput,
+        /// Reply.
+        reply: Reply<Case>,
+    },
     /// A requesting authority withdraws its request (signature already verified).
     Withdraw {
         /// The case.
@@ -229,6 +240,14 @@ impl Job {
                 reply,
             } => task(reply, move |b, out, _, _| {
                 Box::pin(async move { ops::notice_result(b, out, case_id, delivery, at).await })
+            }),
+            Job::Postpone {
+                case_id,
+                user,
+                input,
+                reply,
+            } => task(reply, move |b, out, _, now| {
+                Box::pin(async move { ops::postpone(b, out, case_id, &user, &input, now).await })
             }),
             Job::Withdraw {
                 case_id,

@@ -554,6 +554,26 @@ impl Fixture {
         }
     }
 
+    /// `who` postpones `case_id` at `at` until `until`.
+    pub async fn postpone(
+        &self,
+        case_id: i64,
+        who: &User,
+        reason: &str,
+        until: Timestamp,
+        at: Timestamp,
+    ) -> Result<Case, Problem> {
+        let who = who.clone();
+        let input = ops::PostponementInput {
+            reason: reason.into(),
+            until,
+        };
+        self.try_batch(move |b, out| {
+            Box::pin(async move { ops::postpone(b, out, case_id, &who, &input, at).await })
+        })
+        .await
+    }
+
     /// `ops::withdraw` of `case_id` at `at`, the signer as the log has it now.
     pub async fn withdraw_as(
         &self,

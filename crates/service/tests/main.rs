@@ -11,6 +11,7 @@ mod intake;
 mod integrity;
 mod lifecycle;
 mod notices;
+mod postponement;
 mod reclassification;
 mod replay;
 mod reply;

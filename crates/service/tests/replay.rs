@@ -302,6 +302,18 @@ async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
     f.tick(t).await;
     f.notice_result(noticed, Err("mail server down".into()), t)
         .await;
+    // A case postponed, back at its date.
+    let postponed = f.submit("p01-ransomware-production", "XA-10", t).await;
+    f.postpone(
+        postponed,
+        &rita(),
+        "A domestic search is under way.",
+        t + days(3),
+        t,
+    )
+    .await
+    .unwrap();
+    f.tick(t + days(3)).await;
     // A request withdrawn by its authority, then closed.
     let withdrawn = f.submit("p01-ransomware-production", "XA-9", t).await;
     f.withdraw(withdrawn, "XA-9", t).await.unwrap();
@@ -327,6 +339,7 @@ async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
     assert_eq!(p.notices[&noticed].attempts, 1);
     assert_eq!(p.extensions.len(), 2);
     assert_eq!(p.cases[&withdrawn].status, CaseStatus::Closed);
+    assert_eq!(p.cases[&postponed].status, CaseStatus::Assessed);
 }
 
 #[tokio::test]

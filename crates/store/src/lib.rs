@@ -601,6 +601,34 @@ impl Batch {
         .await
     }
 
+    /// Every case in `status`, by case number, as this transaction sees it.
+    pub async fn cases_in_status<D: CaseDocuments>(
+        &mut self,
+        status: CaseStatus,
+    ) -> Result<Vec<Case<D>>> {
+        let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE status = ? ORDER BY case_id");
+        Ok(sqlx::query_as(&sql)
+            .bind(status.as_str())
+            .fetch_all(&mut *self.tx)
+            .await?)
+    }
+
+    /// The latest event of one kind of one case, as this transaction sees it.
+    pub async fn latest_case_event(
+        &mut self,
+        case_id: i64,
+        kind: custos_model::EventType,
+    ) -> Result<Option<StoredEvent>> {
+        Ok(sqlx::query_as(
+            "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
+             WHERE case_id = ? AND event_type = ? ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(case_id)
+        .bind(kind.as_str())
+        .fetch_optional(&mut *self.tx)
+        .await?)
+    }
+
     /// One case, as this transaction sees it.
     pub async fn case<D: CaseDocuments>(&mut self, case_id: i64) -> Result<Option<Case<D>>> {
         case_by(&mut self.tx, "case_id = ?", CaseKey::Id(case_id)).await

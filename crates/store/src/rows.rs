@@ -117,6 +117,8 @@ pub enum CaseStatus {
     Closed,
     /// Withdrawn by the requesting authority before execution; only closing may follow.
     Withdrawn,
+    /// A reviewer postponed the decision until a date; then it awaits a decision again.
+    Postponed,
 }
 
 impl CaseStatus {

@@ -60,7 +60,9 @@ pub use assets::asset;
 pub use holds::{holds, holds_csv, notices_csv};
 pub use log::log_status;
 pub use queue::queue;
-pub use request::{decide, decide_extension, reclassify, renew, request_page, second_review};
+pub use request::{
+    decide, decide_extension, postpone, reclassify, renew, request_page, second_review,
+};
 pub use sign_in::{home, sign_in, sign_in_page, sign_out};
 
 /// What the page frame shows: who is signed in, and the token for the sign-out form.

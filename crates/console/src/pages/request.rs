@@ -82,6 +82,16 @@ pub(super) enum Sent<'a> {
     Nothing,
     Decision(&'a DecisionFields),
     Reclassification(&'a ReclassifyFields),
+    Postponement(&'a PostponeFields),
+}
+
+/// The postponement form: a reason the requester reads and a date (RFC 3339).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PostponeFields {
+    csrf: String,
+    reason: String,
+    until: String,
 }
 
 /// One offence in the classification table and form: as the requester classified it and as it
@@ -231,6 +241,10 @@ struct RequestPage {
     reassessed: Option<ReassessedView>,
     can_reclassify: bool,
     reclass_reason: String,
+    postpone_reason: String,
+    postpone_until: String,
+    postponed_until: Option<String>,
+    can_postpone: bool,
     pending_correction: Option<PendingCorrectionView>,
     pending: Option<PendingView>,
     can_second_review: bool,
@@ -553,6 +567,21 @@ async fn request_view(
         Sent::Reclassification(f) => Some(f),
         _ => None,
     };
+    let (postpone_reason, postpone_until) = match sent {
+        Sent::Postponement(f) => (f.reason.clone(), f.until.clone()),
+        _ => Default::default(),
+    };
+    let postponed_until = match case.status {
+        CaseStatus::Postponed => query
+            .latest_case_event(case_id, custos_model::EventType::RequestPostponed)
+            .await?
+            .and_then(|e| {
+                serde_json::from_str::<serde_json::Value>(&e.body)
+                    .ok()
+                    .and_then(|b| b["until"].as_str().map(str::to_owned))
+            }),
+        _ => None,
+    };
     let classification = request
         .investigation
         .offences
@@ -698,6 +727,10 @@ async fn request_view(
             .collect(),
         reassessed,
         can_reclassify,
+        postpone_reason,
+        postpone_until,
+        postponed_until,
+        can_postpone: can_change && case.status == CaseStatus::Assessed,
         reclass_reason: sent_reclass
             .map(|f| f.reclass_reason.clone())
             .unwrap_or_default(),
@@ -763,7 +796,7 @@ pub(super) fn hold_view(h: &Hold, request_id: &str, now: Timestamp) -> HoldView 
     }
 }
 
-const FLASHES: [(&str, &str); 9] = [
+const FLASHES: [(&str, &str); 10] = [
     (
         "reclassified",
         "Classification corrected and the request assessed again; both assessments are kept and logged.",
@@ -784,6 +817,10 @@ const FLASHES: [(&str, &str); 9] = [
     ),
     ("confirmed", "Second review recorded and logged."),
     ("renewed", "Preservation hold renewed and logged."),
+    (
+        "postponed",
+        "Postponed and logged; the requester reads the reason and the date, and the case awaits a decision again then.",
+    ),
     (
         "information",
         "Request for information recorded and logged; the requester can now supplement the request.",
@@ -1102,6 +1139,46 @@ pub async fn second_review(
             }))
         },
         |_: &Case| format!("/console/requests/{case_id}?done=confirmed"),
+    )
+    .await
+}
+
+/// `POST /console/requests/{case}/postponement`: postpone the decision until a date, with a
+/// reason the requester reads. A refusal shows the page again with what was typed.
+pub async fn postpone(
+    State(c): Shared,
+    Path(case_id): Path<i64>,
+    jar: CookieJar,
+    Posted(form): Posted<PostponeFields>,
+) -> Response {
+    case_form(
+        &c,
+        case_id,
+        &jar,
+        &form.csrf,
+        Sent::Postponement(&form),
+        |user| {
+            let until = form.until.trim().parse::<Timestamp>().map_err(|e| {
+                Problem::unprocessable(
+                    "invalid-postponement",
+                    format!(
+                        "$.until: {:?} is not a time (RFC 3339, e.g. 2027-03-01T00:00:00Z): {e}",
+                        form.until.trim()
+                    ),
+                )
+            })?;
+            let input = custos_service::ops::PostponementInput {
+                reason: form.reason.clone(),
+                until,
+            };
+            Ok(Box::new(move |reply| Job::Postpone {
+                case_id,
+                user,
+                input,
+                reply,
+            }))
+        },
+        |_: &Case| format!("/console/requests/{case_id}?done=postponed"),
     )
     .await
 }

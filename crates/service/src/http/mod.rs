@@ -6,7 +6,7 @@
 //! handlers live by theme:
 //!
 //! * `requests.rs` — intake, the case list, one case, its timeline, and the reviewers' steps
-//!   (decision, second review, delivered, closed, hold renewal), and the requester's signed withdrawal.
+//!   (decision, second review, delivered, closed, hold renewal, postponement), and the requester's signed withdrawal.
 //! * `directory.rs` — the lists of holds, notices and authorities.
 //! * `log.rs` — the checkpoint, tiles, inclusion and consistency proofs, the verifier key.
 //! * [`evidence`] — a case's evidence packages: list, hand-over, upload.
@@ -51,8 +51,8 @@ use self::log::{
 };
 use self::requests::{
     __path_decide, __path_get_request, __path_list_requests, __path_mark_closed,
-    __path_mark_delivered, __path_reclassify, __path_renew_hold, __path_request_events,
-    __path_second_review, __path_submit, __path_withdraw,
+    __path_mark_delivered, __path_postpone, __path_reclassify, __path_renew_hold,
+    __path_request_events, __path_second_review, __path_submit, __path_withdraw,
 };
 
 /// The OpenAPI 3.1 description of the API, generated from the handlers' annotations.
@@ -75,6 +75,7 @@ use self::requests::{
         mark_closed,
         renew_hold,
         withdraw,
+        postpone,
         // directory.rs
         list_holds,
         list_notices,
@@ -110,6 +111,7 @@ use self::requests::{
         crate::ops::RecordedReclassification,
         crate::ops::PendingReclassification,
         crate::ops::WithdrawalInput,
+        crate::ops::PostponementInput,
         crate::ops::CaseReclassification,
         SecondReviewInput,
         CaseView,
@@ -117,6 +119,7 @@ use self::requests::{
         crate::wire::ReplyDeadlines,
         crate::wire::ReplyPackage,
         crate::wire::ReplyWithdrawal,
+        crate::wire::ReplyPostponement,
         crate::wire::CaseAnswer,
         crate::ops::Communicated,
         crate::ops::ReplyStatus,
@@ -289,6 +292,7 @@ pub fn router(node: Arc<Node>) -> Router {
         )
         .route("/v1/requests/{case}/closed", post(requests::mark_closed))
         .route("/v1/requests/{case}/withdrawal", post(requests::withdraw))
+        .route("/v1/requests/{case}/postponement", post(requests::postpone))
         .route("/v1/requests/{case}/hold/renew", post(requests::renew_hold))
         .route(
             "/v1/requests/{case}/evidence",
@@ -607,6 +611,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(with_bearer, 18, "operations people call with a token");
+        assert_eq!(with_bearer, 19, "operations people call with a token");
     }
 }

@@ -24,7 +24,7 @@ use crate::auth::Caller;
 use crate::node::Node;
 use crate::ops::reply::requester_sees;
 use crate::ops::{
-    Case, Communicated, DecisionInput, DecisionKind, Freshness, REPLY_FORMAT,
+    Case, Communicated, DecisionInput, DecisionKind, Freshness, PostponementInput, REPLY_FORMAT,
     ReclassificationInput, ReplyStatus, SecondReviewInput, Submission, SubmitOutcome, Withdrawal,
     WithdrawalInput,
 };
@@ -32,7 +32,7 @@ use crate::problem::{FieldProblem, Problem};
 use crate::query::CaseQuery;
 use crate::wire::{
     CaseAnswer, CaseEvents, CaseView, EventView, HoldView, LoggedEvent, Reply, ReplyDeadlines,
-    ReplyPackage, ReplyWithdrawal,
+    ReplyPackage, ReplyPostponement, ReplyWithdrawal,
 };
 use crate::writer::Job;
 
@@ -126,6 +126,15 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
             }
         }
     }
+    let postponement = match c.status {
+        CaseStatus::Postponed => node
+            .store
+            .latest_case_event(c.case_id, EventType::RequestPostponed)
+            .await?
+            .map(|e| parse_stored::<ReplyPostponement>("postponement", &e.body))
+            .transpose()?,
+        _ => None,
+    };
     let withdrawal = match c.status {
         CaseStatus::Withdrawn | CaseStatus::Closed => node
             .store
@@ -149,6 +158,7 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
         deadlines,
         evidence,
         withdrawal,
+        postponement,
     })
 }
 
@@ -528,6 +538,31 @@ async fn advance(
             user,
             to,
             reply: tx,
+        })
+        .await?;
+    Ok(Json(case_view(&case)?))
+}
+
+/// Postpone the decision on a case awaiting one (reviewers and above), with a reason the
+/// requester reads and a date; at that date the scheduler brings the case back to awaiting a
+/// decision. Logged as `request.postponed` (and `request.resumed`).
+#[utoipa::path(post, path = "/v1/requests/{case}/postponement", params(("case" = i64, Path)), request_body = PostponementInput, security(("bearer" = [])),
+    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem)))]
+pub(super) async fn postpone(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    Staff(user): Staff,
+    body: Bytes,
+) -> ApiResult<Json<CaseView>> {
+    let input: PostponementInput = json_body(&body)?;
+    let case = node
+        .writer
+        .call(|reply| Job::Postpone {
+            case_id,
+            user,
+            input,
+            reply,
         })
         .await?;
     Ok(Json(case_view(&case)?))

@@ -16,6 +16,7 @@
 //! * [`evidence`] — custody records, hand-over and destruction of sealed packages.
 //! * [`reply`] — what the requesting authority is told (`custos.reply/v1`), and its logging.
 //! * [`withdrawal`] — the requesting authority withdraws its request before execution.
+//! * [`postponement`] — a reviewer postpones a decision until a date; the tick resumes it.
 //!
 //! Rules and their legal basis:
 //! * a decision always carries a reason; one that departs from the assessment carries at least
@@ -37,7 +38,9 @@
 //! * a request is admitted only from an unrevoked key, for its own state, on a channel it may use,
 //!   and fresh (see [`admit`]);
 //! * the requesting authority may withdraw its request, signed and with a reason, before
-//!   execution; after that only closing remains (see [`withdrawal`]).
+//!   execution; after that only closing remains (see [`withdrawal`]);
+//! * a reviewer may postpone a decision with a reason and a date, which the requester reads;
+//!   the scheduler brings the case back at that date (see [`postponement`]).
 
 pub mod decision;
 pub mod directory;
@@ -46,6 +49,7 @@ pub mod extension;
 pub mod intake;
 pub mod lifecycle;
 pub mod notice;
+pub mod postponement;
 pub mod reclassification;
 pub mod reply;
 pub mod withdrawal;
@@ -67,6 +71,7 @@ pub use lifecycle::{
     notice_result, renew_hold, retry_delay, tick,
 };
 pub use notice::{DEFAULT_REMEDIES, NOTICE_FORMAT, NoticeDocument, NoticeSettings};
+pub use postponement::{PostponementInput, postpone};
 pub use reclassification::{
     CaseReclassification, Classification, CorrectedOffence, OffenceCorrection,
     PendingReclassification, ReclassificationInput, RecordedReclassification, reclassify,

@@ -42,6 +42,8 @@ pub enum ReplyStatus {
     Closed,
     /// Withdrawn by the requester; nothing more is done but closing it.
     Withdrawn,
+    /// The decision is postponed until a date, for the reason given (see `postponement`).
+    Postponed,
 }
 
 impl ReplyStatus {
@@ -55,12 +57,18 @@ impl ReplyStatus {
             CaseStatus::Refused => ReplyStatus::Refused,
             CaseStatus::Closed => ReplyStatus::Closed,
             CaseStatus::Withdrawn => ReplyStatus::Withdrawn,
+            CaseStatus::Postponed => ReplyStatus::Postponed,
         }
     }
 
     /// Whether the requester has been told a decision (or asked for information) in this state.
     pub fn has_decision(self) -> bool {
-        self != ReplyStatus::UnderReview
+        // Postponed and withdrawn cases carry no decision (an earlier request for information
+        // was answered before they could be postponed, or lapses with the withdrawal).
+        !matches!(
+            self,
+            ReplyStatus::UnderReview | ReplyStatus::Postponed | ReplyStatus::Withdrawn
+        )
     }
 }
 
@@ -142,6 +150,8 @@ pub fn requester_sees(kind: EventType) -> bool {
             | EventType::RequestDelivered
             | EventType::RequestClosed
             | EventType::RequestWithdrawn
+            | EventType::RequestPostponed
+            | EventType::RequestResumed
             | EventType::EvidenceSealed
             | EventType::EvidenceDelivered
             | EventType::EvidenceDestroyed

@@ -53,8 +53,9 @@ pub struct Withdrawal {
 }
 
 /// The statuses from which a requester may withdraw: every one before a decision is carried out.
-pub const WITHDRAWABLE: [CaseStatus; 3] = [
+pub const WITHDRAWABLE: [CaseStatus; 4] = [
     CaseStatus::Assessed,
+    CaseStatus::Postponed,
     CaseStatus::AwaitingInformation,
     CaseStatus::AwaitingSecondReview,
 ];
