@@ -75,6 +75,25 @@ pub fn withdraw(
     post_signed(server, &path, jws, "the withdrawal")
 }
 
+/// `custos answer`: answers the consultation of `case_id` (its id `request_id`) with
+/// `message`, signed with the authority's key; prints the node's reply with the thread.
+pub fn answer(
+    server: &str,
+    key_path: &Path,
+    case_id: i64,
+    request_id: &str,
+    message: &str,
+) -> Result<(), Failure> {
+    let key = read_key(key_path)?;
+    let payload = serde_json::to_vec(&serde_json::json!({
+        "request_id": request_id, "message": message,
+    }))
+    .map_err(|e| Failure::Setup(e.into()))?;
+    let jws = sign_compact(&payload, &key, Some("custos.consultation-answer+jws"));
+    let path = format!("/v1/requests/{case_id}/consultation/answer");
+    post_signed(server, &path, jws, "the answer")
+}
+
 fn read_key(key_path: &Path) -> Result<PrivateJwk, Failure> {
     let key_text = std::fs::read_to_string(key_path)
         .map_err(|e| Failure::Input(format!("{}: {e}", key_path.display())))?;

@@ -3,7 +3,7 @@
 //! * `custos assess` applies a safeguard profile to one request (safeguards.md, *Command-line
 //!   contract*).
 //! * `custos init | serve | authority | user` set up and run a node (`node_cmd`).
-//! * `custos submit | withdraw | log verify | log check-opening` talk to a node over HTTP
+//! * `custos submit | withdraw | answer | log verify | log check-opening` talk to a node over HTTP
 //!   (`client`);
 //!   `custos extension request` asks, as a requesting authority, to move a deadline
 //!   (`extension`).
@@ -120,6 +120,26 @@ enum Command {
         /// Why it is withdrawn.
         #[arg(long)]
         reason: String,
+    },
+
+    /// As a requesting authority: answer the node's consultation of one of your requests,
+    /// signed with your key; prints the node's reply with the thread.
+    Answer {
+        /// The node, e.g. http://127.0.0.1:8480.
+        #[arg(long)]
+        server: String,
+        /// The authority's private JWK (from `custos authority keygen`).
+        #[arg(long, value_name = "KEY.jwk")]
+        key: PathBuf,
+        /// The node's case number.
+        #[arg(long)]
+        case: i64,
+        /// The request's own id (`id` of the request document).
+        #[arg(long)]
+        request_id: String,
+        /// The answer.
+        #[arg(long)]
+        message: String,
     },
 
     /// The tamper-evident log: verify a node's log, open an event, check an opening.
@@ -430,6 +450,13 @@ fn main() -> ExitCode {
             request_id,
             reason,
         } => client::withdraw(&server, &key, case, &request_id, &reason),
+        Command::Answer {
+            server,
+            key,
+            case,
+            request_id,
+            message,
+        } => client::answer(&server, &key, case, &request_id, &message),
         Command::Log(LogCommand::Verify {
             server,
             vkey,

@@ -99,3 +99,56 @@ fn custos_withdraw_ends_the_case_and_a_decision_after_it_is_409() {
     let audit = custos_ok(&["audit", "--dir", node.dir_str()]);
     assert!(!audit.contains("FINDING"), "{audit}");
 }
+
+#[test]
+fn custos_answer_answers_a_consultation_and_both_sides_read_the_thread() {
+    let mut node = TestNode::start_new();
+    let a = node.authority("XA", "mla");
+    let rita = node.user("rita", "reviewer");
+    let server = node.server();
+    let req = node.tmp.path().join("request.json");
+    write_json(&req, &request("p01-ransomware-production", "XA-CO", "XA"));
+    let out: Value = serde_json::from_str(&custos_ok(&[
+        "submit",
+        "--server",
+        &server,
+        "--key",
+        a.key_path.to_str().unwrap(),
+        req.to_str().unwrap(),
+    ]))
+    .unwrap();
+    let case = out["case"].as_i64().unwrap();
+    let by = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48)).to_string();
+    let r = node.post_json(
+        &format!("/v1/requests/{case}/consultation"),
+        &rita,
+        &json!({"message": "Would subscriber data alone do?", "answer_by": by}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "in_consultation");
+    let out = custos_ok(&[
+        "answer",
+        "--server",
+        &server,
+        "--key",
+        a.key_path.to_str().unwrap(),
+        "--case",
+        &case.to_string(),
+        "--request-id",
+        "XA-CO",
+        "--message",
+        "Yes, subscriber data alone.",
+    ]);
+    let reply: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(reply["status"], "under_review", "{reply}");
+    assert_eq!(
+        reply["consultation"][1]["message"],
+        "Yes, subscriber data alone."
+    );
+    assert!(reply["consultation"][0].get("by").is_none(), "{reply}");
+    let path = format!("/v1/requests/{case}/consultation");
+    let staff = node.get(&path, Some(&format!("Bearer {rita}"))).json();
+    assert_eq!(staff["messages"][0]["by"], "rita", "{staff}");
+    let audit = custos_ok(&["audit", "--dir", node.dir_str()]);
+    assert!(!audit.contains("FINDING"), "{audit}");
+}

@@ -90,6 +90,10 @@ pub fn router(node: Arc<Node>) -> Router {
             post(pages::postpone),
         )
         .route(
+            "/console/requests/{case}/consultation",
+            post(pages::consult),
+        )
+        .route(
             "/console/requests/{case}/extensions/{extension}/decision",
             post(pages::decide_extension),
         )

@@ -90,6 +90,7 @@ pub fn status_label(s: CaseStatus) -> &'static str {
         CaseStatus::Closed => "Closed",
         CaseStatus::Withdrawn => "Withdrawn by the requester",
         CaseStatus::Postponed => "Postponed",
+        CaseStatus::InConsultation => "In consultation with the requester",
     }
 }
 

@@ -109,6 +109,19 @@ pub enum EventType {
     #[serde(rename = "request.resumed")]
     #[strum(serialize = "request.resumed")]
     RequestResumed,
+    /// A reviewer consulted the requester (a message and a date to answer by) before refusing
+    /// or granting on conditions.
+    #[serde(rename = "consultation.opened")]
+    #[strum(serialize = "consultation.opened")]
+    ConsultationOpened,
+    /// The requester answered a consultation with a signed message.
+    #[serde(rename = "consultation.answered")]
+    #[strum(serialize = "consultation.answered")]
+    ConsultationAnswered,
+    /// The date to answer a consultation by passed without an answer (the scheduler).
+    #[serde(rename = "consultation.lapsed")]
+    #[strum(serialize = "consultation.lapsed")]
+    ConsultationLapsed,
     /// The requesting authority withdrew its request (signed), before execution.
     #[serde(rename = "request.withdrawn")]
     #[strum(serialize = "request.withdrawn")]

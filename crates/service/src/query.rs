@@ -129,7 +129,7 @@ impl<'a> Queries<'a> {
 }
 
 /// Every case status.
-pub const STATUSES: [CaseStatus; 9] = [
+pub const STATUSES: [CaseStatus; 10] = [
     CaseStatus::Assessed,
     CaseStatus::AwaitingInformation,
     CaseStatus::AwaitingSecondReview,
@@ -139,6 +139,7 @@ pub const STATUSES: [CaseStatus; 9] = [
     CaseStatus::Closed,
     CaseStatus::Withdrawn,
     CaseStatus::Postponed,
+    CaseStatus::InConsultation,
 ];
 
 // A status added to the store fails to compile here until `STATUSES` has it too.
@@ -151,7 +152,8 @@ const _: fn(CaseStatus) = |s| match s {
     | CaseStatus::Delivered
     | CaseStatus::Closed
     | CaseStatus::Withdrawn
-    | CaseStatus::Postponed => {}
+    | CaseStatus::Postponed
+    | CaseStatus::InConsultation => {}
 };
 
 /// Which cases to list: the query string of `GET /v1/requests` and of the console's queue.

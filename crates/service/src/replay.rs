@@ -205,6 +205,8 @@ pub struct Projections {
     untold: BTreeMap<i64, (u64, Communicated)>,
     /// Postponed cases and the date each is postponed to.
     postponed: BTreeMap<i64, jiff::Timestamp>,
+    /// Cases in consultation and the date each answer is due by.
+    consulting: BTreeMap<i64, jiff::Timestamp>,
 }
 
 /// A received request, before its assessment makes it a case.
@@ -404,11 +406,16 @@ impl Projections {
                 let id = e.case_id.ok_or("names no case")?;
                 let request = parse_request(request_json.as_bytes())
                     .map_err(|err| format!("the signed request does not parse: {err}"))?;
-                self.require_status(e, &[CaseStatus::AwaitingInformation]);
+                self.require_status(
+                    e,
+                    &[CaseStatus::AwaitingInformation, CaseStatus::InConsultation],
+                );
                 let case = self.case_mut(e)?;
                 if case.authority_kid != kid {
                     return Err(format!("supplements case {id} from another authority"));
                 }
+                self.consulting.remove(&id);
+                let case = self.case_mut(e)?;
                 case.payload_sha256 = payload_sha256;
                 case.request_json = request_json;
                 // As ops::submit: corrections of the old document lapse with it.
@@ -873,6 +880,61 @@ impl Projections {
                     }
                 }
             }
+            EventType::ConsultationOpened => {
+                let who = text(body, "by")?.to_owned();
+                self.require_role(e, &who, Role::Reviewer, "consulting the requester");
+                self.require_status(e, &[CaseStatus::Assessed]);
+                let answer_by = time(body, "answer_by")?;
+                if answer_by <= at {
+                    return Err(format!(
+                        "asks an answer by {answer_by}, not later than itself"
+                    ));
+                }
+                let case = self.case_mut(e)?;
+                case.status = CaseStatus::InConsultation;
+                case.updated_at = at;
+                let id = case.case_id;
+                self.consulting.insert(id, answer_by);
+            }
+            EventType::ConsultationAnswered => {
+                let (payload, kid, digest) = self.signed(e, body, signatures)?;
+                let input: crate::ops::ConsultationAnswerInput =
+                    serde_json::from_slice(&payload)
+                        .map_err(|err| format!("the signed answer does not parse: {err}"))?;
+                self.require_status(e, &[CaseStatus::InConsultation]);
+                let case = self.case_mut(e)?;
+                if case.authority_kid != kid {
+                    return Err(format!(
+                        "answers the consultation of case {} by another authority",
+                        case.case_id
+                    ));
+                }
+                if input.request_id != case.request_id
+                    || digest.to_hex() != text(body, "payload_sha256")?
+                {
+                    return Err("the signed answer names another request".into());
+                }
+                case.status = CaseStatus::Assessed;
+                case.updated_at = at;
+                let id = case.case_id;
+                self.consulting.remove(&id);
+            }
+            EventType::ConsultationLapsed => {
+                self.require_status(e, &[CaseStatus::InConsultation]);
+                let id = e.case_id.ok_or("names no case")?;
+                let answer_by = self
+                    .consulting
+                    .remove(&id)
+                    .ok_or("lapses a consultation never opened")?;
+                if at < answer_by {
+                    return Err(format!(
+                        "lapses the consultation of case {id} before its date ({answer_by})"
+                    ));
+                }
+                let case = self.case_mut(e)?;
+                case.status = CaseStatus::Assessed;
+                case.updated_at = at;
+            }
             EventType::RequestPostponed => {
                 let who = text(body, "by")?.to_owned();
                 self.require_role(e, &who, Role::Reviewer, "postponing a case");
@@ -925,6 +987,7 @@ impl Projections {
                 case.updated_at = at;
                 let id = case.case_id;
                 self.postponed.remove(&id);
+                self.consulting.remove(&id);
             }
             EventType::RequestDelivered | EventType::RequestClosed => {
                 let who = text(body, "by")?.to_owned();

@@ -110,6 +110,50 @@ pub struct Reply {
     /// For a postponed request: why, and until when (then it is under review again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postponement: Option<ReplyPostponement>,
+    /// The consultations of the request, oldest first: the node's questions and the
+    /// requester's answers (never who wrote on the node's side).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consultation: Vec<ConsultationMessage>,
+}
+
+/// Who wrote a message of a consultation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsultationParty {
+    /// The requested side (this node's reviewers).
+    Requested,
+    /// The requesting authority.
+    Requesting,
+}
+
+/// One message of a consultation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ConsultationMessage {
+    /// Its log index.
+    pub log_index: u64,
+    /// When.
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    /// Who wrote it.
+    pub from: ConsultationParty,
+    /// The message.
+    pub message: String,
+    /// For the node's question: the date to answer by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub answer_by: Option<Timestamp>,
+    /// For the node's question, to staff only: the reviewer who wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// A case's consultation thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ConsultationThread {
+    /// The case.
+    pub case: i64,
+    /// Oldest first.
+    pub messages: Vec<ConsultationMessage>,
 }
 
 /// A postponement as the requester reads it: the reason written for it and the date; never

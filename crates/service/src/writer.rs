@@ -103,6 +103,26 @@ pub enum Job {
         /// Reply.
         reply: Reply<Option<Notice>>,
     },
+    /// A reviewer consults the requester.
+    Consult {
+        /// The case.
+        case_id: i64,
+        /// Who.
+        user: User,
+        /// The message and the date to answer by.
+        input: ops::ConsultationInput,
+        /// Reply.
+        reply: Reply<Case>,
+    },
+    /// The requesting authority answers a consultation (signature already verified).
+    AnswerConsultation {
+        /// The case.
+        case_id: i64,
+        /// The verified answer.
+        answer: Box<ops::ConsultationAnswer>,
+        /// Reply.
+        reply: Reply<Case>,
+    },
     /// A reviewer postpones a case.
     Postpone {
         /// The case.
@@ -240,6 +260,31 @@ impl Job {
                 reply,
             } => task(reply, move |b, out, _, _| {
                 Box::pin(async move { ops::notice_result(b, out, case_id, delivery, at).await })
+            }),
+            Job::Consult {
+                case_id,
+                user,
+                input,
+                reply,
+            } => task(reply, move |b, out, _, now| {
+                Box::pin(async move { ops::consult(b, out, case_id, &user, &input, now).await })
+            }),
+            Job::AnswerConsultation {
+                case_id,
+                answer,
+                reply,
+            } => task(reply, move |b, out, cx, now| {
+                Box::pin(async move {
+                    // Revocation re-checked under the write lock, against the log's directory.
+                    let kid = &answer.authority.kid;
+                    let current = cx.directory.authority(kid).ok_or_else(|| {
+                        Problem::forbidden(
+                            "unknown-key",
+                            format!("the key {kid} is not in the log's directory"),
+                        )
+                    })?;
+                    ops::answer_consultation(b, out, case_id, &answer, &current, now).await
+                })
             }),
             Job::Postpone {
                 case_id,

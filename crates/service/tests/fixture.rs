@@ -554,6 +554,62 @@ impl Fixture {
         }
     }
 
+    /// `who` consults the requester of `case_id` at `at`, an answer due by `answer_by`.
+    pub async fn consult(
+        &self,
+        case_id: i64,
+        who: &User,
+        message: &str,
+        answer_by: Timestamp,
+        at: Timestamp,
+    ) -> Result<Case, Problem> {
+        let who = who.clone();
+        let input = ops::ConsultationInput {
+            message: message.into(),
+            answer_by,
+        };
+        self.try_batch(move |b, out| {
+            Box::pin(async move { ops::consult(b, out, case_id, &who, &input, at).await })
+        })
+        .await
+    }
+
+    /// The holder of `key` (directory entry `authority`) answers the consultation of
+    /// `case_id` about `request_id` with `message` at `at`.
+    pub async fn answer(
+        &self,
+        case_id: i64,
+        key: &PrivateJwk,
+        authority: &Authority,
+        request_id: &str,
+        message: &str,
+        at: Timestamp,
+    ) -> Result<Case, Problem> {
+        let payload = serde_json::to_vec(&serde_json::json!({
+            "request_id": request_id, "message": message,
+        }))
+        .unwrap();
+        let a = ops::ConsultationAnswer {
+            authority: authority.clone(),
+            jws: sign_compact(&payload, key, None),
+            payload_sha256: Hash(sha2::Sha256::digest(&payload).into()),
+            input: ops::ConsultationAnswerInput {
+                request_id: request_id.into(),
+                message: message.into(),
+            },
+        };
+        let current = self
+            .logged_authority(&authority.kid)
+            .await
+            .expect("a logged authority");
+        self.try_batch(move |b, out| {
+            Box::pin(
+                async move { ops::answer_consultation(b, out, case_id, &a, &current, at).await },
+            )
+        })
+        .await
+    }
+
     /// `who` postpones `case_id` at `at` until `until`.
     pub async fn postpone(
         &self,

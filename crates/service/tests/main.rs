@@ -4,6 +4,7 @@
 
 mod fixture;
 
+mod consultation;
 mod decisions;
 mod directory;
 mod extensions;

@@ -314,6 +314,32 @@ async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
     .await
     .unwrap();
     f.tick(t + days(3)).await;
+    // A consultation answered, and one that lapsed.
+    let consulted = f.submit("p01-ransomware-production", "XA-11", t).await;
+    f.consult(
+        consulted,
+        &rita(),
+        "Would subscriber data alone do?",
+        t + days(5),
+        t,
+    )
+    .await
+    .unwrap();
+    let (key, xa) = (authority_key(), f.authority.clone());
+    f.answer(
+        consulted,
+        &key,
+        &xa,
+        "XA-11",
+        "Yes, subscriber data alone.",
+        t,
+    )
+    .await
+    .unwrap();
+    f.consult(consulted, &rita(), "And for 30 days only?", t + days(5), t)
+        .await
+        .unwrap();
+    f.tick(t + days(5)).await;
     // A request withdrawn by its authority, then closed.
     let withdrawn = f.submit("p01-ransomware-production", "XA-9", t).await;
     f.withdraw(withdrawn, "XA-9", t).await.unwrap();
@@ -340,6 +366,7 @@ async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
     assert_eq!(p.extensions.len(), 2);
     assert_eq!(p.cases[&withdrawn].status, CaseStatus::Closed);
     assert_eq!(p.cases[&postponed].status, CaseStatus::Assessed);
+    assert_eq!(p.cases[&consulted].status, CaseStatus::Assessed);
 }
 
 #[tokio::test]

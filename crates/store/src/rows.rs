@@ -119,6 +119,8 @@ pub enum CaseStatus {
     Withdrawn,
     /// A reviewer postponed the decision until a date; then it awaits a decision again.
     Postponed,
+    /// A reviewer consulted the requester; the case awaits its answer until a date.
+    InConsultation,
 }
 
 impl CaseStatus {

@@ -61,7 +61,7 @@ pub use holds::{holds, holds_csv, notices_csv};
 pub use log::log_status;
 pub use queue::queue;
 pub use request::{
-    decide, decide_extension, postpone, reclassify, renew, request_page, second_review,
+    consult, decide, decide_extension, postpone, reclassify, renew, request_page, second_review,
 };
 pub use sign_in::{home, sign_in, sign_in_page, sign_out};
 

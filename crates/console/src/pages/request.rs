@@ -83,6 +83,25 @@ pub(super) enum Sent<'a> {
     Decision(&'a DecisionFields),
     Reclassification(&'a ReclassifyFields),
     Postponement(&'a PostponeFields),
+    Consultation(&'a ConsultFields),
+}
+
+/// The consultation form: a message the requester reads and a date to answer by (RFC 3339).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ConsultFields {
+    csrf: String,
+    message: String,
+    answer_by: String,
+}
+
+/// One message of a consultation, on the request page.
+#[derive(Debug, Clone)]
+pub struct ThreadRow {
+    pub at: String,
+    pub from: String,
+    pub message: String,
+    pub answer_by: String,
 }
 
 /// The postponement form: a reason the requester reads and a date (RFC 3339).
@@ -245,6 +264,9 @@ struct RequestPage {
     postpone_until: String,
     postponed_until: Option<String>,
     can_postpone: bool,
+    consult_message: String,
+    consult_answer_by: String,
+    thread: Vec<ThreadRow>,
     pending_correction: Option<PendingCorrectionView>,
     pending: Option<PendingView>,
     can_second_review: bool,
@@ -571,6 +593,28 @@ async fn request_view(
         Sent::Postponement(f) => (f.reason.clone(), f.until.clone()),
         _ => Default::default(),
     };
+    let (consult_message, consult_answer_by) = match sent {
+        Sent::Consultation(f) => (f.message.clone(), f.answer_by.clone()),
+        _ => Default::default(),
+    };
+    let mut thread = Vec::new();
+    for e in query.case_events(case_id).await? {
+        let from = match e.kind() {
+            Some(custos_model::EventType::ConsultationOpened) => "",
+            Some(custos_model::EventType::ConsultationAnswered) => "The requesting authority",
+            _ => continue,
+        };
+        let b: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
+        thread.push(ThreadRow {
+            at: views::when(e.at),
+            from: match from {
+                "" => b["by"].as_str().unwrap_or_default().to_owned(),
+                who => who.to_owned(),
+            },
+            message: b["message"].as_str().unwrap_or_default().to_owned(),
+            answer_by: b["answer_by"].as_str().unwrap_or_default().to_owned(),
+        });
+    }
     let postponed_until = match case.status {
         CaseStatus::Postponed => query
             .latest_case_event(case_id, custos_model::EventType::RequestPostponed)
@@ -731,6 +775,9 @@ async fn request_view(
         postpone_until,
         postponed_until,
         can_postpone: can_change && case.status == CaseStatus::Assessed,
+        consult_message,
+        consult_answer_by,
+        thread,
         reclass_reason: sent_reclass
             .map(|f| f.reclass_reason.clone())
             .unwrap_or_default(),
@@ -796,7 +843,7 @@ pub(super) fn hold_view(h: &Hold, request_id: &str, now: Timestamp) -> HoldView 
     }
 }
 
-const FLASHES: [(&str, &str); 10] = [
+const FLASHES: [(&str, &str); 11] = [
     (
         "reclassified",
         "Classification corrected and the request assessed again; both assessments are kept and logged.",
@@ -817,6 +864,10 @@ const FLASHES: [(&str, &str); 10] = [
     ),
     ("confirmed", "Second review recorded and logged."),
     ("renewed", "Preservation hold renewed and logged."),
+    (
+        "consulted",
+        "Consultation sent and logged; the case awaits the requester's answer or the date.",
+    ),
     (
         "postponed",
         "Postponed and logged; the requester reads the reason and the date, and the case awaits a decision again then.",
@@ -1139,6 +1190,46 @@ pub async fn second_review(
             }))
         },
         |_: &Case| format!("/console/requests/{case_id}?done=confirmed"),
+    )
+    .await
+}
+
+/// `POST /console/requests/{case}/consultation`: consult the requester, with a message it
+/// reads and a date to answer by. A refusal shows the page again with what was typed.
+pub async fn consult(
+    State(c): Shared,
+    Path(case_id): Path<i64>,
+    jar: CookieJar,
+    Posted(form): Posted<ConsultFields>,
+) -> Response {
+    case_form(
+        &c,
+        case_id,
+        &jar,
+        &form.csrf,
+        Sent::Consultation(&form),
+        |user| {
+            let answer_by = form.answer_by.trim().parse::<Timestamp>().map_err(|e| {
+                Problem::unprocessable(
+                    "invalid-consultation",
+                    format!(
+                        "$.answer_by: {:?} is not a time (RFC 3339, e.g. 2027-03-01T00:00:00Z): {e}",
+                        form.answer_by.trim()
+                    ),
+                )
+            })?;
+            let input = custos_service::ops::ConsultationInput {
+                message: form.message.clone(),
+                answer_by,
+            };
+            Ok(Box::new(move |reply| Job::Consult {
+                case_id,
+                user,
+                input,
+                reply,
+            }))
+        },
+        |_: &Case| format!("/console/requests/{case_id}?done=consulted"),
     )
     .await
 }

@@ -6,7 +6,8 @@
 //! handlers live by theme:
 //!
 //! * `requests.rs` — intake, the case list, one case, its timeline, and the reviewers' steps
-//!   (decision, second review, delivered, closed, hold renewal, postponement), and the requester's signed withdrawal.
+//!   (decision, second review, delivered, closed, hold renewal, postponement, consultation), and the requester's signed withdrawal
+//!   and answers to consultations.
 //! * `directory.rs` — the lists of holds, notices and authorities.
 //! * `log.rs` — the checkpoint, tiles, inclusion and consistency proofs, the verifier key.
 //! * [`evidence`] — a case's evidence packages: list, hand-over, upload.
@@ -50,9 +51,10 @@ use self::log::{
     __path_checkpoint, __path_consistency, __path_inclusion, __path_tile, __path_verifier,
 };
 use self::requests::{
-    __path_decide, __path_get_request, __path_list_requests, __path_mark_closed,
-    __path_mark_delivered, __path_postpone, __path_reclassify, __path_renew_hold,
-    __path_request_events, __path_second_review, __path_submit, __path_withdraw,
+    __path_answer_consultation, __path_consult, __path_consultation, __path_decide,
+    __path_get_request, __path_list_requests, __path_mark_closed, __path_mark_delivered,
+    __path_postpone, __path_reclassify, __path_renew_hold, __path_request_events,
+    __path_second_review, __path_submit, __path_withdraw,
 };
 
 /// The OpenAPI 3.1 description of the API, generated from the handlers' annotations.
@@ -76,6 +78,9 @@ use self::requests::{
         renew_hold,
         withdraw,
         postpone,
+        consult,
+        consultation,
+        answer_consultation,
         // directory.rs
         list_holds,
         list_notices,
@@ -112,6 +117,8 @@ use self::requests::{
         crate::ops::PendingReclassification,
         crate::ops::WithdrawalInput,
         crate::ops::PostponementInput,
+        crate::ops::ConsultationInput,
+        crate::ops::ConsultationAnswerInput,
         crate::ops::CaseReclassification,
         SecondReviewInput,
         CaseView,
@@ -120,6 +127,9 @@ use self::requests::{
         crate::wire::ReplyPackage,
         crate::wire::ReplyWithdrawal,
         crate::wire::ReplyPostponement,
+        crate::wire::ConsultationMessage,
+        crate::wire::ConsultationParty,
+        crate::wire::ConsultationThread,
         crate::wire::CaseAnswer,
         crate::ops::Communicated,
         crate::ops::ReplyStatus,
@@ -293,6 +303,14 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/requests/{case}/closed", post(requests::mark_closed))
         .route("/v1/requests/{case}/withdrawal", post(requests::withdraw))
         .route("/v1/requests/{case}/postponement", post(requests::postpone))
+        .route(
+            "/v1/requests/{case}/consultation",
+            get(requests::consultation).post(requests::consult),
+        )
+        .route(
+            "/v1/requests/{case}/consultation/answer",
+            post(requests::answer_consultation),
+        )
         .route("/v1/requests/{case}/hold/renew", post(requests::renew_hold))
         .route(
             "/v1/requests/{case}/evidence",
@@ -611,6 +629,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(with_bearer, 19, "operations people call with a token");
+        assert_eq!(with_bearer, 21, "operations people call with a token");
     }
 }

@@ -24,15 +24,16 @@ use crate::auth::Caller;
 use crate::node::Node;
 use crate::ops::reply::requester_sees;
 use crate::ops::{
-    Case, Communicated, DecisionInput, DecisionKind, Freshness, PostponementInput, REPLY_FORMAT,
-    ReclassificationInput, ReplyStatus, SecondReviewInput, Submission, SubmitOutcome, Withdrawal,
-    WithdrawalInput,
+    Case, Communicated, ConsultationAnswer, ConsultationAnswerInput, ConsultationInput,
+    DecisionInput, DecisionKind, Freshness, PostponementInput, REPLY_FORMAT, ReclassificationInput,
+    ReplyStatus, SecondReviewInput, Submission, SubmitOutcome, Withdrawal, WithdrawalInput,
 };
 use crate::problem::{FieldProblem, Problem};
 use crate::query::CaseQuery;
 use crate::wire::{
-    CaseAnswer, CaseEvents, CaseView, EventView, HoldView, LoggedEvent, Reply, ReplyDeadlines,
-    ReplyPackage, ReplyPostponement, ReplyWithdrawal,
+    CaseAnswer, CaseEvents, CaseView, ConsultationMessage, ConsultationParty, ConsultationThread,
+    EventView, HoldView, LoggedEvent, Reply, ReplyDeadlines, ReplyPackage, ReplyPostponement,
+    ReplyWithdrawal,
 };
 use crate::writer::Job;
 
@@ -66,6 +67,42 @@ struct Told {
 #[derive(serde::Deserialize)]
 struct Withdrawn {
     reason: String,
+}
+
+/// The body of a consultation's event, as far as the thread reads it.
+#[derive(serde::Deserialize)]
+struct Consulted {
+    message: String,
+    #[serde(default)]
+    answer_by: Option<Timestamp>,
+    #[serde(default)]
+    by: Option<String>,
+}
+
+/// The consultation thread of `case_id`, oldest first; `staff` also sees which reviewer asked.
+pub(super) async fn consultation_thread(
+    node: &Node,
+    case_id: i64,
+    staff: bool,
+) -> ApiResult<Vec<ConsultationMessage>> {
+    let mut out = Vec::new();
+    for e in node.store.case_events(case_id).await? {
+        let from = match stored_name("event type", &e.event_type)? {
+            EventType::ConsultationOpened => ConsultationParty::Requested,
+            EventType::ConsultationAnswered => ConsultationParty::Requesting,
+            _ => continue,
+        };
+        let m = parse_stored::<Consulted>("consultation", &e.body)?;
+        out.push(ConsultationMessage {
+            log_index: e.seq,
+            at: e.at,
+            from,
+            message: m.message,
+            answer_by: m.answer_by,
+            by: if staff { m.by } else { None },
+        });
+    }
+    Ok(out)
 }
 
 /// What the requester of `c` reads (`custos.reply/v1`): built from the case, the reply last
@@ -135,6 +172,7 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
             .transpose()?,
         _ => None,
     };
+    let consultation = consultation_thread(node, c.case_id, false).await?;
     let withdrawal = match c.status {
         CaseStatus::Withdrawn | CaseStatus::Closed => node
             .store
@@ -159,6 +197,7 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
         evidence,
         withdrawal,
         postponement,
+        consultation,
     })
 }
 
@@ -566,6 +605,84 @@ pub(super) async fn postpone(
         })
         .await?;
     Ok(Json(case_view(&case)?))
+}
+
+/// Consult the requester before refusing or granting on conditions (reviewers and above): a
+/// message it reads and a date to answer by. The case waits for the answer (a signed message,
+/// `POST /v1/requests/{case}/consultation/answer`, or a signed supplement) or the date, then
+/// awaits a decision again. Logged as `consultation.opened`.
+#[utoipa::path(post, path = "/v1/requests/{case}/consultation", params(("case" = i64, Path)), request_body = ConsultationInput, security(("bearer" = [])),
+    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem)))]
+pub(super) async fn consult(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    Staff(user): Staff,
+    body: Bytes,
+) -> ApiResult<Json<CaseView>> {
+    let input: ConsultationInput = json_body(&body)?;
+    let case = node
+        .writer
+        .call(|reply| Job::Consult {
+            case_id,
+            user,
+            input,
+            reply,
+        })
+        .await?;
+    Ok(Json(case_view(&case)?))
+}
+
+/// A case's consultation thread (people see which reviewer asked; the requesting authority
+/// does not).
+#[utoipa::path(get, path = "/v1/requests/{case}/consultation", params(("case" = i64, Path)), security(("bearer" = []), ("custos_jws" = [])),
+    responses((status = 200, body = ConsultationThread), (status = 404, body = Problem)))]
+pub(super) async fn consultation(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    caller: Caller,
+) -> ApiResult<Json<ConsultationThread>> {
+    visible_case(&node, &caller, case_id).await?;
+    let staff = matches!(caller, Caller::User(_));
+    Ok(Json(ConsultationThread {
+        case: case_id,
+        messages: consultation_thread(&node, case_id, staff).await?,
+    }))
+}
+
+/// Answer a consultation (the requesting authority, signed).
+///
+/// The body is a compact JWS signed by the case's authority whose payload is
+/// `{"request_id": …, "message": …}`. The case then awaits a decision again. Logged as
+/// `consultation.answered`. The answer is the requester's reply, with the thread.
+#[utoipa::path(post, path = "/v1/requests/{case}/consultation/answer", params(("case" = i64, Path)),
+    request_body(content = CompactJws, content_type = "application/jose", description = "A compact JWS whose payload is a ConsultationAnswerInput"),
+    responses((status = 200, body = Reply, description = "Answered: the requester's reply"),
+              (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub(super) async fn answer_consultation(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Reply>> {
+    let (authority, payload, jws) = signed_body(&node, &headers, body).await?;
+    let input: ConsultationAnswerInput = json_body(&payload)?;
+    let answer = ConsultationAnswer {
+        authority,
+        jws,
+        payload_sha256: custos_ledger::Hash(Sha256::digest(&payload).into()),
+        input,
+    };
+    let case = node
+        .writer
+        .call(|reply| Job::AnswerConsultation {
+            case_id,
+            answer: Box::new(answer),
+            reply,
+        })
+        .await?;
+    Ok(Json(reply(&node, &case).await?))
 }
 
 /// Mark an executed request delivered.

@@ -239,7 +239,11 @@ pub async fn submit(
             return Ok(SubmitOutcome::Repeated(case));
         }
         super::withdrawal::refuse_if_withdrawn(&case, "a supplement")?;
-        if case.status != CaseStatus::AwaitingInformation {
+        // A supplement answers a request for information, or a consultation.
+        if !matches!(
+            case.status,
+            CaseStatus::AwaitingInformation | CaseStatus::InConsultation
+        ) {
             return Err(Problem::conflict(
                 "request-id-reused",
                 format!(

@@ -258,6 +258,7 @@ pub async fn tick(
         b.put_hold(&hold).await?;
     }
     super::postponement::resume_due(b, out, now).await?;
+    super::consultation::lapse_due(b, out, now).await?;
     let mut due = Vec::new();
     for mut notice in b.due_notices(now).await? {
         if notice.ended_at.is_none() {

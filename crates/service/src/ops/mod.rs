@@ -17,6 +17,8 @@
 //! * [`reply`] — what the requesting authority is told (`custos.reply/v1`), and its logging.
 //! * [`withdrawal`] — the requesting authority withdraws its request before execution.
 //! * [`postponement`] — a reviewer postpones a decision until a date; the tick resumes it.
+//! * [`consultation`] — a reviewer consults the requester; it answers, signed, or the tick
+//!   lapses the consultation at its date.
 //!
 //! Rules and their legal basis:
 //! * a decision always carries a reason; one that departs from the assessment carries at least
@@ -40,8 +42,11 @@
 //! * the requesting authority may withdraw its request, signed and with a reason, before
 //!   execution; after that only closing remains (see [`withdrawal`]);
 //! * a reviewer may postpone a decision with a reason and a date, which the requester reads;
-//!   the scheduler brings the case back at that date (see [`postponement`]).
+//!   the scheduler brings the case back at that date (see [`postponement`]);
+//! * a reviewer may consult the requester before refusing or granting on conditions; it
+//!   answers signed, and the case comes back at the answer or the date (see [`consultation`]).
 
+pub mod consultation;
 pub mod decision;
 pub mod directory;
 pub mod evidence;
@@ -54,6 +59,9 @@ pub mod reclassification;
 pub mod reply;
 pub mod withdrawal;
 
+pub use consultation::{
+    ConsultationAnswer, ConsultationAnswerInput, ConsultationInput, answer_consultation, consult,
+};
 pub use decision::{
     DecisionInput, DecisionKind, NarrowedTerms, RecordedDecision, SecondReviewInput, check_narrows,
     decide, referred_findings, second_review, waives_a_safeguard,

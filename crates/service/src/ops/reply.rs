@@ -44,6 +44,9 @@ pub enum ReplyStatus {
     Withdrawn,
     /// The decision is postponed until a date, for the reason given (see `postponement`).
     Postponed,
+    /// The node asks the requester's view before deciding (see `consultation`): answer with a
+    /// signed message, or a signed supplement under the same id, by the date given.
+    InConsultation,
 }
 
 impl ReplyStatus {
@@ -58,6 +61,7 @@ impl ReplyStatus {
             CaseStatus::Closed => ReplyStatus::Closed,
             CaseStatus::Withdrawn => ReplyStatus::Withdrawn,
             CaseStatus::Postponed => ReplyStatus::Postponed,
+            CaseStatus::InConsultation => ReplyStatus::InConsultation,
         }
     }
 
@@ -67,7 +71,10 @@ impl ReplyStatus {
         // was answered before they could be postponed, or lapses with the withdrawal).
         !matches!(
             self,
-            ReplyStatus::UnderReview | ReplyStatus::Postponed | ReplyStatus::Withdrawn
+            ReplyStatus::UnderReview
+                | ReplyStatus::Postponed
+                | ReplyStatus::Withdrawn
+                | ReplyStatus::InConsultation
         )
     }
 }
@@ -152,6 +159,9 @@ pub fn requester_sees(kind: EventType) -> bool {
             | EventType::RequestWithdrawn
             | EventType::RequestPostponed
             | EventType::RequestResumed
+            | EventType::ConsultationOpened
+            | EventType::ConsultationAnswered
+            | EventType::ConsultationLapsed
             | EventType::EvidenceSealed
             | EventType::EvidenceDelivered
             | EventType::EvidenceDestroyed

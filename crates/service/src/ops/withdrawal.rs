@@ -53,9 +53,10 @@ pub struct Withdrawal {
 }
 
 /// The statuses from which a requester may withdraw: every one before a decision is carried out.
-pub const WITHDRAWABLE: [CaseStatus; 4] = [
+pub const WITHDRAWABLE: [CaseStatus; 5] = [
     CaseStatus::Assessed,
     CaseStatus::Postponed,
+    CaseStatus::InConsultation,
     CaseStatus::AwaitingInformation,
     CaseStatus::AwaitingSecondReview,
 ];
