@@ -122,6 +122,11 @@ pub enum EventType {
     #[serde(rename = "consultation.lapsed")]
     #[strum(serialize = "consultation.lapsed")]
     ConsultationLapsed,
+    /// The requester was told, before anything is executed, that its secrecy cannot be
+    /// honoured in full (the assessment limited the confidentiality it asked).
+    #[serde(rename = "confidentiality.limited")]
+    #[strum(serialize = "confidentiality.limited")]
+    ConfidentialityLimited,
     /// The requesting authority withdrew its request (signed), before execution.
     #[serde(rename = "request.withdrawn")]
     #[strum(serialize = "request.withdrawn")]

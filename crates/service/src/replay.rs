@@ -935,6 +935,25 @@ impl Projections {
                 case.status = CaseStatus::Assessed;
                 case.updated_at = at;
             }
+            EventType::ConfidentialityLimited => {
+                // Logged with the assessment that limited it (the same job).
+                let case = self.case_mut(e)?;
+                let asked = serde_json::from_str::<Request>(&case.request_json)
+                    .ok()
+                    .and_then(|r| r.confidentiality)
+                    .filter(|c| c.requested);
+                if asked.is_none() {
+                    return Err("limits a confidentiality the request did not ask".into());
+                }
+                if case
+                    .assessment
+                    .narrowed
+                    .and_then(|n| n.confidentiality_until)
+                    != Some(time(body, "limited_to")?)
+                {
+                    return Err("limits confidentiality to another end than the assessment".into());
+                }
+            }
             EventType::RequestPostponed => {
                 let who = text(body, "by")?.to_owned();
                 self.require_role(e, &who, Role::Reviewer, "postponing a case");

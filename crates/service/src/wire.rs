@@ -114,6 +114,21 @@ pub struct Reply {
     /// requester's answers (never who wrote on the node's side).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub consultation: Vec<ConsultationMessage>,
+    /// When the confidentiality asked cannot be honoured in full: the end asked and the end
+    /// the node can keep. Said before anything is executed; the requester may withdraw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrecy_limited: Option<ReplySecrecyLimited>,
+}
+
+/// The confidentiality a requester asked, and the end this node can keep it to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReplySecrecyLimited {
+    /// The end asked; null: secrecy without end.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub asked_until: Option<Timestamp>,
+    /// The latest end this node can keep.
+    #[schema(value_type = String, format = DateTime)]
+    pub limited_to: Timestamp,
 }
 
 /// Who wrote a message of a consultation.

@@ -17,5 +17,6 @@ mod reclassification;
 mod replay;
 mod reply;
 mod scheduler;
+mod secrecy;
 mod withdrawal;
 mod writer;

@@ -127,6 +127,7 @@ use self::requests::{
         crate::wire::ReplyPackage,
         crate::wire::ReplyWithdrawal,
         crate::wire::ReplyPostponement,
+        crate::wire::ReplySecrecyLimited,
         crate::wire::ConsultationMessage,
         crate::wire::ConsultationParty,
         crate::wire::ConsultationThread,

@@ -33,7 +33,7 @@ use crate::query::CaseQuery;
 use crate::wire::{
     CaseAnswer, CaseEvents, CaseView, ConsultationMessage, ConsultationParty, ConsultationThread,
     EventView, HoldView, LoggedEvent, Reply, ReplyDeadlines, ReplyPackage, ReplyPostponement,
-    ReplyWithdrawal,
+    ReplySecrecyLimited, ReplyWithdrawal,
 };
 use crate::writer::Job;
 
@@ -173,6 +173,19 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
         _ => None,
     };
     let consultation = consultation_thread(node, c.case_id, false).await?;
+    // Only as the assessment in force says it: a supplement assessed again may lift it.
+    let assessed = node
+        .store
+        .latest_case_event(c.case_id, EventType::RequestAssessed)
+        .await?
+        .map(|e| e.seq);
+    let secrecy_limited = node
+        .store
+        .latest_case_event(c.case_id, EventType::ConfidentialityLimited)
+        .await?
+        .filter(|e| Some(e.seq) > assessed)
+        .map(|e| parse_stored::<ReplySecrecyLimited>("confidentiality", &e.body))
+        .transpose()?;
     let withdrawal = match c.status {
         CaseStatus::Withdrawn | CaseStatus::Closed => node
             .store
@@ -198,6 +211,7 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
         withdrawal,
         postponement,
         consultation,
+        secrecy_limited,
     })
 }
 

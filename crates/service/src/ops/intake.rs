@@ -313,7 +313,38 @@ async fn record_arrival(
         Some(case_id),
         json!({ "assessment": assessment }),
     )
-    .await
+    .await?;
+    // Secrecy that cannot be honoured in full is said before anything is executed, so the
+    // requester may withdraw (cf. Budapest art. 27(8), confirmed: the requested party that
+    // cannot keep a request confidential informs the requesting party promptly, which then
+    // decides whether to proceed).
+    if let Some(limited) = secrecy_limited(s) {
+        emit(
+            b,
+            out,
+            EventType::ConfidentialityLimited,
+            s.received_at,
+            Some(case_id),
+            limited,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// What the requester of `s` must be told when its assessment limits the confidentiality it
+/// asked (`rights-first`'s `confidentiality-unbounded` / `confidentiality-too-long`): the end
+/// it asked (null: without end) and the end it can have.
+pub fn secrecy_limited(s: &Submission) -> Option<serde_json::Value> {
+    let asked = s.request.confidentiality.as_ref().filter(|c| c.requested)?;
+    let limited_to = s.assessment.narrowed.as_ref()?.confidentiality_until?;
+    if asked.until.is_some_and(|u| u <= limited_to) {
+        return None;
+    }
+    Some(json!({
+        "asked_until": asked.until.map(|u| u.to_string()),
+        "limited_to": limited_to.to_string(),
+    }))
 }
 
 /// A case as a submission leaves it: assessed, with the request and its assessment in force.

@@ -157,6 +157,7 @@ pub fn requester_sees(kind: EventType) -> bool {
             | EventType::RequestDelivered
             | EventType::RequestClosed
             | EventType::RequestWithdrawn
+            | EventType::ConfidentialityLimited
             | EventType::RequestPostponed
             | EventType::RequestResumed
             | EventType::ConsultationOpened
