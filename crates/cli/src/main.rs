@@ -155,6 +155,22 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum ConfirmKeyCommand {
+    /// Register a confirmation key for an authority already in the directory. Logged as
+    /// `authority.confirmation_key_added`. Prints the key's thumbprint.
+    Add {
+        #[arg(long, default_value = "custos-node")]
+        dir: PathBuf,
+        /// The authority: the thumbprint (kid) of its own key.
+        #[arg(long, value_name = "KID")]
+        authority: String,
+        /// The confirmation key's public JWK (kty OKP, crv Ed25519).
+        #[arg(long, value_name = "FILE")]
+        jwk: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuthorityCommand {
     /// Make a new Ed25519 key pair for an authority: private JWK (mode 0600) and public JWK.
     /// Prints the key's thumbprint (its kid).
@@ -188,7 +204,15 @@ enum AuthorityCommand {
         /// Its age recipient for sealed evidence.
         #[arg(long, value_name = "age1…")]
         age_recipient: Option<String>,
+        /// A confirmation key (public JWK) of another person at the authority, e.g. its duty
+        /// supervisor: it may confirm the authority's emergency requests, never sign one.
+        /// Repeatable. Logged as `authority.confirmation_key_added`.
+        #[arg(long = "confirm-jwk", value_name = "FILE")]
+        confirm_jwk: Vec<PathBuf>,
     },
+    /// Confirmation keys of an authority.
+    #[command(subcommand)]
+    ConfirmKey(ConfirmKeyCommand),
     /// List the directory.
     List {
         #[arg(long, default_value = "custos-node")]
@@ -377,6 +401,7 @@ fn main() -> ExitCode {
             jwk,
             channels,
             age_recipient,
+            confirm_jwk,
         }) => node_cmd::authority_add(node_cmd::AddArgs {
             dir,
             state,
@@ -385,7 +410,13 @@ fn main() -> ExitCode {
             jwk,
             channels,
             age_recipient,
+            confirm_jwks: confirm_jwk,
         }),
+        Command::Authority(AuthorityCommand::ConfirmKey(ConfirmKeyCommand::Add {
+            dir,
+            authority,
+            jwk,
+        })) => node_cmd::confirm_key_add(&dir, &authority, &jwk),
         Command::Authority(AuthorityCommand::List { dir, json }) => {
             node_cmd::authority_list(&dir, json)
         }

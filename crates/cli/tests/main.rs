@@ -4,6 +4,7 @@ mod assess_cli;
 mod common;
 mod console_browser;
 mod contract;
+mod emergency_cli;
 mod evidence_cli;
 mod hardening;
 mod hostile;

@@ -30,6 +30,11 @@ pub enum EventType {
     #[serde(rename = "authority.revoked")]
     #[strum(serialize = "authority.revoked")]
     AuthorityRevoked,
+    /// A confirmation key of an authority (e.g. its duty supervisor's): it may confirm the
+    /// authority's emergency requests, never sign one.
+    #[serde(rename = "authority.confirmation_key_added")]
+    #[strum(serialize = "authority.confirmation_key_added")]
+    AuthorityConfirmationKeyAdded,
     #[serde(rename = "user.added")]
     #[strum(serialize = "user.added")]
     UserAdded,
@@ -140,6 +145,7 @@ impl EventType {
             self,
             EventType::AuthorityAdded
                 | EventType::AuthorityRevoked
+                | EventType::AuthorityConfirmationKeyAdded
                 | EventType::UserAdded
                 | EventType::UserPasswordSet
         )

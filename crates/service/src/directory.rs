@@ -18,7 +18,7 @@ use custos_store::{Authority, Role, StoredEvent, User};
 
 use crate::ops::revoked_problem;
 use crate::problem::Problem;
-use crate::replay::Registry;
+use crate::replay::{ConfirmationKey, Registry};
 
 /// How a miss asks for events other processes appended: the writer's `Job::Sync`, which takes
 /// them in under a checkpoint signed with the node key. (A trait, so the directory needs nothing
@@ -80,6 +80,14 @@ impl Directory {
             .and_then(|r| r.authorities.get(kid).cloned())
     }
 
+    /// A confirmation key by thumbprint, as the log has it.
+    pub fn confirmation_key(&self, kid: &str) -> Option<ConfirmationKey> {
+        self.registry
+            .read()
+            .ok()
+            .and_then(|r| r.confirmation_keys.get(kid).cloned())
+    }
+
     /// The role the log gave `name`.
     pub fn role(&self, name: &str) -> Option<Role> {
         self.registry.read().ok().and_then(|r| r.role(name))
@@ -134,6 +142,16 @@ impl Directory {
         })?;
         if self.authority(&kid).is_none() {
             self.catch_up().await;
+        }
+        if let Some(c) = self.confirmation_key(&kid) {
+            // A stolen confirmation key must not become a way in: it can only confirm.
+            return Err(Problem::forbidden(
+                "confirmation-key",
+                format!(
+                    "the key {kid} is a confirmation key of {}: it may confirm that authority's emergency requests, not sign requests; sign with the authority's own key",
+                    c.authority_kid
+                ),
+            ));
         }
         let Some(authority) = self.authority(&kid) else {
             return Err(Problem::unauthorized(

@@ -81,6 +81,21 @@ pub struct Registry {
     pub authorities: HashMap<String, Authority>,
     /// Users by name.
     pub users: HashMap<String, LoggedUser>,
+    /// Confirmation keys by thumbprint: they confirm an authority's emergencies, never sign.
+    pub confirmation_keys: HashMap<String, ConfirmationKey>,
+}
+
+/// A confirmation key as the log registered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmationKey {
+    /// Its RFC 7638 thumbprint.
+    pub kid: String,
+    /// The authority (its own key's thumbprint) whose emergencies it may confirm.
+    pub authority_kid: String,
+    /// The public JWK, as JSON.
+    pub jwk: String,
+    /// When registered.
+    pub added_at: Timestamp,
 }
 
 impl Registry {
@@ -98,7 +113,7 @@ impl Registry {
                 if jwk.thumbprint() != kid {
                     return Err(format!("kid {kid} is not the thumbprint of its key"));
                 }
-                if self.authorities.contains_key(kid) {
+                if self.authorities.contains_key(kid) || self.confirmation_keys.contains_key(kid) {
                     return Err(format!("the key {kid} is added a second time"));
                 }
                 let channels = body["channels"]
@@ -134,6 +149,38 @@ impl Registry {
                 }
                 a.revoked_at = Some(e.at);
                 a.revoke_reason = body["reason"].as_str().map(str::to_owned);
+            }
+            EventType::AuthorityConfirmationKeyAdded => {
+                let kid = text(body, "kid")?;
+                let authority_kid = text(body, "authority_kid")?;
+                let jwk = PublicJwk::parse(&body["jwk"].to_string())
+                    .map_err(|err| format!("its key does not parse: {err}"))?;
+                if jwk.thumbprint() != kid {
+                    return Err(format!("kid {kid} is not the thumbprint of its key"));
+                }
+                if self.authorities.contains_key(kid) || self.confirmation_keys.contains_key(kid) {
+                    return Err(format!("the key {kid} is added a second time"));
+                }
+                match self.authorities.get(authority_kid) {
+                    None => {
+                        return Err(format!(
+                            "confirms for {authority_kid}, which no earlier event added"
+                        ));
+                    }
+                    Some(a) if a.revoked_at.is_some() => {
+                        return Err(format!("confirms for {authority_kid}, which was revoked"));
+                    }
+                    Some(_) => {}
+                }
+                self.confirmation_keys.insert(
+                    kid.to_owned(),
+                    ConfirmationKey {
+                        kid: kid.to_owned(),
+                        authority_kid: authority_kid.to_owned(),
+                        jwk: jwk.to_json(),
+                        added_at: e.at,
+                    },
+                );
             }
             EventType::UserAdded => {
                 let name = text(body, "name")?;
@@ -372,6 +419,7 @@ impl Projections {
         match kind {
             EventType::AuthorityAdded
             | EventType::AuthorityRevoked
+            | EventType::AuthorityConfirmationKeyAdded
             | EventType::UserAdded
             | EventType::UserPasswordSet => {
                 self.registry.apply(e, body)?;

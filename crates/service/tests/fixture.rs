@@ -81,6 +81,11 @@ pub fn other_authority_key() -> PrivateJwk {
     PrivateJwk::from_seed(&[4; 32])
 }
 
+/// The confirmation key of XA's duty supervisor: it may confirm XA's emergencies, not sign.
+pub fn confirmation_key() -> PrivateJwk {
+    PrivateJwk::from_seed(&[5; 32])
+}
+
 const TOKEN_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
 
 /// A user row as the users table would hold it.
@@ -577,6 +582,20 @@ impl Fixture {
         let a = new_authority(key, state);
         self.try_batch(move |b, out| {
             Box::pin(async move { ops::add_authority(b, out, &a, at).await })
+        })
+        .await
+    }
+
+    /// Registers `key` as a confirmation key of the authority `authority_kid`.
+    pub async fn add_confirmation_key(
+        &self,
+        authority_kid: &str,
+        key: &PrivateJwk,
+        at: Timestamp,
+    ) -> Result<String, Problem> {
+        let (kid, jwk) = (authority_kid.to_owned(), key.public());
+        self.try_batch(move |b, out| {
+            Box::pin(async move { ops::add_confirmation_key(b, out, &kid, &jwk, at).await })
         })
         .await
     }

@@ -6,6 +6,7 @@ mod fixture;
 
 mod decisions;
 mod directory;
+mod emergency;
 mod extensions;
 mod intake;
 mod integrity;

@@ -50,7 +50,9 @@ pub use decision::{
     DecisionInput, DecisionKind, NarrowedTerms, RecordedDecision, SecondReviewInput, check_narrows,
     decide, referred_findings, second_review, waives_a_safeguard,
 };
-pub use directory::{NewAuthority, add_authority, add_user, revoke_authority, set_password};
+pub use directory::{
+    NewAuthority, add_authority, add_confirmation_key, add_user, revoke_authority, set_password,
+};
 pub use evidence::{destroy_due, record_delivered};
 pub use extension::{
     ExtensionDecisionInput, ExtensionInput, ExtensionRef, decide_extension, request_extension,
