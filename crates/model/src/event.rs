@@ -106,6 +106,11 @@ pub enum EventType {
     #[serde(rename = "extension.refused")]
     #[strum(serialize = "extension.refused")]
     ExtensionRefused,
+    /// An emergency request confirmed by a confirmation key of its authority (issue 13: every
+    /// emergency verified twice before anything is handed over).
+    #[serde(rename = "emergency.confirmed")]
+    #[strum(serialize = "emergency.confirmed")]
+    EmergencyConfirmed,
     #[serde(rename = "request.delivered")]
     #[strum(serialize = "request.delivered")]
     RequestDelivered,

@@ -600,6 +600,49 @@ impl Fixture {
         .await
     }
 
+    /// The confirmation of `case_id` as XA's duty supervisor signs it: a compact JWS over the
+    /// request's id and the SHA-256 of its payload in force.
+    pub async fn confirmation_jws(&self, case_id: i64, key: &PrivateJwk) -> String {
+        let c = self.case(case_id).await;
+        let payload = serde_json::json!({
+            "request_id": c.request_id,
+            "request_sha256": c.payload_sha256.to_hex(),
+        });
+        sign_compact(&serde_json::to_vec(&payload).unwrap(), key, None)
+    }
+
+    /// Registers XA's confirmation key (once) and confirms the emergency of `case_id` with it,
+    /// through `ops` (the directory's signature check is the HTTP handler's).
+    pub async fn confirm_emergency(&self, case_id: i64, at: Timestamp) -> Result<Case, Problem> {
+        let key = confirmation_key();
+        let kid = key.public().thumbprint();
+        let registered = self
+            .events()
+            .await
+            .iter()
+            .any(|e| e.event_type == "authority.confirmation_key_added");
+        if !registered {
+            self.add_confirmation_key(&self.authority.kid, &key, at)
+                .await?;
+        }
+        let jws = self.confirmation_jws(case_id, &key).await;
+        let c = self.case(case_id).await;
+        let input = ops::ConfirmationInput {
+            request_id: c.request_id.clone(),
+            request_sha256: c.payload_sha256.to_hex(),
+        };
+        let signer = ops::ConfirmationSigner {
+            kid,
+            authority_kid: self.authority.kid.clone(),
+        };
+        self.try_batch(move |b, out| {
+            Box::pin(async move {
+                ops::emergency::confirm(b, out, case_id, &signer, &jws, &input, at).await
+            })
+        })
+        .await
+    }
+
     pub async fn revoke(&self, kid: &str, at: Timestamp) -> Result<Authority, Problem> {
         let kid = kid.to_owned();
         self.try_batch(move |b, out| {

@@ -34,6 +34,7 @@ use crate::wire::{
 };
 
 mod directory;
+mod emergency;
 pub mod evidence;
 mod extensions;
 pub mod extract;
@@ -84,6 +85,8 @@ use self::requests::{
         extensions::pending,
         extensions::decide,
         extensions::notice,
+        // emergency.rs
+        emergency::confirm,
         // evidence.rs (listed qualified: its operations are tagged `evidence`)
         evidence::list,
         evidence::upload,
@@ -123,6 +126,8 @@ use self::requests::{
         HoldView,
         NoticeView,
         crate::wire::ExtensionView,
+        crate::wire::EmergencyConfirmation,
+        crate::ops::ConfirmationInput,
         crate::ops::ExtensionInput,
         crate::ops::ExtensionDecisionInput,
         crate::ops::NoticeDocument,
@@ -303,6 +308,7 @@ pub fn router(node: Arc<Node>) -> Router {
             post(extensions::decide),
         )
         .route("/v1/requests/{case}/notice", get(extensions::notice))
+        .route("/v1/requests/{case}/confirmation", post(emergency::confirm))
         .route("/v1/extensions", get(extensions::pending))
         .route("/v1/holds", get(directory::list_holds))
         .route("/v1/notices", get(directory::list_notices))

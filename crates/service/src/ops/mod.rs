@@ -38,6 +38,7 @@
 
 pub mod decision;
 pub mod directory;
+pub mod emergency;
 pub mod evidence;
 pub mod extension;
 pub mod intake;
@@ -53,6 +54,7 @@ pub use decision::{
 pub use directory::{
     NewAuthority, add_authority, add_confirmation_key, add_user, revoke_authority, set_password,
 };
+pub use emergency::{ConfirmationInput, ConfirmationSigner};
 pub use evidence::{destroy_due, record_delivered};
 pub use extension::{
     ExtensionDecisionInput, ExtensionInput, ExtensionRef, decide_extension, request_extension,
