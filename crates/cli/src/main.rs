@@ -101,6 +101,30 @@ enum Command {
         request: PathBuf,
     },
 
+    /// Confirm an emergency request, as a confirmation key of the requesting authority (another
+    /// person there, e.g. its duty supervisor; registered with `authority add --confirm-jwk`).
+    /// An emergency is not executed until confirmed. Prints the node's answer.
+    Confirm {
+        /// The node, e.g. http://127.0.0.1:8480.
+        #[arg(long)]
+        server: String,
+        /// The confirmation key's private JWK.
+        #[arg(long, value_name = "KEY.jwk")]
+        key: PathBuf,
+        /// The case number the node gave the request.
+        #[arg(long)]
+        case: i64,
+        /// The request's own id.
+        #[arg(long)]
+        request_id: String,
+        /// Hex SHA-256 of the request's JWS payload bytes.
+        #[arg(long, conflicts_with = "payload", required_unless_present = "payload")]
+        sha256: Option<String>,
+        /// The request's payload, exactly the bytes signed (its digest is computed).
+        #[arg(long, value_name = "REQUEST.json")]
+        payload: Option<PathBuf>,
+    },
+
     /// The tamper-evident log: verify a node's log, open an event, check an opening.
     #[command(subcommand)]
     Log(LogCommand),
@@ -433,6 +457,21 @@ fn main() -> ExitCode {
             stamp,
             request,
         } => client::submit(&server, &key, &request, stamp),
+        Command::Confirm {
+            server,
+            key,
+            case,
+            request_id,
+            sha256,
+            payload,
+        } => client::confirm(client::ConfirmArgs {
+            server: &server,
+            key: &key,
+            case,
+            request_id: &request_id,
+            sha256: sha256.as_deref(),
+            payload: payload.as_deref(),
+        }),
         Command::Log(LogCommand::Verify {
             server,
             vkey,

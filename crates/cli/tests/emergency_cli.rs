@@ -90,3 +90,78 @@ fn confirmation_keys_are_registered_by_the_cli_and_cannot_sign_a_request() {
     let audit = custos(&["audit", "--dir", node.dir_str()]);
     assert_eq!(audit.status.code(), Some(0), "{audit:?}");
 }
+
+#[test]
+fn an_emergency_is_executed_only_after_custos_confirm() {
+    let mut node = TestNode::start_new();
+    let xa = node.authority("XA", "mla,network_24_7");
+    let (_, duty_kid, duty_pub) = keygen(&node, "duty");
+    custos_ok(&[
+        "authority",
+        "confirm-key",
+        "add",
+        "--dir",
+        node.dir_str(),
+        "--authority",
+        &xa.kid,
+        "--jwk",
+        duty_pub.to_str().unwrap(),
+    ]);
+    let duty_key = node.tmp.path().join("duty.jwk");
+    let rita = node.user("rita", "reviewer");
+    let r = request("p07-emergency-kidnapping", "XA-EMERGENCY-1", "XA");
+    let payload_path = node.tmp.path().join("signed-payload.json");
+    std::fs::write(&payload_path, serde_json::to_vec(&r).unwrap()).unwrap();
+    let created = node.submit_jws(&xa.sign(&r));
+    assert_eq!(created.status, 201, "{}", created.text());
+    let case = created.json()["case"].as_i64().unwrap();
+    let decide = || {
+        node.post_json(
+            &format!("/v1/requests/{case}/decision"),
+            &rita,
+            &serde_json::json!({"decision": "execute", "reason": "A child's life is at risk."}),
+        )
+    };
+    decide().problem(409, "emergency-unverified", "not verified");
+
+    let confirm = |key: &std::path::Path, digest: &[&str]| {
+        let case = case.to_string();
+        let server = node.server();
+        let mut args = vec![
+            "confirm",
+            "--server",
+            &server,
+            "--key",
+            key.to_str().unwrap(),
+            "--case",
+            &case,
+            "--request-id",
+            "XA-EMERGENCY-1",
+        ];
+        args.extend_from_slice(digest);
+        custos(&args)
+    };
+    let payload_arg = ["--payload", payload_path.to_str().unwrap()];
+    // The key that signed the request cannot confirm it.
+    let own = confirm(&xa.key_path, &payload_arg);
+    assert_eq!(own.status.code(), Some(2), "{own:?}");
+    assert!(String::from_utf8_lossy(&own.stderr).contains("signs requests"));
+    // A digest of something else.
+    let zeros = "00".repeat(32);
+    let wrong = confirm(&duty_key, &["--sha256", &zeros]);
+    assert_eq!(wrong.status.code(), Some(2), "{wrong:?}");
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("SHA-256"));
+    decide().problem(409, "emergency-unverified", "not verified");
+    // The duty supervisor's key over the payload as signed.
+    let ok = confirm(&duty_key, &payload_arg);
+    assert!(ok.status.success(), "{ok:?}");
+    let answer: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(answer["verified"], true);
+    assert_eq!(answer["kid"], duty_kid.as_str());
+    let r = decide();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "executing");
+    node.stop();
+    let audit = custos(&["audit", "--dir", node.dir_str()]);
+    assert_eq!(audit.status.code(), Some(0), "{audit:?}");
+}
