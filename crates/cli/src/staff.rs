@@ -51,25 +51,35 @@ fn post<T: DeserializeOwned + serde::Serialize>(
             .send()
             .await
             .map_err(|e| Failure::Setup(anyhow!("cannot reach {server}: {e}")))?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(|e| Failure::Setup(e.into()))?;
-        if status.is_success() {
-            let answer: T = serde_json::from_str(&text).map_err(|e| {
-                Failure::Setup(anyhow!(
-                    "{server} answered {status} but not as expected: {e}"
-                ))
-            })?;
-            let text = serde_json::to_string(&answer).map_err(|e| Failure::Setup(e.into()))?;
-            outln!("{text}")
-        } else {
-            let detail = serde_json::from_str::<Problem>(&text)
-                .map(|p| p.detail)
-                .unwrap_or(text);
-            Err(Failure::Input(format!(
-                "the node refused the {what} ({status}): {detail}"
-            )))
-        }
+        print_answer::<T>(resp, server, what).await
     })
+}
+
+/// Prints the node's answer as `T` (JSON on one line), or turns its problem into a failure that
+/// says what `what` was and why the node refused it.
+pub(crate) async fn print_answer<T: DeserializeOwned + serde::Serialize>(
+    resp: reqwest::Response,
+    server: &str,
+    what: &str,
+) -> Result<(), Failure> {
+    let status = resp.status();
+    let text = resp.text().await.map_err(|e| Failure::Setup(e.into()))?;
+    if status.is_success() {
+        let answer: T = serde_json::from_str(&text).map_err(|e| {
+            Failure::Setup(anyhow!(
+                "{server} answered {status} but not as expected: {e}"
+            ))
+        })?;
+        let text = serde_json::to_string(&answer).map_err(|e| Failure::Setup(e.into()))?;
+        outln!("{text}")
+    } else {
+        let detail = serde_json::from_str::<Problem>(&text)
+            .map(|p| p.detail)
+            .unwrap_or(text);
+        Err(Failure::Input(format!(
+            "the node refused the {what} ({status}): {detail}"
+        )))
+    }
 }
 
 /// A maximum penalty as the API takes it: a number of years, or `life` / `death`.
