@@ -23,6 +23,7 @@ mod extension;
 mod node_cmd;
 mod out;
 mod seal;
+mod staff;
 mod text;
 
 use std::path::PathBuf;
@@ -172,6 +173,34 @@ enum Command {
     #[command(subcommand)]
     Extension(ExtensionCommand),
 
+    /// As a reviewer, correct an offence's category or maximum penalty, with a reason, using a
+    /// user's API token. The node re-assesses on the corrected facts; a correction that lightens
+    /// the recommendation waits for a supervisor's second review (API or console). Prints the
+    /// case as the node now records it (JSON).
+    Reclassify {
+        /// The node, e.g. http://127.0.0.1:8480.
+        #[arg(long)]
+        server: String,
+        /// A file holding the reviewer's API token (`custos user add` printed it).
+        #[arg(long, value_name = "FILE")]
+        token_file: PathBuf,
+        /// The node's case number.
+        #[arg(long)]
+        case: i64,
+        /// Which offence: its index in the request's `investigation.offences`, from 0.
+        #[arg(long)]
+        offence: usize,
+        /// The corrected category (e.g. `fraud`, `defamation`).
+        #[arg(long)]
+        category: Option<String>,
+        /// The corrected statutory maximum penalty: years, `life` or `death`.
+        #[arg(long)]
+        max_penalty: Option<String>,
+        /// Why the requester's classification is wrong (at least one full sentence).
+        #[arg(long)]
+        reason: String,
+    },
+
     /// Seal produced files into an age-encrypted package with a signed manifest.
     Seal(seal::SealArgs),
     /// Decrypt a sealed package, verify its manifest and files, and extract them.
@@ -301,6 +330,35 @@ enum ExtensionCommand {
         /// Why the deadline must move.
         #[arg(long)]
         reasons: String,
+    },
+    /// As a reviewer, grant or refuse a requester's extension, with the reason the requester
+    /// reads, using a user's API token. The node applies the profile's cap. Prints the
+    /// extension as recorded (JSON).
+    Decide {
+        /// The node, e.g. http://127.0.0.1:8480.
+        #[arg(long)]
+        server: String,
+        /// A file holding the reviewer's API token (`custos user add` printed it).
+        #[arg(long, value_name = "FILE")]
+        token_file: PathBuf,
+        /// The node's case number.
+        #[arg(long)]
+        case: i64,
+        /// The extension's number (`GET /v1/requests/{case}/extensions`).
+        #[arg(long)]
+        extension: i64,
+        /// Grant it (to the date asked, or to `--until` if earlier).
+        #[arg(long, conflicts_with = "refuse", required_unless_present = "refuse")]
+        grant: bool,
+        /// Refuse it.
+        #[arg(long)]
+        refuse: bool,
+        /// For a grant: an earlier date than the one asked (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        until: Option<Timestamp>,
+        /// Why, in words the requester reads.
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -507,6 +565,33 @@ fn main() -> ExitCode {
             until,
             reasons,
         }) => extension::request(&server, &key, case, &kind, until, &reasons),
+        Command::Extension(ExtensionCommand::Decide {
+            server,
+            token_file,
+            case,
+            extension,
+            grant,
+            refuse: _,
+            until,
+            reason,
+        }) => staff::decide_extension(&server, &token_file, case, extension, grant, until, &reason),
+        Command::Reclassify {
+            server,
+            token_file,
+            case,
+            offence,
+            category,
+            max_penalty,
+            reason,
+        } => staff::reclassify(
+            &server,
+            &token_file,
+            case,
+            offence,
+            category.as_deref(),
+            max_penalty.as_deref(),
+            &reason,
+        ),
         Command::Seal(args) => seal::seal(args),
         Command::Unseal(args) => seal::unseal(args),
     };

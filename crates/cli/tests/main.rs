@@ -15,3 +15,4 @@ mod pipes;
 mod requester_cli;
 mod seal_cli;
 mod service_cli;
+mod staff_cli;
