@@ -145,25 +145,12 @@ pub fn confirm(a: ConfirmArgs<'_>) -> Result<(), Failure> {
             .send()
             .await
             .map_err(|e| Failure::Setup(anyhow!("cannot reach {server}: {e}")))?;
-        let status = resp.status();
-        let body = resp.text().await.map_err(|e| Failure::Setup(e.into()))?;
-        if status.is_success() {
-            let answer: custos_service::wire::EmergencyConfirmation = serde_json::from_str(&body)
-                .map_err(|e| {
-                Failure::Setup(anyhow!(
-                    "{server} answered {status} but not a confirmation: {e}"
-                ))
-            })?;
-            let text = serde_json::to_string(&answer).map_err(|e| Failure::Setup(e.into()))?;
-            outln!("{text}")
-        } else {
-            let detail = serde_json::from_str::<Problem>(&body)
-                .map(|p| p.detail)
-                .unwrap_or(body);
-            Err(Failure::Input(format!(
-                "the node refused the confirmation ({status}): {detail}"
-            )))
-        }
+        crate::staff::print_answer::<custos_service::wire::EmergencyConfirmation>(
+            resp,
+            server,
+            "confirmation",
+        )
+        .await
     })
 }
 
