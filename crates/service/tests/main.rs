@@ -7,6 +7,7 @@ mod fixture;
 mod consultation;
 mod decisions;
 mod directory;
+mod emergency;
 mod extensions;
 mod intake;
 mod integrity;

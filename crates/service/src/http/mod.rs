@@ -35,6 +35,7 @@ use crate::wire::{
 };
 
 mod directory;
+mod emergency;
 pub mod evidence;
 mod extensions;
 pub mod extract;
@@ -91,6 +92,8 @@ use self::requests::{
         extensions::pending,
         extensions::decide,
         extensions::notice,
+        // emergency.rs
+        emergency::confirm,
         // evidence.rs (listed qualified: its operations are tagged `evidence`)
         evidence::list,
         evidence::upload,
@@ -140,6 +143,8 @@ use self::requests::{
         HoldView,
         NoticeView,
         crate::wire::ExtensionView,
+        crate::wire::EmergencyConfirmation,
+        crate::ops::ConfirmationInput,
         crate::ops::ExtensionInput,
         crate::ops::ExtensionDecisionInput,
         crate::ops::NoticeDocument,
@@ -330,6 +335,7 @@ pub fn router(node: Arc<Node>) -> Router {
             post(extensions::decide),
         )
         .route("/v1/requests/{case}/notice", get(extensions::notice))
+        .route("/v1/requests/{case}/confirmation", post(emergency::confirm))
         .route("/v1/extensions", get(extensions::pending))
         .route("/v1/holds", get(directory::list_holds))
         .route("/v1/notices", get(directory::list_notices))

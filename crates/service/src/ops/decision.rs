@@ -46,6 +46,15 @@ pub enum DecisionKind {
 }
 
 impl DecisionKind {
+    /// Whether it hands anything over: every execute-type decision. (Exhaustive, so a new kind
+    /// must say; the emergency check of `decide` reads it.)
+    pub fn executes(self) -> bool {
+        match self {
+            DecisionKind::Execute | DecisionKind::ExecuteNarrowed => true,
+            DecisionKind::RequestInformation | DecisionKind::Refuse => false,
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             DecisionKind::Execute => "execute",
@@ -189,6 +198,10 @@ pub async fn decide(
                 case.status.as_str()
             ),
         ));
+    }
+    // Before the four-eyes routing: not even a proposal to execute an unverified emergency.
+    if input.decision.executes() {
+        super::emergency::require_verified(b, &case).await?;
     }
     let reason = input.reason.trim();
     if reason.is_empty() {
