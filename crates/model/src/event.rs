@@ -101,6 +101,13 @@ pub enum EventType {
     #[serde(rename = "extension.refused")]
     #[strum(serialize = "extension.refused")]
     ExtensionRefused,
+    // The requesting authority's answer to the conditions of an execution.
+    #[serde(rename = "conditions.accepted")]
+    #[strum(serialize = "conditions.accepted")]
+    ConditionsAccepted,
+    #[serde(rename = "conditions.declined")]
+    #[strum(serialize = "conditions.declined")]
+    ConditionsDeclined,
     #[serde(rename = "request.delivered")]
     #[strum(serialize = "request.delivered")]
     RequestDelivered,

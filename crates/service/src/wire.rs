@@ -104,6 +104,10 @@ pub struct Reply {
     pub deadlines: ReplyDeadlines,
     /// Evidence packages the requester may fetch (`custos fetch`), oldest first.
     pub evidence: Vec<ReplyPackage>,
+    /// For an execution on conditions (`decision.conditions`): their digest to sign and whether
+    /// they are accepted; nothing is released before they are. Absent without conditions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<crate::ops::ConditionsStatus>,
 }
 
 /// The deadlines of a request that concern its requester.

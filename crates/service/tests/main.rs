@@ -4,6 +4,7 @@
 
 mod fixture;
 
+mod conditions;
 mod decisions;
 mod directory;
 mod extensions;

@@ -12,6 +12,7 @@
 //! * [`evidence`] — a case's evidence packages: list, hand-over, upload.
 //! * `extensions.rs` — requests to extend a deadline (the authority's, signed) and their
 //!   decision by a reviewer; the notice to the person concerned as it would be sent.
+//! * `conditions.rs` — the requesting authority's signed acceptance of an execution's conditions.
 //! * [`extract`] — who is calling, as axum extractors.
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use crate::wire::{
     Jwk, LoggedEvent, NoticeView,
 };
 
+mod conditions;
 mod directory;
 pub mod evidence;
 mod extensions;
@@ -84,6 +86,8 @@ use self::requests::{
         extensions::pending,
         extensions::decide,
         extensions::notice,
+        // conditions.rs
+        conditions::accept,
         // evidence.rs (listed qualified: its operations are tagged `evidence`)
         evidence::list,
         evidence::upload,
@@ -116,6 +120,11 @@ use self::requests::{
         crate::wire::ReplyPackage,
         crate::wire::CaseAnswer,
         crate::ops::Communicated,
+        crate::ops::Condition,
+        crate::ops::AcceptanceInput,
+        crate::ops::AcceptanceAnswer,
+        crate::ops::AcceptanceState,
+        crate::ops::ConditionsStatus,
         crate::ops::ReplyStatus,
         CaseEvents,
         EventView,
@@ -303,6 +312,10 @@ pub fn router(node: Arc<Node>) -> Router {
             post(extensions::decide),
         )
         .route("/v1/requests/{case}/notice", get(extensions::notice))
+        .route(
+            "/v1/requests/{case}/conditions/acceptance",
+            post(conditions::accept),
+        )
         .route("/v1/extensions", get(extensions::pending))
         .route("/v1/holds", get(directory::list_holds))
         .route("/v1/notices", get(directory::list_notices))

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
 
+use super::conditions::{Condition, ConditionInput};
 use super::lifecycle::LifecycleRules;
 use super::reply::{Communicated, communicate};
 use super::{Appended, days, emit, internal, load_case, require_role};
@@ -101,11 +102,13 @@ pub struct DecisionInput {
     /// For `request_information`: the message to the requester.
     #[serde(default)]
     pub message: Option<String>,
-    /// For `execute` and `execute_narrowed`: conditions on the use of what is handed over
-    /// (e.g. "to be used only in the investigation named"), one per entry; the requester reads
-    /// them in its reply.
+    /// For `execute` and `execute_narrowed`: conditions on the use of what is handed over, one
+    /// per entry, typed (`kind`: `use_limitation`, `confidentiality`, `deletion_after`,
+    /// `free_text`) or a plain string (free text). The requester reads them in its reply and must
+    /// accept them by signature before any evidence is released.
     #[serde(default)]
-    pub conditions: Vec<String>,
+    #[schema(schema_with = super::conditions::input_schema)]
+    pub conditions: Vec<ConditionInput>,
     /// The assessment's findings (their codes) the decision rests on, e.g. the grounds of a
     /// refusal. Each must be a finding of the case's assessment.
     #[serde(default)]
@@ -138,7 +141,7 @@ pub struct RecordedDecision {
     pub narrowed: Option<NarrowedTerms>,
     /// Conditions on the use of what is handed over.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<String>,
+    pub conditions: Vec<Condition>,
     /// Findings of the assessment the decision rests on (codes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grounds: Vec<String>,
@@ -254,17 +257,24 @@ pub async fn decide(
     );
     let mut conditions = Vec::new();
     for (i, c) in input.conditions.iter().enumerate() {
-        let c = c.trim();
         if !executes {
             return Err(field(
                 "$.conditions",
                 "conditions belong only to an execute or execute_narrowed decision",
             ));
         }
-        if c.is_empty() {
-            return Err(field(&format!("$.conditions[{i}]"), "a condition is blank"));
-        }
-        conditions.push(c.to_owned());
+        // A plain string has no field to point into.
+        let plain = matches!(c, ConditionInput::Text(_));
+        let c = Condition::from(c.clone()).checked().map_err(|(at, what)| {
+            let at = if plain { "" } else { at };
+            let what = if plain {
+                "a condition is blank"
+            } else {
+                what.as_str()
+            };
+            field(&format!("$.conditions[{i}]{at}"), what)
+        })?;
+        conditions.push(c);
     }
     let decision = RecordedDecision {
         decision: input.decision,

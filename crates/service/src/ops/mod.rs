@@ -36,6 +36,7 @@
 //! * a request is admitted only from an unrevoked key, for its own state, on a channel it may use,
 //!   and fresh (see [`admit`]).
 
+pub mod conditions;
 pub mod decision;
 pub mod directory;
 pub mod evidence;
@@ -46,6 +47,10 @@ pub mod notice;
 pub mod reclassification;
 pub mod reply;
 
+pub use conditions::{
+    AcceptanceAnswer, AcceptanceInput, AcceptanceState, Condition, ConditionInput,
+    ConditionsStatus, TypedCondition, answer_conditions, conditions_sha256,
+};
 pub use decision::{
     DecisionInput, DecisionKind, NarrowedTerms, RecordedDecision, SecondReviewInput, check_narrows,
     decide, referred_findings, second_review, waives_a_safeguard,
