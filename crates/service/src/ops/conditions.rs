@@ -2,8 +2,9 @@
 //! requesting authority's signed answer to them.
 //!
 //! Rules and their legal basis:
-//! * a requested party may grant assistance subject to conditions (UNCC art. 40, on the model
-//!   of UNTOC art. 18; conditions and safeguards, UNCC art. 24);
+//! * a requested party may grant assistance subject to conditions, among them confidentiality
+//!   and use limitation (specialty) (UNCC art. 40, paragraph numbering unconfirmed; its model,
+//!   Budapest art. 28(2), confirmed: `legal-research.md` §1.11.4);
 //! * no evidence is released before the requesting authority has accepted the conditions, by a
 //!   signature of its key over their digest (`conditions.accepted`); it may decline them, with a
 //!   reason (`conditions.declined`), and may still accept later;
@@ -247,7 +248,7 @@ pub enum AcceptanceAnswer {
 }
 
 /// Where the conditions of an execution stand.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AcceptanceState {
     /// Not answered yet: nothing is released.
