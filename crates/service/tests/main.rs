@@ -16,4 +16,5 @@ mod reclassification;
 mod replay;
 mod reply;
 mod scheduler;
+mod targets;
 mod writer;

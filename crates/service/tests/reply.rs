@@ -106,6 +106,8 @@ async fn a_decision_logs_what_the_requester_is_told_and_nothing_internal() {
         data_categories: DataCategories::of(&[DataCategory::Subscriber]),
         period: proposal.period,
         confidentiality_until: proposal.confidentiality_until,
+        targets: None,
+        target_reasons: Default::default(),
     };
     let grounds: Vec<String> = assessment(&f.case(case).await)
         .findings

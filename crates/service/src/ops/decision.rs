@@ -19,7 +19,7 @@
 
 use super::Case;
 use custos_model::EventType;
-use custos_model::{DataCategories, Outcome, Period, Request, Severity};
+use custos_model::{DataCategories, Outcome, Period, Request, Severity, TargetValue};
 use custos_store::{Batch, CaseStatus, Hold, Notice, Role, User};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -81,6 +81,17 @@ pub struct NarrowedTerms {
     /// End of confidentiality (no later than asked).
     #[schema(value_type = Option<String>, format = DateTime)]
     pub confidentiality_until: Option<Timestamp>,
+    /// Execute in part: the target values produced, a non-empty subset of the request's
+    /// targets, each once; absent, every target. Target identifiers are personal data: they
+    /// stay in the case and its private events, never in logs, notices or public leaves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub targets: Option<Vec<TargetValue>>,
+    /// Why each target is or is not produced (optional): target value → reason, each a target
+    /// of the request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub target_reasons: BTreeMap<TargetValue, String>,
 }
 
 /// A reviewer's decision as submitted.
@@ -615,6 +626,8 @@ fn proposed_narrowing(case: &Case) -> Result<NarrowedTerms, Problem> {
             data_categories: n.data_categories,
             period: n.period,
             confidentiality_until: n.confidentiality_until,
+            targets: None,
+            target_reasons: Default::default(),
         }),
         None => Err(field(
             "$.narrowed",
@@ -624,6 +637,54 @@ fn proposed_narrowing(case: &Case) -> Result<NarrowedTerms, Problem> {
             ),
         )),
     }
+}
+
+/// Execute in part: the targets kept must be a non-empty subset of the request's, each once,
+/// and every reason must concern a target of the request. Problems name the position, never the
+/// identifier (personal data).
+fn check_targets(request: &Request, terms: &NarrowedTerms) -> Result<(), Problem> {
+    let asked = |v: &TargetValue| request.targets.iter().any(|t| &t.value == v);
+    if let Some(kept) = &terms.targets {
+        if kept.is_empty() {
+            return Err(field(
+                "$.narrowed.targets",
+                "produce for at least one target, or refuse",
+            ));
+        }
+        for (i, v) in kept.iter().enumerate() {
+            if !asked(v) {
+                return Err(field(
+                    &format!("$.narrowed.targets[{i}]"),
+                    "is not a target of the request; narrowing can only remove targets",
+                ));
+            }
+            if kept[..i].contains(v) {
+                return Err(field(
+                    &format!("$.narrowed.targets[{i}]"),
+                    "names a target a second time",
+                ));
+            }
+        }
+    }
+    for (n, (v, reason)) in terms.target_reasons.iter().enumerate() {
+        // Keys are identifiers: the pointer names the object and the detail the key's rank.
+        if !asked(v) {
+            return Err(field(
+                "$.narrowed.target_reasons",
+                &format!(
+                    "key {} (in sorted order) is not a target of the request",
+                    n + 1
+                ),
+            ));
+        }
+        if reason.trim().is_empty() {
+            return Err(field(
+                "$.narrowed.target_reasons",
+                &format!("the reason of key {} (in sorted order) is blank", n + 1),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses terms that would hand over more than was asked.
@@ -662,6 +723,7 @@ pub fn check_narrows(request: &Request, terms: &NarrowedTerms) -> Result<(), Pro
             "the request names a period; the narrowed terms must too",
         ));
     }
+    check_targets(request, terms)?;
     let asked_until = request
         .confidentiality
         .as_ref()
