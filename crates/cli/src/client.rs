@@ -89,6 +89,71 @@ pub fn submit(
     })
 }
 
+/// What `custos confirm` confirms: the case, the request's id, and its payload's digest.
+pub struct ConfirmArgs<'a> {
+    pub server: &'a str,
+    pub key: &'a Path,
+    pub case: i64,
+    pub request_id: &'a str,
+    /// Hex SHA-256 of the request's JWS payload bytes, or…
+    pub sha256: Option<&'a str>,
+    /// …the payload bytes themselves, exactly as signed.
+    pub payload: Option<&'a Path>,
+}
+
+/// `custos confirm`: as a confirmation key of the requesting authority (another person there,
+/// e.g. its duty supervisor), confirm an emergency request, signed with the key file.
+pub fn confirm(a: ConfirmArgs<'_>) -> Result<(), Failure> {
+    let key_text = std::fs::read_to_string(a.key)
+        .map_err(|e| Failure::Input(format!("{}: {e}", a.key.display())))?;
+    let key = PrivateJwk::parse(&key_text)
+        .map_err(|e| Failure::Input(format!("{}: {e}", a.key.display())))?;
+    let digest = match (a.sha256, a.payload) {
+        (Some(hex), None) => {
+            let hex = hex.trim().to_ascii_lowercase();
+            if hex.len() != 64 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return Err(Failure::Input(format!(
+                    "--sha256 {hex:?}: a SHA-256 is 64 hexadecimal digits"
+                )));
+            }
+            hex
+        }
+        (None, Some(path)) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+            custos_ledger::Hash(<sha2::Sha256 as sha2::Digest>::digest(&bytes).into()).to_hex()
+        }
+        _ => {
+            return Err(Failure::Input(
+                "give the request's digest with --sha256 or its signed payload with --payload"
+                    .into(),
+            ));
+        }
+    };
+    let payload = serde_json::json!({"request_id": a.request_id, "request_sha256": digest});
+    let payload = serde_json::to_vec(&payload).map_err(|e| Failure::Setup(e.into()))?;
+    let jws = sign_compact(&payload, &key, None);
+    let server = a.server;
+    let path = format!("/v1/requests/{}/confirmation", a.case);
+    let rt = runtime().map_err(Failure::Setup)?;
+    rt.block_on(async {
+        let resp = client()
+            .map_err(Failure::Setup)?
+            .post(url(server, &path))
+            .header("content-type", "application/jose")
+            .body(jws)
+            .send()
+            .await
+            .map_err(|e| Failure::Setup(anyhow!("cannot reach {server}: {e}")))?;
+        crate::staff::print_answer::<custos_service::wire::EmergencyConfirmation>(
+            resp,
+            server,
+            "confirmation",
+        )
+        .await
+    })
+}
+
 fn default_state_file(vkey: &VerifierKey) -> PathBuf {
     let base = std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)

@@ -7,14 +7,12 @@ use std::path::Path;
 
 use anyhow::anyhow;
 use custos_jose::{PrivateJwk, sign_compact};
-use custos_service::Problem;
 use custos_service::wire::{ExtensionView, ProofClaims};
 use jiff::Timestamp;
 use serde_json::json;
 
 use crate::Failure;
 use crate::node_cmd::runtime;
-use crate::out::outln;
 
 /// Asks for an extension of `kind` to `until` on `case_id`; prints the node's answer (JSON).
 pub fn request(
@@ -55,23 +53,6 @@ pub fn request(
             .send()
             .await
             .map_err(|e| Failure::Setup(anyhow!("cannot reach {server}: {e}")))?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(|e| Failure::Setup(e.into()))?;
-        if status.is_success() {
-            let x: ExtensionView = serde_json::from_str(&text).map_err(|e| {
-                Failure::Setup(anyhow!(
-                    "{server} answered {status} but not with an extension: {e}"
-                ))
-            })?;
-            let text = serde_json::to_string(&x).map_err(|e| Failure::Setup(e.into()))?;
-            outln!("{text}")
-        } else {
-            let detail = serde_json::from_str::<Problem>(&text)
-                .map(|p| p.detail)
-                .unwrap_or(text);
-            Err(Failure::Input(format!(
-                "the node refused the request for an extension ({status}): {detail}"
-            )))
-        }
+        crate::staff::print_answer::<ExtensionView>(resp, server, "request for an extension").await
     })
 }

@@ -24,6 +24,7 @@ mod extension;
 mod node_cmd;
 mod out;
 mod seal;
+mod staff;
 mod text;
 
 use std::path::PathBuf;
@@ -102,6 +103,30 @@ enum Command {
         request: PathBuf,
     },
 
+    /// Confirm an emergency request, as a confirmation key of the requesting authority (another
+    /// person there, e.g. its duty supervisor; registered with `authority add --confirm-jwk`).
+    /// An emergency is not executed until confirmed. Prints the node's answer.
+    Confirm {
+        /// The node, e.g. http://127.0.0.1:8480.
+        #[arg(long)]
+        server: String,
+        /// The confirmation key's private JWK.
+        #[arg(long, value_name = "KEY.jwk")]
+        key: PathBuf,
+        /// The case number the node gave the request.
+        #[arg(long)]
+        case: i64,
+        /// The request's own id.
+        #[arg(long)]
+        request_id: String,
+        /// Hex SHA-256 of the request's JWS payload bytes.
+        #[arg(long, conflicts_with = "payload", required_unless_present = "payload")]
+        sha256: Option<String>,
+        /// The request's payload, exactly the bytes signed (its digest is computed).
+        #[arg(long, value_name = "REQUEST.json")]
+        payload: Option<PathBuf>,
+    },
+
     /// The tamper-evident log: verify a node's log, open an event, check an opening.
     #[command(subcommand)]
     Log(LogCommand),
@@ -168,10 +193,54 @@ enum Command {
     #[command(subcommand)]
     Extension(ExtensionCommand),
 
+    /// As a reviewer, correct an offence's category or maximum penalty, with a reason, using a
+    /// user's API token. The node re-assesses on the corrected facts; a correction that lightens
+    /// the recommendation waits for a supervisor's second review (API or console). Prints the
+    /// case as the node now records it (JSON).
+    Reclassify {
+        /// The node, e.g. http://127.0.0.1:8480.
+        #[arg(long)]
+        server: String,
+        /// A file holding the reviewer's API token (`custos user add` printed it).
+        #[arg(long, value_name = "FILE")]
+        token_file: PathBuf,
+        /// The node's case number.
+        #[arg(long)]
+        case: i64,
+        /// Which offence: its index in the request's `investigation.offences`, from 0.
+        #[arg(long)]
+        offence: usize,
+        /// The corrected category (e.g. `fraud`, `defamation`).
+        #[arg(long)]
+        category: Option<String>,
+        /// The corrected statutory maximum penalty: years, `life` or `death`.
+        #[arg(long)]
+        max_penalty: Option<String>,
+        /// Why the requester's classification is wrong (at least one full sentence).
+        #[arg(long)]
+        reason: String,
+    },
+
     /// Seal produced files into an age-encrypted package with a signed manifest.
     Seal(seal::SealArgs),
     /// Decrypt a sealed package, verify its manifest and files, and extract them.
     Unseal(seal::UnsealArgs),
+}
+
+#[derive(Subcommand)]
+enum ConfirmKeyCommand {
+    /// Register a confirmation key for an authority already in the directory. Logged as
+    /// `authority.confirmation_key_added`. Prints the key's thumbprint.
+    Add {
+        #[arg(long, default_value = "custos-node")]
+        dir: PathBuf,
+        /// The authority: the thumbprint (kid) of its own key.
+        #[arg(long, value_name = "KID")]
+        authority: String,
+        /// The confirmation key's public JWK (kty OKP, crv Ed25519).
+        #[arg(long, value_name = "FILE")]
+        jwk: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -208,7 +277,15 @@ enum AuthorityCommand {
         /// Its age recipient for sealed evidence.
         #[arg(long, value_name = "age1…")]
         age_recipient: Option<String>,
+        /// A confirmation key (public JWK) of another person at the authority, e.g. its duty
+        /// supervisor: it may confirm the authority's emergency requests, never sign one.
+        /// Repeatable. Logged as `authority.confirmation_key_added`.
+        #[arg(long = "confirm-jwk", value_name = "FILE")]
+        confirm_jwk: Vec<PathBuf>,
     },
+    /// Confirmation keys of an authority.
+    #[command(subcommand)]
+    ConfirmKey(ConfirmKeyCommand),
     /// List the directory.
     List {
         #[arg(long, default_value = "custos-node")]
@@ -273,6 +350,35 @@ enum ExtensionCommand {
         /// Why the deadline must move.
         #[arg(long)]
         reasons: String,
+    },
+    /// As a reviewer, grant or refuse a requester's extension, with the reason the requester
+    /// reads, using a user's API token. The node applies the profile's cap. Prints the
+    /// extension as recorded (JSON).
+    Decide {
+        /// The node, e.g. http://127.0.0.1:8480.
+        #[arg(long)]
+        server: String,
+        /// A file holding the reviewer's API token (`custos user add` printed it).
+        #[arg(long, value_name = "FILE")]
+        token_file: PathBuf,
+        /// The node's case number.
+        #[arg(long)]
+        case: i64,
+        /// The extension's number (`GET /v1/requests/{case}/extensions`).
+        #[arg(long)]
+        extension: i64,
+        /// Grant it (to the date asked, or to `--until` if earlier).
+        #[arg(long, conflicts_with = "refuse", required_unless_present = "refuse")]
+        grant: bool,
+        /// Refuse it.
+        #[arg(long)]
+        refuse: bool,
+        /// For a grant: an earlier date than the one asked (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        until: Option<Timestamp>,
+        /// Why, in words the requester reads.
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -397,6 +503,7 @@ fn main() -> ExitCode {
             jwk,
             channels,
             age_recipient,
+            confirm_jwk,
         }) => node_cmd::authority_add(node_cmd::AddArgs {
             dir,
             state,
@@ -405,7 +512,13 @@ fn main() -> ExitCode {
             jwk,
             channels,
             age_recipient,
+            confirm_jwks: confirm_jwk,
         }),
+        Command::Authority(AuthorityCommand::ConfirmKey(ConfirmKeyCommand::Add {
+            dir,
+            authority,
+            jwk,
+        })) => node_cmd::confirm_key_add(&dir, &authority, &jwk),
         Command::Authority(AuthorityCommand::List { dir, json }) => {
             node_cmd::authority_list(&dir, json)
         }
@@ -422,6 +535,21 @@ fn main() -> ExitCode {
             stamp,
             request,
         } => client::submit(&server, &key, &request, stamp),
+        Command::Confirm {
+            server,
+            key,
+            case,
+            request_id,
+            sha256,
+            payload,
+        } => client::confirm(client::ConfirmArgs {
+            server: &server,
+            key: &key,
+            case,
+            request_id: &request_id,
+            sha256: sha256.as_deref(),
+            payload: payload.as_deref(),
+        }),
         Command::Log(LogCommand::Verify {
             server,
             vkey,
@@ -463,6 +591,33 @@ fn main() -> ExitCode {
             until,
             reasons,
         }) => extension::request(&server, &key, case, &kind, until, &reasons),
+        Command::Extension(ExtensionCommand::Decide {
+            server,
+            token_file,
+            case,
+            extension,
+            grant,
+            refuse: _,
+            until,
+            reason,
+        }) => staff::decide_extension(&server, &token_file, case, extension, grant, until, &reason),
+        Command::Reclassify {
+            server,
+            token_file,
+            case,
+            offence,
+            category,
+            max_penalty,
+            reason,
+        } => staff::reclassify(
+            &server,
+            &token_file,
+            case,
+            offence,
+            category.as_deref(),
+            max_penalty.as_deref(),
+            &reason,
+        ),
         Command::Seal(args) => seal::seal(args),
         Command::Unseal(args) => seal::unseal(args),
     };

@@ -152,6 +152,13 @@ pub struct AddArgs {
     pub jwk: PathBuf,
     pub channels: Vec<String>,
     pub age_recipient: Option<String>,
+    pub confirm_jwks: Vec<PathBuf>,
+}
+
+fn read_public_jwk(path: &Path) -> Result<PublicJwk, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+    PublicJwk::parse(&text).map_err(|e| Failure::Input(format!("{}: {e}", path.display())))
 }
 
 const CHANNELS: [&str; 3] = ["mla", "network_24_7", "direct"];
@@ -183,10 +190,12 @@ pub fn authority_add(a: AddArgs) -> Result<(), Failure> {
             "--age-recipient {r:?}: an age X25519 recipient starts with age1"
         )));
     }
-    let text = std::fs::read_to_string(&a.jwk)
-        .map_err(|e| Failure::Input(format!("{}: {e}", a.jwk.display())))?;
-    let jwk =
-        PublicJwk::parse(&text).map_err(|e| Failure::Input(format!("{}: {e}", a.jwk.display())))?;
+    let jwk = read_public_jwk(&a.jwk)?;
+    let confirm = a
+        .confirm_jwks
+        .iter()
+        .map(|p| read_public_jwk(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let new = NewAuthority {
         state,
         name: a.name.trim().to_owned(),
@@ -196,16 +205,29 @@ pub fn authority_add(a: AddArgs) -> Result<(), Failure> {
         age_recipient: a.age_recipient,
     };
     let added = offline_write(&a.dir, async |nd| {
-        offline::add_authority(nd, new, Timestamp::now()).await
+        offline::add_authority(nd, new, confirm, Timestamp::now()).await
     })?;
     errln!(
-        "added {} ({}, {}) for channels {}",
+        "added {} ({}, {}) for channels {}, with {} confirmation key(s)",
         added.name,
         added.state,
         added.kind,
-        added.channels.join(", ")
+        added.channels.join(", "),
+        a.confirm_jwks.len()
     );
     outln!("{}", added.kid)
+}
+
+/// `authority confirm-key add`: a confirmation key for an authority already registered.
+pub fn confirm_key_add(dir: &Path, authority: &str, jwk: &Path) -> Result<(), Failure> {
+    let jwk = read_public_jwk(jwk)?;
+    let kid = offline_write(dir, async |nd| {
+        offline::add_confirmation_key(nd, authority, jwk, Timestamp::now()).await
+    })?;
+    errln!(
+        "added a confirmation key for {authority}: it may confirm emergencies, not sign requests"
+    );
+    outln!("{kid}")
 }
 
 pub fn authority_revoke(dir: &Path, kid: &str, reason: &str) -> Result<(), Failure> {

@@ -559,7 +559,43 @@ pub fn event_summary(e: &StoredEvent) -> String {
             text(&body["by"]),
             text(&body["reason"])
         ),
+        EventType::EmergencyConfirmed => format!(
+            "emergency confirmed by the authority's confirmation key {} (payload SHA-256 {})",
+            text(&body["kid"]),
+            text(&body["request_sha256"])
+        ),
         _ => String::new(),
+    }
+}
+
+/// Where an emergency's verification stands, in words, from the case's events: confirmed
+/// (by which key, when) for the payload in force, or not yet (and so not executable).
+pub fn emergency_verification(
+    payload_sha256: &str,
+    case_id: i64,
+    events: &[StoredEvent],
+) -> (bool, String) {
+    let confirmed = events.iter().find_map(|e| {
+        (e.kind() == Some(EventType::EmergencyConfirmed))
+            .then(|| serde_json::from_str::<Value>(&e.body).ok())
+            .flatten()
+            .filter(|b| b["request_sha256"].as_str() == Some(payload_sha256))
+            .map(|b| (b["kid"].as_str().unwrap_or("").to_owned(), e.at))
+    });
+    match confirmed {
+        Some((kid, at)) => (
+            true,
+            format!(
+                "Verified: confirmed by the authority's confirmation key {kid} on {}",
+                when(at)
+            ),
+        ),
+        None => (
+            false,
+            format!(
+                "Not verified: it cannot be executed until a confirmation key of the requesting authority confirms it (POST /v1/requests/{case_id}/confirmation, or `custos confirm`)"
+            ),
+        ),
     }
 }
 
@@ -636,5 +672,26 @@ mod tests {
         assert_eq!(relative(t("2026-11-29T18:30:00Z"), now), "in 30 min");
         assert_eq!(relative(t("2026-11-29T15:00:00Z"), now), "3 h ago");
         assert_eq!(relative(t("2026-12-09T18:00:00Z"), now), "in 10 days");
+    }
+
+    #[test]
+    fn an_emergency_reads_verified_only_for_the_payload_in_force() {
+        let confirmed = |sha: &str| StoredEvent {
+            seq: 7,
+            event_type: "emergency.confirmed".into(),
+            at: t("2026-11-29T18:00:00Z"),
+            case_id: Some(3),
+            body: serde_json::json!({"kid": "duty-kid", "request_sha256": sha}).to_string(),
+            salt: custos_ledger::commitment::Salt::from_bytes([0; 32]),
+            leaf: vec![],
+        };
+        let (ok, text) = emergency_verification("aa", 3, &[confirmed("aa")]);
+        assert!(ok);
+        assert!(text.contains("duty-kid"), "{text}");
+        // A confirmation of an earlier version (before a supplement) does not verify this one.
+        let (ok, text) = emergency_verification("bb", 3, &[confirmed("aa")]);
+        assert!(!ok);
+        assert!(text.contains("/v1/requests/3/confirmation"), "{text}");
+        assert!(!emergency_verification("aa", 3, &[]).0);
     }
 }

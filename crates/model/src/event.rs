@@ -30,6 +30,11 @@ pub enum EventType {
     #[serde(rename = "authority.revoked")]
     #[strum(serialize = "authority.revoked")]
     AuthorityRevoked,
+    /// A confirmation key of an authority (e.g. its duty supervisor's): it may confirm the
+    /// authority's emergency requests, never sign one.
+    #[serde(rename = "authority.confirmation_key_added")]
+    #[strum(serialize = "authority.confirmation_key_added")]
+    AuthorityConfirmationKeyAdded,
     #[serde(rename = "user.added")]
     #[strum(serialize = "user.added")]
     UserAdded,
@@ -108,6 +113,11 @@ pub enum EventType {
     #[serde(rename = "conditions.declined")]
     #[strum(serialize = "conditions.declined")]
     ConditionsDeclined,
+    /// An emergency request confirmed by a confirmation key of its authority (issue 13: every
+    /// emergency verified twice before anything is handed over).
+    #[serde(rename = "emergency.confirmed")]
+    #[strum(serialize = "emergency.confirmed")]
+    EmergencyConfirmed,
     #[serde(rename = "request.delivered")]
     #[strum(serialize = "request.delivered")]
     RequestDelivered,
@@ -147,6 +157,7 @@ impl EventType {
             self,
             EventType::AuthorityAdded
                 | EventType::AuthorityRevoked
+                | EventType::AuthorityConfirmationKeyAdded
                 | EventType::UserAdded
                 | EventType::UserPasswordSet
         )

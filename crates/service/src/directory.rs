@@ -18,7 +18,7 @@ use custos_store::{Authority, Role, StoredEvent, User};
 
 use crate::ops::revoked_problem;
 use crate::problem::Problem;
-use crate::replay::Registry;
+use crate::replay::{ConfirmationKey, Registry};
 
 /// How a miss asks for events other processes appended: the writer's `Job::Sync`, which takes
 /// them in under a checkpoint signed with the node key. (A trait, so the directory needs nothing
@@ -80,6 +80,14 @@ impl Directory {
             .and_then(|r| r.authorities.get(kid).cloned())
     }
 
+    /// A confirmation key by thumbprint, as the log has it.
+    pub fn confirmation_key(&self, kid: &str) -> Option<ConfirmationKey> {
+        self.registry
+            .read()
+            .ok()
+            .and_then(|r| r.confirmation_keys.get(kid).cloned())
+    }
+
     /// The role the log gave `name`.
     pub fn role(&self, name: &str) -> Option<Role> {
         self.registry.read().ok().and_then(|r| r.role(name))
@@ -120,6 +128,56 @@ impl Directory {
         Ok(jwk)
     }
 
+    /// Checks a confirmation (compact JWS) against the directory: the `kid` must name a
+    /// registered confirmation key of an unrevoked authority, and the signature must verify.
+    /// The key that signs requests cannot confirm them. Returns the key and the payload.
+    pub async fn verify_confirmation(
+        &self,
+        jws: &str,
+    ) -> Result<(ConfirmationKey, Vec<u8>), Problem> {
+        let unverified =
+            parse_compact(jws).map_err(|e| Problem::bad_request("malformed-jws", e.to_string()))?;
+        let kid = unverified.header().kid.clone().ok_or_else(|| {
+            Problem::bad_request(
+                "malformed-jws",
+                "JWS protected header: kid is missing; set it to the RFC 7638 thumbprint of the confirmation key",
+            )
+        })?;
+        if self.confirmation_key(&kid).is_none() && self.authority(&kid).is_none() {
+            self.catch_up().await;
+        }
+        if self.authority(&kid).is_some() {
+            return Err(Problem::forbidden(
+                "not-a-confirmation-key",
+                format!(
+                    "the key {kid} signs requests; a confirmation must be signed by another person's confirmation key registered for the authority (`custos authority confirm-key add`)"
+                ),
+            ));
+        }
+        let Some(key) = self.confirmation_key(&kid) else {
+            return Err(Problem::unauthorized(
+                "unknown-key",
+                format!(
+                    "the key {kid} is not a confirmation key in this node's directory; ask the operator to register it"
+                ),
+            ));
+        };
+        let jwk = PublicJwk::parse(&key.jwk)
+            .map_err(|e| Problem::internal(format!("logged key of {kid} is unusable: {e}")))?;
+        let verified = unverified.verify(&jwk).map_err(|_| {
+            Problem::unauthorized(
+                "bad-signature",
+                format!("the signature does not verify under the confirmation key {kid}"),
+            )
+        })?;
+        if let Some(a) = self.authority(&key.authority_kid)
+            && a.revoked_at.is_some()
+        {
+            return Err(revoked_problem(&a));
+        }
+        Ok((key, verified.payload))
+    }
+
     /// Checks a compact JWS against the directory: the `kid` must name a registered, unrevoked
     /// key and the signature must verify. Returns the signer and the payload. Nothing about the
     /// payload is looked at before the signature checks.
@@ -134,6 +192,16 @@ impl Directory {
         })?;
         if self.authority(&kid).is_none() {
             self.catch_up().await;
+        }
+        if let Some(c) = self.confirmation_key(&kid) {
+            // A stolen confirmation key must not become a way in: it can only confirm.
+            return Err(Problem::forbidden(
+                "confirmation-key",
+                format!(
+                    "the key {kid} is a confirmation key of {}: it may confirm that authority's emergency requests, not sign requests; sign with the authority's own key",
+                    c.authority_kid
+                ),
+            ));
         }
         let Some(authority) = self.authority(&kid) else {
             return Err(Problem::unauthorized(

@@ -49,14 +49,37 @@ pub async fn with_batch<T>(
     run(nd.dir(), nd.config(), nd.key()?, nd.store(), op).await
 }
 
-/// Registers an authority's key (`authority.added`).
+/// Registers an authority's key (`authority.added`) and, in the same transaction, its
+/// confirmation keys (`authority.confirmation_key_added` each).
 pub async fn add_authority(
     nd: &NodeDir,
     new: NewAuthority,
+    confirmation_keys: Vec<custos_jose::PublicJwk>,
     now: Timestamp,
 ) -> Result<Authority, OfflineError> {
     with_batch(nd, |b, out| {
-        Box::pin(async move { ops::add_authority(b, out, &new, now).await })
+        Box::pin(async move {
+            let a = ops::add_authority(b, out, &new, now).await?;
+            for jwk in &confirmation_keys {
+                ops::add_confirmation_key(b, out, &a.kid, jwk, now).await?;
+            }
+            Ok(a)
+        })
+    })
+    .await
+}
+
+/// Registers a confirmation key for an authority already in the directory
+/// (`authority.confirmation_key_added`); returns its thumbprint.
+pub async fn add_confirmation_key(
+    nd: &NodeDir,
+    authority_kid: &str,
+    jwk: custos_jose::PublicJwk,
+    now: Timestamp,
+) -> Result<String, OfflineError> {
+    let authority_kid = authority_kid.to_owned();
+    with_batch(nd, |b, out| {
+        Box::pin(async move { ops::add_confirmation_key(b, out, &authority_kid, &jwk, now).await })
     })
     .await
 }

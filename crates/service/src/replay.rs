@@ -81,6 +81,21 @@ pub struct Registry {
     pub authorities: HashMap<String, Authority>,
     /// Users by name.
     pub users: HashMap<String, LoggedUser>,
+    /// Confirmation keys by thumbprint: they confirm an authority's emergencies, never sign.
+    pub confirmation_keys: HashMap<String, ConfirmationKey>,
+}
+
+/// A confirmation key as the log registered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmationKey {
+    /// Its RFC 7638 thumbprint.
+    pub kid: String,
+    /// The authority (its own key's thumbprint) whose emergencies it may confirm.
+    pub authority_kid: String,
+    /// The public JWK, as JSON.
+    pub jwk: String,
+    /// When registered.
+    pub added_at: Timestamp,
 }
 
 impl Registry {
@@ -98,7 +113,7 @@ impl Registry {
                 if jwk.thumbprint() != kid {
                     return Err(format!("kid {kid} is not the thumbprint of its key"));
                 }
-                if self.authorities.contains_key(kid) {
+                if self.authorities.contains_key(kid) || self.confirmation_keys.contains_key(kid) {
                     return Err(format!("the key {kid} is added a second time"));
                 }
                 let channels = body["channels"]
@@ -134,6 +149,38 @@ impl Registry {
                 }
                 a.revoked_at = Some(e.at);
                 a.revoke_reason = body["reason"].as_str().map(str::to_owned);
+            }
+            EventType::AuthorityConfirmationKeyAdded => {
+                let kid = text(body, "kid")?;
+                let authority_kid = text(body, "authority_kid")?;
+                let jwk = PublicJwk::parse(&body["jwk"].to_string())
+                    .map_err(|err| format!("its key does not parse: {err}"))?;
+                if jwk.thumbprint() != kid {
+                    return Err(format!("kid {kid} is not the thumbprint of its key"));
+                }
+                if self.authorities.contains_key(kid) || self.confirmation_keys.contains_key(kid) {
+                    return Err(format!("the key {kid} is added a second time"));
+                }
+                match self.authorities.get(authority_kid) {
+                    None => {
+                        return Err(format!(
+                            "confirms for {authority_kid}, which no earlier event added"
+                        ));
+                    }
+                    Some(a) if a.revoked_at.is_some() => {
+                        return Err(format!("confirms for {authority_kid}, which was revoked"));
+                    }
+                    Some(_) => {}
+                }
+                self.confirmation_keys.insert(
+                    kid.to_owned(),
+                    ConfirmationKey {
+                        kid: kid.to_owned(),
+                        authority_kid: authority_kid.to_owned(),
+                        jwk: jwk.to_json(),
+                        added_at: e.at,
+                    },
+                );
             }
             EventType::UserAdded => {
                 let name = text(body, "name")?;
@@ -197,6 +244,8 @@ pub struct Projections {
     pub extensions: BTreeMap<i64, Extension>,
     /// Packages by digest.
     pub evidence: BTreeMap<String, Evidence>,
+    /// The payload digests of each emergency case that its authority confirmed.
+    confirmed: BTreeMap<i64, std::collections::BTreeSet<String>>,
     /// Problems met while folding (an event that cannot apply, a decision its author's role
     /// did not allow, a request signed by a revoked key, …).
     pub findings: Vec<Finding>,
@@ -374,6 +423,7 @@ impl Projections {
         match kind {
             EventType::AuthorityAdded
             | EventType::AuthorityRevoked
+            | EventType::AuthorityConfirmationKeyAdded
             | EventType::UserAdded
             | EventType::UserPasswordSet => {
                 self.registry.apply(e, body)?;
@@ -467,6 +517,7 @@ impl Projections {
             }
             EventType::DecisionProposed => {
                 let d = decision(body, "decision")?;
+                self.require_verified(e, d.decision);
                 self.require_role(e, &d.reviewer, Role::Reviewer, "proposing a decision");
                 self.require_status(e, &[CaseStatus::Assessed, CaseStatus::AwaitingInformation]);
                 let case = self.case_mut(e)?;
@@ -487,8 +538,12 @@ impl Projections {
                 case.pending_decision = None;
                 case.updated_at = at;
             }
+            EventType::EmergencyConfirmed => {
+                self.emergency_confirmed(e, body, signatures)?;
+            }
             EventType::DecisionRecorded => {
                 let d = decision(body, "decision")?;
+                self.require_verified(e, d.decision);
                 self.require_role(e, &d.reviewer, Role::Reviewer, "recording a decision");
                 if d.confirmed_by.is_some() {
                     self.require_status(e, &[CaseStatus::AwaitingSecondReview]);
@@ -1025,6 +1080,82 @@ impl Projections {
 
     /// The request document of an arrival, its signer and digest, with the signature checked
     /// against the directory as the log had it at that moment.
+    /// `emergency.confirmed`: signed by a confirmation key of the case's own authority, over
+    /// the request's id and its payload in force (as `ops::emergency::confirm`).
+    fn emergency_confirmed(
+        &mut self,
+        e: &StoredEvent,
+        body: &Value,
+        signatures: Signatures,
+    ) -> Result<(), String> {
+        let kid = text(body, "kid")?;
+        let jws = text(body, "jws")?;
+        let key = self
+            .registry
+            .confirmation_keys
+            .get(kid)
+            .cloned()
+            .ok_or_else(|| format!("confirmed by {kid}, which is no confirmation key"))?;
+        let payload = match signatures {
+            Signatures::Verify => {
+                let jwk = PublicJwk::parse(&key.jwk).map_err(|x| x.to_string())?;
+                verify_compact(jws, &jwk)
+                    .map_err(|_| format!("the confirmation does not verify under {kid}"))?
+                    .payload
+            }
+            Signatures::Decode => jws
+                .split('.')
+                .nth(1)
+                .and_then(|p| {
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(p)
+                        .ok()
+                })
+                .ok_or("the JWS payload is not base64url")?,
+        };
+        let signed: Value =
+            serde_json::from_slice(&payload).map_err(|_| "the confirmation is not JSON")?;
+        let case = self.case_mut(e)?;
+        if key.authority_kid != case.authority_kid {
+            return Err(format!(
+                "confirmed by {kid}, a confirmation key of another authority"
+            ));
+        }
+        let current = case.payload_sha256.to_hex();
+        if signed["request_id"].as_str() != Some(case.request_id.as_str())
+            || signed["request_sha256"].as_str() != Some(current.as_str())
+            || body["request_sha256"].as_str() != Some(current.as_str())
+        {
+            return Err("confirms another request or another version of it".into());
+        }
+        if !case.emergency {
+            return Err("confirms a request that claims no emergency".into());
+        }
+        let case_id = case.case_id;
+        self.confirmed.entry(case_id).or_default().insert(current);
+        Ok(())
+    }
+
+    /// As `ops::decide`: no execute-type decision on an emergency not confirmed.
+    fn require_verified(&mut self, e: &StoredEvent, kind: DecisionKind) {
+        let Some(case) = e.case_id.and_then(|id| self.cases.get(&id)) else {
+            return;
+        };
+        let verified = self
+            .confirmed
+            .get(&case.case_id)
+            .is_some_and(|d| d.contains(&case.payload_sha256.to_hex()));
+        if kind.executes() && case.emergency && !verified {
+            self.findings.push(Finding::new(
+                "emergency",
+                format!(
+                    "event {} ({}): executes case {}, an emergency not confirmed by its authority",
+                    e.seq, e.event_type, case.case_id
+                ),
+            ));
+        }
+    }
+
     fn arrival(
         &mut self,
         e: &StoredEvent,

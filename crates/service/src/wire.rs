@@ -302,6 +302,21 @@ pub struct NoticeView {
     pub next_attempt_at: Option<Timestamp>,
 }
 
+/// The answer to a confirmation of an emergency request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EmergencyConfirmation {
+    /// The case.
+    pub case: i64,
+    /// The requester's id of the request.
+    pub request_id: String,
+    /// Hex SHA-256 of the request's signed payload confirmed.
+    pub request_sha256: String,
+    /// The confirmation key's thumbprint.
+    pub kid: String,
+    /// Whether the emergency is now verified (always true on success).
+    pub verified: bool,
+}
+
 /// A request to move a deadline, and its answer. The requesting authority sees its own
 /// requests without the reviewer's name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

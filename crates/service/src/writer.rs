@@ -125,6 +125,19 @@ pub enum Job {
         /// Reply.
         reply: Reply<ops::ConditionsStatus>,
     },
+    /// An authority's confirmation key confirms an emergency (`emergency.confirmed`).
+    Confirm {
+        /// The case.
+        case_id: i64,
+        /// The confirmation as sent (compact JWS), verified by the directory.
+        jws: String,
+        /// Who signed it (re-read from the log's directory under the write lock).
+        signer: ops::ConfirmationSigner,
+        /// Its payload.
+        input: ops::ConfirmationInput,
+        /// Reply.
+        reply: Reply<Case>,
+    },
     /// A reviewer decides a request for an extension.
     DecideExtension {
         /// The case.
@@ -263,6 +276,31 @@ impl Job {
                         )
                     })?;
                     ops::answer_conditions(b, out, case_id, &current, &input, now).await
+                })
+            }),
+            Job::Confirm {
+                case_id,
+                jws,
+                signer,
+                input,
+                reply,
+            } => task(reply, move |b, out, cx, now| {
+                Box::pin(async move {
+                    // The key and its authority re-checked under the write lock.
+                    let key = cx.directory.confirmation_key(&signer.kid);
+                    let authority = cx.directory.authority(&signer.authority_kid);
+                    if key.is_none_or(|k| k.authority_kid != signer.authority_kid)
+                        || authority.is_none_or(|a| a.revoked_at.is_some())
+                    {
+                        return Err(Problem::forbidden(
+                            "unknown-key",
+                            format!(
+                                "the confirmation key {} is not in force in the log's directory",
+                                signer.kid
+                            ),
+                        ));
+                    }
+                    ops::emergency::confirm(b, out, case_id, &signer, &jws, &input, now).await
                 })
             }),
             Job::DecideExtension {

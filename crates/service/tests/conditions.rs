@@ -121,6 +121,16 @@ async fn conditions_are_typed_and_plain_strings_read_as_free_text() {
         );
         assert_eq!(p.errors[0].pointer, pointer);
     }
+    // A whole number written with a zero fraction is a whole number (JSON Schema's integer).
+    let c: custos_service::ops::ConditionInput =
+        serde_json::from_value(json!({"kind": "deletion_after", "days": 180.0})).unwrap();
+    assert_eq!(Condition::from(c), Condition::DeletionAfter { days: 180 });
+    assert!(
+        serde_json::from_value::<custos_service::ops::ConditionInput>(
+            json!({"kind": "deletion_after", "days": 1.5})
+        )
+        .is_err()
+    );
     // An unknown kind does not parse at all.
     assert!(
         serde_json::from_value::<custos_service::ops::ConditionInput>(

@@ -578,6 +578,8 @@ async fn executing_narrowed_over_a_request_for_information_needs_a_second_review
     let f = Fixture::new().await;
     let case = f.submit("p08-emergency-unjustified", "XA-1", t0()).await;
     assert_eq!(outcome(&f.case(case).await), "needs_information");
+    // An emergency: executed only once its authority confirmed it (emergency.rs).
+    f.confirm_emergency(case, t0()).await.unwrap();
     let asked = custos_model::parse_request(f.case(case).await.request_json.as_bytes()).unwrap();
     let terms = NarrowedTerms {
         data_categories: asked.data_categories,

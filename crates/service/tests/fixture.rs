@@ -81,6 +81,11 @@ pub fn other_authority_key() -> PrivateJwk {
     PrivateJwk::from_seed(&[4; 32])
 }
 
+/// The confirmation key of XA's duty supervisor: it may confirm XA's emergencies, not sign.
+pub fn confirmation_key() -> PrivateJwk {
+    PrivateJwk::from_seed(&[5; 32])
+}
+
 const TOKEN_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
 
 /// A user row as the users table would hold it.
@@ -628,6 +633,63 @@ impl Fixture {
         let a = new_authority(key, state);
         self.try_batch(move |b, out| {
             Box::pin(async move { ops::add_authority(b, out, &a, at).await })
+        })
+        .await
+    }
+
+    /// Registers `key` as a confirmation key of the authority `authority_kid`.
+    pub async fn add_confirmation_key(
+        &self,
+        authority_kid: &str,
+        key: &PrivateJwk,
+        at: Timestamp,
+    ) -> Result<String, Problem> {
+        let (kid, jwk) = (authority_kid.to_owned(), key.public());
+        self.try_batch(move |b, out| {
+            Box::pin(async move { ops::add_confirmation_key(b, out, &kid, &jwk, at).await })
+        })
+        .await
+    }
+
+    /// The confirmation of `case_id` as XA's duty supervisor signs it: a compact JWS over the
+    /// request's id and the SHA-256 of its payload in force.
+    pub async fn confirmation_jws(&self, case_id: i64, key: &PrivateJwk) -> String {
+        let c = self.case(case_id).await;
+        let payload = serde_json::json!({
+            "request_id": c.request_id,
+            "request_sha256": c.payload_sha256.to_hex(),
+        });
+        sign_compact(&serde_json::to_vec(&payload).unwrap(), key, None)
+    }
+
+    /// Registers XA's confirmation key (once) and confirms the emergency of `case_id` with it,
+    /// through `ops` (the directory's signature check is the HTTP handler's).
+    pub async fn confirm_emergency(&self, case_id: i64, at: Timestamp) -> Result<Case, Problem> {
+        let key = confirmation_key();
+        let kid = key.public().thumbprint();
+        let registered = self
+            .events()
+            .await
+            .iter()
+            .any(|e| e.event_type == "authority.confirmation_key_added");
+        if !registered {
+            self.add_confirmation_key(&self.authority.kid, &key, at)
+                .await?;
+        }
+        let jws = self.confirmation_jws(case_id, &key).await;
+        let c = self.case(case_id).await;
+        let input = ops::ConfirmationInput {
+            request_id: c.request_id.clone(),
+            request_sha256: c.payload_sha256.to_hex(),
+        };
+        let signer = ops::ConfirmationSigner {
+            kid,
+            authority_kid: self.authority.kid.clone(),
+        };
+        self.try_batch(move |b, out| {
+            Box::pin(async move {
+                ops::emergency::confirm(b, out, case_id, &signer, &jws, &input, at).await
+            })
         })
         .await
     }

@@ -7,6 +7,7 @@ mod fixture;
 mod conditions;
 mod decisions;
 mod directory;
+mod emergency;
 mod extensions;
 mod intake;
 mod integrity;

@@ -241,6 +241,12 @@ async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
         .await
         .unwrap();
     f.revoke(&other.kid, t).await.unwrap();
+    // An emergency confirmed by XA's confirmation key (emergency.rs), then executed.
+    let emergency = f.submit("p07-emergency-kidnapping", "XA-E", t).await;
+    f.confirm_emergency(emergency, t).await.unwrap();
+    f.decide(emergency, &rita(), decision(DecisionKind::Execute), t)
+        .await
+        .unwrap();
     let preserved = f
         .decided("p02-preservation-24-7", "XA-6", DecisionKind::Execute, t)
         .await;

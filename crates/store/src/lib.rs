@@ -497,6 +497,18 @@ impl Batch {
         Ok(row)
     }
 
+    /// The events of one case, in order, as this transaction sees them.
+    pub async fn case_events(&mut self, case_id: i64) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query_as(
+            "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
+             WHERE case_id = ? ORDER BY seq",
+        )
+        .bind(case_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(rows)
+    }
+
     /// The latest signed checkpoint, as this transaction sees it.
     pub async fn latest_checkpoint(&mut self) -> Result<Option<StoredCheckpoint>> {
         let row = sqlx::query_as(

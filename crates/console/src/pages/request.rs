@@ -230,6 +230,9 @@ struct RequestPage {
     due_class: &'static str,
     due_label: &'static str,
     emergency: bool,
+    /// Whether the emergency is verified, and how it stands in words.
+    verified: bool,
+    verification: String,
     authority: Vec<Fact>,
     signature_ok: bool,
     signature: String,
@@ -541,6 +544,8 @@ async fn request_view(
             ),
         });
     }
+    let (verified, verification) =
+        views::emergency_verification(&case.payload_sha256.to_hex(), case_id, &events);
     let timeline = events
         .iter()
         .map(|e| EventRow {
@@ -734,6 +739,8 @@ async fn request_view(
         due_class: if open { due.class() } else { "" },
         due_label: if open { due.label() } else { "" },
         emergency: case.emergency,
+        verified,
+        verification,
         authority: authority_facts,
         signature_ok,
         signature,

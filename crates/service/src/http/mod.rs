@@ -36,6 +36,7 @@ use crate::wire::{
 
 mod conditions;
 mod directory;
+mod emergency;
 pub mod evidence;
 mod extensions;
 pub mod extract;
@@ -88,6 +89,8 @@ use self::requests::{
         extensions::notice,
         // conditions.rs
         conditions::accept,
+        // emergency.rs
+        emergency::confirm,
         // evidence.rs (listed qualified: its operations are tagged `evidence`)
         evidence::list,
         evidence::upload,
@@ -132,6 +135,8 @@ use self::requests::{
         HoldView,
         NoticeView,
         crate::wire::ExtensionView,
+        crate::wire::EmergencyConfirmation,
+        crate::ops::ConfirmationInput,
         crate::ops::ExtensionInput,
         crate::ops::ExtensionDecisionInput,
         crate::ops::NoticeDocument,
@@ -316,6 +321,7 @@ pub fn router(node: Arc<Node>) -> Router {
             "/v1/requests/{case}/conditions/acceptance",
             post(conditions::accept),
         )
+        .route("/v1/requests/{case}/confirmation", post(emergency::confirm))
         .route("/v1/extensions", get(extensions::pending))
         .route("/v1/holds", get(directory::list_holds))
         .route("/v1/notices", get(directory::list_notices))

@@ -70,6 +70,7 @@ pub enum TypedCondition {
     /// Deletion after N days from the hand-over.
     DeletionAfter {
         /// Days (1 to 36,500).
+        #[serde(deserialize_with = "whole_number")]
         days: u32,
     },
     /// Any other condition.
@@ -77,6 +78,19 @@ pub enum TypedCondition {
         /// The condition.
         text: String,
     },
+}
+
+/// A whole number, also when JSON writes it with a fraction of zero (`180.0`): JSON Schema
+/// calls that an integer, and the API's description says integer.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = f64::deserialize(d)?;
+    if n.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&n) {
+        return Err(serde::de::Error::custom(format!(
+            "{n} is not a whole number of days"
+        )));
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Ok(n as u32)
 }
 
 /// A condition as a decision sends it: typed, or a plain string (read as `free_text`).

@@ -47,6 +47,15 @@ pub enum DecisionKind {
 }
 
 impl DecisionKind {
+    /// Whether it hands anything over: every execute-type decision. (Exhaustive, so a new kind
+    /// must say; the emergency check of `decide` reads it.)
+    pub fn executes(self) -> bool {
+        match self {
+            DecisionKind::Execute | DecisionKind::ExecuteNarrowed => true,
+            DecisionKind::RequestInformation | DecisionKind::Refuse => false,
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             DecisionKind::Execute => "execute",
@@ -85,12 +94,12 @@ pub struct NarrowedTerms {
     /// targets, each once; absent, every target. Target identifiers are personal data: they
     /// stay in the case and its private events, never in logs, notices or public leaves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(schema_with = schema::targets)]
     pub targets: Option<Vec<TargetValue>>,
     /// Why each target is or is not produced (optional): target value → reason, each a target
     /// of the request.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schema(value_type = BTreeMap<String, String>)]
+    #[schema(schema_with = schema::target_reasons)]
     pub target_reasons: BTreeMap<TargetValue, String>,
 }
 
@@ -202,6 +211,10 @@ pub async fn decide(
                 case.status.as_str()
             ),
         ));
+    }
+    // Before the four-eyes routing: not even a proposal to execute an unverified emergency.
+    if input.decision.executes() {
+        super::emergency::require_verified(b, &case).await?;
     }
     let reason = input.reason.trim();
     if reason.is_empty() {
@@ -775,6 +788,36 @@ pub(crate) mod schema {
             .min_items(Some(1))
             .max_items(Some(custos_model::DataCategory::ALL.len()))
             .unique_items(true)
+            .build()
+    }
+
+    /// A target value: 1 to 512 characters.
+    fn target_value() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(512))
+    }
+
+    /// `Option<Vec<TargetValue>>`: the target values produced, or null (every target).
+    pub fn targets() -> Array {
+        ArrayBuilder::new()
+            .schema_type(SchemaType::Array(vec![Type::Array, Type::Null]))
+            .items(target_value())
+            .build()
+    }
+
+    /// `BTreeMap<TargetValue, String>`: target value → reason.
+    pub fn target_reasons() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property_names(Some(target_value()))
+            .additional_properties(Some(AdditionalProperties::RefOr(
+                utoipa::openapi::Schema::Object(
+                    ObjectBuilder::new().schema_type(Type::String).build(),
+                )
+                .into(),
+            )))
             .build()
     }
 

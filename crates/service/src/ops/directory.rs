@@ -35,6 +35,14 @@ pub async fn add_authority(
     now: Timestamp,
 ) -> Result<Authority, Problem> {
     let kid = a.jwk.thumbprint();
+    if let Some(owner) = confirmation_key_owner(b, &kid).await? {
+        return Err(Problem::conflict(
+            "key-registered",
+            format!(
+                "the key {kid} is registered as a confirmation key of {owner}; one key has one use"
+            ),
+        ));
+    }
     if let Some(existing) = b.authority(&kid).await? {
         return Err(Problem::conflict(
             "key-registered",
@@ -77,6 +85,73 @@ pub async fn add_authority(
     )
     .await?;
     Ok(authority)
+}
+
+/// Registers a confirmation key for an authority (`authority.confirmation_key_added`): a key
+/// of another person at the same authority (e.g. a duty supervisor) that may confirm its
+/// emergency requests. It never signs a request: intake knows only the authority's own key.
+pub async fn add_confirmation_key(
+    b: &mut Batch,
+    out: &mut Appended,
+    authority_kid: &str,
+    jwk: &PublicJwk,
+    now: Timestamp,
+) -> Result<String, Problem> {
+    let Some(a) = b.authority(authority_kid).await? else {
+        return Err(Problem::not_found(format!(
+            "no authority with key {authority_kid}; `custos authority list` shows them"
+        )));
+    };
+    if a.revoked_at.is_some() {
+        return Err(Problem::conflict(
+            "already-revoked",
+            format!("the key {authority_kid} was revoked; register the authority's new key first"),
+        ));
+    }
+    let kid = jwk.thumbprint();
+    if b.authority(&kid).await?.is_some() {
+        return Err(Problem::conflict(
+            "key-registered",
+            format!(
+                "the key {kid} is an authority's own key; a confirmation key must be another person's"
+            ),
+        ));
+    }
+    if let Some(owner) = confirmation_key_owner(b, &kid).await? {
+        return Err(Problem::conflict(
+            "key-registered",
+            format!("the key {kid} is already a confirmation key of {owner}"),
+        ));
+    }
+    emit(
+        b,
+        out,
+        EventType::AuthorityConfirmationKeyAdded,
+        now,
+        None,
+        json!({
+            "kid": kid, "authority_kid": authority_kid,
+            "jwk": serde_json::to_value(jwk).map_err(internal)?,
+        }),
+    )
+    .await?;
+    Ok(kid)
+}
+
+/// The authority whose confirmation key `kid` is, as the log says. (There is no table of
+/// confirmation keys: they are read from the log, where the node's directory reads them too.
+/// Directory changes are rare and offline, so a scan of the log is affordable here.)
+async fn confirmation_key_owner(b: &mut Batch, kid: &str) -> Result<Option<String>, Problem> {
+    for e in b.events_from(0).await? {
+        if e.kind() != Some(EventType::AuthorityConfirmationKeyAdded) {
+            continue;
+        }
+        let body: serde_json::Value = serde_json::from_str(&e.body).map_err(internal)?;
+        if body["kid"].as_str() == Some(kid) {
+            return Ok(body["authority_kid"].as_str().map(str::to_owned));
+        }
+    }
+    Ok(None)
 }
 
 /// Revokes an authority's key (`authority.revoked`).

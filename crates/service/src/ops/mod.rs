@@ -39,6 +39,7 @@
 pub mod conditions;
 pub mod decision;
 pub mod directory;
+pub mod emergency;
 pub mod evidence;
 pub mod extension;
 pub mod intake;
@@ -55,7 +56,10 @@ pub use decision::{
     DecisionInput, DecisionKind, NarrowedTerms, RecordedDecision, SecondReviewInput, check_narrows,
     decide, referred_findings, second_review, waives_a_safeguard,
 };
-pub use directory::{NewAuthority, add_authority, add_user, revoke_authority, set_password};
+pub use directory::{
+    NewAuthority, add_authority, add_confirmation_key, add_user, revoke_authority, set_password,
+};
+pub use emergency::{ConfirmationInput, ConfirmationSigner};
 pub use evidence::{destroy_due, record_delivered};
 pub use extension::{
     ExtensionDecisionInput, ExtensionInput, ExtensionRef, decide_extension, request_extension,

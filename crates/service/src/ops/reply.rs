@@ -131,6 +131,8 @@ pub fn requester_sees(kind: EventType) -> bool {
         kind,
         EventType::RequestReceived
             | EventType::RequestSupplemented
+            // Its own confirmation of an emergency.
+            | EventType::EmergencyConfirmed
             | EventType::ReplyCommunicated
             | EventType::PreservationStarted
             | EventType::PreservationRenewed
