@@ -234,9 +234,15 @@ try {
     // Now narrow properly: the proposed period, and traffic data dropped.
     await from.fill(proposedFrom);
     await page.getByLabel("traffic", { exact: true }).uncheck();
+    // Typed conditions: the requester must accept them before any evidence is released.
+    await page.getByLabel(/^Use only for/).fill("The ransomware investigation named in the request.");
+    await page.getByLabel(/^Delete this many days/).fill("180");
     await page.getByRole("button", { name: "Record decision" }).click();
     await page.waitForURL(/done=decided/);
     assert.equal(await page.locator("#case-status").innerText(), "Executing");
+    const conditions = await page.locator("#conditions-state").innerText();
+    assert.match(conditions, /use only for: The ransomware investigation named in the request\.; delete 180 days after the hand-over/);
+    assert.match(conditions, /not yet accepted by the requesting authority/);
     const last = await page.locator("#timeline tbody tr").filter({ hasText: "decision.recorded" }).last().innerText();
     assert.match(last, /execute narrowed by alice/);
     assert.match(await page.locator("#decision-in-force").innerText(), /Execute narrowed by alice/);

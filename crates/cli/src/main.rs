@@ -19,6 +19,7 @@
 mod assess;
 mod audit;
 mod client;
+mod conditions;
 mod evidence;
 mod extension;
 mod node_cmd;
@@ -208,6 +209,25 @@ enum Command {
         /// Where to write the packages.
         #[arg(short, long, value_name = "DIR")]
         out: PathBuf,
+    },
+
+    /// As a requesting authority: accept the conditions of an executed case, signed with the
+    /// authority's key (or decline them with `--decline REASON`). Reads the case's reply, signs
+    /// the SHA-256 of the conditions it shows, and prints them with the node's answer (JSON).
+    /// No evidence is released before the conditions are accepted.
+    AcceptConditions {
+        /// The node, e.g. http://127.0.0.1:8480.
+        #[arg(long)]
+        server: String,
+        /// The authority's private JWK.
+        #[arg(long, value_name = "KEY.jwk")]
+        key: PathBuf,
+        /// The node's case number.
+        #[arg(long)]
+        case: i64,
+        /// Decline the conditions instead, for this reason.
+        #[arg(long, value_name = "REASON")]
+        decline: Option<String>,
     },
 
     /// As a requesting authority: ask a node to move a deadline of one of your cases.
@@ -612,6 +632,12 @@ fn main() -> ExitCode {
             case,
             out,
         } => evidence::fetch(&server, &key, &vkey, case, &out),
+        Command::AcceptConditions {
+            server,
+            key,
+            case,
+            decline,
+        } => conditions::answer(&server, &key, case, decline.as_deref()),
         Command::Extension(ExtensionCommand::Request {
             server,
             key,

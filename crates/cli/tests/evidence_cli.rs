@@ -1058,3 +1058,122 @@ fn evidence_is_sealed_to_the_recipient_the_log_registered_not_the_table_s() {
     );
     assert!(!opens(&thief), "the table's recipient does not");
 }
+
+#[test]
+fn evidence_on_conditions_is_released_only_after_the_authority_signs_their_acceptance() {
+    let mut node = TestNode::init();
+    node.start();
+    let (key, _) = authority_with_recipient(&node, "XA");
+    let reviewer = node.user("rita", "reviewer");
+    let case = submit(&node, &key, "XA-COND-1", "XA");
+    let evidence = node.tmp.path().join("subscriber.csv");
+    std::fs::write(&evidence, "account,created\nexample,2025-01-01\n").unwrap();
+    let dir = node.dir_str().to_owned();
+    let r = node.post_json(
+        &format!("/v1/requests/{case}/decision"),
+        &reviewer,
+        &json!({"decision": "execute", "reason": "Lawful and proportionate.",
+                "conditions": [
+                    {"kind": "use_limitation", "purposes": "The investigation named in the request."},
+                    {"kind": "deletion_after", "days": 365},
+                    "No onward transfer."]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Sealing releases nothing: it may come first.
+    let sealed: Value = serde_json::from_str(&custos_ok(&[
+        "evidence",
+        "seal",
+        "--dir",
+        &dir,
+        "--case",
+        &case.to_string(),
+        evidence.to_str().unwrap(),
+    ]))
+    .unwrap();
+    let sha = sealed["package_sha256"].as_str().unwrap().to_owned();
+    let a = authority_from(&key, "XA");
+    let download = format!("/v1/requests/{case}/evidence/{sha}");
+    node.get(&download, Some(&download_proof(&a, &download)))
+        .problem(409, "conditions-not-accepted", "conditions/acceptance");
+    let fetch = || {
+        custos(&[
+            "fetch",
+            "--server",
+            &node.server(),
+            "--key",
+            &key,
+            "--vkey",
+            &node.vkey,
+            "--case",
+            &case.to_string(),
+            "-o",
+            node.tmp.path().join("got").to_str().unwrap(),
+        ])
+    };
+    let out = fetch();
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not accepted"),
+        "{out:?}"
+    );
+
+    // Declined, with a reason: still nothing released.
+    let declined: Value = serde_json::from_str(&custos_ok(&[
+        "accept-conditions",
+        "--server",
+        &node.server(),
+        "--key",
+        &key,
+        "--case",
+        &case.to_string(),
+        "--decline",
+        "Our court must be able to see the data.",
+    ]))
+    .unwrap();
+    assert_eq!(declined["answer"]["state"], "declined", "{declined}");
+    assert_eq!(declined["conditions"][1]["days"], 365, "{declined}");
+    node.get(&download, Some(&download_proof(&a, &download)))
+        .problem(409, "conditions-not-accepted", "conditions/acceptance");
+
+    // Accepted: the reply says so and the package is handed over.
+    let accepted: Value = serde_json::from_str(&custos_ok(&[
+        "accept-conditions",
+        "--server",
+        &node.server(),
+        "--key",
+        &key,
+        "--case",
+        &case.to_string(),
+    ]))
+    .unwrap();
+    assert_eq!(accepted["answer"]["state"], "accepted", "{accepted}");
+    let path = format!("/v1/requests/{case}");
+    let reply = node.get(&path, Some(&a.proof("GET", &path))).json();
+    assert_eq!(reply["conditions"]["state"], "accepted", "{reply}");
+    assert_eq!(reply["conditions"]["sha256"], accepted["answer"]["sha256"]);
+    node.wait_for(5, "the package to be fetched", || fetch().status.success());
+    let kinds = events(&node, case, &reviewer);
+    for k in [
+        "conditions.declined",
+        "conditions.accepted",
+        "evidence.delivered",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "{k}: {kinds:?}");
+    }
+    // Accepting again is refused: an acceptance is final.
+    let out = custos(&[
+        "accept-conditions",
+        "--server",
+        &node.server(),
+        "--key",
+        &key,
+        "--case",
+        &case.to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let api = node.get("/openapi.json", None).json();
+    assert!(api["paths"]["/v1/requests/{case}/conditions/acceptance"]["post"].is_object());
+    node.stop();
+    let audit = custos(&["audit", "--dir", &dir]);
+    assert!(audit.status.success(), "{audit:?}");
+}

@@ -251,8 +251,10 @@ fn a_new_requester_finds_the_decision_and_the_reason_and_nothing_internal() {
     );
     assert_eq!(
         reply["decision"]["conditions"],
-        json!(["The data may be used only in the investigation named in the request."])
+        json!([{"kind": "free_text",
+                "text": "The data may be used only in the investigation named in the request."}])
     );
+    assert_eq!(reply["conditions"]["state"], "pending", "{reply:#}");
     nothing_internal(&reply, &notes);
 
     // Narrowed: the reply says what is handed over.

@@ -500,7 +500,15 @@ pub fn event_summary(e: &StoredEvent) -> String {
                 text(&d["reason"])
             );
             if let Some(c) = d["conditions"].as_array().filter(|c| !c.is_empty()) {
-                let c: Vec<String> = c.iter().map(text).collect();
+                // Typed conditions read in words; a plain string (older events) as it is.
+                let c: Vec<String> = c
+                    .iter()
+                    .map(|c| {
+                        serde_json::from_value::<custos_service::ops::Condition>(c.clone())
+                            .map(|c| c.describe())
+                            .unwrap_or_else(|_| text(c))
+                    })
+                    .collect();
                 s.push_str(&format!(" (conditions: {})", c.join("; ")));
             }
             if let Some(m) = d["message"].as_str() {
@@ -525,6 +533,15 @@ pub fn event_summary(e: &StoredEvent) -> String {
             body["attempt"],
             text(&body["error"]),
             text(&body["next_attempt_at"])
+        ),
+        EventType::ConditionsAccepted => format!(
+            "the requester accepted the conditions (SHA-256 {})",
+            text(&body["conditions_sha256"])
+        ),
+        EventType::ConditionsDeclined => format!(
+            "the requester declined the conditions (SHA-256 {}): {}",
+            text(&body["conditions_sha256"]),
+            text(&body["reason"])
         ),
         EventType::ExtensionRequested => format!(
             "the requester asks to move {} from {} to {}",

@@ -136,6 +136,13 @@ pub enum EventType {
     #[serde(rename = "request.withdrawn")]
     #[strum(serialize = "request.withdrawn")]
     RequestWithdrawn,
+    // The requesting authority's answer to the conditions of an execution.
+    #[serde(rename = "conditions.accepted")]
+    #[strum(serialize = "conditions.accepted")]
+    ConditionsAccepted,
+    #[serde(rename = "conditions.declined")]
+    #[strum(serialize = "conditions.declined")]
+    ConditionsDeclined,
     /// An emergency request confirmed by a confirmation key of its authority (issue 13: every
     /// emergency verified twice before anything is handed over).
     #[serde(rename = "emergency.confirmed")]

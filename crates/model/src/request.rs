@@ -455,7 +455,7 @@ impl TargetKind {
 }
 
 /// A target identifier: 1–512 characters. Never logged.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct TargetValue(String);
 

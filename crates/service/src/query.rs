@@ -56,6 +56,14 @@ impl<'a> Queries<'a> {
         self.store.cases(&filter).await
     }
 
+    /// Where the conditions of `case`'s execution stand (`None` without conditions).
+    pub async fn conditions_status(
+        &self,
+        case: &Case,
+    ) -> Result<Option<crate::ops::ConditionsStatus>, crate::Problem> {
+        crate::ops::conditions::status_of(self.store, case).await
+    }
+
     /// The events of one case, in log order.
     pub async fn case_events(&self, case_id: i64) -> Read<Vec<StoredEvent>> {
         self.store.case_events(case_id).await

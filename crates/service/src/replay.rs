@@ -256,6 +256,8 @@ pub struct Projections {
     postponed: BTreeMap<i64, jiff::Timestamp>,
     /// Cases in consultation and the date each answer is due by.
     consulting: BTreeMap<i64, jiff::Timestamp>,
+    /// Cases whose conditions the requesting authority accepted (by event).
+    conditions_accepted: BTreeMap<i64, u64>,
 }
 
 /// A received request, before its assessment makes it a case.
@@ -1109,8 +1111,55 @@ impl Projections {
                     },
                 );
             }
+            EventType::ConditionsAccepted | EventType::ConditionsDeclined => {
+                self.require_status(e, &[CaseStatus::Executing, CaseStatus::Delivered]);
+                let accepted = self
+                    .conditions_accepted
+                    .get(&e.case_id.unwrap_or(-1))
+                    .copied();
+                let case = self.case_mut(e)?;
+                let id = case.case_id;
+                let conditions = case
+                    .decision
+                    .as_ref()
+                    .map(|d| d.conditions.clone())
+                    .unwrap_or_default();
+                if conditions.is_empty() {
+                    return Err(format!(
+                        "answers the conditions of case {id}, whose decision set none"
+                    ));
+                }
+                let expected =
+                    crate::ops::conditions_sha256(&conditions).map_err(|p| p.detail.clone())?;
+                let signed = text(body, "conditions_sha256")?;
+                if signed != expected {
+                    return Err(format!(
+                        "answers conditions with digest {signed}; the decision's are {expected}"
+                    ));
+                }
+                if let Some(seq) = accepted {
+                    return Err(format!(
+                        "answers the conditions of case {id} again after event {seq} accepted them"
+                    ));
+                }
+                if kind == EventType::ConditionsAccepted {
+                    self.conditions_accepted.insert(id, e.seq);
+                }
+            }
             EventType::EvidenceDelivered => {
                 let sha = text(body, "package_sha256")?;
+                if let Some(id) = e.case_id
+                    && !self.conditions_accepted.contains_key(&id)
+                    && self
+                        .cases
+                        .get(&id)
+                        .and_then(|c| c.decision.as_ref())
+                        .is_some_and(|d| !d.conditions.is_empty())
+                {
+                    return Err(format!(
+                        "releases {sha} of case {id} before its conditions were accepted"
+                    ));
+                }
                 let p = self
                     .evidence
                     .get_mut(sha)

@@ -118,6 +118,10 @@ pub struct Reply {
     /// the node can keep. Said before anything is executed; the requester may withdraw.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrecy_limited: Option<ReplySecrecyLimited>,
+    /// For an execution on conditions (`decision.conditions`): their digest to sign and whether
+    /// they are accepted; nothing is released before they are. Absent without conditions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<crate::ops::ConditionsStatus>,
 }
 
 /// The confidentiality a requester asked, and the end this node can keep it to.

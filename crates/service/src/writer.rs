@@ -155,6 +155,17 @@ pub enum Job {
         /// Reply.
         reply: Reply<Extension>,
     },
+    /// A requesting authority accepts or declines the conditions of its executed case.
+    AnswerConditions {
+        /// The case.
+        case_id: i64,
+        /// The caller (re-read from the log's directory under the write lock).
+        authority: Authority,
+        /// Its signed answer.
+        input: ops::AcceptanceInput,
+        /// Reply.
+        reply: Reply<ops::ConditionsStatus>,
+    },
     /// An authority's confirmation key confirms an emergency (`emergency.confirmed`).
     Confirm {
         /// The case.
@@ -339,6 +350,23 @@ impl Job {
                         )
                     })?;
                     ops::request_extension(b, out, &cx.rules, case_id, &current, &input, now).await
+                })
+            }),
+            Job::AnswerConditions {
+                case_id,
+                authority,
+                input,
+                reply,
+            } => task(reply, move |b, out, cx, now| {
+                Box::pin(async move {
+                    // Revocation re-checked under the write lock, against the log's directory.
+                    let current = cx.directory.authority(&authority.kid).ok_or_else(|| {
+                        Problem::forbidden(
+                            "unknown-key",
+                            format!("the key {} is not in the log's directory", authority.kid),
+                        )
+                    })?;
+                    ops::answer_conditions(b, out, case_id, &current, &input, now).await
                 })
             }),
             Job::Confirm {

@@ -147,6 +147,8 @@ fn terms_of(f_request: &str) -> NarrowedTerms {
         data_categories: r.data_categories,
         period: r.period,
         confidentiality_until: r.confidentiality.as_ref().and_then(|c| c.until),
+        targets: None,
+        target_reasons: Default::default(),
     }
 }
 
@@ -583,6 +585,8 @@ async fn executing_narrowed_over_a_request_for_information_needs_a_second_review
         data_categories: asked.data_categories,
         period: asked.period,
         confidentiality_until: None,
+        targets: None,
+        target_reasons: Default::default(),
     };
     let c = f
         .decide(case, &sue(), narrowed_decision(terms), t0())

@@ -685,6 +685,57 @@ impl Fixture {
         .await
     }
 
+    /// The requesting authority `by` answers the conditions of `case_id` at `at`.
+    pub async fn answer_conditions(
+        &self,
+        case_id: i64,
+        by: &Authority,
+        input: ops::AcceptanceInput,
+        at: Timestamp,
+    ) -> Result<ops::ConditionsStatus, Problem> {
+        let by = by.clone();
+        self.try_batch(move |b, out| {
+            Box::pin(async move { ops::answer_conditions(b, out, case_id, &by, &input, at).await })
+        })
+        .await
+    }
+
+    /// Seals a (fake) package `sha` for `case_id` at `at`, as custody does.
+    pub async fn seal(&self, case_id: i64, sha: &str, at: Timestamp) -> Result<(), Problem> {
+        use custos_service::custody::{Custody, TempPackage};
+        let (temp, _) = TempPackage::create(&self.dir).unwrap();
+        let custody = Custody {
+            case_id,
+            temp,
+            package: ops::evidence::SealedPackage {
+                package_sha256: sha.to_owned(),
+                manifest_sha256: "cd".repeat(32),
+                size: 0,
+                recipient: "age1recipient".into(),
+                signer: "node".into(),
+            },
+        };
+        self.try_batch(move |b, out| {
+            Box::pin(async move {
+                custody.take(b, out, at).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Hands package `sha` over to the fixture's authority at `at`.
+    pub async fn deliver(&self, sha: &str, at: Timestamp) -> Result<(), Problem> {
+        let (kid, sha) = (self.authority.kid.clone(), sha.to_owned());
+        self.try_batch(move |b, out| {
+            Box::pin(async move {
+                ops::record_delivered(b, out, &sha, &kid, at).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
     /// `who` grants or refuses extension `extension_id` of `case_id` at `at`.
     pub async fn decide_extension(
         &self,

@@ -4,6 +4,7 @@
 
 mod fixture;
 
+mod conditions;
 mod consultation;
 mod decisions;
 mod directory;
@@ -19,5 +20,6 @@ mod replay;
 mod reply;
 mod scheduler;
 mod secrecy;
+mod targets;
 mod withdrawal;
 mod writer;

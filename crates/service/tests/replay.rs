@@ -347,11 +347,40 @@ async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
         .unwrap();
     f.tick(t + days(5)).await;
     // A request withdrawn by its authority, then closed.
-    let withdrawn = f.submit("p01-ransomware-production", "XA-9", t).await;
-    f.withdraw(withdrawn, "XA-9", t).await.unwrap();
+    let withdrawn = f.submit("p01-ransomware-production", "XA-12", t).await;
+    f.withdraw(withdrawn, "XA-12", t).await.unwrap();
     f.advance(withdrawn, &rita(), CaseStatus::Closed, t)
         .await
         .unwrap();
+    // Conditions declined, then accepted.
+    let conditional = f.submit("p01-ransomware-production", "XA-9", t).await;
+    f.decide(
+        conditional,
+        &rita(),
+        ops::DecisionInput {
+            conditions: vec!["Only for the investigation named.".into()],
+            ..decision(DecisionKind::Execute)
+        },
+        t,
+    )
+    .await
+    .unwrap();
+    let sha256 = f.case(conditional).await.decision.unwrap().conditions;
+    let sha256 = ops::conditions_sha256(&sha256).unwrap();
+    for (answer, reason) in [
+        (ops::AcceptanceAnswer::Decline, Some("Not yet.".to_owned())),
+        (ops::AcceptanceAnswer::Accept, None),
+    ] {
+        let input = ops::AcceptanceInput {
+            request_id: "XA-9".into(),
+            conditions_sha256: sha256.clone(),
+            answer,
+            reason,
+        };
+        f.answer_conditions(conditional, &f.authority, input, t)
+            .await
+            .unwrap();
+    }
 
     let events = f.events().await;
     let written: BTreeSet<EventType> = events.iter().map(|e| e.kind().unwrap()).collect();

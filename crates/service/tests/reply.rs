@@ -106,6 +106,8 @@ async fn a_decision_logs_what_the_requester_is_told_and_nothing_internal() {
         data_categories: DataCategories::of(&[DataCategory::Subscriber]),
         period: proposal.period,
         confidentiality_until: proposal.confidentiality_until,
+        targets: None,
+        target_reasons: Default::default(),
     };
     let grounds: Vec<String> = assessment(&f.case(case).await)
         .findings
@@ -122,7 +124,12 @@ async fn a_decision_logs_what_the_requester_is_told_and_nothing_internal() {
     // Staff keep everything: the note (trimmed), the grounds, the reviewer.
     let d = recorded(&c);
     assert_eq!(d.internal_note.as_deref(), Some(NOTE));
-    assert_eq!(d.conditions, ["Use only in the investigation named."]);
+    assert_eq!(
+        d.conditions,
+        [custos_service::ops::Condition::FreeText {
+            text: "Use only in the investigation named.".into()
+        }]
+    );
     assert_eq!((d.reviewer.as_str(), d.grounds.clone()), ("rita", grounds));
     // The requester is told the decision, the reason, what is handed over and the conditions.
     let told = replies(&f, case).await;
@@ -135,7 +142,7 @@ async fn a_decision_logs_what_the_requester_is_told_and_nothing_internal() {
             "decision": "execute_narrowed",
             "reason": d.reason,
             "handed_over": serde_json::to_value(&terms).unwrap(),
-            "conditions": ["Use only in the investigation named."],
+            "conditions": [{"kind": "free_text", "text": "Use only in the investigation named."}],
             "at": t0().to_string(),
         })
     );

@@ -166,6 +166,8 @@ async fn secrecy_shortened_by_the_reviewer_brings_the_notice_forward() {
         data_categories: proposed.data_categories,
         period: proposed.period,
         confidentiality_until: Some(ends),
+        targets: None,
+        target_reasons: Default::default(),
     };
     f.decide(case, &rita(), narrowed_decision(terms), t0() + days(1))
         .await

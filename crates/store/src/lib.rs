@@ -480,6 +480,23 @@ impl Batch {
         Ok(rows)
     }
 
+    /// The latest event of one kind of one case, as this transaction sees it.
+    pub async fn latest_case_event(
+        &mut self,
+        case_id: i64,
+        kind: custos_model::EventType,
+    ) -> Result<Option<StoredEvent>> {
+        let row = sqlx::query_as(
+            "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
+             WHERE case_id = ? AND event_type = ? ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(case_id)
+        .bind(kind.as_str())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(row)
+    }
+
     /// The events of one case, in order, as this transaction sees them.
     pub async fn case_events(&mut self, case_id: i64) -> Result<Vec<StoredEvent>> {
         let rows = sqlx::query_as(
@@ -623,22 +640,6 @@ impl Batch {
             .bind(status.as_str())
             .fetch_all(&mut *self.tx)
             .await?)
-    }
-
-    /// The latest event of one kind of one case, as this transaction sees it.
-    pub async fn latest_case_event(
-        &mut self,
-        case_id: i64,
-        kind: custos_model::EventType,
-    ) -> Result<Option<StoredEvent>> {
-        Ok(sqlx::query_as(
-            "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
-             WHERE case_id = ? AND event_type = ? ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(case_id)
-        .bind(kind.as_str())
-        .fetch_optional(&mut *self.tx)
-        .await?)
     }
 
     /// One case, as this transaction sees it.

@@ -433,6 +433,37 @@ mod tests {
     }
 
     #[test]
+    fn the_conditions_boxes_become_typed_conditions_only_for_an_execution() {
+        use custos_service::ops::Condition;
+        let form = decision_form(
+            b"decision=execute&reason=x&cond_use_limitation=+The+fraud+case.+&cond_confidentiality=yes\
+              &cond_deletion_days=90&cond_free_text=No+onward+transfer.%0D%0A%0D%0ANo+publication.",
+        );
+        let input = decision_input(&form).expect("valid");
+        let typed: Vec<Condition> = input.conditions.into_iter().map(Condition::from).collect();
+        assert_eq!(
+            typed,
+            [
+                Condition::UseLimitation {
+                    purposes: "The fraud case.".into()
+                },
+                Condition::Confidentiality { text: None },
+                Condition::DeletionAfter { days: 90 },
+                Condition::FreeText {
+                    text: "No onward transfer.".into()
+                },
+                Condition::FreeText {
+                    text: "No publication.".into()
+                },
+            ]
+        );
+        let refuse = decision_form(b"decision=refuse&reason=x&cond_use_limitation=The+fraud+case.");
+        assert!(decision_input(&refuse).unwrap().conditions.is_empty());
+        let bad = decision_form(b"decision=execute&reason=x&cond_deletion_days=soon");
+        assert_eq!(decision_input(&bad).unwrap_err().status, 422);
+    }
+
+    #[test]
     fn the_reclassification_form_sends_only_what_it_changes() {
         use super::request::{ReclassifyFields, reclassification_input};
         use custos_model::{MaxPenalty, OffenceCategory};
@@ -510,7 +541,7 @@ mod tests {
         #[test]
         fn any_mix_of_the_forms_fields_is_a_decision_or_a_located_refusal(
             fields in proptest::collection::vec((
-                proptest::sample::select(vec!["csrf", "decision", "reason", "internal_note", "message", "grounds", "category", "period_from", "period_to", "confidentiality_until", "finding_code", "finding_reason"]),
+                proptest::sample::select(vec!["csrf", "decision", "reason", "internal_note", "message", "grounds", "category", "period_from", "period_to", "confidentiality_until", "finding_code", "finding_reason", "cond_use_limitation", "cond_confidentiality", "cond_deletion_days", "cond_free_text"]),
                 proptest::sample::select(vec!["", "execute", "execute_narrowed", "request_information", "refuse", "subscriber", "2026-01-01T00:00:00Z", "x", "too-many-targets"]),
             ), 0..12),
         ) {

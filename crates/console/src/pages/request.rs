@@ -2,6 +2,7 @@
 //! renew a hold, decide a request to extend secrecy.
 
 use super::*;
+use custos_service::ops::{AcceptanceState, ConditionsStatus};
 
 /// A choosable ground (a finding of the assessment).
 #[derive(Debug, Clone)]
@@ -42,6 +43,12 @@ pub struct DecisionForm {
     pub confidentiality_until: String,
     pub has_period: bool,
     pub has_confidentiality: bool,
+    /// Conditions of an execution (the requester must accept them before any release).
+    pub cond_use_limitation: String,
+    pub cond_confidentiality: bool,
+    pub cond_confidentiality_text: String,
+    pub cond_deletion_days: String,
+    pub cond_free_text: String,
 }
 
 /// The decision form as posted: one value per field, but every ground and category checked.
@@ -62,6 +69,13 @@ pub struct DecisionFields {
     /// The referred findings' codes, each followed by its reason in `finding_reason`.
     pub(super) finding_code: Vec<String>,
     pub(super) finding_reason: Vec<String>,
+    /// Conditions: the purposes (specialty), confidentiality (checked, with optional words),
+    /// deletion after N days, and free-text conditions one per line.
+    pub(super) cond_use_limitation: String,
+    pub(super) cond_confidentiality: String,
+    pub(super) cond_confidentiality_text: String,
+    pub(super) cond_deletion_days: String,
+    pub(super) cond_free_text: String,
 }
 
 /// The reclassification form: for each offence in order its index, category and maximum
@@ -256,6 +270,8 @@ struct RequestPage {
     comparison: Vec<CompareRow>,
     timeline: Vec<EventRow>,
     decision: Option<String>,
+    /// The execution's conditions and their acceptance.
+    conditions: Option<String>,
     can_decide: bool,
     form: DecisionForm,
     classification: Vec<ClassificationRow>,
@@ -319,6 +335,36 @@ fn check_signature(
         }
         Err(e) => (false, format!("the signature does not verify: {e}")),
     }
+}
+
+/// The conditions of the execution and whether the requesting authority accepted them.
+fn conditions_text(case: &Case, st: &ConditionsStatus) -> String {
+    let list: Vec<String> = case
+        .decision
+        .iter()
+        .flat_map(|d| d.conditions.iter().map(|c| c.describe()))
+        .collect();
+    let state = match (st.state, st.answered_at) {
+        (AcceptanceState::Accepted, Some(at)) => {
+            format!(
+                "accepted by the requesting authority on {}",
+                views::when(at)
+            )
+        }
+        (AcceptanceState::Declined, at) => format!(
+            "declined by the requesting authority{}: {}; no evidence is released",
+            at.map(|t| format!(" on {}", views::when(t)))
+                .unwrap_or_default(),
+            st.reason.as_deref().unwrap_or("")
+        ),
+        _ => "not yet accepted by the requesting authority; no evidence is released before".into(),
+    };
+    format!(
+        "Conditions: {}. {} (SHA-256 {}).",
+        list.join("; "),
+        state,
+        st.sha256
+    )
 }
 
 fn decision_text(d: &RecordedDecision) -> String {
@@ -413,6 +459,7 @@ fn default_form(r: &Request, a: &Assessment) -> DecisionForm {
         confidentiality_until: until.map(|t| t.to_string()).unwrap_or_default(),
         has_period: r.period.is_some(),
         has_confidentiality: asked_until.is_some(),
+        ..DecisionForm::default()
     }
 }
 
@@ -421,6 +468,11 @@ fn sent_form(mut form: DecisionForm, sent: &DecisionFields) -> DecisionForm {
     form.decision = sent.decision.clone();
     form.reason = sent.reason.clone();
     form.internal_note = sent.internal_note.clone();
+    form.cond_use_limitation = sent.cond_use_limitation.clone();
+    form.cond_confidentiality = !sent.cond_confidentiality.is_empty();
+    form.cond_confidentiality_text = sent.cond_confidentiality_text.clone();
+    form.cond_deletion_days = sent.cond_deletion_days.clone();
+    form.cond_free_text = sent.cond_free_text.clone();
     form.message = sent.message.clone();
     for g in &mut form.grounds {
         g.checked = sent.grounds.contains(&g.code);
@@ -542,6 +594,10 @@ async fn request_view(
         })
         .collect();
     let decision = case.decision.as_ref().map(decision_text);
+    let conditions = query
+        .conditions_status(&case)
+        .await?
+        .map(|st| conditions_text(&case, &st));
     let pending = case.pending_decision.clone();
     let can_change = v.can_change();
     let can_decide = can_change
@@ -769,6 +825,7 @@ async fn request_view(
         comparison: views::comparison(&request, &assessment),
         timeline,
         decision,
+        conditions,
         can_decide,
         form,
         classification,
@@ -916,6 +973,39 @@ async fn refused(c: &Console, v: &Viewer, case_id: i64, sent: Sent<'_>, p: &Prob
     }
 }
 
+/// The typed conditions the form sets (empty boxes set none); the node checks each.
+fn conditions_of(form: &DecisionFields) -> Result<Vec<Value>, Problem> {
+    let mut out = Vec::new();
+    let purposes = form.cond_use_limitation.trim();
+    if !purposes.is_empty() {
+        out.push(json!({"kind": "use_limitation", "purposes": purposes}));
+    }
+    if !form.cond_confidentiality.is_empty() {
+        let text = form.cond_confidentiality_text.trim();
+        out.push(if text.is_empty() {
+            json!({"kind": "confidentiality"})
+        } else {
+            json!({"kind": "confidentiality", "text": text})
+        });
+    }
+    let days = form.cond_deletion_days.trim();
+    if !days.is_empty() {
+        let n: u32 = days.parse().map_err(|_| {
+            Problem::unprocessable(
+                "invalid-decision",
+                format!("$.conditions: deletion after {days:?} days is not a whole number of days"),
+            )
+        })?;
+        out.push(json!({"kind": "deletion_after", "days": n}));
+    }
+    for line in form.cond_free_text.lines().map(str::trim) {
+        if !line.is_empty() {
+            out.push(json!({"kind": "free_text", "text": line}));
+        }
+    }
+    Ok(out)
+}
+
 /// The decision as the API takes it, built from the form (so the API's own checks apply).
 pub(super) fn decision_input(form: &DecisionFields) -> Result<DecisionInput, Problem> {
     let decision = form.decision.as_str();
@@ -945,6 +1035,12 @@ pub(super) fn decision_input(form: &DecisionFields) -> Result<DecisionInput, Pro
     }
     if !form.internal_note.trim().is_empty() {
         v["internal_note"] = json!(form.internal_note);
+    }
+    if matches!(decision, "execute" | "execute_narrowed") {
+        let conditions = conditions_of(form)?;
+        if !conditions.is_empty() {
+            v["conditions"] = Value::Array(conditions);
+        }
     }
     if decision == "execute_narrowed" {
         let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());

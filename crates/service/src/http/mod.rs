@@ -13,6 +13,7 @@
 //! * [`evidence`] — a case's evidence packages: list, hand-over, upload.
 //! * `extensions.rs` — requests to extend a deadline (the authority's, signed) and their
 //!   decision by a reviewer; the notice to the person concerned as it would be sent.
+//! * `conditions.rs` — the requesting authority's signed acceptance of an execution's conditions.
 //! * [`extract`] — who is calling, as axum extractors.
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ use crate::wire::{
     Jwk, LoggedEvent, NoticeView,
 };
 
+mod conditions;
 mod directory;
 mod emergency;
 pub mod evidence;
@@ -92,6 +94,8 @@ use self::requests::{
         extensions::pending,
         extensions::decide,
         extensions::notice,
+        // conditions.rs
+        conditions::accept,
         // emergency.rs
         emergency::confirm,
         // evidence.rs (listed qualified: its operations are tagged `evidence`)
@@ -136,6 +140,11 @@ use self::requests::{
         crate::wire::ConsultationThread,
         crate::wire::CaseAnswer,
         crate::ops::Communicated,
+        crate::ops::Condition,
+        crate::ops::AcceptanceInput,
+        crate::ops::AcceptanceAnswer,
+        crate::ops::AcceptanceState,
+        crate::ops::ConditionsStatus,
         crate::ops::ReplyStatus,
         CaseEvents,
         EventView,
@@ -335,6 +344,10 @@ pub fn router(node: Arc<Node>) -> Router {
             post(extensions::decide),
         )
         .route("/v1/requests/{case}/notice", get(extensions::notice))
+        .route(
+            "/v1/requests/{case}/conditions/acceptance",
+            post(conditions::accept),
+        )
         .route("/v1/requests/{case}/confirmation", post(emergency::confirm))
         .route("/v1/extensions", get(extensions::pending))
         .route("/v1/holds", get(directory::list_holds))

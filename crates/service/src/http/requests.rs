@@ -200,7 +200,12 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
             .transpose()?,
         _ => None,
     };
+    let conditions = match executed {
+        Some(_) => crate::ops::conditions::status_of(&node.store, c).await?,
+        None => None,
+    };
     Ok(Reply {
+        conditions,
         format: REPLY_FORMAT.to_owned(),
         case: c.case_id,
         request_id: c.request_id.clone(),

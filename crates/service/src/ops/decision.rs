@@ -19,13 +19,14 @@
 
 use super::Case;
 use custos_model::EventType;
-use custos_model::{DataCategories, Outcome, Period, Request, Severity};
+use custos_model::{DataCategories, Outcome, Period, Request, Severity, TargetValue};
 use custos_store::{Batch, CaseStatus, Hold, Notice, Role, User};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
 
+use super::conditions::{Condition, ConditionInput};
 use super::lifecycle::LifecycleRules;
 use super::reply::{Communicated, communicate};
 use super::{Appended, days, emit, internal, load_case, require_role};
@@ -89,6 +90,17 @@ pub struct NarrowedTerms {
     /// End of confidentiality (no later than asked).
     #[schema(value_type = Option<String>, format = DateTime)]
     pub confidentiality_until: Option<Timestamp>,
+    /// Execute in part: the target values produced, a non-empty subset of the request's
+    /// targets, each once; absent, every target. Target identifiers are personal data: they
+    /// stay in the case and its private events, never in logs, notices or public leaves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::targets)]
+    pub targets: Option<Vec<TargetValue>>,
+    /// Why each target is or is not produced (optional): target value → reason, each a target
+    /// of the request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(schema_with = schema::target_reasons)]
+    pub target_reasons: BTreeMap<TargetValue, String>,
 }
 
 /// A reviewer's decision as submitted.
@@ -110,11 +122,13 @@ pub struct DecisionInput {
     /// For `request_information`: the message to the requester.
     #[serde(default)]
     pub message: Option<String>,
-    /// For `execute` and `execute_narrowed`: conditions on the use of what is handed over
-    /// (e.g. "to be used only in the investigation named"), one per entry; the requester reads
-    /// them in its reply.
+    /// For `execute` and `execute_narrowed`: conditions on the use of what is handed over, one
+    /// per entry, typed (`kind`: `use_limitation`, `confidentiality`, `deletion_after`,
+    /// `free_text`) or a plain string (free text). The requester reads them in its reply and must
+    /// accept them by signature before any evidence is released.
     #[serde(default)]
-    pub conditions: Vec<String>,
+    #[schema(schema_with = super::conditions::input_schema)]
+    pub conditions: Vec<ConditionInput>,
     /// The assessment's findings (their codes) the decision rests on, e.g. the grounds of a
     /// refusal. Each must be a finding of the case's assessment.
     #[serde(default)]
@@ -147,7 +161,7 @@ pub struct RecordedDecision {
     pub narrowed: Option<NarrowedTerms>,
     /// Conditions on the use of what is handed over.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<String>,
+    pub conditions: Vec<Condition>,
     /// Findings of the assessment the decision rests on (codes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grounds: Vec<String>,
@@ -268,17 +282,24 @@ pub async fn decide(
     );
     let mut conditions = Vec::new();
     for (i, c) in input.conditions.iter().enumerate() {
-        let c = c.trim();
         if !executes {
             return Err(field(
                 "$.conditions",
                 "conditions belong only to an execute or execute_narrowed decision",
             ));
         }
-        if c.is_empty() {
-            return Err(field(&format!("$.conditions[{i}]"), "a condition is blank"));
-        }
-        conditions.push(c.to_owned());
+        // A plain string has no field to point into.
+        let plain = matches!(c, ConditionInput::Text(_));
+        let c = Condition::from(c.clone()).checked().map_err(|(at, what)| {
+            let at = if plain { "" } else { at };
+            let what = if plain {
+                "a condition is blank"
+            } else {
+                what.as_str()
+            };
+            field(&format!("$.conditions[{i}]{at}"), what)
+        })?;
+        conditions.push(c);
     }
     let decision = RecordedDecision {
         decision: input.decision,
@@ -620,6 +641,8 @@ fn proposed_narrowing(case: &Case) -> Result<NarrowedTerms, Problem> {
             data_categories: n.data_categories,
             period: n.period,
             confidentiality_until: n.confidentiality_until,
+            targets: None,
+            target_reasons: Default::default(),
         }),
         None => Err(field(
             "$.narrowed",
@@ -629,6 +652,54 @@ fn proposed_narrowing(case: &Case) -> Result<NarrowedTerms, Problem> {
             ),
         )),
     }
+}
+
+/// Execute in part: the targets kept must be a non-empty subset of the request's, each once,
+/// and every reason must concern a target of the request. Problems name the position, never the
+/// identifier (personal data).
+fn check_targets(request: &Request, terms: &NarrowedTerms) -> Result<(), Problem> {
+    let asked = |v: &TargetValue| request.targets.iter().any(|t| &t.value == v);
+    if let Some(kept) = &terms.targets {
+        if kept.is_empty() {
+            return Err(field(
+                "$.narrowed.targets",
+                "produce for at least one target, or refuse",
+            ));
+        }
+        for (i, v) in kept.iter().enumerate() {
+            if !asked(v) {
+                return Err(field(
+                    &format!("$.narrowed.targets[{i}]"),
+                    "is not a target of the request; narrowing can only remove targets",
+                ));
+            }
+            if kept[..i].contains(v) {
+                return Err(field(
+                    &format!("$.narrowed.targets[{i}]"),
+                    "names a target a second time",
+                ));
+            }
+        }
+    }
+    for (n, (v, reason)) in terms.target_reasons.iter().enumerate() {
+        // Keys are identifiers: the pointer names the object and the detail the key's rank.
+        if !asked(v) {
+            return Err(field(
+                "$.narrowed.target_reasons",
+                &format!(
+                    "key {} (in sorted order) is not a target of the request",
+                    n + 1
+                ),
+            ));
+        }
+        if reason.trim().is_empty() {
+            return Err(field(
+                "$.narrowed.target_reasons",
+                &format!("the reason of key {} (in sorted order) is blank", n + 1),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses terms that would hand over more than was asked.
@@ -667,6 +738,7 @@ pub fn check_narrows(request: &Request, terms: &NarrowedTerms) -> Result<(), Pro
             "the request names a period; the narrowed terms must too",
         ));
     }
+    check_targets(request, terms)?;
     let asked_until = request
         .confidentiality
         .as_ref()
@@ -718,6 +790,36 @@ pub(crate) mod schema {
             .min_items(Some(1))
             .max_items(Some(custos_model::DataCategory::ALL.len()))
             .unique_items(true)
+            .build()
+    }
+
+    /// A target value: 1 to 512 characters.
+    fn target_value() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(512))
+    }
+
+    /// `Option<Vec<TargetValue>>`: the target values produced, or null (every target).
+    pub fn targets() -> Array {
+        ArrayBuilder::new()
+            .schema_type(SchemaType::Array(vec![Type::Array, Type::Null]))
+            .items(target_value())
+            .build()
+    }
+
+    /// `BTreeMap<TargetValue, String>`: target value → reason.
+    pub fn target_reasons() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property_names(Some(target_value()))
+            .additional_properties(Some(AdditionalProperties::RefOr(
+                utoipa::openapi::Schema::Object(
+                    ObjectBuilder::new().schema_type(Type::String).build(),
+                )
+                .into(),
+            )))
             .build()
     }
 

@@ -100,6 +100,10 @@ pub async fn record_delivered(
         .await?
         .filter(|e| e.destroyed_at.is_none())
         .ok_or_else(|| Problem::not_found(format!("no package {package_sha256}")))?;
+    // Nothing leaves before the execution's conditions are accepted (UNCC art. 40).
+    if let Some(case) = b.case::<Documents>(e.case_id).await? {
+        super::conditions::require_accepted(b, &case).await?;
+    }
     emit(
         b,
         out,

@@ -46,6 +46,7 @@
 //! * a reviewer may consult the requester before refusing or granting on conditions; it
 //!   answers signed, and the case comes back at the answer or the date (see [`consultation`]).
 
+pub mod conditions;
 pub mod consultation;
 pub mod decision;
 pub mod directory;
@@ -60,6 +61,10 @@ pub mod reclassification;
 pub mod reply;
 pub mod withdrawal;
 
+pub use conditions::{
+    AcceptanceAnswer, AcceptanceInput, AcceptanceState, Condition, ConditionInput,
+    ConditionsStatus, TypedCondition, answer_conditions, conditions_sha256,
+};
 pub use consultation::{
     ConsultationAnswer, ConsultationAnswerInput, ConsultationInput, answer_consultation, consult,
 };

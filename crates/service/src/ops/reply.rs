@@ -96,7 +96,7 @@ pub struct Communicated {
     pub handed_over: Option<NarrowedTerms>,
     /// Conditions on the use of what is handed over.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<String>,
+    pub conditions: Vec<super::conditions::Condition>,
     /// When it was communicated.
     #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
@@ -168,6 +168,8 @@ pub fn requester_sees(kind: EventType) -> bool {
             | EventType::EvidenceSealed
             | EventType::EvidenceDelivered
             | EventType::EvidenceDestroyed
+            | EventType::ConditionsAccepted
+            | EventType::ConditionsDeclined
     )
 }
 
