@@ -374,12 +374,7 @@ pub(super) async fn withdraw(
 ) -> ApiResult<Json<Reply>> {
     let (authority, payload, jws) = signed_body(&node, &headers, body).await?;
     let input: WithdrawalInput = json_body(&payload)?;
-    let withdrawal = Withdrawal {
-        authority,
-        jws,
-        payload_sha256: custos_ledger::Hash(Sha256::digest(&payload).into()),
-        input,
-    };
+    let withdrawal = Withdrawal::new(authority, jws, &payload, input);
     let case = node
         .writer
         .call(|reply| Job::Withdraw {
@@ -687,12 +682,7 @@ pub(super) async fn answer_consultation(
 ) -> ApiResult<Json<Reply>> {
     let (authority, payload, jws) = signed_body(&node, &headers, body).await?;
     let input: ConsultationAnswerInput = json_body(&payload)?;
-    let answer = ConsultationAnswer {
-        authority,
-        jws,
-        payload_sha256: custos_ledger::Hash(Sha256::digest(&payload).into()),
-        input,
-    };
+    let answer = ConsultationAnswer::new(authority, jws, &payload, input);
     let case = node
         .writer
         .call(|reply| Job::AnswerConsultation {

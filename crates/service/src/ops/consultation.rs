@@ -16,7 +16,6 @@
 //!   while it lasts no decision is recorded, and the requester may still withdraw;
 //! * only the case's own authority answers, signed (another authority: 404).
 
-use custos_ledger::Hash;
 use custos_model::EventType;
 use custos_store::{Authority, Batch, CaseStatus, Role, User};
 use jiff::Timestamp;
@@ -52,17 +51,7 @@ pub struct ConsultationAnswerInput {
 }
 
 /// A verified answer: who signed it, the JWS as received, and its payload.
-#[derive(Debug, Clone)]
-pub struct ConsultationAnswer {
-    /// The signer as the directory had it when the signature was checked.
-    pub authority: Authority,
-    /// The compact JWS, kept in the log so the audit can check the signature again.
-    pub jws: String,
-    /// SHA-256 of the signed payload.
-    pub payload_sha256: Hash,
-    /// The payload, parsed.
-    pub input: ConsultationAnswerInput,
-}
+pub type ConsultationAnswer = super::Signed<ConsultationAnswerInput>;
 
 fn field(pointer: &str, detail: &str) -> Problem {
     let mut p = Problem::unprocessable("invalid-consultation", format!("{pointer}: {detail}"));

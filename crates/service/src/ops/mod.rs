@@ -61,6 +61,30 @@ pub mod reclassification;
 pub mod reply;
 pub mod withdrawal;
 
+/// A requester's signed message, verified: the signer as the directory had it when the signature
+/// was checked, the compact JWS as received (kept in the log so the audit can check the signature
+/// again), the SHA-256 of the signed payload, and the payload parsed as `T`.
+#[derive(Debug, Clone)]
+pub struct Signed<T> {
+    pub authority: custos_store::Authority,
+    pub jws: String,
+    pub payload_sha256: custos_ledger::Hash,
+    pub input: T,
+}
+
+impl<T> Signed<T> {
+    /// The message whose payload bytes are `payload`, parsed as `input`.
+    pub fn new(authority: custos_store::Authority, jws: String, payload: &[u8], input: T) -> Self {
+        use sha2::Digest as _;
+        Signed {
+            authority,
+            jws,
+            payload_sha256: custos_ledger::Hash(sha2::Sha256::digest(payload).into()),
+            input,
+        }
+    }
+}
+
 pub use conditions::{
     AcceptanceAnswer, AcceptanceInput, AcceptanceState, Condition, ConditionInput,
     ConditionsStatus, TypedCondition, answer_conditions, conditions_sha256,

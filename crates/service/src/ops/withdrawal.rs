@@ -17,7 +17,6 @@
 //!   left to keep it for. Today holds start only at execution, after which withdrawal is
 //!   refused, so this matters only to holds a later move keeps before execution.
 
-use custos_ledger::Hash;
 use custos_model::EventType;
 use custos_store::{Authority, Batch, CaseStatus};
 use jiff::Timestamp;
@@ -40,17 +39,7 @@ pub struct WithdrawalInput {
 }
 
 /// A verified withdrawal: who signed it, the JWS as received, and its payload.
-#[derive(Debug, Clone)]
-pub struct Withdrawal {
-    /// The signer as the directory had it when the signature was checked.
-    pub authority: Authority,
-    /// The compact JWS, kept in the log so the audit can check the signature again.
-    pub jws: String,
-    /// SHA-256 of the signed payload.
-    pub payload_sha256: Hash,
-    /// The payload, parsed.
-    pub input: WithdrawalInput,
-}
+pub type Withdrawal = super::Signed<WithdrawalInput>;
 
 /// The statuses from which a requester may withdraw: every one before a decision is carried out.
 pub const WITHDRAWABLE: [CaseStatus; 5] = [
