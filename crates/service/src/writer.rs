@@ -299,14 +299,7 @@ impl Job {
                 reply,
             } => task(reply, move |b, out, cx, now| {
                 Box::pin(async move {
-                    // Revocation re-checked under the write lock, against the log's directory.
-                    let kid = &answer.authority.kid;
-                    let current = cx.directory.authority(kid).ok_or_else(|| {
-                        Problem::forbidden(
-                            "unknown-key",
-                            format!("the key {kid} is not in the log's directory"),
-                        )
-                    })?;
+                    let current = cx.logged_authority(&answer.authority.kid)?;
                     ops::answer_consultation(b, out, case_id, &answer, &current, now).await
                 })
             }),
@@ -324,14 +317,7 @@ impl Job {
                 reply,
             } => task(reply, move |b, out, cx, now| {
                 Box::pin(async move {
-                    // Revocation re-checked under the write lock, against the log's directory.
-                    let kid = &withdrawal.authority.kid;
-                    let current = cx.directory.authority(kid).ok_or_else(|| {
-                        Problem::forbidden(
-                            "unknown-key",
-                            format!("the key {kid} is not in the log's directory"),
-                        )
-                    })?;
+                    let current = cx.logged_authority(&withdrawal.authority.kid)?;
                     ops::withdraw(b, out, case_id, &withdrawal, &current, now).await
                 })
             }),
@@ -342,13 +328,7 @@ impl Job {
                 reply,
             } => task(reply, move |b, out, cx, now| {
                 Box::pin(async move {
-                    // Revocation re-checked under the write lock, against the log's directory.
-                    let current = cx.directory.authority(&authority.kid).ok_or_else(|| {
-                        Problem::forbidden(
-                            "unknown-key",
-                            format!("the key {} is not in the log's directory", authority.kid),
-                        )
-                    })?;
+                    let current = cx.logged_authority(&authority.kid)?;
                     ops::request_extension(b, out, &cx.rules, case_id, &current, &input, now).await
                 })
             }),
@@ -359,13 +339,7 @@ impl Job {
                 reply,
             } => task(reply, move |b, out, cx, now| {
                 Box::pin(async move {
-                    // Revocation re-checked under the write lock, against the log's directory.
-                    let current = cx.directory.authority(&authority.kid).ok_or_else(|| {
-                        Problem::forbidden(
-                            "unknown-key",
-                            format!("the key {} is not in the log's directory", authority.kid),
-                        )
-                    })?;
+                    let current = cx.logged_authority(&authority.kid)?;
                     ops::answer_conditions(b, out, case_id, &current, &input, now).await
                 })
             }),
@@ -590,6 +564,19 @@ impl std::fmt::Debug for WriterContext {
             .field("dir", &self.dir)
             .field("clock", &self.clock)
             .finish_non_exhaustive()
+    }
+}
+
+impl WriterContext {
+    /// The authority `kid` as the log's directory has it now: revocation is checked again under
+    /// the write lock, whatever the handler saw when it verified the signature.
+    fn logged_authority(&self, kid: &str) -> Result<Authority, Problem> {
+        self.directory.authority(kid).ok_or_else(|| {
+            Problem::forbidden(
+                "unknown-key",
+                format!("the key {kid} is not in the log's directory"),
+            )
+        })
     }
 }
 
