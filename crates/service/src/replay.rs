@@ -1459,87 +1459,57 @@ impl Projections {
             t.cases.iter().map(|c| &c.case_id),
         );
 
-        for h in &t.holds {
-            match self.holds.get(&h.case_id) {
-                None => differ(format!(
-                    "holds: case {} has a hold no event started",
-                    h.case_id
-                )),
-                Some(l) if l != h => differ(format!(
-                    "holds: the hold of case {} differs from its events",
-                    h.case_id
-                )),
-                Some(_) => {}
-            }
-        }
-        missing(
+        compare(
             &mut differ,
             "holds",
-            self.holds.keys(),
-            t.holds.iter().map(|h| &h.case_id),
+            &self.holds,
+            &t.holds,
+            |h| h.case_id,
+            |h| format!("case {} has a hold no event started", h.case_id),
+            |h| format!("the hold of case {} differs from its events", h.case_id),
         );
-
-        for n in &t.notices {
-            match self.notices.get(&n.case_id) {
-                None => differ(format!(
-                    "notices: case {} has a notice no decision owed",
-                    n.case_id
-                )),
-                // Every delivery attempt is logged (notice.sent, notice.failed).
-                Some(l) if l != n => {
-                    differ(format!(
-                        "notices: the notice of case {} differs from its events",
-                        n.case_id
-                    ));
-                }
-                Some(_) => {}
-            }
-        }
-        missing(
+        // Every delivery attempt is logged (notice.sent, notice.failed), so whole rows compare.
+        compare(
             &mut differ,
             "notices",
-            self.notices.keys(),
-            t.notices.iter().map(|n| &n.case_id),
+            &self.notices,
+            &t.notices,
+            |n| n.case_id,
+            |n| format!("case {} has a notice no decision owed", n.case_id),
+            |n| format!("the notice of case {} differs from its events", n.case_id),
         );
-
-        for x in &t.extensions {
-            match self.extensions.get(&x.extension_id) {
-                None => differ(format!(
-                    "extensions: extension {} (case {}) is in the table but no event asked it",
-                    x.extension_id, x.case_id
-                )),
-                Some(l) if l != x => differ(format!(
-                    "extensions: extension {} of case {} differs from its events",
-                    x.extension_id, x.case_id
-                )),
-                Some(_) => {}
-            }
-        }
-        missing(
+        compare(
             &mut differ,
             "extensions",
-            self.extensions.keys(),
-            t.extensions.iter().map(|x| &x.extension_id),
+            &self.extensions,
+            &t.extensions,
+            |x| x.extension_id,
+            |x| {
+                format!(
+                    "extension {} (case {}) is in the table but no event asked it",
+                    x.extension_id, x.case_id
+                )
+            },
+            |x| {
+                format!(
+                    "extension {} of case {} differs from its events",
+                    x.extension_id, x.case_id
+                )
+            },
         );
-
-        for p in &t.evidence {
-            match self.evidence.get(&p.package_sha256) {
-                None => differ(format!(
-                    "evidence: package {} is in the table but no event sealed it",
-                    p.package_sha256
-                )),
-                Some(l) if l != p => differ(format!(
-                    "evidence: package {} differs from its events",
-                    p.package_sha256
-                )),
-                Some(_) => {}
-            }
-        }
-        missing(
+        compare(
             &mut differ,
             "evidence",
-            self.evidence.keys(),
-            t.evidence.iter().map(|p| &p.package_sha256),
+            &self.evidence,
+            &t.evidence,
+            |p| p.package_sha256.clone(),
+            |p| {
+                format!(
+                    "package {} is in the table but no event sealed it",
+                    p.package_sha256
+                )
+            },
+            |p| format!("package {} differs from its events", p.package_sha256),
         );
         out
     }
@@ -1587,6 +1557,28 @@ fn told_differences(told: &Communicated, expected: &Communicated) -> Vec<&'stati
 
 fn revoked_words(at: Option<Timestamp>) -> String {
     at.map_or_else(|| "not revoked".to_owned(), |t| format!("revoked on {t}"))
+}
+
+/// Compares a table's rows with the rows the events give, by key: a row no event explains, a row
+/// that differs, and (through [`missing`]) a logged row the table lacks.
+fn compare<K: Ord + std::fmt::Display, V: PartialEq>(
+    differ: &mut impl FnMut(String),
+    table: &str,
+    logged: &std::collections::BTreeMap<K, V>,
+    stored: &[V],
+    key: impl Fn(&V) -> K,
+    unexplained: impl Fn(&V) -> String,
+    differs: impl Fn(&V) -> String,
+) {
+    for row in stored {
+        match logged.get(&key(row)) {
+            None => differ(format!("{table}: {}", unexplained(row))),
+            Some(l) if l != row => differ(format!("{table}: {}", differs(row))),
+            Some(_) => {}
+        }
+    }
+    let keys: Vec<K> = stored.iter().map(&key).collect();
+    missing(differ, table, logged.keys(), keys.iter());
 }
 
 fn missing<'a, K: Ord + std::fmt::Display + 'a>(
