@@ -650,6 +650,7 @@ pub fn category_choices(r: &Request, a: &Assessment) -> Vec<(DataCategory, bool)
 pub fn extension_kind(kind: custos_service::query::ExtensionKind) -> &'static str {
     match kind {
         custos_service::query::ExtensionKind::Confidentiality => "End of confidentiality",
+        custos_service::query::ExtensionKind::Preservation => "Preservation hold (renewal)",
     }
 }
 

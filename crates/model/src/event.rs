@@ -87,6 +87,15 @@ pub enum EventType {
     #[serde(rename = "preservation.released")]
     #[strum(serialize = "preservation.released")]
     PreservationReleased,
+    /// A follow-up request was linked to the preservation request it names in `follows`
+    /// (logged on the follow-up's case, with the arrival).
+    #[serde(rename = "preservation.followed")]
+    #[strum(serialize = "preservation.followed")]
+    PreservationFollowed,
+    /// The requester was warned that its hold lapses soon (the scheduler, once per end date).
+    #[serde(rename = "preservation.lapse_warned")]
+    #[strum(serialize = "preservation.lapse_warned")]
+    PreservationLapseWarned,
     #[serde(rename = "confidentiality.ended")]
     #[strum(serialize = "confidentiality.ended")]
     ConfidentialityEnded,

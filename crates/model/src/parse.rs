@@ -10,6 +10,8 @@ use std::fmt;
 use serde_path_to_error::Segment;
 
 use crate::request::{MAX_TARGETS, Request};
+#[cfg(test)]
+use crate::request::RequestId;
 
 /// One thing wrong with a request, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +120,13 @@ pub fn validate(request: &Request) -> Result<(), InvalidRequest> {
                 "from is after to ({} > {}); the period must start before it ends",
                 period.from, period.to
             ),
+        );
+    }
+    if request.follows.as_ref() == Some(&request.id) {
+        problem(
+            "$.follows",
+            "a request cannot follow itself; give the id of the earlier preservation request"
+                .to_owned(),
         );
     }
     if problems.is_empty() {
@@ -408,6 +417,20 @@ mod tests {
         let paths: Vec<_> = e.problems.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(paths, ["$.investigation.offences", "$.targets", "$.period"]);
         assert!(e.to_string().contains("$.period: from is after to"));
+    }
+
+    #[test]
+    fn follows_names_an_earlier_request() {
+        let r = parse_request(with(r#"{"follows": "XA-PRES-1"}"#).as_bytes()).unwrap();
+        assert_eq!(r.follows.as_ref().map(RequestId::as_str), Some("XA-PRES-1"));
+        let e = problem_of(&with(r#"{"follows": "not an id!"}"#));
+        assert!(e.starts_with("$.follows: "), "{e}");
+        let own = serde_json::from_str::<serde_json::Value>(MINIMAL).unwrap()["id"].clone();
+        let e = problem_of(&with(&format!(r#"{{"follows": {own}}}"#)));
+        assert!(e.starts_with("$.follows: a request cannot follow itself"), "{e}");
+        // Any other unknown field is still refused.
+        let e = problem_of(&with(r#"{"followz": "XA-PRES-1"}"#));
+        assert!(e.contains("unknown field"), "{e}");
     }
 
     #[test]

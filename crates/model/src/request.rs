@@ -56,6 +56,11 @@ pub struct Request {
     pub necessity: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mla_followup_intended: Option<bool>,
+    /// The id of the earlier preservation request (of the same authority, at the same node)
+    /// that this request follows up: the node links the two cases and keeps the hold while
+    /// this one is pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follows: Option<RequestId>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

@@ -152,6 +152,8 @@ pub fn request() -> impl Strategy<Value = Request> {
         select(AuthorityKind::ALL.to_vec()),
         (text(), text(), proptest::collection::vec(offence(), 1..=3)),
         proptest::option::of(any::<bool>()),
+        // Never the request's own id (`[A-Z]{2}-…`): a request cannot follow itself.
+        proptest::option::of("PRES-[0-9]{1,6}"),
     );
     let body = (
         targets(),
@@ -165,7 +167,7 @@ pub fn request() -> impl Strategy<Value = Request> {
     );
     (head, body).prop_map(
         |(
-            (id, channel, measure, state, kind, (conducting, summary, offences), good_faith),
+            (id, channel, measure, state, kind, (conducting, summary, offences), good_faith, follows),
             (
                 targets,
                 data_categories,
@@ -205,6 +207,9 @@ pub fn request() -> impl Strategy<Value = Request> {
             purpose,
             necessity,
             mla_followup_intended,
+            follows: follows.map(|f| {
+                RequestId::try_from(f).unwrap_or_else(|_| unreachable!("valid by construction"))
+            }),
             emergency,
             confidentiality,
             data_protection,

@@ -61,6 +61,10 @@ pub struct LifecycleConfig {
     /// Days a preservation hold lasts, and each renewal adds (UNCC art. 42 asks at least 60).
     #[serde(default = "default_hold_days")]
     pub preservation_days: u32,
+    /// Days before a preservation hold lapses that the requester is warned
+    /// (`preservation.lapse_warned`, shown in its reply); 0: never. An operator default.
+    #[serde(default = "default_lapse_warning")]
+    pub lapse_warning_days: u32,
     /// How often the scheduler looks for due items, in seconds.
     #[serde(default = "default_tick")]
     pub scheduler_interval_seconds: u64,
@@ -100,6 +104,9 @@ pub struct HttpConfig {
     pub max_connections: usize,
 }
 
+fn default_lapse_warning() -> u32 {
+    14
+}
 fn default_listen() -> String {
     "127.0.0.1:8480".into()
 }
@@ -167,6 +174,7 @@ impl Default for LifecycleConfig {
     fn default() -> Self {
         LifecycleConfig {
             preservation_days: default_hold_days(),
+            lapse_warning_days: default_lapse_warning(),
             scheduler_interval_seconds: default_tick(),
             notice_command: None,
             evidence_retention_days: default_evidence_retention(),

@@ -151,7 +151,8 @@ impl Node {
             store.clone(),
             log.clone(),
             writer::WriterContext {
-                rules: LifecycleRules::of(config.lifecycle.preservation_days, &assessor),
+                rules: LifecycleRules::of(config.lifecycle.preservation_days, &assessor)
+                    .warning(config.lifecycle.lapse_warning_days),
                 directory: directory.clone(),
                 dir: dir.to_owned(),
                 clock: crate::clock::Clock::system(),

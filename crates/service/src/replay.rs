@@ -258,6 +258,15 @@ pub struct Projections {
     consulting: BTreeMap<i64, jiff::Timestamp>,
     /// Cases whose conditions the requesting authority accepted (by event).
     conditions_accepted: BTreeMap<i64, u64>,
+    /// Follow-ups and the preservation case each follows.
+    follows: BTreeMap<i64, i64>,
+    /// Follow-ups received whose link is not logged yet (by the event that received them).
+    unlinked: BTreeMap<i64, u64>,
+    /// The hold end each case was last warned of.
+    lapse_warned: BTreeMap<i64, Timestamp>,
+    /// Renewals granted through an extension and not yet logged as `preservation.renewed`:
+    /// the granting event and the end granted.
+    renewal_owed: BTreeMap<i64, (u64, Timestamp)>,
 }
 
 /// A received request, before its assessment makes it a case.
@@ -338,6 +347,20 @@ impl Projections {
     /// At the end of the log: a finding for every decision whose reply was never logged (the
     /// node logs it in the job that records the decision, so none is ever pending).
     pub fn finish(&mut self) {
+        for (case, seq) in std::mem::take(&mut self.unlinked) {
+            self.findings.push(Finding::new(
+                "lifecycle",
+                format!(
+                    "case {case}: the request received at event {seq} follows another, but no preservation.followed links them"
+                ),
+            ));
+        }
+        for (case, (seq, _)) in std::mem::take(&mut self.renewal_owed) {
+            self.findings.push(Finding::new(
+                "lifecycle",
+                format!("case {case}: the renewal granted at event {seq} never moved the hold"),
+            ));
+        }
         for (case, (seq, _)) in std::mem::take(&mut self.untold) {
             self.findings.push(Finding::new(
                 "reply",
@@ -466,6 +489,14 @@ impl Projections {
                 if case.authority_kid != kid {
                     return Err(format!("supplements case {id} from another authority"));
                 }
+                let old_follows = serde_json::from_str::<Request>(&case.request_json)
+                    .ok()
+                    .and_then(|r| r.follows);
+                if old_follows != request.follows {
+                    return Err(format!(
+                        "supplements case {id} with another request to follow than it was received with"
+                    ));
+                }
                 self.consulting.remove(&id);
                 let case = self.case_mut(e)?;
                 case.payload_sha256 = payload_sha256;
@@ -505,6 +536,9 @@ impl Projections {
                     };
                     set_request_fields(&mut case, &a.request);
                     self.cases.insert(id, case);
+                    if a.request.follows.is_some() {
+                        self.unlinked.insert(id, e.seq);
+                    }
                     return Ok(());
                 }
                 let case = self.case_mut(e)?;
@@ -819,22 +853,86 @@ impl Projections {
                 let who = text(body, "by")?.to_owned();
                 self.require_role(e, &who, Role::Reviewer, "renewing a hold");
                 let id = e.case_id.ok_or("names no case")?;
+                let expires_at = time(body, "expires_at")?;
+                if let Some((seq, granted)) = self.renewal_owed.remove(&id)
+                    && granted != expires_at
+                {
+                    return Err(format!(
+                        "renews the hold to {expires_at}, not to {granted} as event {seq} granted"
+                    ));
+                }
                 let hold = self
                     .holds
                     .get_mut(&id)
                     .ok_or("renews a hold never started")?;
-                hold.expires_at = time(body, "expires_at")?;
+                hold.expires_at = expires_at;
                 hold.renewals += 1;
             }
             EventType::PreservationReleased => {
                 let id = e.case_id.ok_or("names no case")?;
+                // The scheduler's release names the date that passed; a withdrawal its reason.
+                let lapsed = body.get("expired_at").is_some();
+                let keeper = self.follow_up_pending(id);
                 let hold = self
                     .holds
                     .get_mut(&id)
                     .ok_or("releases a hold never started")?;
+                if lapsed && at < hold.expires_at {
+                    return Err(format!(
+                        "releases the hold of case {id} before its date ({})",
+                        hold.expires_at
+                    ));
+                }
                 hold.released_at = Some(at);
+                if let (true, Some(follower)) = (lapsed, keeper) {
+                    self.findings.push(Finding::new(
+                        "lifecycle",
+                        format!(
+                            "event {} ({}): the hold of case {id} was released while its follow-up, case {follower}, was pending",
+                            e.seq, e.event_type
+                        ),
+                    ));
+                }
+            }
+            EventType::PreservationFollowed => {
+                self.preservation_followed(e, body)?;
+            }
+            EventType::PreservationLapseWarned => {
+                let id = e.case_id.ok_or("names no case")?;
+                let expires_at = time(body, "expires_at")?;
+                let days_before = body["days_before"]
+                    .as_i64()
+                    .ok_or("days_before is not a number")?;
+                let keeper = self.follow_up_pending(id);
+                let hold = self
+                    .holds
+                    .get(&id)
+                    .filter(|h| h.released_at.is_none())
+                    .ok_or("warns of the lapse of a hold not in force")?;
+                if hold.expires_at != expires_at {
+                    return Err(format!(
+                        "warns of a lapse on {expires_at}; the hold ends on {}",
+                        hold.expires_at
+                    ));
+                }
+                if at >= expires_at || at < expires_at - jiff::SignedDuration::from_hours(24 * days_before) {
+                    return Err(format!(
+                        "warns at {at} of a lapse on {expires_at}, not within the {days_before} days before it"
+                    ));
+                }
+                if let Some(follower) = keeper {
+                    return Err(format!(
+                        "warns of a lapse while follow-up case {follower} keeps the hold"
+                    ));
+                }
+                if self.lapse_warned.insert(id, expires_at) == Some(expires_at) {
+                    return Err(format!("warns of the lapse on {expires_at} a second time"));
+                }
+                self.holds_released(e);
             }
             EventType::ConfidentialityEnded => {
+                // An event of the scheduler's pass, after its releases.
+                self.holds_released(e);
                 let id = e.case_id.ok_or("names no case")?;
                 let n = self.notices.get_mut(&id).ok_or("no notice was owed")?;
                 n.ended_at = Some(at);
@@ -919,6 +1017,19 @@ impl Projections {
                 x.granted_until = Some(until);
                 let kind = x.kind;
                 match kind {
+                    ExtensionKind::Preservation => {
+                        if !self
+                            .holds
+                            .get(&case_id)
+                            .is_some_and(|h| h.released_at.is_none())
+                        {
+                            return Err(format!(
+                                "renews the hold of case {case_id}, which has none in force"
+                            ));
+                        }
+                        // The grant's `preservation.renewed` moves it (the next event).
+                        self.renewal_owed.insert(case_id, (e.seq, until));
+                    }
                     ExtensionKind::Confidentiality => {
                         if let Some(n) = self.notices.get_mut(&case_id) {
                             if n.ended_at.is_some() || n.sent_at.is_some() {
@@ -977,6 +1088,8 @@ impl Projections {
                 self.consulting.remove(&id);
             }
             EventType::ConsultationLapsed => {
+                // An event of the scheduler's pass, after its releases.
+                self.holds_released(e);
                 self.require_status(e, &[CaseStatus::InConsultation]);
                 let id = e.case_id.ok_or("names no case")?;
                 let answer_by = self
@@ -1026,6 +1139,8 @@ impl Projections {
                 self.postponed.insert(id, until);
             }
             EventType::RequestResumed => {
+                // An event of the scheduler's pass, after its releases.
+                self.holds_released(e);
                 self.require_status(e, &[CaseStatus::Postponed]);
                 let id = e.case_id.ok_or("names no case")?;
                 let until = self
@@ -1187,6 +1302,79 @@ impl Projections {
 
     /// A change the lifecycle does not allow from the case's logged status: the node acted on
     /// a case table that said otherwise.
+    /// The first pending follow-up of `case` (a preservation), if any: it keeps the hold.
+    fn follow_up_pending(&self, case: i64) -> Option<i64> {
+        self.follows
+            .iter()
+            .filter(|&(_, &followed)| followed == case)
+            .map(|(&follower, _)| follower)
+            .find(|f| {
+                self.cases
+                    .get(f)
+                    .is_some_and(|c| crate::ops::follow_up::pending(c.status))
+            })
+    }
+
+    /// At an event of the scheduler's pass after its releases: every hold whose date passed is
+    /// released, unless a pending follow-up keeps it.
+    fn holds_released(&mut self, e: &StoredEvent) {
+        let kept: Vec<(i64, Timestamp)> = self
+            .holds
+            .values()
+            .filter(|h| h.released_at.is_none() && h.expires_at <= e.at)
+            .map(|h| (h.case_id, h.expires_at))
+            .collect();
+        for (case, expires_at) in kept {
+            if self.follow_up_pending(case).is_none() {
+                self.findings.push(Finding::new(
+                    "lifecycle",
+                    format!(
+                        "event {} ({}): the hold of case {case} ended on {expires_at} but the scheduler kept it without a pending follow-up",
+                        e.seq, e.event_type
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// `preservation.followed`: the follow-up's request names the followed one, which is a
+    /// preservation of the same authority.
+    fn preservation_followed(&mut self, e: &StoredEvent, body: &Value) -> Result<(), String> {
+        let id = e.case_id.ok_or("names no case")?;
+        let followed = body["follows_case"]
+            .as_i64()
+            .ok_or("follows_case is not a number")?;
+        let followed_request = text(body, "follows_request_id")?.to_owned();
+        let follower = self.case_mut(e)?;
+        let names = serde_json::from_str::<Request>(&follower.request_json)
+            .ok()
+            .and_then(|r| r.follows);
+        let kid = follower.authority_kid.clone();
+        if names.as_ref().map(|f| f.as_str()) != Some(followed_request.as_str()) {
+            return Err(format!(
+                "links case {id} to request {followed_request:?}, which its request does not follow"
+            ));
+        }
+        let target = self
+            .cases
+            .get(&followed)
+            .ok_or_else(|| format!("links case {id} to case {followed}, which does not exist"))?;
+        if target.authority_kid != kid || target.request_id != followed_request {
+            return Err(format!(
+                "links case {id} to case {followed}, which is not its authority's request {followed_request:?}"
+            ));
+        }
+        if !target.measure.is_preservation() {
+            return Err(format!(
+                "links case {id} to case {followed}, which is not a preservation"
+            ));
+        }
+        if self.unlinked.remove(&id).is_none() || self.follows.insert(id, followed).is_some() {
+            return Err(format!("links case {id} a second time"));
+        }
+        Ok(())
+    }
+
     fn require_status(&mut self, e: &StoredEvent, allowed: &[CaseStatus]) {
         let Some(status) = e
             .case_id

@@ -78,6 +78,40 @@ pub struct CaseView {
     /// classification, the corrections in force, and one awaiting a second reviewer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reclassification: Option<CaseReclassification>,
+    /// The preservation case this request follows up (`follows`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follows: Option<CaseLink>,
+    /// The follow-up cases of this preservation, by number.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub followed_by: Vec<CaseLink>,
+}
+
+/// A case linked to another: a preservation and its follow-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CaseLink {
+    /// The node's case number.
+    pub case: i64,
+    /// The requester's id.
+    pub request_id: String,
+    /// Where it stands, in the reader's words (a case status for staff, the reply status
+    /// for the requester).
+    pub status: String,
+}
+
+/// A preservation hold in force, as the requester reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReplyPreservation {
+    /// The hold's end in force (renewable: `POST /v1/requests/{case}/extensions` with kind
+    /// `preservation`).
+    #[schema(value_type = String, format = DateTime)]
+    pub until: Timestamp,
+    /// When the node warned that the hold lapses at `until`, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub lapse_warned_at: Option<Timestamp>,
+    /// Follow-up requests still pending: the hold is kept for them, past `until` if need be.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept_for: Vec<CaseLink>,
 }
 
 /// What a requesting authority reads of its own request (`custos.reply/v1`): the answer to its
@@ -122,6 +156,16 @@ pub struct Reply {
     /// they are accepted; nothing is released before they are. Absent without conditions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<crate::ops::ConditionsStatus>,
+    /// For a preservation hold in force: its end, the warning before it lapses, and the
+    /// follow-ups it is kept for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preservation: Option<ReplyPreservation>,
+    /// The preservation request this one follows up (`follows`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follows: Option<CaseLink>,
+    /// The requests that follow this preservation up.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub followed_by: Vec<CaseLink>,
 }
 
 /// The confidentiality a requester asked, and the end this node can keep it to.

@@ -212,6 +212,31 @@ impl Store {
         case_by(&mut conn, "case_id = ?", CaseKey::Id(case_id)).await
     }
 
+    /// The case an authority opened under its request id, if any.
+    pub async fn find_case<D: CaseDocuments>(
+        &self,
+        kid: &str,
+        request_id: &str,
+    ) -> Result<Option<Case<D>>> {
+        let mut conn = self.pool.acquire().await?;
+        case_by(
+            &mut conn,
+            "authority_kid = ? AND request_id = ?",
+            CaseKey::Pair(kid, request_id),
+        )
+        .await
+    }
+
+    /// The cases of authority `kid` whose request names `request_id` in `follows`, by number.
+    pub async fn cases_following<D: CaseDocuments>(
+        &self,
+        kid: &str,
+        request_id: &str,
+    ) -> Result<Vec<Case<D>>> {
+        let mut conn = self.pool.acquire().await?;
+        cases_following(&mut conn, kid, request_id).await
+    }
+
     /// Cases matching `filter`, soonest deadline first.
     pub async fn cases<D: CaseDocuments>(&self, filter: &CaseFilter) -> Result<Vec<Case<D>>> {
         let mut sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE 1=1");
@@ -630,6 +655,16 @@ impl Batch {
         .await
     }
 
+    /// The cases of authority `kid` whose request names `request_id` in `follows`, by number,
+    /// as this transaction sees them.
+    pub async fn cases_following<D: CaseDocuments>(
+        &mut self,
+        kid: &str,
+        request_id: &str,
+    ) -> Result<Vec<Case<D>>> {
+        cases_following(&mut self.tx, kid, request_id).await
+    }
+
     /// Every case in `status`, by case number, as this transaction sees it.
     pub async fn cases_in_status<D: CaseDocuments>(
         &mut self,
@@ -952,6 +987,23 @@ async fn case_by<D: CaseDocuments>(
         CaseKey::Pair(kid, id) => q.bind(kid).bind(id),
     };
     Ok(q.fetch_optional(conn).await?)
+}
+
+async fn cases_following<D: CaseDocuments>(
+    conn: &mut SqliteConnection,
+    kid: &str,
+    request_id: &str,
+) -> Result<Vec<Case<D>>> {
+    // `follows` is a field of the signed request document (a follow-up's link).
+    let sql = format!(
+        "SELECT {CASE_COLUMNS} FROM cases WHERE authority_kid = ? \
+         AND json_extract(request_json, '$.follows') = ? ORDER BY case_id"
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(kid)
+        .bind(request_id)
+        .fetch_all(conn)
+        .await?)
 }
 
 const NOTICE_COLUMNS: &str =

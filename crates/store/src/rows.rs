@@ -296,7 +296,7 @@ pub struct Notice {
 }
 
 /// Which deadline a requester asks to move. One model for every such deadline: today the end of
-/// confidentiality; preservation holds and notice dates are to follow.
+/// confidentiality and the end of a preservation hold; notice dates are to follow.
 #[derive(
     Debug,
     Clone,
@@ -314,11 +314,13 @@ pub struct Notice {
 pub enum ExtensionKind {
     /// The end of confidentiality (secrecy), and with it the notice to the person concerned.
     Confidentiality,
+    /// The end of a preservation hold: a renewal (the hold is kept to the date granted).
+    Preservation,
 }
 
 impl ExtensionKind {
     /// Every kind.
-    pub const ALL: [ExtensionKind; 1] = [ExtensionKind::Confidentiality];
+    pub const ALL: [ExtensionKind; 2] = [ExtensionKind::Confidentiality, ExtensionKind::Preservation];
 
     /// The stored and serialised name.
     pub fn as_str(self) -> &'static str {

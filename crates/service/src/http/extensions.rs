@@ -175,7 +175,8 @@ pub(crate) async fn notice(
         .iter()
         .filter_map(|e| e.delivered_at)
         .min();
-    let rules = LifecycleRules::of(node.config.lifecycle.preservation_days, &node.assessor);
+    let rules = LifecycleRules::of(node.config.lifecycle.preservation_days, &node.assessor)
+        .warning(node.config.lifecycle.lapse_warning_days);
     let doc = NoticeDocument::of(
         &case,
         &rules.notices,

@@ -133,6 +133,8 @@ use self::requests::{
         crate::wire::ReplyDeadlines,
         crate::wire::ReplyPackage,
         crate::wire::ReplyWithdrawal,
+        crate::wire::ReplyPreservation,
+        crate::wire::CaseLink,
         crate::wire::ReplyPostponement,
         crate::wire::ReplySecrecyLimited,
         crate::wire::ConsultationMessage,

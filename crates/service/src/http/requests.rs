@@ -31,9 +31,9 @@ use crate::ops::{
 use crate::problem::{FieldProblem, Problem};
 use crate::query::CaseQuery;
 use crate::wire::{
-    CaseAnswer, CaseEvents, CaseView, ConsultationMessage, ConsultationParty, ConsultationThread,
+    CaseAnswer, CaseEvents, CaseLink, CaseView, ConsultationMessage, ConsultationParty, ConsultationThread,
     EventView, HoldView, LoggedEvent, Reply, ReplyDeadlines, ReplyPackage, ReplyPostponement,
-    ReplySecrecyLimited, ReplyWithdrawal,
+    ReplyPreservation, ReplySecrecyLimited, ReplyWithdrawal,
 };
 use crate::writer::Job;
 
@@ -54,7 +54,32 @@ fn case_view(c: &Case) -> ApiResult<CaseView> {
         decision: c.decision.clone(),
         pending_decision: c.pending_decision.clone(),
         reclassification: c.reclassification.clone(),
+        follows: None,
+        followed_by: Vec::new(),
     })
+}
+
+/// The staff's record of `c`, with the cases linked to it (its preservation, its follow-ups).
+pub(super) async fn staff_view(node: &Node, c: &Case) -> ApiResult<CaseView> {
+    let links = crate::ops::follow_up::links(&node.store, c).await?;
+    let link = |c: &Case| CaseLink {
+        case: c.case_id,
+        request_id: c.request_id.clone(),
+        status: c.status.as_str().to_owned(),
+    };
+    Ok(CaseView {
+        follows: links.follows.as_ref().map(link),
+        followed_by: links.followed_by.iter().map(link).collect(),
+        ..case_view(c)?
+    })
+}
+
+/// A value's JSON word (its serde name), e.g. a reply status.
+fn json_word<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// The body of a `reply.communicated` event, as far as the reply reads it.
@@ -204,7 +229,30 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
         Some(_) => crate::ops::conditions::status_of(&node.store, c).await?,
         None => None,
     };
+    let links = crate::ops::follow_up::links(&node.store, c).await?;
+    let link = |c: &Case| CaseLink {
+        case: c.case_id,
+        request_id: c.request_id.clone(),
+        status: json_word(&ReplyStatus::of(c.status)),
+    };
+    let preservation = match node.store.active_hold(c.case_id).await? {
+        Some(h) => Some(ReplyPreservation {
+            lapse_warned_at: crate::ops::follow_up::lapse_warned(&node.store, c.case_id, h.expires_at)
+                .await?,
+            until: h.expires_at,
+            kept_for: links
+                .followed_by
+                .iter()
+                .filter(|f| crate::ops::follow_up::pending(f.status))
+                .map(link)
+                .collect(),
+        }),
+        None => None,
+    };
     Ok(Reply {
+        preservation,
+        follows: links.follows.as_ref().map(link),
+        followed_by: links.followed_by.iter().map(link).collect(),
         conditions,
         format: REPLY_FORMAT.to_owned(),
         case: c.case_id,
@@ -223,7 +271,7 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
 /// A case as `caller` may read it: people the whole record, the requesting authority its reply.
 pub(super) async fn answer(node: &Node, caller: &Caller, c: &Case) -> ApiResult<CaseAnswer> {
     Ok(match caller {
-        Caller::User(_) => CaseAnswer::Staff(Box::new(case_view(c)?)),
+        Caller::User(_) => CaseAnswer::Staff(Box::new(staff_view(node, c).await?)),
         Caller::Authority(_) => CaseAnswer::Requester(Box::new(reply(node, c).await?)),
     })
 }

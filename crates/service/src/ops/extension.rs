@@ -3,8 +3,9 @@
 //! ([`request_extension`], `extension.requested`); a reviewer grants it, possibly to an earlier
 //! date, or refuses it, with a reason the requester reads ([`decide_extension`],
 //! `extension.granted` / `extension.refused`), within the profile's cap. Built for the end of
-//! confidentiality ([`ExtensionKind::Confidentiality`]); preservation holds and notice dates are
-//! further kinds of the same model.
+//! confidentiality ([`ExtensionKind::Confidentiality`]) and the renewal of a preservation hold
+//! ([`ExtensionKind::Preservation`]: a grant also logs `preservation.renewed` with the new end;
+//! no profile cap applies); notice dates are a further kind of the same model.
 //!
 //! Rules and their legal basis:
 //! * only the case's own authority may ask, and only a reviewer (not an auditor) decides: the
@@ -33,7 +34,7 @@ use crate::problem::{FieldProblem, Problem};
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtensionInput {
-    /// Which deadline (today only `confidentiality`).
+    /// Which deadline: `confidentiality`, or `preservation` (renew a hold).
     #[schema(schema_with = schema::extension_kind)]
     pub kind: ExtensionKind,
     /// The date wanted (RFC 3339): later than the deadline in force, and within the profile's
@@ -174,6 +175,32 @@ async fn deadline(
 ) -> Result<Deadline, Problem> {
     match kind {
         ExtensionKind::Confidentiality => confidentiality_end(b, case, now).await,
+        ExtensionKind::Preservation => hold_end(b, case).await,
+    }
+}
+
+/// The end of the preservation hold in force on `case`, or why there is none to renew.
+async fn hold_end(b: &mut Batch, case: &Case) -> Result<Deadline, Problem> {
+    match b.hold(case.case_id).await? {
+        Some(h) if h.released_at.is_none() => Ok(Deadline {
+            until: h.expires_at,
+            notice: None,
+        }),
+        Some(h) => Err(Problem::conflict(
+            "no-hold",
+            format!(
+                "the preservation hold of case {} was released on {}; a released hold cannot be renewed. Send a new preservation request",
+                case.case_id,
+                h.released_at.map(|t| t.to_string()).unwrap_or_default()
+            ),
+        )),
+        None => Err(Problem::conflict(
+            "no-hold",
+            format!(
+                "case {} has no preservation hold (holds start when a preservation is executed); there is none to renew",
+                case.case_id
+            ),
+        )),
     }
 }
 
@@ -257,7 +284,9 @@ pub async fn request_extension(
             ),
         ));
     }
-    within_cap(rules, "$.until", input.until, now)?;
+    if input.kind == ExtensionKind::Confidentiality {
+        within_cap(rules, "$.until", input.until, now)?;
+    }
     let event = emit_returning(
         b,
         out,
@@ -379,7 +408,9 @@ pub async fn decide_extension(
             ),
         ));
     }
-    within_cap(rules, "$.until", until, now)?;
+    if x.kind == ExtensionKind::Confidentiality {
+        within_cap(rules, "$.until", until, now)?;
+    }
     emit(
         b,
         out,
@@ -405,6 +436,28 @@ pub async fn decide_extension(
                 notice.due_at = until;
                 b.put_notice(&notice).await?;
             }
+        }
+        ExtensionKind::Preservation => {
+            // A renewal of the hold to the date granted (cf. EU Reg. 2023/1543 art. 11(1),
+            // confirmed: a preservation may be extended; UNCC art. 42: renewable).
+            let mut hold = b
+                .hold(case_id)
+                .await?
+                .ok_or_else(|| internal("the hold vanished"))?;
+            hold.expires_at = until;
+            hold.renewals += 1;
+            emit(
+                b,
+                out,
+                EventType::PreservationRenewed,
+                now,
+                Some(case_id),
+                json!({
+                    "expires_at": until.to_string(), "by": user.name, "extension": extension_id,
+                }),
+            )
+            .await?;
+            b.put_hold(&hold).await?;
         }
     }
     x.status = ExtensionStatus::Granted;

@@ -239,6 +239,7 @@ pub async fn submit(
             return Ok(SubmitOutcome::Repeated(case));
         }
         super::withdrawal::refuse_if_withdrawn(&case, "a supplement")?;
+        super::follow_up::same_link(&case, &s.request)?;
         // A supplement answers a request for information, or a consultation.
         if !matches!(
             case.status,
@@ -273,6 +274,8 @@ pub async fn submit(
         b.put_case(&case).await?;
         return Ok(SubmitOutcome::Supplemented(case));
     }
+    // Checked before anything is stored: a follow-up of an unknown case stores nothing.
+    let followed = super::follow_up::followed_case(b, &s.authority.kid, &s.request).await?;
     let case = arrived_case(b.next_case_id().await?, s);
     // The case row goes first: events reference it.
     b.put_case(&case).await?;
@@ -285,6 +288,9 @@ pub async fn submit(
         assessment_json,
     )
     .await?;
+    if let Some(followed) = followed {
+        super::follow_up::record_link(b, out, case.case_id, &followed, s.received_at).await?;
+    }
     Ok(SubmitOutcome::Created(case))
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Rules and their legal basis:
 //! * preservation holds last `preservation_days` and are renewable (UNCC art. 42, at least 60
-//!   days);
+//!   days); a hold whose follow-up is pending is kept past its date ([`super::follow_up`]);
 //! * once confidentiality ends the person concerned is due a notice, when the profile says so
 //!   (rights-first; the Convention itself has no notice duty), with what was handed over and how
 //!   to challenge it ([`super::notice`]);
@@ -30,7 +30,12 @@ pub struct LifecycleRules {
     pub notices: NoticeSettings,
     /// How far the profile lets confidentiality reach (for extensions).
     pub secrecy_cap: SecrecyCap,
+    /// Days before a hold lapses that the requester is warned (0: never).
+    pub lapse_warning_days: u32,
 }
+
+/// The default of [`LifecycleRules::lapse_warning_days`] (an operator default).
+pub const DEFAULT_LAPSE_WARNING_DAYS: u32 = 14;
 
 impl LifecycleRules {
     /// Rules with holds of `preservation_days`, the default notice text and no cap on secrecy
@@ -40,6 +45,15 @@ impl LifecycleRules {
             preservation_days,
             notices: NoticeSettings::default(),
             secrecy_cap: SecrecyCap::default(),
+            lapse_warning_days: DEFAULT_LAPSE_WARNING_DAYS,
+        }
+    }
+
+    /// The same rules, warning `days` before a hold lapses (0: never).
+    pub fn warning(self, days: u32) -> LifecycleRules {
+        LifecycleRules {
+            lapse_warning_days: days,
+            ..self
         }
     }
 
@@ -57,6 +71,7 @@ impl LifecycleRules {
                     .unwrap_or_else(|| super::notice::DEFAULT_REMEDIES.to_owned()),
             },
             secrecy_cap: SecrecyCap::of(assessor.profile()),
+            lapse_warning_days: DEFAULT_LAPSE_WARNING_DAYS,
         }
     }
 }
@@ -243,6 +258,10 @@ pub async fn tick(
     now: Timestamp,
 ) -> Result<Vec<DueNotice>, Problem> {
     for mut hold in b.expired_holds(now).await? {
+        // Kept past its date while a follow-up is pending (Budapest art. 29(7)).
+        if super::follow_up::keeping(b, &hold).await?.is_some() {
+            continue;
+        }
         emit(
             b,
             out,
@@ -257,6 +276,8 @@ pub async fn tick(
         hold.released_at = Some(now);
         b.put_hold(&hold).await?;
     }
+    // After the releases: the replay reads every later event of a pass as "holds released".
+    super::follow_up::warn_lapses(b, out, rules.lapse_warning_days, now).await?;
     super::postponement::resume_due(b, out, now).await?;
     super::consultation::lapse_due(b, out, now).await?;
     let mut due = Vec::new();

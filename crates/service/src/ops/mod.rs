@@ -19,6 +19,8 @@
 //! * [`postponement`] — a reviewer postpones a decision until a date; the tick resumes it.
 //! * [`consultation`] — a reviewer consults the requester; it answers, signed, or the tick
 //!   lapses the consultation at its date.
+//! * [`follow_up`] — a follow-up request linked to the preservation it follows (`follows`), the
+//!   hold kept while it is pending, and the warning before a hold lapses.
 //!
 //! Rules and their legal basis:
 //! * a decision always carries a reason; one that departs from the assessment carries at least
@@ -53,6 +55,7 @@ pub mod directory;
 pub mod emergency;
 pub mod evidence;
 pub mod extension;
+pub mod follow_up;
 pub mod intake;
 pub mod lifecycle;
 pub mod notice;

@@ -155,6 +155,8 @@ pub fn requester_sees(kind: EventType) -> bool {
             | EventType::PreservationStarted
             | EventType::PreservationRenewed
             | EventType::PreservationReleased
+            | EventType::PreservationFollowed
+            | EventType::PreservationLapseWarned
             | EventType::ConfidentialityEnded
             | EventType::RequestDelivered
             | EventType::RequestClosed
