@@ -9,9 +9,9 @@ use std::fmt;
 
 use serde_path_to_error::Segment;
 
-use crate::request::{MAX_TARGETS, Request};
 #[cfg(test)]
 use crate::request::RequestId;
+use crate::request::{MAX_TARGETS, Request};
 
 /// One thing wrong with a request, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -427,7 +427,10 @@ mod tests {
         assert!(e.starts_with("$.follows: "), "{e}");
         let own = serde_json::from_str::<serde_json::Value>(MINIMAL).unwrap()["id"].clone();
         let e = problem_of(&with(&format!(r#"{{"follows": {own}}}"#)));
-        assert!(e.starts_with("$.follows: a request cannot follow itself"), "{e}");
+        assert!(
+            e.starts_with("$.follows: a request cannot follow itself"),
+            "{e}"
+        );
         // Any other unknown field is still refused.
         let e = problem_of(&with(r#"{"followz": "XA-PRES-1"}"#));
         assert!(e.contains("unknown field"), "{e}");

@@ -167,7 +167,16 @@ pub fn request() -> impl Strategy<Value = Request> {
     );
     (head, body).prop_map(
         |(
-            (id, channel, measure, state, kind, (conducting, summary, offences), good_faith, follows),
+            (
+                id,
+                channel,
+                measure,
+                state,
+                kind,
+                (conducting, summary, offences),
+                good_faith,
+                follows,
+            ),
             (
                 targets,
                 data_categories,

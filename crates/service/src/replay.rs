@@ -915,7 +915,9 @@ impl Projections {
                         hold.expires_at
                     ));
                 }
-                if at >= expires_at || at < expires_at - jiff::SignedDuration::from_hours(24 * days_before) {
+                if at >= expires_at
+                    || at < expires_at - jiff::SignedDuration::from_hours(24 * days_before)
+                {
                     return Err(format!(
                         "warns at {at} of a lapse on {expires_at}, not within the {days_before} days before it"
                     ));

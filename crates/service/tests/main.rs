@@ -10,6 +10,7 @@ mod decisions;
 mod directory;
 mod emergency;
 mod extensions;
+mod follow_up;
 mod intake;
 mod integrity;
 mod lifecycle;

@@ -320,7 +320,8 @@ pub enum ExtensionKind {
 
 impl ExtensionKind {
     /// Every kind.
-    pub const ALL: [ExtensionKind; 2] = [ExtensionKind::Confidentiality, ExtensionKind::Preservation];
+    pub const ALL: [ExtensionKind; 2] =
+        [ExtensionKind::Confidentiality, ExtensionKind::Preservation];
 
     /// The stored and serialised name.
     pub fn as_str(self) -> &'static str {

@@ -31,9 +31,9 @@ use crate::ops::{
 use crate::problem::{FieldProblem, Problem};
 use crate::query::CaseQuery;
 use crate::wire::{
-    CaseAnswer, CaseEvents, CaseLink, CaseView, ConsultationMessage, ConsultationParty, ConsultationThread,
-    EventView, HoldView, LoggedEvent, Reply, ReplyDeadlines, ReplyPackage, ReplyPostponement,
-    ReplyPreservation, ReplySecrecyLimited, ReplyWithdrawal,
+    CaseAnswer, CaseEvents, CaseLink, CaseView, ConsultationMessage, ConsultationParty,
+    ConsultationThread, EventView, HoldView, LoggedEvent, Reply, ReplyDeadlines, ReplyPackage,
+    ReplyPostponement, ReplyPreservation, ReplySecrecyLimited, ReplyWithdrawal,
 };
 use crate::writer::Job;
 
@@ -237,8 +237,12 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
     };
     let preservation = match node.store.active_hold(c.case_id).await? {
         Some(h) => Some(ReplyPreservation {
-            lapse_warned_at: crate::ops::follow_up::lapse_warned(&node.store, c.case_id, h.expires_at)
-                .await?,
+            lapse_warned_at: crate::ops::follow_up::lapse_warned(
+                &node.store,
+                c.case_id,
+                h.expires_at,
+            )
+            .await?,
             until: h.expires_at,
             kept_for: links
                 .followed_by

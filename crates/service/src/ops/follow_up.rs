@@ -60,15 +60,17 @@ pub async fn followed_case(
         .await?
     else {
         return Err(refused(format!(
-            "you sent no request {follows:?} to this node; give the id of your earlier preservation request \
-             exactly as you sent it, or leave follows out"
+            "you sent no request {:?} to this node; give the id of your earlier preservation request \
+             exactly as you sent it, or leave follows out",
+            follows.as_str()
         )));
     };
     if !case.measure.is_preservation() {
         return Err(refused(format!(
-            "your request {follows:?} (case {}) asks {}, not a preservation; follows names the preservation \
+            "your request {:?} (case {}) asks {}, not a preservation; follows names the preservation \
              request (preserve_stored_data or disclose_preserved_traffic) this one follows up. Leave it out, \
              or give that request's id",
+            follows.as_str(),
             case.case_id,
             case.measure.as_str()
         )));
@@ -114,11 +116,13 @@ pub async fn keeping(b: &mut Batch, hold: &Hold) -> Result<Option<i64>, Problem>
     let Some(case) = b.case::<Documents>(hold.case_id).await? else {
         return Ok(None);
     };
-    Ok(b.cases_following::<Documents>(&case.authority_kid, &case.request_id)
-        .await?
-        .into_iter()
-        .find(|c| pending(c.status))
-        .map(|c| c.case_id))
+    Ok(
+        b.cases_following::<Documents>(&case.authority_kid, &case.request_id)
+            .await?
+            .into_iter()
+            .find(|c| pending(c.status))
+            .map(|c| c.case_id),
+    )
 }
 
 /// The scheduler's warnings at `now`: each hold in force that lapses within `warning_days`
