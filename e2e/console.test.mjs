@@ -448,6 +448,23 @@ try {
     assert.equal(await page.getByRole("button", { name: /Renew/ }).count(), 0);
   }
 
+  // --- follow-up of a preservation (issue 13) ---
+  step("follow-up: the request pages link a preservation and its follow-up both ways");
+  {
+    const { page } = sam;
+    await page.goto(`${BASE}/console/requests/${CASES.follow}`);
+    const follows = page.locator("#follows");
+    assert.match(await follows.innerText(), new RegExp(`Follows case ${CASES.hold} \\(E2E-HOLD`));
+    await follows.getByRole("link", { name: String(CASES.hold) }).click();
+    await page.waitForURL(new RegExp(`/console/requests/${CASES.hold}$`));
+    const by = page.locator("#follow-links .followed-by");
+    assert.match(await by.innerText(), new RegExp(`Followed by case ${CASES.follow} \\(E2E-FOLLOW`));
+    assert.match(await by.innerText(), /the hold is kept while it is pending/);
+    await axe(page, "a preservation with its follow-up");
+    await shot(page, "follow-up");
+  }
+  // --- end of follow-up ---
+
   step("sign-out ends the session");
   {
     const { page, context } = alice;

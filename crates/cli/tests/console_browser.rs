@@ -152,12 +152,23 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         "$.finding_reasons.too-many-targets"
     );
 
+    // --- follow-up of a preservation (issue 13): XB follows its hold up; the request pages
+    // show the link both ways (the browser step at the end).
+    let mut follow_doc = request("p01-ransomware-production", "E2E-FOLLOW", "XB");
+    follow_doc["channel"] = "network_24_7".into();
+    follow_doc["follows"] = "E2E-HOLD".into();
+    let r = node.submit_jws(&xb.sign(&follow_doc));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let follow = r.json()["case"].as_i64().unwrap();
+    // --- end of follow-up
+
     let open = node.get("/v1/requests?open=true", Some(&format!("Bearer {alice}")));
     let total_open = open.json().as_array().unwrap().len();
     let cases = json!({
         "refuse": refuse, "narrow": narrow, "second": second, "hold": hold,
         "emergency": emergency, "gag": gag, "total_open": total_open,
         "infoexec": infoexec, "referred": referred, "reclass": reclass,
+        "follow": follow,
     });
     let tmp_shots = tempfile::tempdir().unwrap();
     let shots = std::env::var_os("CUSTOS_SCREENSHOTS")

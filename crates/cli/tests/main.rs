@@ -7,6 +7,7 @@ mod contract;
 mod dialogue_cli;
 mod emergency_cli;
 mod evidence_cli;
+mod follow_up_cli;
 mod hardening;
 mod hostile;
 mod integrity;

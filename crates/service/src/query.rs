@@ -64,6 +64,14 @@ impl<'a> Queries<'a> {
         crate::ops::conditions::status_of(self.store, case).await
     }
 
+    /// The cases linked to `case`: the preservation it follows, and its follow-ups.
+    pub async fn follow_links(
+        &self,
+        case: &Case,
+    ) -> Result<crate::ops::follow_up::Links, crate::Problem> {
+        crate::ops::follow_up::links(self.store, case).await
+    }
+
     /// The events of one case, in log order.
     pub async fn case_events(&self, case_id: i64) -> Read<Vec<StoredEvent>> {
         self.store.case_events(case_id).await

@@ -50,6 +50,7 @@ use crate::views::{self, CompareRow, EventRow, Fact, FindingRow, QueueRow, Reque
 pub(super) type Shared = State<Arc<Console>>;
 
 mod assets;
+mod follow_up;
 mod holds;
 mod log;
 mod queue;

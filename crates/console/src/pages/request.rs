@@ -294,6 +294,8 @@ struct RequestPage {
     evidence: Vec<EvidenceView>,
     extensions: Vec<ExtensionRow>,
     extension_form: ExtensionForm,
+    /// A preservation and its follow-ups (`follow_up.html`).
+    links: super::follow_up::FollowLinks,
     refusal: Option<Refusal>,
     flash: Option<&'static str>,
 }
@@ -594,6 +596,7 @@ async fn request_view(
         })
         .collect();
     let decision = case.decision.as_ref().map(decision_text);
+    let links = super::follow_up::links(&query, &case).await?;
     let conditions = query
         .conditions_status(&case)
         .await?
@@ -853,6 +856,7 @@ async fn request_view(
         evidence,
         extensions,
         extension_form: ExtensionForm::default(),
+        links,
         refusal,
         flash,
     })
