@@ -1,5 +1,5 @@
 //! `custos extension request`: as a requesting authority, ask a node to move a deadline of one
-//! of its cases (today: the end of confidentiality), with reasons, signed with the authority's
+//! of its cases (the end of confidentiality, or a preservation hold's end), with reasons, signed with the authority's
 //! key (`Authorization: Custos-JWS`). A reviewer decides on the node (API or console); the CLI
 //! has no reviewer commands.
 

@@ -368,8 +368,9 @@ enum EvidenceCommand {
 
 #[derive(Subcommand)]
 enum ExtensionCommand {
-    /// Ask, signed with the authority's key, to extend the end of confidentiality of a case to
-    /// `--until`, with reasons. Logged as `extension.requested`; a reviewer of the node grants or
+    /// Ask, signed with the authority's key, to extend the end of confidentiality of a case
+    /// (or, with `--kind preservation`, to renew its preservation hold) to `--until`, with
+    /// reasons. Logged as `extension.requested`; a reviewer of the node grants or
     /// refuses it (API `POST /v1/requests/{case}/extensions/{extension}/decision`, or the
     /// console). Prints the node's answer (JSON).
     Request {
@@ -382,7 +383,7 @@ enum ExtensionCommand {
         /// The node's case number.
         #[arg(long)]
         case: i64,
-        /// The deadline to move (today only `confidentiality`).
+        /// The deadline to move: `confidentiality`, or `preservation` (renew a hold).
         #[arg(long, default_value = "confidentiality")]
         kind: String,
         /// The date wanted (RFC 3339, e.g. 2027-03-01T00:00:00Z).

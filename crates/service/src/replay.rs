@@ -1020,10 +1020,10 @@ impl Projections {
                 let kind = x.kind;
                 match kind {
                     ExtensionKind::Preservation => {
-                        if !self
+                        if self
                             .holds
                             .get(&case_id)
-                            .is_some_and(|h| h.released_at.is_none())
+                            .is_none_or(|h| h.released_at.is_some())
                         {
                             return Err(format!(
                                 "renews the hold of case {case_id}, which has none in force"

@@ -453,3 +453,37 @@ async fn the_reply_and_the_record_show_the_link_the_hold_and_its_warning() {
     assert_eq!(record["follows"]["case"], pres);
     assert_eq!(record["follows"]["status"], "executing");
 }
+
+#[tokio::test]
+async fn the_replay_flags_a_hold_released_while_its_follow_up_was_pending() {
+    let f = Fixture::new().await;
+    let pres = preserved(&f).await;
+    let ends = f.hold(pres).await.unwrap().expires_at;
+    let follow = case_id(&try_follow_up(&f, "XA-PROD", "XA-PRES", t0()).await.unwrap());
+    let rules = f.rules.clone();
+    // A pass that saw the follow-up as ended (its row altered, then put back): the log says
+    // the hold was released while the follow-up was pending.
+    f.try_batch(move |b, out| {
+        Box::pin(async move {
+            let real: ops::Case = b.case(follow).await?.unwrap();
+            let ended = ops::Case {
+                status: custos_store::CaseStatus::Refused,
+                ..real.clone()
+            };
+            b.put_case(&ended).await?;
+            ops::tick(b, out, &rules, ends + secs(1)).await?;
+            b.put_case(&real).await?;
+            Ok(())
+        })
+    })
+    .await
+    .unwrap();
+    assert!(f.hold(pres).await.unwrap().released_at.is_some());
+    let findings = f.findings().await;
+    assert!(
+        findings.iter().any(|x| x.contains(&format!(
+            "the hold of case {pres} was released while its follow-up, case {follow}, was pending"
+        ))),
+        "{findings:#?}"
+    );
+}

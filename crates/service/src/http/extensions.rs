@@ -1,7 +1,8 @@
 //! Extensions of deadlines and notices to persons concerned, over HTTP.
 //!
 //! * `POST /v1/requests/{case}/extensions` — the requesting authority asks, with its signed
-//!   proof, to move a deadline of its own case (today: the end of confidentiality).
+//!   proof, to move a deadline of its own case (the end of confidentiality, or a preservation
+//!   hold's end: a renewal).
 //! * `GET /v1/requests/{case}/extensions` — the case's requests and their answers (the
 //!   authority its own, without reviewers' names; staff everything).
 //! * `GET /v1/extensions` — the requests waiting for a reviewer (staff).
@@ -49,10 +50,11 @@ pub(crate) fn extension_view(x: &Extension, staff: bool) -> ExtensionView {
 
 /// Ask to move a deadline of your case (requesting authorities, with their signed proof).
 ///
-/// Today the one kind is `confidentiality`: the end of secrecy, and with it the notice to the
-/// person concerned. The date must be later than the end in force and within the profile's cap
-/// counted from now (`rights-first`: 365 days; `convention`: none). One request of a kind may
-/// wait at a time. Logged as `extension.requested`; a reviewer decides.
+/// Kind `confidentiality`: the end of secrecy, and with it the notice to the person concerned;
+/// the date must be later than the end in force and within the profile's cap counted from now
+/// (`rights-first`: 365 days; `convention`: none). Kind `preservation`: the renewal of a hold in
+/// force, to a date later than its end (a grant also logs `preservation.renewed`). One request
+/// of a kind may wait at a time. Logged as `extension.requested`; a reviewer decides.
 #[utoipa::path(post, path = "/v1/requests/{case}/extensions", params(("case" = i64, Path)), request_body = ExtensionInput,
     security(("custos_jws" = [])),
     responses((status = 201, body = ExtensionView, description = "Asked; waiting for a reviewer"), (status = 403, body = Problem),
