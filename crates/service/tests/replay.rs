@@ -205,6 +205,19 @@ async fn a_hold_extended_without_an_event_is_named() {
     assert!(findings[0].contains(&format!("{case}")), "{findings:#?}");
 }
 
+/// A follow-up of the preservation `XA-6` (follow_up.rs), and a hold `XA-13` warned of before
+/// it lapses.
+async fn follow_up_and_lapse_warning(f: &Fixture, t: jiff::Timestamp) {
+    let s = f.submission_with("p01-ransomware-production", "XA-FOLLOW", t, |r| {
+        r["follows"] = "XA-6".into();
+    });
+    let current = f.logged_authority(&f.authority.kid).await;
+    f.submit_as(s, current).await.unwrap();
+    f.decided("p02-preservation-24-7", "XA-13", DecisionKind::Execute, t)
+        .await;
+    f.tick(t + days(80)).await;
+}
+
 #[tokio::test]
 async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
     use custos_model::EventType;
@@ -381,6 +394,10 @@ async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
             .await
             .unwrap();
     }
+
+    // A follow-up linked to its preservation, and another hold warned of before it lapses
+    // (boxed: this test's future is already large, and Cedar checks the stack it has left).
+    Box::pin(follow_up_and_lapse_warning(&f, t)).await;
 
     let events = f.events().await;
     let written: BTreeSet<EventType> = events.iter().map(|e| e.kind().unwrap()).collect();
