@@ -60,6 +60,7 @@ fn seal_files(
         producer: "Example Provider",
         sealed_at: Timestamp::from_second(1_790_000_000).unwrap(),
         files: &specs,
+        targets: &[],
         recipients: &recipients,
         signer: &key,
     };
@@ -484,6 +485,7 @@ fn sealing_refuses_bad_names_and_duplicates() {
         producer: "P",
         sealed_at: Timestamp::now(),
         files: &[],
+        targets: &[],
         recipients: &recipients,
         signer: &key,
     };
