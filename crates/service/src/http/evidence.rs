@@ -353,3 +353,33 @@ async fn receive(node_dir: &FsPath, body: Body, limit: u64) -> Result<Received, 
         size,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_headers_are_percent_decoded_utf8_and_a_plus_stays() {
+        assert_eq!(percent_decode("+15550100").as_deref(), Some("+15550100"));
+        assert_eq!(
+            percent_decode("user%40mail.example").as_deref(),
+            Some("user@mail.example")
+        );
+        assert_eq!(percent_decode("J%C3%BCrgen%25").as_deref(), Some("Jürgen%"));
+        for bad in ["50%", "%4", "%zz", "%C3"] {
+            assert_eq!(percent_decode(bad), None, "{bad}");
+        }
+        let mut h = HeaderMap::new();
+        h.append(TARGET_HEADER, HeaderValue::from_static("a%40b"));
+        h.append(TARGET_HEADER, HeaderValue::from_static(" +1 "));
+        let got: Vec<String> = target_headers(&h)
+            .unwrap()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(got, ["a@b", "+1"]);
+        h.append(TARGET_HEADER, HeaderValue::from_static("%"));
+        let p = target_headers(&h).unwrap_err();
+        assert_eq!(p.errors[0].pointer, "Custos-Target[2]");
+    }
+}
