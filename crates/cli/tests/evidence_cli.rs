@@ -1330,6 +1330,20 @@ fn executed_in_part_evidence_is_sealed_only_for_the_targets_produced() {
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(r.json()["targets"], json!([KEPT]));
 
+    // The console's request page shows what each package covers.
+    let cookie = crate::common::console_session(&node, "rita");
+    let page = crate::common::console_get(&node, &cookie, &format!("/console/requests/{case}"));
+    let section = page
+        .split_once("id=\"h-evidence\"")
+        .and_then(|(_, rest)| rest.split_once("</section>"))
+        .map(|(s, _)| s)
+        .expect("an evidence section");
+    assert!(section.contains("Targets covered"), "{section}");
+    assert!(
+        section.contains(KEPT) && !section.contains(DROPPED),
+        "{section}"
+    );
+
     node.stop();
     let audit = custos(&["audit", "--dir", &dir]);
     assert_eq!(

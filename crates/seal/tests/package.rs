@@ -533,7 +533,14 @@ fn the_targets_covered_are_signed_in_the_manifest_and_absent_when_none_are_named
     let report = seal(&spec, &mut package, &mut |_| {}).unwrap();
     assert_eq!(report.manifest.targets, targets);
     let verifier = key.verifier();
-    let opened = open(&package, &id, &tmp.path().join("out"), Some(&verifier), false).unwrap();
+    let opened = open(
+        &package,
+        &id,
+        &tmp.path().join("out"),
+        Some(&verifier),
+        false,
+    )
+    .unwrap();
     let Verification::Verified { manifest, .. } = opened.verification else {
         panic!("not verified: {:?}", opened.verification);
     };
