@@ -14,7 +14,7 @@ use custos_seal::{FileToSeal, SealSpec};
 use custos_service::NodeDir;
 use custos_service::custody::{Custody, SealedPackage, TempPackage, is_sha256_hex};
 use custos_service::offline::{self, OfflineError};
-use custos_service::ops::evidence::{can_receive_evidence, covered_targets};
+use custos_service::ops::evidence::{can_receive_evidence, covered_targets, sealed_targets_of};
 use custos_service::wire::{EvidenceList, ProofClaims};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
@@ -232,7 +232,9 @@ pub fn fetch(
                 )));
             }
             fs::rename(&partial, &target).map_err(|e| Failure::Setup(e.into()))?;
-            fetched.push(serde_json::json!({ "package_sha256": sha, "file": target.display().to_string(), "log_index": opening.index }));
+            // What it covers, as the event checked against the signed log says.
+            let covered = opening.event.fields.get("targets").map(sealed_targets_of).unwrap_or_default();
+            fetched.push(serde_json::json!({ "package_sha256": sha, "file": target.display().to_string(), "log_index": opening.index, "targets": covered }));
         }
         if fetched.is_empty() {
             return Err(Failure::Input(format!(

@@ -197,6 +197,11 @@ fn evidence_is_sealed_for_the_authority_fetched_verified_and_logged() {
     });
     let fetched: Value = serde_json::from_str(&fetched.unwrap()).unwrap();
     assert_eq!(fetched["verified_against_log"], true);
+    // Executed in full and sealed without --target: the package covers the request's target.
+    assert_eq!(
+        fetched["packages"][0]["targets"],
+        json!(["decryptor-support@mail.example"])
+    );
     let package = got.join(format!("{sha}.age"));
     // The stock age tool opens it, and the tar holds the file and the signed manifest.
     let plain = node.tmp.path().join("plain.tar");

@@ -550,7 +550,7 @@ fn the_targets_covered_are_signed_in_the_manifest_and_absent_when_none_are_named
         targets: &[],
         ..spec
     };
-    let report = seal(&none, &mut Vec::new(), &mut |_| {}).unwrap();
+    let report = seal(&none, Vec::new(), &mut |_| {}).unwrap();
     let json = String::from_utf8(report.manifest.canonical()).unwrap();
     assert!(!json.contains("targets"), "{json}");
 }
