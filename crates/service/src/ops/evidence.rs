@@ -7,8 +7,10 @@
 //!   allows producing anything;
 //! * a package names the targets it covers, each one the decision produces: executed in part
 //!   (`narrowed.targets`), every package must name its targets among those kept; executed in
-//!   full, a package that names none covers them all (UNCC art. 40: execution in part; the
-//!   targets are recorded in the event's private body, never in its public leaf);
+//!   full, a package that names none covers them all. Assistance granted in part: Budapest
+//!   art. 27(6) (confirmed); UNCC art. 40 follows the UNTOC art. 18 model, whose paragraph on
+//!   it is not confirmed in the project's research. The targets are recorded in the event's
+//!   private body, never in its public leaf (identifiers are personal data);
 //! * a package is handed over only to the requesting authority, and the hand-over is logged
 //!   before a byte leaves: a delivery that is not in the log never happened;
 //! * after `evidence_retention_days`, counted from the first hand-over, a package is destroyed,
