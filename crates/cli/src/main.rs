@@ -275,8 +275,9 @@ enum ConfirmKeyCommand {
     Add {
         #[arg(long, default_value = "custos-node")]
         dir: PathBuf,
-        /// The authority: the thumbprint (kid) of its own key.
-        #[arg(long, value_name = "KID")]
+        /// The authority: the thumbprint (kid) of its own key. Base64url, so it may start with
+        /// `-` (one key in 64 does).
+        #[arg(long, value_name = "KID", allow_hyphen_values = true)]
         authority: String,
         /// The confirmation key's public JWK (kty OKP, crv Ed25519).
         #[arg(long, value_name = "FILE")]
