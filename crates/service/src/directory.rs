@@ -88,6 +88,14 @@ impl Directory {
             .and_then(|r| r.confirmation_keys.get(kid).cloned())
     }
 
+    /// An authority's call-back contact, as the log has it (the latest set).
+    pub fn contact(&self, authority_kid: &str) -> Option<crate::ops::Contact> {
+        self.registry
+            .read()
+            .ok()
+            .and_then(|r| r.contacts.get(authority_kid).cloned())
+    }
+
     /// The role the log gave `name`.
     pub fn role(&self, name: &str) -> Option<Role> {
         self.registry.read().ok().and_then(|r| r.role(name))

@@ -97,9 +97,13 @@ pub use decision::{
     decide, referred_findings, second_review, waives_a_safeguard,
 };
 pub use directory::{
-    NewAuthority, add_authority, add_confirmation_key, add_user, revoke_authority, set_password,
+    Contact, NewAuthority, add_authority, add_confirmation_key, add_user, revoke_authority,
+    set_contact, set_password,
 };
-pub use emergency::{ConfirmationInput, ConfirmationSigner};
+pub use emergency::{
+    CallbackInput, CallbackOutcome, CallbackRecord, CallbackReviewInput, ConfirmationInput,
+    ConfirmationSigner, DenialInput, EmergencyCounts, VERIFICATION_FAILED, Verification, Verified,
+};
 pub use evidence::{destroy_due, record_delivered};
 pub use extension::{
     ExtensionDecisionInput, ExtensionInput, ExtensionRef, decide_extension, request_extension,
