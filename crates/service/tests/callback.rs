@@ -9,75 +9,13 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use custos_jose::{PrivateJwk, sign_compact};
 use custos_service::Node;
-use custos_service::ops::{
-    self, CallbackInput, CallbackOutcome, CallbackReviewInput, Contact, DecisionKind, Verification,
-};
+use custos_service::ops::{self, CallbackInput, CallbackOutcome, Contact, DecisionKind};
 use custos_service::replay::{Projections, Signatures};
 use custos_service::writer::Job;
-use custos_store::{CaseStatus, User};
+use custos_store::CaseStatus;
 use serde_json::{Value, json};
 
 use crate::fixture::*;
-
-fn duty_office() -> Contact {
-    Contact {
-        name: "XA duty office".into(),
-        phone: "+99 555 0100".into(),
-    }
-}
-
-async fn set_contact(f: &Fixture) {
-    let (kid, c) = (f.authority.kid.clone(), duty_office());
-    f.try_batch(move |b, out| {
-        Box::pin(async move { ops::set_contact(b, out, &kid, &c, setup_time()).await })
-    })
-    .await
-    .unwrap();
-}
-
-async fn record(
-    f: &Fixture,
-    case_id: i64,
-    who: &User,
-    outcome: CallbackOutcome,
-) -> Result<Verification, custos_service::Problem> {
-    let (who, input) = (
-        who.clone(),
-        CallbackInput {
-            reached: "Insp. Vega, duty officer".into(),
-            outcome,
-            note: Some("called the registered number".into()),
-        },
-    );
-    let contact = Some(duty_office());
-    f.try_batch(move |b, out| {
-        Box::pin(async move {
-            ops::emergency::record_callback(b, out, case_id, &who, contact, &input, t0()).await
-        })
-    })
-    .await
-}
-
-async fn review(
-    f: &Fixture,
-    case_id: i64,
-    who: &User,
-    confirm: bool,
-) -> Result<Verification, custos_service::Problem> {
-    let (who, input) = (
-        who.clone(),
-        CallbackReviewInput {
-            confirm,
-            reason: "The record matches the call log.".into(),
-        },
-    );
-    f.try_batch(move |b, out| {
-        Box::pin(async move {
-            ops::emergency::review_callback(b, out, case_id, &who, &input, t0()).await
-        })
-    })
-    .await
-}
 
 async fn counts(f: &Fixture) -> ops::EmergencyCounts {
     let node = f.node().await.unwrap();
@@ -90,7 +28,7 @@ async fn counts(f: &Fixture) -> ops::EmergencyCounts {
 #[tokio::test]
 async fn a_contact_is_a_directory_event_folded_by_the_replay_and_changeable() {
     let f = Fixture::new().await;
-    set_contact(&f).await;
+    f.set_contact().await;
     let changed = Contact {
         name: "XA night desk".into(),
         phone: "+99 555 0199".into(),
@@ -133,9 +71,10 @@ async fn a_contact_is_a_directory_event_folded_by_the_replay_and_changeable() {
 #[tokio::test]
 async fn a_confirmed_call_back_verifies_and_the_execution_follows() {
     let f = Fixture::new().await;
-    set_contact(&f).await;
+    f.set_contact().await;
     let case = f.submit("p07-emergency-kidnapping", "XA-1", t0()).await;
-    let v = record(&f, case, &rita(), CallbackOutcome::Confirmed)
+    let v = f
+        .record_callback(case, &rita(), CallbackOutcome::Confirmed, t0())
         .await
         .unwrap();
     assert_eq!(v.pending_callback.as_ref().unwrap().reviewer, "rita");
@@ -149,24 +88,33 @@ async fn a_confirmed_call_back_verifies_and_the_execution_follows() {
     );
     // Another call while one waits.
     refused(
-        record(&f, case, &rex(), CallbackOutcome::Confirmed).await,
+        f.record_callback(case, &rex(), CallbackOutcome::Confirmed, t0())
+            .await,
         409,
         "callback-pending",
     );
     // Four eyes: a reviewer cannot confirm; the recorder cannot either, even as supervisor.
-    refused(review(&f, case, &rex(), true).await, 403, "role");
-    refused(review(&f, case, &aud(), true).await, 403, "read-only");
+    refused(
+        f.review_callback(case, &rex(), true, t0()).await,
+        403,
+        "role",
+    );
+    refused(
+        f.review_callback(case, &aud(), true, t0()).await,
+        403,
+        "read-only",
+    );
     let sue_case = f.submit("p07-emergency-kidnapping", "XA-2", t0()).await;
-    record(&f, sue_case, &sue(), CallbackOutcome::Confirmed)
+    f.record_callback(sue_case, &sue(), CallbackOutcome::Confirmed, t0())
         .await
         .unwrap();
     refused(
-        review(&f, sue_case, &sue(), true).await,
+        f.review_callback(sue_case, &sue(), true, t0()).await,
         403,
         "same-reviewer",
     );
 
-    let v = review(&f, case, &sue(), true).await.unwrap();
+    let v = f.review_callback(case, &sue(), true, t0()).await.unwrap();
     assert!(v.verified(), "{v:?}");
     assert!(v.pending_callback.is_none());
     let c = f
@@ -195,20 +143,20 @@ async fn a_confirmed_call_back_verifies_and_the_execution_follows() {
 #[tokio::test]
 async fn an_unreachable_or_rejected_call_back_verifies_nothing() {
     let f = Fixture::new().await;
-    set_contact(&f).await;
+    f.set_contact().await;
     let case = f.submit("p07-emergency-kidnapping", "XA-1", t0()).await;
-    record(&f, case, &rita(), CallbackOutcome::Unreachable)
+    f.record_callback(case, &rita(), CallbackOutcome::Unreachable, t0())
         .await
         .unwrap();
-    let v = review(&f, case, &sue(), true).await.unwrap();
+    let v = f.review_callback(case, &sue(), true, t0()).await.unwrap();
     assert!(!v.verified() && v.failed.is_none());
-    record(&f, case, &rita(), CallbackOutcome::Confirmed)
+    f.record_callback(case, &rita(), CallbackOutcome::Confirmed, t0())
         .await
         .unwrap();
-    let v = review(&f, case, &sue(), false).await.unwrap();
+    let v = f.review_callback(case, &sue(), false, t0()).await.unwrap();
     assert!(!v.verified() && v.pending_callback.is_none());
     refused(
-        review(&f, case, &sue(), true).await,
+        f.review_callback(case, &sue(), true, t0()).await,
         409,
         "no-pending-callback",
     );
@@ -219,13 +167,13 @@ async fn an_unreachable_or_rejected_call_back_verifies_nothing() {
 #[tokio::test]
 async fn a_confirmed_denial_on_the_call_back_refuses_the_case_and_is_counted() {
     let f = Fixture::new().await;
-    set_contact(&f).await;
+    f.set_contact().await;
     let case = f.submit("p07-emergency-kidnapping", "XA-1", t0()).await;
-    record(&f, case, &rita(), CallbackOutcome::Denied)
+    f.record_callback(case, &rita(), CallbackOutcome::Denied, t0())
         .await
         .unwrap();
     assert_eq!(f.case(case).await.status, CaseStatus::Assessed);
-    let v = review(&f, case, &sue(), true).await.unwrap();
+    let v = f.review_callback(case, &sue(), true, t0()).await.unwrap();
     assert_eq!(v.failed.as_deref(), Some("callback"));
     let c = f.case(case).await;
     assert_eq!(c.status, CaseStatus::Refused);
@@ -260,7 +208,8 @@ async fn a_confirmed_denial_on_the_call_back_refuses_the_case_and_is_counted() {
         "already-decided",
     );
     refused(
-        record(&f, case, &rita(), CallbackOutcome::Confirmed).await,
+        f.record_callback(case, &rita(), CallbackOutcome::Confirmed, t0())
+            .await,
         409,
         "already-decided",
     );
@@ -325,7 +274,7 @@ async fn without_a_registered_contact_no_call_back_is_recorded() {
     );
     assert_eq!(f.log_size().await, before);
     // Registered (by the CLI's offline write): the writer takes it in and records.
-    set_contact(&f).await;
+    f.set_contact().await;
     w.sync().await.unwrap();
     let v = w
         .queue(|reply| Job::RecordCallback {
