@@ -169,6 +169,10 @@ pub(crate) async fn record_callback(
     body: Bytes,
 ) -> ApiResult<Json<Verification>> {
     let input: CallbackInput = json_body(&body)?;
+    // A contact registered a moment ago by the CLI: take it in before the writer reads it.
+    if let Some(case) = node.query().case(case_id).await? {
+        node.directory.contact_caught_up(&case.authority_kid).await;
+    }
     let v = node
         .writer
         .call(|reply| Job::RecordCallback {
