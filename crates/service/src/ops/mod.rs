@@ -45,6 +45,10 @@
 //!   the scheduler brings the case back at that date (see [`postponement`]);
 //! * a reviewer may consult the requester before refusing or granting on conditions; it
 //!   answers signed, and the case comes back at the answer or the date (see [`consultation`]).
+//! * an emergency is executed only once verified, by a confirmation key's signature or by a
+//!   call-back to the directory's contact confirmed by a second person; a confirmed denial or a
+//!   signed denial refuses it (`emergency-verification-failed`). The node's own safeguard
+//!   against forged emergency requests, not a treaty rule (see [`emergency`]).
 
 pub mod conditions;
 pub mod consultation;
