@@ -728,13 +728,16 @@ mod tests {
             salt: custos_ledger::commitment::Salt::from_bytes([0; 32]),
             leaf: vec![],
         };
-        let (ok, text) = emergency_verification("aa", 3, &[confirmed("aa")]);
+        let of = |sha: &str, events: &[StoredEvent]| {
+            emergency_verification(&custos_service::ops::Verification::of(sha, events), 3)
+        };
+        let (ok, text) = of("aa", &[confirmed("aa")]);
         assert!(ok);
         assert!(text.contains("duty-kid"), "{text}");
         // A confirmation of an earlier version (before a supplement) does not verify this one.
-        let (ok, text) = emergency_verification("bb", 3, &[confirmed("aa")]);
+        let (ok, text) = of("bb", &[confirmed("aa")]);
         assert!(!ok);
         assert!(text.contains("/v1/requests/3/confirmation"), "{text}");
-        assert!(!emergency_verification("aa", 3, &[]).0);
+        assert!(!of("aa", &[]).0);
     }
 }
