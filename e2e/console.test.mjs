@@ -474,6 +474,42 @@ try {
     assert.match(page.url(), /\/console\/sign-in/);
     await context.close();
   }
+  // ---- issue 13 §2, call-back (h13-callback): a reviewer records, a supervisor confirms ----
+  step("call-back: bob records a call to the directory's contact, sam confirms, the authority's page counts it");
+  {
+    const bob = await session("bob");
+    const { page } = bob;
+    await page.goto(`${BASE}/console/requests/${CASES.emergency}`);
+    assert.match(await page.locator("#emergency-verification").innerText(), /Not verified/);
+    assert.match(await page.locator("#callback-contact").innerText(), /XF duty office, \+99 555 0177/);
+    await page.locator("#reached").fill("Insp. Vega, duty officer");
+    await page.locator('#callback-form input[value="confirmed"]').check();
+    await page.getByRole("button", { name: "Record the call-back" }).click();
+    await page.waitForURL(/done=callback-recorded/);
+    assert.match(await page.locator("#callback-pending").innerText(), /bob called \+99 555 0177 and reached Insp\. Vega/);
+    assert.equal(await page.locator("#callback-review-form").count(), 0, "a reviewer cannot confirm");
+    await axe(page, "the call-back section");
+    await bob.context.close();
+
+    const s = sam.page;
+    await s.goto(`${BASE}/console/requests/${CASES.emergency}`);
+    await s.locator('#callback-review-form input[value="yes"]').check();
+    await s.locator("#callback-reason").fill("Matches the duty office's call log.");
+    await s.getByRole("button", { name: "Record the review" }).click();
+    await s.waitForURL(/done=callback-reviewed/);
+    assert.match(await s.locator("#emergency-verification").innerText(), /Verified by call-back: bob reached Insp\. Vega.*confirmed by sam/);
+    await s.locator("#authority-link").click();
+    await s.waitForURL(/\/console\/authorities\//);
+    assert.match(await s.locator("#authority-contact").innerText(), /XF duty office/);
+    assert.equal((await s.locator("#count-emergencies").innerText()).trim(), "1");
+    assert.equal((await s.locator("#count-signature").innerText()).trim(), "0");
+    assert.equal((await s.locator("#count-callback").innerText()).trim(), "1");
+    assert.equal((await s.locator("#count-failed").innerText()).trim(), "0");
+    await axe(s, "the authority page");
+    await shot(s, "authority");
+  }
+  // ---- end call-back ----
+
   console.log("all console steps passed");
 } catch (e) {
   console.error(`FAILED at step: ${current}\n${e.stack ?? e}`);

@@ -201,6 +201,41 @@ pub fn confirm(a: ConfirmArgs<'_>) -> Result<(), Failure> {
     })
 }
 
+/// `custos deny`: a confirmation key denies an emergency request, signed over its id, the
+/// digest of its payload and a reason.
+pub fn deny(
+    server: &str,
+    key: &Path,
+    case: i64,
+    request_id: &str,
+    sha256: &str,
+    reason: &str,
+) -> Result<(), Failure> {
+    let key_text = std::fs::read_to_string(key)
+        .map_err(|e| Failure::Input(format!("{}: {e}", key.display())))?;
+    let key = PrivateJwk::parse(&key_text)
+        .map_err(|e| Failure::Input(format!("{}: {e}", key.display())))?;
+    let payload = serde_json::json!({
+        "request_id": request_id, "request_sha256": sha256.trim().to_ascii_lowercase(), "reason": reason,
+    });
+    let payload = serde_json::to_vec(&payload).map_err(|e| Failure::Setup(e.into()))?;
+    let jws = sign_compact(&payload, &key, None);
+    let path = format!("/v1/requests/{case}/denial");
+    let rt = runtime().map_err(Failure::Setup)?;
+    rt.block_on(async {
+        let resp = client()
+            .map_err(Failure::Setup)?
+            .post(url(server, &path))
+            .header("content-type", "application/jose")
+            .body(jws)
+            .send()
+            .await
+            .map_err(|e| Failure::Setup(anyhow!("cannot reach {server}: {e}")))?;
+        crate::staff::print_answer::<custos_service::wire::EmergencyDenial>(resp, server, "denial")
+            .await
+    })
+}
+
 fn default_state_file(vkey: &VerifierKey) -> PathBuf {
     let base = std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)

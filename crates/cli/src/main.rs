@@ -168,6 +168,34 @@ enum Command {
         payload: Option<PathBuf>,
     },
 
+    /// Deny an emergency request, as a confirmation key of the requesting authority: it says the
+    /// authority did not send it. The case is refused (`emergency-verification-failed`).
+    /// Prints the node's answer.
+    Deny {
+        /// The node, e.g. http://127.0.0.1:8480.
+        #[arg(long)]
+        server: String,
+        /// The confirmation key's private JWK.
+        #[arg(long, value_name = "KEY.jwk")]
+        key: PathBuf,
+        /// The case number the node gave the request.
+        #[arg(long)]
+        case: i64,
+        /// The request's own id.
+        #[arg(long)]
+        request_id: String,
+        /// Hex SHA-256 of the request's JWS payload bytes.
+        #[arg(long)]
+        sha256: String,
+        /// Why it is denied.
+        #[arg(long)]
+        reason: String,
+    },
+
+    /// Verify an emergency by call-back (reviewers record, supervisors confirm).
+    #[command(subcommand)]
+    Callback(CallbackCommand),
+
     /// The tamper-evident log: verify a node's log, open an event, check an opening.
     #[command(subcommand)]
     Log(LogCommand),
@@ -286,6 +314,70 @@ enum ConfirmKeyCommand {
 }
 
 #[derive(Subcommand)]
+enum ContactCommand {
+    /// Set or change an authority's call-back contact. Logged as `authority.contact_set`.
+    Set {
+        #[arg(long, default_value = "custos-node")]
+        dir: PathBuf,
+        /// The authority: the thumbprint (kid) of its own key.
+        #[arg(long, value_name = "KID", allow_hyphen_values = true)]
+        authority: String,
+        /// Who answers (e.g. the duty office's name).
+        #[arg(long)]
+        name: String,
+        /// The number to call.
+        #[arg(long)]
+        phone: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CallbackCommand {
+    /// As a reviewer: record a call to the authority's registered contact (who was reached, the
+    /// outcome). A supervisor who did not record it must confirm it. Prints the emergency's
+    /// verification as it now stands (JSON).
+    Record {
+        /// The node, e.g. http://127.0.0.1:8480.
+        #[arg(long)]
+        server: String,
+        /// A file holding the reviewer's API token.
+        #[arg(long, value_name = "FILE")]
+        token_file: PathBuf,
+        /// The node's case number.
+        #[arg(long)]
+        case: i64,
+        /// Who was reached (name and function).
+        #[arg(long)]
+        reached: String,
+        /// confirmed, denied or unreachable.
+        #[arg(long)]
+        outcome: String,
+        /// A note for staff.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// As a supervisor who did not record it: confirm (or, with --reject, reject) a call-back
+    /// record. A confirmed `denied` refuses the case. Prints the verification (JSON).
+    Review {
+        /// The node, e.g. http://127.0.0.1:8480.
+        #[arg(long)]
+        server: String,
+        /// A file holding the supervisor's API token.
+        #[arg(long, value_name = "FILE")]
+        token_file: PathBuf,
+        /// The node's case number.
+        #[arg(long)]
+        case: i64,
+        /// Reject the record (to be called again) instead of confirming it.
+        #[arg(long)]
+        reject: bool,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuthorityCommand {
     /// Make a new Ed25519 key pair for an authority: private JWK (mode 0600) and public JWK.
     /// Prints the key's thumbprint (its kid).
@@ -324,7 +416,18 @@ enum AuthorityCommand {
         /// Repeatable. Logged as `authority.confirmation_key_added`.
         #[arg(long = "confirm-jwk", value_name = "FILE")]
         confirm_jwk: Vec<PathBuf>,
+        /// Its call-back contact's name (e.g. its duty office), obtained out of band: reviewers
+        /// call it to verify an emergency, never a number from a request. Logged as
+        /// `authority.contact_set`. With --contact-phone.
+        #[arg(long, requires = "contact_phone")]
+        contact_name: Option<String>,
+        /// Its call-back contact's phone number. With --contact-name.
+        #[arg(long, requires = "contact_name")]
+        contact_phone: Option<String>,
     },
+    /// The call-back contact of an authority.
+    #[command(subcommand)]
+    Contact(ContactCommand),
     /// Confirmation keys of an authority.
     #[command(subcommand)]
     ConfirmKey(ConfirmKeyCommand),
@@ -552,6 +655,8 @@ fn main() -> ExitCode {
             channels,
             age_recipient,
             confirm_jwk,
+            contact_name,
+            contact_phone,
         }) => node_cmd::authority_add(node_cmd::AddArgs {
             dir,
             state,
@@ -561,7 +666,15 @@ fn main() -> ExitCode {
             channels,
             age_recipient,
             confirm_jwks: confirm_jwk,
+            contact_name,
+            contact_phone,
         }),
+        Command::Authority(AuthorityCommand::Contact(ContactCommand::Set {
+            dir,
+            authority,
+            name,
+            phone,
+        })) => node_cmd::contact_set(&dir, &authority, &name, &phone),
         Command::Authority(AuthorityCommand::ConfirmKey(ConfirmKeyCommand::Add {
             dir,
             authority,
@@ -612,6 +725,36 @@ fn main() -> ExitCode {
             sha256: sha256.as_deref(),
             payload: payload.as_deref(),
         }),
+        Command::Deny {
+            server,
+            key,
+            case,
+            request_id,
+            sha256,
+            reason,
+        } => client::deny(&server, &key, case, &request_id, &sha256, &reason),
+        Command::Callback(CallbackCommand::Record {
+            server,
+            token_file,
+            case,
+            reached,
+            outcome,
+            note,
+        }) => staff::record_callback(
+            &server,
+            &token_file,
+            case,
+            &reached,
+            &outcome,
+            note.as_deref(),
+        ),
+        Command::Callback(CallbackCommand::Review {
+            server,
+            token_file,
+            case,
+            reject,
+            reason,
+        }) => staff::review_callback(&server, &token_file, case, !reject, &reason),
         Command::Log(LogCommand::Verify {
             server,
             vkey,

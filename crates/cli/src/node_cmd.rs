@@ -153,6 +153,8 @@ pub struct AddArgs {
     pub channels: Vec<String>,
     pub age_recipient: Option<String>,
     pub confirm_jwks: Vec<PathBuf>,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
 }
 
 fn read_public_jwk(path: &Path) -> Result<PublicJwk, Failure> {
@@ -196,6 +198,15 @@ pub fn authority_add(a: AddArgs) -> Result<(), Failure> {
         .iter()
         .map(|p| read_public_jwk(p))
         .collect::<Result<Vec<_>, _>>()?;
+    let contact = match (a.contact_name, a.contact_phone) {
+        (Some(name), Some(phone)) => Some(custos_service::ops::Contact { name, phone }),
+        (None, None) => None,
+        _ => {
+            return Err(Failure::Input(
+                "give --contact-name and --contact-phone together: a call-back needs both".into(),
+            ));
+        }
+    };
     let new = NewAuthority {
         state,
         name: a.name.trim().to_owned(),
@@ -205,7 +216,7 @@ pub fn authority_add(a: AddArgs) -> Result<(), Failure> {
         age_recipient: a.age_recipient,
     };
     let added = offline_write(&a.dir, async |nd| {
-        offline::add_authority(nd, new, confirm, Timestamp::now()).await
+        offline::add_authority(nd, new, confirm, contact, Timestamp::now()).await
     })?;
     errln!(
         "added {} ({}, {}) for channels {}, with {} confirmation key(s)",
@@ -228,6 +239,22 @@ pub fn confirm_key_add(dir: &Path, authority: &str, jwk: &Path) -> Result<(), Fa
         "added a confirmation key for {authority}: it may confirm emergencies, not sign requests"
     );
     outln!("{kid}")
+}
+
+/// `authority contact set`: an authority's call-back contact, set or changed.
+pub fn contact_set(dir: &Path, authority: &str, name: &str, phone: &str) -> Result<(), Failure> {
+    let contact = custos_service::ops::Contact {
+        name: name.to_owned(),
+        phone: phone.to_owned(),
+    };
+    let c = offline_write(dir, async |nd| {
+        offline::set_contact(nd, authority, contact, Timestamp::now()).await
+    })?;
+    outln!(
+        "call-back contact of {authority}: {} ({}); reviewers call only this number",
+        c.name,
+        c.phone
+    )
 }
 
 pub fn authority_revoke(dir: &Path, kid: &str, reason: &str) -> Result<(), Failure> {

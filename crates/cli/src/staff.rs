@@ -151,6 +151,43 @@ pub fn decide_extension(
     )
 }
 
+/// `custos callback record`: who was reached at the registered contact, and the outcome.
+pub fn record_callback(
+    server: &str,
+    token_file: &Path,
+    case_id: i64,
+    reached: &str,
+    outcome: &str,
+    note: Option<&str>,
+) -> Result<(), Failure> {
+    let body = json!({ "reached": reached, "outcome": outcome, "note": note });
+    post::<custos_service::ops::Verification>(
+        server,
+        token_file,
+        &format!("/v1/requests/{case_id}/callback"),
+        &body,
+        "call-back record",
+    )
+}
+
+/// `custos callback review`: a supervisor confirms or rejects a call-back record.
+pub fn review_callback(
+    server: &str,
+    token_file: &Path,
+    case_id: i64,
+    confirm: bool,
+    reason: &str,
+) -> Result<(), Failure> {
+    let body = json!({ "confirm": confirm, "reason": reason });
+    post::<custos_service::ops::Verification>(
+        server,
+        token_file,
+        &format!("/v1/requests/{case_id}/callback/review"),
+        &body,
+        "review of the call-back",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,6 +51,20 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
     let xc = node.authority("XC", "mla");
     let xf = node.authority("XF", "network_24_7");
     let xg = node.authority("XG", "mla");
+    // Issue 13 §2 (call-back): XF's duty office, the only number its emergencies are verified by.
+    custos_ok(&[
+        "authority",
+        "contact",
+        "set",
+        "--dir",
+        node.dir_str(),
+        "--authority",
+        &xf.kid,
+        "--name",
+        "XF duty office",
+        "--phone",
+        "+99 555 0177",
+    ]);
     let alice = node.user("alice", "reviewer");
     let bob = node.user("bob", "reviewer");
     let sam = node.user("sam", "supervisor");
@@ -325,6 +339,20 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         log.contains("console sign-in failed"),
         "failures are logged"
     );
+    // ---- issue 13 §2, call-back (h13-callback): recorded by bob, confirmed by sam ----
+    let called = events(emergency);
+    assert!(
+        called
+            .iter()
+            .any(|e| e["type"] == "emergency.callback_recorded"
+                && e["event"]["record"]["reviewer"] == "bob"
+                && e["event"]["record"]["contact"]["phone"] == "+99 555 0177")
+    );
+    assert!(called.iter().any(
+        |e| e["type"] == "emergency.callback_confirmed" && e["event"]["reviewer"] == "sam"
+    ));
+    assert!(shots.join("authority.png").is_file());
+    // ---- end call-back ----
     // Nothing the browser did escaped the log: the audit recomputes everything.
     let audit = custos_ok(&["audit", "--dir", node.dir_str()]);
     assert!(!audit.is_empty());

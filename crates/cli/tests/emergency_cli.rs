@@ -165,3 +165,168 @@ fn an_emergency_is_executed_only_after_custos_confirm() {
     let audit = custos(&["audit", "--dir", node.dir_str()]);
     assert_eq!(audit.status.code(), Some(0), "{audit:?}");
 }
+
+#[test]
+fn a_call_back_and_a_signed_denial_through_the_cli() {
+    use sha2::Digest as _;
+    let mut node = TestNode::start_new();
+    let xa = node.authority("XA", "mla,network_24_7");
+    let (_, _, duty_pub) = keygen(&node, "duty");
+    custos_ok(&[
+        "authority",
+        "confirm-key",
+        "add",
+        "--dir",
+        node.dir_str(),
+        "--authority",
+        &xa.kid,
+        "--jwk",
+        duty_pub.to_str().unwrap(),
+    ]);
+    let duty_key = node.tmp.path().join("duty.jwk");
+    let token_file = |name: &str, role: &str| {
+        let path = node.tmp.path().join(format!("{name}.token"));
+        std::fs::write(&path, node.user(name, role)).unwrap();
+        path
+    };
+    let (rita, sue) = (
+        token_file("rita", "reviewer"),
+        token_file("sue", "supervisor"),
+    );
+    let rita_token = std::fs::read_to_string(&rita).unwrap();
+    let server = node.server();
+    let submit = |id: &str| {
+        let r = request("p07-emergency-kidnapping", id, "XA");
+        let created = node.submit_jws(&xa.sign(&r));
+        assert_eq!(created.status, 201, "{}", created.text());
+        let digest = sha2::Sha256::digest(serde_json::to_vec(&r).unwrap());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        (created.json()["case"].as_i64().unwrap().to_string(), hex)
+    };
+    let callback = |args: &[&str]| {
+        let mut all = vec!["callback"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--server", &server]);
+        custos(&all)
+    };
+
+    // No contact registered: the reviewer is told to have one registered.
+    let (case, _) = submit("XA-CALL-1");
+    let record = |case: &str, outcome: &str| {
+        callback(&[
+            "record",
+            "--token-file",
+            rita.to_str().unwrap(),
+            "--case",
+            case,
+            "--reached",
+            "Insp. Vega, duty officer",
+            "--outcome",
+            outcome,
+        ])
+    };
+    let none = record(&case, "confirmed");
+    assert_eq!(none.status.code(), Some(2), "{none:?}");
+    assert!(String::from_utf8_lossy(&none.stderr).contains("custos authority contact set"));
+    // Registered while the node runs (an offline write it takes in).
+    let set = custos_ok(&[
+        "authority",
+        "contact",
+        "set",
+        "--dir",
+        node.dir_str(),
+        "--authority",
+        &xa.kid,
+        "--name",
+        "XA duty office",
+        "--phone",
+        "+99 555 0100",
+    ]);
+    assert!(set.contains("XA duty office"), "{set}");
+    let ok = record(&case, "confirmed");
+    assert!(ok.status.success(), "{ok:?}");
+    let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(v["pending_callback"]["contact"]["phone"], "+99 555 0100");
+    // The recorder cannot confirm its own record; a supervisor can.
+    let review = |token: &std::path::Path| {
+        callback(&[
+            "review",
+            "--token-file",
+            token.to_str().unwrap(),
+            "--case",
+            &case,
+            "--reason",
+            "Matches the call log.",
+        ])
+    };
+    let own = review(&rita);
+    assert_eq!(own.status.code(), Some(2), "{own:?}");
+    let ok = review(&sue);
+    assert!(ok.status.success(), "{ok:?}");
+    let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(v["by_callback"]["by"], "callback");
+    let r = node.post_json(
+        &format!("/v1/requests/{case}/decision"),
+        rita_token.trim(),
+        &serde_json::json!({"decision": "execute", "reason": "A child's life is at risk."}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // A signed denial: the request's own key is refused, the confirmation key refuses the case.
+    let (denied, digest) = submit("XA-CALL-2");
+    let deny = |key: &std::path::Path| {
+        custos(&[
+            "deny",
+            "--server",
+            &server,
+            "--key",
+            key.to_str().unwrap(),
+            "--case",
+            &denied,
+            "--request-id",
+            "XA-CALL-2",
+            "--sha256",
+            &digest,
+            "--reason",
+            "We sent no such request.",
+        ])
+    };
+    let own = deny(&xa.key_path);
+    assert_eq!(own.status.code(), Some(2), "{own:?}");
+    let ok = deny(&duty_key);
+    assert!(ok.status.success(), "{ok:?}");
+    let path = format!("/v1/requests/{denied}");
+    let reply = node.get(&path, Some(&xa.proof("GET", &path))).json();
+    assert_eq!(reply["status"], "refused", "{reply}");
+    assert_eq!(reply["decision"]["ground"], "emergency-verification-failed");
+    assert!(!reply.to_string().contains("rita"), "{reply}");
+
+    // The counts per authority, for staff.
+    let detail = node
+        .get(
+            &format!("/v1/authorities/{}", xa.kid),
+            Some(&format!("Bearer {}", rita_token.trim())),
+        )
+        .json();
+    assert_eq!(detail["contact"]["name"], "XA duty office");
+    let counts = &detail["emergencies"];
+    assert_eq!(counts["emergencies"], 2, "{detail}");
+    assert_eq!(counts["verified_by_callback"], 1);
+    assert_eq!(counts["failed_verification"], 1);
+
+    let state = node.tmp.path().join("seen.checkpoint");
+    custos_ok(&[
+        "log",
+        "verify",
+        "--server",
+        &server,
+        "--vkey",
+        &node.vkey,
+        "--state",
+        state.to_str().unwrap(),
+        "--full",
+    ]);
+    node.stop();
+    let audit = custos(&["audit", "--dir", node.dir_str()]);
+    assert_eq!(audit.status.code(), Some(0), "{audit:?}");
+}

@@ -97,6 +97,15 @@ pub fn router(node: Arc<Node>) -> Router {
             "/console/requests/{case}/extensions/{extension}/decision",
             post(pages::decide_extension),
         )
+        .route(
+            "/console/requests/{case}/callback",
+            post(pages::record_callback),
+        )
+        .route(
+            "/console/requests/{case}/callback/review",
+            post(pages::review_callback),
+        )
+        .route("/console/authorities/{kid}", get(pages::authority_page))
         .route("/console/holds", get(pages::holds))
         .route("/console/holds.csv", get(pages::holds_csv))
         .route("/console/notices.csv", get(pages::notices_csv))

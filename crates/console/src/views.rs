@@ -567,36 +567,76 @@ pub fn event_summary(e: &StoredEvent) -> String {
             text(&body["kid"]),
             text(&body["request_sha256"])
         ),
+        EventType::EmergencyDenied => format!(
+            "the authority denied the request, signed by its confirmation key {}: {}",
+            text(&body["kid"]),
+            text(&body["reason"])
+        ),
+        EventType::EmergencyCallbackRecorded => {
+            let r = &body["record"];
+            format!(
+                "call-back by {} to {} ({}): reached {}, outcome {}",
+                text(&r["reviewer"]),
+                text(&r["contact"]["name"]),
+                text(&r["contact"]["phone"]),
+                text(&r["reached"]),
+                text(&r["outcome"])
+            )
+        }
+        EventType::EmergencyCallbackConfirmed | EventType::EmergencyCallbackRejected => format!(
+            "call-back record {} by {}: {}",
+            if kind == EventType::EmergencyCallbackConfirmed {
+                "confirmed"
+            } else {
+                "rejected"
+            },
+            text(&body["reviewer"]),
+            text(&body["reason"])
+        ),
+        EventType::EmergencyVerificationFailed => format!(
+            "emergency verification failed ({}): refused, ground {}",
+            text(&body["by"]),
+            text(&body["ground"])
+        ),
         _ => String::new(),
     }
 }
 
-/// Where an emergency's verification stands, in words, from the case's events: confirmed
-/// (by which key, when) for the payload in force, or not yet (and so not executable).
+/// Where an emergency's verification stands, in words: verified (by which confirmation key or
+/// whose call-back, when) for the payload in force, failed, or not yet (and so not executable).
 pub fn emergency_verification(
-    payload_sha256: &str,
+    v: &custos_service::ops::Verification,
     case_id: i64,
-    events: &[StoredEvent],
 ) -> (bool, String) {
-    let confirmed = events.iter().find_map(|e| {
-        (e.kind() == Some(EventType::EmergencyConfirmed))
-            .then(|| serde_json::from_str::<Value>(&e.body).ok())
-            .flatten()
-            .filter(|b| b["request_sha256"].as_str() == Some(payload_sha256))
-            .map(|b| (b["kid"].as_str().unwrap_or("").to_owned(), e.at))
-    });
-    match confirmed {
-        Some((kid, at)) => (
+    use custos_service::ops::Verified;
+    if v.failed.is_some() {
+        return (
+            false,
+            "Verification failed: the authority denied the request; it is refused (emergency-verification-failed)".to_owned(),
+        );
+    }
+    match v.by_signature.as_ref().or(v.by_callback.as_ref()) {
+        Some(Verified::Signature { kid, at }) => (
             true,
             format!(
                 "Verified: confirmed by the authority's confirmation key {kid} on {}",
-                when(at)
+                when(*at)
+            ),
+        ),
+        Some(Verified::Callback(r)) => (
+            true,
+            format!(
+                "Verified by call-back: {} reached {} on {}, confirmed by {}",
+                r.reviewer,
+                r.reached,
+                when(r.at),
+                r.confirmed_by.as_deref().unwrap_or("")
             ),
         ),
         None => (
             false,
             format!(
-                "Not verified: it cannot be executed until a confirmation key of the requesting authority confirms it (POST /v1/requests/{case_id}/confirmation, or `custos confirm`)"
+                "Not verified: it cannot be executed until a confirmation key of the requesting authority confirms it (POST /v1/requests/{case_id}/confirmation, or `custos confirm`) or a call-back to its registered contact is recorded and confirmed by a second person"
             ),
         ),
     }
@@ -689,13 +729,16 @@ mod tests {
             salt: custos_ledger::commitment::Salt::from_bytes([0; 32]),
             leaf: vec![],
         };
-        let (ok, text) = emergency_verification("aa", 3, &[confirmed("aa")]);
+        let of = |sha: &str, events: &[StoredEvent]| {
+            emergency_verification(&custos_service::ops::Verification::of(sha, events), 3)
+        };
+        let (ok, text) = of("aa", &[confirmed("aa")]);
         assert!(ok);
         assert!(text.contains("duty-kid"), "{text}");
         // A confirmation of an earlier version (before a supplement) does not verify this one.
-        let (ok, text) = emergency_verification("bb", 3, &[confirmed("aa")]);
+        let (ok, text) = of("bb", &[confirmed("aa")]);
         assert!(!ok);
         assert!(text.contains("/v1/requests/3/confirmation"), "{text}");
-        assert!(!emergency_verification("aa", 3, &[]).0);
+        assert!(!of("aa", &[]).0);
     }
 }

@@ -35,6 +35,11 @@ pub enum EventType {
     #[serde(rename = "authority.confirmation_key_added")]
     #[strum(serialize = "authority.confirmation_key_added")]
     AuthorityConfirmationKeyAdded,
+    /// An authority's call-back contact (e.g. its duty office and phone), set or changed by the
+    /// operator: the only number a reviewer calls to verify an emergency, never one from a request.
+    #[serde(rename = "authority.contact_set")]
+    #[strum(serialize = "authority.contact_set")]
+    AuthorityContactSet,
     #[serde(rename = "user.added")]
     #[strum(serialize = "user.added")]
     UserAdded,
@@ -157,6 +162,28 @@ pub enum EventType {
     #[serde(rename = "emergency.confirmed")]
     #[strum(serialize = "emergency.confirmed")]
     EmergencyConfirmed,
+    /// A reviewer's record of a call to the authority's registered contact: who was reached and
+    /// the outcome (confirmed, denied, unreachable), over the payload in force.
+    #[serde(rename = "emergency.callback_recorded")]
+    #[strum(serialize = "emergency.callback_recorded")]
+    EmergencyCallbackRecorded,
+    /// A supervisor who did not record it confirms the call-back record.
+    #[serde(rename = "emergency.callback_confirmed")]
+    #[strum(serialize = "emergency.callback_confirmed")]
+    EmergencyCallbackConfirmed,
+    /// A supervisor who did not record it rejects the call-back record (to be called again).
+    #[serde(rename = "emergency.callback_rejected")]
+    #[strum(serialize = "emergency.callback_rejected")]
+    EmergencyCallbackRejected,
+    /// The authority denies the request, signed by one of its confirmation keys.
+    #[serde(rename = "emergency.denied")]
+    #[strum(serialize = "emergency.denied")]
+    EmergencyDenied,
+    /// The emergency failed verification (a confirmed call-back denied it, or a signed denial):
+    /// the case is refused with the ground `emergency-verification-failed`.
+    #[serde(rename = "emergency.verification_failed")]
+    #[strum(serialize = "emergency.verification_failed")]
+    EmergencyVerificationFailed,
     #[serde(rename = "request.delivered")]
     #[strum(serialize = "request.delivered")]
     RequestDelivered,
@@ -197,6 +224,7 @@ impl EventType {
             EventType::AuthorityAdded
                 | EventType::AuthorityRevoked
                 | EventType::AuthorityConfirmationKeyAdded
+                | EventType::AuthorityContactSet
                 | EventType::UserAdded
                 | EventType::UserPasswordSet
         )

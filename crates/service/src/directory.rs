@@ -88,6 +88,23 @@ impl Directory {
             .and_then(|r| r.confirmation_keys.get(kid).cloned())
     }
 
+    /// An authority's call-back contact, as the log has it (the latest set).
+    pub fn contact(&self, authority_kid: &str) -> Option<crate::ops::Contact> {
+        self.registry
+            .read()
+            .ok()
+            .and_then(|r| r.contacts.get(authority_kid).cloned())
+    }
+
+    /// As [`Directory::contact`], after taking in what other processes appended if the
+    /// directory has none (e.g. `custos authority contact set` a moment ago).
+    pub async fn contact_caught_up(&self, authority_kid: &str) -> Option<crate::ops::Contact> {
+        if self.contact(authority_kid).is_none() {
+            self.catch_up().await;
+        }
+        self.contact(authority_kid)
+    }
+
     /// The role the log gave `name`.
     pub fn role(&self, name: &str) -> Option<Role> {
         self.registry.read().ok().and_then(|r| r.role(name))

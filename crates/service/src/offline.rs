@@ -50,11 +50,13 @@ pub async fn with_batch<T>(
 }
 
 /// Registers an authority's key (`authority.added`) and, in the same transaction, its
-/// confirmation keys (`authority.confirmation_key_added` each).
+/// confirmation keys (`authority.confirmation_key_added` each) and its call-back contact
+/// (`authority.contact_set`).
 pub async fn add_authority(
     nd: &NodeDir,
     new: NewAuthority,
     confirmation_keys: Vec<custos_jose::PublicJwk>,
+    contact: Option<ops::Contact>,
     now: Timestamp,
 ) -> Result<Authority, OfflineError> {
     with_batch(nd, |b, out| {
@@ -63,8 +65,25 @@ pub async fn add_authority(
             for jwk in &confirmation_keys {
                 ops::add_confirmation_key(b, out, &a.kid, jwk, now).await?;
             }
+            if let Some(c) = &contact {
+                ops::set_contact(b, out, &a.kid, c, now).await?;
+            }
             Ok(a)
         })
+    })
+    .await
+}
+
+/// Sets or changes an authority's call-back contact (`authority.contact_set`).
+pub async fn set_contact(
+    nd: &NodeDir,
+    authority_kid: &str,
+    contact: ops::Contact,
+    now: Timestamp,
+) -> Result<ops::Contact, OfflineError> {
+    let authority_kid = authority_kid.to_owned();
+    with_batch(nd, |b, out| {
+        Box::pin(async move { ops::set_contact(b, out, &authority_kid, &contact, now).await })
     })
     .await
 }

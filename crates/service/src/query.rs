@@ -102,6 +102,31 @@ impl<'a> Queries<'a> {
         self.store.authority(kid).await
     }
 
+    /// Where the emergency of `case` stands: verified (how), a call-back pending, or failed.
+    pub async fn verification(&self, case: &Case) -> Read<crate::ops::Verification> {
+        let events = self.store.case_events(case.case_id).await?;
+        Ok(crate::ops::Verification::of(
+            &case.payload_sha256.to_hex(),
+            &events,
+        ))
+    }
+
+    /// An authority's emergencies and how each was verified or failed, computed from its cases
+    /// and their events (never a stored counter, so it cannot drift from the log).
+    pub async fn emergency_counts(&self, authority_kid: &str) -> Read<crate::ops::EmergencyCounts> {
+        let filter = CaseFilter {
+            authority_kid: Some(authority_kid.to_owned()),
+            emergency: Some(true),
+            limit: u32::MAX,
+            ..CaseFilter::default()
+        };
+        let mut counts = crate::ops::EmergencyCounts::default();
+        for case in self.store.cases::<crate::ops::Documents>(&filter).await? {
+            counts.add(&self.verification(&case).await?);
+        }
+        Ok(counts)
+    }
+
     /// One user by name, with the role the table holds (take the logged one with
     /// `Directory::with_logged_role` before acting on it).
     pub async fn user(&self, name: &str) -> Read<Option<User>> {

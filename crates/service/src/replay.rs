@@ -83,6 +83,8 @@ pub struct Registry {
     pub users: HashMap<String, LoggedUser>,
     /// Confirmation keys by thumbprint: they confirm an authority's emergencies, never sign.
     pub confirmation_keys: HashMap<String, ConfirmationKey>,
+    /// Call-back contacts by authority (its own key's thumbprint), the latest set.
+    pub contacts: HashMap<String, crate::ops::Contact>,
 }
 
 /// A confirmation key as the log registered it.
@@ -182,6 +184,26 @@ impl Registry {
                     },
                 );
             }
+            EventType::AuthorityContactSet => {
+                let kid = text(body, "authority_kid")?;
+                let contact = crate::ops::Contact {
+                    name: text(body, "name")?.to_owned(),
+                    phone: text(body, "phone")?.to_owned(),
+                };
+                if contact.name.trim().is_empty() || contact.phone.trim().is_empty() {
+                    return Err("a blank contact".into());
+                }
+                match self.authorities.get(kid) {
+                    None => {
+                        return Err(format!("a contact for {kid}, which no earlier event added"));
+                    }
+                    Some(a) if a.revoked_at.is_some() => {
+                        return Err(format!("a contact for {kid}, which was revoked"));
+                    }
+                    Some(_) => {}
+                }
+                self.contacts.insert(kid.to_owned(), contact);
+            }
             EventType::UserAdded => {
                 let name = text(body, "name")?;
                 let role = Role::parse(text(body, "role")?).ok_or("unknown role")?;
@@ -267,6 +289,11 @@ pub struct Projections {
     /// Renewals granted through an extension and not yet logged as `preservation.renewed`:
     /// the granting event and the end granted.
     renewal_owed: BTreeMap<i64, (u64, Timestamp)>,
+    /// Call-back records waiting for a supervisor, by case.
+    callbacks: BTreeMap<i64, crate::ops::CallbackRecord>,
+    /// Cases whose emergency was denied (a confirmed call-back or a signed denial), by the
+    /// event: each must fail verification in the same job.
+    denied: BTreeMap<i64, u64>,
 }
 
 /// A received request, before its assessment makes it a case.
@@ -361,6 +388,12 @@ impl Projections {
                 format!("case {case}: the renewal granted at event {seq} never moved the hold"),
             ));
         }
+        for (case, seq) in std::mem::take(&mut self.denied) {
+            self.findings.push(Finding::new(
+                "emergency",
+                format!("case {case}: event {seq} denied the emergency, but the case never failed verification"),
+            ));
+        }
         for (case, (seq, _)) in std::mem::take(&mut self.untold) {
             self.findings.push(Finding::new(
                 "reply",
@@ -451,6 +484,7 @@ impl Projections {
             EventType::AuthorityAdded
             | EventType::AuthorityRevoked
             | EventType::AuthorityConfirmationKeyAdded
+            | EventType::AuthorityContactSet
             | EventType::UserAdded
             | EventType::UserPasswordSet => {
                 self.registry.apply(e, body)?;
@@ -583,6 +617,100 @@ impl Projections {
             }
             EventType::EmergencyConfirmed => {
                 self.emergency_confirmed(e, body, signatures)?;
+            }
+            EventType::EmergencyDenied => {
+                let (signed, _) = self.signed_by_confirmation_key(e, body, signatures)?;
+                if signed["reason"]
+                    .as_str()
+                    .is_none_or(|r| r.trim().is_empty())
+                {
+                    return Err("a denial without a reason".into());
+                }
+                self.require_status(e, &crate::ops::emergency::UNDECIDED);
+                let id = self.case_mut(e)?.case_id;
+                self.denied.insert(id, e.seq);
+            }
+            EventType::EmergencyCallbackRecorded => {
+                let r: crate::ops::CallbackRecord = serde_json::from_value(body["record"].clone())
+                    .map_err(|err| format!("record is not a call-back record: {err}"))?;
+                self.require_role(e, &r.reviewer, Role::Reviewer, "recording a call-back");
+                self.require_status(e, &crate::ops::emergency::UNDECIDED);
+                let contacts = self.registry.contacts.clone();
+                let case = self.case_mut(e)?;
+                let id = case.case_id;
+                // As ops: only the directory's contact, never a number from the request.
+                if contacts.get(&case.authority_kid) != Some(&r.contact) {
+                    return Err(format!(
+                        "case {id}: the call-back went to a contact that is not the one the directory had for {}",
+                        case.authority_kid
+                    ));
+                }
+                if !case.emergency || r.request_sha256 != case.payload_sha256.to_hex() {
+                    return Err("a call-back over no emergency, or another version of it".into());
+                }
+                if r.seq != e.seq || r.reached.trim().is_empty() || r.confirmed_by.is_some() {
+                    return Err("the record is not as ops writes it".into());
+                }
+                if self.callbacks.insert(id, r).is_some() {
+                    return Err("a call-back recorded while another waits".into());
+                }
+            }
+            EventType::EmergencyCallbackConfirmed | EventType::EmergencyCallbackRejected => {
+                let who = text(body, "reviewer")?.to_owned();
+                self.require_role(e, &who, Role::Supervisor, "confirming a call-back");
+                self.require_status(e, &crate::ops::emergency::UNDECIDED);
+                let id = self.case_mut(e)?.case_id;
+                let pending = self
+                    .callbacks
+                    .remove(&id)
+                    .ok_or("reviews a call-back that no record awaits")?;
+                if body["recorded"].as_u64() != Some(pending.seq) {
+                    return Err("reviews another call-back than the one waiting".into());
+                }
+                if who == pending.reviewer {
+                    self.four_eyes(e, &format!("{who} confirmed their own call-back"));
+                }
+                if kind == EventType::EmergencyCallbackConfirmed {
+                    let current = self.case_mut(e)?.payload_sha256.to_hex();
+                    match pending.outcome {
+                        crate::ops::CallbackOutcome::Confirmed
+                            if pending.request_sha256 == current =>
+                        {
+                            self.confirmed.entry(id).or_default().insert(current);
+                        }
+                        crate::ops::CallbackOutcome::Denied => {
+                            self.denied.insert(id, e.seq);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            EventType::EmergencyVerificationFailed => {
+                self.require_status(e, &crate::ops::emergency::UNDECIDED);
+                let case = self.case_mut(e)?;
+                let id = case.case_id;
+                if text(body, "ground")? != crate::ops::VERIFICATION_FAILED {
+                    return Err("fails verification on another ground".into());
+                }
+                case.status = CaseStatus::Refused;
+                case.pending_decision = None;
+                if let Some(r) = case.reclassification.as_mut() {
+                    r.pending = None;
+                }
+                case.updated_at = at;
+                self.callbacks.remove(&id);
+                if self.denied.remove(&id).is_none() {
+                    self.findings.push(Finding::new(
+                        "emergency",
+                        format!(
+                            "event {} ({}): case {id} failed verification, but its authority denied nothing (no signed denial, no confirmed call-back denying it)",
+                            e.seq, e.event_type
+                        ),
+                    ));
+                }
+                let mut told = crate::ops::emergency::failed_reply(at);
+                told.reason = text(body, "reason")?.to_owned();
+                self.owe_reply(e, told);
             }
             EventType::DecisionRecorded => {
                 let d = decision(body, "decision")?;
@@ -1461,6 +1589,21 @@ impl Projections {
         body: &Value,
         signatures: Signatures,
     ) -> Result<(), String> {
+        let (_, current) = self.signed_by_confirmation_key(e, body, signatures)?;
+        let case_id = self.case_mut(e)?.case_id;
+        self.confirmed.entry(case_id).or_default().insert(current);
+        Ok(())
+    }
+
+    /// A confirmation or denial: signed by a confirmation key of the case's own authority, over
+    /// the request's id and its payload in force, on an emergency. The signed payload and the
+    /// digest.
+    fn signed_by_confirmation_key(
+        &mut self,
+        e: &StoredEvent,
+        body: &Value,
+        signatures: Signatures,
+    ) -> Result<(Value, String), String> {
         let kid = text(body, "kid")?;
         let jws = text(body, "jws")?;
         let key = self
@@ -1468,12 +1611,12 @@ impl Projections {
             .confirmation_keys
             .get(kid)
             .cloned()
-            .ok_or_else(|| format!("confirmed by {kid}, which is no confirmation key"))?;
+            .ok_or_else(|| format!("signed by {kid}, which is no confirmation key"))?;
         let payload = match signatures {
             Signatures::Verify => {
                 let jwk = PublicJwk::parse(&key.jwk).map_err(|x| x.to_string())?;
                 verify_compact(jws, &jwk)
-                    .map_err(|_| format!("the confirmation does not verify under {kid}"))?
+                    .map_err(|_| format!("the signature does not verify under {kid}"))?
                     .payload
             }
             Signatures::Decode => jws
@@ -1487,11 +1630,11 @@ impl Projections {
                 .ok_or("the JWS payload is not base64url")?,
         };
         let signed: Value =
-            serde_json::from_slice(&payload).map_err(|_| "the confirmation is not JSON")?;
+            serde_json::from_slice(&payload).map_err(|_| "the signed payload is not JSON")?;
         let case = self.case_mut(e)?;
         if key.authority_kid != case.authority_kid {
             return Err(format!(
-                "confirmed by {kid}, a confirmation key of another authority"
+                "signed by {kid}, a confirmation key of another authority"
             ));
         }
         let current = case.payload_sha256.to_hex();
@@ -1499,14 +1642,12 @@ impl Projections {
             || signed["request_sha256"].as_str() != Some(current.as_str())
             || body["request_sha256"].as_str() != Some(current.as_str())
         {
-            return Err("confirms another request or another version of it".into());
+            return Err("concerns another request or another version of it".into());
         }
         if !case.emergency {
-            return Err("confirms a request that claims no emergency".into());
+            return Err("concerns a request that claims no emergency".into());
         }
-        let case_id = case.case_id;
-        self.confirmed.entry(case_id).or_default().insert(current);
-        Ok(())
+        Ok((signed, current))
     }
 
     /// As `ops::decide`: no execute-type decision on an emergency not confirmed.
@@ -1786,6 +1927,7 @@ fn told_differences(told: &Communicated, expected: &Communicated) -> Vec<&'stati
     check(told.message == expected.message, "message");
     check(told.handed_over == expected.handed_over, "handed_over");
     check(told.conditions == expected.conditions, "conditions");
+    check(told.ground == expected.ground, "ground");
     check(told.at == expected.at, "at");
     d
 }

@@ -514,6 +514,30 @@ pub struct AuthorityView {
     pub revoked_at: Option<Timestamp>,
 }
 
+/// One authority for staff: its entry, its call-back contact and its emergencies' verification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuthorityDetail {
+    /// The directory entry.
+    pub authority: AuthorityView,
+    /// The call-back contact registered for it (`authority.contact_set`), if any.
+    pub contact: Option<crate::ops::Contact>,
+    /// Its emergency requests and how they were verified (computed from the log).
+    pub emergencies: crate::ops::EmergencyCounts,
+}
+
+/// The answer to a signed denial of an emergency request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EmergencyDenial {
+    /// The case.
+    pub case: i64,
+    /// The requester's id of the request.
+    pub request_id: String,
+    /// The confirmation key's thumbprint.
+    pub kid: String,
+    /// The ground the case is refused on: `emergency-verification-failed`.
+    pub ground: String,
+}
+
 /// A public key as a JWK (OKP, Ed25519; RFC 8037).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Jwk {

@@ -179,6 +179,41 @@ pub enum Job {
         /// Reply.
         reply: Reply<Case>,
     },
+    /// A reviewer records a call-back to the authority's registered contact.
+    RecordCallback {
+        /// The case.
+        case_id: i64,
+        /// Who.
+        user: User,
+        /// Who was reached, the outcome.
+        input: ops::CallbackInput,
+        /// Reply.
+        reply: Reply<ops::Verification>,
+    },
+    /// A supervisor confirms or rejects a call-back record.
+    ReviewCallback {
+        /// The case.
+        case_id: i64,
+        /// Who.
+        user: User,
+        /// Confirm or reject, and why.
+        input: ops::CallbackReviewInput,
+        /// Reply.
+        reply: Reply<ops::Verification>,
+    },
+    /// An authority's confirmation key denies an emergency request (`emergency.denied`).
+    Deny {
+        /// The case.
+        case_id: i64,
+        /// The denial as sent (compact JWS), verified by the directory.
+        jws: String,
+        /// Who signed it (re-read from the log's directory under the write lock).
+        signer: ops::ConfirmationSigner,
+        /// Its payload.
+        input: ops::DenialInput,
+        /// Reply.
+        reply: Reply<Case>,
+    },
     /// A reviewer decides a request for an extension.
     DecideExtension {
         /// The case.
@@ -351,21 +386,44 @@ impl Job {
                 reply,
             } => task(reply, move |b, out, cx, now| {
                 Box::pin(async move {
-                    // The key and its authority re-checked under the write lock.
-                    let key = cx.directory.confirmation_key(&signer.kid);
-                    let authority = cx.directory.authority(&signer.authority_kid);
-                    if key.is_none_or(|k| k.authority_kid != signer.authority_kid)
-                        || authority.is_none_or(|a| a.revoked_at.is_some())
-                    {
-                        return Err(Problem::forbidden(
-                            "unknown-key",
-                            format!(
-                                "the confirmation key {} is not in force in the log's directory",
-                                signer.kid
-                            ),
-                        ));
-                    }
+                    cx.logged_confirmation_key(&signer)?;
                     ops::emergency::confirm(b, out, case_id, &signer, &jws, &input, now).await
+                })
+            }),
+            Job::Deny {
+                case_id,
+                jws,
+                signer,
+                input,
+                reply,
+            } => task(reply, move |b, out, cx, now| {
+                Box::pin(async move {
+                    cx.logged_confirmation_key(&signer)?;
+                    ops::emergency::deny(b, out, case_id, &signer, &jws, &input, now).await
+                })
+            }),
+            Job::RecordCallback {
+                case_id,
+                user,
+                input,
+                reply,
+            } => task(reply, move |b, out, cx, now| {
+                Box::pin(async move {
+                    // The contact as the log's directory has it now, never one from the request.
+                    let case: Option<Case> = b.case(case_id).await?;
+                    let contact = case.and_then(|c| cx.directory.contact(&c.authority_kid));
+                    ops::emergency::record_callback(b, out, case_id, &user, contact, &input, now)
+                        .await
+                })
+            }),
+            Job::ReviewCallback {
+                case_id,
+                user,
+                input,
+                reply,
+            } => task(reply, move |b, out, _, now| {
+                Box::pin(async move {
+                    ops::emergency::review_callback(b, out, case_id, &user, &input, now).await
                 })
             }),
             Job::DecideExtension {
@@ -568,6 +626,24 @@ impl std::fmt::Debug for WriterContext {
 }
 
 impl WriterContext {
+    /// A confirmation key and its authority re-checked under the write lock.
+    fn logged_confirmation_key(&self, signer: &ops::ConfirmationSigner) -> Result<(), Problem> {
+        let key = self.directory.confirmation_key(&signer.kid);
+        let authority = self.directory.authority(&signer.authority_kid);
+        if key.is_none_or(|k| k.authority_kid != signer.authority_kid)
+            || authority.is_none_or(|a| a.revoked_at.is_some())
+        {
+            return Err(Problem::forbidden(
+                "unknown-key",
+                format!(
+                    "the confirmation key {} is not in force in the log's directory",
+                    signer.kid
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The authority `kid` as the log's directory has it now: revocation is checked again under
     /// the write lock, whatever the handler saw when it verified the signature.
     fn logged_authority(&self, kid: &str) -> Result<Authority, Problem> {

@@ -87,6 +87,14 @@ pub fn confirmation_key() -> PrivateJwk {
     PrivateJwk::from_seed(&[5; 32])
 }
 
+/// XA's call-back contact.
+pub fn duty_office() -> ops::Contact {
+    ops::Contact {
+        name: "XA duty office".into(),
+        phone: "+99 555 0100".into(),
+    }
+}
+
 const TOKEN_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
 
 /// A user row as the users table would hold it.
@@ -840,6 +848,102 @@ impl Fixture {
         self.try_batch(move |b, out| {
             Box::pin(async move {
                 ops::emergency::confirm(b, out, case_id, &signer, &jws, &input, at).await
+            })
+        })
+        .await
+    }
+
+    /// Registers XA's call-back contact, its duty office.
+    pub async fn set_contact(&self) {
+        let (kid, c) = (self.authority.kid.clone(), duty_office());
+        self.try_batch(move |b, out| {
+            Box::pin(async move { ops::set_contact(b, out, &kid, &c, setup_time()).await })
+        })
+        .await
+        .unwrap();
+    }
+
+    /// `who` records a call-back to XA's duty office on `case_id` with `outcome`.
+    pub async fn record_callback(
+        &self,
+        case_id: i64,
+        who: &User,
+        outcome: ops::CallbackOutcome,
+        at: Timestamp,
+    ) -> Result<ops::Verification, Problem> {
+        let (who, input) = (
+            who.clone(),
+            ops::CallbackInput {
+                reached: "Insp. Vega, duty officer".into(),
+                outcome,
+                note: Some("called the registered number".into()),
+            },
+        );
+        self.try_batch(move |b, out| {
+            Box::pin(async move {
+                ops::emergency::record_callback(
+                    b,
+                    out,
+                    case_id,
+                    &who,
+                    Some(duty_office()),
+                    &input,
+                    at,
+                )
+                .await
+            })
+        })
+        .await
+    }
+
+    /// `who` confirms (or rejects) the call-back record waiting on `case_id`.
+    pub async fn review_callback(
+        &self,
+        case_id: i64,
+        who: &User,
+        confirm: bool,
+        at: Timestamp,
+    ) -> Result<ops::Verification, Problem> {
+        let (who, input) = (
+            who.clone(),
+            ops::CallbackReviewInput {
+                confirm,
+                reason: "The record matches the call log.".into(),
+            },
+        );
+        self.try_batch(move |b, out| {
+            Box::pin(async move {
+                ops::emergency::review_callback(b, out, case_id, &who, &input, at).await
+            })
+        })
+        .await
+    }
+
+    /// XA's confirmation key (registered before) denies the emergency of `case_id`, through
+    /// `ops` (the directory's signature check is the HTTP handler's).
+    pub async fn deny_emergency(&self, case_id: i64, at: Timestamp) -> Result<Case, Problem> {
+        let c = self.case(case_id).await;
+        let input = ops::DenialInput {
+            request_id: c.request_id.clone(),
+            request_sha256: c.payload_sha256.to_hex(),
+            reason: "We sent no such request.".into(),
+        };
+        let payload = serde_json::json!({
+            "request_id": input.request_id, "request_sha256": input.request_sha256,
+            "reason": input.reason,
+        });
+        let jws = sign_compact(
+            &serde_json::to_vec(&payload).unwrap(),
+            &confirmation_key(),
+            None,
+        );
+        let signer = ops::ConfirmationSigner {
+            kid: confirmation_key().public().thumbprint(),
+            authority_kid: self.authority.kid.clone(),
+        };
+        self.try_batch(move |b, out| {
+            Box::pin(async move {
+                ops::emergency::deny(b, out, case_id, &signer, &jws, &input, at).await
             })
         })
         .await

@@ -4,6 +4,7 @@
 
 mod fixture;
 
+mod callback;
 mod conditions;
 mod consultation;
 mod decisions;

@@ -399,6 +399,8 @@ async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
     // A follow-up linked to its preservation, and another hold warned of before it lapses
     // (boxed: this test's future is already large, and Cedar checks the stack it has left).
     Box::pin(follow_up_and_lapse_warning(&f, t)).await;
+    // Boxed: this test's future is large, and Cedar checks the stack it has left.
+    Box::pin(callbacks_and_denials(&f, t)).await;
 
     let events = f.events().await;
     let written: BTreeSet<EventType> = events.iter().map(|e| e.kind().unwrap()).collect();
@@ -494,4 +496,24 @@ async fn an_event_of_a_type_no_node_writes_is_a_finding_not_a_panic() {
         "{:#?}",
         p.findings
     );
+}
+
+/// Emergencies by call-back: a contact, a record rejected then confirmed; one denied on the
+/// call-back, one denied by a confirmation key's signature.
+async fn callbacks_and_denials(f: &Fixture, t: jiff::Timestamp) {
+    f.set_contact().await;
+    let called = f.submit("p07-emergency-kidnapping", "XA-13", t).await;
+    for confirm in [false, true] {
+        f.record_callback(called, &rita(), ops::CallbackOutcome::Confirmed, t)
+            .await
+            .unwrap();
+        f.review_callback(called, &sue(), confirm, t).await.unwrap();
+    }
+    let denied = f.submit("p07-emergency-kidnapping", "XA-14", t).await;
+    f.record_callback(denied, &rita(), ops::CallbackOutcome::Denied, t)
+        .await
+        .unwrap();
+    f.review_callback(denied, &sue(), true, t).await.unwrap();
+    let signed_denial = f.submit("p07-emergency-kidnapping", "XA-15", t).await;
+    f.deny_emergency(signed_denial, t).await.unwrap();
 }

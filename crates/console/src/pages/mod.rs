@@ -50,6 +50,7 @@ use crate::views::{self, CompareRow, EventRow, Fact, FindingRow, QueueRow, Reque
 pub(super) type Shared = State<Arc<Console>>;
 
 mod assets;
+mod callback;
 mod follow_up;
 mod holds;
 mod log;
@@ -58,6 +59,7 @@ mod request;
 mod sign_in;
 
 pub use assets::asset;
+pub use callback::{authority_page, record_callback, review_callback};
 pub use holds::{holds, holds_csv, notices_csv};
 pub use log::log_status;
 pub use queue::queue;

@@ -92,7 +92,7 @@ pub struct ReclassifyFields {
 
 /// What was sent with a refused form, to show again.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Sent<'a> {
+pub(crate) enum Sent<'a> {
     Nothing,
     Decision(&'a DecisionFields),
     Reclassification(&'a ReclassifyFields),
@@ -264,6 +264,9 @@ struct RequestPage {
     /// Whether the emergency is verified, and how it stands in words.
     verified: bool,
     verification: String,
+    /// The call-back section of an emergency (`callback.rs`).
+    callback: Option<super::callback::CallbackSection>,
+    authority_kid: String,
     authority: Vec<Fact>,
     signature_ok: bool,
     signature: String,
@@ -584,8 +587,9 @@ async fn request_view(
             ),
         });
     }
-    let (verified, verification) =
-        views::emergency_verification(&case.payload_sha256.to_hex(), case_id, &events);
+    let state = custos_service::ops::Verification::of(&case.payload_sha256.to_hex(), &events);
+    let (verified, verification) = views::emergency_verification(&state, case_id);
+    let callback = super::callback::section(c, &case, &state, &v.user);
     let timeline = events
         .iter()
         .map(|e| EventRow {
@@ -822,6 +826,8 @@ async fn request_view(
         emergency: case.emergency,
         verified,
         verification,
+        callback,
+        authority_kid: case.authority_kid.clone(),
         authority: authority_facts,
         signature_ok,
         signature,
@@ -913,7 +919,12 @@ pub(super) fn hold_view(h: &Hold, request_id: &str, now: Timestamp) -> HoldView 
     }
 }
 
-const FLASHES: [(&str, &str); 11] = [
+const FLASHES: [(&str, &str); 13] = [
+    (
+        "callback-recorded",
+        "Call-back recorded and logged; a supervisor who did not record it must confirm it.",
+    ),
+    ("callback-reviewed", "Call-back reviewed and logged."),
     (
         "reclassified",
         "Classification corrected and the request assessed again; both assessments are kept and logged.",
@@ -1086,7 +1097,7 @@ type MakeJob<T> = Box<dyn FnOnce(tokio::sync::oneshot::Sender<Result<T, Problem>
 /// The common path of a case form: check the session and the form's CSRF token, turn the form
 /// into a writer job (`make`, which may refuse the form first), run it, then redirect to where
 /// `done` says, or show the page again with the refusal (and `sent`, the decision form as sent).
-async fn case_form<T>(
+pub(super) async fn case_form<T>(
     c: &Console,
     case_id: i64,
     jar: &CookieJar,

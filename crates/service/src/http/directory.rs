@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use jiff::Timestamp;
 
 use super::extract::Staff;
 use super::{ApiResult, parse_stored, stored_name};
 use crate::node::Node;
 use crate::problem::Problem;
-use crate::wire::{AuthorityView, HoldView, NoticeView};
+use crate::wire::{AuthorityDetail, AuthorityView, HoldView, NoticeView};
 
 pub(super) fn hold_view(h: &custos_store::Hold) -> HoldView {
     HoldView {
@@ -59,6 +59,46 @@ pub(super) async fn list_notices(
     ))
 }
 
+fn authority_view(a: custos_store::Authority) -> ApiResult<AuthorityView> {
+    Ok(AuthorityView {
+        channels: a
+            .channels
+            .iter()
+            .map(|c| stored_name("channel", c))
+            .collect::<ApiResult<_>>()?,
+        jwk: parse_stored("key", &a.jwk)?,
+        added_at: a.added_at,
+        revoked_at: a.revoked_at,
+        kid: a.kid,
+        state: a.state,
+        name: a.name,
+        kind: a.kind,
+        age_recipient: a.age_recipient,
+    })
+}
+
+/// One authority: its entry, its call-back contact (as the log has it) and how its emergency
+/// requests were verified (counts computed from the log: emergencies, verified by signature,
+/// verified by call-back, failed verification).
+#[utoipa::path(get, path = "/v1/authorities/{kid}", params(("kid" = String, Path, description = "The RFC 7638 thumbprint of the authority's key")),
+    security(("bearer" = [])), responses((status = 200, body = AuthorityDetail), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub(super) async fn authority(
+    State(node): State<Arc<Node>>,
+    Path(kid): Path<String>,
+    _: Staff,
+) -> ApiResult<Json<AuthorityDetail>> {
+    let Some(a) = node.store.authority(&kid).await? else {
+        return Err(Problem::not_found(format!(
+            "no authority with key {kid}; GET /v1/authorities lists them"
+        )));
+    };
+    Ok(Json(AuthorityDetail {
+        authority: authority_view(a)?,
+        contact: node.directory.contact(&kid),
+        emergencies: node.query().emergency_counts(&kid).await?,
+    }))
+}
+
 /// The directory of authorities (public keys only).
 #[utoipa::path(get, path = "/v1/authorities", security(("bearer" = [])), responses((status = 200, body = Vec<AuthorityView>), (status = 403, body = Problem)))]
 pub(super) async fn list_authorities(
@@ -67,21 +107,7 @@ pub(super) async fn list_authorities(
 ) -> ApiResult<Json<Vec<AuthorityView>>> {
     let mut out = Vec::new();
     for a in node.store.authorities().await? {
-        out.push(AuthorityView {
-            channels: a
-                .channels
-                .iter()
-                .map(|c| stored_name("channel", c))
-                .collect::<ApiResult<_>>()?,
-            jwk: parse_stored("key", &a.jwk)?,
-            added_at: a.added_at,
-            revoked_at: a.revoked_at,
-            kid: a.kid,
-            state: a.state,
-            name: a.name,
-            kind: a.kind,
-            age_recipient: a.age_recipient,
-        });
+        out.push(authority_view(a)?);
     }
     Ok(Json(out))
 }

@@ -49,7 +49,9 @@ pub use requests::{CompactJws, MAX_LIST_LIMIT};
 
 // `ApiDoc` lists these handlers by their `__path_*` twins, unqualified: utoipa tags an operation
 // listed as `module::handler` with the module's name, and the document keeps the tags it had.
-use self::directory::{__path_list_authorities, __path_list_holds, __path_list_notices};
+use self::directory::{
+    __path_authority, __path_list_authorities, __path_list_holds, __path_list_notices,
+};
 use self::log::{
     __path_checkpoint, __path_consistency, __path_inclusion, __path_tile, __path_verifier,
 };
@@ -88,6 +90,7 @@ use self::requests::{
         list_holds,
         list_notices,
         list_authorities,
+        authority,
         // extensions.rs (listed qualified: its operations are tagged `extensions`)
         extensions::request,
         extensions::of_case,
@@ -98,6 +101,9 @@ use self::requests::{
         conditions::accept,
         // emergency.rs
         emergency::confirm,
+        emergency::deny,
+        emergency::record_callback,
+        emergency::review_callback,
         // evidence.rs (listed qualified: its operations are tagged `evidence`)
         evidence::list,
         evidence::upload,
@@ -156,6 +162,17 @@ use self::requests::{
         crate::wire::ExtensionView,
         crate::wire::EmergencyConfirmation,
         crate::ops::ConfirmationInput,
+        crate::ops::DenialInput,
+        crate::wire::EmergencyDenial,
+        crate::ops::CallbackInput,
+        crate::ops::CallbackOutcome,
+        crate::ops::CallbackReviewInput,
+        crate::ops::CallbackRecord,
+        crate::ops::Verification,
+        crate::ops::Verified,
+        crate::ops::Contact,
+        crate::ops::EmergencyCounts,
+        crate::wire::AuthorityDetail,
         crate::ops::ExtensionInput,
         crate::ops::ExtensionDecisionInput,
         crate::ops::NoticeDocument,
@@ -351,10 +368,20 @@ pub fn router(node: Arc<Node>) -> Router {
             post(conditions::accept),
         )
         .route("/v1/requests/{case}/confirmation", post(emergency::confirm))
+        .route("/v1/requests/{case}/denial", post(emergency::deny))
+        .route(
+            "/v1/requests/{case}/callback",
+            post(emergency::record_callback),
+        )
+        .route(
+            "/v1/requests/{case}/callback/review",
+            post(emergency::review_callback),
+        )
         .route("/v1/extensions", get(extensions::pending))
         .route("/v1/holds", get(directory::list_holds))
         .route("/v1/notices", get(directory::list_notices))
         .route("/v1/authorities", get(directory::list_authorities))
+        .route("/v1/authorities/{kid}", get(directory::authority))
         .route("/log/checkpoint", get(log::checkpoint))
         .route("/log/tile/{*path}", get(log::tile))
         .route("/v1/log/inclusion", get(log::inclusion))

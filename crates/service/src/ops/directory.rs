@@ -5,6 +5,7 @@ use custos_jose::PublicJwk;
 use custos_model::EventType;
 use custos_store::{Authority, Batch, User};
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Appended, emit, internal};
@@ -25,6 +26,64 @@ pub struct NewAuthority {
     pub jwk: PublicJwk,
     /// Its age recipient, if any.
     pub age_recipient: Option<String>,
+}
+
+/// An authority's call-back contact as the operator registered it: whom a reviewer calls to
+/// verify an emergency (issue 13, §2). Never taken from a request: a forged request would give
+/// the forger's own number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    /// Who answers, e.g. the duty office's name.
+    #[schema(min_length = 1)]
+    pub name: String,
+    /// The number to call, as the authority gave it out of band.
+    #[schema(min_length = 1)]
+    pub phone: String,
+}
+
+/// Sets (or changes) an authority's call-back contact (`authority.contact_set`).
+pub async fn set_contact(
+    b: &mut Batch,
+    out: &mut Appended,
+    authority_kid: &str,
+    contact: &Contact,
+    now: Timestamp,
+) -> Result<Contact, Problem> {
+    let Some(a) = b.authority(authority_kid).await? else {
+        return Err(Problem::not_found(format!(
+            "no authority with key {authority_kid}; `custos authority list` shows them"
+        )));
+    };
+    if a.revoked_at.is_some() {
+        return Err(Problem::conflict(
+            "already-revoked",
+            format!("the key {authority_kid} was revoked; register the authority's new key first"),
+        ));
+    }
+    let (name, phone) = (contact.name.trim(), contact.phone.trim());
+    for (field, value) in [("name", name), ("phone", phone)] {
+        if custos_model::is_blank(value) {
+            return Err(Problem::unprocessable(
+                "invalid-contact",
+                format!("the contact's {field} is blank; give the duty office's {field}"),
+            ));
+        }
+    }
+    let contact = Contact {
+        name: name.to_owned(),
+        phone: phone.to_owned(),
+    };
+    emit(
+        b,
+        out,
+        EventType::AuthorityContactSet,
+        now,
+        None,
+        json!({ "authority_kid": authority_kid, "name": contact.name, "phone": contact.phone }),
+    )
+    .await?;
+    Ok(contact)
 }
 
 /// Adds an authority to the directory (`authority.added`).

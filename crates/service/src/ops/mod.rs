@@ -47,6 +47,10 @@
 //!   the scheduler brings the case back at that date (see [`postponement`]);
 //! * a reviewer may consult the requester before refusing or granting on conditions; it
 //!   answers signed, and the case comes back at the answer or the date (see [`consultation`]).
+//! * an emergency is executed only once verified, by a confirmation key's signature or by a
+//!   call-back to the directory's contact confirmed by a second person; a confirmed denial or a
+//!   signed denial refuses it (`emergency-verification-failed`). The node's own safeguard
+//!   against forged emergency requests, not a treaty rule (see [`emergency`]).
 
 pub mod conditions;
 pub mod consultation;
@@ -100,9 +104,13 @@ pub use decision::{
     decide, referred_findings, second_review, waives_a_safeguard,
 };
 pub use directory::{
-    NewAuthority, add_authority, add_confirmation_key, add_user, revoke_authority, set_password,
+    Contact, NewAuthority, add_authority, add_confirmation_key, add_user, revoke_authority,
+    set_contact, set_password,
 };
-pub use emergency::{ConfirmationInput, ConfirmationSigner};
+pub use emergency::{
+    CallbackInput, CallbackOutcome, CallbackRecord, CallbackReviewInput, ConfirmationInput,
+    ConfirmationSigner, DenialInput, EmergencyCounts, VERIFICATION_FAILED, Verification, Verified,
+};
 pub use evidence::{destroy_due, record_delivered};
 pub use extension::{
     ExtensionDecisionInput, ExtensionInput, ExtensionRef, decide_extension, request_extension,

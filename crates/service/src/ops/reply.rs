@@ -97,6 +97,11 @@ pub struct Communicated {
     /// Conditions on the use of what is handed over.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<super::conditions::Condition>,
+    /// A ground of the node's own for a refusal the requester is told, never an assessment's
+    /// finding: today only `emergency-verification-failed` (its authority denied the emergency
+    /// request, by a confirmed call-back or a signed denial).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ground: Option<String>,
     /// When it was communicated.
     #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
@@ -112,6 +117,7 @@ impl Communicated {
             message: message.map(str::to_owned),
             handed_over: decision.narrowed.clone(),
             conditions: decision.conditions.clone(),
+            ground: None,
             at,
         }
     }
@@ -151,6 +157,8 @@ pub fn requester_sees(kind: EventType) -> bool {
             | EventType::RequestSupplemented
             // Its own confirmation of an emergency.
             | EventType::EmergencyConfirmed
+            // Its own signed denial; the call-backs are staff's deliberation (who called whom).
+            | EventType::EmergencyDenied
             | EventType::ReplyCommunicated
             | EventType::PreservationStarted
             | EventType::PreservationRenewed
