@@ -152,6 +152,39 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         "$.finding_reasons.too-many-targets"
     );
 
+    // ---- Dialogue moves and the emergency clock (issue 13, desk): setup ----
+    // A case to postpone; one to consult, answered and then withdrawn by its requester with
+    // `custos answer` and `custos withdraw`; XF's duty supervisor's confirmation key, for the
+    // emergency above, and the digest of that request's signed payload to confirm.
+    let postpone = submit(&node, &xa, "p01-ransomware-production", "E2E-POSTPONE");
+    let dialogue = submit(&node, &xa, "p01-ransomware-production", "E2E-DIALOGUE");
+    let duty = node.tmp.path().join("xf-duty.jwk");
+    custos_ok(&["authority", "keygen", "-o", duty.to_str().unwrap()]);
+    custos_ok(&[
+        "authority",
+        "confirm-key",
+        "add",
+        "--dir",
+        node.dir_str(),
+        "--authority",
+        &xf.kid,
+        "--jwk",
+        duty.with_extension("pub.jwk").to_str().unwrap(),
+    ]);
+    let received = node.get(
+        &format!("/v1/requests/{emergency}/events"),
+        Some(&format!("Bearer {alice}")),
+    );
+    let emergency_sha256 = received.json()["events"][0]["event"]["payload_sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dialogue_env = json!({
+        "bin": env!("CARGO_BIN_EXE_custos"), "xa_key": xa.key_path, "duty_key": duty,
+        "emergency_sha256": emergency_sha256, "postpone": postpone, "dialogue": dialogue,
+    });
+    // ---- end of the dialogue setup ----
+
     let open = node.get("/v1/requests?open=true", Some(&format!("Bearer {alice}")));
     let total_open = open.json().as_array().unwrap().len();
     let cases = json!({
@@ -171,6 +204,7 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         .env("CUSTOS_SCREENSHOTS", &shots)
         .env("CUSTOS_ALICE_TOKEN", &alice)
         .env("CUSTOS_VERIFIER", &node.vkey)
+        .env("CUSTOS_DIALOGUE", dialogue_env.to_string())
         .output()
         .expect(
             "node runs (scripts/setup installs Node.js packages; Node.js comes with the machine)",
@@ -255,8 +289,9 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         .iter()
         .map(|e| e["type"].as_str().unwrap())
         .collect();
+    // (The scheduler may have logged an end of confidentiality after these.)
     assert_eq!(
-        kinds[2..],
+        kinds[2..6],
         [
             "request.reclassification_proposed",
             "request.reclassified",
@@ -315,4 +350,44 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
     // Nothing the browser did escaped the log: the audit recomputes everything.
     let audit = custos_ok(&["audit", "--dir", node.dir_str()]);
     assert!(!audit.is_empty());
+
+    // ---- Dialogue moves and the emergency clock (issue 13, desk): the log ----
+    let kinds = |case: i64| -> Vec<String> {
+        events(case)
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(kinds(postpone).contains(&"request.postponed".to_owned()));
+    let talk = kinds(dialogue);
+    let at = |k: &str| talk.iter().position(|x| x == k).unwrap_or(usize::MAX);
+    assert!(
+        at("consultation.opened") < at("consultation.answered")
+            && at("consultation.answered") < at("request.withdrawn")
+            && at("request.withdrawn") < talk.len(),
+        "{talk:?}"
+    );
+    let urgent = kinds(emergency);
+    assert!(
+        at_of(&urgent, "emergency.confirmed") < at_of(&urgent, "decision.recorded"),
+        "{urgent:?}"
+    );
+    let seen = node.tmp.path().join("seen.checkpoint");
+    let verified = custos_ok(&[
+        "log",
+        "verify",
+        "--server",
+        &node.server(),
+        "--vkey",
+        &node.vkey,
+        "--state",
+        seen.to_str().unwrap(),
+        "--full",
+    ]);
+    assert!(verified.contains("recomputed the root from all tiles"), "{verified}");
+    // ---- end of the dialogue checks ----
+}
+
+fn at_of(kinds: &[String], kind: &str) -> usize {
+    kinds.iter().position(|x| x == kind).unwrap_or(usize::MAX)
 }

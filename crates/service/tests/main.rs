@@ -15,6 +15,7 @@ mod integrity;
 mod lifecycle;
 mod notices;
 mod postponement;
+mod queue;
 mod reclassification;
 mod replay;
 mod reply;

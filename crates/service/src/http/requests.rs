@@ -402,8 +402,9 @@ pub(super) async fn visible_case(node: &Node, caller: &Caller, case_id: i64) -> 
 /// Most requests `GET /v1/requests` returns at once (and its default).
 pub const MAX_LIST_LIMIT: u32 = 500;
 
-/// List requests, soonest deadline first. A filter the list does not know, or a value it cannot
-/// take, is refused (400), never answered with `[]`.
+/// List requests: justified emergencies first, by their response deadline, then the others,
+/// soonest deadline first. A filter the list does not know, or a value it cannot take, is
+/// refused (400), never answered with `[]`.
 ///
 /// People get every case as its whole record ([`CaseView`]). A requesting authority gets its own
 /// cases only, each as its reply (`custos.reply/v1`), and may not filter by `status` or
