@@ -122,6 +122,18 @@ pub struct Reply {
     /// they are accepted; nothing is released before they are. Absent without conditions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<crate::ops::ConditionsStatus>,
+    /// For a request claiming an emergency: whether it is verified (a confirmation key of the
+    /// authority confirmed its payload in force). It is not executed until it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency: Option<ReplyEmergency>,
+}
+
+/// Where a requester's emergency stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReplyEmergency {
+    /// Confirmed for the payload in force (`POST /v1/requests/{case}/confirmation`,
+    /// `custos confirm`); a supplement must be confirmed again.
+    pub verified: bool,
 }
 
 /// The confidentiality a requester asked, and the end this node can keep it to.

@@ -135,6 +135,7 @@ use self::requests::{
         crate::wire::ReplyWithdrawal,
         crate::wire::ReplyPostponement,
         crate::wire::ReplySecrecyLimited,
+        crate::wire::ReplyEmergency,
         crate::wire::ConsultationMessage,
         crate::wire::ConsultationParty,
         crate::wire::ConsultationThread,

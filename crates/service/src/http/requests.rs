@@ -32,8 +32,8 @@ use crate::problem::{FieldProblem, Problem};
 use crate::query::CaseQuery;
 use crate::wire::{
     CaseAnswer, CaseEvents, CaseView, ConsultationMessage, ConsultationParty, ConsultationThread,
-    EventView, HoldView, LoggedEvent, Reply, ReplyDeadlines, ReplyPackage, ReplyPostponement,
-    ReplySecrecyLimited, ReplyWithdrawal,
+    EventView, HoldView, LoggedEvent, Reply, ReplyDeadlines, ReplyEmergency, ReplyPackage,
+    ReplyPostponement, ReplySecrecyLimited, ReplyWithdrawal,
 };
 use crate::writer::Job;
 
@@ -204,8 +204,15 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
         Some(_) => crate::ops::conditions::status_of(&node.store, c).await?,
         None => None,
     };
+    let emergency = match c.emergency {
+        true => Some(ReplyEmergency {
+            verified: !node.query().unverified_emergency(c).await?,
+        }),
+        false => None,
+    };
     Ok(Reply {
         conditions,
+        emergency,
         format: REPLY_FORMAT.to_owned(),
         case: c.case_id,
         request_id: c.request_id.clone(),
