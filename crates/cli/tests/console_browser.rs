@@ -384,7 +384,10 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         seen.to_str().unwrap(),
         "--full",
     ]);
-    assert!(verified.contains("recomputed the root from all tiles"), "{verified}");
+    assert!(
+        verified.contains("recomputed the root from all tiles"),
+        "{verified}"
+    );
     // ---- end of the dialogue checks ----
 }
 

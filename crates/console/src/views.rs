@@ -712,7 +712,10 @@ mod tests {
         assert_eq!(time_left(t("2026-11-29T23:12:40Z"), now), "5 h 12 min left");
         assert_eq!(time_left(t("2026-11-29T18:45:00Z"), now), "45 min left");
         assert_eq!(time_left(now, now), "0 min left");
-        assert_eq!(time_left(t("2026-11-29T17:40:00Z"), now), "overdue by 20 min");
+        assert_eq!(
+            time_left(t("2026-11-29T17:40:00Z"), now),
+            "overdue by 20 min"
+        );
         assert_eq!(
             time_left(t("2026-11-29T09:55:00Z"), now),
             "overdue by 8 h 5 min"

@@ -232,7 +232,11 @@ async fn read_reply(node: &Arc<Node>, case: i64) -> Value {
     use tower_service::Service as _;
     let path = format!("/v1/requests/{case}");
     let claims = json!({"htm": "GET", "htu": path, "iat": jiff::Timestamp::now().as_second()});
-    let proof = sign_compact(&serde_json::to_vec(&claims).unwrap(), &authority_key(), None);
+    let proof = sign_compact(
+        &serde_json::to_vec(&claims).unwrap(),
+        &authority_key(),
+        None,
+    );
     let req = Request::get(&path)
         .header(header::AUTHORIZATION, format!("Custos-JWS {proof}"))
         .body(Body::empty())

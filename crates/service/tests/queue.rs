@@ -19,13 +19,18 @@ async fn justified_emergencies_lead_the_list_by_their_clock() {
         .submit("p01-ransomware-production", "XA-OLD", t0() - days(60))
         .await;
     // An emergency claimed without a justification: no emergency clock, no lead.
-    f.submit("p08-emergency-unjustified", "XA-CLAIM", t0()).await;
+    f.submit("p08-emergency-unjustified", "XA-CLAIM", t0())
+        .await;
     // Two justified emergencies: the later one received has the later clock.
     let late = f
         .submit("p07-emergency-kidnapping", "XA-EM-LATE", t0())
         .await;
     let early = f
-        .submit("p07-emergency-kidnapping", "XA-EM-EARLY", t0() - secs(2 * 3600))
+        .submit(
+            "p07-emergency-kidnapping",
+            "XA-EM-EARLY",
+            t0() - secs(2 * 3600),
+        )
         .await;
     assert_eq!(
         f.case(early).await.respond_by,
@@ -79,9 +84,14 @@ async fn justified_emergencies_lead_the_list_by_their_clock() {
     assert!(q.unverified_emergency(&case(late).await).await.unwrap());
 
     // Decided, an emergency leaves the open queue; the next one leads.
-    f.decide(early, &rita(), decision(custos_service::ops::DecisionKind::Execute), t0())
-        .await
-        .unwrap();
+    f.decide(
+        early,
+        &rita(),
+        decision(custos_service::ops::DecisionKind::Execute),
+        t0(),
+    )
+    .await
+    .unwrap();
     assert_eq!(case(early).await.status, CaseStatus::Executing);
     assert_eq!(list("open=true&limit=1").await, ["XA-EM-LATE"]);
     node.close().await;

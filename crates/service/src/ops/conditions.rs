@@ -325,7 +325,9 @@ pub fn delete_by(conditions: &[Condition], handed_over: Option<Timestamp>) -> Op
             _ => None,
         })
         .min()?;
-    handed_over?.checked_add(jiff::SignedDuration::from_hours(24 * i64::from(days))).ok()
+    handed_over?
+        .checked_add(jiff::SignedDuration::from_hours(24 * i64::from(days)))
+        .ok()
 }
 
 /// The acceptance state of the conditions of `case` as the log has it, or `None` when its
@@ -345,7 +347,10 @@ pub async fn status_of(store: &Store, case: &Case) -> Result<Option<ConditionsSt
     for kind in [EventType::ConditionsAccepted, EventType::ConditionsDeclined] {
         if let Some(e) = events.iter().rev().find(|e| e.kind() == Some(kind)) {
             let status = answered(kind, e.at, &e.body, sha256)?;
-            return Ok(Some(ConditionsStatus { delete_by, ..status }));
+            return Ok(Some(ConditionsStatus {
+                delete_by,
+                ..status
+            }));
         }
     }
     Ok(Some(ConditionsStatus {
@@ -518,7 +523,11 @@ mod tests {
             Condition::DeletionAfter { days: 30 },
         ];
         assert_eq!(delete_by(&conditions, Some(at)), Some(at + day * 30));
-        assert_eq!(delete_by(&conditions, None), None, "nothing handed over yet");
+        assert_eq!(
+            delete_by(&conditions, None),
+            None,
+            "nothing handed over yet"
+        );
         assert_eq!(
             delete_by(&[Condition::Confidentiality { text: None }], Some(at)),
             None
