@@ -369,10 +369,16 @@ fn a_new_requester_finds_the_decision_and_the_reason_and_nothing_internal() {
             .iter()
             .map(|e| e["type"].as_str().unwrap())
             .collect();
+        // The scheduler may already have ended an execution's confidentiality (its tick runs on
+        // the wall clock, so a slow machine sees it here): that event is the requester's too.
         assert_eq!(
-            types,
+            types[..2],
             ["request.received", "reply.communicated"],
             "case {case}"
+        );
+        assert!(
+            types[2..].iter().all(|t| *t == "confidentiality.ended"),
+            "case {case}: {types:?}"
         );
     }
 
