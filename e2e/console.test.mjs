@@ -10,6 +10,7 @@
 // Exits non-zero, naming the failed step, on the first failure.
 
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
@@ -142,8 +143,9 @@ try {
     await page.getByRole("button", { name: "Apply" }).click();
     await page.waitForURL(/emergency=yes/);
     const rows = page.locator("table.queue tbody tr");
-    assert.equal(await rows.count(), 1, "one emergency request");
+    assert.equal(await rows.count(), 2, "two emergency requests");
     assert.match(await rows.first().innerText(), new RegExp(`#${CASES.emergency}\\b`));
+    assert.match(await rows.nth(1).innerText(), new RegExp(`#${CASES.callback}\\b`));
     await page.getByRole("link", { name: "Clear" }).click();
     await page.getByLabel("Recommendation").selectOption("refuse");
     await page.getByLabel("Requesting state").selectOption("XA");
@@ -474,12 +476,93 @@ try {
     assert.match(page.url(), /\/console\/sign-in/);
     await context.close();
   }
+  // ---- Dialogue moves and the emergency clock (issue 13, desk) ---------------------------
+  // The justified emergency leads the queue on its 8-hour clock, marked unverified; a reviewer
+  // postpones a case; consults another, whose requester answers (`custos answer`) and then
+  // withdraws (`custos withdraw`); the emergency's execution is refused until its authority's
+  // confirmation key confirms it (`custos confirm`). CUSTOS_DIALOGUE (JSON): bin, xa_key,
+  // duty_key, emergency_sha256, postpone, dialogue.
+  {
+    const D = JSON.parse(process.env.CUSTOS_DIALOGUE ?? "{}");
+    const custos = (cmd, ...args) => execFileSync(D.bin, [cmd, "--server", BASE, ...args], { encoding: "utf8" });
+
+    step("dialogue: the justified emergency leads the queue with its clock, marked unverified");
+    const bob = await session("bob");
+    const { page } = bob;
+    {
+      const first = page.locator("table.queue tbody tr").first();
+      const text = await first.innerText();
+      assert.match(text, new RegExp(`#${CASES.emergency}\\b`), `the emergency comes first: ${text}`);
+      assert.match(text, /Emergency: \d+ h \d+ min left/, "its clock, to the minute");
+      assert.match(text, /Unverified/);
+      assert.match(await first.getAttribute("class"), /emergency-lead/);
+      assert.match(await page.getByRole("status").innerText(), /justified emergencies first/);
+    }
+
+    step("dialogue: postpone with a reason and a date");
+    await page.goto(`${BASE}/console/requests/${D.postpone}`);
+    await page.getByLabel(/^Why postpone/).fill("Executing now would alert the suspects of a domestic investigation.");
+    await page.getByLabel(/^Postponed until/).fill("2030-03-01T00:00:00Z");
+    await page.getByRole("button", { name: "Postpone", exact: true }).click();
+    await page.waitForURL(/done=postponed/);
+    assert.equal(await page.locator("#case-status").innerText(), "Postponed");
+    assert.match(await page.locator("#postponed").innerText(), /Postponed until 2030-03-01T00:00:00Z/);
+
+    step("dialogue: consult; the requester answers with `custos answer`; the thread shows");
+    await page.goto(`${BASE}/console/requests/${D.dialogue}`);
+    await page.getByLabel(/^Question/).fill("Which of the accounts did the ransom note name?");
+    await page.getByLabel(/^Answer by/).fill("2030-01-15T00:00:00Z");
+    await page.getByRole("button", { name: "Consult", exact: true }).click();
+    await page.waitForURL(/done=consulted/);
+    assert.equal(await page.locator("#case-status").innerText(), "In consultation with the requester");
+    const answered = JSON.parse(custos("answer", "--key", D.xa_key, "--case", String(D.dialogue),
+      "--request-id", "E2E-DIALOGUE", "--message", "Only the first account; the others are the victims'."));
+    assert.equal(answered.consultation.length, 2, "the requester's reply shows the thread");
+    await page.reload();
+    const thread = await page.locator("ol.thread").innerText();
+    assert.match(thread, /bob.*answer by 2030-01-15T00:00:00Z.*Which of the accounts/s);
+    assert.match(thread, /The requesting authority.*Only the first account/s);
+    await axe(page, "a request page with a consultation thread");
+
+    step("dialogue: the requester withdraws with `custos withdraw`; no decision is offered");
+    const withdrawn = JSON.parse(custos("withdraw", "--key", D.xa_key, "--case", String(D.dialogue),
+      "--request-id", "E2E-DIALOGUE", "--reason", "The suspect was identified by other means."));
+    assert.equal(withdrawn.status, "withdrawn");
+    await page.reload();
+    assert.equal(await page.locator("#case-status").innerText(), "Withdrawn by the requester");
+    for (const form of ["#decide", "#consult", "#postpone"]) {
+      assert.equal(await page.locator(form).count(), 0, `no ${form} form on a withdrawn case`);
+    }
+
+    step("dialogue: an unverified emergency is not executed; `custos confirm`; then it is");
+    await page.goto(`${BASE}/console/requests/${CASES.emergency}`);
+    assert.match(await page.locator("#emergency-verification").innerText(), /Not verified/);
+    await page.getByLabel("Execute as asked").check();
+    await page.getByLabel(/^Reason/).fill("A child's life is at risk; the account is the kidnappers'.");
+    const [refused] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(`/console/requests/${CASES.emergency}/decision`)),
+      page.getByRole("button", { name: "Record decision" }).click(),
+    ]);
+    assert.equal(refused.status(), 409);
+    await assert.doesNotReject(page.locator("#refusal", { hasText: "not verified" }).waitFor());
+    custos("confirm", "--key", D.duty_key, "--case", String(CASES.emergency),
+      "--request-id", "E2E-EMERGENCY", "--sha256", D.emergency_sha256);
+    await page.goto(`${BASE}/console/requests/${CASES.emergency}`);
+    assert.match(await page.locator("#emergency-verification").innerText(), /^Verified/);
+    await page.getByLabel("Execute as asked").check();
+    await page.getByLabel(/^Reason/).fill("A child's life is at risk; the account is the kidnappers'.");
+    await page.getByRole("button", { name: "Record decision" }).click();
+    await page.waitForURL(/done=decided/);
+    assert.equal(await page.locator("#case-status").innerText(), "Executing");
+    await bob.context.close();
+  }
+  // ---- end of the dialogue block ----
   // ---- issue 13 §2, call-back (h13-callback): a reviewer records, a supervisor confirms ----
   step("call-back: bob records a call to the directory's contact, sam confirms, the authority's page counts it");
   {
     const bob = await session("bob");
     const { page } = bob;
-    await page.goto(`${BASE}/console/requests/${CASES.emergency}`);
+    await page.goto(`${BASE}/console/requests/${CASES.callback}`);
     assert.match(await page.locator("#emergency-verification").innerText(), /Not verified/);
     assert.match(await page.locator("#callback-contact").innerText(), /XF duty office, \+99 555 0177/);
     await page.locator("#reached").fill("Insp. Vega, duty officer");
@@ -492,7 +575,7 @@ try {
     await bob.context.close();
 
     const s = sam.page;
-    await s.goto(`${BASE}/console/requests/${CASES.emergency}`);
+    await s.goto(`${BASE}/console/requests/${CASES.callback}`);
     await s.locator('#callback-review-form input[value="yes"]').check();
     await s.locator("#callback-reason").fill("Matches the duty office's call log.");
     await s.getByRole("button", { name: "Record the review" }).click();
@@ -501,8 +584,8 @@ try {
     await s.locator("#authority-link").click();
     await s.waitForURL(/\/console\/authorities\//);
     assert.match(await s.locator("#authority-contact").innerText(), /XF duty office/);
-    assert.equal((await s.locator("#count-emergencies").innerText()).trim(), "1");
-    assert.equal((await s.locator("#count-signature").innerText()).trim(), "0");
+    assert.equal((await s.locator("#count-emergencies").innerText()).trim(), "2");
+    assert.equal((await s.locator("#count-signature").innerText()).trim(), "1", "the dialogue block's confirmation");
     assert.equal((await s.locator("#count-callback").innerText()).trim(), "1");
     assert.equal((await s.locator("#count-failed").innerText()).trim(), "0");
     await axe(s, "the authority page");

@@ -91,6 +91,8 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
     let second = submit(&node, &xg, "p12-death-penalty", "E2E-SECOND");
     let hold = submit(&node, &xb, "p02-preservation-24-7", "E2E-HOLD");
     let emergency = submit(&node, &xf, "p07-emergency-kidnapping", "E2E-EMERGENCY");
+    // A second emergency of XF's, verified by call-back (the first is confirmed by signature).
+    let callback = submit(&node, &xf, "p07-emergency-kidnapping", "E2E-CALLBACK");
     let api_second = submit(&node, &xc, "p20-lgbt-preservation", "E2E-API-SECOND");
     let gag = submit(&node, &xa, "p09-gag-unbounded", "E2E-GAG");
     submit(&node, &xa, "p01-ransomware-production", "E2E-EXECUTE");
@@ -175,6 +177,38 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
     assert_eq!(r.status, 201, "{}", r.text());
     let follow = r.json()["case"].as_i64().unwrap();
     // --- end of follow-up
+    // ---- Dialogue moves and the emergency clock (issue 13, desk): setup ----
+    // A case to postpone; one to consult, answered and then withdrawn by its requester with
+    // `custos answer` and `custos withdraw`; XF's duty supervisor's confirmation key, for the
+    // emergency above, and the digest of that request's signed payload to confirm.
+    let postpone = submit(&node, &xa, "p01-ransomware-production", "E2E-POSTPONE");
+    let dialogue = submit(&node, &xa, "p01-ransomware-production", "E2E-DIALOGUE");
+    let duty = node.tmp.path().join("xf-duty.jwk");
+    custos_ok(&["authority", "keygen", "-o", duty.to_str().unwrap()]);
+    custos_ok(&[
+        "authority",
+        "confirm-key",
+        "add",
+        "--dir",
+        node.dir_str(),
+        "--authority",
+        &xf.kid,
+        "--jwk",
+        duty.with_extension("pub.jwk").to_str().unwrap(),
+    ]);
+    let received = node.get(
+        &format!("/v1/requests/{emergency}/events"),
+        Some(&format!("Bearer {alice}")),
+    );
+    let emergency_sha256 = received.json()["events"][0]["event"]["payload_sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dialogue_env = json!({
+        "bin": env!("CARGO_BIN_EXE_custos"), "xa_key": xa.key_path, "duty_key": duty,
+        "emergency_sha256": emergency_sha256, "postpone": postpone, "dialogue": dialogue,
+    });
+    // ---- end of the dialogue setup ----
 
     let open = node.get("/v1/requests?open=true", Some(&format!("Bearer {alice}")));
     let total_open = open.json().as_array().unwrap().len();
@@ -182,7 +216,7 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         "refuse": refuse, "narrow": narrow, "second": second, "hold": hold,
         "emergency": emergency, "gag": gag, "total_open": total_open,
         "infoexec": infoexec, "referred": referred, "reclass": reclass,
-        "follow": follow,
+        "follow": follow, "callback": callback,
     });
     let tmp_shots = tempfile::tempdir().unwrap();
     let shots = std::env::var_os("CUSTOS_SCREENSHOTS")
@@ -196,6 +230,7 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         .env("CUSTOS_SCREENSHOTS", &shots)
         .env("CUSTOS_ALICE_TOKEN", &alice)
         .env("CUSTOS_VERIFIER", &node.vkey)
+        .env("CUSTOS_DIALOGUE", dialogue_env.to_string())
         .output()
         .expect(
             "node runs (scripts/setup installs Node.js packages; Node.js comes with the machine)",
@@ -340,7 +375,7 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         "failures are logged"
     );
     // ---- issue 13 §2, call-back (h13-callback): recorded by bob, confirmed by sam ----
-    let called = events(emergency);
+    let called = events(callback);
     assert!(
         called
             .iter()
@@ -356,4 +391,47 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
     // Nothing the browser did escaped the log: the audit recomputes everything.
     let audit = custos_ok(&["audit", "--dir", node.dir_str()]);
     assert!(!audit.is_empty());
+
+    // ---- Dialogue moves and the emergency clock (issue 13, desk): the log ----
+    let kinds = |case: i64| -> Vec<String> {
+        events(case)
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(kinds(postpone).contains(&"request.postponed".to_owned()));
+    let talk = kinds(dialogue);
+    let at = |k: &str| talk.iter().position(|x| x == k).unwrap_or(usize::MAX);
+    assert!(
+        at("consultation.opened") < at("consultation.answered")
+            && at("consultation.answered") < at("request.withdrawn")
+            && at("request.withdrawn") < talk.len(),
+        "{talk:?}"
+    );
+    let urgent = kinds(emergency);
+    assert!(
+        at_of(&urgent, "emergency.confirmed") < at_of(&urgent, "decision.recorded"),
+        "{urgent:?}"
+    );
+    let seen = node.tmp.path().join("seen.checkpoint");
+    let verified = custos_ok(&[
+        "log",
+        "verify",
+        "--server",
+        &node.server(),
+        "--vkey",
+        &node.vkey,
+        "--state",
+        seen.to_str().unwrap(),
+        "--full",
+    ]);
+    assert!(
+        verified.contains("recomputed the root from all tiles"),
+        "{verified}"
+    );
+    // ---- end of the dialogue checks ----
+}
+
+fn at_of(kinds: &[String], kind: &str) -> usize {
+    kinds.iter().position(|x| x == kind).unwrap_or(usize::MAX)
 }

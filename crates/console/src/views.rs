@@ -78,6 +78,23 @@ pub fn relative(t: Timestamp, now: Timestamp) -> String {
     }
 }
 
+/// An emergency's clock to the minute: "5 h 12 min left", "overdue by 20 min".
+pub fn time_left(deadline: Timestamp, now: Timestamp) -> String {
+    let secs = deadline.as_second() - now.as_second();
+    // Whole minutes, rounded towards the deadline's side: 30 s left is "0 min left".
+    let mins = secs.unsigned_abs() / 60;
+    let amount = if mins >= 60 {
+        format!("{} h {} min", mins / 60, mins % 60)
+    } else {
+        format!("{mins} min")
+    };
+    if secs >= 0 {
+        format!("{amount} left")
+    } else {
+        format!("overdue by {amount}")
+    }
+}
+
 /// People's words for a case status.
 pub fn status_label(s: CaseStatus) -> &'static str {
     match s {
@@ -118,13 +135,33 @@ pub struct QueueRow {
     pub respond_in: String,
     pub due_class: &'static str,
     pub due_label: &'static str,
+    /// A justified emergency: it leads the queue, with its clock.
+    pub leads: bool,
+    /// The emergency clock, e.g. "5 h 12 min left" (empty unless `leads`).
+    pub clock: String,
+    /// An emergency no confirmation key has confirmed yet.
+    pub unverified: bool,
 }
 
 impl QueueRow {
-    /// The row for `case`, naming its authority from `authorities`.
-    pub fn new(case: &Case, authorities: &[Authority], now: Timestamp) -> QueueRow {
+    /// The row for `case`, naming its authority from `authorities`; `leads` and `unverified`
+    /// as the service's queries say.
+    pub fn new(
+        case: &Case,
+        authorities: &[Authority],
+        now: Timestamp,
+        leads: bool,
+        unverified: bool,
+    ) -> QueueRow {
         let due = Due::of(case.respond_by, now);
         QueueRow {
+            leads,
+            clock: if leads {
+                time_left(case.respond_by, now)
+            } else {
+                String::new()
+            },
+            unverified,
             case_id: case.case_id,
             request_id: case.request_id.clone(),
             state: case.requesting_state.clone(),
@@ -708,6 +745,22 @@ mod tests {
         assert_eq!(Due::of(t("2026-11-29T17:59:59Z"), now), Due::Overdue);
         assert_eq!(Due::of(t("2026-11-29T23:59:59Z"), now), Due::Today);
         assert_eq!(Due::of(t("2026-11-30T00:00:00Z"), now), Due::Later);
+    }
+
+    #[test]
+    fn an_emergency_clock_reads_to_the_minute() {
+        let now = t("2026-11-29T18:00:00Z");
+        assert_eq!(time_left(t("2026-11-29T23:12:40Z"), now), "5 h 12 min left");
+        assert_eq!(time_left(t("2026-11-29T18:45:00Z"), now), "45 min left");
+        assert_eq!(time_left(now, now), "0 min left");
+        assert_eq!(
+            time_left(t("2026-11-29T17:40:00Z"), now),
+            "overdue by 20 min"
+        );
+        assert_eq!(
+            time_left(t("2026-11-29T09:55:00Z"), now),
+            "overdue by 8 h 5 min"
+        );
     }
 
     #[test]

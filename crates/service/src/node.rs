@@ -41,6 +41,8 @@ pub struct Node {
     pub directory: Arc<Directory>,
     /// Verified API tokens.
     pub tokens: TokenCache,
+    /// The time the node's rules and pages read (the writer's clock; tests inject theirs).
+    pub clock: crate::clock::Clock,
 }
 
 impl std::fmt::Debug for Node {
@@ -116,6 +118,11 @@ impl Node {
         Queries::new(&self.store)
     }
 
+    /// The node's time now: what deadlines shown to people are measured against.
+    pub fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+
     /// Closes the database once the node has stopped serving.
     pub async fn close(&self) {
         self.store.close().await;
@@ -123,8 +130,17 @@ impl Node {
 }
 
 impl Node {
-    /// Opens the node in `dir` and starts its writer.
+    /// Opens the node in `dir` and starts its writer, on the system clock.
     pub async fn open(dir: &Path) -> anyhow::Result<Arc<Node>> {
+        Node::open_with_clock(dir, crate::clock::Clock::system()).await
+    }
+
+    /// Opens the node in `dir` with its writer and pages reading `clock` (tests: a
+    /// `ManualClock`).
+    pub async fn open_with_clock(
+        dir: &Path,
+        clock: crate::clock::Clock,
+    ) -> anyhow::Result<Arc<Node>> {
         let (_, config, key, store) = NodeDir::open(dir).await?.into_parts();
         let key = key.context("the node key is missing")?;
         let profile = load_profile(dir, &config.profile)?;
@@ -155,7 +171,7 @@ impl Node {
                     .warning(config.lifecycle.lapse_warning_days),
                 directory: directory.clone(),
                 dir: dir.to_owned(),
-                clock: crate::clock::Clock::system(),
+                clock: clock.clone(),
                 assessor: assessor.clone(),
             },
         );
@@ -169,6 +185,7 @@ impl Node {
             assessor,
             directory,
             tokens: TokenCache::default(),
+            clock,
         });
         // Sign a checkpoint for whatever the database holds (events appended offline).
         node.writer.call(Job::Sync).await?;

@@ -37,8 +37,9 @@ impl<'a> Queries<'a> {
         self.store.case(case_id).await
     }
 
-    /// The cases `q` selects, soonest deadline first (at most 10,000); `only_from` keeps one
-    /// authority's own.
+    /// The cases `q` selects (at most 10,000): justified emergencies awaiting a decision first
+    /// (`ops::emergency::leads_queue`), each by its response deadline (the safeguards' 8-hour
+    /// clock), then the others, soonest deadline first; `only_from` keeps one authority's own.
     pub async fn cases(&self, q: &CaseQuery, only_from: Option<&str>) -> Read<Vec<Case>> {
         let filter = CaseFilter {
             authority_kid: only_from.map(str::to_owned),
@@ -53,7 +54,50 @@ impl<'a> Queries<'a> {
             // The store caps a page at 10,000.
             limit: q.limit.unwrap_or(u32::MAX),
         };
-        self.store.cases(&filter).await
+        // Emergencies are few: read them all to find those that lead.
+        let leading: Vec<Case> = if q.emergency == Some(false) {
+            Vec::new()
+        } else {
+            let emergencies = CaseFilter {
+                emergency: Some(true),
+                offset: 0,
+                limit: u32::MAX,
+                ..filter.clone()
+            };
+            let mut all = self.store.cases(&emergencies).await?;
+            all.retain(crate::ops::emergency::leads_queue);
+            all
+        };
+        if leading.is_empty() {
+            return self.store.cases(&filter).await;
+        }
+        // The page of `leading ++ the rest` (both by deadline): the rest up to the page's end
+        // lies within the first `offset + limit + leading` cases of the plain list.
+        let (offset, limit) = (filter.offset as usize, filter.limit as usize);
+        let plain = CaseFilter {
+            offset: 0,
+            limit: u32::try_from(offset.saturating_add(limit).saturating_add(leading.len()))
+                .unwrap_or(u32::MAX),
+            ..filter
+        };
+        let ids: std::collections::HashSet<i64> = leading.iter().map(|c| c.case_id).collect();
+        let rest = self.store.cases(&plain).await?;
+        Ok(leading
+            .into_iter()
+            .chain(rest.into_iter().filter(|c| !ids.contains(&c.case_id)))
+            .skip(offset)
+            .take(limit)
+            .collect())
+    }
+
+    /// Whether `case` is an emergency not verified yet for its payload in force (see
+    /// `ops::emergency`): it cannot be executed until its authority confirms it.
+    pub async fn unverified_emergency(&self, case: &Case) -> Result<bool, crate::Problem> {
+        if !case.emergency {
+            return Ok(false);
+        }
+        let events = self.store.case_events(case.case_id).await?;
+        Ok(crate::ops::emergency::unverified_in(case, &events))
     }
 
     /// Where the conditions of `case`'s execution stand (`None` without conditions).

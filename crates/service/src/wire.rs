@@ -166,6 +166,19 @@ pub struct Reply {
     /// The requests that follow this preservation up.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub followed_by: Vec<CaseLink>,
+    /// For a request claiming an emergency: whether it is verified for its payload in force (by
+    /// a confirmation key of the authority, or a call-back to its registered contact confirmed
+    /// by a second person). It is not executed until it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency: Option<ReplyEmergency>,
+}
+
+/// Where a requester's emergency stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReplyEmergency {
+    /// Verified for the payload in force (`POST /v1/requests/{case}/confirmation`,
+    /// `custos confirm`, or a confirmed call-back); a supplement must be verified again.
+    pub verified: bool,
 }
 
 /// The confidentiality a requester asked, and the end this node can keep it to.

@@ -202,8 +202,17 @@ async fn no_evidence_is_released_before_the_conditions_are_accepted() {
         .unwrap();
     assert_eq!(accepted.state, AcceptanceState::Accepted);
     assert_eq!(accepted.sha256, digest);
+    assert_eq!(accepted.delete_by, None, "nothing handed over yet");
     f.deliver(&sha, t0() + days(2)).await.unwrap();
     assert_eq!(f.case(case).await.status, CaseStatus::Delivered);
+    // The deletion condition becomes a date, told to the requester and staff alike: the
+    // first hand-over plus its 180 days.
+    let status = custos_service::ops::conditions::status_of(&f.store, &f.case(case).await)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.state, AcceptanceState::Accepted);
+    assert_eq!(status.delete_by, Some(t0() + days(2) + days(180)));
     // An acceptance is final.
     refused(
         f.answer_conditions(

@@ -227,6 +227,31 @@ async fn post_jose(
     )
 }
 
+/// The reply XA reads of `case` (`GET /v1/requests/{case}` with its signed proof).
+async fn read_reply(node: &Arc<Node>, case: i64) -> Value {
+    use tower_service::Service as _;
+    let path = format!("/v1/requests/{case}");
+    let claims = json!({"htm": "GET", "htu": path, "iat": jiff::Timestamp::now().as_second()});
+    let proof = sign_compact(
+        &serde_json::to_vec(&claims).unwrap(),
+        &authority_key(),
+        None,
+    );
+    let req = Request::get(&path)
+        .header(header::AUTHORIZATION, format!("Custos-JWS {proof}"))
+        .body(Body::empty())
+        .unwrap();
+    let resp = custos_service::http::router(node.clone())
+        .call(req)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
 fn signed(payload: &Value, key: &PrivateJwk) -> String {
     sign_compact(&serde_json::to_vec(payload).unwrap(), key, None)
 }
@@ -352,6 +377,13 @@ async fn a_confirmation_is_refused_unless_a_confirmation_key_of_the_authority_si
             .contains(&"emergency.confirmed".to_owned())
     );
 
+    // The requester reads where its emergency stands in its reply; a plain case says nothing.
+    assert_eq!(
+        read_reply(&node, case).await["emergency"],
+        json!({"verified": false})
+    );
+    assert!(read_reply(&node, plain).await.get("emergency").is_none());
+
     // Signed by XA's confirmation key over the payload in force: 200, logged.
     let (status, body) = post_jose(&node, &path, jose, &signed(&good, &confirmation_key())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -368,6 +400,10 @@ async fn a_confirmation_is_refused_unless_a_confirmation_key_of_the_authority_si
         post_jose(&node, &path, jose, &signed(&good, &confirmation_key())).await,
         409,
         "already-verified",
+    );
+    assert_eq!(
+        read_reply(&node, case).await["emergency"],
+        json!({"verified": true})
     );
     f.decide(case, &rita(), decision(DecisionKind::Execute), t0())
         .await

@@ -18,6 +18,7 @@ mod integrity;
 mod lifecycle;
 mod notices;
 mod postponement;
+mod queue;
 mod reclassification;
 mod replay;
 mod reply;

@@ -1,4 +1,5 @@
-//! The queue: open requests, soonest deadline first, with counts and filters.
+//! The queue: open requests, justified emergencies first on their clocks, then soonest
+//! deadline first, with counts and filters.
 
 use super::*;
 
@@ -50,8 +51,8 @@ fn choices(
     out
 }
 
-/// `GET /console/queue?outcome=&measure=&state=&channel=&emergency=`: open requests, soonest
-/// deadline first.
+/// `GET /console/queue?outcome=&measure=&state=&channel=&emergency=`: open requests in the
+/// order of `Queries::cases` (justified emergencies first), deadlines read on the node's clock.
 pub async fn queue(State(c): Shared, jar: CookieJar, RawQuery(q): RawQuery) -> Response {
     let here = format!(
         "/console/queue{}",
@@ -112,7 +113,14 @@ pub async fn queue(State(c): Shared, jar: CookieJar, RawQuery(q): RawQuery) -> R
         Ok(x) => x,
         Err(p) => return error_page(layout, &p),
     };
-    let now = Timestamp::now();
+    let mut unverified = Vec::with_capacity(shown.len());
+    for case in &shown {
+        match query.unverified_emergency(case).await {
+            Ok(u) => unverified.push(u),
+            Err(p) => return error_page(layout, &p),
+        }
+    }
+    let now = c.node.now();
     let count = |f: &dyn Fn(&Case) -> bool| open.iter().filter(|c| f(c)).count();
     let counts = vec![
         Count {
@@ -189,7 +197,11 @@ pub async fn queue(State(c): Shared, jar: CookieJar, RawQuery(q): RawQuery) -> R
         total_open: open.len(),
         rows: shown
             .iter()
-            .map(|c| QueueRow::new(c, &authorities, now))
+            .zip(unverified)
+            .map(|(c, unverified)| {
+                let leads = custos_service::ops::emergency::leads_queue(c);
+                QueueRow::new(c, &authorities, now, leads, unverified)
+            })
             .collect(),
     };
     render(StatusCode::OK, &page)

@@ -366,8 +366,17 @@ fn conditions_text(case: &Case, st: &ConditionsStatus) -> String {
         ),
         _ => "not yet accepted by the requesting authority; no evidence is released before".into(),
     };
+    let delete_by = st
+        .delete_by
+        .map(|t| {
+            format!(
+                " The requester is to delete the evidence by {} (stated, not enforced here).",
+                views::when(t)
+            )
+        })
+        .unwrap_or_default();
     format!(
-        "Conditions: {}. {} (SHA-256 {}).",
+        "Conditions: {}. {} (SHA-256 {}).{delete_by}",
         list.join("; "),
         state,
         st.sha256

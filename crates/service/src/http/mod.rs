@@ -143,6 +143,7 @@ use self::requests::{
         crate::wire::CaseLink,
         crate::wire::ReplyPostponement,
         crate::wire::ReplySecrecyLimited,
+        crate::wire::ReplyEmergency,
         crate::wire::ConsultationMessage,
         crate::wire::ConsultationParty,
         crate::wire::ConsultationThread,

@@ -32,8 +32,8 @@ use crate::problem::{FieldProblem, Problem};
 use crate::query::CaseQuery;
 use crate::wire::{
     CaseAnswer, CaseEvents, CaseLink, CaseView, ConsultationMessage, ConsultationParty,
-    ConsultationThread, EventView, HoldView, LoggedEvent, Reply, ReplyDeadlines, ReplyPackage,
-    ReplyPostponement, ReplyPreservation, ReplySecrecyLimited, ReplyWithdrawal,
+    ConsultationThread, EventView, HoldView, LoggedEvent, Reply, ReplyDeadlines, ReplyEmergency,
+    ReplyPackage, ReplyPostponement, ReplyPreservation, ReplySecrecyLimited, ReplyWithdrawal,
 };
 use crate::writer::Job;
 
@@ -257,11 +257,18 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
         }),
         None => None,
     };
+    let emergency = match c.emergency {
+        true => Some(ReplyEmergency {
+            verified: !node.query().unverified_emergency(c).await?,
+        }),
+        false => None,
+    };
     Ok(Reply {
         preservation,
         follows: links.follows.as_ref().map(link),
         followed_by: links.followed_by.iter().map(link).collect(),
         conditions,
+        emergency,
         format: REPLY_FORMAT.to_owned(),
         case: c.case_id,
         request_id: c.request_id.clone(),
@@ -458,8 +465,9 @@ pub(super) async fn visible_case(node: &Node, caller: &Caller, case_id: i64) -> 
 /// Most requests `GET /v1/requests` returns at once (and its default).
 pub const MAX_LIST_LIMIT: u32 = 500;
 
-/// List requests, soonest deadline first. A filter the list does not know, or a value it cannot
-/// take, is refused (400), never answered with `[]`.
+/// List requests: justified emergencies first, by their response deadline, then the others,
+/// soonest deadline first. A filter the list does not know, or a value it cannot take, is
+/// refused (400), never answered with `[]`.
 ///
 /// People get every case as its whole record ([`CaseView`]). A requesting authority gets its own
 /// cases only, each as its reply (`custos.reply/v1`), and may not filter by `status` or

@@ -286,6 +286,12 @@ pub struct ConditionsStatus {
     /// The reason given, when declined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Under a `deletion_after` condition, once evidence was handed over: the date by which
+    /// the requester is to delete it (the first hand-over plus the days; the shortest such
+    /// condition). The node states the date; it cannot enforce deletion at the requester.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub delete_by: Option<Timestamp>,
 }
 
 /// Reads a conditions event's answer from its kind and body.
@@ -305,7 +311,23 @@ fn answered(
         },
         answered_at: Some(at),
         reason: v["reason"].as_str().map(str::to_owned),
+        delete_by: None,
     })
+}
+
+/// The date to delete by under the shortest `deletion_after` of `conditions`: `handed_over`
+/// (the first `evidence.delivered`) plus its days; `None` without either.
+pub fn delete_by(conditions: &[Condition], handed_over: Option<Timestamp>) -> Option<Timestamp> {
+    let days = conditions
+        .iter()
+        .filter_map(|c| match c {
+            Condition::DeletionAfter { days } => Some(*days),
+            _ => None,
+        })
+        .min()?;
+    handed_over?
+        .checked_add(jiff::SignedDuration::from_hours(24 * i64::from(days)))
+        .ok()
 }
 
 /// The acceptance state of the conditions of `case` as the log has it, or `None` when its
@@ -315,10 +337,20 @@ pub async fn status_of(store: &Store, case: &Case) -> Result<Option<ConditionsSt
         return Ok(None);
     };
     let sha256 = conditions_sha256(&d.conditions)?;
+    let events = store.case_events(case.case_id).await?;
+    let handed_over = events
+        .iter()
+        .find(|e| e.kind() == Some(EventType::EvidenceDelivered))
+        .map(|e| e.at);
+    let delete_by = delete_by(&d.conditions, handed_over);
     // Acceptance is final: no decline follows it (refused by `answer_conditions`).
     for kind in [EventType::ConditionsAccepted, EventType::ConditionsDeclined] {
-        if let Some(e) = store.latest_case_event(case.case_id, kind).await? {
-            return answered(kind, e.at, &e.body, sha256).map(Some);
+        if let Some(e) = events.iter().rev().find(|e| e.kind() == Some(kind)) {
+            let status = answered(kind, e.at, &e.body, sha256)?;
+            return Ok(Some(ConditionsStatus {
+                delete_by,
+                ..status
+            }));
         }
     }
     Ok(Some(ConditionsStatus {
@@ -326,6 +358,7 @@ pub async fn status_of(store: &Store, case: &Case) -> Result<Option<ConditionsSt
         state: AcceptanceState::Pending,
         answered_at: None,
         reason: None,
+        delete_by,
     }))
 }
 
@@ -471,5 +504,33 @@ pub async fn answer_conditions(
         },
         answered_at: Some(now),
         reason: reason.map(str::to_owned),
+        // Acceptance comes before any hand-over: no date to delete by yet.
+        delete_by: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_date_to_delete_by_is_the_first_hand_over_plus_the_shortest_deletion() {
+        let at: Timestamp = "2026-11-20T12:00:00Z".parse().unwrap();
+        let day = jiff::SignedDuration::from_hours(24);
+        let conditions = [
+            Condition::DeletionAfter { days: 90 },
+            Condition::Confidentiality { text: None },
+            Condition::DeletionAfter { days: 30 },
+        ];
+        assert_eq!(delete_by(&conditions, Some(at)), Some(at + day * 30));
+        assert_eq!(
+            delete_by(&conditions, None),
+            None,
+            "nothing handed over yet"
+        );
+        assert_eq!(
+            delete_by(&[Condition::Confidentiality { text: None }], Some(at)),
+            None
+        );
+    }
 }

@@ -249,8 +249,13 @@ pub struct ConfirmationSigner {
 
 /// The digests of a case's payloads that a confirmation key confirmed, from its events.
 async fn confirmed_digests(b: &mut Batch, case_id: i64) -> Result<Vec<String>, Problem> {
+    confirmed_in(&b.case_events(case_id).await?)
+}
+
+/// The digests confirmed by the `emergency.confirmed` events among `events`.
+fn confirmed_in(events: &[StoredEvent]) -> Result<Vec<String>, Problem> {
     let mut out = Vec::new();
-    for e in b.case_events(case_id).await? {
+    for e in events {
         if e.kind() == Some(EventType::EmergencyConfirmed) {
             let body: serde_json::Value = serde_json::from_str(&e.body).map_err(internal)?;
             if let Some(d) = body["request_sha256"].as_str() {
@@ -259,6 +264,25 @@ async fn confirmed_digests(b: &mut Batch, case_id: i64) -> Result<Vec<String>, P
         }
     }
     Ok(out)
+}
+
+/// As [`is_unverified_emergency`], from the case's events as read (for the queue and pages):
+/// verified by a confirmation key's signature or by a confirmed call-back.
+pub fn unverified_in(case: &Case, events: &[StoredEvent]) -> bool {
+    case.emergency && !Verification::of(&case.payload_sha256.to_hex(), events).verified()
+}
+
+/// Whether `case` leads the queue: a justified emergency (the request the safeguards give the
+/// emergency clock, `emergency_respond_within_hours`) still waiting for the node's decision.
+/// A request that no longer parses (it did at intake) is not put first.
+pub fn leads_queue(case: &Case) -> bool {
+    case.emergency
+        && matches!(
+            case.status,
+            CaseStatus::Assessed | CaseStatus::AwaitingSecondReview
+        )
+        && custos_model::parse_request(case.request_json.as_bytes())
+            .is_ok_and(|r| r.emergency_justified())
 }
 
 /// Whether `case` is an emergency whose current payload is not verified, by a confirmation
