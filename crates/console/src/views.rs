@@ -562,6 +562,30 @@ pub fn event_summary(e: &StoredEvent) -> String {
             text(&body["by"]),
             text(&body["reason"])
         ),
+        EventType::OrderDue => format!(
+            "the order that must follow the emergency ({}) is due by {}",
+            body["required"]
+                .as_array()
+                .map(|a| a.iter().map(text).collect::<Vec<_>>().join(" or "))
+                .unwrap_or_default(),
+            text(&body["due_at"])
+        ),
+        EventType::OrderReceived => format!(
+            "the requester sent the order: {} ({}){}",
+            text(&body["kind"]),
+            text(&body["reference"]),
+            if body["late"].as_bool() == Some(true) {
+                ", late"
+            } else {
+                ""
+            }
+        ),
+        EventType::OrderMissed => format!("the order due by {} is missing", text(&body["due_at"])),
+        EventType::DeletionRequested => format!(
+            "{} asked the requester to delete what was handed over: {}",
+            text(&body["by"]),
+            text(&body["message"])
+        ),
         EventType::EmergencyConfirmed => format!(
             "emergency confirmed by the authority's confirmation key {} (payload SHA-256 {})",
             text(&body["kid"]),

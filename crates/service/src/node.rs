@@ -151,7 +151,8 @@ impl Node {
             store.clone(),
             log.clone(),
             writer::WriterContext {
-                rules: LifecycleRules::of(config.lifecycle.preservation_days, &assessor),
+                rules: LifecycleRules::of(config.lifecycle.preservation_days, &assessor)
+                    .with_order_due_hours(config.lifecycle.order_due_hours),
                 directory: directory.clone(),
                 dir: dir.to_owned(),
                 clock: crate::clock::Clock::system(),

@@ -78,6 +78,10 @@ pub struct CaseView {
     /// classification, the corrections in force, and one awaiting a second reviewer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reclassification: Option<CaseReclassification>,
+    /// The order that must follow an emergency executed without the prior authorization its
+    /// justification waived: required kinds, due time, received or missed, deletion asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<crate::ops::OrderStatus>,
 }
 
 /// What a requesting authority reads of its own request (`custos.reply/v1`): the answer to its
@@ -122,6 +126,12 @@ pub struct Reply {
     /// they are accepted; nothing is released before they are. Absent without conditions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<crate::ops::ConditionsStatus>,
+    /// When an emergency was executed without the prior authorization its justification
+    /// waived: the order that must follow (the kinds that satisfy the rule, when it is due,
+    /// whether it was received or is missing) and, after a missed order, the node's request
+    /// to delete what was handed over (`order.deletion_requested`). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<crate::ops::OrderStatus>,
 }
 
 /// The confidentiality a requester asked, and the end this node can keep it to.

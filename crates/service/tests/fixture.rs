@@ -324,7 +324,8 @@ impl Fixture {
         let profile = custos_service::node::load_profile(&dir, &config.profile).unwrap();
         let jurisdiction = custos_service::node::load_jurisdiction(&dir, &config).unwrap();
         let assessor = Assessor::new(profile, jurisdiction);
-        let rules = LifecycleRules::of(config.lifecycle.preservation_days, &assessor);
+        let rules = LifecycleRules::of(config.lifecycle.preservation_days, &assessor)
+            .with_order_due_hours(config.lifecycle.order_due_hours);
         let a = new_authority(&authority_key(), "XA");
         let authority = offline_batch(&dir, move |b, out| {
             Box::pin(async move {

@@ -14,6 +14,7 @@ mod intake;
 mod integrity;
 mod lifecycle;
 mod notices;
+mod order;
 mod postponement;
 mod reclassification;
 mod replay;

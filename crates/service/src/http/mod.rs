@@ -42,6 +42,7 @@ pub mod evidence;
 mod extensions;
 pub mod extract;
 mod log;
+mod order;
 mod requests;
 
 pub use extract::{SingleUseCaller, Staff};
@@ -98,6 +99,9 @@ use self::requests::{
         conditions::accept,
         // emergency.rs
         emergency::confirm,
+        // order.rs
+        order::send_order,
+        order::request_deletion,
         // evidence.rs (listed qualified: its operations are tagged `evidence`)
         evidence::list,
         evidence::upload,
@@ -154,6 +158,11 @@ use self::requests::{
         crate::wire::ExtensionView,
         crate::wire::EmergencyConfirmation,
         crate::ops::ConfirmationInput,
+        crate::ops::OrderInput,
+        crate::ops::OrderAuthorization,
+        crate::ops::OrderStatus,
+        crate::ops::DeletionRequested,
+        crate::ops::DeletionRequestInput,
         crate::ops::ExtensionInput,
         crate::ops::ExtensionDecisionInput,
         crate::ops::NoticeDocument,
@@ -318,6 +327,11 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/requests/{case}/closed", post(requests::mark_closed))
         .route("/v1/requests/{case}/withdrawal", post(requests::withdraw))
         .route("/v1/requests/{case}/postponement", post(requests::postpone))
+        .route("/v1/requests/{case}/order", post(order::send_order))
+        .route(
+            "/v1/requests/{case}/deletion-request",
+            post(order::request_deletion),
+        )
         .route(
             "/v1/requests/{case}/consultation",
             get(requests::consultation).post(requests::consult),

@@ -37,8 +37,10 @@ use crate::wire::{
 };
 use crate::writer::Job;
 
-fn case_view(c: &Case) -> ApiResult<CaseView> {
+/// The staff's record of `c`, with where its order stands when one must follow an emergency.
+pub(super) async fn case_view(node: &Node, c: &Case) -> ApiResult<CaseView> {
     Ok(CaseView {
+        order: crate::ops::order::status_of(&node.store, c.case_id).await?,
         case: c.case_id,
         request_id: c.request_id.clone(),
         authority: c.authority_kid.clone(),
@@ -204,7 +206,10 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
         Some(_) => crate::ops::conditions::status_of(&node.store, c).await?,
         None => None,
     };
+    // Only while an order must follow an emergency: due, received or missed.
+    let order = crate::ops::order::status_of(&node.store, c.case_id).await?;
     Ok(Reply {
+        order,
         conditions,
         format: REPLY_FORMAT.to_owned(),
         case: c.case_id,
@@ -223,7 +228,7 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
 /// A case as `caller` may read it: people the whole record, the requesting authority its reply.
 pub(super) async fn answer(node: &Node, caller: &Caller, c: &Case) -> ApiResult<CaseAnswer> {
     Ok(match caller {
-        Caller::User(_) => CaseAnswer::Staff(Box::new(case_view(c)?)),
+        Caller::User(_) => CaseAnswer::Staff(Box::new(case_view(node, c).await?)),
         Caller::Authority(_) => CaseAnswer::Requester(Box::new(reply(node, c).await?)),
     })
 }
@@ -320,7 +325,7 @@ pub(super) async fn submit(
 
 /// The signer and payload of a signed requester's call (`application/jose`, a compact JWS),
 /// with the JWS as received. The signature is checked before anything reads the payload.
-async fn signed_body(
+pub(super) async fn signed_body(
     node: &Node,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -523,7 +528,7 @@ pub(super) async fn decide(
             reply: tx,
         })
         .await?;
-    Ok(Json(case_view(&case)?))
+    Ok(Json(case_view(&node, &case).await?))
 }
 
 /// Correct the category or the maximum penalty of a case's offences (reviewers and above), with
@@ -551,7 +556,7 @@ pub(super) async fn reclassify(
             reply: tx,
         })
         .await?;
-    Ok(Json(case_view(&case)?))
+    Ok(Json(case_view(&node, &case).await?))
 }
 
 /// Confirm or reject a decision or a reclassification waiting for a second reviewer
@@ -575,7 +580,7 @@ pub(super) async fn second_review(
             reply: tx,
         })
         .await?;
-    Ok(Json(case_view(&case)?))
+    Ok(Json(case_view(&node, &case).await?))
 }
 
 async fn advance(
@@ -593,7 +598,7 @@ async fn advance(
             reply: tx,
         })
         .await?;
-    Ok(Json(case_view(&case)?))
+    Ok(Json(case_view(&node, &case).await?))
 }
 
 /// Postpone the decision on a case awaiting one (reviewers and above), with a reason the
@@ -618,7 +623,7 @@ pub(super) async fn postpone(
             reply,
         })
         .await?;
-    Ok(Json(case_view(&case)?))
+    Ok(Json(case_view(&node, &case).await?))
 }
 
 /// Consult the requester before refusing or granting on conditions (reviewers and above): a
@@ -644,7 +649,7 @@ pub(super) async fn consult(
             reply,
         })
         .await?;
-    Ok(Json(case_view(&case)?))
+    Ok(Json(case_view(&node, &case).await?))
 }
 
 /// A case's consultation thread (people see which reviewer asked; the requesting authority

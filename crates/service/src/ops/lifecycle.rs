@@ -30,6 +30,8 @@ pub struct LifecycleRules {
     pub notices: NoticeSettings,
     /// How far the profile lets confidentiality reach (for extensions).
     pub secrecy_cap: SecrecyCap,
+    /// Hours within which the order must follow a waived authorization (`order.due`).
+    pub order_due_hours: u32,
 }
 
 impl LifecycleRules {
@@ -40,6 +42,7 @@ impl LifecycleRules {
             preservation_days,
             notices: NoticeSettings::default(),
             secrecy_cap: SecrecyCap::default(),
+            order_due_hours: super::order::DEFAULT_ORDER_DUE_HOURS,
         }
     }
 
@@ -57,7 +60,14 @@ impl LifecycleRules {
                     .unwrap_or_else(|| super::notice::DEFAULT_REMEDIES.to_owned()),
             },
             secrecy_cap: SecrecyCap::of(assessor.profile()),
+            order_due_hours: super::order::DEFAULT_ORDER_DUE_HOURS,
         }
+    }
+
+    /// The same, with the order that must follow an emergency due within `hours`.
+    pub fn with_order_due_hours(mut self, hours: u32) -> LifecycleRules {
+        self.order_due_hours = hours;
+        self
     }
 }
 
@@ -259,6 +269,7 @@ pub async fn tick(
     }
     super::postponement::resume_due(b, out, now).await?;
     super::consultation::lapse_due(b, out, now).await?;
+    super::order::miss_due(b, out, now).await?;
     let mut due = Vec::new();
     for mut notice in b.due_notices(now).await? {
         if notice.ended_at.is_none() {

@@ -19,6 +19,8 @@
 //! * [`postponement`] — a reviewer postpones a decision until a date; the tick resumes it.
 //! * [`consultation`] — a reviewer consults the requester; it answers, signed, or the tick
 //!   lapses the consultation at its date.
+//! * [`order`] — the order that must follow an emergency that waived prior authorization: due,
+//!   received (signed), missed (the tick), and a reviewer's request to delete.
 //!
 //! Rules and their legal basis:
 //! * a decision always carries a reason; one that departs from the assessment carries at least
@@ -44,7 +46,11 @@
 //! * a reviewer may postpone a decision with a reason and a date, which the requester reads;
 //!   the scheduler brings the case back at that date (see [`postponement`]);
 //! * a reviewer may consult the requester before refusing or granting on conditions; it
-//!   answers signed, and the case comes back at the answer or the date (see [`consultation`]).
+//!   answers signed, and the case comes back at the answer or the date (see [`consultation`]);
+//! * an emergency executed without the prior authorization its justification waived owes the
+//!   order within `lifecycle.order_due_hours` (operator default 48, modelled on EU Reg.
+//!   2023/1543 art. 4(5), unconfirmed); a missed order is logged and may lead to a request to
+//!   delete what was handed over (see [`order`]).
 
 pub mod conditions;
 pub mod consultation;
@@ -56,6 +62,7 @@ pub mod extension;
 pub mod intake;
 pub mod lifecycle;
 pub mod notice;
+pub mod order;
 pub mod postponement;
 pub mod reclassification;
 pub mod reply;
@@ -112,6 +119,9 @@ pub use lifecycle::{
     notice_result, renew_hold, retry_delay, tick,
 };
 pub use notice::{DEFAULT_REMEDIES, NOTICE_FORMAT, NoticeDocument, NoticeSettings};
+pub use order::{
+    DeletionRequestInput, DeletionRequested, Order, OrderAuthorization, OrderInput, OrderStatus,
+};
 pub use postponement::{PostponementInput, postpone};
 pub use reclassification::{
     CaseReclassification, Classification, CorrectedOffence, OffenceCorrection,
