@@ -118,6 +118,8 @@ pub struct QueueRow {
     pub respond_in: String,
     pub due_class: &'static str,
     pub due_label: &'static str,
+    /// "Order missing since …" when the order that had to follow an emergency is missing.
+    pub order_missing: Option<String>,
 }
 
 impl QueueRow {
@@ -143,6 +145,7 @@ impl QueueRow {
             respond_in: relative(case.respond_by, now),
             due_class: due.class(),
             due_label: due.label(),
+            order_missing: None,
         }
     }
 }

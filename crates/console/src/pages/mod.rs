@@ -52,6 +52,7 @@ pub(super) type Shared = State<Arc<Console>>;
 mod assets;
 mod holds;
 mod log;
+mod order;
 mod queue;
 mod request;
 mod sign_in;
@@ -59,6 +60,7 @@ mod sign_in;
 pub use assets::asset;
 pub use holds::{holds, holds_csv, notices_csv};
 pub use log::log_status;
+pub use order::request_deletion;
 pub use queue::queue;
 pub use request::{
     consult, decide, decide_extension, postpone, reclassify, renew, request_page, second_review,

@@ -151,6 +151,18 @@ pub async fn queue(State(c): Shared, jar: CookieJar, RawQuery(q): RawQuery) -> R
         .map(|a| a.state.clone())
         .chain(open.iter().map(|c| c.requesting_state.clone()))
         .collect();
+    let mut rows = Vec::with_capacity(shown.len());
+    for case in &shown {
+        let mut row = QueueRow::new(case, &authorities, now);
+        // Only an emergency can owe an order.
+        if case.emergency {
+            row.order_missing = match query.order_status(case.case_id).await {
+                Ok(s) => s.as_ref().and_then(super::order::missing_label),
+                Err(p) => return error_page(layout, &p),
+            };
+        }
+        rows.push(row);
+    }
     let page = QueuePage {
         layout,
         counts,
@@ -187,10 +199,7 @@ pub async fn queue(State(c): Shared, jar: CookieJar, RawQuery(q): RawQuery) -> R
             || channel.is_some()
             || emergency.is_some(),
         total_open: open.len(),
-        rows: shown
-            .iter()
-            .map(|c| QueueRow::new(c, &authorities, now))
-            .collect(),
+        rows,
     };
     render(StatusCode::OK, &page)
 }

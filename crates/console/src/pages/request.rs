@@ -259,6 +259,8 @@ struct RequestPage {
     due_class: &'static str,
     due_label: &'static str,
     emergency: bool,
+    /// The order that must follow the emergency, when one is due (`pages/order.rs`).
+    order: Option<super::order::OrderSection>,
     /// Whether the emergency is verified, and how it stands in words.
     verified: bool,
     verification: String,
@@ -815,6 +817,7 @@ async fn request_view(
         due_class: if open { due.class() } else { "" },
         due_label: if open { due.label() } else { "" },
         emergency: case.emergency,
+        order: super::order::section(c, case_id, can_change).await?,
         verified,
         verification,
         authority: authority_facts,
@@ -907,7 +910,11 @@ pub(super) fn hold_view(h: &Hold, request_id: &str, now: Timestamp) -> HoldView 
     }
 }
 
-const FLASHES: [(&str, &str); 11] = [
+const FLASHES: [(&str, &str); 12] = [
+    (
+        "deletion-requested",
+        "Deletion asked and logged; the requester reads the message in its reply.",
+    ),
     (
         "reclassified",
         "Classification corrected and the request assessed again; both assessments are kept and logged.",
@@ -1075,12 +1082,13 @@ pub(super) fn decision_input(form: &DecisionFields) -> Result<DecisionInput, Pro
 }
 
 /// A writer job waiting for its reply channel.
-type MakeJob<T> = Box<dyn FnOnce(tokio::sync::oneshot::Sender<Result<T, Problem>>) -> Job + Send>;
+pub(super) type MakeJob<T> =
+    Box<dyn FnOnce(tokio::sync::oneshot::Sender<Result<T, Problem>>) -> Job + Send>;
 
 /// The common path of a case form: check the session and the form's CSRF token, turn the form
 /// into a writer job (`make`, which may refuse the form first), run it, then redirect to where
 /// `done` says, or show the page again with the refusal (and `sent`, the decision form as sent).
-async fn case_form<T>(
+pub(super) async fn case_form<T>(
     c: &Console,
     case_id: i64,
     jar: &CookieJar,
