@@ -7,6 +7,9 @@
 //!   (`client`);
 //!   `custos extension request` asks, as a requesting authority, to move a deadline
 //!   (`extension`).
+//! * `custos send-order` (as a requesting authority) and `custos request-deletion` (as a
+//!   reviewer): the order that must follow an emergency, and a deletion asked after it was
+//!   missed (`order`).
 //! * `custos audit | log open` check a node's own database (`audit`).
 //!
 //! Output goes through `out`, so a reader that closes the pipe early ends the output quietly.
