@@ -330,6 +330,23 @@ fn value_of(placeholder: Placeholder, env: &RenderEnv<'_>) -> String {
     }
 }
 
+/// The kinds of order that must follow an emergency whose justification waived prior
+/// authorization (`rights-first`'s `judicial-authorization` note): a judge's for stored traffic
+/// data, a judge's or a prosecutor's otherwise (EU Reg. 2023/1543 art. 4(1)–(2), confirmed in
+/// the project's research). The one definition, read by the note's message and by the node
+/// that checks the order when it arrives.
+pub fn required_order(r: &Request) -> &'static [AuthorizationKind] {
+    if r.data_categories.contains(DataCategory::Traffic) && r.measure == Measure::ProduceStoredData
+    {
+        &[AuthorizationKind::Judicial]
+    } else {
+        &[
+            AuthorizationKind::Judicial,
+            AuthorizationKind::Prosecutorial,
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,22 +377,5 @@ mod tests {
             "2026-05-31 23:59:59 UTC"
         );
         assert_eq!(capitalize_first("interception"), "Interception");
-    }
-}
-
-/// The kinds of order that must follow an emergency whose justification waived prior
-/// authorization (`rights-first`'s `judicial-authorization` note): a judge's for stored traffic
-/// data, a judge's or a prosecutor's otherwise (EU Reg. 2023/1543 art. 4(1)–(2), confirmed in
-/// the project's research). The one definition, read by the note's message and by the node
-/// that checks the order when it arrives.
-pub fn required_order(r: &Request) -> &'static [AuthorizationKind] {
-    if r.data_categories.contains(DataCategory::Traffic) && r.measure == Measure::ProduceStoredData
-    {
-        &[AuthorizationKind::Judicial]
-    } else {
-        &[
-            AuthorizationKind::Judicial,
-            AuthorizationKind::Prosecutorial,
-        ]
     }
 }

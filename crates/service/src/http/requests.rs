@@ -598,7 +598,7 @@ async fn advance(
             reply: tx,
         })
         .await?;
-    Ok(Json(case_view(&node, &case).await?))
+    Ok(Json(case_view(node, &case).await?))
 }
 
 /// Postpone the decision on a case awaiting one (reviewers and above), with a reason the
