@@ -55,11 +55,11 @@ fn order_by(
     }
 }
 
-fn judicial() -> Value {
+pub(crate) fn judicial() -> Value {
     json!({ "kind": "judicial", "reference": "XA-COURT-2026-117", "issued_by": "District Court of XA" })
 }
 
-async fn send(
+pub(crate) async fn send(
     f: &Fixture,
     case_id: i64,
     authorization: Value,
@@ -74,7 +74,7 @@ async fn send(
     .await
 }
 
-async fn ask_deletion(
+pub(crate) async fn ask_deletion(
     f: &Fixture,
     case_id: i64,
     who: &custos_store::User,

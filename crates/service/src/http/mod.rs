@@ -663,6 +663,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(with_bearer, 21, "operations people call with a token");
+        assert_eq!(with_bearer, 22, "operations people call with a token");
     }
 }
