@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use custos_jose::{PrivateJwk, sign_compact};
-use custos_model::EventType;
+use custos_model::{EventType, TargetValue};
 use custos_seal::{FileToSeal, SealSpec};
 use custos_service::NodeDir;
 use custos_service::custody::{Custody, SealedPackage, TempPackage, is_sha256_hex};
 use custos_service::offline::{self, OfflineError};
+use custos_service::ops::evidence::{can_receive_evidence, covered_targets, sealed_targets_of};
 use custos_service::wire::{EvidenceList, ProofClaims};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
@@ -26,11 +27,19 @@ pub fn seal(
     dir: &Path,
     case_id: i64,
     producer: Option<String>,
+    targets: &[String],
     files: &[PathBuf],
 ) -> Result<(), Failure> {
+    let mut named = Vec::with_capacity(targets.len());
+    for (i, t) in targets.iter().enumerate() {
+        named.push(
+            TargetValue::try_from(t.clone())
+                .map_err(|e| Failure::Input(format!("--target #{}: {e}", i + 1)))?,
+        );
+    }
     let rt = runtime().map_err(Failure::Setup)?;
     let nd = rt.block_on(NodeDir::open(dir)).map_err(Failure::Setup)?;
-    let result = seal_in(&rt, &nd, case_id, producer, files);
+    let result = seal_in(&rt, &nd, case_id, producer, named, files);
     rt.block_on(nd.close());
     result
 }
@@ -40,6 +49,7 @@ fn seal_in(
     nd: &NodeDir,
     case_id: i64,
     producer: Option<String>,
+    named: Vec<TargetValue>,
     files: &[PathBuf],
 ) -> Result<(), Failure> {
     let (config, dir) = (nd.config(), nd.dir());
@@ -49,6 +59,11 @@ fn seal_in(
         .map_err(Failure::Setup)?
         .ok_or_else(|| Failure::Input(format!("there is no case {case_id} on this node")))?;
     let case = target.case;
+    // Before sealing anything: only targets the decision produces (checked again in custody).
+    let covered = can_receive_evidence(Some(&case), case_id)
+        .and_then(|c| covered_targets(c, &named, "--target"))
+        .map_err(|p| Failure::Input(p.detail))?;
+    let covered_text: Vec<String> = covered.iter().map(|t| t.as_str().to_owned()).collect();
     let authority = target.authority.ok_or_else(|| {
         Failure::Setup(anyhow!(
             "the case's authority is missing from the directory"
@@ -76,6 +91,7 @@ fn seal_in(
         producer: &producer,
         sealed_at: Timestamp::now(),
         files: &to_seal,
+        targets: &covered_text,
         recipients: std::slice::from_ref(&recipient),
         signer: key,
     };
@@ -100,6 +116,7 @@ fn seal_in(
             recipient: recipient_text,
             signer: report.signer.clone(),
         },
+        targets: covered,
     };
     // The same custody step as the node's uploads, in this process's own write batch.
     rt.block_on(offline::take_custody(nd, custody, Timestamp::now()))
@@ -112,6 +129,7 @@ fn seal_in(
         serde_json::json!({
             "case": case_id, "package_sha256": report.package_sha256, "size": report.package_size,
             "manifest_sha256": report.manifest_sha256, "recipient": report.recipients, "files": report.manifest.files.len(),
+            "targets": covered_text,
         })
     )
 }
@@ -214,7 +232,9 @@ pub fn fetch(
                 )));
             }
             fs::rename(&partial, &target).map_err(|e| Failure::Setup(e.into()))?;
-            fetched.push(serde_json::json!({ "package_sha256": sha, "file": target.display().to_string(), "log_index": opening.index }));
+            // What it covers, as the event checked against the signed log says.
+            let covered = opening.event.fields.get("targets").map(sealed_targets_of).unwrap_or_default();
+            fetched.push(serde_json::json!({ "package_sha256": sha, "file": target.display().to_string(), "log_index": opening.index, "targets": covered }));
         }
         if fetched.is_empty() {
             return Err(Failure::Input(format!(

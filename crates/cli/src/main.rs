@@ -413,6 +413,11 @@ enum EvidenceCommand {
         /// Who produced the data (default: the node's origin).
         #[arg(long)]
         producer: Option<String>,
+        /// A target the package covers: its value as in the request's targets (repeatable).
+        /// Required, each one of the targets produced, when the case was executed in part;
+        /// omitted after an execution in full, the package covers every target.
+        #[arg(long = "target", value_name = "VALUE")]
+        targets: Vec<String>,
         /// The produced files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -701,8 +706,9 @@ fn main() -> ExitCode {
             dir,
             case,
             producer,
+            targets,
             files,
-        }) => evidence::seal(&dir, case, producer, &files),
+        }) => evidence::seal(&dir, case, producer, &targets, &files),
         Command::Fetch {
             server,
             key,

@@ -149,6 +149,9 @@ pub fn seal(args: SealArgs) -> Result<(), Failure> {
         producer: &producer,
         sealed_at: args.now.unwrap_or_else(Timestamp::now),
         files: &files,
+        // The per-file `--target` label is the standalone tool's; the manifest's list of
+        // targets covered is written by `custos evidence seal`, which knows the decision.
+        targets: &[],
         recipients: &recipients,
         signer: &key,
     };

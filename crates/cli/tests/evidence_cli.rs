@@ -197,6 +197,11 @@ fn evidence_is_sealed_for_the_authority_fetched_verified_and_logged() {
     });
     let fetched: Value = serde_json::from_str(&fetched.unwrap()).unwrap();
     assert_eq!(fetched["verified_against_log"], true);
+    // Executed in full and sealed without --target: the package covers the request's target.
+    assert_eq!(
+        fetched["packages"][0]["targets"],
+        json!(["decryptor-support@mail.example"])
+    );
     let package = got.join(format!("{sha}.age"));
     // The stock age tool opens it, and the tar holds the file and the signed manifest.
     let plain = node.tmp.path().join("plain.tar");
@@ -1176,4 +1181,180 @@ fn evidence_on_conditions_is_released_only_after_the_authority_signs_their_accep
     node.stop();
     let audit = custos(&["audit", "--dir", &dir]);
     assert!(audit.status.success(), "{audit:?}");
+}
+
+// ---- issue 13, execute in part: packages name the targets they cover (`--target`) ----
+
+#[test]
+fn executed_in_part_evidence_is_sealed_only_for_the_targets_produced() {
+    let mut node = TestNode::init();
+    node.start();
+    let (key, identity) = authority_with_recipient(&node, "XA");
+    let reviewer = node.user("rita", "reviewer");
+    let dir = node.dir_str().to_owned();
+    // The example request, with a second target that the decision will not produce.
+    const KEPT: &str = "decryptor-support@mail.example";
+    const DROPPED: &str = "bystander@mail.example";
+    let mut r = request("example", "XA-PART-1", "XA");
+    r["targets"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"kind": "account", "value": DROPPED}));
+    assert_eq!(r["targets"][0]["value"], KEPT);
+    let req = node.tmp.path().join("part.json");
+    crate::common::write_json(&req, &r);
+    let submitted: Value = serde_json::from_str(&custos_ok(&[
+        "submit",
+        "--server",
+        &node.server(),
+        "--key",
+        &key,
+        req.to_str().unwrap(),
+    ]))
+    .unwrap();
+    let case = submitted["case"].as_i64().unwrap();
+    let d = node.post_json(
+        &format!("/v1/requests/{case}/decision"),
+        &reviewer,
+        &json!({"decision": "execute_narrowed",
+                "reason": "Only the account linked to the payments is produced here.",
+                "narrowed": {"data_categories": r["data_categories"], "period": r["period"],
+                             "confidentiality_until": null, "targets": [KEPT]}}),
+    );
+    assert_eq!(d.status, 200, "{}", d.text());
+    let evidence = node.tmp.path().join("subscriber.csv");
+    std::fs::write(&evidence, "account,created\nexample,2025-01-01\n").unwrap();
+    let seal = |targets: &[&str]| {
+        let case = case.to_string();
+        let mut args = vec!["evidence", "seal", "--dir", &dir, "--case", &case];
+        for t in targets {
+            args.extend(["--target", t]);
+        }
+        args.push(evidence.to_str().unwrap());
+        custos(&args)
+    };
+    let stored = || {
+        std::fs::read_dir(node.dir.join("evidence"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+
+    // Naming none, or one not produced: refused before anything is sealed, saying what may be.
+    let out = seal(&[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("executed in part"), "{said}");
+    assert!(said.contains("--target") && said.contains(KEPT), "{said}");
+    let out = seal(&[DROPPED]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("--target #1 is not among the targets the decision produces"),
+        "{said}"
+    );
+    assert!(said.contains(KEPT) && !said.contains(DROPPED), "{said}");
+    assert_eq!(stored(), 0, "nothing stored");
+    assert_eq!(count_events(&node, case, &reviewer, "evidence.sealed"), 0);
+
+    // The produced target: sealed, logged, and listed in the requester's reply.
+    let sealed: Value = serde_json::from_str(&custos_ok(&[
+        "evidence",
+        "seal",
+        "--dir",
+        &dir,
+        "--case",
+        &case.to_string(),
+        "--target",
+        KEPT,
+        evidence.to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(sealed["targets"], json!([KEPT]));
+    let sha = sealed["package_sha256"].as_str().unwrap().to_owned();
+    let a = authority_from(&key, "XA");
+    let path = format!("/v1/requests/{case}");
+    let reply = node.get(&path, Some(&a.proof("GET", &path))).json();
+    assert_eq!(reply["format"], "custos.reply/v1");
+    assert_eq!(reply["evidence"][0]["package_sha256"], sha);
+    assert_eq!(reply["evidence"][0]["targets"], json!([KEPT]));
+
+    // The signed manifest inside names them too (the stock age opens the package as before).
+    let package = node.dir.join("evidence").join(format!("{sha}.age"));
+    let plain = node.tmp.path().join("part.tar");
+    let out = Command::new("age")
+        .args(["-d", "-i", &identity, "-o", plain.to_str().unwrap()])
+        .arg(&package)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let manifest = Command::new("tar")
+        .arg("xOf")
+        .arg(&plain)
+        .arg("manifest.json")
+        .output()
+        .unwrap();
+    let manifest: Value = serde_json::from_slice(&manifest.stdout).unwrap();
+    assert_eq!(manifest["targets"], json!([KEPT]));
+
+    // An upload names its targets with Custos-Target headers (percent-encoded).
+    let body = age_package(
+        node.get("/v1/authorities", Some(&format!("Bearer {reviewer}")))
+            .json()[0]["age_recipient"]
+            .as_str()
+            .unwrap(),
+        b"uploaded",
+    );
+    let upload_with = |targets: &[&str]| {
+        let mut headers = vec![
+            ("authorization".to_owned(), format!("Bearer {reviewer}")),
+            (
+                "content-type".to_owned(),
+                "application/octet-stream".to_owned(),
+            ),
+            ("custos-manifest-sha256".to_owned(), "ab".repeat(32)),
+            ("custos-manifest-signer".to_owned(), node.vkey.clone()),
+        ];
+        for t in targets {
+            headers.push(("custos-target".to_owned(), t.replace('@', "%40")));
+        }
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        crate::common::http(
+            node.port,
+            "POST",
+            &format!("/v1/requests/{case}/evidence"),
+            &headers,
+            &body,
+        )
+    };
+    upload_with(&[]).problem(422, "targets-required", "Custos-Target");
+    upload_with(&[DROPPED]).problem(422, "target-not-produced", "Custos-Target #1");
+    let r = upload_with(&[KEPT]);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["targets"], json!([KEPT]));
+
+    // The console's request page shows what each package covers.
+    let cookie = crate::common::console_session(&node, "rita");
+    let page = crate::common::console_get(&node, &cookie, &format!("/console/requests/{case}"));
+    let section = page
+        .split_once("id=\"h-evidence\"")
+        .and_then(|(_, rest)| rest.split_once("</section>"))
+        .map(|(s, _)| s)
+        .expect("an evidence section");
+    assert!(section.contains("Targets covered"), "{section}");
+    assert!(
+        section.contains(KEPT) && !section.contains(DROPPED),
+        "{section}"
+    );
+
+    node.stop();
+    let audit = custos(&["audit", "--dir", &dir]);
+    assert_eq!(
+        audit.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&audit.stdout)
+    );
 }

@@ -4,15 +4,12 @@
 //! with its signed proof to extend secrecy and a reviewer decides, through the API and the
 //! console; `custos audit` passes after all of it.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
-use crate::common::{Authority, Resp, TestNode, custos_ok, http, request};
-
-const PASSWORD: &str = "correct horse battery staple";
+use crate::common::{
+    Authority, Resp, TestNode, console_get, console_session, custos_ok, http, request,
+};
 
 fn event_types(node: &TestNode, case: i64, token: &str) -> Vec<String> {
     let r = node.get(
@@ -70,56 +67,6 @@ fn post_signed(node: &TestNode, a: &Authority, path: &str, body: &Value) -> Resp
         ],
         &serde_json::to_vec(body).unwrap(),
     )
-}
-
-/// Signs `name` in to the console; returns the session's cookie header.
-fn console_session(node: &TestNode, name: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_custos"))
-        .args(["user", "password", "--dir", node.dir_str(), "--name", name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    assert!(child.wait().unwrap().success());
-    let page = node.get("/console/sign-in", None);
-    let token = page
-        .header("set-cookie")
-        .and_then(|c| c.strip_prefix("custos_signin="))
-        .and_then(|c| c.split(';').next())
-        .expect("the sign-in cookie")
-        .to_owned();
-    let r = http(
-        node.port,
-        "POST",
-        "/console/sign-in",
-        &[
-            ("content-type", "application/x-www-form-urlencoded"),
-            ("cookie", &format!("custos_signin={token}")),
-        ],
-        format!(
-            "csrf={token}&name={name}&password={}",
-            PASSWORD.replace(' ', "+")
-        )
-        .as_bytes(),
-    );
-    assert_eq!(r.status, 303, "{}", r.text());
-    let session = r
-        .headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-        .find_map(|(_, v)| v.strip_prefix("custos_session="))
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
-    format!("custos_session={session}")
-}
-
-fn console_get(node: &TestNode, cookie: &str, path: &str) -> String {
-    let r = http(node.port, "GET", path, &[("cookie", cookie)], b"");
-    assert_eq!(r.status, 200, "{path}: {}", r.text());
-    r.text()
 }
 
 #[test]

@@ -41,6 +41,7 @@ fn main() {
         producer: "bench",
         sealed_at: jiff::Timestamp::now(),
         files: &files,
+        targets: &[],
         recipients: &recipients,
         signer: &key,
     };

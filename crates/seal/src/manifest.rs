@@ -28,6 +28,11 @@ pub struct Manifest {
     pub producer: String,
     /// When it was sealed.
     pub sealed_at: Timestamp,
+    /// The request's target values the package covers (an execution in part produces only
+    /// some); absent in a package that does not say (e.g. `custos seal` without `--target`).
+    /// The manifest travels encrypted to the requester, who knows its own targets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     /// The files, in archive order.
     pub files: Vec<FileEntry>,
 }

@@ -87,6 +87,9 @@ pub struct SealSpec<'a> {
     pub sealed_at: Timestamp,
     /// The files, in archive order.
     pub files: &'a [FileToSeal],
+    /// The request's target values the package covers, written into the manifest (may be
+    /// empty: the manifest then names none).
+    pub targets: &'a [String],
     /// The age X25519 recipients (at least one).
     pub recipients: &'a [x25519::Recipient],
     /// The node key that signs the manifest.
@@ -316,6 +319,7 @@ fn produce(
         request_id: spec.request_id.to_owned(),
         producer: spec.producer.to_owned(),
         sealed_at: spec.sealed_at,
+        targets: spec.targets.to_vec(),
         files: entries,
     };
     let canonical = manifest.canonical();

@@ -60,6 +60,7 @@ fn seal_files(
         producer: "Example Provider",
         sealed_at: Timestamp::from_second(1_790_000_000).unwrap(),
         files: &specs,
+        targets: &[],
         recipients: &recipients,
         signer: &key,
     };
@@ -484,6 +485,7 @@ fn sealing_refuses_bad_names_and_duplicates() {
         producer: "P",
         sealed_at: Timestamp::now(),
         files: &[],
+        targets: &[],
         recipients: &recipients,
         signer: &key,
     };
@@ -507,4 +509,48 @@ fn sealing_refuses_bad_names_and_duplicates() {
         err.to_string().contains("cannot read the file to seal"),
         "{err}"
     );
+}
+
+#[test]
+fn the_targets_covered_are_signed_in_the_manifest_and_absent_when_none_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let id = x25519::Identity::generate();
+    let path = tmp.path().join("a.csv");
+    std::fs::write(&path, b"x").unwrap();
+    let files = [FileToSeal::new(&path).unwrap()];
+    let (key, recipients) = (signer(), [id.to_public()]);
+    let targets = ["+15550100".to_owned(), "user@mail.example".to_owned()];
+    let spec = SealSpec {
+        request_id: "R",
+        producer: "P",
+        sealed_at: Timestamp::from_second(1_790_000_000).unwrap(),
+        files: &files,
+        targets: &targets,
+        recipients: &recipients,
+        signer: &key,
+    };
+    let mut package = Vec::new();
+    let report = seal(&spec, &mut package, &mut |_| {}).unwrap();
+    assert_eq!(report.manifest.targets, targets);
+    let verifier = key.verifier();
+    let opened = open(
+        &package,
+        &id,
+        &tmp.path().join("out"),
+        Some(&verifier),
+        false,
+    )
+    .unwrap();
+    let Verification::Verified { manifest, .. } = opened.verification else {
+        panic!("not verified: {:?}", opened.verification);
+    };
+    assert_eq!(manifest.targets, targets);
+    // None named: the manifest has no `targets` key, byte for byte as before.
+    let none = SealSpec {
+        targets: &[],
+        ..spec
+    };
+    let report = seal(&none, Vec::new(), &mut |_| {}).unwrap();
+    let json = String::from_utf8(report.manifest.canonical()).unwrap();
+    assert!(!json.contains("targets"), "{json}");
 }

@@ -18,7 +18,7 @@ use jiff::Timestamp;
 
 use crate::ops::Appended;
 pub use crate::ops::evidence::SealedPackage;
-use crate::ops::evidence::{can_receive_evidence, record_sealed};
+use crate::ops::evidence::{can_receive_evidence, covered_targets, record_sealed};
 use crate::problem::Problem;
 
 /// The directory (inside the node directory) where packages are kept.
@@ -78,13 +78,16 @@ pub struct Custody {
     pub temp: TempPackage,
     /// What `evidence.sealed` records.
     pub package: SealedPackage,
+    /// The targets the package covers, as its sealer named them (none: every target, allowed
+    /// only for an execution in full; see [`crate::ops::evidence::covered_targets`]).
+    pub targets: Vec<custos_model::TargetValue>,
 }
 
 impl Custody {
     /// Takes the package into custody inside a write batch, which holds the database's write
     /// lock (the node's writer job `Job::Custody`, or the CLI's own batch while no node runs), so
     /// takes of one package are serialised. Refused (a case that cannot receive
-    /// evidence, or a package already recorded): only the temporary file is removed, an existing
+    /// evidence, a target the decision does not produce, or a package already recorded): only the temporary file is removed, an existing
     /// file is never touched. Otherwise the file is renamed to `evidence/<sha256>.age`, the
     /// directory fsynced, and `evidence.sealed` appended; if that fails the file goes again.
     pub async fn take(
@@ -97,6 +100,7 @@ impl Custody {
             case_id,
             temp,
             package,
+            targets,
         } = self;
         let sha = &package.package_sha256;
         if !is_sha256_hex(sha) {
@@ -104,7 +108,10 @@ impl Custody {
                 "{sha:?} is not a package digest; nothing was recorded"
             )));
         }
-        can_receive_evidence(b.case(case_id).await?.as_ref(), case_id)?;
+        let case = b.case(case_id).await?;
+        let case = can_receive_evidence(case.as_ref(), case_id)?;
+        // Under the write lock, against the decision in force: sealed only for what it produces.
+        let targets = covered_targets(case, &targets, "targets")?;
         if b.evidence(sha).await?.is_some() {
             // `temp` is dropped on return: this arrival's own file goes, the recorded one stays.
             return Err(Problem::conflict(
@@ -130,7 +137,7 @@ impl Custody {
                 "the package could not be stored; nothing was recorded",
             ));
         }
-        match record_sealed(b, out, case_id, &package, now).await {
+        match record_sealed(b, out, case_id, &package, &targets, now).await {
             Ok(e) => Ok(e),
             Err(p) => {
                 // Not recorded, and under the write lock no one else can have recorded it: the

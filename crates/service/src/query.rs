@@ -142,6 +142,18 @@ impl<'a> Queries<'a> {
     pub async fn evidence_for_case(&self, case_id: i64) -> Read<Vec<Evidence>> {
         self.store.evidence_for_case(case_id).await
     }
+
+    /// The target values a package covers, as its `evidence.sealed` event's private body records
+    /// them (personal data: for the case's staff and its requester only).
+    pub async fn evidence_targets(&self, e: &Evidence) -> Read<Vec<String>> {
+        let seq = u64::try_from(e.sealed_seq).unwrap_or(u64::MAX);
+        Ok(match self.store.event(seq).await? {
+            Some(ev) => serde_json::from_str(&ev.body)
+                .map(|b| crate::ops::evidence::sealed_targets(&b))
+                .unwrap_or_default(),
+            None => Vec::new(),
+        })
+    }
 }
 
 /// Every case status.

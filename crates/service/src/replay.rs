@@ -1136,6 +1136,7 @@ impl Projections {
                         destroyed_at: None,
                     },
                 );
+                self.sealed_targets(e, body)?;
             }
             EventType::ConditionsAccepted | EventType::ConditionsDeclined => {
                 self.require_status(e, &[CaseStatus::Executing, CaseStatus::Delivered]);
@@ -1239,6 +1240,50 @@ impl Projections {
                 ),
             ));
         }
+    }
+
+    /// `evidence.sealed` names the targets it covers, each once, each produced by the decision
+    /// in force when it was sealed (as `ops::evidence::covered_targets`). A finding names
+    /// positions, never a target identifier.
+    fn sealed_targets(&mut self, e: &StoredEvent, body: &Value) -> Result<(), String> {
+        let named = body["targets"]
+            .as_array()
+            .ok_or("names no targets (an array of target values)")?;
+        let case = self.case_mut(e)?;
+        let id = case.case_id;
+        let produced = crate::ops::evidence::produced_targets(case)
+            .map_err(|p| p.detail)?
+            .unwrap_or_default();
+        let mut wrong = Vec::new();
+        if named.is_empty() {
+            wrong.push("it covers no target".to_owned());
+        }
+        for (i, v) in named.iter().enumerate() {
+            let Some(v) = v.as_str() else {
+                wrong.push(format!("target {} is not a text", i + 1));
+                continue;
+            };
+            if !produced.iter().any(|p| p.as_str() == v) {
+                wrong.push(format!(
+                    "target {} is not among the {} the decision in force produces",
+                    i + 1,
+                    produced.len()
+                ));
+            } else if named[..i].iter().any(|o| o.as_str() == Some(v)) {
+                wrong.push(format!("target {} is named twice", i + 1));
+            }
+        }
+        if !wrong.is_empty() {
+            self.findings.push(Finding::new(
+                "evidence",
+                format!(
+                    "event {} (evidence.sealed): a package of case {id} sealed for what was not produced: {}",
+                    e.seq,
+                    wrong.join("; ")
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn four_eyes(&mut self, e: &StoredEvent, detail: &str) {

@@ -233,6 +233,9 @@ pub struct ReplyPackage {
     pub sealed_at: Timestamp,
     /// Where to download it (with a single-use signed proof).
     pub download: String,
+    /// The request's target values it covers (executed in part: only targets produced).
+    #[serde(default)]
+    pub targets: Vec<String>,
 }
 
 /// A case as its reader may see it: people (reviewers, supervisors, auditors) the whole record,
@@ -518,6 +521,9 @@ pub struct EvidencePackage {
     pub destroyed: bool,
     /// Where the requesting authority downloads it.
     pub download: String,
+    /// The request's target values it covers (executed in part: only targets produced).
+    #[serde(default)]
+    pub targets: Vec<String>,
     /// The opening of its `evidence.sealed` event.
     pub opening: Option<Opening>,
 }
@@ -540,6 +546,9 @@ pub struct EvidenceReceipt {
     /// When it was sealed into custody.
     #[schema(value_type = String, format = DateTime)]
     pub sealed_at: Timestamp,
+    /// The request's target values it covers.
+    #[serde(default)]
+    pub targets: Vec<String>,
 }
 
 /// An RFC 9162 inclusion proof.

@@ -701,9 +701,24 @@ impl Fixture {
         .await
     }
 
-    /// Seals a (fake) package `sha` for `case_id` at `at`, as custody does.
+    /// Seals a (fake) package `sha` for `case_id` at `at`, as custody does, naming no target.
     pub async fn seal(&self, case_id: i64, sha: &str, at: Timestamp) -> Result<(), Problem> {
+        self.seal_for(case_id, sha, &[], at).await
+    }
+
+    /// Seals a (fake) package `sha` for `case_id` at `at` covering `targets`, as custody does.
+    pub async fn seal_for(
+        &self,
+        case_id: i64,
+        sha: &str,
+        targets: &[&str],
+        at: Timestamp,
+    ) -> Result<(), Problem> {
         use custos_service::custody::{Custody, TempPackage};
+        let targets = targets
+            .iter()
+            .map(|t| custos_model::TargetValue::try_from((*t).to_owned()).unwrap())
+            .collect();
         let (temp, _) = TempPackage::create(&self.dir).unwrap();
         let custody = Custody {
             case_id,
@@ -715,6 +730,7 @@ impl Fixture {
                 recipient: "age1recipient".into(),
                 signer: "node".into(),
             },
+            targets,
         };
         self.try_batch(move |b, out| {
             Box::pin(async move {

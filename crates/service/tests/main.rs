@@ -9,6 +9,7 @@ mod consultation;
 mod decisions;
 mod directory;
 mod emergency;
+mod evidence_targets;
 mod extensions;
 mod intake;
 mod integrity;

@@ -262,6 +262,7 @@ async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
             recipient: "age1recipient".into(),
             signer: "node".into(),
         },
+        targets: Vec::new(),
     };
     let (kid, to_delete) = (f.authority.kid.clone(), sha.clone());
     f.try_batch(move |b, out| {

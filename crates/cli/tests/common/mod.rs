@@ -463,3 +463,56 @@ pub fn request(name: &str, id: &str, state: &str) -> Value {
 pub fn write_json(path: &Path, v: &Value) {
     std::fs::write(path, serde_json::to_vec_pretty(v).unwrap()).unwrap();
 }
+
+/// The password [`console_session`] sets.
+pub const CONSOLE_PASSWORD: &str = "correct horse battery staple";
+
+/// Sets `name`'s console password and signs it in; returns the session's cookie header.
+pub fn console_session(node: &TestNode, name: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_custos"))
+        .args(["user", "password", "--dir", node.dir_str(), "--name", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{CONSOLE_PASSWORD}").unwrap();
+    assert!(child.wait().unwrap().success());
+    let page = node.get("/console/sign-in", None);
+    let token = page
+        .header("set-cookie")
+        .and_then(|c| c.strip_prefix("custos_signin="))
+        .and_then(|c| c.split(';').next())
+        .expect("the sign-in cookie")
+        .to_owned();
+    let r = http(
+        node.port,
+        "POST",
+        "/console/sign-in",
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", &format!("custos_signin={token}")),
+        ],
+        format!(
+            "csrf={token}&name={name}&password={}",
+            CONSOLE_PASSWORD.replace(' ', "+")
+        )
+        .as_bytes(),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let session = r
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .find_map(|(_, v)| v.strip_prefix("custos_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    format!("custos_session={session}")
+}
+
+pub fn console_get(node: &TestNode, cookie: &str, path: &str) -> String {
+    let r = http(node.port, "GET", path, &[("cookie", cookie)], b"");
+    assert_eq!(r.status, 200, "{path}: {}", r.text());
+    r.text()
+}

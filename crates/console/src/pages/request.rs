@@ -238,6 +238,8 @@ pub struct HoldView {
 #[derive(Debug, Clone)]
 pub struct EvidenceView {
     pub sha256: String,
+    /// The targets it covers, joined (execute in part: only those produced).
+    pub targets: String,
     pub size: String,
     pub sealed_at: String,
     pub delivered_at: String,
@@ -776,18 +778,18 @@ async fn request_view(
         .active_hold(case_id)
         .await?
         .map(|h| hold_view(&h, &case.request_id, now));
-    let evidence = query
-        .evidence_for_case(case_id)
-        .await?
-        .into_iter()
-        .map(|e| EvidenceView {
+    let mut evidence = Vec::new();
+    for e in query.evidence_for_case(case_id).await? {
+        let targets = query.evidence_targets(&e).await?.join(", ");
+        evidence.push(EvidenceView {
             sha256: e.package_sha256,
+            targets,
             size: format!("{} bytes", e.size),
             sealed_at: views::when(e.sealed_at),
             delivered_at: views::when_opt(e.delivered_at),
             destroyed_at: views::when_opt(e.destroyed_at),
-        })
-        .collect();
+        });
+    }
     let extensions = query
         .case_extensions(case_id)
         .await?

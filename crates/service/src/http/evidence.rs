@@ -19,7 +19,7 @@ use crate::custody::{
     Custody, EVIDENCE_DIR, SealedPackage, TempPackage, check_age_header, is_sha256_hex,
 };
 use crate::node::Node;
-use crate::ops::evidence::can_receive_evidence;
+use crate::ops::evidence::{can_receive_evidence, covered_targets};
 use crate::problem::Problem;
 use crate::wire::{EvidenceList, EvidencePackage, EvidenceReceipt, OPENING_FORMAT, Opening};
 use crate::writer::Job;
@@ -50,7 +50,13 @@ pub async fn list(
             }),
             None => None,
         };
+        let targets = opening
+            .as_ref()
+            .and_then(|o| o.event.fields.get("targets"))
+            .map(crate::ops::evidence::sealed_targets_of)
+            .unwrap_or_default();
         packages.push(EvidencePackage {
+            targets,
             download: format!("/v1/requests/{case_id}/evidence/{}", e.package_sha256),
             package_sha256: e.package_sha256,
             size: e.size,
@@ -131,6 +137,47 @@ pub async fn fetch(
 pub const MANIFEST_SHA256_HEADER: &str = "custos-manifest-sha256";
 /// Header naming the verifier key of the manifest's signer (C2SP `name+id+key`).
 pub const MANIFEST_SIGNER_HEADER: &str = "custos-manifest-signer";
+/// Header naming one target the package covers (repeatable), percent-encoded UTF-8.
+pub const TARGET_HEADER: &str = "custos-target";
+
+/// The `Custos-Target` headers, each percent-decoded into a target value.
+fn target_headers(headers: &HeaderMap) -> Result<Vec<custos_model::TargetValue>, Problem> {
+    let bad = |i: usize, why: String| {
+        let mut p =
+            Problem::bad_request("target-header", format!("Custos-Target #{}: {why}", i + 1));
+        p.errors.push(crate::problem::FieldProblem {
+            pointer: format!("Custos-Target[{i}]"),
+            detail: why,
+        });
+        p
+    };
+    let mut out = Vec::new();
+    for (i, v) in headers.get_all(TARGET_HEADER).iter().enumerate() {
+        let raw = v
+            .to_str()
+            .map_err(|_| bad(i, "send the value percent-encoded (UTF-8), in ASCII".into()))?;
+        let text = percent_decode(raw.trim())
+            .ok_or_else(|| bad(i, "is not percent-encoded UTF-8 (a % must be %25)".into()))?;
+        out.push(custos_model::TargetValue::try_from(text).map_err(|e| bad(i, e))?);
+    }
+    Ok(out)
+}
+
+/// RFC 3986 percent-decoding into UTF-8 (`+` stays a plus: phone numbers keep theirs).
+fn percent_decode(s: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(s.len());
+    let mut it = s.bytes();
+    while let Some(b) = it.next() {
+        if b == b'%' {
+            let hex = [it.next()?, it.next()?];
+            let hex = std::str::from_utf8(&hex).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+        } else {
+            bytes.push(b);
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
 
 fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -148,10 +195,13 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// and `Custos-Manifest-Signer` declare what `custos seal --json` reported; the authority's
 /// `custos unseal --verifier` checks them when it opens the package. The package is recorded
 /// for the authority's registered age recipient and logged (`evidence.sealed`) before the
-/// answer; a package that is not logged is not kept.
+/// answer; a package that is not logged is not kept. The `Custos-Target` headers name the
+/// targets it covers: each must be produced by the decision (422 `target-not-produced`), and
+/// for an execution in part at least one is required (422 `targets-required`).
 #[utoipa::path(post, path = "/v1/requests/{case}/evidence", params(("case" = i64, Path),
         ("Custos-Manifest-SHA256" = String, Header, description = "hex SHA-256 of the signed manifest.json"),
-        ("Custos-Manifest-Signer" = String, Header, description = "verifier key of the manifest's signer")), security(("bearer" = [])),
+        ("Custos-Manifest-Signer" = String, Header, description = "verifier key of the manifest's signer"),
+        ("Custos-Target" = Option<String>, Header, description = "a target value the package covers, percent-encoded UTF-8; repeat the header for each. Required when the case was executed in part (each one of the targets produced); absent, the package covers every target")), security(("bearer" = [])),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = EvidenceReceipt), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
@@ -199,8 +249,10 @@ pub async fn upload(
             )
         })?
         .to_owned();
-    // Check the case before taking a byte of a possibly large body.
+    // Check the case and the targets before taking a byte of a possibly large body.
     let case = can_receive_evidence(node.store.case(case_id).await?.as_ref(), case_id)?.clone();
+    let targets = target_headers(&headers)?;
+    covered_targets(&case, &targets, "Custos-Target")?;
     // The recipient the log registered: the table could have been edited to an attacker's key.
     let recipient = node
         .directory
@@ -224,6 +276,7 @@ pub async fn upload(
             recipient,
             signer,
         },
+        targets,
     };
     // Checked, renamed and recorded in one writer job: the writer runs one job at a time, so
     // concurrent uploads of one package cannot remove each other's file.
@@ -231,7 +284,9 @@ pub async fn upload(
         .writer
         .call(|tx| Job::Custody(Box::new(custody), tx))
         .await?;
+    let targets = node.query().evidence_targets(&e).await?;
     let receipt = EvidenceReceipt {
+        targets,
         case: case_id,
         package_sha256: e.package_sha256,
         size: e.size,
@@ -297,4 +352,34 @@ async fn receive(node_dir: &FsPath, body: Body, limit: u64) -> Result<Received, 
         sha256: custos_ledger::Hash(hasher.finalize().into()).to_hex(),
         size,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_headers_are_percent_decoded_utf8_and_a_plus_stays() {
+        assert_eq!(percent_decode("+15550100").as_deref(), Some("+15550100"));
+        assert_eq!(
+            percent_decode("user%40mail.example").as_deref(),
+            Some("user@mail.example")
+        );
+        assert_eq!(percent_decode("J%C3%BCrgen%25").as_deref(), Some("Jürgen%"));
+        for bad in ["50%", "%4", "%zz", "%C3"] {
+            assert_eq!(percent_decode(bad), None, "{bad}");
+        }
+        let mut h = HeaderMap::new();
+        h.append(TARGET_HEADER, HeaderValue::from_static("a%40b"));
+        h.append(TARGET_HEADER, HeaderValue::from_static(" +1 "));
+        let got: Vec<String> = target_headers(&h)
+            .unwrap()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(got, ["a@b", "+1"]);
+        h.append(TARGET_HEADER, HeaderValue::from_static("%"));
+        let p = target_headers(&h).unwrap_err();
+        assert_eq!(p.errors[0].pointer, "Custos-Target[2]");
+    }
 }

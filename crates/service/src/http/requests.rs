@@ -154,9 +154,13 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
                     .or(c.confidentiality_until),
             };
         }
+        let q = node.query();
         for e in node.store.evidence_for_case(c.case_id).await? {
             if e.destroyed_at.is_none() {
+                // The requester's own targets: what each package covers (execute in part).
+                let targets = q.evidence_targets(&e).await?;
                 evidence.push(ReplyPackage {
+                    targets,
                     download: format!("/v1/requests/{}/evidence/{}", c.case_id, e.package_sha256),
                     package_sha256: e.package_sha256,
                     size: e.size,
