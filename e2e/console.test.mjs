@@ -5,7 +5,7 @@
 //   CUSTOS_URL          the node's base URL
 //   CUSTOS_PASSWORD     every test user's console password
 //   CUSTOS_CASES        JSON: case numbers by role in the story (refuse, narrow, second, hold, emergency,
-//                       infoexec, referred, reclass)
+//                       infoexec, referred, reclass, order: issue 13's case whose order is missing)
 //   CUSTOS_SCREENSHOTS  where to save 1366×768 screenshots of each page
 // Exits non-zero, naming the failed step, on the first failure.
 
@@ -143,9 +143,11 @@ try {
     await page.getByRole("button", { name: "Apply" }).click();
     await page.waitForURL(/emergency=yes/);
     const rows = page.locator("table.queue tbody tr");
-    assert.equal(await rows.count(), 2, "two emergency requests");
+    // The two unverified ones lead (their clocks), then the executed one whose order is missing.
+    assert.equal(await rows.count(), 3, "three emergency requests");
     assert.match(await rows.first().innerText(), new RegExp(`#${CASES.emergency}\\b`));
     assert.match(await rows.nth(1).innerText(), new RegExp(`#${CASES.callback}\\b`));
+    assert.match(await rows.nth(2).innerText(), new RegExp(`#${CASES.order}\\b`));
     await page.getByRole("link", { name: "Clear" }).click();
     await page.getByLabel("Recommendation").selectOption("refuse");
     await page.getByLabel("Requesting state").selectOption("XA");
@@ -592,6 +594,26 @@ try {
     await shot(s, "authority");
   }
   // ---- end call-back ----
+  // ── Issue 13: the order that must follow an emergency ─────────────────────────────────────
+  step("order: a missed order is flagged in the queue and on the page; a reviewer asks for deletion");
+  {
+    const bob = await session("bob");
+    const { page } = bob;
+    const row = page.locator("table.queue tbody tr", { hasText: `#${CASES.order}` });
+    assert.match(await row.innerText(), /Order missing since/, "the queue flags the missed order");
+    await row.getByRole("link", { name: `#${CASES.order}` }).click();
+    await assert.doesNotReject(page.locator("#order-missing", { hasText: "Order missing since" }).waitFor());
+    await page.getByLabel("Message (the requester reads it)")
+      .fill("No order followed the emergency; delete the subscriber records handed over.");
+    await page.getByRole("button", { name: "Ask for deletion" }).click();
+    await page.waitForURL(/done=deletion-requested/);
+    await assert.doesNotReject(page.locator("#deletion-requested", { hasText: "No order followed" }).waitFor());
+    assert.equal(await page.locator("#deletion-request").count(), 0, "deletion is asked once");
+    await axe(page, "the request page of a missed order");
+    await shot(page, "request-order-missed");
+    await bob.context.close();
+  }
+  // ── end of issue 13 ───────────────────────────────────────────────────────────────────────
 
   console.log("all console steps passed");
 } catch (e) {

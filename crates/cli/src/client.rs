@@ -94,7 +94,7 @@ pub fn answer(
     post_signed(server, &path, jws, "the answer")
 }
 
-fn read_key(key_path: &Path) -> Result<PrivateJwk, Failure> {
+pub(crate) fn read_key(key_path: &Path) -> Result<PrivateJwk, Failure> {
     let key_text = std::fs::read_to_string(key_path)
         .map_err(|e| Failure::Input(format!("{}: {e}", key_path.display())))?;
     PrivateJwk::parse(&key_text).map_err(|e| Failure::Input(format!("{}: {e}", key_path.display())))
@@ -102,7 +102,12 @@ fn read_key(key_path: &Path) -> Result<PrivateJwk, Failure> {
 
 /// Posts a compact JWS (`application/jose`) to `path` and prints the requester's reply;
 /// a refusal is exit 2 with the problem's detail.
-fn post_signed(server: &str, path: &str, jws: String, what: &str) -> Result<(), Failure> {
+pub(crate) fn post_signed(
+    server: &str,
+    path: &str,
+    jws: String,
+    what: &str,
+) -> Result<(), Failure> {
     let rt = runtime().map_err(Failure::Setup)?;
     rt.block_on(async {
         let resp = client()

@@ -7,6 +7,9 @@
 //!   (`client`);
 //!   `custos extension request` asks, as a requesting authority, to move a deadline
 //!   (`extension`).
+//! * `custos send-order` (as a requesting authority) and `custos request-deletion` (as a
+//!   reviewer): the order that must follow an emergency, and a deletion asked after it was
+//!   missed (`order`).
 //! * `custos audit | log open` check a node's own database (`audit`).
 //!
 //! Output goes through `out`, so a reader that closes the pipe early ends the output quietly.
@@ -23,6 +26,7 @@ mod conditions;
 mod evidence;
 mod extension;
 mod node_cmd;
+mod order;
 mod out;
 mod seal;
 mod staff;
@@ -122,6 +126,55 @@ enum Command {
         /// Why it is withdrawn.
         #[arg(long)]
         reason: String,
+    },
+
+    /// As a requesting authority: send the order that must follow an emergency executed
+    /// without the prior authorization its justification waived (the reply's `order` says
+    /// which kinds and by when), signed with your key; prints the node's reply.
+    SendOrder {
+        /// The node, e.g. http://127.0.0.1:8480.
+        #[arg(long)]
+        server: String,
+        /// The authority's private JWK (from `custos authority keygen`).
+        #[arg(long, value_name = "KEY.jwk")]
+        key: PathBuf,
+        /// The node's case number.
+        #[arg(long)]
+        case: i64,
+        /// The request's own id (`id` of the request document).
+        #[arg(long)]
+        request_id: String,
+        /// The order's kind: `judicial`, `prosecutorial`, `independent` (as the reply's
+        /// `order.required` asks).
+        #[arg(long)]
+        kind: String,
+        /// The order's reference (file number).
+        #[arg(long)]
+        reference: String,
+        /// Who issued it.
+        #[arg(long)]
+        issued_by: Option<String>,
+        /// When it was issued (RFC 3339).
+        #[arg(long)]
+        issued_at: Option<jiff::Timestamp>,
+    },
+
+    /// As a reviewer, after the order that had to follow an emergency was missed: ask the
+    /// requester to delete what was handed over, with a message it reads in its reply, using a
+    /// user's API token. Prints the case as the node now records it (JSON).
+    RequestDeletion {
+        /// The node, e.g. http://127.0.0.1:8480.
+        #[arg(long)]
+        server: String,
+        /// A file holding the reviewer's API token (`custos user add` printed it).
+        #[arg(long, value_name = "FILE")]
+        token_file: PathBuf,
+        /// The node's case number.
+        #[arg(long)]
+        case: i64,
+        /// What the requester is asked to delete, and why.
+        #[arg(long)]
+        message: String,
     },
 
     /// As a requesting authority: answer the node's consultation of one of your requests,
@@ -703,6 +756,31 @@ fn main() -> ExitCode {
             request_id,
             reason,
         } => client::withdraw(&server, &key, case, &request_id, &reason),
+        Command::SendOrder {
+            server,
+            key,
+            case,
+            request_id,
+            kind,
+            reference,
+            issued_by,
+            issued_at,
+        } => order::send_order(&order::OrderArgs {
+            server: &server,
+            key: &key,
+            case,
+            request_id: &request_id,
+            kind: &kind,
+            reference: &reference,
+            issued_by: issued_by.as_deref(),
+            issued_at,
+        }),
+        Command::RequestDeletion {
+            server,
+            token_file,
+            case,
+            message,
+        } => order::request_deletion(&server, &token_file, case, &message),
         Command::Answer {
             server,
             key,

@@ -30,7 +30,7 @@ fn token(path: &Path) -> Result<String, Failure> {
 
 /// POSTs `body` to `path` with the token; the node's answer as `T`, or its problem as a failure
 /// that says what `what` was.
-fn post<T: DeserializeOwned + serde::Serialize>(
+pub(crate) fn post<T: DeserializeOwned + serde::Serialize>(
     server: &str,
     token_file: &Path,
     path: &str,

@@ -84,6 +84,8 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
     let nobody = set_password(&node, "nobody", PASSWORD);
     assert!(!nobody.status.success());
     assert!(String::from_utf8_lossy(&nobody.stderr).contains("no user nobody"));
+    // Issue 13, the order that must follow: due at once, so a restart's tick finds it missing.
+    node.configure("lifecycle", "order_due_hours = 0");
     node.start();
 
     let refuse = submit(&node, &xa, "p04-defamation-2y", "E2E-REFUSE");
@@ -209,6 +211,58 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         "emergency_sha256": emergency_sha256, "postpone": postpone, "dialogue": dialogue,
     });
     // ---- end of the dialogue setup ----
+    // ── Issue 13, the order that must follow an emergency ──────────────────────────────────
+    // XH's emergency, confirmed by its duty supervisor's key and executed; the order is due at
+    // once (order_due_hours = 0) and the tick of a restart records it missing.
+    let xh = node.authority("XH", "network_24_7");
+    let xh_duty = node.tmp.path().join("xh-xh_duty.jwk");
+    custos_ok(&["authority", "keygen", "-o", xh_duty.to_str().unwrap()]);
+    custos_ok(&[
+        "authority",
+        "confirm-key",
+        "add",
+        "--dir",
+        node.dir_str(),
+        "--authority",
+        &xh.kid,
+        "--jwk",
+        xh_duty.with_extension("pub.jwk").to_str().unwrap(),
+    ]);
+    let order_request = request("p07-emergency-kidnapping", "E2E-ORDER", "XH");
+    let r = node.submit_jws(&xh.sign(&order_request));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let order_case = r.json()["case"].as_i64().unwrap();
+    let payload = serde_json::to_vec(&order_request).unwrap();
+    let confirmation = json!({
+        "request_id": "E2E-ORDER",
+        "request_sha256": custos_ledger::Hash(<sha2::Sha256 as sha2::Digest>::digest(&payload).into()).to_hex(),
+    });
+    let duty_key =
+        custos_jose::PrivateJwk::parse(&std::fs::read_to_string(&xh_duty).unwrap()).unwrap();
+    let jws =
+        custos_jose::sign_compact(&serde_json::to_vec(&confirmation).unwrap(), &duty_key, None);
+    let r = crate::common::http(
+        node.port,
+        "POST",
+        &format!("/v1/requests/{order_case}/confirmation"),
+        &[("Content-Type", "application/jose")],
+        jws.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = node.post_json(
+        &format!("/v1/requests/{order_case}/decision"),
+        &sam,
+        &json!({"decision": "execute", "reason": "A child's life is at risk."}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    node.stop();
+    node.start();
+    let r = node.get(
+        &format!("/v1/requests/{order_case}"),
+        Some(&format!("Bearer {alice}")),
+    );
+    assert!(r.json()["order"]["missed_at"].is_string(), "{}", r.text());
+    // ── end of issue 13's setup ─────────────────────────────────────────────────────────────
 
     let open = node.get("/v1/requests?open=true", Some(&format!("Bearer {alice}")));
     let total_open = open.json().as_array().unwrap().len();
@@ -216,7 +270,7 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         "refuse": refuse, "narrow": narrow, "second": second, "hold": hold,
         "emergency": emergency, "gag": gag, "total_open": total_open,
         "infoexec": infoexec, "referred": referred, "reclass": reclass,
-        "follow": follow, "callback": callback,
+        "follow": follow, "callback": callback, "order": order_case,
     });
     let tmp_shots = tempfile::tempdir().unwrap();
     let shots = std::env::var_os("CUSTOS_SCREENSHOTS")
@@ -388,6 +442,30 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
     ));
     assert!(shots.join("authority.png").is_file());
     // ---- end call-back ----
+    // ── Issue 13: the deletion the browser asked for is logged and read by the requester ──
+    let ordered = events(order_case);
+    assert_eq!(
+        ordered
+            .iter()
+            .filter(|e| e["type"] == "order.missed")
+            .count(),
+        1
+    );
+    let asked = ordered
+        .iter()
+        .find(|e| e["type"] == "deletion.requested")
+        .expect("deletion.requested");
+    assert_eq!(asked["event"]["by"], "bob");
+    let path = format!("/v1/requests/{order_case}");
+    let reply = node.get(&path, Some(&xh.proof("GET", &path))).json();
+    assert_eq!(reply["format"], "custos.reply/v1");
+    assert!(
+        reply["order"]["deletion_requested"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("No order followed")),
+        "{reply}"
+    );
+    // ── end of issue 13's checks ────────────────────────────────────────────────────────────
     // Nothing the browser did escaped the log: the audit recomputes everything.
     let audit = custos_ok(&["audit", "--dir", node.dir_str()]);
     assert!(!audit.is_empty());

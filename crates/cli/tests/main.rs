@@ -13,6 +13,7 @@ mod hostile;
 mod integrity;
 mod layering;
 mod notice_cli;
+mod order_cli;
 mod pipes;
 mod requester_cli;
 mod seal_cli;

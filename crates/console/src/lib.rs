@@ -86,6 +86,10 @@ pub fn router(node: Arc<Node>) -> Router {
         )
         .route("/console/requests/{case}/hold/renew", post(pages::renew))
         .route(
+            "/console/requests/{case}/deletion-request",
+            post(pages::request_deletion),
+        )
+        .route(
             "/console/requests/{case}/postponement",
             post(pages::postpone),
         )

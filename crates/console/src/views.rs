@@ -141,6 +141,8 @@ pub struct QueueRow {
     pub clock: String,
     /// An emergency no confirmation key has confirmed yet.
     pub unverified: bool,
+    /// "Order missing since …" when the order that had to follow an emergency is missing.
+    pub order_missing: Option<String>,
 }
 
 impl QueueRow {
@@ -180,6 +182,7 @@ impl QueueRow {
             respond_in: relative(case.respond_by, now),
             due_class: due.class(),
             due_label: due.label(),
+            order_missing: None,
         }
     }
 }
@@ -598,6 +601,30 @@ pub fn event_summary(e: &StoredEvent) -> String {
             body["extension"],
             text(&body["by"]),
             text(&body["reason"])
+        ),
+        EventType::OrderDue => format!(
+            "the order that must follow the emergency ({}) is due by {}",
+            body["required"]
+                .as_array()
+                .map(|a| a.iter().map(text).collect::<Vec<_>>().join(" or "))
+                .unwrap_or_default(),
+            text(&body["due_at"])
+        ),
+        EventType::OrderReceived => format!(
+            "the requester sent the order: {} ({}){}",
+            text(&body["kind"]),
+            text(&body["reference"]),
+            if body["late"].as_bool() == Some(true) {
+                ", late"
+            } else {
+                ""
+            }
+        ),
+        EventType::OrderMissed => format!("the order due by {} is missing", text(&body["due_at"])),
+        EventType::DeletionRequested => format!(
+            "{} asked the requester to delete what was handed over: {}",
+            text(&body["by"]),
+            text(&body["message"])
         ),
         EventType::EmergencyConfirmed => format!(
             "emergency confirmed by the authority's confirmation key {} (payload SHA-256 {})",

@@ -184,6 +184,19 @@ pub enum EventType {
     #[serde(rename = "emergency.verification_failed")]
     #[strum(serialize = "emergency.verification_failed")]
     EmergencyVerificationFailed,
+    // The order that must follow an emergency that waived prior authorization.
+    #[serde(rename = "order.due")]
+    #[strum(serialize = "order.due")]
+    OrderDue,
+    #[serde(rename = "order.received")]
+    #[strum(serialize = "order.received")]
+    OrderReceived,
+    #[serde(rename = "order.missed")]
+    #[strum(serialize = "order.missed")]
+    OrderMissed,
+    #[serde(rename = "deletion.requested")]
+    #[strum(serialize = "deletion.requested")]
+    DeletionRequested,
     #[serde(rename = "request.delivered")]
     #[strum(serialize = "request.delivered")]
     RequestDelivered,

@@ -29,6 +29,7 @@ pub use engine::{AssessError, Assessor, narrow};
 pub use facts::Facts;
 pub use jurisdiction::{DeadlineSettings, Jurisdiction, JurisdictionError, LocalStatus};
 pub use profile::{BUILTIN_PROFILES, Narrowing, Profile, ProfileError, Rule};
+pub use template::required_order;
 
 /// The version of `safeguards.md` that the engine and the built-in profiles implement.
 pub const SPEC_VERSION: &str = "1.1";

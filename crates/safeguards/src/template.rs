@@ -305,9 +305,7 @@ fn value_of(placeholder: Placeholder, env: &RenderEnv<'_>) -> String {
             Some(AuthorizationKind::Administrative) => "an administrative order".to_owned(),
         },
         Placeholder::RequiredAuthorization => {
-            if r.data_categories.contains(DataCategory::Traffic)
-                && measure == Measure::ProduceStoredData
-            {
+            if required_order(r) == [AuthorizationKind::Judicial] {
                 "a judge's order".to_owned()
             } else {
                 "a judge's or a prosecutor's order".to_owned()
@@ -329,6 +327,23 @@ fn value_of(placeholder: Placeholder, env: &RenderEnv<'_>) -> String {
                 and_list(&gaps)
             }
         },
+    }
+}
+
+/// The kinds of order that must follow an emergency whose justification waived prior
+/// authorization (`rights-first`'s `judicial-authorization` note): a judge's for stored traffic
+/// data, a judge's or a prosecutor's otherwise (EU Reg. 2023/1543 art. 4(1)–(2), confirmed in
+/// the project's research). The one definition, read by the note's message and by the node
+/// that checks the order when it arrives.
+pub fn required_order(r: &Request) -> &'static [AuthorizationKind] {
+    if r.data_categories.contains(DataCategory::Traffic) && r.measure == Measure::ProduceStoredData
+    {
+        &[AuthorizationKind::Judicial]
+    } else {
+        &[
+            AuthorizationKind::Judicial,
+            AuthorizationKind::Prosecutorial,
+        ]
     }
 }
 

@@ -85,6 +85,12 @@ pub struct LifecycleConfig {
     /// bytes. Uploads stream to disk, so this bounds disk use, not memory.
     #[serde(default = "default_evidence_upload")]
     pub evidence_max_upload_bytes: u64,
+    /// Hours within which the order must follow an emergency executed without the prior
+    /// authorization its justification waived, counted from the recording of the execution
+    /// (operator default 48, on the model of EU Reg. 2023/1543 art. 4(5)'s ex-post validation,
+    /// which the project's research has not confirmed).
+    #[serde(default = "default_order_due_hours")]
+    pub order_due_hours: u32,
 }
 
 /// Limits of the HTTP listener (`custos serve`): stalled and idle connections are closed, and
@@ -115,6 +121,9 @@ fn default_database() -> PathBuf {
 }
 fn default_key() -> PathBuf {
     "node.key".into()
+}
+fn default_order_due_hours() -> u32 {
+    48
 }
 fn default_profile() -> String {
     "rights-first".into()
@@ -179,6 +188,7 @@ impl Default for LifecycleConfig {
             notice_command: None,
             evidence_retention_days: default_evidence_retention(),
             evidence_max_upload_bytes: default_evidence_upload(),
+            order_due_hours: default_order_due_hours(),
         }
     }
 }

@@ -168,7 +168,8 @@ impl Node {
             log.clone(),
             writer::WriterContext {
                 rules: LifecycleRules::of(config.lifecycle.preservation_days, &assessor)
-                    .warning(config.lifecycle.lapse_warning_days),
+                    .warning(config.lifecycle.lapse_warning_days)
+                    .with_order_due_hours(config.lifecycle.order_due_hours),
                 directory: directory.clone(),
                 dir: dir.to_owned(),
                 clock: clock.clone(),

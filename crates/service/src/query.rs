@@ -116,6 +116,14 @@ impl<'a> Queries<'a> {
         crate::ops::follow_up::links(self.store, case).await
     }
 
+    /// Where the order that must follow `case_id`'s emergency stands (`None`: none is due).
+    pub async fn order_status(
+        &self,
+        case_id: i64,
+    ) -> Result<Option<crate::ops::OrderStatus>, crate::Problem> {
+        crate::ops::order::status_of(self.store, case_id).await
+    }
+
     /// The events of one case, in log order.
     pub async fn case_events(&self, case_id: i64) -> Read<Vec<StoredEvent>> {
         self.store.case_events(case_id).await

@@ -294,6 +294,21 @@ pub struct Projections {
     /// Cases whose emergency was denied (a confirmed call-back or a signed denial), by the
     /// event: each must fail verification in the same job.
     denied: BTreeMap<i64, u64>,
+    /// Orders that must follow an emergency, by case.
+    orders: BTreeMap<i64, OwedOrder>,
+    /// Executions that waived prior authorization whose `order.due` is not logged yet (the
+    /// event that executed).
+    orders_unstarted: BTreeMap<i64, u64>,
+}
+
+/// An order owed by a case, as its events say.
+#[derive(Debug)]
+struct OwedOrder {
+    due_at: Timestamp,
+    required: Vec<String>,
+    received: bool,
+    missed: bool,
+    deletion_requested: bool,
 }
 
 /// A received request, before its assessment makes it a case.
@@ -392,6 +407,14 @@ impl Projections {
             self.findings.push(Finding::new(
                 "emergency",
                 format!("case {case}: event {seq} denied the emergency, but the case never failed verification"),
+            ));
+        }
+        for (case, seq) in std::mem::take(&mut self.orders_unstarted) {
+            self.findings.push(Finding::new(
+                "order",
+                format!(
+                    "case {case}: event {seq} executed an emergency that waived prior authorization, and no order was made due"
+                ),
             ));
         }
         for (case, (seq, _)) in std::mem::take(&mut self.untold) {
@@ -767,6 +790,9 @@ impl Projections {
                     }
                 };
                 let (case_id, notify_at) = (case.case_id, case.notify_person_at);
+                if executes && crate::ops::order::waived(case) {
+                    self.orders_unstarted.insert(case_id, e.seq);
+                }
                 self.owe_reply(e, Communicated::of(&d, None, at));
                 if unconfirmed_override {
                     self.four_eyes(
@@ -1420,6 +1446,12 @@ impl Projections {
                     case.updated_at = at;
                 }
             }
+            EventType::OrderDue
+            | EventType::OrderReceived
+            | EventType::OrderMissed
+            | EventType::DeletionRequested => {
+                self.order_event(e, kind, body, signatures)?;
+            }
             EventType::EvidenceDestroyed => {
                 let sha = text(body, "package_sha256")?;
                 self.evidence
@@ -1668,6 +1700,127 @@ impl Projections {
                 ),
             ));
         }
+    }
+
+    /// The order that must follow an emergency, as `ops::order` records it: due only with the
+    /// execution of a case whose emergency waived prior authorization, for the kinds the rule
+    /// asks; received only where due, signed by the case's authority, of such a kind, once;
+    /// missed only once the due time passed with no order; deletion asked only after a miss,
+    /// by a reviewer, once.
+    fn order_event(
+        &mut self,
+        e: &StoredEvent,
+        kind: EventType,
+        body: &Value,
+        signatures: Signatures,
+    ) -> Result<(), String> {
+        let id = e.case_id.ok_or("names no case")?;
+        match kind {
+            EventType::OrderDue => {
+                if self.orders_unstarted.remove(&id).is_none() {
+                    return Err(format!(
+                        "makes an order due for case {id}, which no execution that waived prior authorization preceded"
+                    ));
+                }
+                let case = self.case_mut(e)?;
+                let request: Request = serde_json::from_str(&case.request_json)
+                    .map_err(|err| format!("the request does not parse: {err}"))?;
+                let expected: Vec<String> = custos_safeguards::required_order(&request)
+                    .iter()
+                    .map(|k| k.as_str().to_owned())
+                    .collect();
+                let required: Vec<String> = body["required"]
+                    .as_array()
+                    .ok_or("required is not a list")?
+                    .iter()
+                    .map(|k| k.as_str().map(str::to_owned).ok_or("a kind is not text"))
+                    .collect::<Result<_, _>>()?;
+                if required != expected {
+                    return Err(format!(
+                        "asks for {} where the rule asks for {}",
+                        required.join(" or "),
+                        expected.join(" or ")
+                    ));
+                }
+                let due_at = time(body, "due_at")?;
+                if due_at < e.at {
+                    return Err(format!("makes the order due at {due_at}, before itself"));
+                }
+                self.orders.insert(
+                    id,
+                    OwedOrder {
+                        due_at,
+                        required,
+                        received: false,
+                        missed: false,
+                        deletion_requested: false,
+                    },
+                );
+            }
+            EventType::OrderReceived => {
+                let (payload, kid, digest) = self.signed(e, body, signatures)?;
+                let input: crate::ops::OrderInput = serde_json::from_slice(&payload)
+                    .map_err(|err| format!("the signed order does not parse: {err}"))?;
+                let case = self.case_mut(e)?;
+                if case.authority_kid != kid {
+                    return Err(format!("sends the order of case {id} by another authority"));
+                }
+                if input.request_id != case.request_id
+                    || digest.to_hex() != text(body, "payload_sha256")?
+                {
+                    return Err("the signed order names another request".into());
+                }
+                let o = self
+                    .orders
+                    .get_mut(&id)
+                    .ok_or_else(|| format!("receives an order for case {id}, which owed none"))?;
+                if o.received {
+                    return Err(format!("receives the order of case {id} a second time"));
+                }
+                if !o.required.contains(&input.authorization.kind)
+                    || text(body, "kind")? != input.authorization.kind
+                {
+                    return Err(format!(
+                        "receives a {} order where {} was required",
+                        input.authorization.kind,
+                        o.required.join(" or ")
+                    ));
+                }
+                o.received = true;
+            }
+            EventType::OrderMissed => {
+                let o = self.orders.get_mut(&id).ok_or_else(|| {
+                    format!("records a missed order for case {id}, which owed none")
+                })?;
+                if o.received || o.missed {
+                    return Err(format!(
+                        "records the order of case {id} as missed after it was received or already missed"
+                    ));
+                }
+                if e.at < o.due_at {
+                    return Err(format!(
+                        "records the order of case {id} as missed before it was due ({})",
+                        o.due_at
+                    ));
+                }
+                o.missed = true;
+            }
+            _ => {
+                let who = text(body, "by")?.to_owned();
+                self.require_role(e, &who, Role::Reviewer, "asking for deletion");
+                let o = self
+                    .orders
+                    .get_mut(&id)
+                    .ok_or_else(|| format!("asks deletion for case {id}, which owed no order"))?;
+                if !o.missed || o.received || o.deletion_requested {
+                    return Err(format!(
+                        "asks deletion for case {id} without a missed order, after the order arrived, or a second time"
+                    ));
+                }
+                o.deletion_requested = true;
+            }
+        }
+        Ok(())
     }
 
     fn arrival(

@@ -84,6 +84,10 @@ pub struct CaseView {
     /// The follow-up cases of this preservation, by number.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub followed_by: Vec<CaseLink>,
+    /// The order that must follow an emergency executed without the prior authorization its
+    /// justification waived: required kinds, due time, received or missed, deletion asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<crate::ops::OrderStatus>,
 }
 
 /// A case linked to another: a preservation and its follow-up.
@@ -171,6 +175,12 @@ pub struct Reply {
     /// by a second person). It is not executed until it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency: Option<ReplyEmergency>,
+    /// When an emergency was executed without the prior authorization its justification
+    /// waived: the order that must follow (the kinds that satisfy the rule, when it is due,
+    /// whether it was received or is missing) and, after a missed order, the node's request
+    /// to delete what was handed over (`order.deletion_requested`). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<crate::ops::OrderStatus>,
 }
 
 /// Where a requester's emergency stands.

@@ -144,6 +144,27 @@ pub enum Job {
         /// Reply.
         reply: Reply<Case>,
     },
+    /// A requesting authority sends the order that had to follow its emergency (signature
+    /// already verified).
+    ReceiveOrder {
+        /// The case.
+        case_id: i64,
+        /// The verified order (the signer re-read from the log's directory under the write lock).
+        order: Box<ops::Order>,
+        /// Reply.
+        reply: Reply<Case>,
+    },
+    /// A reviewer asks the requester to delete what was handed over after a missed order.
+    RequestDeletion {
+        /// The case.
+        case_id: i64,
+        /// Who.
+        user: User,
+        /// The message to the requester.
+        input: ops::DeletionRequestInput,
+        /// Reply.
+        reply: Reply<Case>,
+    },
     /// A requesting authority asks to move a deadline of its case.
     RequestExtension {
         /// The case.
@@ -354,6 +375,26 @@ impl Job {
                 Box::pin(async move {
                     let current = cx.logged_authority(&withdrawal.authority.kid)?;
                     ops::withdraw(b, out, case_id, &withdrawal, &current, now).await
+                })
+            }),
+            Job::ReceiveOrder {
+                case_id,
+                order,
+                reply,
+            } => task(reply, move |b, out, cx, now| {
+                Box::pin(async move {
+                    let current = cx.logged_authority(&order.authority.kid)?;
+                    ops::order::receive(b, out, case_id, &order, &current, now).await
+                })
+            }),
+            Job::RequestDeletion {
+                case_id,
+                user,
+                input,
+                reply,
+            } => task(reply, move |b, out, _, now| {
+                Box::pin(async move {
+                    ops::order::request_deletion(b, out, case_id, &user, &input, now).await
                 })
             }),
             Job::RequestExtension {

@@ -333,7 +333,8 @@ impl Fixture {
         let jurisdiction = custos_service::node::load_jurisdiction(&dir, &config).unwrap();
         let assessor = Assessor::new(profile, jurisdiction);
         let rules = LifecycleRules::of(config.lifecycle.preservation_days, &assessor)
-            .warning(config.lifecycle.lapse_warning_days);
+            .warning(config.lifecycle.lapse_warning_days)
+            .with_order_due_hours(config.lifecycle.order_due_hours);
         let a = new_authority(&authority_key(), "XA");
         let authority = offline_batch(&dir, move |b, out| {
             Box::pin(async move {

@@ -17,6 +17,7 @@ mod intake;
 mod integrity;
 mod lifecycle;
 mod notices;
+mod order;
 mod postponement;
 mod queue;
 mod reclassification;

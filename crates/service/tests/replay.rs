@@ -401,6 +401,20 @@ async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
     Box::pin(follow_up_and_lapse_warning(&f, t)).await;
     // Boxed: this test's future is large, and Cedar checks the stack it has left.
     Box::pin(callbacks_and_denials(&f, t)).await;
+    // The order that must follow the emergency above, missed at the tick of t + 5 days: deletion
+    // asked, then the order taken late.
+    crate::order::ask_deletion(
+        &f,
+        emergency,
+        &rita(),
+        "Delete what was handed over.",
+        t + days(5),
+    )
+    .await
+    .unwrap();
+    crate::order::send(&f, emergency, crate::order::judicial(), t + days(6))
+        .await
+        .unwrap();
 
     let events = f.events().await;
     let written: BTreeSet<EventType> = events.iter().map(|e| e.kind().unwrap()).collect();

@@ -522,6 +522,22 @@ impl Batch {
         Ok(row)
     }
 
+    /// Every event of one kind, in order, as this transaction sees them (a scan of the events:
+    /// for kinds that are rare, such as an order falling due).
+    pub async fn events_of_kind(
+        &mut self,
+        kind: custos_model::EventType,
+    ) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query_as(
+            "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
+             WHERE event_type = ? ORDER BY seq",
+        )
+        .bind(kind.as_str())
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(rows)
+    }
+
     /// The events of one case, in order, as this transaction sees them.
     pub async fn case_events(&mut self, case_id: i64) -> Result<Vec<StoredEvent>> {
         let rows = sqlx::query_as(

@@ -54,6 +54,7 @@ mod callback;
 mod follow_up;
 mod holds;
 mod log;
+mod order;
 mod queue;
 mod request;
 mod sign_in;
@@ -62,6 +63,7 @@ pub use assets::asset;
 pub use callback::{authority_page, record_callback, review_callback};
 pub use holds::{holds, holds_csv, notices_csv};
 pub use log::log_status;
+pub use order::request_deletion;
 pub use queue::queue;
 pub use request::{
     consult, decide, decide_extension, postpone, reclassify, renew, request_page, second_review,

@@ -113,13 +113,6 @@ pub async fn queue(State(c): Shared, jar: CookieJar, RawQuery(q): RawQuery) -> R
         Ok(x) => x,
         Err(p) => return error_page(layout, &p),
     };
-    let mut unverified = Vec::with_capacity(shown.len());
-    for case in &shown {
-        match query.unverified_emergency(case).await {
-            Ok(u) => unverified.push(u),
-            Err(p) => return error_page(layout, &p),
-        }
-    }
     let now = c.node.now();
     let count = |f: &dyn Fn(&Case) -> bool| open.iter().filter(|c| f(c)).count();
     let counts = vec![
@@ -159,6 +152,23 @@ pub async fn queue(State(c): Shared, jar: CookieJar, RawQuery(q): RawQuery) -> R
         .map(|a| a.state.clone())
         .chain(open.iter().map(|c| c.requesting_state.clone()))
         .collect();
+    let mut rows = Vec::with_capacity(shown.len());
+    for case in &shown {
+        let leads = custos_service::ops::emergency::leads_queue(case);
+        let unverified = match query.unverified_emergency(case).await {
+            Ok(u) => u,
+            Err(p) => return error_page(layout, &p),
+        };
+        let mut row = QueueRow::new(case, &authorities, now, leads, unverified);
+        // Only an emergency can owe an order.
+        if case.emergency {
+            row.order_missing = match query.order_status(case.case_id).await {
+                Ok(s) => s.as_ref().and_then(super::order::missing_label),
+                Err(p) => return error_page(layout, &p),
+            };
+        }
+        rows.push(row);
+    }
     let page = QueuePage {
         layout,
         counts,
@@ -195,14 +205,7 @@ pub async fn queue(State(c): Shared, jar: CookieJar, RawQuery(q): RawQuery) -> R
             || channel.is_some()
             || emergency.is_some(),
         total_open: open.len(),
-        rows: shown
-            .iter()
-            .zip(unverified)
-            .map(|(c, unverified)| {
-                let leads = custos_service::ops::emergency::leads_queue(c);
-                QueueRow::new(c, &authorities, now, leads, unverified)
-            })
-            .collect(),
+        rows,
     };
     render(StatusCode::OK, &page)
 }

@@ -261,6 +261,8 @@ struct RequestPage {
     due_class: &'static str,
     due_label: &'static str,
     emergency: bool,
+    /// The order that must follow the emergency, when one is due (`pages/order.rs`).
+    order: Option<super::order::OrderSection>,
     /// Whether the emergency is verified, and how it stands in words.
     verified: bool,
     verification: String,
@@ -833,6 +835,7 @@ async fn request_view(
         due_class: if open { due.class() } else { "" },
         due_label: if open { due.label() } else { "" },
         emergency: case.emergency,
+        order: super::order::section(c, case_id, can_change).await?,
         verified,
         verification,
         callback,
@@ -928,12 +931,16 @@ pub(super) fn hold_view(h: &Hold, request_id: &str, now: Timestamp) -> HoldView 
     }
 }
 
-const FLASHES: [(&str, &str); 13] = [
+const FLASHES: [(&str, &str); 14] = [
     (
         "callback-recorded",
         "Call-back recorded and logged; a supervisor who did not record it must confirm it.",
     ),
     ("callback-reviewed", "Call-back reviewed and logged."),
+    (
+        "deletion-requested",
+        "Deletion asked and logged; the requester reads the message in its reply.",
+    ),
     (
         "reclassified",
         "Classification corrected and the request assessed again; both assessments are kept and logged.",
@@ -1101,7 +1108,8 @@ pub(super) fn decision_input(form: &DecisionFields) -> Result<DecisionInput, Pro
 }
 
 /// A writer job waiting for its reply channel.
-type MakeJob<T> = Box<dyn FnOnce(tokio::sync::oneshot::Sender<Result<T, Problem>>) -> Job + Send>;
+pub(super) type MakeJob<T> =
+    Box<dyn FnOnce(tokio::sync::oneshot::Sender<Result<T, Problem>>) -> Job + Send>;
 
 /// The common path of a case form: check the session and the form's CSRF token, turn the form
 /// into a writer job (`make`, which may refuse the form first), run it, then redirect to where

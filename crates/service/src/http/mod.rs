@@ -42,6 +42,7 @@ pub mod evidence;
 mod extensions;
 pub mod extract;
 mod log;
+mod order;
 mod requests;
 
 pub use extract::{SingleUseCaller, Staff};
@@ -104,6 +105,9 @@ use self::requests::{
         emergency::deny,
         emergency::record_callback,
         emergency::review_callback,
+        // order.rs
+        order::send_order,
+        order::request_deletion,
         // evidence.rs (listed qualified: its operations are tagged `evidence`)
         evidence::list,
         evidence::upload,
@@ -174,6 +178,11 @@ use self::requests::{
         crate::ops::Contact,
         crate::ops::EmergencyCounts,
         crate::wire::AuthorityDetail,
+        crate::ops::OrderInput,
+        crate::ops::OrderAuthorization,
+        crate::ops::OrderStatus,
+        crate::ops::DeletionRequested,
+        crate::ops::DeletionRequestInput,
         crate::ops::ExtensionInput,
         crate::ops::ExtensionDecisionInput,
         crate::ops::NoticeDocument,
@@ -338,6 +347,11 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/requests/{case}/closed", post(requests::mark_closed))
         .route("/v1/requests/{case}/withdrawal", post(requests::withdraw))
         .route("/v1/requests/{case}/postponement", post(requests::postpone))
+        .route("/v1/requests/{case}/order", post(order::send_order))
+        .route(
+            "/v1/requests/{case}/deletion-request",
+            post(order::request_deletion),
+        )
         .route(
             "/v1/requests/{case}/consultation",
             get(requests::consultation).post(requests::consult),
@@ -679,6 +693,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(with_bearer, 21, "operations people call with a token");
+        assert_eq!(with_bearer, 22, "operations people call with a token");
     }
 }

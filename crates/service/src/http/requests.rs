@@ -37,8 +37,11 @@ use crate::wire::{
 };
 use crate::writer::Job;
 
-fn case_view(c: &Case) -> ApiResult<CaseView> {
+/// The staff's record of `c`, with where its order stands when one must follow an emergency
+/// (as the answers to staff's changes give it; [`staff_view`] adds the linked cases).
+pub(super) async fn case_view(node: &Node, c: &Case) -> ApiResult<CaseView> {
     Ok(CaseView {
+        order: crate::ops::order::status_of(&node.store, c.case_id).await?,
         case: c.case_id,
         request_id: c.request_id.clone(),
         authority: c.authority_kid.clone(),
@@ -70,7 +73,7 @@ pub(super) async fn staff_view(node: &Node, c: &Case) -> ApiResult<CaseView> {
     Ok(CaseView {
         follows: links.follows.as_ref().map(link),
         followed_by: links.followed_by.iter().map(link).collect(),
-        ..case_view(c)?
+        ..case_view(node, c).await?
     })
 }
 
@@ -257,6 +260,8 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
         }),
         None => None,
     };
+    // Only while an order must follow an emergency: due, received or missed.
+    let order = crate::ops::order::status_of(&node.store, c.case_id).await?;
     let emergency = match c.emergency {
         true => Some(ReplyEmergency {
             verified: !node.query().unverified_emergency(c).await?,
@@ -267,6 +272,7 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
         preservation,
         follows: links.follows.as_ref().map(link),
         followed_by: links.followed_by.iter().map(link).collect(),
+        order,
         conditions,
         emergency,
         format: REPLY_FORMAT.to_owned(),
@@ -383,7 +389,7 @@ pub(super) async fn submit(
 
 /// The signer and payload of a signed requester's call (`application/jose`, a compact JWS),
 /// with the JWS as received. The signature is checked before anything reads the payload.
-async fn signed_body(
+pub(super) async fn signed_body(
     node: &Node,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -587,7 +593,7 @@ pub(super) async fn decide(
             reply: tx,
         })
         .await?;
-    Ok(Json(case_view(&case)?))
+    Ok(Json(case_view(&node, &case).await?))
 }
 
 /// Correct the category or the maximum penalty of a case's offences (reviewers and above), with
@@ -615,7 +621,7 @@ pub(super) async fn reclassify(
             reply: tx,
         })
         .await?;
-    Ok(Json(case_view(&case)?))
+    Ok(Json(case_view(&node, &case).await?))
 }
 
 /// Confirm or reject a decision or a reclassification waiting for a second reviewer
@@ -639,7 +645,7 @@ pub(super) async fn second_review(
             reply: tx,
         })
         .await?;
-    Ok(Json(case_view(&case)?))
+    Ok(Json(case_view(&node, &case).await?))
 }
 
 async fn advance(
@@ -657,7 +663,7 @@ async fn advance(
             reply: tx,
         })
         .await?;
-    Ok(Json(case_view(&case)?))
+    Ok(Json(case_view(node, &case).await?))
 }
 
 /// Postpone the decision on a case awaiting one (reviewers and above), with a reason the
@@ -682,7 +688,7 @@ pub(super) async fn postpone(
             reply,
         })
         .await?;
-    Ok(Json(case_view(&case)?))
+    Ok(Json(case_view(&node, &case).await?))
 }
 
 /// Consult the requester before refusing or granting on conditions (reviewers and above): a
@@ -708,7 +714,7 @@ pub(super) async fn consult(
             reply,
         })
         .await?;
-    Ok(Json(case_view(&case)?))
+    Ok(Json(case_view(&node, &case).await?))
 }
 
 /// A case's consultation thread (people see which reviewer asked; the requesting authority

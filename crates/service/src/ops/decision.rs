@@ -579,6 +579,8 @@ async fn start_execution(
 ) -> Result<(), Problem> {
     case.status = CaseStatus::Executing;
     case.decision = Some(decision.clone());
+    // An emergency that waived prior authorization: the order is due from now.
+    super::order::start_clock(b, out, rules, case, now).await?;
     if request.measure.is_preservation() {
         let expires_at = now + days(rules.preservation_days);
         emit(

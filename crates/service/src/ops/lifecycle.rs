@@ -32,6 +32,8 @@ pub struct LifecycleRules {
     pub secrecy_cap: SecrecyCap,
     /// Days before a hold lapses that the requester is warned (0: never).
     pub lapse_warning_days: u32,
+    /// Hours within which the order must follow a waived authorization (`order.due`).
+    pub order_due_hours: u32,
 }
 
 /// The default of [`LifecycleRules::lapse_warning_days`] (an operator default).
@@ -46,6 +48,7 @@ impl LifecycleRules {
             notices: NoticeSettings::default(),
             secrecy_cap: SecrecyCap::default(),
             lapse_warning_days: DEFAULT_LAPSE_WARNING_DAYS,
+            order_due_hours: super::order::DEFAULT_ORDER_DUE_HOURS,
         }
     }
 
@@ -72,7 +75,14 @@ impl LifecycleRules {
             },
             secrecy_cap: SecrecyCap::of(assessor.profile()),
             lapse_warning_days: DEFAULT_LAPSE_WARNING_DAYS,
+            order_due_hours: super::order::DEFAULT_ORDER_DUE_HOURS,
         }
+    }
+
+    /// The same, with the order that must follow an emergency due within `hours`.
+    pub fn with_order_due_hours(mut self, hours: u32) -> LifecycleRules {
+        self.order_due_hours = hours;
+        self
     }
 }
 
@@ -280,6 +290,7 @@ pub async fn tick(
     super::follow_up::warn_lapses(b, out, rules.lapse_warning_days, now).await?;
     super::postponement::resume_due(b, out, now).await?;
     super::consultation::lapse_due(b, out, now).await?;
+    super::order::miss_due(b, out, now).await?;
     let mut due = Vec::new();
     for mut notice in b.due_notices(now).await? {
         if notice.ended_at.is_none() {

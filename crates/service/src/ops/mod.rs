@@ -21,6 +21,8 @@
 //!   lapses the consultation at its date.
 //! * [`follow_up`] — a follow-up request linked to the preservation it follows (`follows`), the
 //!   hold kept while it is pending, and the warning before a hold lapses.
+//! * [`order`] — the order that must follow an emergency that waived prior authorization: due,
+//!   received (signed), missed (the tick), and a reviewer's request to delete.
 //!
 //! Rules and their legal basis:
 //! * a decision always carries a reason; one that departs from the assessment carries at least
@@ -46,11 +48,15 @@
 //! * a reviewer may postpone a decision with a reason and a date, which the requester reads;
 //!   the scheduler brings the case back at that date (see [`postponement`]);
 //! * a reviewer may consult the requester before refusing or granting on conditions; it
-//!   answers signed, and the case comes back at the answer or the date (see [`consultation`]).
+//!   answers signed, and the case comes back at the answer or the date (see [`consultation`]);
 //! * an emergency is executed only once verified, by a confirmation key's signature or by a
 //!   call-back to the directory's contact confirmed by a second person; a confirmed denial or a
 //!   signed denial refuses it (`emergency-verification-failed`). The node's own safeguard
-//!   against forged emergency requests, not a treaty rule (see [`emergency`]).
+//!   against forged emergency requests, not a treaty rule (see [`emergency`]);
+//! * an emergency executed without the prior authorization its justification waived owes the
+//!   order within `lifecycle.order_due_hours` (operator default 48, modelled on EU Reg.
+//!   2023/1543 art. 4(5), unconfirmed); a missed order is logged and may lead to a request to
+//!   delete what was handed over (see [`order`]).
 
 pub mod conditions;
 pub mod consultation;
@@ -63,6 +69,7 @@ pub mod follow_up;
 pub mod intake;
 pub mod lifecycle;
 pub mod notice;
+pub mod order;
 pub mod postponement;
 pub mod reclassification;
 pub mod reply;
@@ -123,6 +130,9 @@ pub use lifecycle::{
     notice_result, renew_hold, retry_delay, tick,
 };
 pub use notice::{DEFAULT_REMEDIES, NOTICE_FORMAT, NoticeDocument, NoticeSettings};
+pub use order::{
+    DeletionRequestInput, DeletionRequested, Order, OrderAuthorization, OrderInput, OrderStatus,
+};
 pub use postponement::{PostponementInput, postpone};
 pub use reclassification::{
     CaseReclassification, Classification, CorrectedOffence, OffenceCorrection,

@@ -180,6 +180,10 @@ pub fn requester_sees(kind: EventType) -> bool {
             | EventType::EvidenceDestroyed
             | EventType::ConditionsAccepted
             | EventType::ConditionsDeclined
+            | EventType::OrderDue
+            | EventType::OrderReceived
+            | EventType::OrderMissed
+            | EventType::DeletionRequested
     )
 }
 
