@@ -402,19 +402,8 @@ async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
     // Boxed: this test's future is large, and Cedar checks the stack it has left.
     Box::pin(callbacks_and_denials(&f, t)).await;
     // The order that must follow the emergency above, missed at the tick of t + 5 days: deletion
-    // asked, then the order taken late.
-    crate::order::ask_deletion(
-        &f,
-        emergency,
-        &rita(),
-        "Delete what was handed over.",
-        t + days(5),
-    )
-    .await
-    .unwrap();
-    crate::order::send(&f, emergency, crate::order::judicial(), t + days(6))
-        .await
-        .unwrap();
+    // asked, then the order taken late (boxed, as above).
+    Box::pin(order_missed_then_sent(&f, emergency, t)).await;
 
     let events = f.events().await;
     let written: BTreeSet<EventType> = events.iter().map(|e| e.kind().unwrap()).collect();
@@ -514,20 +503,35 @@ async fn an_event_of_a_type_no_node_writes_is_a_finding_not_a_panic() {
 
 /// Emergencies by call-back: a contact, a record rejected then confirmed; one denied on the
 /// call-back, one denied by a confirmation key's signature.
+async fn order_missed_then_sent(f: &Fixture, emergency: i64, t: jiff::Timestamp) {
+    crate::order::ask_deletion(
+        f,
+        emergency,
+        &rita(),
+        "Delete what was handed over.",
+        t + days(5),
+    )
+    .await
+    .unwrap();
+    crate::order::send(f, emergency, crate::order::judicial(), t + days(6))
+        .await
+        .unwrap();
+}
+
 async fn callbacks_and_denials(f: &Fixture, t: jiff::Timestamp) {
     f.set_contact().await;
-    let called = f.submit("p07-emergency-kidnapping", "XA-13", t).await;
+    let called = f.submit("p07-emergency-kidnapping", "XA-CB1", t).await;
     for confirm in [false, true] {
         f.record_callback(called, &rita(), ops::CallbackOutcome::Confirmed, t)
             .await
             .unwrap();
         f.review_callback(called, &sue(), confirm, t).await.unwrap();
     }
-    let denied = f.submit("p07-emergency-kidnapping", "XA-14", t).await;
+    let denied = f.submit("p07-emergency-kidnapping", "XA-CB2", t).await;
     f.record_callback(denied, &rita(), ops::CallbackOutcome::Denied, t)
         .await
         .unwrap();
     f.review_callback(denied, &sue(), true, t).await.unwrap();
-    let signed_denial = f.submit("p07-emergency-kidnapping", "XA-15", t).await;
+    let signed_denial = f.submit("p07-emergency-kidnapping", "XA-CB3", t).await;
     f.deny_emergency(signed_denial, t).await.unwrap();
 }

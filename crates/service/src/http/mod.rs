@@ -693,6 +693,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(with_bearer, 22, "operations people call with a token");
+        assert_eq!(with_bearer, 25, "operations people call with a token");
     }
 }
