@@ -53,6 +53,13 @@ pub fn submit(
         bytes
     };
     let jws = sign_compact(&payload, &key, Some("custos.request/v1+jws"));
+    // With --stamp the bytes signed are not the file's: say which, since an emergency's
+    // confirmation (`custos confirm --sha256`) must name exactly what was signed.
+    let digest = custos_ledger::Hash(<sha2::Sha256 as sha2::Digest>::digest(&payload).into());
+    eprintln!(
+        "signed payload SHA-256: {} (an emergency's confirmation names it: custos confirm --sha256)",
+        digest.to_hex()
+    );
     post_signed(server, "/v1/requests", jws, "the request")
 }
 
