@@ -9,9 +9,9 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 
-use super::{ApiResult, body_problem, json_body};
+use super::{ApiResult, json_body};
 use crate::node::Node;
 use crate::ops::{AcceptanceInput, ConditionsStatus};
 use crate::problem::Problem;
@@ -37,32 +37,9 @@ pub(crate) async fn accept(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<ConditionsStatus>)> {
-    let body = body.map_err(body_problem)?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/jose"))
-    {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "media-type",
-            "Unsupported media type",
-            format!(
-                "send the acceptance as a compact JWS with Content-Type: application/jose (got {content_type:?})"
-            ),
-        ));
-    }
-    let jws = std::str::from_utf8(&body)
-        .map_err(|_| {
-            Problem::bad_request("malformed-jws", "a compact JWS is ASCII; the body is not")
-        })?
-        .trim();
     // Signature first: nothing of the payload is read before it verifies.
-    let (authority, payload) = node.directory.verify(jws).await?;
+    let jws = super::requests::compact_jws(&headers, body, "the acceptance")?;
+    let (authority, payload) = node.directory.verify(&jws).await?;
     let input: AcceptanceInput = json_body(&payload)?;
     let status = node
         .writer

@@ -15,11 +15,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::HeaderMap;
 
 use super::extract::Staff;
 use super::requests::CompactJws;
-use super::{ApiResult, body_problem, json_body};
+use super::{ApiResult, json_body};
 use crate::node::Node;
 use crate::ops::{
     CallbackInput, CallbackReviewInput, ConfirmationInput, ConfirmationSigner, DenialInput,
@@ -80,31 +80,7 @@ async fn signed_by_confirmation_key(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(String, crate::replay::ConfirmationKey, Vec<u8>)> {
-    let body = body.map_err(body_problem)?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/jose"))
-    {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "media-type",
-            "Unsupported media type",
-            format!(
-                "send it as a compact JWS with Content-Type: application/jose (got {content_type:?})"
-            ),
-        ));
-    }
-    let jws = std::str::from_utf8(&body)
-        .map_err(|_| {
-            Problem::bad_request("malformed-jws", "a compact JWS is ASCII; the body is not")
-        })?
-        .trim()
-        .to_owned();
+    let jws = super::requests::compact_jws(headers, body, "the message")?;
     let (key, payload) = node.directory.verify_confirmation(&jws).await?;
     Ok((jws, key, payload))
 }

@@ -394,6 +394,18 @@ pub(super) async fn signed_body(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(custos_store::Authority, Vec<u8>, String)> {
+    let jws = compact_jws(headers, body, "the request")?;
+    let (authority, payload) = node.directory.verify(&jws).await?;
+    Ok((authority, payload, jws))
+}
+
+/// The compact JWS a signed call carries (`application/jose`), not yet verified; `what` names
+/// it in the error ("the request", "the acceptance", …).
+pub(super) fn compact_jws(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    what: &str,
+) -> ApiResult<String> {
     let body = body.map_err(body_problem)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -410,17 +422,16 @@ pub(super) async fn signed_body(
             "media-type",
             "Unsupported media type",
             format!(
-                "send the request as a compact JWS with Content-Type: application/jose (got {content_type:?})"
+                "send {what} as a compact JWS with Content-Type: application/jose (got {content_type:?})"
             ),
         ));
     }
-    let jws = std::str::from_utf8(&body)
+    Ok(std::str::from_utf8(&body)
         .map_err(|_| {
             Problem::bad_request("malformed-jws", "a compact JWS is ASCII; the body is not")
         })?
-        .trim();
-    let (authority, payload) = node.directory.verify(jws).await?;
-    Ok((authority, payload, jws.to_owned()))
+        .trim()
+        .to_owned())
 }
 
 /// Withdraw a request (the requesting authority, signed).
