@@ -14,10 +14,10 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 
 use super::extract::Staff;
-use super::requests::{case_view, reply, signed_body};
+use super::requests::{case_view, signed_job};
 use super::{ApiResult, json_body};
 use crate::node::Node;
-use crate::ops::{DeletionRequestInput, Order, OrderInput};
+use crate::ops::{DeletionRequestInput, OrderInput};
 use crate::problem::Problem;
 use crate::wire::{CaseView, Reply};
 use crate::writer::Job;
@@ -43,18 +43,12 @@ pub(crate) async fn send_order(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Reply>> {
     // Signature first: nothing of the payload is read before it verifies.
-    let (authority, payload, jws) = signed_body(&node, &headers, body).await?;
-    let input: OrderInput = json_body(&payload)?;
-    let order = Order::new(authority, jws, &payload, input);
-    let case = node
-        .writer
-        .call(|reply| Job::ReceiveOrder {
-            case_id,
-            order: Box::new(order),
-            reply,
-        })
-        .await?;
-    Ok(Json(reply(&node, &case).await?))
+    signed_job::<OrderInput>(&node, &headers, body, |order, reply| Job::ReceiveOrder {
+        case_id,
+        order,
+        reply,
+    })
+    .await
 }
 
 /// Ask the requester to delete what was handed over, after its order was missed (reviewers and

@@ -24,9 +24,9 @@ use crate::auth::Caller;
 use crate::node::Node;
 use crate::ops::reply::requester_sees;
 use crate::ops::{
-    Case, Communicated, ConsultationAnswer, ConsultationAnswerInput, ConsultationInput,
-    DecisionInput, DecisionKind, Freshness, PostponementInput, REPLY_FORMAT, ReclassificationInput,
-    ReplyStatus, SecondReviewInput, Submission, SubmitOutcome, Withdrawal, WithdrawalInput,
+    Case, Communicated, ConsultationInput, DecisionInput, DecisionKind, Freshness,
+    PostponementInput, REPLY_FORMAT, ReclassificationInput, ReplyStatus, SecondReviewInput,
+    Submission, SubmitOutcome,
 };
 use crate::problem::{FieldProblem, Problem};
 use crate::query::CaseQuery;
@@ -399,6 +399,22 @@ pub(super) async fn signed_body(
     Ok((authority, payload, jws))
 }
 
+/// A requester's signed message about a case (a withdrawal, a consultation's answer, an
+/// order): signature first, then its payload as `I`, then the writer's `job`; the answer is the
+/// requester's reply.
+pub(super) async fn signed_job<I: serde::de::DeserializeOwned>(
+    node: &Node,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    job: impl FnOnce(Box<crate::ops::Signed<I>>, crate::writer::Reply<Case>) -> Job,
+) -> ApiResult<Json<Reply>> {
+    let (authority, payload, jws) = signed_body(node, headers, body).await?;
+    let input: I = json_body(&payload)?;
+    let signed = Box::new(crate::ops::Signed::new(authority, jws, &payload, input));
+    let case = node.writer.call(|reply| job(signed, reply)).await?;
+    Ok(Json(reply(node, &case).await?))
+}
+
 /// The compact JWS a signed call carries (`application/jose`), not yet verified; `what` names
 /// it in the error ("the request", "the acceptance", …).
 pub(super) fn compact_jws(
@@ -452,18 +468,12 @@ pub(super) async fn withdraw(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Reply>> {
-    let (authority, payload, jws) = signed_body(&node, &headers, body).await?;
-    let input: WithdrawalInput = json_body(&payload)?;
-    let withdrawal = Withdrawal::new(authority, jws, &payload, input);
-    let case = node
-        .writer
-        .call(|reply| Job::Withdraw {
-            case_id,
-            withdrawal: Box::new(withdrawal),
-            reply,
-        })
-        .await?;
-    Ok(Json(reply(&node, &case).await?))
+    signed_job(&node, &headers, body, |withdrawal, reply| Job::Withdraw {
+        case_id,
+        withdrawal,
+        reply,
+    })
+    .await
 }
 
 /// The case `case_id` if `caller` may see it: people see every case, an authority its own.
@@ -761,18 +771,14 @@ pub(super) async fn answer_consultation(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Reply>> {
-    let (authority, payload, jws) = signed_body(&node, &headers, body).await?;
-    let input: ConsultationAnswerInput = json_body(&payload)?;
-    let answer = ConsultationAnswer::new(authority, jws, &payload, input);
-    let case = node
-        .writer
-        .call(|reply| Job::AnswerConsultation {
+    signed_job(&node, &headers, body, |answer, reply| {
+        Job::AnswerConsultation {
             case_id,
-            answer: Box::new(answer),
+            answer,
             reply,
-        })
-        .await?;
-    Ok(Json(reply(&node, &case).await?))
+        }
+    })
+    .await
 }
 
 /// Mark an executed request delivered.
