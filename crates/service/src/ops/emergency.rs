@@ -247,25 +247,6 @@ pub struct ConfirmationSigner {
     pub authority_kid: String,
 }
 
-/// The digests of a case's payloads that a confirmation key confirmed, from its events.
-async fn confirmed_digests(b: &mut Batch, case_id: i64) -> Result<Vec<String>, Problem> {
-    confirmed_in(&b.case_events(case_id).await?)
-}
-
-/// The digests confirmed by the `emergency.confirmed` events among `events`.
-fn confirmed_in(events: &[StoredEvent]) -> Result<Vec<String>, Problem> {
-    let mut out = Vec::new();
-    for e in events {
-        if e.kind() == Some(EventType::EmergencyConfirmed) {
-            let body: serde_json::Value = serde_json::from_str(&e.body).map_err(internal)?;
-            if let Some(d) = body["request_sha256"].as_str() {
-                out.push(d.to_owned());
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// As [`is_unverified_emergency`], from the case's events as read (for the queue and pages):
 /// verified by a confirmation key's signature or by a confirmed call-back.
 pub fn unverified_in(case: &Case, events: &[StoredEvent]) -> bool {
@@ -370,7 +351,7 @@ pub async fn confirm(
             "this is not the SHA-256 of the request's signed payload in force; confirm the request as it was signed (a supplement must be confirmed again)",
         ));
     }
-    if confirmed_digests(b, case_id).await?.contains(&current) {
+    if verification(b, &case).await?.by_signature.is_some() {
         return Err(Problem::conflict(
             "already-verified",
             format!("case {case_id}'s emergency is already confirmed"),
