@@ -213,6 +213,12 @@ pub enum EventType {
     #[serde(rename = "evidence.destroyed")]
     #[strum(serialize = "evidence.destroyed")]
     EvidenceDestroyed,
+    /// A transparency report of a period published (issue 14): the noisy figures served to
+    /// anyone, the privacy loss spent, and the exact table they were drawn from, which the
+    /// event's commitment seals for oversight bodies.
+    #[serde(rename = "report.published")]
+    #[strum(serialize = "report.published")]
+    ReportPublished,
 }
 
 impl EventType {

@@ -37,6 +37,9 @@ pub struct Config {
     /// Limits of the HTTP listener.
     #[serde(default)]
     pub http: HttpConfig,
+    /// Transparency reports: privacy loss per report and budget.
+    #[serde(default)]
+    pub transparency: TransparencyConfig,
 }
 
 /// Limits on what intake accepts.
@@ -206,6 +209,7 @@ impl Config {
             intake: IntakeConfig::default(),
             lifecycle: LifecycleConfig::default(),
             http: HttpConfig::default(),
+            transparency: TransparencyConfig::default(),
         }
     }
 
@@ -225,5 +229,51 @@ impl Config {
     /// The TOML text of this configuration.
     pub fn to_toml(&self) -> anyhow::Result<String> {
         Ok(toml::to_string_pretty(self)?)
+    }
+}
+
+/// Transparency reports (issue 14): the ε each published report spends and the budget of all
+/// of them (basic composition: the ε of every report adds up, whatever its period). With the
+/// defaults, 40 reports of ε = 1 (ten years of quarters) fit in the staff reserve alone, and
+/// the public may publish up to 60 custom ranges, at most `public_per_day` a day.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransparencyConfig {
+    /// ε of each new report, split evenly over its breakdowns.
+    #[serde(default = "default_report_epsilon")]
+    pub epsilon_per_report: f64,
+    /// Total ε the node may ever spend on reports; a report beyond it is refused.
+    #[serde(default = "default_report_budget")]
+    pub budget: f64,
+    /// Part of the budget only staff may spend (an auditor's token or higher, or
+    /// `custos report` on the node): anonymous callers stop at `budget - staff_reserve`.
+    #[serde(default = "default_staff_reserve")]
+    pub staff_reserve: f64,
+    /// New reports anonymous callers may cause per day (UTC); reading published ones is free.
+    #[serde(default = "default_public_per_day")]
+    pub public_per_day: u32,
+}
+
+fn default_report_epsilon() -> f64 {
+    1.0
+}
+fn default_report_budget() -> f64 {
+    100.0
+}
+fn default_staff_reserve() -> f64 {
+    40.0
+}
+fn default_public_per_day() -> u32 {
+    5
+}
+
+impl Default for TransparencyConfig {
+    fn default() -> TransparencyConfig {
+        TransparencyConfig {
+            epsilon_per_report: default_report_epsilon(),
+            budget: default_report_budget(),
+            staff_reserve: default_staff_reserve(),
+            public_per_day: default_public_per_day(),
+        }
     }
 }

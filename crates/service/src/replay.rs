@@ -289,6 +289,8 @@ pub struct Projections {
     /// Renewals granted through an extension and not yet logged as `preservation.renewed`:
     /// the granting event and the end granted.
     renewal_owed: BTreeMap<i64, (u64, Timestamp)>,
+    /// Transparency reports published so far, and the ε they spent.
+    reports: crate::ops::transparency::Reports,
     /// Call-back records waiting for a supervisor, by case.
     callbacks: BTreeMap<i64, crate::ops::CallbackRecord>,
     /// Cases whose emergency was denied (a confirmed call-back or a signed denial), by the
@@ -1459,6 +1461,8 @@ impl Projections {
                     .ok_or_else(|| format!("destroys {sha}, which was never sealed"))?
                     .destroyed_at = Some(at);
             }
+            // Published once per period, within the budget written with it, consistent.
+            EventType::ReportPublished => self.reports.apply(e)?,
         }
         Ok(())
     }

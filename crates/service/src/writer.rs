@@ -270,6 +270,11 @@ pub enum Job {
         /// Reply.
         reply: Reply<Vec<String>>,
     },
+    /// Publish a transparency report, or answer the one already published for its period.
+    PublishReport(
+        Box<ops::transparency::Publication>,
+        Reply<custos_transparency::Report>,
+    ),
 }
 
 impl Job {
@@ -501,6 +506,9 @@ impl Job {
                 reply,
             } => task(reply, move |b, out, _, _| {
                 Box::pin(async move { ops::destroy_due(b, out, at, retention_days).await })
+            }),
+            Job::PublishReport(p, reply) => task(reply, move |b, out, _, now| {
+                Box::pin(async move { ops::transparency::publish_report(b, out, &p, now).await })
             }),
         }
     }

@@ -15,8 +15,10 @@
 //! implementation will provide too; nothing above this crate names a database.
 
 mod column;
+mod report;
 mod rows;
 
+pub use report::ReportCounts;
 pub use rows::*;
 
 use std::path::Path;

@@ -10,13 +10,15 @@ use serde::{Deserialize, Serialize};
 pub const FORMAT: &str = "custos.transparency/v1";
 
 /// A transparency report for one period.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Report {
     /// Always [`FORMAT`].
     pub format: String,
-    /// First day of the period (inclusive).
+    /// First day of the period (inclusive), `YYYY-MM-DD`.
+    #[schema(value_type = String, format = Date)]
     pub from: Date,
-    /// Last day of the period (inclusive).
+    /// Last day of the period (inclusive), `YYYY-MM-DD`.
+    #[schema(value_type = String, format = Date)]
     pub to: Date,
     /// True for the exact table (never public); false for a differentially private release.
     pub exact: bool,
@@ -51,14 +53,14 @@ pub struct Report {
 }
 
 /// Overall counts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Totals {
     /// Requests received in the period.
     pub requests: u64,
 }
 
 /// Emergencies claimed and how their verification ended.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Emergencies {
     /// Requests claiming an emergency.
     pub claimed: u64,
@@ -69,7 +71,7 @@ pub struct Emergencies {
 }
 
 /// Confidentiality asked and limited.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Confidentiality {
     /// Requests asking the node to keep the request from the person concerned.
     pub requested: u64,
@@ -78,7 +80,7 @@ pub struct Confidentiality {
 }
 
 /// Notices to persons concerned.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Notices {
     /// Notices that fell due.
     pub due: u64,
@@ -89,7 +91,7 @@ pub struct Notices {
 }
 
 /// Days from receipt to decision, over the decided requests.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DaysToDecision {
     /// Median (None when nothing was decided).
     pub median: Option<u64>,
@@ -98,7 +100,7 @@ pub struct DaysToDecision {
 }
 
 /// How the figures were made, in words a reader can check.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Method {
     /// The mechanism (e.g. "exact" or the noise mechanism's name).
     pub mechanism: String,

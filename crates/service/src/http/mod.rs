@@ -44,6 +44,7 @@ pub mod extract;
 mod log;
 mod order;
 mod requests;
+mod transparency;
 
 pub use extract::{SingleUseCaller, Staff};
 pub use requests::{CompactJws, MAX_LIST_LIMIT};
@@ -112,6 +113,9 @@ use self::requests::{
         evidence::list,
         evidence::upload,
         evidence::fetch,
+        // transparency.rs (listed qualified: its operations are tagged `transparency`)
+        transparency::report_json,
+        transparency::report_csv,
         // log.rs
         checkpoint,
         tile,
@@ -402,6 +406,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/log/inclusion", get(log::inclusion))
         .route("/v1/log/consistency", get(log::consistency))
         .route("/v1/log/verifier", get(log::verifier))
+        .route("/transparency/report.json", get(transparency::report_json))
+        .route("/transparency/report.csv", get(transparency::report_csv))
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|uri: Uri| async move {

@@ -56,7 +56,7 @@ impl DecisionKind {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DecisionKind::Execute => "execute",
             DecisionKind::ExecuteNarrowed => "execute_narrowed",

@@ -73,6 +73,7 @@ pub mod order;
 pub mod postponement;
 pub mod reclassification;
 pub mod reply;
+pub mod transparency;
 pub mod withdrawal;
 
 /// A requester's signed message, verified: the signer as the directory had it when the signature
