@@ -28,6 +28,7 @@ mod extension;
 mod node_cmd;
 mod order;
 mod out;
+mod report;
 mod seal;
 mod staff;
 mod text;
@@ -252,6 +253,12 @@ enum Command {
     /// The tamper-evident log: verify a node's log, open an event, check an opening.
     #[command(subcommand)]
     Log(LogCommand),
+
+    /// A transparency report of a period, on the node: published with differential privacy
+    /// once (logged as `report.published`, within the budget of `[transparency]`) and read as
+    /// published ever after; `--exact` prints the exact table (spends nothing, never public).
+    /// `custos report verify` checks what an oversight body is handed.
+    Report(ReportArgs),
 
     /// Recompute every commitment, the whole tree and every signed checkpoint from the
     /// database; report any event that was changed, removed or reordered (exit 3).
@@ -645,6 +652,48 @@ enum LogCommand {
 }
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    command: Option<ReportCommand>,
+    /// The node directory.
+    #[arg(long, default_value = "custos-node")]
+    dir: PathBuf,
+    /// First day, YYYY-MM-DD (inclusive).
+    #[arg(long, required = true)]
+    from: Option<String>,
+    /// Last day, YYYY-MM-DD (inclusive), before today (UTC).
+    #[arg(long, required = true)]
+    to: Option<String>,
+    /// The exact table: spends nothing, logs nothing, `epsilon` null. Never publish it.
+    #[arg(long)]
+    exact: bool,
+    /// How to print it.
+    #[arg(long, value_enum, default_value = "json")]
+    format: report::Format,
+    /// Also write the opening of the period's `report.published` (the event with the exact
+    /// table, its salt and log index) to FILE: what an oversight body is handed.
+    #[arg(long, value_name = "FILE")]
+    opening: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Check a report's opening against the node's signed log, and that the report the node
+    /// serves for its period is the one logged.
+    Verify {
+        /// The node, e.g. http://127.0.0.1:8480.
+        #[arg(long)]
+        server: String,
+        /// The node's verifier key (C2SP), or a file holding it.
+        #[arg(long)]
+        vkey: String,
+        /// The opening (from `custos report --opening FILE`).
+        opening: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
 pub struct AssessArgs {
     /// `rights-first` (default), `convention`, or the path of a .cedar profile of your own.
     #[arg(long, default_value = "rights-first", value_name = "NAME|PATH")]
@@ -846,6 +895,23 @@ fn main() -> ExitCode {
             vkey,
             opening,
         }) => client::check_opening(&server, &vkey, &opening),
+        Command::Report(ReportArgs {
+            command:
+                Some(ReportCommand::Verify {
+                    server,
+                    vkey,
+                    opening,
+                }),
+            ..
+        }) => report::verify(&server, &vkey, &opening),
+        Command::Report(a) => report::run(
+            &a.dir,
+            a.from.as_deref().unwrap_or_default(),
+            a.to.as_deref().unwrap_or_default(),
+            a.exact,
+            a.format,
+            a.opening.as_deref(),
+        ),
         Command::Audit { dir, vkey, json } => audit::audit(&dir, vkey.as_deref(), json),
         Command::Evidence(EvidenceCommand::Seal {
             dir,

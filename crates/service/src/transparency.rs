@@ -236,3 +236,66 @@ mod tests {
         assert_eq!(quarters(first, now).len(), 2);
     }
 }
+
+/// The CLI's side (`custos report`), on a node directory while no node needs to run.
+pub mod offline {
+    use super::*;
+    use crate::node_dir::NodeDir;
+    use crate::offline::{OfflineError, with_batch};
+    use crate::wire::{LoggedEvent, OPENING_FORMAT, Opening};
+
+    fn refused(p: Problem) -> OfflineError {
+        OfflineError::Refused(p)
+    }
+
+    /// The report of `period` as published, publishing it first as staff (the operator on the
+    /// node: the whole budget, no daily cap) if it was not.
+    pub async fn publish(
+        nd: &NodeDir,
+        period: Period,
+        now: Timestamp,
+    ) -> Result<Report, OfflineError> {
+        if let Some((_, r)) = published(nd.store(), period).await.map_err(refused)? {
+            return Ok(r.report);
+        }
+        crate::ops::transparency::require_ended(period, now).map_err(refused)?;
+        let profile = crate::node::load_profile(nd.dir(), &nd.config().profile)?;
+        let p = prepare(
+            nd.store(),
+            &profile,
+            &nd.config().transparency,
+            period,
+            Spender::Staff,
+        )
+        .await
+        .map_err(refused)?;
+        with_batch(nd, move |b, out| {
+            Box::pin(async move { crate::ops::transparency::publish_report(b, out, &p, now).await })
+        })
+        .await
+    }
+
+    /// The exact report of `period` (spends nothing, logs nothing).
+    pub async fn exact(nd: &NodeDir, period: Period) -> Result<Report, OfflineError> {
+        let table = exact_table(nd.store(), period).await.map_err(refused)?;
+        Ok(release::exact(period, &table))
+    }
+
+    /// The opening of the period's `report.published` (the event with the exact table, and its
+    /// salt): what an oversight body is handed. `None` when the period is not published.
+    pub async fn opening(nd: &NodeDir, period: Period) -> Result<Option<Opening>, OfflineError> {
+        let Some((e, _)) = published(nd.store(), period).await.map_err(refused)? else {
+            return Ok(None);
+        };
+        let event: LoggedEvent = serde_json::from_str(&e.body)
+            .map_err(|err| anyhow::anyhow!("event {}: {err}", e.seq))?;
+        Ok(Some(Opening {
+            format: OPENING_FORMAT.to_owned(),
+            log: nd.config().origin.clone(),
+            index: e.seq,
+            event,
+            salt: e.salt,
+            leaf: None,
+        }))
+    }
+}

@@ -26,5 +26,6 @@ mod reply;
 mod scheduler;
 mod secrecy;
 mod targets;
+mod transparency;
 mod withdrawal;
 mod writer;
