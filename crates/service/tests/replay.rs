@@ -404,6 +404,22 @@ async fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
     // The order that must follow the emergency above, missed at the tick of t + 5 days: deletion
     // asked, then the order taken late (boxed, as above).
     Box::pin(order_missed_then_sent(&f, emergency, t)).await;
+    // A transparency report published (its budget and consistency folded by the replay).
+    let period = custos_transparency::Period::parse("2026-01-01", "2026-01-31").unwrap();
+    let p = custos_service::transparency::prepare(
+        &f.store,
+        f.assessor.profile(),
+        &f.config.transparency,
+        period,
+        ops::transparency::Spender::Staff,
+    )
+    .await
+    .unwrap();
+    f.try_batch(move |b, out| {
+        Box::pin(async move { ops::transparency::publish_report(b, out, &p, t).await })
+    })
+    .await
+    .unwrap();
 
     let events = f.events().await;
     let written: BTreeSet<EventType> = events.iter().map(|e| e.kind().unwrap()).collect();

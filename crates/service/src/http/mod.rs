@@ -699,6 +699,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(with_bearer, 25, "operations people call with a token");
+        // 25, and the two transparency downloads (a token only for `exact=true`).
+        assert_eq!(with_bearer, 27, "operations people call with a token");
     }
 }
