@@ -17,6 +17,8 @@
 mod column;
 mod report;
 mod rows;
+#[cfg(feature = "synthetic")]
+mod synthetic;
 
 pub use report::ReportCounts;
 pub use rows::*;

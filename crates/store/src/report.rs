@@ -42,65 +42,74 @@ pub struct ReportCounts {
     pub notices_sent: u64,
     /// Notices not sent with at least one failed attempt.
     pub notices_failed: u64,
-    /// Decided cases by whole days from receipt to the first `decision.recorded`, capped.
+    /// Decided cases by whole days from receipt to the decision in force (its `at`), capped.
     pub days_to_decision: BTreeMap<u32, u64>,
     /// Cases with at least one evidence package delivered.
     pub evidence_delivered: u64,
 }
 
-/// One statement: every breakdown as (dimension, key, count) rows.
-const COUNTS: &str = "
-WITH p AS (
-    SELECT case_id, requesting_state, measure, channel, outcome, emergency
-    FROM cases WHERE received_at >= ?1 AND received_at < ?2
-),
-flags AS (
-    SELECT e.case_id,
-           MAX(e.event_type IN ('emergency.confirmed', 'emergency.callback_confirmed')) AS verified,
-           MAX(e.event_type = 'emergency.verification_failed') AS failed,
-           MAX(e.event_type = 'confidentiality.limited') AS limited,
-           MAX(e.event_type = 'evidence.delivered') AS delivered,
-           MIN(CASE WHEN e.event_type = 'decision.recorded' THEN e.occurred_at END) AS decided_at
-    FROM events e JOIN cases c ON c.case_id = e.case_id
-    WHERE e.case_id IS NOT NULL
-      AND e.event_type IN ('emergency.confirmed', 'emergency.callback_confirmed',
-                           'emergency.verification_failed', 'confidentiality.limited',
-                           'evidence.delivered', 'decision.recorded')
-      AND c.received_at >= ?1 AND c.received_at < ?2
-    GROUP BY e.case_id
-)
-SELECT 'state', requesting_state, COUNT(*) FROM p GROUP BY requesting_state
-UNION ALL SELECT 'measure', measure, COUNT(*) FROM p GROUP BY measure
-UNION ALL SELECT 'channel', channel, COUNT(*) FROM p GROUP BY channel
-UNION ALL SELECT 'recommendation', outcome, COUNT(*) FROM p GROUP BY outcome
-UNION ALL SELECT 'emergency', 'claimed', COUNT(*) FROM p WHERE emergency != 0
-UNION ALL SELECT 'decision', json_extract(c.decision, '$.decision'), COUNT(*)
-    FROM cases c WHERE c.received_at >= ?1 AND c.received_at < ?2 AND c.decision IS NOT NULL
-    GROUP BY 2
-UNION ALL SELECT 'ground', g.value, COUNT(DISTINCT c.case_id)
-    FROM cases c, json_each(c.decision, '$.grounds') g
-    WHERE c.received_at >= ?1 AND c.received_at < ?2 AND c.decision IS NOT NULL
-      AND json_extract(c.decision, '$.decision') = 'refuse' AND g.key < ?3
+/// The breakdowns of the cases themselves, in one scan of `cases_by_received` (the
+/// expressions are the index's, word for word).
+const CASES: &str = "
+SELECT requesting_state, measure, channel, outcome, emergency != 0,
+       json_extract(decision, '$.decision'),
+       json_extract(request_json, '$.confidentiality.requested') = 1,
+       COUNT(*)
+FROM cases INDEXED BY cases_by_received WHERE received_at >= ?1 AND received_at < ?2
+GROUP BY 1, 2, 3, 4, 5, 6, 7
+";
+
+/// The histogram of whole days from receipt to the decision in force (the expression is the
+/// index's `cases_days_to_decision`, word for word).
+const DAYS: &str = "
+SELECT MIN(?3, MAX(0, CAST(julianday(json_extract(decision, '$.at')) - julianday(received_at) AS INTEGER))),
+       COUNT(*)
+FROM cases INDEXED BY cases_days_to_decision WHERE received_at >= ?1 AND received_at < ?2
+  AND CAST(julianday(json_extract(decision, '$.at')) - julianday(received_at) AS INTEGER) IS NOT NULL
+GROUP BY 1
+";
+
+/// The first and last case numbers received in the period: the events and notices read below
+/// are looked up within them (case numbers follow intake) and then checked by receipt day.
+const RANGE: &str = "
+SELECT MIN(case_id), MAX(case_id) FROM cases WHERE received_at >= ?1 AND received_at < ?2
+";
+
+/// What the events and the other projections say of the period's cases, as (dimension, key,
+/// count) rows. ?3, ?4: the period's first and last case numbers.
+const FOLLOW_UPS: &str = "
+SELECT 'ground', g.value, COUNT(DISTINCT c.case_id)
+    FROM cases c INDEXED BY cases_by_received, json_each(c.decision, '$.grounds') g
+    WHERE c.received_at >= ?1 AND c.received_at < ?2
+      AND json_extract(c.decision, '$.decision') = 'refuse' AND g.key < ?5
     GROUP BY g.value
-UNION ALL SELECT 'confidentiality', 'requested', COUNT(*)
-    FROM cases c WHERE c.received_at >= ?1 AND c.received_at < ?2
-      AND json_extract(c.request_json, '$.confidentiality.requested') = 1
-UNION ALL SELECT 'emergency', 'verified', COUNT(*) FROM flags f JOIN p USING (case_id)
-    WHERE p.emergency != 0 AND f.verified AND NOT f.failed
-UNION ALL SELECT 'emergency', 'verification_failed', COUNT(*) FROM flags f JOIN p USING (case_id)
-    WHERE p.emergency != 0 AND f.failed
-UNION ALL SELECT 'confidentiality', 'narrowed', COUNT(*) FROM flags WHERE limited
-UNION ALL SELECT 'evidence', 'delivered', COUNT(*) FROM flags WHERE delivered
-UNION ALL SELECT 'days',
-    CAST(CAST(MIN(?4, MAX(0, julianday(f.decided_at) - julianday(c.received_at))) AS INTEGER) AS TEXT),
-    COUNT(*)
-    FROM flags f JOIN cases c USING (case_id) WHERE f.decided_at IS NOT NULL GROUP BY 2
-UNION ALL SELECT 'notices', 'due', COUNT(*) FROM notices n JOIN p USING (case_id)
-    WHERE n.ended_at IS NOT NULL
-UNION ALL SELECT 'notices', 'sent', COUNT(*) FROM notices n JOIN p USING (case_id)
-    WHERE n.sent_at IS NOT NULL
-UNION ALL SELECT 'notices', 'failed', COUNT(*) FROM notices n JOIN p USING (case_id)
-    WHERE n.sent_at IS NULL AND n.attempts > 0
+UNION ALL SELECT 'emergency', 'verified', COALESCE(SUM(v AND NOT f), 0) FROM (
+    SELECT EXISTS (SELECT 1 FROM events e WHERE e.case_id = c.case_id
+                   AND e.event_type IN ('emergency.confirmed', 'emergency.callback_confirmed')) AS v,
+           EXISTS (SELECT 1 FROM events e WHERE e.case_id = c.case_id
+                   AND e.event_type = 'emergency.verification_failed') AS f
+    FROM cases c WHERE c.received_at >= ?1 AND c.received_at < ?2 AND c.emergency != 0)
+UNION ALL SELECT 'emergency', 'verification_failed', COUNT(*)
+    FROM cases c WHERE c.received_at >= ?1 AND c.received_at < ?2 AND c.emergency != 0
+      AND EXISTS (SELECT 1 FROM events e WHERE e.case_id = c.case_id
+                  AND e.event_type = 'emergency.verification_failed')
+UNION ALL SELECT 'confidentiality', 'narrowed', COUNT(DISTINCT e.case_id)
+    FROM events e JOIN cases c ON c.case_id = e.case_id
+    WHERE e.event_type = 'confidentiality.limited' AND e.case_id BETWEEN ?3 AND ?4
+      AND c.received_at >= ?1 AND c.received_at < ?2
+UNION ALL SELECT 'evidence', 'delivered', COUNT(DISTINCT e.case_id)
+    FROM events e JOIN cases c ON c.case_id = e.case_id
+    WHERE e.event_type = 'evidence.delivered' AND e.case_id BETWEEN ?3 AND ?4
+      AND c.received_at >= ?1 AND c.received_at < ?2
+UNION ALL SELECT 'notices', 'due', COUNT(*) FROM notices n JOIN cases c USING (case_id)
+    WHERE n.case_id BETWEEN ?3 AND ?4 AND c.received_at >= ?1 AND c.received_at < ?2
+      AND n.ended_at IS NOT NULL
+UNION ALL SELECT 'notices', 'sent', COUNT(*) FROM notices n JOIN cases c USING (case_id)
+    WHERE n.case_id BETWEEN ?3 AND ?4 AND c.received_at >= ?1 AND c.received_at < ?2
+      AND n.sent_at IS NOT NULL
+UNION ALL SELECT 'notices', 'failed', COUNT(*) FROM notices n JOIN cases c USING (case_id)
+    WHERE n.case_id BETWEEN ?3 AND ?4 AND c.received_at >= ?1 AND c.received_at < ?2
+      AND n.sent_at IS NULL AND n.attempts > 0
 ";
 
 impl Store {
@@ -135,14 +144,63 @@ impl Store {
             detail: e.to_string(),
         })?;
         // Stored times are RFC 3339 in UTC: every time of day D sorts between "D" and "D+1".
-        let rows = sqlx::query(COUNTS)
-            .bind(from.to_string())
-            .bind(until.to_string())
-            .bind(i64::try_from(grounds_per_case).unwrap_or(i64::MAX))
-            .bind(i64::from(days_cap))
+        let (from, until) = (from.to_string(), until.to_string());
+        let mut c = ReportCounts::default();
+        let rows = sqlx::query(CASES)
+            .bind(&from)
+            .bind(&until)
             .fetch_all(&self.pool)
             .await?;
-        let mut c = ReportCounts::default();
+        for row in rows {
+            let n = u64::try_from(row.try_get::<i64, _>(7)?).unwrap_or(0);
+            c.requests += n;
+            for (i, map) in [
+                (0, &mut c.by_state),
+                (1, &mut c.by_measure),
+                (2, &mut c.by_channel),
+                (3, &mut c.by_recommendation),
+            ] {
+                let key: String = row.try_get(i)?;
+                *map.entry(key).or_default() += n;
+            }
+            if row.try_get::<bool, _>(4)? {
+                c.emergencies_claimed += n;
+            }
+            if let Some(kind) = row.try_get::<Option<String>, _>(5)? {
+                *c.by_decision.entry(kind).or_default() += n;
+            }
+            if row.try_get::<Option<bool>, _>(6)?.unwrap_or(false) {
+                c.confidentiality_requested += n;
+            }
+        }
+        if c.requests == 0 {
+            return Ok(c);
+        }
+        for row in sqlx::query(DAYS)
+            .bind(&from)
+            .bind(&until)
+            .bind(i64::from(days_cap))
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let day = u32::try_from(row.try_get::<i64, _>(0)?).unwrap_or(days_cap);
+            let n = u64::try_from(row.try_get::<i64, _>(1)?).unwrap_or(0);
+            *c.days_to_decision.entry(day).or_default() += n;
+        }
+        let range = sqlx::query(RANGE)
+            .bind(&from)
+            .bind(&until)
+            .fetch_one(&self.pool)
+            .await?;
+        let (first, last): (Option<i64>, Option<i64>) = (range.try_get(0)?, range.try_get(1)?);
+        let rows = sqlx::query(FOLLOW_UPS)
+            .bind(&from)
+            .bind(&until)
+            .bind(first.unwrap_or(0))
+            .bind(last.unwrap_or(-1))
+            .bind(i64::try_from(grounds_per_case).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
         for row in rows {
             let dimension: String = row.try_get(0)?;
             let key: Option<String> = row.try_get(1)?;
@@ -152,42 +210,18 @@ impl Store {
                 what: format!("report count {dimension}"),
                 detail,
             };
-            match dimension.as_str() {
-                "state" => {
-                    c.requests += n;
-                    c.by_state.insert(key, n);
-                }
-                "measure" => {
-                    c.by_measure.insert(key, n);
-                }
-                "channel" => {
-                    c.by_channel.insert(key, n);
-                }
-                "recommendation" => {
-                    c.by_recommendation.insert(key, n);
-                }
-                "decision" => {
-                    c.by_decision.insert(key, n);
-                }
-                "ground" => {
+            match (dimension.as_str(), key.as_str()) {
+                ("ground", _) => {
                     c.refusal_grounds.insert(key, n);
                 }
-                "days" => {
-                    let day = key.parse::<u32>().map_err(|e| corrupt(e.to_string()))?;
-                    *c.days_to_decision.entry(day).or_default() += n;
-                }
-                _ => match (dimension.as_str(), key.as_str()) {
-                    ("emergency", "claimed") => c.emergencies_claimed = n,
-                    ("emergency", "verified") => c.emergencies_verified = n,
-                    ("emergency", "verification_failed") => c.emergencies_verification_failed = n,
-                    ("confidentiality", "requested") => c.confidentiality_requested = n,
-                    ("confidentiality", "narrowed") => c.confidentiality_narrowed = n,
-                    ("evidence", "delivered") => c.evidence_delivered = n,
-                    ("notices", "due") => c.notices_due = n,
-                    ("notices", "sent") => c.notices_sent = n,
-                    ("notices", "failed") => c.notices_failed = n,
-                    _ => return Err(corrupt(format!("unknown row {dimension}/{key}"))),
-                },
+                ("emergency", "verified") => c.emergencies_verified = n,
+                ("emergency", "verification_failed") => c.emergencies_verification_failed = n,
+                ("confidentiality", "narrowed") => c.confidentiality_narrowed = n,
+                ("evidence", "delivered") => c.evidence_delivered = n,
+                ("notices", "due") => c.notices_due = n,
+                ("notices", "sent") => c.notices_sent = n,
+                ("notices", "failed") => c.notices_failed = n,
+                _ => return Err(corrupt(format!("unknown row {dimension}/{key}"))),
             }
         }
         Ok(c)

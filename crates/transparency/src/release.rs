@@ -316,7 +316,7 @@ pub fn publish(period: Period, epsilon: f64, draw: &Draw) -> Report {
                  remainders), so they add up to it; parts never exceed their whole."
                     .to_owned(),
                 "A refused case counts under at most 3 grounds; days to decision are whole days \
-                 from receipt to the first recorded decision, 366 meaning a year or more; the \
+                 from receipt to the decision in force, 366 meaning a year or more; the \
                  median and 90th percentile are read from the noisy histogram."
                     .to_owned(),
                 "The figures are computed once per period and then served as published.".to_owned(),

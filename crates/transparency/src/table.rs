@@ -46,7 +46,7 @@ pub struct Table {
     pub notices_sent: u64,
     /// Notices not sent whose latest attempt failed.
     pub notices_failed: u64,
-    /// Decided requests by whole days from receipt to the first recorded decision (capped at
+    /// Decided requests by whole days from receipt to the decision in force (capped at
     /// [`DAYS_CAP`]).
     pub days_to_decision: BTreeMap<u32, u64>,
     /// Requests of which at least one evidence package was handed over.
