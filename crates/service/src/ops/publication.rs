@@ -91,7 +91,8 @@ pub struct RecordDates {
     /// The case was closed.
     #[schema(value_type = String, format = Date)]
     pub closed: Date,
-    /// Confidentiality ended (`confidentiality.ended`, else the end date), if any was asked.
+    /// Confidentiality ended (`confidentiality.ended`, else the end date); null when none was
+    /// asked.
     #[schema(value_type = Option<String>, format = Date)]
     pub confidentiality_ended: Option<Date>,
     /// The record was published.
@@ -178,8 +179,10 @@ impl CaseRecord {
             .find(|e| e.kind == EventType::RequestClosed)
             .map(|e| day(e.at))
             .ok_or_else(|| format!("case {}: no request.closed", case.case_id))?;
-        let confidentiality_ended = first(&[EventType::ConfidentialityEnded])
-            .or_else(|| case.confidentiality_until.map(day));
+        // Null when none was asked (a notice owed at once also logs `confidentiality.ended`).
+        let confidentiality_ended = case
+            .confidentiality_until
+            .map(|until| first(&[EventType::ConfidentialityEnded]).unwrap_or(day(until)));
         Ok(CaseRecord {
             format: CASE_RECORD_FORMAT.to_owned(),
             case: case.case_id,
