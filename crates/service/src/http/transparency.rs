@@ -31,10 +31,10 @@ pub const DEFAULT_RECORDS_PAGE: u64 = 50;
 pub struct RecordPage {
     /// Records to skip.
     #[serde(default)]
-    pub offset: u64,
+    pub offset: u32,
     /// At most this many.
     #[serde(default)]
-    pub limit: Option<u64>,
+    pub limit: Option<u32>,
 }
 
 impl RecordPage {
@@ -54,7 +54,7 @@ impl RecordPage {
             })?
             .0;
         if let Some(l) = page.limit
-            && !(1..=MAX_RECORDS_PAGE).contains(&l)
+            && !(1..=MAX_RECORDS_PAGE).contains(&u64::from(l))
         {
             return Err(Problem::bad_request(
                 "invalid-parameter",
@@ -66,7 +66,7 @@ impl RecordPage {
 
     /// The limit in force.
     pub fn limit(&self) -> u64 {
-        self.limit.unwrap_or(DEFAULT_RECORDS_PAGE)
+        self.limit.map_or(DEFAULT_RECORDS_PAGE, u64::from)
     }
 }
 
@@ -75,7 +75,8 @@ pub async fn case_list(node: &Node, page: RecordPage) -> ApiResult<PublishedReco
     let limit = page.limit();
     let total = node.store.published_count().await?;
     let mut records = Vec::new();
-    for ev in node.store.published_events(page.offset, limit).await? {
+    let offset = u64::from(page.offset);
+    for ev in node.store.published_events(offset, limit).await? {
         let Some(case) = ev.case_id else { continue };
         records.push(ListedRecord {
             index: ev.seq,
@@ -83,10 +84,10 @@ pub async fn case_list(node: &Node, page: RecordPage) -> ApiResult<PublishedReco
             record: stored_record(&ev.body)?,
         });
     }
-    let end = page.offset.saturating_add(limit);
+    let end = offset.saturating_add(limit);
     Ok(PublishedRecords {
         total,
-        offset: page.offset,
+        offset,
         limit,
         next: (end < total).then(|| format!("/transparency/cases.json?offset={end}&limit={limit}")),
         records,
@@ -189,8 +190,8 @@ pub fn public_json<T: serde::Serialize>(value: T) -> Response {
 /// The published records (JSON; `/transparency/cases.json` always JSON). 200 with an empty
 /// list when nothing is published yet.
 #[utoipa::path(get, path = "/transparency/cases", tag = "transparency",
-    params(("offset" = Option<u64>, Query, description = "Records to skip"),
-           ("limit" = Option<u64>, Query, minimum = 1, maximum = 200, description = "At most this many (default 50)")),
+    params(("offset" = Option<u32>, Query, description = "Records to skip"),
+           ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "At most this many (default 50)")),
     responses((status = 200, body = PublishedRecords), (status = 400, body = Problem)))]
 pub async fn list(node: &Node, uri: &Uri) -> Response {
     match RecordPage::of(uri) {
