@@ -39,6 +39,13 @@ pub(crate) fn prefers_html(headers: &HeaderMap) -> bool {
     }
 }
 
+/// An HTML answer of a path that also answers JSON: caches must key on `Accept`.
+fn varies(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept"));
+    r
+}
+
 fn public_layout(title: &str) -> Layout {
     Layout {
         title: title.to_owned(),
@@ -143,7 +150,7 @@ pub async fn public_records(
         Err(p) => Err(p),
     };
     match list {
-        Ok(list) => render(StatusCode::OK, &records_page(list, uri.query())),
+        Ok(list) => varies(render(StatusCode::OK, &records_page(list, uri.query()))),
         Err(p) => error_page(public_layout("Public records"), &p),
     }
 }
@@ -206,7 +213,7 @@ pub async fn public_record(
         return transparency::record(&c.node, case).await;
     }
     match transparency::case_record(&c.node, case).await {
-        Ok(r) => render(StatusCode::OK, &record_page(&c, r)),
+        Ok(r) => varies(render(StatusCode::OK, &record_page(&c, r))),
         Err(p) => error_page(public_layout("Public record"), &p),
     }
 }

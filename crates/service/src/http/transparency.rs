@@ -53,6 +53,13 @@ impl RecordPage {
                 )
             })?
             .0;
+        // The document says int32 (utoipa's u32): larger offsets are refused alike.
+        if page.offset > i32::MAX.unsigned_abs() {
+            return Err(Problem::bad_request(
+                "invalid-parameter",
+                format!("offset={}: at most {}", page.offset, i32::MAX),
+            ));
+        }
         if let Some(l) = page.limit
             && !(1..=MAX_RECORDS_PAGE).contains(&u64::from(l))
         {
