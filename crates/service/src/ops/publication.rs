@@ -2,7 +2,7 @@
 //! event, `case.published`, whose body is the record itself (`custos.case-record/v1`), so the
 //! log commits to exactly what is published and anyone handed the event's salt can check it.
 //!
-//! Rules (a Custos transparency policy, not a duty of the Convention, which has none):
+//! Rules (a Custos transparency policy, issue 14; no treaty text is claimed for it):
 //! * a case is published once, by the scheduler's tick, when it is **closed** and its
 //!   confidentiality has ended (the end date passed on the node's clock, or
 //!   `confidentiality.ended` logged) or none was asked. Only `closed` publishes: a refused or a
