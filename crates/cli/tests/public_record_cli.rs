@@ -174,7 +174,12 @@ fn no_public_output_carries_a_planted_value_and_check_record_verifies_the_record
     );
     let file = node.tmp.path().join("record.json");
     write_json(&file, &record);
-    custos_ok(&[
+    // The log grows after the record was saved: checked through a consistency proof.
+    let later = node.submit_jws(&a.sign(&request("p01-ransomware-production", "XA-LATER", "XA")));
+    assert_eq!(later.status, 201, "{}", later.text());
+    let grown = node.log_size();
+    assert!(grown > size);
+    let out = custos_ok(&[
         "log",
         "check-record",
         "--server",
@@ -183,6 +188,11 @@ fn no_public_output_carries_a_planted_value_and_check_record_verifies_the_record
         &node.vkey,
         file.to_str().unwrap(),
     ]);
+    assert!(
+        out.contains(&format!("size {size} signed by"))
+            && out.contains(&format!("current checkpoint of size {grown}")),
+        "{out}"
+    );
     // Tampered: the record shown alone, the record and its event together, a proof.
     let mut shown = record.clone();
     shown["record"]["requesting_state"] = "ZZ".into();
