@@ -92,7 +92,7 @@ fn serve(dir: &std::path::Path, listen: &str, logs: &[String]) -> Result<(), Fai
         let origins: Vec<&str> = log_keys.iter().map(|k| k.name()).collect();
         errln!(
             "custos witness {}: serving {} on http://{local} for {}",
-            witness.name(),
+            witness.verifier(),
             dir.display(),
             origins.join(", ")
         );

@@ -226,6 +226,11 @@ impl Witness {
         self.key.name()
     }
 
+    /// The witness's verifier key.
+    pub fn verifier(&self) -> custos_ledger::WitnessVerifierKey {
+        self.key.verifier()
+    }
+
     /// The latest cosigned checkpoint of the log whose origin hashes (SHA-256, lower-case hex)
     /// to `hash`: the log's signatures and the witness's cosignature.
     pub fn latest_by_origin_hash(&self, hash: &str) -> Option<String> {
