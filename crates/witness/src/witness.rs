@@ -338,7 +338,7 @@ impl Witness {
             .key
             .cosignature_line(text, timestamp)
             .map_err(|e| Refusal::Storage(format!("cannot cosign: {e}")))?;
-        let stored = format!("{}{line}", req.checkpoint);
+        let stored = format!("{}{line}", self.without_own_lines(&req.checkpoint));
         write_durably(
             &Self::checkpoint_path(&self.dir, &cp.origin),
             stored.as_bytes(),
@@ -353,6 +353,26 @@ impl Witness {
             note: stored,
         });
         Ok(line)
+    }
+
+    /// The note without signature lines of this witness's key (a client may send a checkpoint
+    /// it got cosigned before): the stored note then carries exactly one cosignature of ours.
+    fn without_own_lines(&self, note: &str) -> String {
+        let Some(split) = note.rfind("\n\n") else {
+            return note.to_owned();
+        };
+        let (text, sigs) = note.split_at(split + 2);
+        let own = format!("\u{2014} {} ", self.key.name());
+        let mut out = text.to_owned();
+        for line in sigs.split_inclusive('\n') {
+            let ours = line.starts_with(&own)
+                && custos_ledger::cosignature::Cosignature::parse_line(line)
+                    .is_ok_and(|c| c.key_id == self.key.key_id());
+            if !ours {
+                out.push_str(line);
+            }
+        }
+        out
     }
 
     /// Keeps the held and the presented checkpoints (and the whole request) under
