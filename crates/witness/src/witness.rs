@@ -377,7 +377,8 @@ impl Witness {
 
     /// Keeps the held and the presented checkpoints (and the whole request) under
     /// `evidence/<log>/<kind>-<held size>-<presented size>-<hash>/`; returns that directory, or
-    /// why it could not be written. The same presented checkpoint is kept once.
+    /// why it could not be written. The same presented checkpoint is kept once (with the first
+    /// request that presented it).
     fn keep_evidence(
         &self,
         kind: &str,
@@ -386,7 +387,11 @@ impl Witness {
         body: &str,
         why: &str,
     ) -> String {
-        let digest = hex::encode(Sha256::digest(body.as_bytes()));
+        // Keyed by the checkpoint, not the whole request: anyone can resend a checkpoint the log
+        // signed with ever new wrong proofs, and that must not fill the disk.
+        let digest = hex::encode(Sha256::digest(
+            presented.to_text().unwrap_or_default().as_bytes(),
+        ));
         let dir = self
             .dir
             .join("evidence")

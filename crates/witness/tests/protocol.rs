@@ -373,8 +373,12 @@ async fn split_view_is_refused_and_both_checkpoints_kept() {
             .unwrap()
             .starts_with("inconsistent-size5-vs-size8-")
     }));
-    // The same refused request again is not kept twice.
+    // The same refused checkpoint again, even with another (wrong) proof, is not kept twice.
     let (status, _, _) = f.post(&b.body(5, 8)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let mut other_proof = AddCheckpoint::parse(&b.body(5, 8)).unwrap();
+    other_proof.proof.reverse();
+    let (status, _, _) = f.post(&other_proof.to_body()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(f.evidence().len(), 2);
 
