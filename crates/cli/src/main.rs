@@ -11,6 +11,7 @@
 //!   reviewer): the order that must follow an emergency, and a deletion asked after it was
 //!   missed (`order`).
 //! * `custos audit | log open` check a node's own database (`audit`).
+//! * `custos witness init | serve` run a C2SP tlog-witness (`witness_cmd`).
 //!
 //! Output goes through `out`, so a reader that closes the pipe early ends the output quietly.
 //!
@@ -28,10 +29,12 @@ mod extension;
 mod node_cmd;
 mod order;
 mod out;
+mod record;
 mod report;
 mod seal;
 mod staff;
 mod text;
+mod witness_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -354,6 +357,10 @@ enum Command {
     Seal(seal::SealArgs),
     /// Decrypt a sealed package, verify its manifest and files, and extract them.
     Unseal(seal::UnsealArgs),
+
+    /// A transparency-log witness (C2SP tlog-witness): `init` and `serve` run one.
+    #[command(subcommand)]
+    Witness(witness_cmd::WitnessCommand),
 }
 
 #[derive(Subcommand)]
@@ -649,6 +656,22 @@ enum LogCommand {
         /// The opening (from `custos log open`).
         opening: PathBuf,
     },
+    /// Check a case's public record (`/transparency/cases/N.json`): the checkpoint's
+    /// signature, every inclusion proof, the publication's leaf recomputed from its opening,
+    /// and the checkpoint's consistency with the node's current one. Exit 2 if anything fails.
+    CheckRecord {
+        #[arg(long)]
+        server: String,
+        /// The node's verifier key (C2SP), or a file holding it.
+        #[arg(long)]
+        vkey: String,
+        /// The record saved from the node; or give --case to fetch it.
+        #[arg(required_unless_present = "case", conflicts_with = "case")]
+        record: Option<PathBuf>,
+        /// The case number whose record to fetch from the node.
+        #[arg(long)]
+        case: Option<i64>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -912,6 +935,22 @@ fn main() -> ExitCode {
             a.format,
             a.opening.as_deref(),
         ),
+        Command::Log(LogCommand::CheckRecord {
+            server,
+            vkey,
+            record,
+            case,
+        }) => match (record, case) {
+            (Some(path), _) => {
+                record::check_record(&server, &vkey, record::RecordSource::File(&path))
+            }
+            (None, Some(case)) => {
+                record::check_record(&server, &vkey, record::RecordSource::Case(case))
+            }
+            (None, None) => Err(Failure::Input(
+                "check-record: give the record's file, or --case N to fetch it".into(),
+            )),
+        },
         Command::Audit { dir, vkey, json } => audit::audit(&dir, vkey.as_deref(), json),
         Command::Evidence(EvidenceCommand::Seal {
             dir,
@@ -970,6 +1009,7 @@ fn main() -> ExitCode {
         ),
         Command::Seal(args) => seal::seal(args),
         Command::Unseal(args) => seal::unseal(args),
+        Command::Witness(command) => witness_cmd::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

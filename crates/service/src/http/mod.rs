@@ -14,6 +14,8 @@
 //! * `extensions.rs` — requests to extend a deadline (the authority's, signed) and their
 //!   decision by a reviewer; the notice to the person concerned as it would be sent.
 //! * `conditions.rs` — the requesting authority's signed acceptance of an execution's conditions.
+//! * [`transparency`] — the public record of each case once its secrecy ends, as JSON (the
+//!   console routes the paths and answers HTML to browsers).
 //! * [`extract`] — who is calling, as axum extractors.
 
 use std::sync::Arc;
@@ -44,7 +46,8 @@ pub mod extract;
 mod log;
 mod order;
 mod requests;
-mod transparency;
+mod report;
+pub mod transparency;
 
 pub use extract::{SingleUseCaller, Staff};
 pub use requests::{CompactJws, MAX_LIST_LIMIT};
@@ -113,9 +116,12 @@ use self::requests::{
         evidence::list,
         evidence::upload,
         evidence::fetch,
-        // transparency.rs (listed qualified: its operations are tagged `transparency`)
-        transparency::report_json,
-        transparency::report_csv,
+        // transparency.rs (served through the console's router: HTML or JSON)
+        transparency::list,
+        transparency::record,
+        // report.rs (listed qualified: its operations are tagged `report`)
+        report::report_json,
+        report::report_csv,
         // log.rs
         checkpoint,
         tile,
@@ -201,7 +207,13 @@ use self::requests::{
         crate::wire::schema::Assessment,
         crate::wire::schema::Finding,
         crate::wire::schema::Narrowed,
-        crate::wire::schema::Deadlines
+        crate::wire::schema::Deadlines,
+        crate::wire::PublishedRecord,
+        crate::wire::PublishedRecords,
+        crate::wire::ListedRecord,
+        crate::ops::CaseRecord,
+        crate::ops::RecordDates,
+        crate::ops::RecordEvent
     )),
     modifiers(&Contract)
 )]
@@ -406,8 +418,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/log/inclusion", get(log::inclusion))
         .route("/v1/log/consistency", get(log::consistency))
         .route("/v1/log/verifier", get(log::verifier))
-        .route("/transparency/report.json", get(transparency::report_json))
-        .route("/transparency/report.csv", get(transparency::report_csv))
+        .route("/transparency/report.json", get(report::report_json))
+        .route("/transparency/report.csv", get(report::report_csv))
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|uri: Uri| async move {
