@@ -45,8 +45,8 @@ mod extensions;
 pub mod extract;
 mod log;
 mod order;
-mod requests;
 mod report;
+mod requests;
 pub mod transparency;
 
 pub use extract::{SingleUseCaller, Staff};

@@ -265,9 +265,74 @@ impl Reports {
                 wrong.join("; ")
             ));
         }
-        if r.report.totals.requests > 0 && r.table.requests == 0 && r.report.epsilon.is_none() {
-            return Err("an exact report was published".into());
-        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use custos_ledger::commitment::Salt;
+    use custos_transparency::release::{draw, publish};
+
+    fn event(seq: u64, at: &str, p: &ReportPublished) -> StoredEvent {
+        StoredEvent {
+            seq,
+            event_type: "report.published".into(),
+            at: at.parse().unwrap(),
+            case_id: None,
+            body: serde_json::to_string(p).unwrap(),
+            salt: Salt::from_bytes([0; 32]),
+            leaf: Vec::new(),
+        }
+    }
+
+    fn published(from: &str, to: &str, spent_before: f64, budget: f64) -> ReportPublished {
+        let period = Period::parse(from, to).unwrap();
+        let (table, domains) = (Table::default(), Domains::default());
+        let d = draw(&table, &domains, 1.0).unwrap();
+        ReportPublished {
+            period,
+            epsilon: 1.0,
+            spent_before,
+            budget,
+            by: Spender::Public,
+            domains,
+            report: publish(period, 1.0, &d),
+            table,
+        }
+    }
+
+    #[test]
+    fn the_replay_refuses_a_second_publication_an_overspent_budget_and_an_unended_period() {
+        let mut r = Reports::default();
+        let jan = published("2026-01-01", "2026-01-31", 0.0, 2.0);
+        r.apply(&event(1, "2026-02-01T00:00:00Z", &jan)).unwrap();
+        let again = published("2026-01-01", "2026-01-31", 1.0, 2.0);
+        let e = r
+            .apply(&event(2, "2026-02-02T00:00:00Z", &again))
+            .unwrap_err();
+        assert!(e.contains("second time"), "{e}");
+
+        let mut r = Reports::default();
+        r.apply(&event(1, "2026-02-01T00:00:00Z", &jan)).unwrap();
+        let feb = published("2026-02-01", "2026-02-28", 1.0, 1.5);
+        let e = r
+            .apply(&event(2, "2026-03-01T00:00:00Z", &feb))
+            .unwrap_err();
+        assert!(e.contains("over the budget"), "{e}");
+
+        let mut r = Reports::default();
+        let e = r
+            .apply(&event(1, "2026-01-31T12:00:00Z", &jan))
+            .unwrap_err();
+        assert!(e.contains("before the period ended"), "{e}");
+
+        let mut r = Reports::default();
+        let lied = published("2026-01-01", "2026-01-31", 5.0, 100.0);
+        let e = r
+            .apply(&event(1, "2026-02-01T00:00:00Z", &lied))
+            .unwrap_err();
+        assert!(e.contains("earlier reports spent"), "{e}");
     }
 }
