@@ -18,6 +18,21 @@ use super::extract::Staff;
 use crate::node::Node;
 use crate::problem::{FieldProblem, Problem};
 
+/// The parameters as the OpenAPI document describes them (read by [`ReportRequest`]).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // only its schema is read: `ReportRequest` parses the query
+pub(super) struct ReportParams {
+    /// First day, YYYY-MM-DD (inclusive).
+    #[param(format = Date, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    from: String,
+    /// Last day, YYYY-MM-DD (inclusive), on or after `from`, before today (UTC).
+    #[param(format = Date, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    to: String,
+    /// The exact table: needs a person's token (auditor or higher); spends nothing.
+    exact: Option<bool>,
+}
+
 /// The parameters of a report request, read before any credentials: a bad date is a 400
 /// naming it; `exact=true` then needs a person's token.
 pub(super) struct ReportRequest {
@@ -114,11 +129,7 @@ fn with_caching(mut resp: Response, exact: bool) -> Response {
 /// A period's transparency report (`custos.transparency/v1`), published with differential
 /// privacy the first time it is asked for, the same figures ever after.
 #[utoipa::path(get, path = "/transparency/report.json",
-    params(
-        ("from" = String, Query, description = "First day, YYYY-MM-DD (inclusive)"),
-        ("to" = String, Query, description = "Last day, YYYY-MM-DD (inclusive), before today (UTC)"),
-        ("exact" = Option<bool>, Query, description = "The exact table: needs a person's token (auditor or higher); spends nothing"),
-    ),
+    params(ReportParams),
     security((), ("bearer" = [])),
     responses(
         (status = 200, body = Report, description = "The report; cacheable for good unless exact"),
@@ -137,11 +148,7 @@ pub(super) async fn report_json(
 
 /// The same report as CSV (`section,key,value`).
 #[utoipa::path(get, path = "/transparency/report.csv",
-    params(
-        ("from" = String, Query, description = "First day, YYYY-MM-DD (inclusive)"),
-        ("to" = String, Query, description = "Last day, YYYY-MM-DD (inclusive), before today (UTC)"),
-        ("exact" = Option<bool>, Query, description = "The exact table: needs a person's token (auditor or higher); spends nothing"),
-    ),
+    params(ReportParams),
     security((), ("bearer" = [])),
     responses(
         (status = 200, body = String, content_type = "text/csv", description = "One row per figure: section, key, value"),
