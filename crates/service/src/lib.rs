@@ -29,6 +29,7 @@
 //!   in `http/extract.rs`), problems (RFC 9457).
 //! * [`wire`] — the node's JSON answers as typed structs, shared by the server and the CLI.
 //! * [`serve`] — the listener: timeouts, connection cap, shedding of stalled connections.
+//! * [`transparency`] — public transparency reports (`custos.transparency/v1`).
 
 pub mod audit;
 pub mod auth;
@@ -48,6 +49,7 @@ pub mod query;
 pub mod replay;
 pub mod scheduler;
 pub mod serve;
+pub mod transparency;
 pub mod wire;
 pub mod writer;
 
