@@ -118,6 +118,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/console/static/{file}", get(pages::asset))
         // The public pages (issue 14): anyone, no sign-in; the same headers as every page.
         .route("/log", get(pages::public_log))
+        .route("/transparency", get(pages::transparency))
         // Console forms are small; a larger body is refused (413, on the console's error page)
         // before it is read or kept.
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT));

@@ -87,3 +87,38 @@ async fn the_sign_in_page_links_the_public_pages() {
     assert!(body.contains("<footer"), "{body}");
     assert!(body.contains("href=\"/transparency\"") && body.contains("href=\"/log\""));
 }
+
+#[tokio::test]
+async fn the_transparency_page_needs_no_sign_in_and_links_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = router(crate::tests::node(tmp.path()).await);
+    let (status, page) = visit(&app, "/transparency").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    for link in [
+        "href=\"/log\"",
+        "href=\"/console/sign-in\"",
+        "action=\"/transparency\"",
+        "noisy on purpose",
+    ] {
+        assert!(page.contains(link), "{link}: {page}");
+    }
+}
+
+#[tokio::test]
+async fn bad_dates_are_a_readable_page_with_the_status_of_the_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = router(crate::tests::node(tmp.path()).await);
+    for (query, words) in [
+        ("from=2026-02-30&to=2026-03-31", "parameter `from`"),
+        ("from=2026-03-01&to=2026-02-01", "is before"),
+        ("from=2026-01-01", "parameter `to`"),
+        ("to=%3Cb%3E", "parameter `from`"),
+    ] {
+        let (status, page) = visit(&app, &format!("/transparency?{query}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {page}");
+        assert!(page.contains("role=\"alert\""), "{query}");
+        assert!(page.contains(words), "{query}: {page}");
+        // What was typed is kept in the form, escaped.
+        assert!(!page.contains("<b>"), "{query}");
+    }
+}
