@@ -1,8 +1,8 @@
 //! Horizontal bar charts as inline SVG, rendered on the server for the public transparency page:
 //! no script, no external file, nothing for the content security policy to allow.
 //!
-//! A chart is an image with an accessible name (`role="img"`, `<title>`, `<desc>` listing every
-//! bar's figure) and a visible label on each bar. The page puts a table of the same numbers beside
+//! A chart is an image with an accessible name (`role="img"`, its `<title>`) and description
+//! (its `<desc>`, listing every bar's figure) and a visible label on each bar. The page puts a table of the same numbers beside
 //! it, so nothing is said only by the picture. Each bar has its own row, label above the bar, so
 //! the chart stays readable on a 390 px wide phone: the view box is 360 units wide and scales with
 //! the page, never below the size of its text. Colours are the console's ink and accent on white
@@ -31,7 +31,7 @@ pub struct Bar {
 }
 
 /// A bar chart of `bars`, in the given order. `id` must be unique on the page (it names the
-/// title and description for `aria-labelledby`); `title` is the chart's accessible name.
+/// title and description for `aria-labelledby` and `aria-describedby`); `title` is the chart's accessible name.
 pub fn bar_chart(id: &str, title: &str, bars: &[Bar]) -> String {
     let max = bars.iter().map(|b| b.value).max().unwrap_or(0);
     let rows = u32::try_from(bars.len()).unwrap_or(u32::MAX).max(1);
@@ -41,7 +41,7 @@ pub fn bar_chart(id: &str, title: &str, bars: &[Bar]) -> String {
     let _ = write!(
         svg,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" role=\"img\" \
-         aria-labelledby=\"{id}-title {id}-desc\" viewBox=\"0 0 {WIDTH} {height}\" \
+         aria-labelledby=\"{id}-title\" aria-describedby=\"{id}-desc\" viewBox=\"0 0 {WIDTH} {height}\" \
          width=\"100%\" preserveAspectRatio=\"xMinYMin meet\">"
     );
     let _ = write!(
@@ -160,7 +160,7 @@ mod tests {
             "{svg}"
         );
         assert!(svg.contains("role=\"img\""));
-        assert!(svg.contains("aria-labelledby=\"c-title c-desc\""));
+        assert!(svg.contains("aria-labelledby=\"c-title\" aria-describedby=\"c-desc\""));
         assert_eq!(svg.matches("<rect").count(), 2);
     }
 

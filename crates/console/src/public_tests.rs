@@ -115,7 +115,7 @@ async fn bad_dates_are_a_readable_page_with_the_status_of_the_problem() {
         ("to=%3Cb%3E", "parameter `from`"),
     ] {
         let (status, page) = visit(&app, &format!("/transparency?{query}")).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {page}");
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {page}");
         assert!(page.contains("role=\"alert\""), "{query}");
         assert!(page.contains(words), "{query}: {page}");
         // What was typed is kept in the form, escaped.

@@ -44,8 +44,8 @@ pub struct ReportView {
     pub to: String,
     /// "ε = 1.0" or "exact".
     pub epsilon: String,
-    /// Overall figures: (label, value) in one table.
-    pub overview: Vec<Fact>,
+    /// Overall figures in one table, each with its margin.
+    pub overview: Vec<OverviewRow>,
     pub breakdowns: Vec<Breakdown>,
     pub mechanism: String,
     pub unit_of_privacy: String,
@@ -55,6 +55,14 @@ pub struct ReportView {
     pub margin_range: Option<(u64, u64)>,
     /// Query string of the downloads, `from=…&to=…`.
     pub query: String,
+}
+
+/// An overall figure: what it counts, the count, and the margin of its part of the report.
+#[derive(Debug, Clone)]
+pub struct OverviewRow {
+    pub label: &'static str,
+    pub value: String,
+    pub margin: Option<u64>,
 }
 
 /// A listed period: a link to its report.
@@ -109,7 +117,7 @@ pub async fn transparency(State(c): Shared, RawQuery(q): RawQuery) -> Response {
     match asked {
         None => {}
         Some(Err(p)) => {
-            status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
             page.refusal = Some((&p).into());
         }
         Some(Ok(period)) => {
@@ -157,10 +165,12 @@ fn period_query(p: &Period) -> String {
     format!("from={}&to={}", p.from, p.to)
 }
 
-/// A period that cannot be read, as the JSON API says it: 422 with the parameter at fault.
+/// A period that cannot be read: 400 naming the parameter at fault, as the downloads answer it.
 fn period_problem(e: &PeriodError) -> Problem {
-    let mut p =
-        Problem::unprocessable("invalid-period", format!("{e}. Pick the dates again below"));
+    let mut p = Problem::bad_request(
+        "invalid-parameter",
+        format!("{e}. Pick the dates again below"),
+    );
     p.title = "Dates not understood".to_owned();
     p.errors.clear();
     p
@@ -278,56 +288,67 @@ pub(super) fn report_view(r: &Report) -> ReportView {
     .collect();
     let days =
         |d: Option<u64>| d.map_or_else(|| "— (nothing decided)".to_owned(), |d| d.to_string());
-    let overview = vec![
-        Fact {
-            label: "Requests received",
-            value: r.totals.requests.to_string(),
-        },
-        Fact {
-            label: "Emergencies claimed",
-            value: r.emergencies.claimed.to_string(),
-        },
-        Fact {
-            label: "Emergencies verified",
-            value: r.emergencies.verified.to_string(),
-        },
-        Fact {
-            label: "Emergencies whose verification failed",
-            value: r.emergencies.verification_failed.to_string(),
-        },
-        Fact {
-            label: "Confidentiality asked of the node",
-            value: r.confidentiality.requested.to_string(),
-        },
-        Fact {
-            label: "Confidentiality limited by the node",
-            value: r.confidentiality.narrowed.to_string(),
-        },
-        Fact {
-            label: "Notices to persons concerned due",
-            value: r.notices.due.to_string(),
-        },
-        Fact {
-            label: "Notices sent",
-            value: r.notices.sent.to_string(),
-        },
-        Fact {
-            label: "Notices whose last attempt failed",
-            value: r.notices.failed.to_string(),
-        },
-        Fact {
-            label: "Evidence packages handed over",
-            value: r.evidence_delivered.to_string(),
-        },
-        Fact {
-            label: "Days from receipt to decision, median",
-            value: days(r.days_to_decision.median),
-        },
-        Fact {
-            label: "Days from receipt to decision, 90th percentile",
-            value: days(r.days_to_decision.p90),
-        },
-    ];
+    let overview = [
+        ("Requests received", r.totals.requests.to_string(), "totals"),
+        (
+            "Emergencies claimed",
+            r.emergencies.claimed.to_string(),
+            "emergencies",
+        ),
+        (
+            "Emergencies verified",
+            r.emergencies.verified.to_string(),
+            "emergencies",
+        ),
+        (
+            "Emergencies whose verification failed",
+            r.emergencies.verification_failed.to_string(),
+            "emergencies",
+        ),
+        (
+            "Confidentiality asked of the node",
+            r.confidentiality.requested.to_string(),
+            "confidentiality",
+        ),
+        (
+            "Confidentiality limited by the node",
+            r.confidentiality.narrowed.to_string(),
+            "confidentiality",
+        ),
+        (
+            "Notices to persons concerned due",
+            r.notices.due.to_string(),
+            "notices",
+        ),
+        ("Notices sent", r.notices.sent.to_string(), "notices"),
+        (
+            "Notices whose last attempt failed",
+            r.notices.failed.to_string(),
+            "notices",
+        ),
+        (
+            "Evidence packages handed over",
+            r.evidence_delivered.to_string(),
+            "evidence_delivered",
+        ),
+        (
+            "Days from receipt to decision, median",
+            days(r.days_to_decision.median),
+            "days_to_decision",
+        ),
+        (
+            "Days from receipt to decision, 90th percentile",
+            days(r.days_to_decision.p90),
+            "days_to_decision",
+        ),
+    ]
+    .into_iter()
+    .map(|(label, value, part)| OverviewRow {
+        label,
+        value,
+        margin: r.method.margin_95.get(part).copied(),
+    })
+    .collect();
     let margins = r.method.margin_95.values().copied();
     let margin_range = margins.clone().min().zip(margins.max());
     ReportView {
@@ -407,7 +428,10 @@ mod tests {
         assert_eq!(view.breakdowns.len(), 6);
         let html = page(Some(view.clone()), None);
         for b in &view.breakdowns {
-            let chart = format!("aria-labelledby=\"chart-{0}-title chart-{0}-desc\"", b.id);
+            let chart = format!(
+                "aria-labelledby=\"chart-{0}-title\" aria-describedby=\"chart-{0}-desc\"",
+                b.id
+            );
             assert!(html.contains(&chart), "{}: {html}", b.id);
             assert!(
                 html.contains(&format!("<table id=\"{}\">", b.id)),
@@ -484,7 +508,7 @@ mod tests {
     #[test]
     fn a_problem_is_a_readable_page_and_an_internal_one_keeps_its_words_for_the_operator() {
         let bad = period_problem(&Period::parse("2026-13-01", "2026-12-31").unwrap_err());
-        assert_eq!(bad.status, 422);
+        assert_eq!(bad.status, 400);
         let html = page(None, Some((&bad).into()));
         assert!(html.contains("role=\"alert\""));
         assert!(html.contains("parameter `from`"), "{html}");
