@@ -621,6 +621,10 @@ try {
   step("public pages: /transparency and /log without sign-in, accessible at 1366 and 390 px");
   {
     const day = (n) => new Date(Date.now() - n * 86400000).toISOString().slice(0, 10);
+    // The elements that stick out of the screen, for the message of a failed width check.
+    const widest = (page) => page.evaluate(() => [...document.querySelectorAll("body *")]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth)
+      .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}.${e.className}`).slice(0, 8).join(", "));
     // A range that has ended (up to yesterday), so the node can publish it.
     const range = `from=${day(30)}&to=${day(1)}`;
     for (const width of [1366, 390]) {
@@ -645,7 +649,7 @@ try {
         assert.equal((await json.json()).format, "custos.transparency/v1");
       }
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      assert.ok(overflow <= 0, `/transparency is ${overflow}px wider than ${width}px`);
+      assert.ok(overflow <= 0, `/transparency is ${overflow}px wider than ${width}px: ${await widest(page)}`);
       await axe(page, `/transparency at ${width}px`);
       if (width === 1366) await page.screenshot({ path: `${SHOTS}/transparency.png`, fullPage: true });
       // Bad dates: a readable page with the status, never a blank one.
@@ -670,7 +674,7 @@ try {
       const served = await (await page.request.get(`${BASE}/log/checkpoint`)).text();
       assert.equal((await page.locator("#checkpoint").innerText()).trim(), served.trim(), "the page shows the served checkpoint");
       const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      assert.ok(wide <= 0, `/log is ${wide}px wider than ${width}px`);
+      assert.ok(wide <= 0, `/log is ${wide}px wider than ${width}px: ${await widest(page)}`);
       await axe(page, `/log at ${width}px`);
       if (width === 1366) await page.screenshot({ path: `${SHOTS}/public-log.png`, fullPage: true });
       await context.close();
