@@ -11,6 +11,7 @@
 //!   reviewer): the order that must follow an emergency, and a deletion asked after it was
 //!   missed (`order`).
 //! * `custos audit | log open` check a node's own database (`audit`).
+//! * `custos witness init | serve` run a C2SP tlog-witness (`witness_cmd`).
 //!
 //! Output goes through `out`, so a reader that closes the pipe early ends the output quietly.
 //!
@@ -31,6 +32,7 @@ mod out;
 mod seal;
 mod staff;
 mod text;
+mod witness_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -347,6 +349,10 @@ enum Command {
     Seal(seal::SealArgs),
     /// Decrypt a sealed package, verify its manifest and files, and extract them.
     Unseal(seal::UnsealArgs),
+
+    /// A transparency-log witness (C2SP tlog-witness): `init` and `serve` run one.
+    #[command(subcommand)]
+    Witness(witness_cmd::WitnessCommand),
 }
 
 #[derive(Subcommand)]
@@ -904,6 +910,7 @@ fn main() -> ExitCode {
         ),
         Command::Seal(args) => seal::seal(args),
         Command::Unseal(args) => seal::unseal(args),
+        Command::Witness(command) => witness_cmd::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,8 @@
 //!   and consistency proofs (RFC 9162 §2.1), and their stateless verification.
 //! * [`note`] — C2SP signed notes with Ed25519 keys.
 //! * [`checkpoint`] — C2SP tlog-checkpoint bodies, signed as notes.
+//! * [`cosignature`] — C2SP tlog-cosignature: witness keys (type 0x04) and
+//!   Ed25519 `cosignature/v1` lines over checkpoints.
 //! * [`tiles`] — C2SP tlog-tiles: tile paths, tile bytes, entry bundles, and
 //!   verification from tiles.
 //! * [`commitment`] — the public leaf of an event: a salted SHA-256 commitment
@@ -23,12 +25,14 @@
 
 pub mod checkpoint;
 pub mod commitment;
+pub mod cosignature;
 pub mod hash;
 pub mod note;
 pub mod tiles;
 pub mod tree;
 
 pub use checkpoint::Checkpoint;
+pub use cosignature::{WitnessSignerKey, WitnessVerifierKey};
 pub use hash::{Hash, empty_root, leaf_hash, node_hash};
 pub use note::{SignerKey, VerifierKey};
 pub use tree::{
