@@ -119,6 +119,10 @@ pub fn router(node: Arc<Node>) -> Router {
         // The public pages (issue 14): anyone, no sign-in; the same headers as every page.
         .route("/log", get(pages::public_log))
         .route("/transparency", get(pages::transparency))
+        // The public record of each case (issue 14): no sign-in; HTML or JSON (`Accept`).
+        .route("/transparency/cases", get(pages::public_records))
+        .route("/transparency/cases.json", get(pages::public_records_json))
+        .route("/transparency/cases/{case}", get(pages::public_record))
         // Console forms are small; a larger body is refused (413, on the console's error page)
         // before it is read or kept.
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT));
