@@ -52,8 +52,8 @@ pub struct ReportCounts {
 /// expressions are the index's, word for word).
 const CASES: &str = "
 SELECT requesting_state, measure, channel, outcome, emergency != 0,
-       json_extract(decision, '$.decision'),
-       json_extract(request_json, '$.confidentiality.requested') = 1,
+       CASE WHEN json_valid(decision) THEN json_extract(decision, '$.decision') END,
+       CASE WHEN json_valid(request_json) THEN json_extract(request_json, '$.confidentiality.requested') END = 1,
        COUNT(*)
 FROM cases INDEXED BY cases_by_received WHERE received_at >= ?1 AND received_at < ?2
 GROUP BY 1, 2, 3, 4, 5, 6, 7
@@ -62,10 +62,10 @@ GROUP BY 1, 2, 3, 4, 5, 6, 7
 /// The histogram of whole days from receipt to the decision in force (the expression is the
 /// index's `cases_days_to_decision`, word for word).
 const DAYS: &str = "
-SELECT MIN(?3, MAX(0, CAST(julianday(json_extract(decision, '$.at')) - julianday(received_at) AS INTEGER))),
+SELECT MIN(?3, MAX(0, CAST(julianday(CASE WHEN json_valid(decision) THEN json_extract(decision, '$.at') END) - julianday(received_at) AS INTEGER))),
        COUNT(*)
 FROM cases INDEXED BY cases_days_to_decision WHERE received_at >= ?1 AND received_at < ?2
-  AND CAST(julianday(json_extract(decision, '$.at')) - julianday(received_at) AS INTEGER) IS NOT NULL
+  AND CAST(julianday(CASE WHEN json_valid(decision) THEN json_extract(decision, '$.at') END) - julianday(received_at) AS INTEGER) IS NOT NULL
 GROUP BY 1
 ";
 
@@ -81,7 +81,7 @@ const FOLLOW_UPS: &str = "
 SELECT 'ground', g.value, COUNT(DISTINCT c.case_id)
     FROM cases c INDEXED BY cases_by_received, json_each(c.decision, '$.grounds') g
     WHERE c.received_at >= ?1 AND c.received_at < ?2
-      AND json_extract(c.decision, '$.decision') = 'refuse' AND g.key < ?5
+      AND CASE WHEN json_valid(c.decision) THEN json_extract(c.decision, '$.decision') END = 'refuse' AND g.key < ?5
     GROUP BY g.value
 UNION ALL SELECT 'emergency', 'verified', COALESCE(SUM(v AND NOT f), 0) FROM (
     SELECT EXISTS (SELECT 1 FROM events e WHERE e.case_id = c.case_id
