@@ -43,6 +43,9 @@ pub struct Node {
     pub tokens: TokenCache,
     /// The time the node's rules and pages read (the writer's clock; tests inject theirs).
     pub clock: crate::clock::Clock,
+    /// The witnesses that cosign the node's checkpoints, and the newest cosigned one
+    /// (`cosigning.rs`).
+    pub witnesses: Arc<crate::cosigning::Witnesses>,
 }
 
 impl std::fmt::Debug for Node {
@@ -163,6 +166,7 @@ impl Node {
                 .with_context(|| format!("cannot write {}", vkey_path.display()))?;
         }
         let directory = Arc::new(Directory::new(registry));
+        let witnesses = Arc::new(crate::cosigning::Witnesses::load(dir, &config, &log)?);
         let writer = writer::spawn(
             store.clone(),
             log.clone(),
@@ -187,6 +191,7 @@ impl Node {
             directory,
             tokens: TokenCache::default(),
             clock,
+            witnesses,
         });
         // Sign a checkpoint for whatever the database holds (events appended offline).
         node.writer.call(Job::Sync).await?;

@@ -27,4 +27,5 @@ mod scheduler;
 mod secrecy;
 mod targets;
 mod withdrawal;
+mod witnesses;
 mod writer;

@@ -16,9 +16,14 @@ use crate::node::Node;
 use crate::problem::Problem;
 use crate::wire::{ConsistencyProof, InclusionProof};
 
-/// The latest checkpoint (C2SP tlog-checkpoint, signed note).
+/// The latest checkpoint (C2SP tlog-checkpoint, signed note). With witnesses configured, the
+/// newest checkpoint with a quorum of their cosignatures (C2SP tlog-cosignature): the node's
+/// signature line, then the witnesses'; until there is one, the node's own latest.
 #[utoipa::path(get, path = "/log/checkpoint", responses((status = 200, body = String, content_type = "text/plain"), (status = 503, body = Problem)))]
 pub(super) async fn checkpoint(State(node): State<Arc<Node>>) -> ApiResult<Response> {
+    if let Some(c) = node.witnesses.cosigned() {
+        return Ok(text(c.note, "no-store"));
+    }
     let cp = node
         .log
         .checkpoint()

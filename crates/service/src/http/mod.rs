@@ -44,6 +44,7 @@ pub mod extract;
 mod log;
 mod order;
 mod requests;
+mod witnesses;
 
 pub use extract::{SingleUseCaller, Staff};
 pub use requests::{CompactJws, MAX_LIST_LIMIT};
@@ -117,7 +118,9 @@ use self::requests::{
         tile,
         inclusion,
         consistency,
-        verifier
+        verifier,
+        // witnesses.rs (issue 14, part 2)
+        witnesses::witnesses
     ),
     components(schemas(
         Problem,
@@ -197,7 +200,9 @@ use self::requests::{
         crate::wire::schema::Assessment,
         crate::wire::schema::Finding,
         crate::wire::schema::Narrowed,
-        crate::wire::schema::Deadlines
+        crate::wire::schema::Deadlines,
+        crate::wire::WitnessesView,
+        crate::wire::WitnessView
     )),
     modifiers(&Contract)
 )]
@@ -402,6 +407,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/log/inclusion", get(log::inclusion))
         .route("/v1/log/consistency", get(log::consistency))
         .route("/v1/log/verifier", get(log::verifier))
+        .route("/v1/log/witnesses", get(witnesses::witnesses))
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|uri: Uri| async move {
