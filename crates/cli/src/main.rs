@@ -31,6 +31,7 @@ mod out;
 mod seal;
 mod staff;
 mod text;
+mod witness_add;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -252,6 +253,10 @@ enum Command {
     /// The tamper-evident log: verify a node's log, open an event, check an opening.
     #[command(subcommand)]
     Log(LogCommand),
+
+    /// Witnesses that cosign a node's checkpoints (C2SP tlog-witness).
+    #[command(subcommand)]
+    Witness(WitnessCommand),
 
     /// Recompute every commitment, the whole tree and every signed checkpoint from the
     /// database; report any event that was changed, removed or reordered (exit 3).
@@ -609,6 +614,15 @@ enum UserCommand {
 }
 
 #[derive(Subcommand)]
+enum WitnessCommand {
+    /// Add a witness to a node's configuration (`[[witness]]` in custos.toml): the node asks
+    /// it to cosign each new checkpoint, and `/log/checkpoint` serves the newest one with a
+    /// quorum of cosignatures (`witness_quorum`, default: every witness). Refuses a bad key or
+    /// a witness already listed.
+    Add(witness_add::AddArgs),
+}
+
+#[derive(Subcommand)]
 enum LogCommand {
     /// Check a node's checkpoint signature and its consistency with the last checkpoint seen
     /// (kept in a local file); with --full, recompute the root from every tile.
@@ -625,6 +639,13 @@ enum LogCommand {
         full: bool,
         #[arg(long)]
         json: bool,
+        /// A witness's verifier key (`name+id+base64`, type 0x04), or a file holding it;
+        /// repeatable. The checkpoint must carry `--quorum` valid cosignatures of these.
+        #[arg(long = "witness", value_name = "VKEY")]
+        witnesses: Vec<String>,
+        /// Valid cosignatures required (default: one per --witness).
+        #[arg(long, value_name = "N", requires = "witnesses")]
+        quorum: Option<usize>,
     },
     /// Print an event with its salt (an opening), to publish once secrecy ends.
     Open {
@@ -839,7 +860,17 @@ fn main() -> ExitCode {
             state,
             full,
             json,
-        }) => client::log_verify(&server, &vkey, state, full, json),
+            witnesses,
+            quorum,
+        }) => client::log_verify(
+            &server,
+            &vkey,
+            state,
+            full,
+            json,
+            &client::Witnessed { witnesses, quorum },
+        ),
+        Command::Witness(WitnessCommand::Add(a)) => witness_add::add(a),
         Command::Log(LogCommand::Open { dir, index }) => audit::log_open(&dir, index),
         Command::Log(LogCommand::CheckOpening {
             server,
