@@ -11,6 +11,8 @@
 //!   reviewer): the order that must follow an emergency, and a deletion asked after it was
 //!   missed (`order`).
 //! * `custos audit | log open` check a node's own database (`audit`).
+//! * `custos witness init | serve` run a C2SP tlog-witness (`witness_cmd`); `custos witness add`
+//!   names one for a node to ask for cosignatures (`witness_add`).
 //!
 //! Output goes through `out`, so a reader that closes the pipe early ends the output quietly.
 //!
@@ -32,6 +34,7 @@ mod seal;
 mod staff;
 mod text;
 mod witness_add;
+mod witness_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -254,10 +257,6 @@ enum Command {
     #[command(subcommand)]
     Log(LogCommand),
 
-    /// Witnesses that cosign a node's checkpoints (C2SP tlog-witness).
-    #[command(subcommand)]
-    Witness(WitnessCommand),
-
     /// Recompute every commitment, the whole tree and every signed checkpoint from the
     /// database; report any event that was changed, removed or reordered (exit 3).
     Audit {
@@ -352,6 +351,11 @@ enum Command {
     Seal(seal::SealArgs),
     /// Decrypt a sealed package, verify its manifest and files, and extract them.
     Unseal(seal::UnsealArgs),
+
+    /// A transparency-log witness (C2SP tlog-witness): `init` and `serve` run one; `add` names
+    /// one for a node.
+    #[command(subcommand)]
+    Witness(witness_cmd::WitnessCommand),
 }
 
 #[derive(Subcommand)]
@@ -614,15 +618,6 @@ enum UserCommand {
 }
 
 #[derive(Subcommand)]
-enum WitnessCommand {
-    /// Add a witness to a node's configuration (`[[witness]]` in custos.toml): the node asks
-    /// it to cosign each new checkpoint, and `/log/checkpoint` serves the newest one with a
-    /// quorum of cosignatures (`witness_quorum`, default: every witness). Refuses a bad key or
-    /// a witness already listed.
-    Add(witness_add::AddArgs),
-}
-
-#[derive(Subcommand)]
 enum LogCommand {
     /// Check a node's checkpoint signature and its consistency with the last checkpoint seen
     /// (kept in a local file); with --full, recompute the root from every tile.
@@ -870,7 +865,6 @@ fn main() -> ExitCode {
             json,
             &client::Witnessed { witnesses, quorum },
         ),
-        Command::Witness(WitnessCommand::Add(a)) => witness_add::add(a),
         Command::Log(LogCommand::Open { dir, index }) => audit::log_open(&dir, index),
         Command::Log(LogCommand::CheckOpening {
             server,
@@ -935,6 +929,7 @@ fn main() -> ExitCode {
         ),
         Command::Seal(args) => seal::seal(args),
         Command::Unseal(args) => seal::unseal(args),
+        Command::Witness(command) => witness_cmd::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -88,8 +88,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "custos-seal",
             "custos-service",
             "custos-console",
+            "custos-witness",
         ],
     ),
+    // The witness checks a log from outside: it knows checkpoints and proofs, nothing of a node.
+    ("custos-witness", &["custos-ledger"]),
     // The load generator talks to a node over HTTP like any client.
     ("custos-loadgen", &["custos-jose"]),
     ("custos-bench", &[]),

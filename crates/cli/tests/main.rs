@@ -19,3 +19,4 @@ mod requester_cli;
 mod seal_cli;
 mod service_cli;
 mod staff_cli;
+mod witness_cli;

@@ -1,0 +1,3 @@
+//! The integration tests of custos-witness, one binary.
+
+mod protocol;
