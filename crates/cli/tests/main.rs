@@ -20,3 +20,4 @@ mod seal_cli;
 mod service_cli;
 mod staff_cli;
 mod witness_cli;
+mod witness_node_cli;
