@@ -245,3 +245,92 @@ fn a_node_serves_its_checkpoints_cosigned_by_a_real_witness() {
         node.server_log()
     );
 }
+
+#[test]
+fn a_witness_refusing_a_forked_history_is_a_split_view_shown_loudly() {
+    let mut node = TestNode::init();
+    let a = node.authority("XA", "mla");
+    let token = format!("Bearer {}", node.user("olga", "admin"));
+    let tmp = node.tmp.path().to_owned();
+    let wdir = tmp.join("witness");
+    let wvkey = custos_ok(&[
+        "witness",
+        "init",
+        "--dir",
+        wdir.to_str().unwrap(),
+        "--name",
+        "witness.test/w1",
+    ])
+    .trim()
+    .to_owned();
+    let witness = Witness::start(wdir.to_str().unwrap(), &node.vkey, tmp.join("w1.log"));
+    custos_ok(&[
+        "witness",
+        "add",
+        "--dir",
+        node.dir_str(),
+        "--url",
+        &witness.url(),
+        "--vkey",
+        &wvkey,
+    ]);
+    let view = |node: &TestNode| node.get("/v1/log/witnesses", Some(&token)).json();
+    let cosigned_at = |node: &TestNode, size: u64| {
+        node.wait_for(15, "the witness's cosignature", || {
+            view(node)["witnesses"][0]["last_cosigned_size"] == size
+        })
+    };
+    node.start();
+    let r = node.submit_jws(&a.sign(&request("example", "XA-FORK-0", "XA")));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let first = view(&node)["latest_size"].as_u64().unwrap();
+    cosigned_at(&node, first);
+
+    // A copy of the whole node directory as it stands (database, head file, cosigned file)...
+    node.stop();
+    let copy = tmp.join("node-copy");
+    let status = Command::new("cp")
+        .args(["-a", node.dir_str(), copy.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // ... while the original goes on and the witness cosigns its next checkpoint.
+    node.start();
+    let r = node.submit_jws(&a.sign(&request("example", "XA-FORK-A", "XA")));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let second = view(&node)["latest_size"].as_u64().unwrap();
+    cosigned_at(&node, second);
+    node.stop();
+
+    // The copy, started in its place, writes another history from the same size: the witness
+    // refuses it (the consistency proof from what it cosigned fails), the node says so loudly
+    // and shows it to staff, and intake goes on.
+    std::fs::rename(&node.dir, tmp.join("node-original")).unwrap();
+    std::fs::rename(&copy, &node.dir).unwrap();
+    node.start();
+    for id in ["XA-FORK-B1", "XA-FORK-B2"] {
+        let r = node.submit_jws(&a.sign(&request("example", id, "XA")));
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    node.wait_for(15, "the split view reported", || {
+        view(&node)["witnesses"][0]["split_view"] == true
+    });
+    let w = &view(&node)["witnesses"][0];
+    // Either the witness's 422 (the copy grew past the witness's size; the proof fails), or its
+    // 409 naming a size larger than the copy's log (asked before the copy grew): both say it
+    // cosigned another history of this log.
+    let error = w["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("422") || error.contains("larger than the node's"),
+        "{error}"
+    );
+    assert!(
+        node.server_log().contains("SPLIT VIEW"),
+        "{}",
+        node.server_log()
+    );
+    // What is served stays the last checkpoint the witness cosigned on this copy's history.
+    let served = node.get("/log/checkpoint", None).text();
+    assert_eq!(size_of(&served), first, "{served}");
+    drop(witness);
+}
