@@ -596,24 +596,3 @@ pub async fn write_cosigned(dir: &Path, note: &str) -> std::io::Result<()> {
     .await
     .map_err(std::io::Error::other)?
 }
-
-impl crate::node::Node {
-    /// Asks the witnesses for cosignatures forever, once a second (`custos serve` spawns it
-    /// beside the scheduler). Does nothing without witnesses.
-    pub async fn run_cosigning(self: std::sync::Arc<Self>) {
-        if self.witnesses.is_empty() {
-            return;
-        }
-        loop {
-            self.cosign_round().await;
-            tokio::time::sleep(COSIGN_INTERVAL).await;
-        }
-    }
-
-    /// One round of [`Witnesses::round`] on this node's newest checkpoint.
-    pub async fn cosign_round(&self) {
-        self.witnesses
-            .round(&self.dir, &self.log, Timestamp::now())
-            .await;
-    }
-}

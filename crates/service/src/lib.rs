@@ -30,7 +30,8 @@
 //! * [`wire`] — the node's JSON answers as typed structs, shared by the server and the CLI.
 //! * [`serve`] — the listener: timeouts, connection cap, shedding of stalled connections.
 //! * [`cosigning`] — witnessed checkpoints: witnesses asked to cosign in the background, the
-//!   newest checkpoint with a quorum kept beside the head file and served.
+//!   newest checkpoint with a quorum kept beside the head file and served; [`witnessing`] — the
+//!   task `custos serve` runs (`Node::run_cosigning`).
 
 pub mod audit;
 pub mod auth;
@@ -52,6 +53,7 @@ pub mod replay;
 pub mod scheduler;
 pub mod serve;
 pub mod wire;
+pub mod witnessing;
 pub mod writer;
 
 pub use config::Config;
