@@ -699,6 +699,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(with_bearer, 25, "operations people call with a token");
+        assert_eq!(with_bearer, 26, "operations people call with a token");
     }
 }
