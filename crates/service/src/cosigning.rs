@@ -596,3 +596,125 @@ pub async fn write_cosigned(dir: &Path, note: &str) -> std::io::Result<()> {
     .await
     .map_err(std::io::Error::other)?
 }
+
+#[cfg(test)]
+mod tests {
+    use custos_ledger::cosignature::WitnessSignerKey;
+    use custos_ledger::{Checkpoint, SignerKey, leaf_hash};
+
+    use super::*;
+
+    const ORIGIN: &str = "custos.test/log";
+
+    fn node_note(size: u64) -> String {
+        let key = SignerKey::from_seed(ORIGIN, &[9; 32]).unwrap();
+        Checkpoint::new(ORIGIN, size, leaf_hash(&size.to_be_bytes()))
+            .sign(&[&key])
+            .unwrap()
+    }
+
+    fn witness(name: &str, seed: u8) -> WitnessSignerKey {
+        WitnessSignerKey::from_seed(name, &[seed; 32]).unwrap()
+    }
+
+    #[test]
+    fn only_the_asked_witnesss_valid_cosignature_is_kept() {
+        let note = node_note(5);
+        let text = checkpoint_text(&note).unwrap();
+        let (w1, w2) = (witness("w1.example/w", 1), witness("w2.example/w", 2));
+        let line = w1.cosignature_line(text, 1_790_000_000).unwrap();
+        let other = w2.cosignature_line(text, 1_790_000_000).unwrap();
+        // Another witness's line first is ignored; the asked witness's is kept.
+        assert_eq!(
+            read_answer(
+                200,
+                format!("{other}{line}").as_bytes(),
+                &note,
+                &w1.verifier()
+            ),
+            Answer::Cosigned {
+                line: line.trim_end().to_owned(),
+                timestamp: 1_790_000_000
+            }
+        );
+        // Only another witness's line: nothing of the one asked.
+        assert!(matches!(
+            read_answer(200, other.as_bytes(), &note, &w1.verifier()),
+            Answer::Invalid { .. }
+        ));
+        // Its line over another checkpoint does not verify over this one.
+        let elsewhere = w1
+            .cosignature_line(checkpoint_text(&node_note(6)).unwrap(), 1)
+            .unwrap();
+        let Answer::Invalid { detail } =
+            read_answer(200, elsewhere.as_bytes(), &note, &w1.verifier())
+        else {
+            panic!("a cosignature over other bytes must not be kept")
+        };
+        assert!(detail.contains("does not verify"), "{detail}");
+    }
+
+    #[test]
+    fn refusals_are_read_by_status() {
+        let note = node_note(5);
+        let key = witness("w1.example/w", 1).verifier();
+        assert_eq!(
+            read_answer(409, b"17\n", &note, &key),
+            Answer::Conflict { size: 17 }
+        );
+        for bad in [&b"seventeen\n"[..], b"17"] {
+            assert!(matches!(
+                read_answer(409, bad, &note, &key),
+                Answer::Invalid { .. }
+            ));
+        }
+        // 422: the witness holds a checkpoint this one is not consistent with.
+        assert!(matches!(
+            read_answer(422, b"consistency proof does not verify", &note, &key),
+            Answer::Refused {
+                status: 422,
+                split_view: true,
+                ..
+            }
+        ));
+        for status in [400, 403, 404, 500] {
+            assert!(matches!(
+                read_answer(status, b"no", &note, &key),
+                Answer::Refused {
+                    split_view: false,
+                    ..
+                }
+            ));
+        }
+    }
+
+    #[test]
+    fn the_request_body_is_old_size_proof_blank_line_checkpoint() {
+        let h = leaf_hash(b"x");
+        let note = node_note(5);
+        assert_eq!(
+            add_checkpoint_body(3, &[h, h], &note),
+            format!("old 3\n{0}\n{0}\n\n{note}", h.to_base64())
+        );
+        assert_eq!(
+            add_checkpoint_body(0, &[], &note),
+            format!("old 0\n\n{note}")
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_from_one_second_to_a_minute() {
+        let steps: Vec<u64> = (1..=9).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(steps, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    }
+
+    #[test]
+    fn the_served_note_is_the_nodes_then_each_witness_line() {
+        let note = node_note(5);
+        let served = cosigned_note(&note, ["\u{2014} w1 AAAA", "\u{2014} w2 BBBB"]);
+        assert_eq!(
+            served,
+            format!("{note}\u{2014} w1 AAAA\n\u{2014} w2 BBBB\n")
+        );
+    }
+}
