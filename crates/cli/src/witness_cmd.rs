@@ -9,7 +9,6 @@ use anyhow::Context as _;
 use clap::Subcommand;
 
 use crate::Failure;
-use crate::client::parse_vkey;
 use crate::out::{errln, outln};
 
 #[derive(Subcommand)]
@@ -69,10 +68,25 @@ fn init(dir: &std::path::Path, name: &str) -> Result<(), Failure> {
     outln!("{vkey}")
 }
 
+/// A log's note verifier key, or a file holding it.
+fn parse_log_key(s: &str) -> Result<custos_ledger::VerifierKey, Failure> {
+    let text = if std::path::Path::new(s).is_file() {
+        std::fs::read_to_string(s).unwrap_or_default()
+    } else {
+        s.to_owned()
+    };
+    custos_ledger::VerifierKey::parse(text.trim()).map_err(|e| {
+        Failure::Input(format!(
+            "--log {s:?}: not a log's note verifier key ({e}); give what the node's \
+             /v1/log/verifier serves, e.g. localhost/custos+1234abcd+AQ…"
+        ))
+    })
+}
+
 fn serve(dir: &std::path::Path, listen: &str, logs: &[String]) -> Result<(), Failure> {
     let log_keys = logs
         .iter()
-        .map(|s| parse_vkey(s))
+        .map(|s| parse_log_key(s))
         .collect::<Result<Vec<_>, _>>()?;
     let key = custos_witness::load_key(dir).map_err(|e| {
         Failure::Setup(anyhow::Error::new(e).context("run `custos witness init` first"))
@@ -96,7 +110,7 @@ fn serve(dir: &std::path::Path, listen: &str, logs: &[String]) -> Result<(), Fai
         let origins: Vec<&str> = log_keys.iter().map(|k| k.name()).collect();
         errln!(
             "custos witness {}: serving {} on http://{local} for {}",
-            witness.name(),
+            witness.verifier(),
             dir.display(),
             origins.join(", ")
         );

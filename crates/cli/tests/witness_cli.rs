@@ -95,6 +95,25 @@ fn a_witness_cosigns_a_real_nodes_checkpoints() {
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("never overwritten"));
 
+    // serve refuses what it cannot use, saying what: no key (1), a log key that is not one (2).
+    let missing = node.tmp.path().join("no-witness");
+    let out = custos(&[
+        "witness",
+        "serve",
+        "--dir",
+        missing.to_str().unwrap(),
+        "--log",
+        &node.vkey,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("custos witness init"));
+    let out = custos(&["witness", "serve", "--dir", wdir_s, "--log", "not-a-key"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--log \"not-a-key\": not a log's note verifier key")
+    );
+
     // serve, for the node's log (its key as /v1/log/verifier serves it).
     let served = node.get("/v1/log/verifier", None).text();
     assert_eq!(served.trim(), node.vkey);

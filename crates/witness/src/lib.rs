@@ -29,7 +29,8 @@
 //!                      before, size H), presented.request (the request refused, with the
 //!                      checkpoint of size P), README.txt (what failed, when). kind is
 //!                      `split-view` (same size, another root) or `inconsistent` (the proof from
-//!                      H to P failed).
+//!                      H to P failed); hash: the first 12 hex digits of SHA-256 of the refused
+//!                      checkpoint's body, so each is kept once (with the first request).
 //! ```
 //!
 //! `<log>` is the origin made safe for a file name and the first 8 hex digits of its SHA-256

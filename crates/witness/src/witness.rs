@@ -226,6 +226,11 @@ impl Witness {
         self.key.name()
     }
 
+    /// The witness's verifier key.
+    pub fn verifier(&self) -> custos_ledger::WitnessVerifierKey {
+        self.key.verifier()
+    }
+
     /// The latest cosigned checkpoint of the log whose origin hashes (SHA-256, lower-case hex)
     /// to `hash`: the log's signatures and the witness's cosignature.
     pub fn latest_by_origin_hash(&self, hash: &str) -> Option<String> {
@@ -333,7 +338,7 @@ impl Witness {
             .key
             .cosignature_line(text, timestamp)
             .map_err(|e| Refusal::Storage(format!("cannot cosign: {e}")))?;
-        let stored = format!("{}{line}", req.checkpoint);
+        let stored = format!("{}{line}", self.without_own_lines(&req.checkpoint));
         write_durably(
             &Self::checkpoint_path(&self.dir, &cp.origin),
             stored.as_bytes(),
@@ -350,9 +355,30 @@ impl Witness {
         Ok(line)
     }
 
+    /// The note without signature lines of this witness's key (a client may send a checkpoint
+    /// it got cosigned before): the stored note then carries exactly one cosignature of ours.
+    fn without_own_lines(&self, note: &str) -> String {
+        let Some(split) = note.rfind("\n\n") else {
+            return note.to_owned();
+        };
+        let (text, sigs) = note.split_at(split + 2);
+        let own = format!("\u{2014} {} ", self.key.name());
+        let mut out = text.to_owned();
+        for line in sigs.split_inclusive('\n') {
+            let ours = line.starts_with(&own)
+                && custos_ledger::cosignature::Cosignature::parse_line(line)
+                    .is_ok_and(|c| c.key_id == self.key.key_id());
+            if !ours {
+                out.push_str(line);
+            }
+        }
+        out
+    }
+
     /// Keeps the held and the presented checkpoints (and the whole request) under
     /// `evidence/<log>/<kind>-<held size>-<presented size>-<hash>/`; returns that directory, or
-    /// why it could not be written. The same presented checkpoint is kept once.
+    /// why it could not be written. The same presented checkpoint is kept once (with the first
+    /// request that presented it).
     fn keep_evidence(
         &self,
         kind: &str,
@@ -361,7 +387,11 @@ impl Witness {
         body: &str,
         why: &str,
     ) -> String {
-        let digest = hex::encode(Sha256::digest(body.as_bytes()));
+        // Keyed by the checkpoint, not the whole request: anyone can resend a checkpoint the log
+        // signed with ever new wrong proofs, and that must not fill the disk.
+        let digest = hex::encode(Sha256::digest(
+            presented.to_text().unwrap_or_default().as_bytes(),
+        ));
         let dir = self
             .dir
             .join("evidence")

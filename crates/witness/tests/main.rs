@@ -1,3 +1,4 @@
 //! The integration tests of custos-witness, one binary.
 
+mod properties;
 mod protocol;

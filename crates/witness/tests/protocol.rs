@@ -202,6 +202,27 @@ async fn first_checkpoint_then_growth_with_a_proof() {
 }
 
 #[tokio::test]
+async fn a_checkpoint_sent_with_an_earlier_cosignature_is_stored_with_one() {
+    let f = Fixture::new();
+    let log = log_of(&leaves(4, "a"));
+    f.cosigned(&log, 0, 4).await;
+    let first = f
+        .witness
+        .latest_by_origin_hash(&custos_witness::witness::origin_hash(ORIGIN))
+        .unwrap();
+    f.clock.store(1_800_000_500, Ordering::SeqCst);
+    let (status, _, line) = f.post(&format!("old 4\n\n{first}")).await;
+    assert_eq!(status, StatusCode::OK, "{line}");
+    let stored = f
+        .witness
+        .latest_by_origin_hash(&custos_witness::witness::origin_hash(ORIGIN))
+        .unwrap();
+    assert_eq!(stored, format!("{}{line}", log.checkpoint(4)));
+    let got = verify_cosignatures(&stored, &[f.key.verifier()]).unwrap();
+    assert_eq!(got[0].timestamp, 1_800_000_500);
+}
+
+#[tokio::test]
 async fn wrong_old_size_is_a_conflict_with_the_size_held() {
     let f = Fixture::new();
     let log = log_of(&leaves(10, "a"));
@@ -352,8 +373,12 @@ async fn split_view_is_refused_and_both_checkpoints_kept() {
             .unwrap()
             .starts_with("inconsistent-size5-vs-size8-")
     }));
-    // The same refused request again is not kept twice.
+    // The same refused checkpoint again, even with another (wrong) proof, is not kept twice.
     let (status, _, _) = f.post(&b.body(5, 8)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let mut other_proof = AddCheckpoint::parse(&b.body(5, 8)).unwrap();
+    other_proof.proof.reverse();
+    let (status, _, _) = f.post(&other_proof.to_body()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(f.evidence().len(), 2);
 
