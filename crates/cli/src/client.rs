@@ -21,13 +21,13 @@ use crate::Failure;
 use crate::node_cmd::runtime;
 use crate::out::outln;
 
-fn client() -> anyhow::Result<reqwest::Client> {
+pub(crate) fn client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()?)
 }
 
-fn url(server: &str, path: &str) -> String {
+pub(crate) fn url(server: &str, path: &str) -> String {
     format!("{}{path}", server.trim_end_matches('/'))
 }
 
@@ -280,7 +280,7 @@ pub fn parse_vkey(s: &str) -> Result<VerifierKey, Failure> {
         .map_err(|e| Failure::Input(format!("--vkey: not a C2SP verifier key ({e})")))
 }
 
-async fn get(c: &reqwest::Client, u: String) -> anyhow::Result<reqwest::Response> {
+pub(crate) async fn get(c: &reqwest::Client, u: String) -> anyhow::Result<reqwest::Response> {
     let resp = c.get(&u).send().await.with_context(|| format!("GET {u}"))?;
     if !resp.status().is_success() {
         let status = resp.status();

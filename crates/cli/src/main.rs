@@ -30,6 +30,7 @@ mod extension;
 mod node_cmd;
 mod order;
 mod out;
+mod record;
 mod seal;
 mod staff;
 mod text;
@@ -658,6 +659,22 @@ enum LogCommand {
         /// The opening (from `custos log open`).
         opening: PathBuf,
     },
+    /// Check a case's public record (`/transparency/cases/N.json`): the checkpoint's
+    /// signature, every inclusion proof, the publication's leaf recomputed from its opening,
+    /// and the checkpoint's consistency with the node's current one. Exit 2 if anything fails.
+    CheckRecord {
+        #[arg(long)]
+        server: String,
+        /// The node's verifier key (C2SP), or a file holding it.
+        #[arg(long)]
+        vkey: String,
+        /// The record saved from the node; or give --case to fetch it.
+        #[arg(required_unless_present = "case", conflicts_with = "case")]
+        record: Option<PathBuf>,
+        /// The case number whose record to fetch from the node.
+        #[arg(long)]
+        case: Option<i64>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -871,6 +888,22 @@ fn main() -> ExitCode {
             vkey,
             opening,
         }) => client::check_opening(&server, &vkey, &opening),
+        Command::Log(LogCommand::CheckRecord {
+            server,
+            vkey,
+            record,
+            case,
+        }) => match (record, case) {
+            (Some(path), _) => {
+                record::check_record(&server, &vkey, record::RecordSource::File(&path))
+            }
+            (None, Some(case)) => {
+                record::check_record(&server, &vkey, record::RecordSource::Case(case))
+            }
+            (None, None) => Err(Failure::Input(
+                "check-record: give the record's file, or --case N to fetch it".into(),
+            )),
+        },
         Command::Audit { dir, vkey, json } => audit::audit(&dir, vkey.as_deref(), json),
         Command::Evidence(EvidenceCommand::Seal {
             dir,

@@ -466,6 +466,11 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         "{reply}"
     );
     // ── end of issue 13's checks ────────────────────────────────────────────────────────────
+    // ── Issue 14, the public pages (h5-pages): /transparency and /log were shot ──
+    for page in ["transparency", "public-log"] {
+        assert!(shots.join(format!("{page}.png")).is_file(), "{page}.png");
+    }
+    // ── end of issue 14's public pages ──
     // Nothing the browser did escaped the log: the audit recomputes everything.
     let audit = custos_ok(&["audit", "--dir", node.dir_str()]);
     assert!(!audit.is_empty());

@@ -49,6 +49,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("custos-model", &[]),
     ("custos-jose", &[]),
     ("custos-ledger", &[]),
+    // Transparency reports are a pure core over the vocabulary and the log's commitments.
+    ("custos-transparency", &["custos-model", "custos-ledger"]),
     // Safeguards and ledger know nothing of each other.
     ("custos-safeguards", &["custos-model"]),
     // Sealing knows requests and the log's signatures, nothing of HTTP or databases.
@@ -65,6 +67,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "custos-jose",
             "custos-seal",
             "custos-store",
+            "custos-transparency",
         ],
     ),
     // The console and the CLI are edges: they reach the store only through the service.
@@ -76,6 +79,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "custos-ledger",
             "custos-jose",
             "custos-service",
+            "custos-transparency",
         ],
     ),
     (
@@ -88,6 +92,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "custos-seal",
             "custos-service",
             "custos-console",
+            "custos-transparency",
             "custos-witness",
         ],
     ),

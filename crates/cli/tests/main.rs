@@ -15,6 +15,7 @@ mod layering;
 mod notice_cli;
 mod order_cli;
 mod pipes;
+mod public_record_cli;
 mod requester_cli;
 mod seal_cli;
 mod service_cli;

@@ -14,6 +14,7 @@
 //! Pages: sign-in, queue, request (with the decision, reclassification and second-review forms),
 //! holds and secrecy (with CSV exports), log status. Start reading at [`router`], then `pages/`.
 
+mod chart;
 mod pages;
 pub mod session;
 mod views;
@@ -115,6 +116,13 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/console/notices.csv", get(pages::notices_csv))
         .route("/console/log", get(pages::log_status))
         .route("/console/static/{file}", get(pages::asset))
+        // The public pages (issue 14): anyone, no sign-in; the same headers as every page.
+        .route("/log", get(pages::public_log))
+        .route("/transparency", get(pages::transparency))
+        // The public record of each case (issue 14): no sign-in; HTML or JSON (`Accept`).
+        .route("/transparency/cases", get(pages::public_records))
+        .route("/transparency/cases.json", get(pages::public_records_json))
+        .route("/transparency/cases/{case}", get(pages::public_record))
         // Console forms are small; a larger body is refused (413, on the console's error page)
         // before it is read or kept.
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT));
@@ -133,6 +141,10 @@ pub fn router(node: Arc<Node>) -> Router {
         .with_state(state)
 }
 
+// The public pages' router tests (issue 14).
+#[cfg(test)]
+mod public_tests;
+
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
@@ -142,7 +154,7 @@ mod tests {
     use super::*;
 
     /// A new node in a temporary directory, as `custos init` makes it, opened with its writer.
-    async fn node(dir: &std::path::Path) -> Arc<Node> {
+    pub(crate) async fn node(dir: &std::path::Path) -> Arc<Node> {
         let config = custos_service::Config::new("custos.test/console");
         let key = custos_ledger::SignerKey::from_seed(&config.origin, &[7; 32]).unwrap();
         std::fs::write(

@@ -203,6 +203,11 @@ pub enum EventType {
     #[serde(rename = "request.closed")]
     #[strum(serialize = "request.closed")]
     RequestClosed,
+    /// The public record of a closed case whose secrecy ended (issue 14): the body holds the
+    /// record itself (`custos.case-record/v1`), so the log commits to what is published.
+    #[serde(rename = "case.published")]
+    #[strum(serialize = "case.published")]
+    CasePublished,
     // Evidence in custody.
     #[serde(rename = "evidence.sealed")]
     #[strum(serialize = "evidence.sealed")]

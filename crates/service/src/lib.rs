@@ -32,6 +32,7 @@
 //! * [`cosigning`] — witnessed checkpoints: witnesses asked to cosign in the background, the
 //!   newest checkpoint with a quorum kept beside the head file and served; [`witnessing`] — the
 //!   task `custos serve` runs (`Node::run_cosigning`).
+//! * [`transparency`] — public transparency reports (`custos.transparency/v1`).
 
 pub mod audit;
 pub mod auth;
@@ -52,6 +53,7 @@ pub mod query;
 pub mod replay;
 pub mod scheduler;
 pub mod serve;
+pub mod transparency;
 pub mod wire;
 pub mod witnessing;
 pub mod writer;

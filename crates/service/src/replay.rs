@@ -31,6 +31,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
+mod publication;
+
 use crate::ops::{
     Case, CaseReclassification, Communicated, DecisionKind, PendingReclassification,
     RecordedDecision, RecordedReclassification, ReplyStatus,
@@ -299,6 +301,10 @@ pub struct Projections {
     /// Executions that waived prior authorization whose `order.due` is not logged yet (the
     /// event that executed).
     orders_unstarted: BTreeMap<i64, u64>,
+    /// Each case's events so far (for the record its publication must carry), and the event
+    /// that published each published case.
+    case_log: BTreeMap<i64, Vec<crate::ops::CaseEventRef>>,
+    published: BTreeMap<i64, u64>,
 }
 
 /// An order owed by a case, as its events say.
@@ -459,6 +465,7 @@ impl Projections {
                 format!("event {} ({}): {detail}", e.seq, e.event_type),
             ));
         }
+        self.remember_case_event(e);
     }
 
     fn case_mut(&mut self, e: &StoredEvent) -> Result<&mut Case, String> {
@@ -1452,6 +1459,7 @@ impl Projections {
             | EventType::DeletionRequested => {
                 self.order_event(e, kind, body, signatures)?;
             }
+            EventType::CasePublished => self.published(e, body)?,
             EventType::EvidenceDestroyed => {
                 let sha = text(body, "package_sha256")?;
                 self.evidence

@@ -20,6 +20,9 @@ use crate::ops::{CaseReclassification, Communicated, RecordedDecision, ReplyStat
 /// The `format` of an opening.
 pub const OPENING_FORMAT: &str = "custos.opening/v1";
 
+mod record;
+pub use record::{ListedRecord, MAX_RECORDS_PAGE, PublishedRecord, PublishedRecords};
+
 /// The claims of a requesting authority's proof, `Authorization: Custos-JWS <JWS>` (the claims
 /// of RFC 9449 DPoP proofs): signed by the client (`custos fetch`), checked by the node
 /// (`auth.rs`).

@@ -19,6 +19,7 @@ mod lifecycle;
 mod notices;
 mod order;
 mod postponement;
+mod publication;
 mod queue;
 mod reclassification;
 mod replay;

@@ -175,6 +175,29 @@ impl Store {
         Ok(row)
     }
 
+    /// The `case.published` events, in log order, `offset` first, at most `limit` (the public
+    /// list of case records; served by the partial index `events_published`).
+    pub async fn published_events(&self, offset: u64, limit: u64) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query_as(
+            "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
+             WHERE event_type = 'case.published' ORDER BY seq LIMIT ? OFFSET ?",
+        )
+        .bind(limit as i64)
+        .bind(offset as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    /// How many `case.published` events the log holds.
+    pub async fn published_count(&self) -> Result<u64> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'case.published'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// The latest signed checkpoint, if any.
     pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
         let row = sqlx::query_as(
@@ -693,6 +716,23 @@ impl Batch {
             .await?)
     }
 
+    /// Every case in `status` that no `case.published` event names yet, by case number (the
+    /// scheduler's candidates for publication).
+    pub async fn unpublished_cases_in_status<D: CaseDocuments>(
+        &mut self,
+        status: CaseStatus,
+    ) -> Result<Vec<Case<D>>> {
+        let sql = format!(
+            "SELECT {CASE_COLUMNS} FROM cases WHERE status = ? AND case_id NOT IN \
+             (SELECT case_id FROM events WHERE event_type = 'case.published' \
+              AND case_id IS NOT NULL) ORDER BY case_id"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(status.as_str())
+            .fetch_all(&mut *self.tx)
+            .await?)
+    }
+
     /// One case, as this transaction sees it.
     pub async fn case<D: CaseDocuments>(&mut self, case_id: i64) -> Result<Option<Case<D>>> {
         case_by(&mut self.tx, "case_id = ?", CaseKey::Id(case_id)).await
@@ -1040,4 +1080,19 @@ fn text_bound(t: Timestamp) -> String {
     t.saturating_add(jiff::SignedDuration::from_secs(1))
         .unwrap_or(t)
         .to_string()
+}
+
+#[cfg(test)]
+mod publication_tests {
+    /// The queries of published records name the kind literally (so SQLite can use the partial
+    /// index `events_published`); they must name the model's kind.
+    #[test]
+    fn the_literal_kind_is_the_models() {
+        assert_eq!(
+            custos_model::EventType::CasePublished.as_str(),
+            "case.published"
+        );
+        let migration = include_str!("../migrations/sqlite/0006_publications.sql");
+        assert!(migration.contains("event_type = 'case.published'"));
+    }
 }

@@ -55,20 +55,28 @@ mod follow_up;
 mod holds;
 mod log;
 mod order;
+mod public_record;
 mod queue;
 mod request;
 mod sign_in;
+// The public pages (issue 14): no sign-in.
+mod public;
+mod transparency;
 
 pub use assets::asset;
 pub use callback::{authority_page, record_callback, review_callback};
 pub use holds::{holds, holds_csv, notices_csv};
 pub use log::log_status;
 pub use order::request_deletion;
+pub use public_record::{public_record, public_records, public_records_json};
 pub use queue::queue;
 pub use request::{
     consult, decide, decide_extension, postpone, reclassify, renew, request_page, second_review,
 };
 pub use sign_in::{home, sign_in, sign_in_page, sign_out};
+// The public pages (issue 14).
+pub use public::public_log;
+pub use transparency::transparency;
 
 /// What the page frame shows: who is signed in, and the token for the sign-out form.
 #[derive(Debug, Clone, Default)]

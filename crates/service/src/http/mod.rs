@@ -14,6 +14,8 @@
 //! * `extensions.rs` — requests to extend a deadline (the authority's, signed) and their
 //!   decision by a reviewer; the notice to the person concerned as it would be sent.
 //! * `conditions.rs` — the requesting authority's signed acceptance of an execution's conditions.
+//! * [`transparency`] — the public record of each case once its secrecy ends, as JSON (the
+//!   console routes the paths and answers HTML to browsers).
 //! * [`extract`] — who is calling, as axum extractors.
 
 use std::sync::Arc;
@@ -44,6 +46,7 @@ pub mod extract;
 mod log;
 mod order;
 mod requests;
+pub mod transparency;
 mod witnesses;
 
 pub use extract::{SingleUseCaller, Staff};
@@ -113,6 +116,9 @@ use self::requests::{
         evidence::list,
         evidence::upload,
         evidence::fetch,
+        // transparency.rs (served through the console's router: HTML or JSON)
+        transparency::list,
+        transparency::record,
         // log.rs
         checkpoint,
         tile,
@@ -202,7 +208,13 @@ use self::requests::{
         crate::wire::schema::Narrowed,
         crate::wire::schema::Deadlines,
         crate::wire::WitnessesView,
-        crate::wire::WitnessView
+        crate::wire::WitnessView,
+        crate::wire::PublishedRecord,
+        crate::wire::PublishedRecords,
+        crate::wire::ListedRecord,
+        crate::ops::CaseRecord,
+        crate::ops::RecordDates,
+        crate::ops::RecordEvent
     )),
     modifiers(&Contract)
 )]

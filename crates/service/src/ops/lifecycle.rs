@@ -324,6 +324,9 @@ pub async fn tick(
             document,
         });
     }
+    // Last: a case whose secrecy ended in this pass is published in it, after its
+    // `confidentiality.ended`.
+    super::publication::publish_due(b, out, now).await?;
     Ok(due)
 }
 

@@ -23,6 +23,8 @@
 //!   hold kept while it is pending, and the warning before a hold lapses.
 //! * [`order`] — the order that must follow an emergency that waived prior authorization: due,
 //!   received (signed), missed (the tick), and a reviewer's request to delete.
+//! * [`publication`] — the public record of a closed case once its secrecy ends
+//!   (`case.published`, by the tick).
 //!
 //! Rules and their legal basis:
 //! * a decision always carries a reason; one that departs from the assessment carries at least
@@ -71,6 +73,7 @@ pub mod lifecycle;
 pub mod notice;
 pub mod order;
 pub mod postponement;
+pub mod publication;
 pub mod reclassification;
 pub mod reply;
 pub mod withdrawal;
@@ -134,6 +137,10 @@ pub use order::{
     DeletionRequestInput, DeletionRequested, Order, OrderAuthorization, OrderInput, OrderStatus,
 };
 pub use postponement::{PostponementInput, postpone};
+pub use publication::{
+    CASE_RECORD_FORMAT, CaseEventRef, CaseRecord, RecordDates, RecordEvent, WITHHELD_FINDINGS,
+    publish_due,
+};
 pub use reclassification::{
     CaseReclassification, Classification, CorrectedOffence, OffenceCorrection,
     PendingReclassification, ReclassificationInput, RecordedReclassification, reclassify,
