@@ -21,14 +21,10 @@ use crate::wire::{ConsistencyProof, InclusionProof};
 /// signature line, then the witnesses'; until there is one, the node's own latest.
 #[utoipa::path(get, path = "/log/checkpoint", responses((status = 200, body = String, content_type = "text/plain"), (status = 503, body = Problem)))]
 pub(super) async fn checkpoint(State(node): State<Arc<Node>>) -> ApiResult<Response> {
-    if let Some(c) = node.witnesses.cosigned() {
-        return Ok(text(c.note, "no-store"));
-    }
-    let cp = node
-        .log
-        .checkpoint()
+    let served = node
+        .served_checkpoint()
         .ok_or_else(|| Problem::unavailable("no checkpoint signed yet"))?;
-    Ok(text(cp.note, "no-store"))
+    Ok(text(served.note, "no-store"))
 }
 
 /// Hash tiles and entry bundles (C2SP tlog-tiles).
