@@ -9,9 +9,11 @@ use anyhow::{Context as _, anyhow};
 use custos_jose::{PrivateJwk, sign_compact};
 use custos_ledger::checkpoint::Checkpoint;
 use custos_ledger::commitment::{PublicRecord, commit};
+use custos_ledger::cosignature::WitnessVerifierKey;
 use custos_ledger::tiles::{Tile, parse_bundle, tiles_for_size, verify_full};
 use custos_ledger::{Hash, VerifierKey, leaf_hash, verify_consistency, verify_inclusion};
 use custos_service::Problem;
+use custos_service::cosigning::verify_line;
 use custos_service::wire::{ConsistencyProof, InclusionProof, Opening, Reply};
 use serde_json::Value;
 
@@ -293,12 +295,98 @@ struct Report {
     lines: Vec<String>,
 }
 
+/// `log verify --witness VKEY… --quorum N`: the witnesses whose cosignatures the served
+/// checkpoint must carry.
+pub struct Witnessed {
+    /// Their verifier keys (or files holding them).
+    pub witnesses: Vec<String>,
+    /// Valid cosignatures required (default: all of them).
+    pub quorum: Option<usize>,
+}
+
+/// Checks the cosignatures of `note` (already verified under the node's key) against the given
+/// witnesses: at least `quorum` must be valid; says which are missing or invalid.
+fn check_witnessed(note: &str, w: &Witnessed) -> Result<Vec<String>, Failure> {
+    let keys = w
+        .witnesses
+        .iter()
+        .map(|s| {
+            let text = if Path::new(s).is_file() {
+                std::fs::read_to_string(s).unwrap_or_default()
+            } else {
+                s.clone()
+            };
+            WitnessVerifierKey::parse(text.trim()).map_err(|e| {
+                Failure::Input(format!("--witness {s}: not a witness verifier key ({e})"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let quorum = w.quorum.unwrap_or(keys.len());
+    if quorum == 0 || quorum > keys.len() {
+        return Err(Failure::Input(format!(
+            "--quorum {quorum} needs between 1 and the number of --witness keys ({})",
+            keys.len()
+        )));
+    }
+    let (text, lines) = match note.rfind("\n\n") {
+        Some(i) => (&note[..=i], &note[i + 2..]),
+        None => return Err(Failure::Input("the checkpoint is not a signed note".into())),
+    };
+    let (mut valid, mut missing, mut invalid) = (Vec::new(), Vec::new(), Vec::new());
+    for key in &keys {
+        let mut found = None;
+        for line in lines.lines() {
+            match verify_line(key, text, line) {
+                Ok(Some(ts)) => {
+                    found = Some(Ok(ts));
+                    break;
+                }
+                Ok(None) => {}
+                Err(e) => found = Some(Err(e)),
+            }
+        }
+        match found {
+            Some(Ok(ts)) => {
+                let at = i64::try_from(ts)
+                    .ok()
+                    .and_then(|t| jiff::Timestamp::from_second(t).ok())
+                    .map_or_else(|| ts.to_string(), |t| t.to_string());
+                valid.push(format!("cosigned by witness {} at {at}", key.name()));
+            }
+            Some(Err(e)) => invalid.push(format!("{} ({e})", key.name())),
+            None => missing.push(key.name().to_owned()),
+        }
+    }
+    if valid.len() < quorum {
+        let mut why = Vec::new();
+        if !missing.is_empty() {
+            why.push(format!("missing: {}", missing.join(", ")));
+        }
+        if !invalid.is_empty() {
+            why.push(format!("invalid: {}", invalid.join("; ")));
+        }
+        return Err(Failure::Input(format!(
+            "the checkpoint carries {} valid cosignature(s) of the {} witness(es) given, {quorum} required; {}",
+            valid.len(),
+            keys.len(),
+            why.join("; ")
+        )));
+    }
+    valid.push(format!(
+        "witness quorum met: {} of {} valid, {quorum} required",
+        valid.len(),
+        keys.len()
+    ));
+    Ok(valid)
+}
+
 pub fn log_verify(
     server: &str,
     vkey: &str,
     state: Option<PathBuf>,
     full: bool,
     json: bool,
+    witnessed: &Witnessed,
 ) -> Result<(), Failure> {
     let vkey = parse_vkey(vkey)?;
     let state = state.unwrap_or_else(|| default_state_file(&vkey));
@@ -309,6 +397,9 @@ pub fn log_verify(
         let (cp, _) = Checkpoint::open(&note, vkey.name(), std::slice::from_ref(&vkey))
             .map_err(|e| Failure::Input(format!("the checkpoint does not verify under {}: {e}", vkey.name())))?;
         let mut report = Report { lines: vec![format!("checkpoint signature verified: size {} root {}", cp.size, cp.root.to_base64())] };
+        if !witnessed.witnesses.is_empty() {
+            report.lines.extend(check_witnessed(&note, witnessed)?);
+        }
         if let Ok(old_note) = std::fs::read_to_string(&state) {
             let (old, _) = Checkpoint::open(&old_note, vkey.name(), std::slice::from_ref(&vkey))
                 .map_err(|e| Failure::Setup(anyhow!("the saved checkpoint {} does not verify: {e}", state.display())))?;

@@ -11,7 +11,8 @@
 //!   reviewer): the order that must follow an emergency, and a deletion asked after it was
 //!   missed (`order`).
 //! * `custos audit | log open` check a node's own database (`audit`).
-//! * `custos witness init | serve` run a C2SP tlog-witness (`witness_cmd`).
+//! * `custos witness init | serve` run a C2SP tlog-witness (`witness_cmd`); `custos witness add`
+//!   names one for a node to ask for cosignatures (`witness_add`).
 //!
 //! Output goes through `out`, so a reader that closes the pipe early ends the output quietly.
 //!
@@ -34,6 +35,7 @@ mod report;
 mod seal;
 mod staff;
 mod text;
+mod witness_add;
 mod witness_cmd;
 
 use std::path::PathBuf;
@@ -358,7 +360,8 @@ enum Command {
     /// Decrypt a sealed package, verify its manifest and files, and extract them.
     Unseal(seal::UnsealArgs),
 
-    /// A transparency-log witness (C2SP tlog-witness): `init` and `serve` run one.
+    /// A transparency-log witness (C2SP tlog-witness): `init` and `serve` run one; `add` names
+    /// one for a node.
     #[command(subcommand)]
     Witness(witness_cmd::WitnessCommand),
 }
@@ -639,6 +642,13 @@ enum LogCommand {
         full: bool,
         #[arg(long)]
         json: bool,
+        /// A witness's verifier key (`name+id+base64`, type 0x04), or a file holding it;
+        /// repeatable. The checkpoint must carry `--quorum` valid cosignatures of these.
+        #[arg(long = "witness", value_name = "VKEY")]
+        witnesses: Vec<String>,
+        /// Valid cosignatures required (default: one per --witness).
+        #[arg(long, value_name = "N", requires = "witnesses")]
+        quorum: Option<usize>,
     },
     /// Print an event with its salt (an opening), to publish once secrecy ends.
     Open {
@@ -911,7 +921,16 @@ fn main() -> ExitCode {
             state,
             full,
             json,
-        }) => client::log_verify(&server, &vkey, state, full, json),
+            witnesses,
+            quorum,
+        }) => client::log_verify(
+            &server,
+            &vkey,
+            state,
+            full,
+            json,
+            &client::Witnessed { witnesses, quorum },
+        ),
         Command::Log(LogCommand::Open { dir, index }) => audit::log_open(&dir, index),
         Command::Log(LogCommand::CheckOpening {
             server,

@@ -104,6 +104,7 @@ pub fn serve(dir: &Path, listen: Option<String>) -> Result<(), Failure> {
         let local = listener.local_addr()?;
         tokio::spawn(node.clone().run_scheduler());
         tokio::spawn(node.clone().follow_database());
+        tokio::spawn(node.clone().run_cosigning());
         errln!(
             "custos: serving {} on http://{local}  (console: http://{local}/console/; log verifier key: {})",
             dir.display(),

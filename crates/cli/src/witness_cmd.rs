@@ -40,14 +40,18 @@ pub enum WitnessCommand {
         #[arg(long = "log", value_name = "VKEY", required = true, num_args = 1..)]
         logs: Vec<String>,
     },
-    // The node side (`custos witness add --dir NODE --url URL --vkey VKEY`) is one more variant
-    // here, dispatched in `run` below.
+    /// On a node: add a witness to its configuration (`[[witness]]` in custos.toml). The node
+    /// asks it to cosign each new checkpoint, and `/log/checkpoint` serves the newest one with a
+    /// quorum of cosignatures (`witness_quorum`, default: every witness). Refuses a bad key or a
+    /// witness already listed (`witness_add.rs`).
+    Add(crate::witness_add::AddArgs),
 }
 
 pub fn run(command: WitnessCommand) -> Result<(), Failure> {
     match command {
         WitnessCommand::Init { dir, name } => init(&dir, &name),
         WitnessCommand::Serve { dir, listen, logs } => serve(&dir, &listen, &logs),
+        WitnessCommand::Add(args) => crate::witness_add::add(args),
     }
 }
 

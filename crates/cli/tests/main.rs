@@ -22,3 +22,4 @@ mod service_cli;
 mod staff_cli;
 mod transparency_cli;
 mod witness_cli;
+mod witness_node_cli;

@@ -40,6 +40,13 @@ pub struct Config {
     /// Transparency reports: privacy loss per report and budget.
     #[serde(default)]
     pub transparency: TransparencyConfig,
+    /// Cosignatures a checkpoint needs before `/log/checkpoint` serves it (C2SP
+    /// tlog-cosignature); absent: every witness's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness_quorum: Option<usize>,
+    /// The witnesses asked to cosign the node's checkpoints (`[[witness]]`, C2SP tlog-witness).
+    #[serde(default, rename = "witness", skip_serializing_if = "Vec::is_empty")]
+    pub witnesses: Vec<WitnessConfig>,
 }
 
 /// Limits on what intake accepts.
@@ -210,6 +217,8 @@ impl Config {
             lifecycle: LifecycleConfig::default(),
             http: HttpConfig::default(),
             transparency: TransparencyConfig::default(),
+            witness_quorum: None,
+            witnesses: Vec::new(),
         }
     }
 
@@ -223,7 +232,12 @@ impl Config {
                 dir.display()
             )
         })?;
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        let config: Config =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        config
+            .check_witnesses()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(config)
     }
 
     /// The TOML text of this configuration.
@@ -276,4 +290,166 @@ impl Default for TransparencyConfig {
             public_per_day: default_public_per_day(),
         }
     }
+}
+// ---- Witnesses (issue 14, part 2): `[[witness]]`, `witness_quorum`, `custos witness add`. ----
+
+/// One witness the node asks to cosign its checkpoints (C2SP tlog-witness).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// A name for people (logs, `GET /v1/log/witnesses`); default: the key's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its submission prefix: `add-checkpoint` is posted to `<url>/add-checkpoint`.
+    pub url: String,
+    /// Its verifier key, `name+id+base64` with key type 0x04 (Ed25519 cosignature/v1).
+    pub vkey: String,
+}
+
+/// A witness entry that cannot be used, named by its place in the file.
+#[derive(Debug, thiserror::Error)]
+pub enum WitnessConfigError {
+    /// The verifier key does not parse.
+    #[error("[[witness]] #{entry} ({url}): vkey is not a cosignature/v1 verifier key: {detail}")]
+    BadKey {
+        /// 1-based place of the entry.
+        entry: usize,
+        /// Its URL.
+        url: String,
+        /// Why.
+        detail: String,
+    },
+    /// The URL is not an http URL. The node's HTTP client has no TLS yet: reach an https
+    /// witness through a local TLS-terminating proxy.
+    #[error(
+        "[[witness]] #{entry}: url {url:?} must start with http:// (this build speaks no TLS to witnesses: put an https witness behind a local proxy)"
+    )]
+    BadUrl {
+        /// 1-based place of the entry.
+        entry: usize,
+        /// The URL given.
+        url: String,
+    },
+    /// Two entries for one witness.
+    #[error("[[witness]] #{entry} ({url}) repeats witness #{first}: same {what}")]
+    Duplicate {
+        /// 1-based place of the repeat.
+        entry: usize,
+        /// 1-based place of the first.
+        first: usize,
+        /// Its URL.
+        url: String,
+        /// `url` or `vkey`.
+        what: &'static str,
+    },
+    /// A quorum no set of the witnesses can meet, or none at all.
+    #[error(
+        "witness_quorum = {quorum} with {witnesses} witness(es): it must be between 1 and the number of [[witness]] entries"
+    )]
+    Quorum {
+        /// The quorum asked.
+        quorum: usize,
+        /// Witnesses configured.
+        witnesses: usize,
+    },
+}
+
+impl Config {
+    /// Checks every `[[witness]]` entry and the quorum; returns the witnesses' keys in order.
+    pub fn check_witnesses(
+        &self,
+    ) -> Result<Vec<custos_ledger::cosignature::WitnessVerifierKey>, WitnessConfigError> {
+        let mut keys: Vec<custos_ledger::cosignature::WitnessVerifierKey> = Vec::new();
+        for (i, w) in self.witnesses.iter().enumerate() {
+            let entry = i + 1;
+            if !w.url.starts_with("http://") {
+                return Err(WitnessConfigError::BadUrl {
+                    entry,
+                    url: w.url.clone(),
+                });
+            }
+            let key = custos_ledger::cosignature::WitnessVerifierKey::parse(w.vkey.trim())
+                .map_err(|e| WitnessConfigError::BadKey {
+                    entry,
+                    url: w.url.clone(),
+                    detail: e.to_string(),
+                })?;
+            for (j, other) in self.witnesses[..i].iter().enumerate() {
+                let what = if other.url.trim_end_matches('/') == w.url.trim_end_matches('/') {
+                    "url"
+                } else if keys[j] == key {
+                    "vkey"
+                } else {
+                    continue;
+                };
+                return Err(WitnessConfigError::Duplicate {
+                    entry,
+                    first: j + 1,
+                    url: w.url.clone(),
+                    what,
+                });
+            }
+            keys.push(key);
+        }
+        if let Some(quorum) = self.witness_quorum
+            && (quorum == 0 || quorum > self.witnesses.len())
+        {
+            return Err(WitnessConfigError::Quorum {
+                quorum,
+                witnesses: self.witnesses.len(),
+            });
+        }
+        Ok(keys)
+    }
+
+    /// Cosignatures a served checkpoint needs: `witness_quorum`, or every witness's.
+    pub fn quorum(&self) -> usize {
+        self.witness_quorum.unwrap_or(self.witnesses.len())
+    }
+}
+
+/// Adds one `[[witness]]` entry to `DIR/custos.toml`, keeping the file's other settings and
+/// comments as they are (toml_edit), after checking the whole configuration as `Config::load`
+/// would: a bad key or a repeated witness is refused and the file left untouched. The file is
+/// replaced atomically (a temporary file renamed over it).
+pub fn add_witness(dir: &Path, witness: &WitnessConfig) -> anyhow::Result<()> {
+    let path = dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read {}: {e}; is {} a node directory (`custos init`)?",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut entry = toml_edit::Table::new();
+    if let Some(name) = &witness.name {
+        entry["name"] = toml_edit::value(name.as_str());
+    }
+    entry["url"] = toml_edit::value(witness.url.as_str());
+    entry["vkey"] = toml_edit::value(witness.vkey.trim());
+    match doc.get_mut("witness") {
+        None => {
+            let mut array = toml_edit::ArrayOfTables::new();
+            array.push(entry);
+            doc.insert("witness", toml_edit::Item::ArrayOfTables(array));
+        }
+        Some(toml_edit::Item::ArrayOfTables(array)) => array.push(entry),
+        Some(_) => anyhow::bail!(
+            "{}: `witness` must be an array of tables ([[witness]])",
+            path.display()
+        ),
+    }
+    let new_text = doc.to_string();
+    let config: Config =
+        toml::from_str(&new_text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    config.check_witnesses()?;
+    let tmp = dir.join(format!("{CONFIG_FILE}.new"));
+    std::fs::write(&tmp, new_text.as_bytes())
+        .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok(())
 }

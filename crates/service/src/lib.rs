@@ -29,12 +29,16 @@
 //!   in `http/extract.rs`), problems (RFC 9457).
 //! * [`wire`] — the node's JSON answers as typed structs, shared by the server and the CLI.
 //! * [`serve`] — the listener: timeouts, connection cap, shedding of stalled connections.
+//! * [`cosigning`] — witnessed checkpoints: witnesses asked to cosign in the background, the
+//!   newest checkpoint with a quorum kept beside the head file and served; [`witnessing`] — the
+//!   task `custos serve` runs (`Node::run_cosigning`).
 //! * [`transparency`] — public transparency reports (`custos.transparency/v1`).
 
 pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod cosigning;
 pub mod custody;
 pub mod directory;
 pub mod http;
@@ -51,6 +55,7 @@ pub mod scheduler;
 pub mod serve;
 pub mod transparency;
 pub mod wire;
+pub mod witnessing;
 pub mod writer;
 
 pub use config::Config;

@@ -43,6 +43,9 @@ pub struct Node {
     pub tokens: TokenCache,
     /// The time the node's rules and pages read (the writer's clock; tests inject theirs).
     pub clock: crate::clock::Clock,
+    /// The witnesses that cosign the node's checkpoints, and the newest cosigned one
+    /// (`cosigning.rs`).
+    pub witnesses: Arc<crate::cosigning::Witnesses>,
 }
 
 impl std::fmt::Debug for Node {
@@ -112,6 +115,17 @@ pub fn load_jurisdiction(dir: &Path, config: &Config) -> anyhow::Result<Jurisdic
     }
 }
 
+/// A checkpoint as served to the public ([`Node::served_checkpoint`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedCheckpoint {
+    /// The signed note, with any witnesses' cosignature lines.
+    pub note: String,
+    /// Its tree size.
+    pub size: u64,
+    /// When the node signed it, when known.
+    pub signed_at: Option<jiff::Timestamp>,
+}
+
 impl Node {
     /// Typed reads of this node's records.
     pub fn query(&self) -> Queries<'_> {
@@ -121,6 +135,28 @@ impl Node {
     /// The node's time now: what deadlines shown to people are measured against.
     pub fn now(&self) -> jiff::Timestamp {
         self.clock.now()
+    }
+
+    /// The checkpoint `/log/checkpoint` serves: with witnesses, the newest one cosigned by a
+    /// quorum (the node's signature line, then the witnesses'); until there is one, or without
+    /// witnesses, the node's own latest. Public records' proofs and the `/log` page use the
+    /// same, so cosignatures come along wherever a checkpoint is shown.
+    pub fn served_checkpoint(&self) -> Option<ServedCheckpoint> {
+        let own = self.log.checkpoint();
+        if let Some(c) = self.witnesses.cosigned() {
+            // The signing time is known when the cosigned one is also the node's latest.
+            let signed_at = own.filter(|o| o.size == c.size).map(|o| o.signed_at);
+            return Some(ServedCheckpoint {
+                note: c.note,
+                size: c.size,
+                signed_at,
+            });
+        }
+        own.map(|o| ServedCheckpoint {
+            note: o.note,
+            size: o.size,
+            signed_at: Some(o.signed_at),
+        })
     }
 
     /// Closes the database once the node has stopped serving.
@@ -163,6 +199,7 @@ impl Node {
                 .with_context(|| format!("cannot write {}", vkey_path.display()))?;
         }
         let directory = Arc::new(Directory::new(registry));
+        let witnesses = Arc::new(crate::cosigning::Witnesses::load(dir, &config, &log)?);
         let writer = writer::spawn(
             store.clone(),
             log.clone(),
@@ -187,6 +224,7 @@ impl Node {
             directory,
             tokens: TokenCache::default(),
             clock,
+            witnesses,
         });
         // Sign a checkpoint for whatever the database holds (events appended offline).
         node.writer.call(Job::Sync).await?;

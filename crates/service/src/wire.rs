@@ -966,3 +966,48 @@ mod tests {
         );
     }
 }
+
+// ---- Witnesses (issue 14, part 2): `GET /v1/log/witnesses`. ----
+
+/// The node's witnesses as its staff see them: what each last cosigned, its last failure, and
+/// whether it reported a split view.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WitnessesView {
+    /// Cosignatures a served checkpoint needs.
+    pub quorum: usize,
+    /// The size of the node's newest signed checkpoint.
+    pub latest_size: u64,
+    /// The size of the checkpoint `/log/checkpoint` serves with cosignatures (absent: none
+    /// reached the quorum yet, and the node's own checkpoint is served).
+    pub cosigned_size: Option<u64>,
+    /// How many witnesses' cosignatures that checkpoint carries.
+    pub cosignatures: usize,
+    /// Each configured witness, in the configuration's order.
+    pub witnesses: Vec<WitnessView>,
+}
+
+/// One witness, as the node knows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WitnessView {
+    /// Its name (the configuration's, else its key's).
+    pub name: String,
+    /// Its submission prefix.
+    pub url: String,
+    /// Its verifier key (`name+id+base64`, type 0x04).
+    pub vkey: String,
+    /// The size of the last checkpoint it cosigned for this node.
+    pub last_cosigned_size: Option<u64>,
+    /// When the node last received its cosignature.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_cosigned_at: Option<Timestamp>,
+    /// Why its last attempt failed (kept after later successes; compare the times).
+    pub last_error: Option<String>,
+    /// When that failure happened.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_error_at: Option<Timestamp>,
+    /// Its last refusal says it holds another history of this log (a split view).
+    pub split_view: bool,
+    /// No new attempt before this time (backoff after failures).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub next_attempt_at: Option<Timestamp>,
+}

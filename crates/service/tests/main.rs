@@ -29,4 +29,5 @@ mod secrecy;
 mod targets;
 mod transparency;
 mod withdrawal;
+mod witnesses;
 mod writer;

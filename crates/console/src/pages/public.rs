@@ -113,16 +113,6 @@ struct PublicLogPage {
     tile: Option<String>,
 }
 
-/// The checkpoint `/log/checkpoint` serves, and when the node signed it. Kept to one place so
-/// that, when `/log/checkpoint` serves the newest cosigned checkpoint (witnesses, issue 14 §2),
-/// this page follows it by changing this function alone.
-fn served_checkpoint(c: &Console) -> Option<(String, Option<Timestamp>)> {
-    c.node
-        .log
-        .checkpoint()
-        .map(|cp| (cp.note, Some(cp.signed_at)))
-}
-
 /// `GET /log`: the latest checkpoint, its signature lines (the node's and the witnesses'), and
 /// how to verify the log from outside, with the commands to copy. No sign-in.
 pub async fn public_log(State(c): Shared, headers: HeaderMap) -> Response {
@@ -130,7 +120,7 @@ pub async fn public_log(State(c): Shared, headers: HeaderMap) -> Response {
     let verifier = log.verifier();
     let url = node_url(&headers);
     let command = format!("custos log verify --server {url} --vkey \"{verifier}\" --full");
-    let served = served_checkpoint(&c);
+    let served = c.node.served_checkpoint().map(|s| (s.note, s.signed_at));
     let mut page = PublicLogPage {
         layout: PublicLayout::new("Public log", "log"),
         note: served.as_ref().map(|(n, _)| n.clone()),

@@ -16,14 +16,15 @@ use crate::node::Node;
 use crate::problem::Problem;
 use crate::wire::{ConsistencyProof, InclusionProof};
 
-/// The latest checkpoint (C2SP tlog-checkpoint, signed note).
+/// The latest checkpoint (C2SP tlog-checkpoint, signed note). With witnesses configured, the
+/// newest checkpoint with a quorum of their cosignatures (C2SP tlog-cosignature): the node's
+/// signature line, then the witnesses'; until there is one, the node's own latest.
 #[utoipa::path(get, path = "/log/checkpoint", responses((status = 200, body = String, content_type = "text/plain"), (status = 503, body = Problem)))]
 pub(super) async fn checkpoint(State(node): State<Arc<Node>>) -> ApiResult<Response> {
-    let cp = node
-        .log
-        .checkpoint()
+    let served = node
+        .served_checkpoint()
         .ok_or_else(|| Problem::unavailable("no checkpoint signed yet"))?;
-    Ok(text(cp.note, "no-store"))
+    Ok(text(served.note, "no-store"))
 }
 
 /// Hash tiles and entry bundles (C2SP tlog-tiles).

@@ -48,6 +48,7 @@ mod order;
 mod report;
 mod requests;
 pub mod transparency;
+mod witnesses;
 
 pub use extract::{SingleUseCaller, Staff};
 pub use requests::{CompactJws, MAX_LIST_LIMIT};
@@ -127,7 +128,9 @@ use self::requests::{
         tile,
         inclusion,
         consistency,
-        verifier
+        verifier,
+        // witnesses.rs (issue 14, part 2)
+        witnesses::witnesses
     ),
     components(schemas(
         Problem,
@@ -208,6 +211,8 @@ use self::requests::{
         crate::wire::schema::Finding,
         crate::wire::schema::Narrowed,
         crate::wire::schema::Deadlines,
+        crate::wire::WitnessesView,
+        crate::wire::WitnessView,
         crate::wire::PublishedRecord,
         crate::wire::PublishedRecords,
         crate::wire::ListedRecord,
@@ -420,6 +425,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/log/verifier", get(log::verifier))
         .route("/transparency/report.json", get(report::report_json))
         .route("/transparency/report.csv", get(report::report_csv))
+        .route("/v1/log/witnesses", get(witnesses::witnesses))
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|uri: Uri| async move {
@@ -711,7 +717,7 @@ mod tests {
                 }
             }
         }
-        // 25, and the two transparency downloads (a token only for `exact=true`).
-        assert_eq!(with_bearer, 27, "operations people call with a token");
+        // 26, and the two transparency downloads (a token only for `exact=true`).
+        assert_eq!(with_bearer, 28, "operations people call with a token");
     }
 }

@@ -126,8 +126,10 @@ pub async fn case_record(node: &Node, case: i64) -> ApiResult<PublishedRecord> {
         .await?
         .ok_or_else(|| not_published(case))?;
     let record = stored_record(&ev.body)?;
-    let (note, size) =
-        served_checkpoint(node).ok_or_else(|| Problem::unavailable("no checkpoint signed yet"))?;
+    let served = node
+        .served_checkpoint()
+        .ok_or_else(|| Problem::unavailable("no checkpoint signed yet"))?;
+    let (note, size) = (served.note, served.size);
     if ev.seq >= size {
         let mut p = Problem::unavailable(format!(
             "the record of case {case} is not yet under a signed checkpoint; retry in a second"
@@ -152,12 +154,6 @@ pub async fn case_record(node: &Node, case: i64) -> ApiResult<PublishedRecord> {
         checkpoint: note,
         proofs,
     })
-}
-
-/// The checkpoint `/log/checkpoint` serves (its text and size): the proofs are against it, so
-/// its cosignatures come along. Keep it the same choice as `log::checkpoint`.
-fn served_checkpoint(node: &Node) -> Option<(String, u64)> {
-    node.log.checkpoint().map(|c| (c.note, c.size))
 }
 
 async fn inclusion(node: &Node, index: u64, size: u64) -> ApiResult<InclusionProof> {
