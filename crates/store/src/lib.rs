@@ -16,6 +16,8 @@
 
 mod column;
 mod report;
+#[cfg(all(test, feature = "synthetic"))]
+mod report_tests;
 mod rows;
 #[cfg(feature = "synthetic")]
 mod synthetic;
@@ -758,7 +760,9 @@ impl Batch {
     /// Writes a case's projection (insert or replace).
     pub async fn put_case<D: CaseDocuments>(&mut self, c: &Case<D>) -> Result<()> {
         sqlx::query(&format!(
-            "INSERT OR REPLACE INTO cases ({CASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT OR REPLACE INTO cases ({CASE_COLUMNS}, {REPORT_COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
+             {REPORT_VALUES})"
         ))
         .bind(c.case_id)
         .bind(&c.authority_kid)
@@ -1029,6 +1033,18 @@ async fn authorities(conn: &mut SqliteConnection, kid: Option<&str>) -> Result<V
 const CASE_COLUMNS: &str = "case_id, authority_kid, request_id, payload_sha256, request_json, status, outcome, \
     assessment, measure, requesting_state, channel, emergency, received_at, respond_by, \
     confidentiality_until, notify_person_at, decision, pending_decision, reclassification, updated_at";
+
+/// The columns a transparency report reads (migration `0008_report_columns.sql`), derived
+/// from the row's own documents by the migration's expressions, word for word.
+const REPORT_COLUMNS: &str = "report_decision, report_confidentiality, report_days, report_grounds";
+
+/// [`REPORT_COLUMNS`]' values in `put_case`: ?5 is `request_json`, ?13 `received_at`, ?17
+/// `decision`.
+const REPORT_VALUES: &str = "\
+    CASE WHEN json_valid(?17) THEN json_extract(?17, '$.decision') END, \
+    CASE WHEN json_valid(?5) THEN json_extract(?5, '$.confidentiality.requested') END = 1, \
+    CAST(julianday(CASE WHEN json_valid(?17) THEN json_extract(?17, '$.at') END) - julianday(?13) AS INTEGER), \
+    CASE WHEN json_valid(?17) AND json_extract(?17, '$.decision') = 'refuse' AND json_type(?17, '$.grounds') = 'array' THEN json_extract(?17, '$.grounds') END";
 
 enum CaseKey<'a> {
     Id(i64),

@@ -48,69 +48,75 @@ pub struct ReportCounts {
     pub evidence_delivered: u64,
 }
 
-/// The breakdowns of the cases themselves, in one scan of `cases_by_received` (the
-/// expressions are the index's, word for word).
+/// The breakdowns of the cases themselves, in one scan of the covering index
+/// `cases_by_received` (the report's columns are migration 0008's, written by `put_case`), with
+/// the period's first and last case numbers.
 const CASES: &str = "
-SELECT requesting_state, measure, channel, outcome, emergency != 0,
-       CASE WHEN json_valid(decision) THEN json_extract(decision, '$.decision') END,
-       CASE WHEN json_valid(request_json) THEN json_extract(request_json, '$.confidentiality.requested') END = 1,
-       COUNT(*)
+SELECT requesting_state, measure, channel, outcome, emergency != 0, report_decision,
+       report_confidentiality, COUNT(*), MIN(case_id), MAX(case_id)
 FROM cases INDEXED BY cases_by_received WHERE received_at >= ?1 AND received_at < ?2
 GROUP BY 1, 2, 3, 4, 5, 6, 7
 ";
 
-/// The histogram of whole days from receipt to the decision in force (the expression is the
-/// index's `cases_days_to_decision`, word for word).
+/// The histogram of whole days from receipt to the decision in force (decided cases only).
 const DAYS: &str = "
-SELECT MIN(?3, MAX(0, CAST(julianday(CASE WHEN json_valid(decision) THEN json_extract(decision, '$.at') END) - julianday(received_at) AS INTEGER))),
-       COUNT(*)
+SELECT MIN(?3, MAX(0, report_days)), COUNT(*)
 FROM cases INDEXED BY cases_days_to_decision WHERE received_at >= ?1 AND received_at < ?2
-  AND CAST(julianday(CASE WHEN json_valid(decision) THEN json_extract(decision, '$.at') END) - julianday(received_at) AS INTEGER) IS NOT NULL
+  AND report_days IS NOT NULL
 GROUP BY 1
 ";
 
-/// The first and last case numbers received in the period: the events and notices read below
-/// are looked up within them (case numbers follow intake) and then checked by receipt day.
-const RANGE: &str = "
-SELECT MIN(case_id), MAX(case_id) FROM cases WHERE received_at >= ?1 AND received_at < ?2
-";
-
 /// What the events and the other projections say of the period's cases, as (dimension, key,
-/// count) rows. ?3, ?4: the period's first and last case numbers.
+/// count) rows; `{in}` stands for "case `{id}` was received in the period" (see
+/// [`follow_ups`]). ?3, ?4: the period's first and last case numbers; ?5: grounds per case.
 const FOLLOW_UPS: &str = "
 SELECT 'ground', g.value, COUNT(DISTINCT c.case_id)
-    FROM cases c INDEXED BY cases_by_received, json_each(c.decision, '$.grounds') g
-    WHERE c.received_at >= ?1 AND c.received_at < ?2
-      AND CASE WHEN json_valid(c.decision) THEN json_extract(c.decision, '$.decision') END = 'refuse' AND g.key < ?5
+    FROM cases c INDEXED BY cases_refused, json_each(c.report_grounds) g
+    WHERE c.received_at >= ?1 AND c.received_at < ?2 AND c.report_grounds IS NOT NULL
+      AND g.key < ?5
     GROUP BY g.value
-UNION ALL SELECT 'emergency', 'verified', COALESCE(SUM(v AND NOT f), 0) FROM (
-    SELECT EXISTS (SELECT 1 FROM events e WHERE e.case_id = c.case_id
-                   AND e.event_type IN ('emergency.confirmed', 'emergency.callback_confirmed')) AS v,
-           EXISTS (SELECT 1 FROM events e WHERE e.case_id = c.case_id
-                   AND e.event_type = 'emergency.verification_failed') AS f
-    FROM cases c WHERE c.received_at >= ?1 AND c.received_at < ?2 AND c.emergency != 0)
-UNION ALL SELECT 'emergency', 'verification_failed', COUNT(*)
-    FROM cases c WHERE c.received_at >= ?1 AND c.received_at < ?2 AND c.emergency != 0
-      AND EXISTS (SELECT 1 FROM events e WHERE e.case_id = c.case_id
-                  AND e.event_type = 'emergency.verification_failed')
+UNION ALL SELECT 'emergency', CASE WHEN f THEN 'verification_failed' ELSE 'verified' END, COUNT(*)
+    FROM (SELECT e.case_id AS id, MAX(e.event_type = 'emergency.verification_failed') AS f
+          FROM events e INDEXED BY events_by_type
+          WHERE e.event_type IN ('emergency.confirmed', 'emergency.callback_confirmed',
+                                 'emergency.verification_failed')
+            AND {in:e.case_id}
+          GROUP BY e.case_id)
+    JOIN cases c ON c.case_id = id WHERE c.emergency != 0
+    GROUP BY 2
 UNION ALL SELECT 'confidentiality', 'narrowed', COUNT(DISTINCT e.case_id)
-    FROM events e JOIN cases c ON c.case_id = e.case_id
-    WHERE e.event_type = 'confidentiality.limited' AND e.case_id BETWEEN ?3 AND ?4
-      AND c.received_at >= ?1 AND c.received_at < ?2
+    FROM events e INDEXED BY events_by_type
+    WHERE e.event_type = 'confidentiality.limited' AND {in:e.case_id}
 UNION ALL SELECT 'evidence', 'delivered', COUNT(DISTINCT e.case_id)
-    FROM events e JOIN cases c ON c.case_id = e.case_id
-    WHERE e.event_type = 'evidence.delivered' AND e.case_id BETWEEN ?3 AND ?4
-      AND c.received_at >= ?1 AND c.received_at < ?2
-UNION ALL SELECT 'notices', 'due', COUNT(*) FROM notices n JOIN cases c USING (case_id)
-    WHERE n.case_id BETWEEN ?3 AND ?4 AND c.received_at >= ?1 AND c.received_at < ?2
-      AND n.ended_at IS NOT NULL
-UNION ALL SELECT 'notices', 'sent', COUNT(*) FROM notices n JOIN cases c USING (case_id)
-    WHERE n.case_id BETWEEN ?3 AND ?4 AND c.received_at >= ?1 AND c.received_at < ?2
-      AND n.sent_at IS NOT NULL
-UNION ALL SELECT 'notices', 'failed', COUNT(*) FROM notices n JOIN cases c USING (case_id)
-    WHERE n.case_id BETWEEN ?3 AND ?4 AND c.received_at >= ?1 AND c.received_at < ?2
-      AND n.sent_at IS NULL AND n.attempts > 0
+    FROM events e INDEXED BY events_by_type
+    WHERE e.event_type = 'evidence.delivered' AND {in:e.case_id}
+UNION ALL SELECT 'notices', 'due', COUNT(*) FROM notices n
+    WHERE {in:n.case_id} AND n.ended_at IS NOT NULL
+UNION ALL SELECT 'notices', 'sent', COUNT(*) FROM notices n
+    WHERE {in:n.case_id} AND n.sent_at IS NOT NULL
+UNION ALL SELECT 'notices', 'failed', COUNT(*) FROM notices n
+    WHERE {in:n.case_id} AND n.sent_at IS NULL AND n.attempts > 0
 ";
+
+/// [`FOLLOW_UPS`] with its `{in:x}` predicates. When the period's cases are exactly the case
+/// numbers from its first to its last (as many cases as numbers: intake numbers in order and
+/// the clock went forward), the range is the test; otherwise each number is also looked up
+/// among the period's cases.
+fn follow_ups(consecutive: bool) -> String {
+    let mut sql = FOLLOW_UPS.to_owned();
+    for id in ["e.case_id", "n.case_id"] {
+        let test = if consecutive {
+            format!("{id} BETWEEN ?3 AND ?4")
+        } else {
+            format!(
+                "{id} BETWEEN ?3 AND ?4 AND {id} IN (SELECT case_id FROM cases \
+                 INDEXED BY cases_by_received WHERE received_at >= ?1 AND received_at < ?2)"
+            )
+        };
+        sql = sql.replace(&format!("{{in:{id}}}"), &test);
+    }
+    sql
+}
 
 impl Store {
     /// Every event of one kind, in order (through the index by type: for rare kinds, such as
@@ -146,6 +152,7 @@ impl Store {
         // Stored times are RFC 3339 in UTC: every time of day D sorts between "D" and "D+1".
         let (from, until) = (from.to_string(), until.to_string());
         let mut c = ReportCounts::default();
+        let (mut first, mut last) = (i64::MAX, i64::MIN);
         let rows = sqlx::query(CASES)
             .bind(&from)
             .bind(&until)
@@ -154,6 +161,8 @@ impl Store {
         for row in rows {
             let n = u64::try_from(row.try_get::<i64, _>(7)?).unwrap_or(0);
             c.requests += n;
+            first = first.min(row.try_get(8)?);
+            last = last.max(row.try_get(9)?);
             for (i, map) in [
                 (0, &mut c.by_state),
                 (1, &mut c.by_measure),
@@ -187,17 +196,12 @@ impl Store {
             let n = u64::try_from(row.try_get::<i64, _>(1)?).unwrap_or(0);
             *c.days_to_decision.entry(day).or_default() += n;
         }
-        let range = sqlx::query(RANGE)
+        let consecutive = u64::try_from(last - first + 1).is_ok_and(|span| span == c.requests);
+        let rows = sqlx::query(&follow_ups(consecutive))
             .bind(&from)
             .bind(&until)
-            .fetch_one(&self.pool)
-            .await?;
-        let (first, last): (Option<i64>, Option<i64>) = (range.try_get(0)?, range.try_get(1)?);
-        let rows = sqlx::query(FOLLOW_UPS)
-            .bind(&from)
-            .bind(&until)
-            .bind(first.unwrap_or(0))
-            .bind(last.unwrap_or(-1))
+            .bind(first)
+            .bind(last)
             .bind(i64::try_from(grounds_per_case).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?;
