@@ -48,33 +48,40 @@ pub struct ReportCounts {
     pub evidence_delivered: u64,
 }
 
-/// The breakdowns of the cases themselves, in one scan of the covering index
-/// `cases_by_received` (the report's columns are migration 0008's, written by `put_case`), with
-/// the period's first and last case numbers.
+/// The breakdowns of the cases themselves, grouped in the order of the covering index
+/// `cases_report` (no sort; the report's columns are migration 0008's, written by
+/// `put_case`), with the period's first and last case numbers.
 const CASES: &str = "
 SELECT requesting_state, measure, channel, outcome, emergency != 0, report_decision,
        report_confidentiality, COUNT(*), MIN(case_id), MAX(case_id)
-FROM cases INDEXED BY cases_by_received WHERE received_at >= ?1 AND received_at < ?2
-GROUP BY 1, 2, 3, 4, 5, 6, 7
+FROM cases INDEXED BY cases_report WHERE received_at >= ?1 AND received_at < ?2
+GROUP BY requesting_state, measure, channel, outcome, emergency, report_decision,
+         report_confidentiality
 ";
 
-/// The histogram of whole days from receipt to the decision in force (decided cases only).
+/// Decided cases by whole days from receipt to the decision in force (capped by the caller).
 const DAYS: &str = "
-SELECT MIN(?3, MAX(0, report_days)), COUNT(*)
+SELECT report_days, COUNT(*)
 FROM cases INDEXED BY cases_days_to_decision WHERE received_at >= ?1 AND received_at < ?2
   AND report_days IS NOT NULL
-GROUP BY 1
+GROUP BY report_days
 ";
 
 /// What the events and the other projections say of the period's cases, as (dimension, key,
 /// count) rows; `{in}` stands for "case `{id}` was received in the period" (see
 /// [`follow_ups`]). ?3, ?4: the period's first and last case numbers; ?5: grounds per case.
 const FOLLOW_UPS: &str = "
-SELECT 'ground', g.value, COUNT(DISTINCT c.case_id)
-    FROM cases c INDEXED BY cases_refused, json_each(c.report_grounds) g
-    WHERE c.received_at >= ?1 AND c.received_at < ?2 AND c.report_grounds IS NOT NULL
-      AND g.key < ?5
-    GROUP BY g.value
+SELECT 'ground', v, SUM(n) FROM (
+    -- Each distinct list of grounds once, with its number of cases; a ground named twice in
+    -- one list counts its cases once.
+    SELECT DISTINCT r.grounds, g.value AS v, r.n AS n
+    FROM (SELECT report_grounds AS grounds, COUNT(*) AS n
+          FROM cases INDEXED BY cases_refused
+          WHERE received_at >= ?1 AND received_at < ?2 AND report_grounds IS NOT NULL
+          GROUP BY report_grounds) r,
+         json_each(r.grounds) g
+    WHERE g.key < ?5)
+    GROUP BY v
 UNION ALL SELECT 'emergency', CASE WHEN f THEN 'verification_failed' ELSE 'verified' END, COUNT(*)
     FROM (SELECT e.case_id AS id, MAX(e.event_type = 'emergency.verification_failed') AS f
           FROM events e INDEXED BY events_by_type
@@ -188,11 +195,12 @@ impl Store {
         for row in sqlx::query(DAYS)
             .bind(&from)
             .bind(&until)
-            .bind(i64::from(days_cap))
             .fetch_all(&self.pool)
             .await?
         {
-            let day = u32::try_from(row.try_get::<i64, _>(0)?).unwrap_or(days_cap);
+            // Negative (decided before receipt) as 0, beyond the cap as the cap.
+            let day = row.try_get::<i64, _>(0)?.clamp(0, i64::from(days_cap));
+            let day = u32::try_from(day).unwrap_or(days_cap);
             let n = u64::try_from(row.try_get::<i64, _>(1)?).unwrap_or(0);
             *c.days_to_decision.entry(day).or_default() += n;
         }
