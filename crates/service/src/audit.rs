@@ -233,6 +233,7 @@ pub async fn read_tables(store: &Store) -> Result<Tables, custos_store::StoreErr
         notices: store.notices().await?,
         extensions: store.all_extensions().await?,
         evidence: store.all_evidence().await?,
+        report_columns_differ: store.report_columns_differ().await?,
     })
 }
 

@@ -356,6 +356,9 @@ pub struct Tables {
     pub extensions: Vec<Extension>,
     /// `evidence`.
     pub evidence: Vec<Evidence>,
+    /// Cases whose transparency report columns differ from their own documents (migration
+    /// 0008; the report counts these columns, so an edit of them alone would skew it).
+    pub report_columns_differ: Vec<i64>,
 }
 
 fn text<'a>(body: &'a Value, field: &str) -> Result<&'a str, String> {
@@ -1971,6 +1974,11 @@ impl Projections {
             t.users.iter().map(|u| &u.0),
         );
 
+        for id in &t.report_columns_differ {
+            differ(format!(
+                "cases: case {id}'s report columns differ from its own documents (edited outside the node)"
+            ));
+        }
         for c in &t.cases {
             match self.cases.get(&c.case_id) {
                 None if self.arrived.contains_key(&c.case_id) => differ(format!(

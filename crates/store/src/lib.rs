@@ -1046,6 +1046,27 @@ const REPORT_VALUES: &str = "\
     CAST(julianday(CASE WHEN json_valid(?17) THEN json_extract(?17, '$.at') END) - julianday(?13) AS INTEGER), \
     CASE WHEN json_valid(?17) AND json_extract(?17, '$.decision') = 'refuse' AND json_type(?17, '$.grounds') = 'array' THEN json_extract(?17, '$.grounds') END";
 
+/// [`REPORT_COLUMNS`] as derived from the row itself (migration 0008's backfill, the audit's
+/// check, the synthetic cases).
+pub(crate) const REPORT_DERIVED: [(&str, &str); 4] = [
+    (
+        "report_decision",
+        "CASE WHEN json_valid(decision) THEN json_extract(decision, '$.decision') END",
+    ),
+    (
+        "report_confidentiality",
+        "CASE WHEN json_valid(request_json) THEN json_extract(request_json, '$.confidentiality.requested') END = 1",
+    ),
+    (
+        "report_days",
+        "CAST(julianday(CASE WHEN json_valid(decision) THEN json_extract(decision, '$.at') END) - julianday(received_at) AS INTEGER)",
+    ),
+    (
+        "report_grounds",
+        "CASE WHEN json_valid(decision) AND json_extract(decision, '$.decision') = 'refuse' AND json_type(decision, '$.grounds') = 'array' THEN json_extract(decision, '$.grounds') END",
+    ),
+];
+
 enum CaseKey<'a> {
     Id(i64),
     Pair(&'a str, &'a str),

@@ -126,6 +126,22 @@ fn follow_ups(consecutive: bool) -> String {
 }
 
 impl Store {
+    /// The cases whose report columns differ from what their own documents give (a row
+    /// edited outside the node), by number.
+    pub async fn report_columns_differ(&self) -> Result<Vec<i64>> {
+        let differ = crate::REPORT_DERIVED
+            .iter()
+            .map(|(column, derived)| format!("{column} IS NOT ({derived})"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let rows = sqlx::query(&format!(
+            "SELECT case_id FROM cases WHERE {differ} ORDER BY case_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
     /// Every event of one kind, in order (through the index by type: for rare kinds, such as
     /// `report.published`).
     pub async fn events_of_kind(

@@ -258,4 +258,15 @@ async fn the_fast_counts_equal_the_row_by_row_recount() {
     assert!(all.confidentiality_narrowed > 0 && all.evidence_delivered > 0);
     assert!(all.notices_due > 0 && all.notices_sent > 0 && all.notices_failed > 0);
     assert!(all.refusal_grounds.len() >= 4, "{:?}", all.refusal_grounds);
+    // `put_case` and the generator wrote the columns as the audit derives them; an edit of a
+    // column alone is named.
+    assert_eq!(
+        store.report_columns_differ().await.unwrap(),
+        Vec::<i64>::new()
+    );
+    sqlx::query("UPDATE cases SET report_decision = 'execute' WHERE case_id = 16")
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(store.report_columns_differ().await.unwrap(), vec![16]);
 }

@@ -60,15 +60,14 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         // The report's columns, as `put_case` and the migration derive them.
-        sqlx::query(
-            "UPDATE cases SET \
-                report_decision = CASE WHEN json_valid(decision) THEN json_extract(decision, '$.decision') END, \
-                report_confidentiality = CASE WHEN json_valid(request_json) THEN json_extract(request_json, '$.confidentiality.requested') END = 1, \
-                report_days = CAST(julianday(CASE WHEN json_valid(decision) THEN json_extract(decision, '$.at') END) - julianday(received_at) AS INTEGER), \
-                report_grounds = CASE WHEN json_valid(decision) AND json_extract(decision, '$.decision') = 'refuse' AND json_type(decision, '$.grounds') = 'array' THEN json_extract(decision, '$.grounds') END",
-        )
-        .execute(&mut *tx)
-        .await?;
+        let derive = crate::REPORT_DERIVED
+            .iter()
+            .map(|(column, derived)| format!("{column} = {derived}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        sqlx::query(&format!("UPDATE cases SET {derive}"))
+            .execute(&mut *tx)
+            .await?;
         // The events a report reads: decisions, limited confidentiality, emergencies,
         // deliveries; seq after whatever the log holds.
         sqlx::query(
