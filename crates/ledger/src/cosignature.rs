@@ -36,7 +36,6 @@ use rand_core::{CryptoRng, RngCore};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::checkpoint::Checkpoint;
-use crate::hash::sha256;
 use crate::note;
 
 /// Signature type byte of an Ed25519 `cosignature/v1` key.
@@ -95,19 +94,9 @@ pub enum CosignatureError {
     },
 }
 
-/// A witness name is non-empty and has no Unicode space, `+` or control character
-/// (the signed-note rule for key names).
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name
-            .chars()
-            .any(|c| c == '+' || c.is_whitespace() || c.is_control())
-}
-
 /// Key ID = first 4 bytes, big-endian, of SHA-256(name ‖ 0x0A ‖ 0x04 ‖ pubkey).
 pub fn key_id(name: &str, public_key: &[u8; 32]) -> u32 {
-    let digest = sha256(&[name.as_bytes(), b"\n", &[COSIGNATURE_V1_TYPE], public_key]);
-    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+    note::typed_key_id(COSIGNATURE_V1_TYPE, name, public_key)
 }
 
 fn parse_key_id(s: &str) -> Result<u32, CosignatureError> {
@@ -147,10 +136,7 @@ fn decode_typed_key(s: &str) -> Result<Zeroizing<[u8; 32]>, CosignatureError> {
 }
 
 fn encode_typed_key(key: &[u8; 32]) -> Zeroizing<String> {
-    let mut buf = Zeroizing::new([0u8; 33]);
-    buf[0] = COSIGNATURE_V1_TYPE;
-    buf[1..].copy_from_slice(key);
-    Zeroizing::new(STANDARD.encode(&buf[..]))
+    note::encode_key_of_type(COSIGNATURE_V1_TYPE, key)
 }
 
 /// The message a `cosignature/v1` signs: `cosignature/v1\ntime <ts>\n` ‖ body.
@@ -169,7 +155,7 @@ pub struct WitnessVerifierKey {
 impl WitnessVerifierKey {
     /// Builds a verifier key from a witness name and a 32-byte public key.
     pub fn new(name: &str, public_key: &[u8; 32]) -> Result<Self, CosignatureError> {
-        if !valid_name(name) {
+        if !note::valid_name(name) {
             return Err(CosignatureError::InvalidName(name.to_owned()));
         }
         let key = VerifyingKey::from_bytes(public_key)
@@ -263,7 +249,7 @@ pub struct WitnessSignerKey {
 impl WitnessSignerKey {
     /// Derives the key from a 32-byte Ed25519 seed.
     pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<Self, CosignatureError> {
-        if !valid_name(name) {
+        if !note::valid_name(name) {
             return Err(CosignatureError::InvalidName(name.to_owned()));
         }
         let key = SigningKey::from_bytes(seed);
@@ -408,7 +394,7 @@ impl Cosignature {
                 "a signature line is '— <name> <base64>'",
             ));
         };
-        if !valid_name(name) {
+        if !note::valid_name(name) {
             return Err(CosignatureError::InvalidName(name.to_owned()));
         }
         let raw = STANDARD
@@ -516,6 +502,7 @@ pub fn verify_cosignatures(
 mod tests {
     use super::*;
     use crate::hash::empty_root;
+    use crate::hash::sha256;
     use crate::note::SignerKey;
 
     const BODY: &str = "example.com/log\n3\nf+7CoKgXKE/tNys9TTXcr/ad6U/K3xvznmzew9y6SP0=\n";

@@ -73,8 +73,9 @@ pub enum NoteError {
     NoKnownSignature,
 }
 
-/// A key name is non-empty and has no Unicode space, `+` or control character.
-fn valid_name(name: &str) -> bool {
+/// A key name is non-empty and has no Unicode space, `+` or control character (signed notes
+/// and cosignatures alike).
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && !name
             .chars()
@@ -83,7 +84,13 @@ fn valid_name(name: &str) -> bool {
 
 /// Key id = first 4 bytes, big-endian, of SHA-256(name ‖ 0x0A ‖ 0x01 ‖ pubkey).
 pub fn key_id(name: &str, public_key: &[u8; 32]) -> u32 {
-    let digest = sha256(&[name.as_bytes(), b"\n", &[ED25519_TYPE], public_key]);
+    typed_key_id(ED25519_TYPE, name, public_key)
+}
+
+/// The key id of a key of signature type `key_type` (0x01 a note's Ed25519 key, 0x04 a
+/// witness's cosignature/v1 key): SHA-256(name ‖ 0x0A ‖ type ‖ pubkey), first 4 bytes.
+pub(crate) fn typed_key_id(key_type: u8, name: &str, public_key: &[u8; 32]) -> u32 {
+    let digest = sha256(&[name.as_bytes(), b"\n", &[key_type], public_key]);
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
 
@@ -114,8 +121,13 @@ fn decode_typed_key(s: &str) -> Result<Zeroizing<[u8; 32]>, NoteError> {
 }
 
 fn encode_typed_key(key: &[u8; 32]) -> Zeroizing<String> {
+    encode_key_of_type(ED25519_TYPE, key)
+}
+
+/// `base64(type ‖ 32 bytes)`, the last field of a key string, in a buffer zeroized on drop.
+pub(crate) fn encode_key_of_type(key_type: u8, key: &[u8; 32]) -> Zeroizing<String> {
     let mut buf = Zeroizing::new([0u8; 33]);
-    buf[0] = ED25519_TYPE;
+    buf[0] = key_type;
     buf[1..].copy_from_slice(key);
     Zeroizing::new(STANDARD.encode(&buf[..]))
 }

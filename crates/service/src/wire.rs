@@ -717,7 +717,7 @@ mod b64_salt {
 
 /// Schemas of the types from crates that know nothing of OpenAPI (model, safeguards, store).
 pub(crate) mod schema {
-    use custos_model::{Channel, EventType, Measure, Outcome, Severity};
+    use custos_model::Severity;
     use utoipa::ToSchema;
     use utoipa::openapi::schema::{
         Array, ArrayBuilder, KnownFormat, Object, ObjectBuilder, SchemaFormat, Type,
@@ -726,28 +726,14 @@ pub(crate) mod schema {
     use crate::query::{CaseStatus, STATUSES};
 
     pub use crate::ops::decision::schema::{data_categories, period_or_null};
+    use crate::ops::schema::names;
+    pub use crate::ops::schema::{channel, event_type, measure, outcome};
 
     pub fn date_time() -> Object {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
             .build()
-    }
-
-    // `schema_with` drops a field's doc comment, so each word list says what it is.
-    fn names<'a>(values: impl IntoIterator<Item = &'a str>, description: &str) -> Object {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(values))
-            .description(Some(description))
-            .build()
-    }
-
-    pub fn outcome() -> Object {
-        names(
-            Outcome::ALL.iter().map(|o| o.as_str()),
-            "The assessment's outcome.",
-        )
     }
 
     pub fn severity() -> Object {
@@ -757,29 +743,8 @@ pub(crate) mod schema {
         )
     }
 
-    pub fn measure() -> Object {
-        names(
-            Measure::ALL.iter().map(|m| m.as_str()),
-            "The measure asked for.",
-        )
-    }
-
-    pub fn channel() -> Object {
-        names(
-            Channel::ALL.iter().map(|c| c.as_str()),
-            "How a request travels.",
-        )
-    }
-
     pub fn channels() -> Array {
         ArrayBuilder::new().items(channel()).build()
-    }
-
-    pub fn event_type() -> Object {
-        names(
-            EventType::ALL.iter().map(|t| t.as_str()),
-            "The event type, e.g. `request.received`.",
-        )
     }
 
     pub fn case_status() -> Object {

@@ -94,6 +94,12 @@ pub struct Draw {
     pub cells: BTreeMap<&'static str, Noisy>,
 }
 
+/// The upper ends (in days, inclusive) of the bands days to decision are published in; the last
+/// is [`DAYS_CAP`], a year or more.
+pub const DAY_BANDS: [u32; 18] = [
+    0, 1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 120, 180, 270, 365, DAYS_CAP,
+];
+
 /// The cells of each breakdown over its domain, zeros included, from the exact table.
 pub fn cells(table: &Table, domains: &Domains) -> BTreeMap<&'static str, BTreeMap<String, u64>> {
     let over = |keys: &BTreeSet<String>, counts: &BTreeMap<String, u64>| {
@@ -107,14 +113,14 @@ pub fn cells(table: &Table, domains: &Domains) -> BTreeMap<&'static str, BTreeMa
             .map(|(k, v)| ((*k).to_owned(), *v))
             .collect::<BTreeMap<_, _>>()
     };
-    let days = (0..=DAYS_CAP)
-        .map(|d| {
-            (
-                format!("{d:03}"),
-                table.days_to_decision.get(&d).copied().unwrap_or(0),
-            )
-        })
-        .collect();
+    // Published in bands, not single days: 367 one-day cells would each carry the breakdown's
+    // full noise, and their clamped sum would swamp a small period's decisions.
+    let mut days: BTreeMap<String, u64> =
+        DAY_BANDS.iter().map(|d| (format!("{d:03}"), 0)).collect();
+    for (day, n) in &table.days_to_decision {
+        let band = DAY_BANDS.iter().find(|b| *b >= day).unwrap_or(&DAYS_CAP);
+        *days.entry(format!("{band:03}")).or_default() += n;
+    }
     BTreeMap::from([
         ("totals", named(&[("requests", table.requests)])),
         ("by_state", over(&domains.states, &table.by_state)),
@@ -260,7 +266,10 @@ pub fn publish(period: Period, epsilon: f64, draw: &Draw) -> Report {
     let due = one("notices", "due").min(requests);
     let sent = one("notices", "sent").min(due);
     let notices_failed = one("notices", "failed").min(due - sent);
-    let days: BTreeMap<u32, u64> = clamp(&get("days_to_decision"))
+    // The bands share out the noisy number of decided requests, as the partitions share out
+    // the total: a period with few decisions is not drowned by the noise of empty bands.
+    let decided: u64 = by_decision.values().sum();
+    let days: BTreeMap<u32, u64> = allocate(decided, &clamp(&get("days_to_decision")))
         .into_iter()
         .filter_map(|(k, v)| k.parse::<u32>().ok().map(|d| (d, v)))
         .collect();
@@ -316,8 +325,10 @@ pub fn publish(period: Period, epsilon: f64, draw: &Draw) -> Report {
                  remainders), so they add up to it; parts never exceed their whole."
                     .to_owned(),
                 "A refused case counts under at most 3 grounds; days to decision are whole days \
-                 from receipt to the decision in force, 366 meaning a year or more; the \
-                 median and 90th percentile are read from the noisy histogram."
+                 from receipt to the decision in force, counted in bands (0, 1, 2, 3, 5, 7, 10, \
+                 14, 21, 30, 45, 60, 90, 120, 180, 270, 365 days, then a year or more) that \
+                 share out the published number of decisions; the median and 90th percentile \
+                 are the upper ends of the bands they fall in."
                     .to_owned(),
                 "The figures are computed once per period and then served as published.".to_owned(),
             ],
@@ -533,7 +544,7 @@ mod tests {
             let d = draw(&table, &domains(), 1.0).unwrap();
             // Every key, zeros included, has a cell.
             assert_eq!(d.cells["by_state"].len(), 3);
-            assert_eq!(d.cells["days_to_decision"].len(), DAYS_CAP as usize + 1);
+            assert_eq!(d.cells["days_to_decision"].len(), DAY_BANDS.len());
             moved |= d.cells.values().flat_map(|c| c.values()).any(|v| *v != 0);
             let r = publish(period(), 1.0, &d);
             assert_eq!(r.by_state.keys().count(), 3);

@@ -9,6 +9,7 @@ use custos_service::http::transparency::{self, RecordPage};
 use custos_service::ops::CaseRecord;
 use custos_service::wire::{PublishedRecord, PublishedRecords};
 
+use super::public::{PublicLayout, public_error};
 use super::*;
 
 /// Whether the client prefers HTML to JSON: `text/html` (or XHTML) named in `Accept` with a
@@ -46,12 +47,8 @@ fn varies(mut r: Response) -> Response {
     r
 }
 
-fn public_layout(title: &str) -> Layout {
-    Layout {
-        title: title.to_owned(),
-        nav: "transparency",
-        ..Layout::default()
-    }
+fn public_layout(title: &str) -> PublicLayout {
+    PublicLayout::new(title, "cases")
 }
 
 /// One record as a row or a page shows it: words, not wire names.
@@ -116,7 +113,7 @@ fn decision_words(k: custos_service::ops::DecisionKind) -> &'static str {
 #[derive(Template)]
 #[template(path = "public_records.html")]
 struct RecordsPage {
-    layout: Layout,
+    layout: PublicLayout,
     total: u64,
     first: u64,
     records: Vec<RecordView>,
@@ -128,7 +125,7 @@ struct RecordsPage {
 #[derive(Template)]
 #[template(path = "public_record.html")]
 struct RecordPageHtml {
-    layout: Layout,
+    layout: PublicLayout,
     r: RecordView,
     index: u64,
     checkpoint: String,
@@ -151,7 +148,7 @@ pub async fn public_records(
     };
     match list {
         Ok(list) => varies(render(StatusCode::OK, &records_page(list, uri.query()))),
-        Err(p) => error_page(public_layout("Public records"), &p),
+        Err(p) => public_error("cases", &p),
     }
 }
 
@@ -206,7 +203,7 @@ pub async fn public_record(
         return if json {
             p.into_response()
         } else {
-            error_page(public_layout("Public record"), &p)
+            public_error("cases", &p)
         };
     };
     if json {
@@ -214,7 +211,7 @@ pub async fn public_record(
     }
     match transparency::case_record(&c.node, case).await {
         Ok(r) => varies(render(StatusCode::OK, &record_page(&c, r))),
-        Err(p) => error_page(public_layout("Public record"), &p),
+        Err(p) => public_error("cases", &p),
     }
 }
 

@@ -76,6 +76,7 @@ pub mod postponement;
 pub mod publication;
 pub mod reclassification;
 pub mod reply;
+pub mod schema;
 pub mod transparency;
 pub mod withdrawal;
 

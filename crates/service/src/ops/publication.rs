@@ -19,6 +19,7 @@
 //! [`CaseRecord::of`] is a pure function of the case and its events; the replay calls it on its
 //! own projection of the case to check a logged record.
 
+use super::schema;
 use custos_model::{Channel, EventType, Measure, OffenceCategory, Outcome, Request};
 use custos_store::{Batch, CaseStatus};
 use jiff::Timestamp;
@@ -266,54 +267,6 @@ pub async fn publish_due(
         published.push(case.case_id);
     }
     Ok(published)
-}
-
-/// The schemas of the model's vocabulary (ops uses no other module of the service).
-mod schema {
-    use custos_model::{Channel, EventType, Measure, OffenceCategory, Outcome};
-    use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, Type};
-
-    fn names<'a>(values: impl IntoIterator<Item = &'a str>, description: &str) -> Object {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(values))
-            .description(Some(description))
-            .build()
-    }
-
-    pub fn measure() -> Object {
-        names(Measure::ALL.map(Measure::as_str), "The measure asked for.")
-    }
-
-    pub fn channel() -> Object {
-        names(
-            Channel::ALL.iter().map(|c| c.as_str()),
-            "How the request travelled.",
-        )
-    }
-
-    pub fn outcome() -> Object {
-        names(
-            Outcome::ALL.iter().map(|o| o.as_str()),
-            "The assessment's recommendation.",
-        )
-    }
-
-    pub fn event_type() -> Object {
-        names(
-            EventType::ALL.iter().map(|t| t.as_str()),
-            "The event type, e.g. `request.received`.",
-        )
-    }
-
-    pub fn offence_categories() -> Array {
-        ArrayBuilder::new()
-            .items(names(
-                OffenceCategory::ALL.map(OffenceCategory::as_str),
-                "An offence category.",
-            ))
-            .build()
-    }
 }
 
 #[cfg(test)]
