@@ -270,3 +270,35 @@ async fn the_fast_counts_equal_the_row_by_row_recount() {
         .unwrap();
     assert_eq!(store.report_columns_differ().await.unwrap(), vec![16]);
 }
+
+/// The migration's backfill (its UPDATE, run again on rows whose columns are cleared) derives
+/// what `put_case` and the audit derive: an upgraded node's reports count the same.
+#[tokio::test]
+async fn the_migration_backfills_the_report_columns_as_put_case_writes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("m.db"), true)
+        .await
+        .unwrap();
+    let first: Date = "2025-01-01".parse().unwrap();
+    store.insert_synthetic_cases(500, first, 10).await.unwrap();
+    let to: Date = "2025-01-10".parse().unwrap();
+    let before = store.report_counts(first, to, 3, 30).await.unwrap();
+    let migration = include_str!("../migrations/sqlite/0008_report_columns.sql");
+    let start = migration.find("UPDATE cases SET").unwrap();
+    let backfill = &migration[start..start + migration[start..].find(';').unwrap()];
+    sqlx::query(
+        "UPDATE cases SET report_decision = NULL, report_confidentiality = NULL, \
+         report_days = NULL, report_grounds = NULL",
+    )
+    .execute(&store.pool)
+    .await
+    .unwrap();
+    assert!(!store.report_columns_differ().await.unwrap().is_empty());
+    sqlx::query(backfill).execute(&store.pool).await.unwrap();
+    assert_eq!(
+        store.report_columns_differ().await.unwrap(),
+        Vec::<i64>::new()
+    );
+    assert_eq!(store.report_counts(first, to, 3, 30).await.unwrap(), before);
+    assert!(before.requests == 500 && !before.refusal_grounds.is_empty());
+}
