@@ -1,73 +1,13 @@
 //! `custos witness init` and `custos witness serve` through the real binary, cosigning a real
 //! node's checkpoints posted over raw HTTP, the cosignatures checked with custos-ledger.
 
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt as _;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use custos_ledger::Checkpoint;
 use custos_ledger::cosignature::{WitnessVerifierKey, verify_cosignatures};
 use custos_ledger::note::VerifierKey;
 
-use crate::common::{TestNode, custos, custos_ok, http};
-
-/// A `custos witness serve` process, killed on drop.
-struct WitnessProcess {
-    child: Child,
-    port: u16,
-    log: std::path::PathBuf,
-}
-
-impl WitnessProcess {
-    fn start(dir: &str, log_vkey: &str, log: std::path::PathBuf) -> WitnessProcess {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_custos"))
-            .args([
-                "witness",
-                "serve",
-                "--dir",
-                dir,
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--log",
-                log_vkey,
-            ])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("custos witness serve starts");
-        let mut w = WitnessProcess { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = w.child.try_wait().unwrap() {
-                panic!("custos witness serve exited ({status}): {}", w.stderr());
-            }
-            assert!(Instant::now() < deadline, "the witness did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        w
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn add_checkpoint(&self, body: &str) -> crate::common::Resp {
-        http(self.port, "POST", "/add-checkpoint", &[], body.as_bytes())
-    }
-}
-
-impl Drop for WitnessProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::common::{TestNode, WitnessProcess, custos, custos_ok};
 
 #[test]
 fn a_witness_cosigns_a_real_nodes_checkpoints() {

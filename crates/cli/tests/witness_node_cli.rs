@@ -4,66 +4,10 @@
 //! verify --witness … --quorum N` passing and failing by name, the staff's view of the
 //! witnesses, and intake going on while the witness is down.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::{TestNode, custos, custos_ok, request};
-
-/// A `custos witness serve` process, killed on drop.
-struct Witness {
-    child: Child,
-    port: u16,
-}
-
-impl Witness {
-    fn start(dir: &str, log_vkey: &str, log: std::path::PathBuf) -> Witness {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_custos"))
-            .args([
-                "witness",
-                "serve",
-                "--dir",
-                dir,
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--log",
-                log_vkey,
-            ])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("custos witness serve starts");
-        let mut w = Witness { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = w.child.try_wait().unwrap() {
-                panic!(
-                    "custos witness serve exited ({status}): {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            assert!(Instant::now() < deadline, "the witness did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        w
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Witness {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::common::{TestNode, WitnessProcess, custos, custos_ok, request};
 
 /// The tree size a checkpoint note states.
 fn size_of(note: &str) -> u64 {
@@ -87,7 +31,7 @@ fn a_node_serves_its_checkpoints_cosigned_by_a_real_witness() {
     ])
     .trim()
     .to_owned();
-    let witness = Witness::start(wdir.to_str().unwrap(), &node.vkey, tmp.join("w1.log"));
+    let witness = WitnessProcess::start(wdir.to_str().unwrap(), &node.vkey, tmp.join("w1.log"));
 
     // witness add: the entry written; the same witness again refused (exit 2), as is a bad key.
     let added = custos_ok(&[
@@ -263,7 +207,7 @@ fn a_witness_refusing_a_forked_history_is_a_split_view_shown_loudly() {
     ])
     .trim()
     .to_owned();
-    let witness = Witness::start(wdir.to_str().unwrap(), &node.vkey, tmp.join("w1.log"));
+    let witness = WitnessProcess::start(wdir.to_str().unwrap(), &node.vkey, tmp.join("w1.log"));
     custos_ok(&[
         "witness",
         "add",

@@ -516,3 +516,70 @@ pub fn console_get(node: &TestNode, cookie: &str, path: &str) -> String {
     assert_eq!(r.status, 200, "{path}: {}", r.text());
     r.text()
 }
+
+/// A `custos witness serve` process, killed on drop.
+pub struct WitnessProcess {
+    child: std::process::Child,
+    pub port: u16,
+    log: std::path::PathBuf,
+}
+
+impl WitnessProcess {
+    pub fn start(dir: &str, log_vkey: &str, log: std::path::PathBuf) -> WitnessProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
+            .args([
+                "witness",
+                "serve",
+                "--dir",
+                dir,
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--log",
+                log_vkey,
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("custos witness serve starts");
+        let mut w = WitnessProcess { child, port, log };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = w.child.try_wait().unwrap() {
+                panic!("custos witness serve exited ({status}): {}", w.stderr());
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the witness did not come up"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        w
+    }
+
+    /// The witness's address, as `custos witness add --url` takes it.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// What it wrote to its standard error.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `POST /add-checkpoint` (C2SP tlog-witness) with `body`.
+    pub fn add_checkpoint(&self, body: &str) -> Resp {
+        http(self.port, "POST", "/add-checkpoint", &[], body.as_bytes())
+    }
+}
+
+impl Drop for WitnessProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
