@@ -218,7 +218,10 @@ impl Store {
     pub async fn open_postgres(url: &str) -> Result<Store> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Location(format!("the database URL does not parse: {e}")))?
-            .application_name("custos");
+            .application_name("custos")
+            // The server's notices ("relation already exists, skipping" at each start) are
+            // not the operator's concern.
+            .options([("client_min_messages", "warning")]);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             // A server that is down fails a call within seconds instead of hanging it (the
