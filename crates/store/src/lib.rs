@@ -19,11 +19,15 @@ mod report;
 #[cfg(all(test, feature = "synthetic"))]
 mod report_tests;
 mod rows;
+mod sessions;
+#[cfg(test)]
+mod sessions_tests;
 #[cfg(feature = "synthetic")]
 mod synthetic;
 
 pub use report::ReportCounts;
 pub use rows::*;
+pub use sessions::{ConsoleSession, Reservation, SignInCounts};
 
 use std::path::Path;
 use std::time::Duration;
