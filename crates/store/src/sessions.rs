@@ -8,11 +8,12 @@
 //! never lose each other's counts.
 //!
 //! Portable SQL only (`$1` placeholders, `INSERT … ON CONFLICT … DO UPDATE`, `RETURNING`, `CASE`
-//! rather than `MAX`/`GREATEST`), the same text on SQLite and PostgreSQL. Times are stored as
-//! Unix milliseconds.
+//! rather than `MAX`/`GREATEST`): one text per statement, run on either backend by `on_pool!`.
+//! Times are stored as Unix milliseconds (BIGINT on PostgreSQL).
 
 use jiff::Timestamp;
 
+use crate::backend::on_pool;
 use crate::{Result, Store, StoreError};
 
 /// A console session as stored: by the SHA-256 of its token, never the token.
@@ -120,7 +121,7 @@ const OVER: &str = "((console_lockout.locked_until IS NOT NULL AND console_locko
 impl Store {
     /// Stores a new session.
     pub async fn insert_console_session(&self, s: &ConsoleSession) -> Result<()> {
-        sqlx::query(&format!(
+        on_pool!(&self.pool, p => sqlx::query(&format!(
             "INSERT INTO console_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         ))
         .bind(s.token_sha256.as_slice())
@@ -130,8 +131,9 @@ impl Store {
         .bind(ms(s.last_seen_at))
         .bind(ms(s.idle_until))
         .bind(ms(s.expires_at))
-        .execute(&self.pool)
-        .await?;
+        .execute(p)
+        .await
+        .map(drop)?);
         Ok(())
     }
 
@@ -144,7 +146,7 @@ impl Store {
         now: Timestamp,
         idle_until: Timestamp,
     ) -> Result<Option<ConsoleSession>> {
-        let row: Option<SessionRow> = sqlx::query_as(&format!(
+        let row: Option<SessionRow> = on_pool!(&self.pool, p => sqlx::query_as(&format!(
             "UPDATE console_sessions SET last_seen_at = $2, \
              idle_until = CASE WHEN $3 < expires_at THEN $3 ELSE expires_at END \
              WHERE token_sha256 = $1 AND idle_until > $2 AND expires_at > $2 \
@@ -153,40 +155,43 @@ impl Store {
         .bind(token_sha256.as_slice())
         .bind(ms(now))
         .bind(ms(idle_until))
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(p)
+        .await?);
         row.map(session).transpose()
     }
 
     /// The stored session whose token hashes to `token_sha256`, live or not (for tests and
     /// inspection; [`Store::touch_console_session`] is the check).
     pub async fn console_session(&self, token_sha256: &[u8; 32]) -> Result<Option<ConsoleSession>> {
-        let row: Option<SessionRow> = sqlx::query_as(&format!(
+        let row: Option<SessionRow> = on_pool!(&self.pool, p => sqlx::query_as(&format!(
             "SELECT {SESSION_COLUMNS} FROM console_sessions WHERE token_sha256 = $1"
         ))
         .bind(token_sha256.as_slice())
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(p)
+        .await?);
         row.map(session).transpose()
     }
 
     /// Ends a session (sign-out, a disabled user): its row is deleted.
     pub async fn delete_console_session(&self, token_sha256: &[u8; 32]) -> Result<()> {
-        sqlx::query("DELETE FROM console_sessions WHERE token_sha256 = $1")
+        on_pool!(&self.pool, p => sqlx::query("DELETE FROM console_sessions WHERE token_sha256 = $1")
             .bind(token_sha256.as_slice())
-            .execute(&self.pool)
-            .await?;
+            .execute(p)
+            .await
+            .map(drop)?);
         Ok(())
     }
 
     /// Deletes the sessions ended by `now` (idle or absolute end); returns how many.
     pub async fn sweep_console_sessions(&self, now: Timestamp) -> Result<u64> {
-        let done =
-            sqlx::query("DELETE FROM console_sessions WHERE idle_until <= $1 OR expires_at <= $1")
-                .bind(ms(now))
-                .execute(&self.pool)
-                .await?;
-        Ok(done.rows_affected())
+        let done = on_pool!(&self.pool, p => sqlx::query(
+            "DELETE FROM console_sessions WHERE idle_until <= $1 OR expires_at <= $1",
+        )
+        .bind(ms(now))
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(done)
     }
 
     /// Counts one sign-in attempt for `user_name` before its password is checked, in one
@@ -203,7 +208,7 @@ impl Store {
     ) -> Result<Reservation> {
         // `INSERT … SELECT … FROM users`: only an existing user gets a row. The `WHERE` of the
         // update keeps a refused attempt from counting, so the count never passes the limit.
-        let row: Option<CountsRow> = sqlx::query_as(&format!(
+        let row: Option<CountsRow> = on_pool!(&self.pool, p => sqlx::query_as(&format!(
             "INSERT INTO console_lockout (user_name, attempts, failures, window_started_at) \
              SELECT name, 1, 0, $2 FROM users WHERE name = $1 \
              ON CONFLICT (user_name) DO UPDATE SET \
@@ -219,8 +224,8 @@ impl Store {
         .bind(ms(now))
         .bind(ms(window_from))
         .bind(i64::from(limit))
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(p)
+        .await?);
         if let Some(row) = row {
             return Ok(Reservation::Reserved(counts(row)?));
         }
@@ -239,7 +244,7 @@ impl Store {
         limit: u32,
         lock_until: Timestamp,
     ) -> Result<Option<SignInCounts>> {
-        let row: Option<CountsRow> = sqlx::query_as(
+        let row: Option<CountsRow> = on_pool!(&self.pool, p => sqlx::query_as(
             "UPDATE console_lockout SET failures = failures + 1, \
              locked_until = CASE WHEN locked_until IS NULL AND failures + 1 >= $2 THEN $3 \
                ELSE locked_until END \
@@ -249,70 +254,72 @@ impl Store {
         .bind(user_name)
         .bind(i64::from(limit))
         .bind(ms(lock_until))
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(p)
+        .await?);
         row.map(counts).transpose()
     }
 
     /// Settles a reserved attempt as succeeded: the failures are forgotten, and so is the lock;
     /// attempts of the name still under way stay counted.
     pub async fn succeed_sign_in(&self, user_name: &str) -> Result<()> {
-        sqlx::query(
+        on_pool!(&self.pool, p => sqlx::query(
             "UPDATE console_lockout SET \
              attempts = CASE WHEN attempts - failures - 1 > 0 THEN attempts - failures - 1 ELSE 0 END, \
              failures = 0, locked_until = NULL WHERE user_name = $1",
         )
         .bind(user_name)
-        .execute(&self.pool)
-        .await?;
+        .execute(p)
+        .await
+        .map(drop)?);
         Ok(())
     }
 
     /// Gives back a reserved attempt whose password was never checked (the node was busy, the
     /// client went away): it does not count.
     pub async fn release_sign_in(&self, user_name: &str) -> Result<()> {
-        sqlx::query(
+        on_pool!(&self.pool, p => sqlx::query(
             "UPDATE console_lockout SET attempts = attempts - 1 \
              WHERE user_name = $1 AND attempts > failures",
         )
         .bind(user_name)
-        .execute(&self.pool)
-        .await?;
+        .execute(p)
+        .await
+        .map(drop)?);
         Ok(())
     }
 
     /// A user's sign-in counts, if any are stored.
     pub async fn sign_in_counts(&self, user_name: &str) -> Result<Option<SignInCounts>> {
-        let row: Option<CountsRow> = sqlx::query_as(
+        let row: Option<CountsRow> = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT attempts, failures, window_started_at, locked_until FROM console_lockout \
              WHERE user_name = $1",
         )
         .bind(user_name)
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(p)
+        .await?);
         row.map(counts).transpose()
     }
 
     /// How many names have sign-in counts stored.
     pub async fn sign_in_names(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM console_lockout")
-            .fetch_one(&self.pool)
-            .await?;
+        let n: i64 = on_pool!(&self.pool, p => sqlx::query_scalar("SELECT count(*) FROM console_lockout")
+            .fetch_one(p)
+            .await?);
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Deletes the counts with nothing left to remember at `now`: nothing counted, a lock ended,
     /// or (unlocked) a window started at or before `window_from`. Returns how many.
     pub async fn sweep_sign_ins(&self, now: Timestamp, window_from: Timestamp) -> Result<u64> {
-        let done = sqlx::query(
+        let done = on_pool!(&self.pool, p => sqlx::query(
             "DELETE FROM console_lockout WHERE attempts = 0 \
              OR (locked_until IS NOT NULL AND locked_until <= $1) \
              OR (locked_until IS NULL AND window_started_at <= $2)",
         )
         .bind(ms(now))
         .bind(ms(window_from))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        .execute(p)
+        .await?.rows_affected());
+        Ok(done)
     }
 }

@@ -1,12 +1,40 @@
-//! The console's sessions and sign-in counts against a real SQLite file, with times passed in by
-//! hand (no sleeps): ends, the atomic count, no row for names of no user, a reopen (restart) and
-//! two handles on one file (two processes).
-
-use std::path::Path;
+//! The console's sessions and sign-in counts against a real SQLite file and a real PostgreSQL
+//! server (each test runs on both), with times passed in by hand (no sleeps): ends, the atomic
+//! count, no row for names of no user, a reopen (restart) and two handles on one database (two
+//! processes).
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::{ConsoleSession, Reservation, Role, Store, User};
+use crate::testing::TestDatabase;
+use crate::{Backend, ConsoleSession, Reservation, Role, Store, User};
+
+/// Each test once per backend: `sqlite::name` and `postgres::name`.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(crate::Backend::Sqlite).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(crate::Backend::Postgres).await
+            })*
+        }
+    };
+}
+
+on_both!(
+    a_session_is_used_until_its_idle_or_absolute_end_and_then_refused_and_swept,
+    a_session_of_no_user_cannot_be_stored,
+    five_attempts_are_counted_before_the_check_the_fifth_failure_locks_and_the_lock_ends,
+    success_forgets_failures_the_window_forgets_old_ones_and_an_unchecked_attempt_is_given_back,
+    a_name_of_no_user_stores_nothing,
+    sessions_and_counts_survive_a_reopen,
+    two_handles_on_one_database_share_sessions_and_one_count,
+);
 
 const LIMIT: u32 = 5;
 const WINDOW: SignedDuration = SignedDuration::from_mins(15);
@@ -16,8 +44,8 @@ fn t0() -> Timestamp {
     "2026-06-01T09:00:00Z".parse().expect("time")
 }
 
-async fn store_with_users(path: &Path, names: &[&str]) -> Store {
-    let store = Store::open_sqlite(path, true).await.expect("open");
+async fn store_with_users(db: &TestDatabase, names: &[&str]) -> Store {
+    let store = db.open().await;
     let mut b = store.begin().await.expect("begin");
     for name in names {
         b.insert_user(&User {
@@ -57,10 +85,11 @@ fn reserved(r: &Reservation) -> bool {
     matches!(r, Reservation::Reserved(_))
 }
 
-#[tokio::test]
-async fn a_session_is_used_until_its_idle_or_absolute_end_and_then_refused_and_swept() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = store_with_users(&dir.path().join("db"), &["alice"]).await;
+async fn a_session_is_used_until_its_idle_or_absolute_end_and_then_refused_and_swept(
+    backend: Backend,
+) {
+    let db = TestDatabase::new(backend).await;
+    let s = store_with_users(&db, &["alice"]).await;
     let start = new_session(1, "alice", t0());
     s.insert_console_session(&start).await.expect("insert");
     let idle = |at: Timestamp| at + SignedDuration::from_mins(30);
@@ -141,10 +170,9 @@ async fn a_session_is_used_until_its_idle_or_absolute_end_and_then_refused_and_s
     );
 }
 
-#[tokio::test]
-async fn a_session_of_no_user_cannot_be_stored() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = store_with_users(&dir.path().join("db"), &["alice"]).await;
+async fn a_session_of_no_user_cannot_be_stored(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let s = store_with_users(&db, &["alice"]).await;
     assert!(
         s.insert_console_session(&new_session(1, "mallory", t0()))
             .await
@@ -152,10 +180,11 @@ async fn a_session_of_no_user_cannot_be_stored() {
     );
 }
 
-#[tokio::test]
-async fn five_attempts_are_counted_before_the_check_the_fifth_failure_locks_and_the_lock_ends() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = store_with_users(&dir.path().join("db"), &["alice", "bob"]).await;
+async fn five_attempts_are_counted_before_the_check_the_fifth_failure_locks_and_the_lock_ends(
+    backend: Backend,
+) {
+    let db = TestDatabase::new(backend).await;
+    let s = store_with_users(&db, &["alice", "bob"]).await;
     // Five reserved at once; the sixth is refused before any is settled, and not counted.
     for n in 1..=LIMIT {
         match reserve(&s, "alice", t0()).await {
@@ -201,11 +230,11 @@ async fn five_attempts_are_counted_before_the_check_the_fifth_failure_locks_and_
     }
 }
 
-#[tokio::test]
-async fn success_forgets_failures_the_window_forgets_old_ones_and_an_unchecked_attempt_is_given_back()
- {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = store_with_users(&dir.path().join("db"), &["alice"]).await;
+async fn success_forgets_failures_the_window_forgets_old_ones_and_an_unchecked_attempt_is_given_back(
+    backend: Backend,
+) {
+    let db = TestDatabase::new(backend).await;
+    let s = store_with_users(&db, &["alice"]).await;
     let lock = |at: Timestamp| at + LOCK;
     for _ in 0..LIMIT - 1 {
         assert!(reserved(&reserve(&s, "alice", t0()).await));
@@ -256,10 +285,9 @@ async fn success_forgets_failures_the_window_forgets_old_ones_and_an_unchecked_a
     assert_eq!(s.sign_in_names().await.expect("count"), 0);
 }
 
-#[tokio::test]
-async fn a_name_of_no_user_stores_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = store_with_users(&dir.path().join("db"), &["alice"]).await;
+async fn a_name_of_no_user_stores_nothing(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let s = store_with_users(&db, &["alice"]).await;
     for _ in 0..2 * LIMIT {
         assert_eq!(reserve(&s, "mallory", t0()).await, Reservation::NoUser);
         assert_eq!(
@@ -276,11 +304,9 @@ async fn a_name_of_no_user_stores_nothing() {
     assert_eq!(s.sign_in_names().await.expect("count"), 1);
 }
 
-#[tokio::test]
-async fn sessions_and_counts_survive_a_reopen() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("db");
-    let s = store_with_users(&path, &["alice"]).await;
+async fn sessions_and_counts_survive_a_reopen(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let s = store_with_users(&db, &["alice"]).await;
     s.insert_console_session(&new_session(1, "alice", t0()))
         .await
         .expect("insert");
@@ -293,7 +319,7 @@ async fn sessions_and_counts_survive_a_reopen() {
     s.close().await;
     drop(s);
 
-    let s = Store::open_sqlite(&path, false).await.expect("reopen");
+    let s = db.open().await;
     let at = t0() + SignedDuration::from_mins(1);
     let got = s
         .touch_console_session(&[1; 32], at, at + SignedDuration::from_mins(30))
@@ -306,14 +332,10 @@ async fn sessions_and_counts_survive_a_reopen() {
     );
 }
 
-#[tokio::test]
-async fn two_handles_on_one_file_share_sessions_and_one_count() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("db");
-    let a = store_with_users(&path, &["alice"]).await;
-    let b = Store::open_sqlite(&path, false)
-        .await
-        .expect("second handle");
+async fn two_handles_on_one_database_share_sessions_and_one_count(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let a = store_with_users(&db, &["alice"]).await;
+    let b = db.open().await;
     a.insert_console_session(&new_session(1, "alice", t0()))
         .await
         .expect("insert");
