@@ -1,5 +1,5 @@
 //! `custos migrate` through the real binary: an SQLite node with authorities, users, requests,
-//! a decision and evidence moved to its own PostgreSQL database (`TestDatabase`), audited and
+//! decisions, evidence and a console session moved to its own PostgreSQL database (`TestDatabase`), audited and
 //! served from there with the same checkpoint; and every refusal leaving `custos.toml` as it
 //! was: a target holding rows, a tampered source, a server that does not answer, a node still
 //! running.
@@ -11,7 +11,7 @@ use custos_store::Backend;
 use custos_store::testing::TestDatabase;
 use serde_json::{Value, json};
 
-use crate::common::{Resp, TestNode, custos, custos_ok, request};
+use crate::common::{Resp, TestNode, console_get, console_session, custos, custos_ok, request};
 
 fn created(r: &Resp) {
     assert_eq!(r.status, 201, "{}", r.text());
@@ -155,6 +155,8 @@ fn a_node_is_migrated_audited_and_served_with_the_same_checkpoint() {
         &cases[0].to_string(),
         evidence.to_str().unwrap(),
     ]);
+    // A reviewer signed in to the console (a session row, kept in the database).
+    let cookie = console_session(&node, "rita");
     // A restart: the scheduler's first pass records the end of the executed case's
     // confidentiality, so the PostgreSQL node's first pass will find nothing left to log.
     node.stop();
@@ -179,7 +181,8 @@ fn a_node_is_migrated_audited_and_served_with_the_same_checkpoint() {
     let dump = |f: &Path| {
         sqlite(
             f,
-            ".dump events checkpoints authorities users cases holds notices extensions evidence",
+            ".dump events checkpoints authorities users cases holds notices extensions evidence \
+             console_sessions console_lockout",
         )
     };
     let before = dump(&db_file);
@@ -213,6 +216,7 @@ fn a_node_is_migrated_audited_and_served_with_the_same_checkpoint() {
     assert_eq!(psql(&pg, "SELECT count(*) FROM users"), "2");
     assert_eq!(psql(&pg, "SELECT count(*) FROM authorities"), "2");
     assert_eq!(psql(&pg, "SELECT count(*) FROM evidence"), "1");
+    assert_eq!(psql(&pg, "SELECT count(*) FROM console_sessions"), "1");
     assert_eq!(
         psql(
             &pg,
@@ -248,6 +252,10 @@ fn a_node_is_migrated_audited_and_served_with_the_same_checkpoint() {
     let served = node.get("/log/checkpoint", None).text();
     assert_eq!(served.lines().nth(1), checkpoint.lines().nth(1));
     assert_eq!(served.lines().nth(2), checkpoint.lines().nth(2));
+    assert!(
+        console_get(&node, &cookie, "/console/holds").contains("rita"),
+        "the console session carried over"
+    );
     let list = node.get("/v1/requests", Some(&format!("Bearer {reviewer}")));
     assert_eq!(list.status, 200, "{}", list.text());
     created(&node.submit_jws(&other.sign(&request("example", "XB-MIG-2", "XB"))));
