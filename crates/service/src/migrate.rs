@@ -80,11 +80,11 @@ pub async fn migrate(
     progress: &mut (dyn FnMut(String) + Send),
 ) -> Result<Migrated, MigrateError> {
     let target_location = Location::parse(dir, to);
-    if target_location.backend() != custos_store::Backend::Postgres {
+    let Location::Postgres(setting) = &target_location else {
         return Err(MigrateError::Refused(format!(
             "--to {to:?} is not a PostgreSQL URL (postgresql://user@host:5432/name); nothing was changed"
         )));
-    }
+    };
     let old_database = sqlite_file(dir)?;
     // Before anything is created in it: a database holding anything is not taken.
     let held = custos_store::postgres_contents(to)
@@ -96,7 +96,7 @@ pub async fn migrate(
         ));
     }
     let nd = NodeDir::open(dir).await?;
-    let result = run(&nd, &target_location, &old_database, progress).await;
+    let result = run(&nd, &target_location, setting, &old_database, progress).await;
     nd.close().await;
     result
 }
@@ -113,6 +113,7 @@ fn unreachable(location: &Location, e: StoreError) -> MigrateError {
 async fn run(
     nd: &NodeDir,
     target_location: &Location,
+    setting: &str,
     old_database: &Path,
     progress: &mut (dyn FnMut(String) + Send),
 ) -> Result<Migrated, MigrateError> {
@@ -220,11 +221,7 @@ async fn run(
             .to_owned(),
     );
 
-    let setting = match target_location {
-        Location::Postgres(url) => url.clone(),
-        Location::File(_) => unreachable!("checked to be PostgreSQL"),
-    };
-    if let Err(e) = config::set_database(dir, &setting) {
+    if let Err(e) = config::set_database(dir, setting) {
         let _ = target.empty_copy_target().await;
         target.close().await;
         return Err(MigrateError::Setup(e.context(
