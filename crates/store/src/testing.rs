@@ -13,6 +13,34 @@ use sqlx::Connection as _;
 
 use crate::{Backend, Location, Store};
 
+/// The variable that picks the backend of tests run once, on one of them (the service's).
+pub const BACKEND_VAR: &str = "CUSTOS_TEST_BACKEND";
+
+/// The backend named by `CUSTOS_TEST_BACKEND`: `sqlite` (also when it is not set) or
+/// `postgres`. Any other value, an empty one included, panics: a typo must not quietly run
+/// the SQLite half twice.
+pub fn backend_from_env() -> Backend {
+    match std::env::var(BACKEND_VAR) {
+        Err(std::env::VarError::NotPresent) => Backend::Sqlite,
+        Ok(v) => parse_backend(&v).unwrap_or_else(|e| panic!("{e}")),
+        Err(std::env::VarError::NotUnicode(v)) => {
+            panic!("{BACKEND_VAR}={v:?} is not UTF-8: set it to `sqlite` or `postgres`")
+        }
+    }
+}
+
+/// `sqlite` or `postgres`, as `CUSTOS_TEST_BACKEND` names them.
+pub fn parse_backend(value: &str) -> Result<Backend, String> {
+    match value {
+        "sqlite" => Ok(Backend::Sqlite),
+        "postgres" => Ok(Backend::Postgres),
+        other => Err(format!(
+            "{BACKEND_VAR}={other:?} names no backend: set it to `sqlite` or `postgres`, \
+             or unset it for `sqlite`"
+        )),
+    }
+}
+
 /// The server tests use when `CUSTOS_TEST_POSTGRES` is not set.
 pub const DEFAULT_SERVER: &str = "postgresql://postgres@127.0.0.1:5432";
 

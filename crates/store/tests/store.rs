@@ -135,3 +135,14 @@ async fn two_processes_appending_share_one_order(backend: Backend) {
         assert_eq!(e.seq, i as u64);
     }
 }
+
+#[test]
+fn the_test_backend_is_named_exactly_or_refused() {
+    use custos_store::testing::parse_backend;
+    assert_eq!(parse_backend("sqlite"), Ok(Backend::Sqlite));
+    assert_eq!(parse_backend("postgres"), Ok(Backend::Postgres));
+    for garbled in ["", "Postgres", "postgresql", "pg", " sqlite"] {
+        let e = parse_backend(garbled).unwrap_err();
+        assert!(e.contains("`sqlite` or `postgres`"), "{garbled:?}: {e}");
+    }
+}
