@@ -287,16 +287,6 @@ pub fn backend() -> Backend {
     custos_store::testing::backend_from_env()
 }
 
-/// For a test that means something on one backend only: true, after saying so on stderr, when
-/// the tests run on the other one (the test then returns without checking anything).
-pub fn skipped_unless(only: Backend, why: &str) -> bool {
-    let on = backend();
-    if on != only {
-        eprintln!("skipped on {on:?}: {why}");
-    }
-    on != only
-}
-
 /// A node directory with a store, an authority, users and an assessor; nothing running.
 pub struct Fixture {
     tmp: tempfile::TempDir,
@@ -1235,7 +1225,7 @@ impl Fixture {
                 None
             }
             Some(_) => {
-                let db = TestDatabase::new(Backend::Postgres).await;
+                let db = TestDatabase::empty(Backend::Postgres).await;
                 run_pg_tool(
                     std::process::Command::new("psql")
                         .args(["-X", "--quiet", "-v", "ON_ERROR_STOP=1", "--file"])

@@ -63,8 +63,18 @@ pub struct TestDatabase {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 impl TestDatabase {
-    /// A new, empty database of `backend`.
+    /// A new database of `backend`: on PostgreSQL already holding the schema (a copy of the
+    /// migrated template), on SQLite nothing yet ([`TestDatabase::open`] migrates either).
     pub async fn new(backend: Backend) -> TestDatabase {
+        TestDatabase::make(backend, true).await
+    }
+
+    /// A new database without any table, e.g. to restore a dump into.
+    pub async fn empty(backend: Backend) -> TestDatabase {
+        TestDatabase::make(backend, false).await
+    }
+
+    async fn make(backend: Backend, with_schema: bool) -> TestDatabase {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temporary directory");
@@ -80,7 +90,7 @@ impl TestDatabase {
                     std::process::id(),
                     COUNTER.fetch_add(1, Ordering::Relaxed)
                 );
-                create_database(&name).await;
+                create_database(&name, with_schema).await;
                 TestDatabase {
                     location: Location::Postgres(format!("{}/{name}", server())),
                     _dir: None,
@@ -147,7 +157,7 @@ async fn admin() -> Result<sqlx::PgConnection, sqlx::Error> {
     sqlx::PgConnection::connect(&format!("{}/postgres", server())).await
 }
 
-async fn create_database(name: &str) {
+async fn create_database(name: &str, with_schema: bool) {
     let mut c = admin().await.unwrap_or_else(|e| {
         panic!(
             "the PostgreSQL half of the tests needs a server at {} ({e}). Start it with \
@@ -157,10 +167,15 @@ async fn create_database(name: &str) {
             server()
         )
     });
-    let template = TEMPLATE
-        .get_or_init(|| async { make_template().await })
-        .await;
-    sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+    let sql = if with_schema {
+        let template = TEMPLATE
+            .get_or_init(|| async { make_template().await })
+            .await;
+        format!("CREATE DATABASE {name} TEMPLATE {template}")
+    } else {
+        format!("CREATE DATABASE {name}")
+    };
+    sqlx::query(&sql)
         .execute(&mut c)
         .await
         .unwrap_or_else(|e| panic!("cannot create the test database {name}: {e}"));
