@@ -114,7 +114,7 @@ fn unavailable(e: &sqlx::Error) -> bool {
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+pub(crate) static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The key of the PostgreSQL advisory lock every write batch takes ("custos" in ASCII): the
 /// one write order of the log across processes.

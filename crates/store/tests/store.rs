@@ -233,3 +233,14 @@ async fn a_copy_to_postgres_is_byte_for_byte_and_needs_an_empty_target() {
             .is_empty()
     );
 }
+
+#[test]
+fn the_test_backend_is_named_exactly_or_refused() {
+    use custos_store::testing::parse_backend;
+    assert_eq!(parse_backend("sqlite"), Ok(Backend::Sqlite));
+    assert_eq!(parse_backend("postgres"), Ok(Backend::Postgres));
+    for garbled in ["", "Postgres", "postgresql", "pg", " sqlite"] {
+        let e = parse_backend(garbled).unwrap_err();
+        assert!(e.contains("`sqlite` or `postgres`"), "{garbled:?}: {e}");
+    }
+}
