@@ -77,6 +77,11 @@ enum Command {
         /// Safeguard profile: `rights-first`, `convention`, or a .cedar file in the directory.
         #[arg(long, default_value = "rights-first")]
         profile: String,
+        /// The database: omitted, an SQLite file in the directory; or the URL of an existing,
+        /// empty PostgreSQL database (`postgresql://user@host:5432/name`), which several
+        /// `custos serve` processes can share.
+        #[arg(long)]
+        database: Option<String>,
     },
 
     /// Run the node's HTTP service.
@@ -774,7 +779,8 @@ fn main() -> ExitCode {
             dir,
             origin,
             profile,
-        } => node_cmd::init(&dir, &origin, &profile),
+            database,
+        } => node_cmd::init(&dir, &origin, &profile, database.as_deref()),
         Command::Serve { dir, listen } => node_cmd::check_dir(&dir)
             .map_err(Failure::Setup)
             .and_then(|()| node_cmd::serve(&dir, listen)),

@@ -29,7 +29,12 @@ pub fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn init(dir: &Path, origin: &str, profile: &str) -> Result<(), Failure> {
+pub fn init(
+    dir: &Path,
+    origin: &str,
+    profile: &str,
+    database: Option<&str>,
+) -> Result<(), Failure> {
     let setup = |e: anyhow::Error| Failure::Setup(e);
     let config_path = dir.join(custos_service::config::CONFIG_FILE);
     if config_path.exists() {
@@ -50,16 +55,21 @@ pub fn init(dir: &Path, origin: &str, profile: &str) -> Result<(), Failure> {
         .map_err(setup)?;
     let mut config = Config::new(origin);
     config.profile = profile.to_owned();
+    if let Some(database) = database {
+        config.database = database.to_owned();
+    }
     let key = SignerKey::generate(origin, &mut rand_core::OsRng)
         .map_err(|e| Failure::Input(format!("--origin {origin:?} cannot name a C2SP key: {e}")))?;
+    // The database first: a server's database that is unreachable or already holds a log
+    // fails `init` before any key is written.
+    let rt = runtime().map_err(setup)?;
+    rt.block_on(NodeDir::create_database(dir, &config))
+        .map_err(setup)?;
     write_secret(
         &dir.join(&config.key),
         &format!("{}\n", key.to_private_string().as_str()),
     )
     .map_err(setup)?;
-    let rt = runtime().map_err(setup)?;
-    rt.block_on(NodeDir::create_database(dir, &config))
-        .map_err(setup)?;
     // The verifier key is public: an outside auditor runs `custos audit` with it alone.
     std::fs::write(
         dir.join(custos_service::integrity::VERIFIER_FILE),

@@ -16,9 +16,10 @@ pub struct Config {
     /// Address to listen on.
     #[serde(default = "default_listen")]
     pub listen: String,
-    /// The SQLite database.
+    /// The database: an SQLite file (relative to the node directory), or a PostgreSQL URL
+    /// (`postgresql://user@host:5432/name`) for a node served by several processes.
     #[serde(default = "default_database")]
-    pub database: PathBuf,
+    pub database: String,
     /// The node's Ed25519 signing key (C2SP private key string), mode 0600.
     #[serde(default = "default_key")]
     pub key: PathBuf,
@@ -126,7 +127,7 @@ fn default_lapse_warning() -> u32 {
 fn default_listen() -> String {
     "127.0.0.1:8480".into()
 }
-fn default_database() -> PathBuf {
+fn default_database() -> String {
     "custos.db".into()
 }
 fn default_key() -> PathBuf {
@@ -204,6 +205,11 @@ impl Default for LifecycleConfig {
 }
 
 impl Config {
+    /// Where the database is, for `custos_store::Store::open`.
+    pub fn database_location(&self, dir: &Path) -> custos_store::Location {
+        custos_store::Location::parse(dir, &self.database)
+    }
+
     /// A fresh configuration for a node with log origin `origin`.
     pub fn new(origin: &str) -> Config {
         Config {

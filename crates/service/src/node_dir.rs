@@ -49,9 +49,10 @@ impl NodeDir {
         config: Config,
         key: Option<SignerKey>,
     ) -> anyhow::Result<NodeDir> {
-        let store = Store::open_sqlite(&dir.join(&config.database), false)
+        let location = config.database_location(dir);
+        let store = Store::open(&location, false)
             .await
-            .with_context(|| format!("cannot open the database in {}", dir.display()))?;
+            .with_context(|| format!("cannot open the database {location}"))?;
         Ok(NodeDir {
             dir: dir.to_owned(),
             config,
@@ -62,10 +63,18 @@ impl NodeDir {
 
     /// Creates the empty database of a new node (`custos init`).
     pub async fn create_database(dir: &Path, config: &Config) -> anyhow::Result<()> {
-        let store = Store::open_sqlite(&dir.join(&config.database), true)
+        let location = config.database_location(dir);
+        let store = Store::open(&location, true)
             .await
-            .with_context(|| format!("cannot create the database in {}", dir.display()))?;
+            .with_context(|| format!("cannot create the database {location}"))?;
+        // A server's database may already hold a node: one log per database, never two.
+        let held = store.log_size().await?;
         store.close().await;
+        if held > 0 {
+            anyhow::bail!(
+                "the database {location} already holds a log of {held} events: give a new, empty database (createdb NAME)"
+            );
+        }
         Ok(())
     }
 

@@ -144,6 +144,15 @@ impl IntoResponse for Problem {
 
 impl From<custos_store::StoreError> for Problem {
     fn from(e: custos_store::StoreError) -> Problem {
+        if e.is_unavailable() {
+            // The server is down or restarting: nothing was changed, and a retry will do.
+            tracing::warn!(error = %e, "database unavailable");
+            let mut p = Problem::unavailable(
+                "the node's database is unavailable; nothing was changed. Retry after the time given.",
+            );
+            p.retry_after = Some(2);
+            return p;
+        }
         tracing::error!(error = %e, "store error");
         Problem::internal("the node's database failed; the change was not made. Retry later.")
     }

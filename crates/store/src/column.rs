@@ -14,8 +14,7 @@ use custos_ledger::commitment::Salt;
 use custos_model::{Channel, Measure, Outcome};
 use jiff::Timestamp;
 use sqlx::error::BoxDynError;
-use sqlx::sqlite::{Sqlite, SqliteTypeInfo, SqliteValueRef};
-use sqlx::{Decode, Type, ValueRef};
+use sqlx::{Database, Decode, Type, ValueRef};
 
 use crate::{CaseStatus, ExtensionKind, ExtensionStatus, Role};
 
@@ -37,41 +36,54 @@ pub(crate) struct CommaList(Vec<String>);
 /// A text column holding a wire name (`refuse`, `intercept_content`, `awaiting_information`).
 pub(crate) struct Named<T>(T);
 
-fn text<'r>(value: SqliteValueRef<'r>) -> Result<&'r str, BoxDynError> {
-    <&str as Decode<Sqlite>>::decode(value)
+// Every wrapper decodes on either backend (SQLite, PostgreSQL) from the same text or bytes.
+fn text<'r, DB: Database>(value: DB::ValueRef<'r>) -> Result<&'r str, BoxDynError>
+where
+    &'r str: Decode<'r, DB>,
+{
+    <&str as Decode<DB>>::decode(value)
 }
 
-fn bytes<'r>(value: SqliteValueRef<'r>) -> Result<&'r [u8], BoxDynError> {
-    <&[u8] as Decode<Sqlite>>::decode(value)
+fn bytes<'r, DB: Database>(value: DB::ValueRef<'r>) -> Result<&'r [u8], BoxDynError>
+where
+    &'r [u8]: Decode<'r, DB>,
+{
+    <&[u8] as Decode<DB>>::decode(value)
 }
 
 macro_rules! column_type {
     ($t:ty, $of:ty) => {
-        impl Type<Sqlite> for $t {
-            fn type_info() -> SqliteTypeInfo {
-                <$of as Type<Sqlite>>::type_info()
+        impl<DB: Database> Type<DB> for $t
+        where
+            for<'a> &'a $of: Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <&$of as Type<DB>>::type_info()
             }
 
-            fn compatible(ty: &SqliteTypeInfo) -> bool {
-                <$of as Type<Sqlite>>::compatible(ty)
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <&$of as Type<DB>>::compatible(ty)
             }
         }
     };
 }
 
-column_type!(Stamp, &str);
-column_type!(MaybeStamp, &str);
-column_type!(CommaList, &str);
-column_type!(Digest, &[u8]);
-column_type!(SaltBytes, &[u8]);
+column_type!(Stamp, str);
+column_type!(MaybeStamp, str);
+column_type!(CommaList, str);
+column_type!(Digest, [u8]);
+column_type!(SaltBytes, [u8]);
 
-impl<T> Type<Sqlite> for Named<T> {
-    fn type_info() -> SqliteTypeInfo {
-        <&str as Type<Sqlite>>::type_info()
+impl<T, DB: Database> Type<DB> for Named<T>
+where
+    for<'a> &'a str: Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <&str as Type<DB>>::type_info()
     }
 
-    fn compatible(ty: &SqliteTypeInfo) -> bool {
-        <&str as Type<Sqlite>>::compatible(ty)
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <&str as Type<DB>>::compatible(ty)
     }
 }
 
@@ -79,25 +91,37 @@ fn parse_time(s: &str) -> Result<Timestamp, BoxDynError> {
     Timestamp::from_str(s).map_err(|e| format!("{s:?} is not a time: {e}").into())
 }
 
-impl<'r> Decode<'r, Sqlite> for Stamp {
-    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
-        parse_time(text(value)?).map(Stamp)
+impl<'r, DB: Database> Decode<'r, DB> for Stamp
+where
+    &'r str: Decode<'r, DB>,
+    &'r [u8]: Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Self, BoxDynError> {
+        parse_time(text::<DB>(value)?).map(Stamp)
     }
 }
 
-impl<'r> Decode<'r, Sqlite> for MaybeStamp {
-    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
+impl<'r, DB: Database> Decode<'r, DB> for MaybeStamp
+where
+    &'r str: Decode<'r, DB>,
+    &'r [u8]: Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Self, BoxDynError> {
         if value.is_null() {
             return Ok(MaybeStamp(None));
         }
-        parse_time(text(value)?).map(|t| MaybeStamp(Some(t)))
+        parse_time(text::<DB>(value)?).map(|t| MaybeStamp(Some(t)))
     }
 }
 
-impl<'r> Decode<'r, Sqlite> for CommaList {
-    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
+impl<'r, DB: Database> Decode<'r, DB> for CommaList
+where
+    &'r str: Decode<'r, DB>,
+    &'r [u8]: Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Self, BoxDynError> {
         Ok(CommaList(
-            text(value)?
+            text::<DB>(value)?
                 .split(',')
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
@@ -106,22 +130,35 @@ impl<'r> Decode<'r, Sqlite> for CommaList {
     }
 }
 
-impl<'r> Decode<'r, Sqlite> for Digest {
-    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(Digest(Hash::from_slice(bytes(value)?)?))
+impl<'r, DB: Database> Decode<'r, DB> for Digest
+where
+    &'r str: Decode<'r, DB>,
+    &'r [u8]: Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Self, BoxDynError> {
+        Ok(Digest(Hash::from_slice(bytes::<DB>(value)?)?))
     }
 }
 
-impl<'r> Decode<'r, Sqlite> for SaltBytes {
-    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
-        let salt: [u8; 32] = bytes(value)?.try_into().map_err(|_| "a salt is 32 bytes")?;
+impl<'r, DB: Database> Decode<'r, DB> for SaltBytes
+where
+    &'r str: Decode<'r, DB>,
+    &'r [u8]: Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Self, BoxDynError> {
+        let salt: [u8; 32] = bytes::<DB>(value)?
+            .try_into()
+            .map_err(|_| "a salt is 32 bytes")?;
         Ok(SaltBytes(Salt::from_bytes(salt)))
     }
 }
 
-impl<'r, T: FromStr> Decode<'r, Sqlite> for Named<T> {
-    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
-        let s = text(value)?;
+impl<'r, T: FromStr, DB: Database> Decode<'r, DB> for Named<T>
+where
+    &'r str: Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Self, BoxDynError> {
+        let s = text::<DB>(value)?;
         s.parse()
             .map(Named)
             .map_err(|_| format!("{s:?} is not a name this column takes").into())

@@ -11,28 +11,40 @@
 //! batch first learns the log size from the database itself. Savepoints let one batch carry
 //! several independent jobs, each of which can fail alone (group commit).
 //!
-//! SQLite (WAL, `synchronous=FULL`) is the embedded default. The interface is what a PostgreSQL
-//! implementation will provide too; nothing above this crate names a database.
+//! SQLite (WAL, `synchronous=FULL`) is the embedded default; PostgreSQL is the scale-out
+//! store, where several `custos serve` processes share one database. Nothing above this crate
+//! names a database: callers open a [`Location`] and get the same [`Store`] (`backend.rs`).
 
+mod backend;
 mod column;
 mod report;
 #[cfg(all(test, feature = "synthetic"))]
 mod report_tests;
 mod rows;
+mod sessions;
+#[cfg(test)]
+mod sessions_tests;
 #[cfg(feature = "synthetic")]
 mod synthetic;
+#[cfg(feature = "testing")]
+pub mod testing;
 
+pub use backend::Backend;
 pub use report::ReportCounts;
 pub use rows::*;
+pub use sessions::{ConsoleSession, Reservation, SignInCounts};
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
+use std::sync::LazyLock;
 use std::time::Duration;
 
+use backend::{Conn, Pool, Tx, on_conn, on_pool, on_tx};
 use custos_ledger::commitment::{PublicRecord, Salt, canonicalize, commit_canonical};
 use jiff::Timestamp;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::types::Json;
-use sqlx::{Row, SqliteConnection, SqlitePool};
 
 /// Errors of the store. Each says what failed; none carries request contents.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +52,10 @@ pub enum StoreError {
     /// The database could not be opened or a statement failed.
     #[error("database: {0}")]
     Database(sqlx::Error),
+    /// The database server cannot be reached now (down, restarting, out of connections):
+    /// nothing was changed, and the same call may succeed later.
+    #[error("the database is unavailable, retry later: {0}")]
+    Unavailable(sqlx::Error),
     /// The schema could not be brought up to date.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -54,6 +70,17 @@ pub enum StoreError {
         /// What is wrong with it.
         detail: String,
     },
+    /// The database location in the configuration is not one the store can open.
+    #[error("{0}")]
+    Location(String),
+}
+
+impl StoreError {
+    /// Whether the failure is the database being out of reach (a retry may succeed), rather
+    /// than a statement or the data being wrong.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -64,22 +91,105 @@ impl From<sqlx::Error> for StoreError {
                 what: index.trim_matches('"').to_owned(),
                 detail: source.to_string(),
             },
+            e if unavailable(&e) => StoreError::Unavailable(e),
             e => StoreError::Database(e),
         }
+    }
+}
+
+/// The server is gone or refusing connections: I/O, the pool, or PostgreSQL's connection
+/// exceptions (class 08) and shutdown states (57P01 to 57P03).
+fn unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
     }
 }
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The key of the PostgreSQL advisory lock every write batch takes ("custos" in ASCII): the
+/// one write order of the log across processes.
+const WRITE_LOCK: i64 = 0x6375_7374_6f73;
+
+/// Where a node's database is: the `database` setting of `custos.toml`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An SQLite file.
+    File(PathBuf),
+    /// A PostgreSQL database, by its connection URL (`postgresql://user@host:port/name`).
+    Postgres(String),
+}
+
+impl Location {
+    /// Reads a `database` setting: a `postgresql://` or `postgres://` URL, or a file path,
+    /// relative to the node directory `dir`.
+    pub fn parse(dir: &Path, setting: &str) -> Location {
+        if setting.starts_with("postgresql://") || setting.starts_with("postgres://") {
+            Location::Postgres(setting.to_owned())
+        } else {
+            Location::File(dir.join(setting))
+        }
+    }
+
+    /// The backend this location needs.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Location::File(_) => Backend::Sqlite,
+            Location::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// Shown without the URL's password.
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+/// Shown without the URL's password.
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(p) => write!(f, "{}", p.display()),
+            Location::Postgres(url) => match url.split_once('@') {
+                Some((userinfo, rest)) => match userinfo.split_once("://") {
+                    Some((scheme, user)) => {
+                        let user = user.split(':').next().unwrap_or_default();
+                        write!(f, "{scheme}://{user}@{rest}")
+                    }
+                    None => write!(f, "{rest}"),
+                },
+                None => write!(f, "{url}"),
+            },
+        }
+    }
+}
 
 /// The node's database.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
 impl Store {
+    /// Opens the database at `location` and applies pending migrations. With `create`, a
+    /// missing SQLite file is created; a PostgreSQL database must exist (the operator's
+    /// platform creates databases), and gets its tables on first open.
+    pub async fn open(location: &Location, create: bool) -> Result<Store> {
+        match location {
+            Location::File(path) => Store::open_sqlite(path, create).await,
+            Location::Postgres(url) => Store::open_postgres(url).await,
+        }
+    }
+
     /// Opens (and with `create`, creates) the SQLite database at `path`, in WAL mode with full
     /// fsync on commit, and applies pending migrations.
     pub async fn open_sqlite(path: &Path, create: bool) -> Result<Store> {
@@ -101,14 +211,58 @@ impl Store {
         // only with them, instead of reading the whole history's index. Best effort: a database
         // opened without write access still opens.
         let _ = sqlx::query("PRAGMA optimize=0x10002").execute(&pool).await;
-        Ok(Store { pool })
+        Ok(Store {
+            pool: Pool::Sqlite(pool),
+        })
     }
 
-    /// Starts a batch: one write transaction that holds the database's write lock.
+    /// Opens the PostgreSQL database at `url` (which must exist) and applies pending
+    /// migrations (under PostgreSQL's own advisory lock, so processes starting together
+    /// migrate once).
+    pub async fn open_postgres(url: &str) -> Result<Store> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Location(format!("the database URL does not parse: {e}")))?
+            .application_name("custos")
+            // The server's notices ("relation already exists, skipping" at each start) are
+            // not the operator's concern.
+            .options([("client_min_messages", "warning")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            // A server that is down fails a call within seconds instead of hanging it (the
+            // service answers 503 with Retry-After).
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        PG_MIGRATIONS.run(&pool).await?;
+        Ok(Store {
+            pool: Pool::Postgres(pool),
+        })
+    }
+
+    /// Which engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.pool.backend()
+    }
+
+    /// Starts a batch: one write transaction that holds the log's write lock.
     pub async fn begin(&self) -> Result<Batch> {
-        // IMMEDIATE takes the write lock now, so the log size read first is still the size
-        // when the batch commits, whoever else writes to the database.
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let tx = match &self.pool {
+            // IMMEDIATE takes the write lock now, so the log size read first is still the size
+            // when the batch commits, whoever else writes to the database.
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            // PostgreSQL has no database-wide write lock: every batch of every process takes
+            // the same transaction-scoped advisory lock first, so batches run one at a time in
+            // one order, and (READ COMMITTED) each sees every batch committed before it.
+            Pool::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await
+                    .map(drop)?;
+                Tx::Postgres(tx)
+            }
+        };
         Ok(Batch {
             tx,
             next_seq: None,
@@ -120,52 +274,52 @@ impl Store {
     /// Number of events in the log.
     pub async fn log_size(&self) -> Result<u64> {
         let mut conn = self.pool.acquire().await?;
-        log_size(&mut conn).await
+        log_size(conn.conn()).await
     }
 
     /// The leaf bytes of events `start..end`, in order.
     pub async fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
-        let rows = sqlx::query("SELECT leaf FROM events WHERE seq >= ? AND seq < ? ORDER BY seq")
+        let rows: Vec<Vec<u8>> = on_pool!(&self.pool, p => sqlx::query_scalar("SELECT leaf FROM events WHERE seq >= $1 AND seq < $2 ORDER BY seq")
             .bind(start as i64)
             .bind(end as i64)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(|r| r.get::<Vec<u8>, _>(0)).collect())
+            .fetch_all(p)
+            .await?);
+        Ok(rows)
     }
 
     /// Every stored event from `start` on, in order, for audits and catch-up.
     pub async fn events(&self, start: u64, limit: u64) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query_as(
+        let rows = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
-             WHERE seq >= ? ORDER BY seq LIMIT ?",
+             WHERE seq >= $1 ORDER BY seq LIMIT $2",
         )
         .bind(start as i64)
         .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(p)
+        .await?);
         Ok(rows)
     }
 
     /// One event by its log index.
     pub async fn event(&self, seq: u64) -> Result<Option<StoredEvent>> {
-        let row = sqlx::query_as(
-            "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events WHERE seq = ?",
+        let row = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events WHERE seq = $1",
         )
         .bind(seq as i64)
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(p)
+        .await?);
         Ok(row)
     }
 
     /// The events of one case, in order.
     pub async fn case_events(&self, case_id: i64) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query_as(
+        let rows = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
-             WHERE case_id = ? ORDER BY seq",
+             WHERE case_id = $1 ORDER BY seq",
         )
         .bind(case_id)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(p)
+        .await?);
         Ok(rows)
     }
 
@@ -175,75 +329,73 @@ impl Store {
         case_id: i64,
         kind: custos_model::EventType,
     ) -> Result<Option<StoredEvent>> {
-        let row = sqlx::query_as(
+        let row = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
-             WHERE case_id = ? AND event_type = ? ORDER BY seq DESC LIMIT 1",
+             WHERE case_id = $1 AND event_type = $2 ORDER BY seq DESC LIMIT 1",
         )
         .bind(case_id)
         .bind(kind.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(p)
+        .await?);
         Ok(row)
     }
 
     /// The `case.published` events, in log order, `offset` first, at most `limit` (the public
     /// list of case records; served by the partial index `events_published`).
     pub async fn published_events(&self, offset: u64, limit: u64) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query_as(
+        let rows = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
-             WHERE event_type = 'case.published' ORDER BY seq LIMIT ? OFFSET ?",
+             WHERE event_type = 'case.published' ORDER BY seq LIMIT $1 OFFSET $2",
         )
         .bind(limit as i64)
         .bind(offset as i64)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(p)
+        .await?);
         Ok(rows)
     }
 
     /// How many `case.published` events the log holds.
     pub async fn published_count(&self) -> Result<u64> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'case.published'")
-                .fetch_one(&self.pool)
-                .await?;
+        let n: i64 = on_pool!(&self.pool, p => sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'case.published'")
+                .fetch_one(p)
+                .await?);
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// The latest signed checkpoint, if any.
     pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
-        let row = sqlx::query_as(
+        let row = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT size, root, note, signed_at FROM checkpoints ORDER BY size DESC LIMIT 1",
         )
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(p)
+        .await?);
         Ok(row)
     }
 
     /// Every signed checkpoint, smallest first.
     pub async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
-        let rows =
-            sqlx::query_as("SELECT size, root, note, signed_at FROM checkpoints ORDER BY size")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = on_pool!(&self.pool, p => sqlx::query_as("SELECT size, root, note, signed_at FROM checkpoints ORDER BY size")
+                .fetch_all(p)
+                .await?);
         Ok(rows)
     }
 
     /// The whole directory of authorities, revoked ones included.
     pub async fn authorities(&self) -> Result<Vec<Authority>> {
         let mut conn = self.pool.acquire().await?;
-        authorities(&mut conn, None).await
+        authorities(conn.conn(), None).await
     }
 
     /// One authority by key thumbprint.
     pub async fn authority(&self, kid: &str) -> Result<Option<Authority>> {
         let mut conn = self.pool.acquire().await?;
-        Ok(authorities(&mut conn, Some(kid)).await?.pop())
+        Ok(authorities(conn.conn(), Some(kid)).await?.pop())
     }
 
     /// One case.
     pub async fn case<D: CaseDocuments>(&self, case_id: i64) -> Result<Option<Case<D>>> {
         let mut conn = self.pool.acquire().await?;
-        case_by(&mut conn, "case_id = ?", CaseKey::Id(case_id)).await
+        case_by(conn.conn(), "case_id = $1", CaseKey::Id(case_id)).await
     }
 
     /// The case an authority opened under its request id, if any.
@@ -254,8 +406,8 @@ impl Store {
     ) -> Result<Option<Case<D>>> {
         let mut conn = self.pool.acquire().await?;
         case_by(
-            &mut conn,
-            "authority_kid = ? AND request_id = ?",
+            conn.conn(),
+            "authority_kid = $1 AND request_id = $2",
             CaseKey::Pair(kid, request_id),
         )
         .await
@@ -268,7 +420,7 @@ impl Store {
         request_id: &str,
     ) -> Result<Vec<Case<D>>> {
         let mut conn = self.pool.acquire().await?;
-        cases_following(&mut conn, kid, request_id).await
+        cases_following(conn.conn(), kid, request_id).await
     }
 
     /// Cases matching `filter`, soonest deadline first.
@@ -286,189 +438,200 @@ impl Store {
             ("requesting_state", filter.requesting_state.as_deref()),
             ("channel", filter.channel.map(|c| c.as_str())),
         ];
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
         for (column, value) in &text_filters {
             if value.is_some() {
-                sql.push_str(&format!(" AND {column} = ?"));
+                sql.push_str(&format!(" AND {column} = {}", next()));
             }
         }
         if filter.emergency.is_some() {
-            sql.push_str(" AND emergency = ?");
+            sql.push_str(&format!(" AND emergency = {}", next()));
         }
-        sql.push_str(" ORDER BY respond_by, case_id LIMIT ? OFFSET ?");
-        let mut q = sqlx::query_as(&sql);
-        for (_, value) in &text_filters {
-            if let Some(v) = value {
-                q = q.bind(*v);
+        let (limit, offset) = (next(), next());
+        sql.push_str(&format!(
+            " ORDER BY respond_by, case_id LIMIT {limit} OFFSET {offset}"
+        ));
+        let rows = on_pool!(&self.pool, p => {
+            let mut q = sqlx::query_as(&sql);
+            for (_, value) in &text_filters {
+                if let Some(v) = value {
+                    q = q.bind(*v);
+                }
             }
-        }
-        if let Some(e) = filter.emergency {
-            q = q.bind(e);
-        }
-        let rows = q
-            .bind(filter.limit.clamp(1, 10_000) as i64)
-            .bind(i64::from(filter.offset))
-            .fetch_all(&self.pool)
-            .await?;
+            if let Some(e) = filter.emergency {
+                q = q.bind(e);
+            }
+            q.bind(filter.limit.clamp(1, 10_000) as i64)
+                .bind(i64::from(filter.offset))
+                .fetch_all(p)
+                .await?
+        });
         Ok(rows)
     }
 
     /// Preservation holds still in force, soonest expiry first.
     pub async fn active_holds(&self) -> Result<Vec<Hold>> {
-        let rows = sqlx::query_as(
+        let rows = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT case_id, started_at, expires_at, renewals, released_at FROM holds \
              WHERE released_at IS NULL ORDER BY expires_at",
         )
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(p)
+        .await?);
         Ok(rows)
     }
 
     /// The hold of one case, if it has one and it is still in force.
     pub async fn active_hold(&self, case_id: i64) -> Result<Option<Hold>> {
-        let row = sqlx::query_as(
+        let row = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT case_id, started_at, expires_at, renewals, released_at FROM holds \
-             WHERE case_id = ? AND released_at IS NULL",
+             WHERE case_id = $1 AND released_at IS NULL",
         )
         .bind(case_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(p)
+        .await?);
         Ok(row)
     }
 
     /// Notices to persons concerned: due (confidentiality ended, not yet sent) first.
     pub async fn notices(&self) -> Result<Vec<Notice>> {
-        let rows = sqlx::query_as(&format!(
+        let rows = on_pool!(&self.pool, p => sqlx::query_as(&format!(
             "SELECT {NOTICE_COLUMNS} FROM notices ORDER BY due_at"
         ))
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(p)
+        .await?);
         Ok(rows)
     }
 
     /// The notice owed on one case, if any.
     pub async fn notice(&self, case_id: i64) -> Result<Option<Notice>> {
-        let row = sqlx::query_as(&format!(
-            "SELECT {NOTICE_COLUMNS} FROM notices WHERE case_id = ?"
+        let row = on_pool!(&self.pool, p => sqlx::query_as(&format!(
+            "SELECT {NOTICE_COLUMNS} FROM notices WHERE case_id = $1"
         ))
         .bind(case_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(p)
+        .await?);
         Ok(row)
     }
 
     /// Requests for extensions waiting for a reviewer, oldest first.
     pub async fn pending_extensions(&self) -> Result<Vec<Extension>> {
-        let rows = sqlx::query_as(&format!(
+        let rows = on_pool!(&self.pool, p => sqlx::query_as(&format!(
             "SELECT {EXTENSION_COLUMNS} FROM extensions WHERE status = 'pending' \
              ORDER BY extension_id"
         ))
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(p)
+        .await?);
         Ok(rows)
     }
 
     /// The requests for extensions of one case, oldest first.
     pub async fn case_extensions(&self, case_id: i64) -> Result<Vec<Extension>> {
-        let rows = sqlx::query_as(&format!(
-            "SELECT {EXTENSION_COLUMNS} FROM extensions WHERE case_id = ? ORDER BY extension_id"
+        let rows = on_pool!(&self.pool, p => sqlx::query_as(&format!(
+            "SELECT {EXTENSION_COLUMNS} FROM extensions WHERE case_id = $1 ORDER BY extension_id"
         ))
         .bind(case_id)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(p)
+        .await?);
         Ok(rows)
     }
 
     /// Every request for an extension (for the audit's comparison with the events).
     pub async fn all_extensions(&self) -> Result<Vec<Extension>> {
-        let rows = sqlx::query_as(&format!(
+        let rows = on_pool!(&self.pool, p => sqlx::query_as(&format!(
             "SELECT {EXTENSION_COLUMNS} FROM extensions ORDER BY extension_id"
         ))
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(p)
+        .await?);
         Ok(rows)
     }
 
     /// Every user, by name (for the audit's comparison with the events).
     pub async fn users(&self) -> Result<Vec<User>> {
-        Ok(sqlx::query_as(
+        Ok(on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT name, role, token_hash, added_at, disabled_at, password_hash FROM users ORDER BY name",
         )
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(p)
+        .await?))
     }
 
     /// One user by name.
     pub async fn user(&self, name: &str) -> Result<Option<User>> {
-        let row = sqlx::query_as(
-            "SELECT name, role, token_hash, added_at, disabled_at, password_hash FROM users WHERE name = ?",
+        let row = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT name, role, token_hash, added_at, disabled_at, password_hash FROM users WHERE name = $1",
         )
         .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(p)
+        .await?);
         Ok(row)
     }
 
     /// The evidence packages of a case, oldest first.
     pub async fn evidence_for_case(&self, case_id: i64) -> Result<Vec<Evidence>> {
-        let rows = sqlx::query_as(&format!(
-            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE case_id = ? ORDER BY sealed_seq"
+        let rows = on_pool!(&self.pool, p => sqlx::query_as(&format!(
+            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE case_id = $1 ORDER BY sealed_seq"
         ))
         .bind(case_id)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(p)
+        .await?);
         Ok(rows)
     }
 
     /// Digests of packages whose destruction is logged (their files must be gone).
     pub async fn destroyed_evidence(&self) -> Result<Vec<String>> {
-        let rows =
-            sqlx::query("SELECT package_sha256 FROM evidence WHERE destroyed_at IS NOT NULL")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+        Ok(
+            on_pool!(&self.pool, p => sqlx::query_scalar("SELECT package_sha256 FROM evidence WHERE destroyed_at IS NOT NULL")
+            .fetch_all(p)
+            .await?),
+        )
     }
 
     /// Every case, by number (for the audit's comparison with the events).
     pub async fn all_cases<D: CaseDocuments>(&self) -> Result<Vec<Case<D>>> {
-        let rows = sqlx::query_as(&format!(
+        let rows = on_pool!(&self.pool, p => sqlx::query_as(&format!(
             "SELECT {CASE_COLUMNS} FROM cases ORDER BY case_id"
         ))
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(p)
+        .await?);
         Ok(rows)
     }
 
     /// Every preservation hold, released ones included, by case.
     pub async fn all_holds(&self) -> Result<Vec<Hold>> {
-        let rows = sqlx::query_as(
+        let rows = on_pool!(&self.pool, p => sqlx::query_as(
             "SELECT case_id, started_at, expires_at, renewals, released_at FROM holds ORDER BY case_id",
         )
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(p)
+        .await?);
         Ok(rows)
     }
 
     /// Every evidence package, destroyed ones included, in log order.
     pub async fn all_evidence(&self) -> Result<Vec<Evidence>> {
-        let rows = sqlx::query_as(&format!(
+        let rows = on_pool!(&self.pool, p => sqlx::query_as(&format!(
             "SELECT {EVIDENCE_COLUMNS} FROM evidence ORDER BY sealed_seq"
         ))
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(p)
+        .await?);
         Ok(rows)
     }
 
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
         // Keeps the planner's statistics current for the next start (see `open_sqlite`).
-        let _ = sqlx::query("PRAGMA optimize").execute(&self.pool).await;
-        self.pool.close().await;
+        if let Pool::Sqlite(p) = &self.pool {
+            let _ = sqlx::query("PRAGMA optimize").execute(p).await;
+        }
+        on_pool!(&self.pool, p => p.close().await);
     }
 }
 
 /// One atomic unit of writes. Dropping it without [`Batch::commit`] rolls everything back.
 pub struct Batch {
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: Tx,
     // The log size and next case number, read once per batch and then counted here: the batch
     // holds the write lock (BEGIN IMMEDIATE), so no one else can change them meanwhile.
     next_seq: Option<u64>,
@@ -489,23 +652,23 @@ impl Batch {
         self.at_savepoint = (self.next_seq, self.next_case);
         // One name for every job (each is released or rolled back before the next starts), so
         // SQLite prepares these statements once per connection rather than once per job.
-        sqlx::query("SAVEPOINT job").execute(&mut *self.tx).await?;
+        on_tx!(&mut self.tx, t => sqlx::query("SAVEPOINT job").execute(&mut **t).await.map(drop)?);
         Ok(())
     }
 
     /// Undoes everything since the last [`Batch::savepoint`].
     pub async fn rollback_job(&mut self) -> Result<()> {
         (self.next_seq, self.next_case) = self.at_savepoint;
-        sqlx::query("ROLLBACK TO job")
-            .execute(&mut *self.tx)
-            .await?;
-        sqlx::query("RELEASE job").execute(&mut *self.tx).await?;
+        on_tx!(&mut self.tx, t => sqlx::query("ROLLBACK TO job")
+            .execute(&mut **t)
+            .await.map(drop)?);
+        on_tx!(&mut self.tx, t => sqlx::query("RELEASE job").execute(&mut **t).await.map(drop)?);
         Ok(())
     }
 
     /// Keeps everything since the last [`Batch::savepoint`].
     pub async fn release_job(&mut self) -> Result<()> {
-        sqlx::query("RELEASE job").execute(&mut *self.tx).await?;
+        on_tx!(&mut self.tx, t => sqlx::query("RELEASE job").execute(&mut **t).await.map(drop)?);
         Ok(())
     }
 
@@ -514,7 +677,7 @@ impl Batch {
         if let Some(n) = self.next_seq {
             return Ok(n);
         }
-        let n = log_size(&mut self.tx).await?;
+        let n = log_size(self.tx.conn()).await?;
         self.next_seq = Some(n);
         Ok(n)
     }
@@ -522,22 +685,22 @@ impl Batch {
     /// Leaf bytes of events from `start` on (to catch up with other writers).
     pub async fn leaves_from(&mut self, start: u64) -> Result<Vec<(String, Vec<u8>)>> {
         Ok(
-            sqlx::query_as("SELECT event_type, leaf FROM events WHERE seq >= ? ORDER BY seq")
+            on_tx!(&mut self.tx, t => sqlx::query_as("SELECT event_type, leaf FROM events WHERE seq >= $1 ORDER BY seq")
                 .bind(start as i64)
-                .fetch_all(&mut *self.tx)
-                .await?,
+                .fetch_all(&mut **t)
+                .await?),
         )
     }
 
     /// Events from `start` on, with their bodies (to take in what other writers appended).
     pub async fn events_from(&mut self, start: u64) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query_as(
+        let rows = on_tx!(&mut self.tx, t => sqlx::query_as(
             "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
-             WHERE seq >= ? ORDER BY seq",
+             WHERE seq >= $1 ORDER BY seq",
         )
         .bind(start as i64)
-        .fetch_all(&mut *self.tx)
-        .await?;
+        .fetch_all(&mut **t)
+        .await?);
         Ok(rows)
     }
 
@@ -547,14 +710,14 @@ impl Batch {
         case_id: i64,
         kind: custos_model::EventType,
     ) -> Result<Option<StoredEvent>> {
-        let row = sqlx::query_as(
+        let row = on_tx!(&mut self.tx, t => sqlx::query_as(
             "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
-             WHERE case_id = ? AND event_type = ? ORDER BY seq DESC LIMIT 1",
+             WHERE case_id = $1 AND event_type = $2 ORDER BY seq DESC LIMIT 1",
         )
         .bind(case_id)
         .bind(kind.as_str())
-        .fetch_optional(&mut *self.tx)
-        .await?;
+        .fetch_optional(&mut **t)
+        .await?);
         Ok(row)
     }
 
@@ -564,35 +727,35 @@ impl Batch {
         &mut self,
         kind: custos_model::EventType,
     ) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query_as(
+        let rows = on_tx!(&mut self.tx, t => sqlx::query_as(
             "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
-             WHERE event_type = ? ORDER BY seq",
+             WHERE event_type = $1 ORDER BY seq",
         )
         .bind(kind.as_str())
-        .fetch_all(&mut *self.tx)
-        .await?;
+        .fetch_all(&mut **t)
+        .await?);
         Ok(rows)
     }
 
     /// The events of one case, in order, as this transaction sees them.
     pub async fn case_events(&mut self, case_id: i64) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query_as(
+        let rows = on_tx!(&mut self.tx, t => sqlx::query_as(
             "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
-             WHERE case_id = ? ORDER BY seq",
+             WHERE case_id = $1 ORDER BY seq",
         )
         .bind(case_id)
-        .fetch_all(&mut *self.tx)
-        .await?;
+        .fetch_all(&mut **t)
+        .await?);
         Ok(rows)
     }
 
     /// The latest signed checkpoint, as this transaction sees it.
     pub async fn latest_checkpoint(&mut self) -> Result<Option<StoredCheckpoint>> {
-        let row = sqlx::query_as(
+        let row = on_tx!(&mut self.tx, t => sqlx::query_as(
             "SELECT size, root, note, signed_at FROM checkpoints ORDER BY size DESC LIMIT 1",
         )
-        .fetch_optional(&mut *self.tx)
-        .await?;
+        .fetch_optional(&mut **t)
+        .await?);
         Ok(row)
     }
 
@@ -601,9 +764,9 @@ impl Batch {
     pub async fn append(&mut self, event: &NewEvent) -> Result<StoredEvent> {
         let seq = self.log_size().await?;
         let stored = committed_event(event, seq)?;
-        sqlx::query(
+        on_tx!(&mut self.tx, t => sqlx::query(
             "INSERT INTO events (seq, event_type, occurred_at, case_id, body, salt, leaf) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(seq as i64)
         .bind(event.event_type.as_str())
@@ -612,8 +775,8 @@ impl Batch {
         .bind(&stored.body)
         .bind(stored.salt.as_bytes().as_slice())
         .bind(&stored.leaf)
-        .execute(&mut *self.tx)
-        .await?;
+        .execute(&mut **t)
+        .await.map(drop)?);
         self.next_seq = Some(seq + 1);
         Ok(stored)
     }
@@ -648,42 +811,44 @@ impl Batch {
         let sql = format!(
             "INSERT INTO events (seq, event_type, occurred_at, case_id, body, salt, leaf) VALUES {rows}"
         );
-        let mut q = sqlx::query(&sql);
-        for e in &stored {
-            q = q
-                .bind(e.seq as i64)
-                .bind(e.event_type.as_str())
-                .bind(e.at.to_string())
-                .bind(e.case_id)
-                .bind(e.body.as_str())
-                .bind(e.salt.as_bytes().as_slice())
-                .bind(e.leaf.as_slice());
-        }
-        q.execute(&mut *self.tx).await?;
+        on_tx!(&mut self.tx, t => {
+            let mut q = sqlx::query(&sql);
+            for e in &stored {
+                q = q
+                    .bind(e.seq as i64)
+                    .bind(e.event_type.as_str())
+                    .bind(e.at.to_string())
+                    .bind(e.case_id)
+                    .bind(e.body.as_str())
+                    .bind(e.salt.as_bytes().as_slice())
+                    .bind(e.leaf.as_slice());
+            }
+            q.execute(&mut **t).await.map(drop)?
+        });
         self.next_seq = Some(first + stored.len() as u64);
         Ok(stored)
     }
 
     /// Records a signed checkpoint.
     pub async fn put_checkpoint(&mut self, cp: &StoredCheckpoint) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO checkpoints (size, root, note, signed_at) VALUES (?, ?, ?, ?) \
+        on_tx!(&mut self.tx, t => sqlx::query(
+            "INSERT INTO checkpoints (size, root, note, signed_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (size) DO NOTHING",
         )
         .bind(cp.size as i64)
         .bind(cp.root.as_bytes().as_slice())
         .bind(&cp.note)
         .bind(cp.signed_at.to_string())
-        .execute(&mut *self.tx)
-        .await?;
+        .execute(&mut **t)
+        .await.map(drop)?);
         Ok(())
     }
 
     /// Adds an authority to the directory.
     pub async fn insert_authority(&mut self, a: &Authority) -> Result<()> {
-        sqlx::query(
+        on_tx!(&mut self.tx, t => sqlx::query(
             "INSERT INTO authorities (kid, state, name, kind, channels, jwk, age_recipient, added_at, revoked_at, revoke_reason) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&a.kid)
         .bind(&a.state)
@@ -695,25 +860,25 @@ impl Batch {
         .bind(a.added_at.to_string())
         .bind(a.revoked_at.map(|t| t.to_string()))
         .bind(&a.revoke_reason)
-        .execute(&mut *self.tx)
-        .await?;
+        .execute(&mut **t)
+        .await.map(drop)?);
         Ok(())
     }
 
     /// Marks an authority revoked.
     pub async fn revoke_authority(&mut self, kid: &str, at: Timestamp, reason: &str) -> Result<()> {
-        sqlx::query("UPDATE authorities SET revoked_at = ?, revoke_reason = ? WHERE kid = ? AND revoked_at IS NULL")
+        on_tx!(&mut self.tx, t => sqlx::query("UPDATE authorities SET revoked_at = $1, revoke_reason = $2 WHERE kid = $3 AND revoked_at IS NULL")
             .bind(at.to_string())
             .bind(reason)
             .bind(kid)
-            .execute(&mut *self.tx)
-            .await?;
+            .execute(&mut **t)
+            .await.map(drop)?);
         Ok(())
     }
 
     /// One authority, as this transaction sees it.
     pub async fn authority(&mut self, kid: &str) -> Result<Option<Authority>> {
-        Ok(authorities(&mut self.tx, Some(kid)).await?.pop())
+        Ok(authorities(self.tx.conn(), Some(kid)).await?.pop())
     }
 
     /// The case an authority opened under its request id, if any.
@@ -723,8 +888,8 @@ impl Batch {
         request_id: &str,
     ) -> Result<Option<Case<D>>> {
         case_by(
-            &mut self.tx,
-            "authority_kid = ? AND request_id = ?",
+            self.tx.conn(),
+            "authority_kid = $1 AND request_id = $2",
             CaseKey::Pair(kid, request_id),
         )
         .await
@@ -737,7 +902,7 @@ impl Batch {
         kid: &str,
         request_id: &str,
     ) -> Result<Vec<Case<D>>> {
-        cases_following(&mut self.tx, kid, request_id).await
+        cases_following(self.tx.conn(), kid, request_id).await
     }
 
     /// Every case in `status`, by case number, as this transaction sees it.
@@ -745,11 +910,11 @@ impl Batch {
         &mut self,
         status: CaseStatus,
     ) -> Result<Vec<Case<D>>> {
-        let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE status = ? ORDER BY case_id");
-        Ok(sqlx::query_as(&sql)
+        let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE status = $1 ORDER BY case_id");
+        Ok(on_tx!(&mut self.tx, t => sqlx::query_as(&sql)
             .bind(status.as_str())
-            .fetch_all(&mut *self.tx)
-            .await?)
+            .fetch_all(&mut **t)
+            .await?))
     }
 
     /// Every case in `status` that no `case.published` event names yet, by case number (the
@@ -759,19 +924,19 @@ impl Batch {
         status: CaseStatus,
     ) -> Result<Vec<Case<D>>> {
         let sql = format!(
-            "SELECT {CASE_COLUMNS} FROM cases WHERE status = ? AND case_id NOT IN \
+            "SELECT {CASE_COLUMNS} FROM cases WHERE status = $1 AND case_id NOT IN \
              (SELECT case_id FROM events WHERE event_type = 'case.published' \
               AND case_id IS NOT NULL) ORDER BY case_id"
         );
-        Ok(sqlx::query_as(&sql)
+        Ok(on_tx!(&mut self.tx, t => sqlx::query_as(&sql)
             .bind(status.as_str())
-            .fetch_all(&mut *self.tx)
-            .await?)
+            .fetch_all(&mut **t)
+            .await?))
     }
 
     /// One case, as this transaction sees it.
     pub async fn case<D: CaseDocuments>(&mut self, case_id: i64) -> Result<Option<Case<D>>> {
-        case_by(&mut self.tx, "case_id = ?", CaseKey::Id(case_id)).await
+        case_by(self.tx.conn(), "case_id = $1", CaseKey::Id(case_id)).await
     }
 
     /// The next free case number.
@@ -779,21 +944,20 @@ impl Batch {
         if let Some(n) = self.next_case {
             return Ok(n);
         }
-        let row = sqlx::query("SELECT COALESCE(MAX(case_id), 0) + 1 FROM cases")
-            .fetch_one(&mut *self.tx)
-            .await?;
-        let n = row.get(0);
+        let n: i64 = on_tx!(&mut self.tx, t => sqlx::query_scalar("SELECT COALESCE(MAX(case_id), 0) + 1 FROM cases")
+            .fetch_one(&mut **t)
+            .await?);
         self.next_case = Some(n);
         Ok(n)
     }
 
     /// Writes a case's projection (insert or replace).
     pub async fn put_case<D: CaseDocuments>(&mut self, c: &Case<D>) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT OR REPLACE INTO cases ({CASE_COLUMNS}, {REPORT_COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-             {REPORT_VALUES})"
-        ))
+        let sql = match self.tx.backend() {
+            Backend::Sqlite => &*PUT_CASE,
+            Backend::Postgres => &*PG_PUT_CASE,
+        };
+        on_tx!(&mut self.tx, t => sqlx::query(sql)
         .bind(c.case_id)
         .bind(&c.authority_kid)
         .bind(&c.request_id)
@@ -814,8 +978,8 @@ impl Batch {
         .bind(c.pending_decision.as_ref().map(Json))
         .bind(c.reclassification.as_ref().map(Json))
         .bind(c.updated_at.to_string())
-        .execute(&mut *self.tx)
-        .await?;
+        .execute(&mut **t)
+        .await.map(drop)?);
         if let Some(n) = self.next_case {
             self.next_case = Some(n.max(c.case_id + 1));
         }
@@ -824,39 +988,37 @@ impl Batch {
 
     /// Writes a preservation hold (insert or replace).
     pub async fn put_hold(&mut self, h: &Hold) -> Result<()> {
-        sqlx::query(
-            "INSERT OR REPLACE INTO holds (case_id, started_at, expires_at, renewals, released_at) VALUES (?, ?, ?, ?, ?)",
-        )
+        on_tx!(&mut self.tx, t => sqlx::query(&PUT_HOLD)
         .bind(h.case_id)
         .bind(h.started_at.to_string())
         .bind(h.expires_at.to_string())
         .bind(h.renewals)
         .bind(h.released_at.map(|t| t.to_string()))
-        .execute(&mut *self.tx)
-        .await?;
+        .execute(&mut **t)
+        .await.map(drop)?);
         Ok(())
     }
 
     /// One hold.
     pub async fn hold(&mut self, case_id: i64) -> Result<Option<Hold>> {
-        let row = sqlx::query_as(
-            "SELECT case_id, started_at, expires_at, renewals, released_at FROM holds WHERE case_id = ?",
+        let row = on_tx!(&mut self.tx, t => sqlx::query_as(
+            "SELECT case_id, started_at, expires_at, renewals, released_at FROM holds WHERE case_id = $1",
         )
         .bind(case_id)
-        .fetch_optional(&mut *self.tx)
-        .await?;
+        .fetch_optional(&mut **t)
+        .await?);
         Ok(row)
     }
 
     /// Holds that expired at `now` and are not yet released.
     pub async fn expired_holds(&mut self, now: Timestamp) -> Result<Vec<Hold>> {
-        let rows = sqlx::query_as(
+        let rows = on_tx!(&mut self.tx, t => sqlx::query_as(
             "SELECT case_id, started_at, expires_at, renewals, released_at FROM holds \
-             WHERE released_at IS NULL AND expires_at <= ? ORDER BY expires_at LIMIT 1000",
+             WHERE released_at IS NULL AND expires_at <= $1 ORDER BY expires_at LIMIT 1000",
         )
         .bind(text_bound(now))
-        .fetch_all(&mut *self.tx)
-        .await?;
+        .fetch_all(&mut **t)
+        .await?);
         Ok(rows
             .into_iter()
             .filter(|h: &Hold| h.expires_at <= now)
@@ -865,9 +1027,7 @@ impl Batch {
 
     /// Writes a notice (insert or replace).
     pub async fn put_notice(&mut self, n: &Notice) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT OR REPLACE INTO notices ({NOTICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-        ))
+        on_tx!(&mut self.tx, t => sqlx::query(&PUT_NOTICE)
         .bind(n.case_id)
         .bind(n.due_at.to_string())
         .bind(n.ended_at.map(|t| t.to_string()))
@@ -875,21 +1035,21 @@ impl Batch {
         .bind(n.attempts)
         .bind(&n.last_error)
         .bind(n.last_attempt_at.map(|t| t.to_string()))
-        .execute(&mut *self.tx)
-        .await?;
+        .execute(&mut **t)
+        .await.map(drop)?);
         Ok(())
     }
 
     /// Notices whose confidentiality has ended by `now` but are not yet marked so, or not yet
     /// sent.
     pub async fn due_notices(&mut self, now: Timestamp) -> Result<Vec<Notice>> {
-        let rows = sqlx::query_as(&format!(
+        let rows = on_tx!(&mut self.tx, t => sqlx::query_as(&format!(
             "SELECT {NOTICE_COLUMNS} FROM notices \
-             WHERE sent_at IS NULL AND due_at <= ? ORDER BY due_at LIMIT 1000"
+             WHERE sent_at IS NULL AND due_at <= $1 ORDER BY due_at LIMIT 1000"
         ))
         .bind(text_bound(now))
-        .fetch_all(&mut *self.tx)
-        .await?;
+        .fetch_all(&mut **t)
+        .await?);
         Ok(rows
             .into_iter()
             .filter(|n: &Notice| n.due_at <= now)
@@ -898,21 +1058,18 @@ impl Batch {
 
     /// The notice owed on one case, as this transaction sees it.
     pub async fn notice(&mut self, case_id: i64) -> Result<Option<Notice>> {
-        let row = sqlx::query_as(&format!(
-            "SELECT {NOTICE_COLUMNS} FROM notices WHERE case_id = ?"
+        let row = on_tx!(&mut self.tx, t => sqlx::query_as(&format!(
+            "SELECT {NOTICE_COLUMNS} FROM notices WHERE case_id = $1"
         ))
         .bind(case_id)
-        .fetch_optional(&mut *self.tx)
-        .await?;
+        .fetch_optional(&mut **t)
+        .await?);
         Ok(row)
     }
 
     /// Writes a request for an extension (insert or replace).
     pub async fn put_extension(&mut self, x: &Extension) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT OR REPLACE INTO extensions ({EXTENSION_COLUMNS}) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
+        on_tx!(&mut self.tx, t => sqlx::query(&PUT_EXTENSION)
         .bind(x.extension_id)
         .bind(x.case_id)
         .bind(x.kind.as_str())
@@ -926,47 +1083,47 @@ impl Batch {
         .bind(x.decided_at.map(|t| t.to_string()))
         .bind(x.granted_until.map(|t| t.to_string()))
         .bind(&x.decision_reason)
-        .execute(&mut *self.tx)
-        .await?;
+        .execute(&mut **t)
+        .await.map(drop)?);
         Ok(())
     }
 
     /// One request for an extension, as this transaction sees it.
     pub async fn extension(&mut self, extension_id: i64) -> Result<Option<Extension>> {
-        let row = sqlx::query_as(&format!(
-            "SELECT {EXTENSION_COLUMNS} FROM extensions WHERE extension_id = ?"
+        let row = on_tx!(&mut self.tx, t => sqlx::query_as(&format!(
+            "SELECT {EXTENSION_COLUMNS} FROM extensions WHERE extension_id = $1"
         ))
         .bind(extension_id)
-        .fetch_optional(&mut *self.tx)
-        .await?;
+        .fetch_optional(&mut **t)
+        .await?);
         Ok(row)
     }
 
     /// The requests for extensions of one case, as this transaction sees them.
     pub async fn case_extensions(&mut self, case_id: i64) -> Result<Vec<Extension>> {
-        let rows = sqlx::query_as(&format!(
-            "SELECT {EXTENSION_COLUMNS} FROM extensions WHERE case_id = ? ORDER BY extension_id"
+        let rows = on_tx!(&mut self.tx, t => sqlx::query_as(&format!(
+            "SELECT {EXTENSION_COLUMNS} FROM extensions WHERE case_id = $1 ORDER BY extension_id"
         ))
         .bind(case_id)
-        .fetch_all(&mut *self.tx)
-        .await?;
+        .fetch_all(&mut **t)
+        .await?);
         Ok(rows)
     }
 
     /// The evidence packages of a case, as this transaction sees them, oldest first.
     pub async fn evidence_for_case(&mut self, case_id: i64) -> Result<Vec<Evidence>> {
-        let rows = sqlx::query_as(&format!(
-            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE case_id = ? ORDER BY sealed_seq"
+        let rows = on_tx!(&mut self.tx, t => sqlx::query_as(&format!(
+            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE case_id = $1 ORDER BY sealed_seq"
         ))
         .bind(case_id)
-        .fetch_all(&mut *self.tx)
-        .await?;
+        .fetch_all(&mut **t)
+        .await?);
         Ok(rows)
     }
 
     /// Writes an evidence package's projection (insert or replace).
     pub async fn put_evidence(&mut self, e: &Evidence) -> Result<()> {
-        sqlx::query(&format!("INSERT OR REPLACE INTO evidence ({EVIDENCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+        on_tx!(&mut self.tx, t => sqlx::query(&PUT_EVIDENCE)
             .bind(&e.package_sha256)
             .bind(e.case_id)
             .bind(e.size)
@@ -976,31 +1133,31 @@ impl Batch {
             .bind(e.sealed_at.to_string())
             .bind(e.delivered_at.map(|t| t.to_string()))
             .bind(e.destroyed_at.map(|t| t.to_string()))
-            .execute(&mut *self.tx)
-            .await?;
+            .execute(&mut **t)
+            .await.map(drop)?);
         Ok(())
     }
 
     /// One evidence package, as this transaction sees it.
     pub async fn evidence(&mut self, package_sha256: &str) -> Result<Option<Evidence>> {
-        let row = sqlx::query_as(&format!(
-            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE package_sha256 = ?"
+        let row = on_tx!(&mut self.tx, t => sqlx::query_as(&format!(
+            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE package_sha256 = $1"
         ))
         .bind(package_sha256)
-        .fetch_optional(&mut *self.tx)
-        .await?;
+        .fetch_optional(&mut **t)
+        .await?);
         Ok(row)
     }
 
     /// Packages first delivered before `cutoff` and not yet destroyed.
     pub async fn evidence_delivered_before(&mut self, cutoff: Timestamp) -> Result<Vec<Evidence>> {
-        let rows = sqlx::query_as(&format!(
+        let rows = on_tx!(&mut self.tx, t => sqlx::query_as(&format!(
             "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE destroyed_at IS NULL AND delivered_at IS NOT NULL \
-             AND delivered_at <= ? ORDER BY delivered_at LIMIT 1000"
+             AND delivered_at <= $1 ORDER BY delivered_at LIMIT 1000"
         ))
         .bind(text_bound(cutoff))
-        .fetch_all(&mut *self.tx)
-        .await?;
+        .fetch_all(&mut **t)
+        .await?);
         Ok(rows
             .into_iter()
             .filter(|e: &Evidence| e.delivered_at.is_some_and(|d| d <= cutoff))
@@ -1009,36 +1166,36 @@ impl Batch {
 
     /// Adds a user.
     pub async fn insert_user(&mut self, u: &User) -> Result<()> {
-        sqlx::query("INSERT INTO users (name, role, token_hash, added_at, disabled_at, password_hash) VALUES (?, ?, ?, ?, ?, ?)")
+        on_tx!(&mut self.tx, t => sqlx::query("INSERT INTO users (name, role, token_hash, added_at, disabled_at, password_hash) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&u.name)
             .bind(u.role.as_str())
             .bind(&u.token_hash)
             .bind(u.added_at.to_string())
             .bind(u.disabled_at.map(|t| t.to_string()))
             .bind(&u.password_hash)
-            .execute(&mut *self.tx)
-            .await?;
+            .execute(&mut **t)
+            .await.map(drop)?);
         Ok(())
     }
 
     /// Sets (replaces) a user's console password hash.
     pub async fn set_password_hash(&mut self, name: &str, hash: &str) -> Result<()> {
-        sqlx::query("UPDATE users SET password_hash = ? WHERE name = ?")
+        on_tx!(&mut self.tx, t => sqlx::query("UPDATE users SET password_hash = $1 WHERE name = $2")
             .bind(hash)
             .bind(name)
-            .execute(&mut *self.tx)
-            .await?;
+            .execute(&mut **t)
+            .await.map(drop)?);
         Ok(())
     }
 
     /// One user, as this transaction sees it.
     pub async fn user(&mut self, name: &str) -> Result<Option<User>> {
-        let row = sqlx::query_as(
-            "SELECT name, role, token_hash, added_at, disabled_at, password_hash FROM users WHERE name = ?",
+        let row = on_tx!(&mut self.tx, t => sqlx::query_as(
+            "SELECT name, role, token_hash, added_at, disabled_at, password_hash FROM users WHERE name = $1",
         )
         .bind(name)
-        .fetch_optional(&mut *self.tx)
-        .await?;
+        .fetch_optional(&mut **t)
+        .await?);
         Ok(row)
     }
 }
@@ -1077,21 +1234,17 @@ fn committed_event(event: &NewEvent, seq: u64) -> Result<StoredEvent> {
     })
 }
 
-async fn log_size(conn: &mut SqliteConnection) -> Result<u64> {
-    let row = sqlx::query("SELECT COALESCE(MAX(seq) + 1, 0) FROM events")
-        .fetch_one(conn)
-        .await?;
-    Ok(row.get::<i64, _>(0) as u64)
+async fn log_size(conn: Conn<'_>) -> Result<u64> {
+    let n: i64 = on_conn!(conn, c => sqlx::query_scalar("SELECT COALESCE(MAX(seq) + 1, 0) FROM events")
+        .fetch_one(&mut *c)
+        .await?);
+    Ok(n as u64)
 }
 
-async fn authorities(conn: &mut SqliteConnection, kid: Option<&str>) -> Result<Vec<Authority>> {
+async fn authorities(conn: Conn<'_>, kid: Option<&str>) -> Result<Vec<Authority>> {
     let sql = "SELECT kid, state, name, kind, channels, jwk, age_recipient, added_at, revoked_at, revoke_reason \
-               FROM authorities WHERE (? IS NULL OR kid = ?) ORDER BY state, name";
-    Ok(sqlx::query_as(sql)
-        .bind(kid)
-        .bind(kid)
-        .fetch_all(conn)
-        .await?)
+               FROM authorities WHERE ($1 IS NULL OR kid = $1) ORDER BY state, name";
+    Ok(on_conn!(conn, c => sqlx::query_as(sql).bind(kid).fetch_all(&mut *c).await?))
 }
 
 const CASE_COLUMNS: &str = "case_id, authority_kid, request_id, payload_sha256, request_json, status, outcome, \
@@ -1102,16 +1255,24 @@ const CASE_COLUMNS: &str = "case_id, authority_kid, request_id, payload_sha256, 
 /// from the row's own documents by the migration's expressions, word for word.
 const REPORT_COLUMNS: &str = "report_decision, report_confidentiality, report_days, report_grounds";
 
-/// [`REPORT_COLUMNS`]' values in `put_case`: ?5 is `request_json`, ?13 `received_at`, ?17
-/// `decision`.
+/// [`REPORT_COLUMNS`]' values in `put_case` on SQLite: $5 is `request_json`, $13
+/// `received_at`, $17 `decision`.
 const REPORT_VALUES: &str = "\
-    CASE WHEN json_valid(?17) THEN json_extract(?17, '$.decision') END, \
-    CASE WHEN json_valid(?5) THEN json_extract(?5, '$.confidentiality.requested') END = 1, \
-    CAST(julianday(CASE WHEN json_valid(?17) THEN json_extract(?17, '$.at') END) - julianday(?13) AS INTEGER), \
-    CASE WHEN json_valid(?17) AND json_extract(?17, '$.decision') = 'refuse' AND json_type(?17, '$.grounds') = 'array' THEN json_extract(?17, '$.grounds') END";
+    CASE WHEN json_valid($17) THEN json_extract($17, '$.decision') END, \
+    CASE WHEN json_valid($5) THEN json_extract($5, '$.confidentiality.requested') END = 1, \
+    CAST(julianday(CASE WHEN json_valid($17) THEN json_extract($17, '$.at') END) - julianday($13) AS INTEGER), \
+    CASE WHEN json_valid($17) AND json_extract($17, '$.decision') = 'refuse' AND json_type($17, '$.grounds') = 'array' THEN json_extract($17, '$.grounds') END";
 
-/// [`REPORT_COLUMNS`] as derived from the row itself (migration 0008's backfill, the audit's
-/// check, the synthetic cases).
+/// The same on PostgreSQL, where `decision` is JSONB (always valid) and `request_json` text
+/// that `custos_jsonb` reads as NULL when it does not parse (PostgreSQL's migration 0001).
+const PG_REPORT_VALUES: &str = "\
+    $17 ->> 'decision', \
+    (custos_jsonb($5) #> '{confidentiality,requested}') = 'true'::jsonb, \
+    trunc(extract(epoch FROM custos_time($17 ->> 'at') - custos_time($13)) / 86400)::bigint, \
+    CASE WHEN $17 ->> 'decision' = 'refuse' AND jsonb_typeof($17 -> 'grounds') = 'array' THEN $17 -> 'grounds' END";
+
+/// [`REPORT_COLUMNS`] as derived from the row itself on SQLite (migration 0008's backfill, the
+/// audit's check, the synthetic cases).
 pub(crate) const REPORT_DERIVED: [(&str, &str); 4] = [
     (
         "report_decision",
@@ -1131,45 +1292,135 @@ pub(crate) const REPORT_DERIVED: [(&str, &str); 4] = [
     ),
 ];
 
+/// [`REPORT_DERIVED`] on PostgreSQL ([`PG_REPORT_VALUES`] over the row's own columns).
+pub(crate) const PG_REPORT_DERIVED: [(&str, &str); 4] = [
+    ("report_decision", "decision ->> 'decision'"),
+    (
+        "report_confidentiality",
+        "(custos_jsonb(request_json) #> '{confidentiality,requested}') = 'true'::jsonb",
+    ),
+    (
+        "report_days",
+        "trunc(extract(epoch FROM custos_time(decision ->> 'at') - custos_time(received_at)) / 86400)::bigint",
+    ),
+    (
+        "report_grounds",
+        "CASE WHEN decision ->> 'decision' = 'refuse' AND jsonb_typeof(decision -> 'grounds') = 'array' THEN decision -> 'grounds' END",
+    ),
+];
+
 enum CaseKey<'a> {
     Id(i64),
     Pair(&'a str, &'a str),
 }
 
 async fn case_by<D: CaseDocuments>(
-    conn: &mut SqliteConnection,
+    conn: Conn<'_>,
     cond: &str,
     key: CaseKey<'_>,
 ) -> Result<Option<Case<D>>> {
     let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE {cond}");
-    let q = sqlx::query_as(&sql);
-    let q = match key {
-        CaseKey::Id(id) => q.bind(id),
-        CaseKey::Pair(kid, id) => q.bind(kid).bind(id),
-    };
-    Ok(q.fetch_optional(conn).await?)
+    Ok(on_conn!(conn, c => {
+        let q = sqlx::query_as(&sql);
+        let q = match key {
+            CaseKey::Id(id) => q.bind(id),
+            CaseKey::Pair(kid, id) => q.bind(kid).bind(id),
+        };
+        q.fetch_optional(&mut *c).await?
+    }))
 }
 
 async fn cases_following<D: CaseDocuments>(
-    conn: &mut SqliteConnection,
+    conn: Conn<'_>,
     kid: &str,
     request_id: &str,
 ) -> Result<Vec<Case<D>>> {
     // `follows` is a field of the signed request document (a follow-up's link). The expression
-    // and the IS NOT NULL are the partial index `cases_follows`'s (migration 0009), word for
-    // word, so SQLite reads the index instead of parsing every request of the authority.
+    // and the IS NOT NULL are the partial index `cases_follows`'s (SQLite's migration 0009,
+    // PostgreSQL's 0001), word for word, so the database reads the index instead of parsing
+    // every request of the authority.
+    let follows = match conn.backend() {
+        Backend::Sqlite => {
+            "CASE WHEN json_valid(request_json) THEN json_extract(request_json, '$.follows') END"
+        }
+        Backend::Postgres => "(custos_jsonb(request_json) ->> 'follows')",
+    };
     let sql = format!(
-        "SELECT {CASE_COLUMNS} FROM cases WHERE authority_kid = ? \
-         AND CASE WHEN json_valid(request_json) THEN json_extract(request_json, '$.follows') END = ? \
-         AND CASE WHEN json_valid(request_json) THEN json_extract(request_json, '$.follows') END IS NOT NULL \
-         ORDER BY case_id"
+        "SELECT {CASE_COLUMNS} FROM cases WHERE authority_kid = $1 \
+         AND {follows} = $2 AND {follows} IS NOT NULL ORDER BY case_id"
     );
-    Ok(sqlx::query_as(&sql)
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql)
         .bind(kid)
         .bind(request_id)
-        .fetch_all(conn)
-        .await?)
+        .fetch_all(&mut *c)
+        .await?))
 }
+
+/// `INSERT … ON CONFLICT (key) DO UPDATE` of every column: the projections' "insert or
+/// replace", in the syntax both engines share.
+fn upsert(table: &str, columns: &str, key: &str, values: &str) -> String {
+    let set = columns
+        .split(',')
+        .map(str::trim)
+        .filter(|c| *c != key)
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT ({key}) DO UPDATE SET {set}"
+    )
+}
+
+/// `$1, $2, …, $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+static PUT_CASE: LazyLock<String> = LazyLock::new(|| {
+    upsert(
+        "cases",
+        &format!("{CASE_COLUMNS}, {REPORT_COLUMNS}"),
+        "case_id",
+        &format!("{}, {REPORT_VALUES}", placeholders(20)),
+    )
+});
+static PG_PUT_CASE: LazyLock<String> = LazyLock::new(|| {
+    upsert(
+        "cases",
+        &format!("{CASE_COLUMNS}, {REPORT_COLUMNS}"),
+        "case_id",
+        &format!("{}, {PG_REPORT_VALUES}", placeholders(20)),
+    )
+});
+static PUT_HOLD: LazyLock<String> = LazyLock::new(|| {
+    upsert(
+        "holds",
+        "case_id, started_at, expires_at, renewals, released_at",
+        "case_id",
+        &placeholders(5),
+    )
+});
+static PUT_NOTICE: LazyLock<String> =
+    LazyLock::new(|| upsert("notices", NOTICE_COLUMNS, "case_id", &placeholders(7)));
+static PUT_EXTENSION: LazyLock<String> = LazyLock::new(|| {
+    upsert(
+        "extensions",
+        EXTENSION_COLUMNS,
+        "extension_id",
+        &placeholders(13),
+    )
+});
+static PUT_EVIDENCE: LazyLock<String> = LazyLock::new(|| {
+    upsert(
+        "evidence",
+        EVIDENCE_COLUMNS,
+        "package_sha256",
+        &placeholders(9),
+    )
+});
 
 const NOTICE_COLUMNS: &str =
     "case_id, due_at, ended_at, sent_at, attempts, last_error, last_attempt_at";

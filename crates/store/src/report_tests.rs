@@ -77,7 +77,7 @@ UNION ALL SELECT 'notices', 'failed', COUNT(*) FROM notices n JOIN cases c USING
 /// The reference recount: the old queries, row by row.
 async fn recount(store: &Store, from: Date, to: Date, grounds: i64, cap: u32) -> ReportCounts {
     let (from, until) = (from.to_string(), to.tomorrow().unwrap().to_string());
-    let pool = &store.pool;
+    let pool = store.sqlite().expect("sqlite");
     let mut c = ReportCounts::default();
     for row in sqlx::query(OLD_CASES)
         .bind(&from)
@@ -168,7 +168,7 @@ async fn the_fast_counts_equal_the_row_by_row_recount() {
     store.insert_synthetic_cases(4000, first, 60).await.unwrap();
     // Variety the generator lacks, written as the projection writes it (through the report
     // columns' own expressions, by `put_case`'s statement).
-    let pool = &store.pool;
+    let pool = store.sqlite().expect("sqlite");
     let next: i64 = sqlx::query("SELECT MAX(seq) + 1 FROM events")
         .fetch_one(pool)
         .await
@@ -290,11 +290,14 @@ async fn the_migration_backfills_the_report_columns_as_put_case_writes_them() {
         "UPDATE cases SET report_decision = NULL, report_confidentiality = NULL, \
          report_days = NULL, report_grounds = NULL",
     )
-    .execute(&store.pool)
+    .execute(store.sqlite().expect("sqlite"))
     .await
     .unwrap();
     assert!(!store.report_columns_differ().await.unwrap().is_empty());
-    sqlx::query(backfill).execute(&store.pool).await.unwrap();
+    sqlx::query(backfill)
+        .execute(store.sqlite().expect("sqlite"))
+        .await
+        .unwrap();
     assert_eq!(
         store.report_columns_differ().await.unwrap(),
         Vec::<i64>::new()

@@ -11,13 +11,23 @@ use crate::{Result, Store, StoreError};
 const STATES: &str = r#"["XA","XB","XC","XD","XE","XF","XG","XH","XI","XJ"]"#;
 
 impl Store {
+    /// The SQLite pool: the synthetic rows are generated with SQLite's JSON functions.
+    pub(crate) fn sqlite(&self) -> Result<&sqlx::SqlitePool> {
+        match &self.pool {
+            crate::backend::Pool::Sqlite(p) => Ok(p),
+            crate::backend::Pool::Postgres(_) => Err(StoreError::Location(
+                "synthetic cases are generated on SQLite only".into(),
+            )),
+        }
+    }
+
     /// Inserts `n` cases received over `days` days from `first` (one authority per state), with
     /// decisions (70%), refusal grounds, emergencies (5%), limited confidentiality, deliveries
     /// and notices, and their events. For a fresh database only.
     pub async fn insert_synthetic_cases(&self, n: u64, first: Date, days: u32) -> Result<()> {
         let n = i64::try_from(n).unwrap_or(i64::MAX);
         let start = first.to_string();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.sqlite()?.begin().await?;
         sqlx::query(
             "INSERT INTO authorities (kid, state, name, kind, channels, jwk, added_at) \
              SELECT 'kid-' || value, value, 'Authority ' || value, 'police', 'mla', '{}', \
@@ -94,7 +104,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        sqlx::query("ANALYZE").execute(&self.pool).await?;
+        sqlx::query("ANALYZE").execute(self.sqlite()?).await?;
         Ok(())
     }
 
@@ -110,7 +120,7 @@ impl Store {
         )
         .bind(from.to_string())
         .bind(until.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(self.sqlite()?)
         .await?;
         Ok(rows
             .iter()

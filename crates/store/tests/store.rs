@@ -1,8 +1,10 @@
-//! The store against a real SQLite file: log order, savepoints, several writers, durability.
+//! The store against a real SQLite file and a real PostgreSQL server (each test runs on both):
+//! log order, savepoints, several writers.
 
 use custos_ledger::commitment::{PublicRecord, commit};
 use custos_model::EventType;
-use custos_store::{NewEvent, Store};
+use custos_store::testing::TestDatabase;
+use custos_store::{Backend, NewEvent, Store};
 use jiff::Timestamp;
 use serde_json::json;
 
@@ -20,12 +22,34 @@ fn event(kind: EventType, n: u64) -> NewEvent {
     }
 }
 
-#[tokio::test]
-async fn events_get_consecutive_indexes_and_open_to_their_leaf() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open_sqlite(&dir.path().join("db"), true)
-        .await
-        .expect("open");
+/// Each test once per backend: `sqlite::name` and `postgres::name`.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(custos_store::Backend::Sqlite).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(custos_store::Backend::Postgres).await
+            })*
+        }
+    };
+}
+
+on_both!(
+    events_get_consecutive_indexes_and_open_to_their_leaf,
+    a_failed_job_leaves_no_trace_and_a_dropped_batch_nothing,
+    events_appended_in_one_statement_are_stored_as_one_by_one,
+    two_processes_appending_share_one_order,
+);
+
+async fn events_get_consecutive_indexes_and_open_to_their_leaf(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let store = db.open().await;
     let mut b = store.begin().await.expect("begin");
     for n in 0..5 {
         let e = b
@@ -51,12 +75,9 @@ async fn events_get_consecutive_indexes_and_open_to_their_leaf() {
     assert_eq!(store.leaves(1, 3).await.expect("leaves").len(), 2);
 }
 
-#[tokio::test]
-async fn events_appended_in_one_statement_are_stored_as_one_by_one() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open_sqlite(&dir.path().join("db"), true)
-        .await
-        .expect("open");
+async fn events_appended_in_one_statement_are_stored_as_one_by_one(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let store = db.open().await;
     let mut b = store.begin().await.expect("begin");
     b.append(&event(KEPT, 0)).await.expect("append");
     let events: Vec<NewEvent> = (1..4).map(|n| event(UNDONE, n)).collect();
@@ -92,12 +113,9 @@ async fn events_appended_in_one_statement_are_stored_as_one_by_one() {
     }
 }
 
-#[tokio::test]
-async fn a_failed_job_leaves_no_trace_and_a_dropped_batch_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open_sqlite(&dir.path().join("db"), true)
-        .await
-        .expect("open");
+async fn a_failed_job_leaves_no_trace_and_a_dropped_batch_nothing(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let store = db.open().await;
     let mut b = store.begin().await.expect("begin");
     b.savepoint().await.expect("savepoint");
     b.append(&event(KEPT, 0)).await.expect("append");
@@ -120,13 +138,13 @@ async fn a_failed_job_leaves_no_trace_and_a_dropped_batch_nothing() {
     assert_eq!(kinds, [KEPT.as_str(), KEPT.as_str()]);
 }
 
-#[tokio::test]
-async fn two_processes_appending_share_one_order() {
-    // Two independent pools on one file stand for the server and a CLI command.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("db");
-    let a = Store::open_sqlite(&path, true).await.expect("open a");
-    let b = Store::open_sqlite(&path, false).await.expect("open b");
+async fn two_processes_appending_share_one_order(backend: Backend) {
+    // Two independent pools on one database stand for two processes (two `custos serve` on
+    // PostgreSQL, the server and a CLI command on SQLite): the write lock of each batch keeps
+    // one order with no gap and no index taken twice.
+    let db = TestDatabase::new(backend).await;
+    let a = db.open().await;
+    let b = Store::open(db.location(), false).await.expect("open b");
     let mut tasks = Vec::new();
     for (i, s) in [a.clone(), b.clone()].into_iter().enumerate() {
         tasks.push(tokio::spawn(async move {
