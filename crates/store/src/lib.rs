@@ -17,6 +17,7 @@
 
 mod backend;
 mod column;
+mod copy;
 mod report;
 #[cfg(all(test, feature = "synthetic"))]
 mod report_tests;
@@ -30,6 +31,7 @@ mod synthetic;
 pub mod testing;
 
 pub use backend::Backend;
+pub use copy::{CopyError, TableRows, postgres_contents};
 pub use report::ReportCounts;
 pub use rows::*;
 pub use sessions::{ConsoleSession, Reservation, SignInCounts};
