@@ -55,6 +55,57 @@ async fn jobs_queued_together_commit_once_under_one_signed_checkpoint() {
 }
 
 #[tokio::test]
+async fn a_submission_refused_inside_a_batch_writes_nothing_and_the_others_commit() {
+    let f = Fixture::new().await;
+    let w = f.writer().await;
+    w.submit(f.submission("p01-ransomware-production", "XA-1", t0()))
+        .await
+        .unwrap();
+    let size = f.log_size().await;
+    let first = f.case(1).await;
+    // Submissions run without a savepoint of their own: the refusal (the id reused with
+    // another content) must be found before anything is written.
+    let jobs = [
+        w.queue_submit(f.submission("p04-defamation-2y", "XA-2", t0()))
+            .await,
+        w.queue_submit(f.submission("p04-defamation-2y", "XA-1", t0()))
+            .await,
+        w.queue_submit(f.submission("p13-subscriber-plus-traffic", "XA-3", t0()))
+            .await,
+    ];
+    let [a, reused, c] = jobs;
+    assert!(matches!(
+        a.answer().await.unwrap(),
+        SubmitOutcome::Created(_)
+    ));
+    refused(reused.answer().await, 409, "request-id-reused");
+    assert!(matches!(
+        c.answer().await.unwrap(),
+        SubmitOutcome::Created(_)
+    ));
+    assert_eq!(
+        f.log_size().await,
+        size + 2 * 2,
+        "two arrivals, nothing of the refused one"
+    );
+    let cases = f
+        .store
+        .all_cases::<custos_service::ops::Documents>()
+        .await
+        .unwrap();
+    assert_eq!(
+        cases
+            .iter()
+            .map(|c| c.request_id.as_str())
+            .collect::<Vec<_>>(),
+        ["XA-1", "XA-2", "XA-3"]
+    );
+    assert_eq!(cases[0], first, "the first case is as it was");
+    assert_eq!(f.check_history().await.unwrap(), f.log_size().await);
+    assert_eq!(w.log.tree_size(), f.log_size().await);
+}
+
+#[tokio::test]
 async fn a_failing_job_is_undone_alone_and_the_others_commit() {
     let f = Fixture::new().await;
     // A pending proposal whose stored request no longer parses: confirming it appends

@@ -43,6 +43,7 @@ macro_rules! on_both {
 on_both!(
     events_get_consecutive_indexes_and_open_to_their_leaf,
     a_failed_job_leaves_no_trace_and_a_dropped_batch_nothing,
+    events_appended_in_one_statement_are_stored_as_one_by_one,
     two_processes_appending_share_one_order,
 );
 
@@ -72,6 +73,44 @@ async fn events_get_consecutive_indexes_and_open_to_their_leaf(backend: Backend)
     b.commit().await.expect("commit");
     assert_eq!(store.log_size().await.expect("size"), 5);
     assert_eq!(store.leaves(1, 3).await.expect("leaves").len(), 2);
+}
+
+async fn events_appended_in_one_statement_are_stored_as_one_by_one(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let store = db.open().await;
+    let mut b = store.begin().await.expect("begin");
+    b.append(&event(KEPT, 0)).await.expect("append");
+    let events: Vec<NewEvent> = (1..4).map(|n| event(UNDONE, n)).collect();
+    let stored = b.append_all(&events).await.expect("append_all");
+    assert_eq!(b.append_all(&[]).await.expect("nothing").len(), 0);
+    b.append(&event(KEPT, 4)).await.expect("append after");
+    b.commit().await.expect("commit");
+    assert_eq!(
+        stored.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [1, 2, 3],
+        "the next indexes, in order"
+    );
+    let read = store.events(0, 10).await.expect("events");
+    assert_eq!(
+        read.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [0, 1, 2, 3, 4]
+    );
+    for (e, r) in stored.iter().zip(&read[1..4]) {
+        assert_eq!(
+            (&e.body, &e.leaf, e.salt.as_bytes()),
+            (&r.body, &r.leaf, r.salt.as_bytes())
+        );
+        // What was stored opens to its leaf, as for `append`.
+        let body: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+        assert_eq!(body["seq"], r.seq);
+        let record = PublicRecord::new(
+            "request.closed",
+            &r.at.strftime("%Y-%m-%d").to_string(),
+            commit(&body, &r.salt).expect("commit"),
+        )
+        .expect("record");
+        assert_eq!(record.leaf_bytes(), r.leaf);
+    }
 }
 
 async fn a_failed_job_leaves_no_trace_and_a_dropped_batch_nothing(backend: Backend) {
