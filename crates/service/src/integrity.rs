@@ -235,8 +235,10 @@ fn claimed_size(note: &str) -> Option<u64> {
 
 /// Makes `note` the head, durably: written over the older of the head file's two slots and
 /// fdatasynced (one flush, as cheap as one SQLite commit; a rename would cost three). A head
-/// already further along is kept (another process, e.g. a CLI write beside a running node, may
-/// have signed a larger tree meanwhile).
+/// already further along is kept: other processes (a CLI write beside a running node, or
+/// another `custos serve` on the same PostgreSQL database) may have signed a larger tree
+/// meanwhile. Writers hold an exclusive `flock` from reading the slots to the flush, so two
+/// processes never pick the same slot and the head never moves backwards.
 pub fn write_head(dir: &Path, note: &str) -> std::io::Result<()> {
     use std::io::{Read as _, Seek as _, SeekFrom};
     let bytes = slot_bytes(note).ok_or_else(|| {
@@ -254,6 +256,8 @@ pub fn write_head(dir: &Path, note: &str) -> std::io::Result<()> {
         .create(true)
         .truncate(false)
         .open(&path)?;
+    // Released when `f` is closed, also by a process killed mid-write.
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)?;
     let mut old = Vec::with_capacity(2 * SLOT);
     f.read_to_end(&mut old)?;
     let current = slots(&old);
@@ -470,5 +474,30 @@ mod tests {
             claimed_size(&read_head(dir.path()).unwrap().unwrap()),
             Some(6)
         );
+    }
+
+    #[test]
+    fn writers_racing_on_one_head_file_leave_the_largest_head() {
+        // Processes of one node directory each write the head after their own commits; the
+        // file lock keeps two of them from picking the same slot, so the largest always stays.
+        let dir = tempfile::tempdir().unwrap();
+        let t = tree(200);
+        let notes: Vec<String> = (1..=200).map(|n| signed(&t, n).note).collect();
+        std::thread::scope(|s| {
+            for w in 0..4 {
+                let (dir, notes) = (dir.path(), &notes);
+                s.spawn(move || {
+                    // Each writer goes through every size, in its own order.
+                    for i in 0..notes.len() {
+                        let n = &notes[(i * 7 + w * 53) % notes.len()];
+                        write_head(dir, n).unwrap();
+                        let head = read_head(dir).unwrap().unwrap();
+                        assert!(claimed_size(&head) >= claimed_size(n));
+                    }
+                });
+            }
+        });
+        let head = read_head(dir.path()).unwrap().unwrap();
+        assert_eq!(claimed_size(&head), Some(200));
     }
 }
