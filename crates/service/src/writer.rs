@@ -719,15 +719,31 @@ pub fn spawn(store: Store, log: Arc<NodeLog>, cx: WriterContext) -> WriterHandle
 
 async fn run(store: Store, log: Arc<NodeLog>, cx: WriterContext, mut rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
+    // The tree may hold leaves of a batch that did not commit until it is rebuilt; when the
+    // database was unreachable to rebuild it, it is rebuilt before the next batch.
+    let mut stale = false;
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let tasks = jobs.drain(..).map(Job::into_task).collect();
+        let tasks: Vec<Box<dyn Task>> = jobs.drain(..).map(Job::into_task).collect();
+        if stale {
+            if let Err(e) = log.reload(&store).await {
+                tracing::warn!(error = %e, "the log tree is still to be rebuilt from the database");
+                let p = match e.downcast::<custos_store::StoreError>() {
+                    Ok(e) => Problem::from(e),
+                    Err(e) => Problem::internal(e.to_string()),
+                };
+                Failed::new(p, Vec::new(), tasks).answer();
+                continue;
+            }
+            stale = false;
+        }
         match run_batch(&store, &log, &cx, tasks).await {
             Ok(answers) => answers.into_iter().for_each(|a| a.send()),
             Err(failed) => {
                 let problem = &failed.problem;
                 tracing::error!(%problem, "batch failed; rebuilding the log tree from the database");
                 if let Err(e) = log.reload(&store).await {
-                    tracing::error!(error = %e, "could not rebuild the log tree");
+                    tracing::warn!(error = %e, "could not rebuild the log tree yet; it is rebuilt before the next batch");
+                    stale = true;
                 }
                 failed.answer();
             }
