@@ -133,6 +133,10 @@ pub fn load_jurisdiction(dir: &Path, config: &Config) -> anyhow::Result<Jurisdic
     }
 }
 
+/// How often a process looks for events other processes appended: a write through one is
+/// served with its checkpoint by every other well within a second.
+pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
+
 /// How the directory asks for other processes' events: the writer's `Job::Sync`, and for a
 /// refresh only when the database holds events the log has not taken in.
 #[derive(Debug)]
@@ -291,19 +295,33 @@ impl Node {
     }
 
     /// Follows the database for events other processes appended (`custos authority add`,
-    /// `custos evidence seal`, …): once a second, and when there are any, has the writer take
-    /// them into the tree and sign a checkpoint over them, so they are provable within a second.
+    /// `custos evidence seal`, other `custos serve` processes on the same PostgreSQL
+    /// database): every [`FOLLOW_INTERVAL`], and when there are any, has the writer take them
+    /// into the tree (serving the checkpoint that covers them), so they are provable through
+    /// this process within a second.
     pub async fn follow_database(self: Arc<Self>) {
+        // Said once when the database goes away and once when it is back, not four times a
+        // second while it is down.
+        let mut failing = false;
         loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            match self.store.log_size().await {
+            tokio::time::sleep(FOLLOW_INTERVAL).await;
+            let outcome = match self.store.log_size().await {
                 Ok(size) if size > self.log.tree_size() => {
-                    if let Err(e) = self.writer.call(Job::Sync).await {
-                        tracing::warn!(problem = %e, "could not take in events appended by another process");
-                    }
+                    self.writer.call(Job::Sync).await.map_err(|p| p.to_string())
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "could not read the log size"),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            };
+            match outcome {
+                Err(error) if !failing => {
+                    failing = true;
+                    tracing::warn!(%error, "could not follow the database for other processes' events; retrying");
+                }
+                Ok(()) if failing => {
+                    failing = false;
+                    tracing::info!("following the database again");
+                }
+                _ => {}
             }
         }
     }
