@@ -477,27 +477,32 @@ mod tests {
     }
 
     #[test]
-    fn writers_racing_on_one_head_file_leave_the_largest_head() {
-        // Processes of one node directory each write the head after their own commits; the
-        // file lock keeps two of them from picking the same slot, so the largest always stays.
+    fn a_writer_waits_while_another_process_writes_the_head() {
+        // Processes of one node directory each write the head after their own commits: the
+        // file lock keeps two of them from reading the same slots and writing the same one.
         let dir = tempfile::tempdir().unwrap();
-        let t = tree(200);
-        let notes: Vec<String> = (1..=200).map(|n| signed(&t, n).note).collect();
-        std::thread::scope(|s| {
-            for w in 0..4 {
-                let (dir, notes) = (dir.path(), &notes);
-                s.spawn(move || {
-                    // Each writer goes through every size, in its own order.
-                    for i in 0..notes.len() {
-                        let n = &notes[(i * 7 + w * 53) % notes.len()];
-                        write_head(dir, n).unwrap();
-                        let head = read_head(dir).unwrap().unwrap();
-                        assert!(claimed_size(&head) >= claimed_size(n));
-                    }
-                });
-            }
+        let t = tree(6);
+        write_head(dir.path(), &signed(&t, 5).note).unwrap();
+        let held = std::fs::File::open(dir.path().join(HEAD_FILE)).unwrap();
+        rustix::fs::flock(&held, rustix::fs::FlockOperation::LockExclusive).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (path, note) = (dir.path().to_owned(), signed(&t, 6).note);
+        let writer = std::thread::spawn(move || {
+            write_head(&path, &note).unwrap();
+            tx.send(()).unwrap();
         });
-        let head = read_head(dir.path()).unwrap().unwrap();
-        assert_eq!(claimed_size(&head), Some(200));
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(300))
+                .is_err(),
+            "wrote the head while another writer held it"
+        );
+        drop(held);
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the head is written once the other writer is done");
+        writer.join().unwrap();
+        assert_eq!(
+            claimed_size(&read_head(dir.path()).unwrap().unwrap()),
+            Some(6)
+        );
     }
 }
