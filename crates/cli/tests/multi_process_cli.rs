@@ -346,15 +346,31 @@ fn a_sigkill_of_one_of_two_processes_loses_nothing_acknowledged() {
     let mut node = TestNode::init_on(&db.setting());
     let a = Arc::new(node.authority("XA", "mla"));
     let rita = node.user("rita", "reviewer");
+    node.configure("lifecycle", "scheduler_interval_seconds = 1");
     let mut p1 = Serve::start(&node, "one");
     let p2 = Serve::start(&node, "two");
+    // One scheduler for the node, whichever process got the lease first.
+    const LEASED: &str = "this process runs the node's scheduler";
+    within(Duration::from_secs(10), "a scheduler", || {
+        p1.log().contains(LEASED) || p2.log().contains(LEASED)
+    });
     let stop = Arc::new(AtomicBool::new(false));
     let accepted: Arc<Mutex<Vec<(String, i64)>>> = Arc::default();
     let threads = intake(&a, &[p1.port, p2.port], 6, &stop, &accepted, |r| {
         panic!("unexpected answer {}: {}", r.status, r.text())
     });
     wait_count(&accepted, 60, Duration::from_secs(60), "60 acknowledged");
+    assert!(
+        !(p1.log().contains(LEASED) && p2.log().contains(LEASED)),
+        "two schedulers:\n{}\n{}",
+        p1.log(),
+        p2.log()
+    );
     p1.kill();
+    // The survivor runs the scheduler once the other is gone (if it did not already).
+    within(Duration::from_secs(10), "the survivor's scheduler", || {
+        p2.log().contains(LEASED)
+    });
     let at_kill = accepted.lock().unwrap().len();
     // The survivor goes on taking requests.
     wait_count(

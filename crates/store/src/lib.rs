@@ -296,12 +296,16 @@ impl Store {
         match &self.pool {
             Pool::Sqlite(_) => Ok(Some(Lease { conn: None })),
             Pool::Postgres(p) => {
-                let mut conn = p.acquire().await?.detach();
+                let mut conn = p.acquire().await?;
                 let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                     .bind(SCHEDULER_LOCK)
-                    .fetch_one(&mut conn)
+                    .fetch_one(&mut *conn)
                     .await?;
-                Ok(held.then_some(Lease { conn: Some(conn) }))
+                // Granted, the connection leaves the pool with its session lock; refused, it
+                // goes back holding nothing.
+                Ok(held.then(|| Lease {
+                    conn: Some(conn.detach()),
+                }))
             }
         }
     }
