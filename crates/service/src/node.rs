@@ -184,6 +184,11 @@ impl Node {
         Queries::new(&self.store)
     }
 
+    /// The console's sessions and sign-in counts, in the node's database (not events).
+    pub fn console_state(&self) -> crate::console_state::ConsoleState {
+        crate::console_state::ConsoleState::new(self.store.clone())
+    }
+
     /// The node's time now: what deadlines shown to people are measured against.
     pub fn now(&self) -> jiff::Timestamp {
         self.clock.now()

@@ -21,6 +21,9 @@ mod report;
 #[cfg(all(test, feature = "synthetic"))]
 mod report_tests;
 mod rows;
+mod sessions;
+#[cfg(test)]
+mod sessions_tests;
 #[cfg(feature = "synthetic")]
 mod synthetic;
 #[cfg(feature = "testing")]
@@ -29,6 +32,7 @@ pub mod testing;
 pub use backend::Backend;
 pub use report::ReportCounts;
 pub use rows::*;
+pub use sessions::{ConsoleSession, Reservation, SignInCounts};
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
