@@ -16,7 +16,8 @@ use custos_store::testing::TestDatabase;
 use serde_json::Value;
 
 use crate::common::{
-    Authority, Resp, TestNode, custos, custos_ok, free_port, http, request, try_http,
+    Authority, Resp, TestNode, console_get, console_session, custos, custos_ok, free_port, http,
+    request, try_http,
 };
 
 /// One `custos serve` process of a node directory.
@@ -242,6 +243,13 @@ fn two_processes_serve_one_log_and_see_each_others_writes_within_a_second() {
                 == through_two
         },
     );
+
+    // A console session started through one process is one of the node's: the other serves it.
+    node.port = p1.port;
+    let cookie = console_session(&node, "rita");
+    node.port = p2.port;
+    let page = console_get(&node, &cookie, &format!("/console/requests/{case}"));
+    assert!(page.contains("XA-DECIDED"), "{page}");
 
     // Quiet: both serve the same checkpoint, which each verifies from the outside.
     within(Duration::from_secs(3), "one checkpoint", || {
