@@ -47,6 +47,7 @@ pub mod directory;
 pub mod http;
 pub mod integrity;
 pub mod log;
+pub mod migrate;
 pub mod node;
 pub mod node_dir;
 pub mod offline;

@@ -129,7 +129,7 @@ async fn the_head_file_holds_the_checkpoint_of_the_last_commit() {
         "and it is published"
     );
     // Acknowledged means committed: another connection sees it.
-    let other = custos_store::Store::open_sqlite(&f.dir.join("custos.db"), false)
+    let other = custos_store::Store::open(&f.config.database_location(&f.dir), false)
         .await
         .unwrap();
     assert_eq!(

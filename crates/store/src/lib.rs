@@ -17,6 +17,7 @@
 
 mod backend;
 mod column;
+mod copy;
 mod report;
 #[cfg(all(test, feature = "synthetic"))]
 mod report_tests;
@@ -30,6 +31,7 @@ mod synthetic;
 pub mod testing;
 
 pub use backend::Backend;
+pub use copy::{CopyError, TableRows, postgres_contents};
 pub use report::ReportCounts;
 pub use rows::*;
 pub use sessions::{ConsoleSession, Reservation, SignInCounts};
@@ -112,7 +114,7 @@ fn unavailable(e: &sqlx::Error) -> bool {
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+pub(crate) static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The key of the PostgreSQL advisory lock every write batch takes ("custos" in ASCII): the
 /// one write order of the log across processes.

@@ -175,3 +175,112 @@ async fn the_scheduler_lease_is_always_granted_on_sqlite() {
     let mut lease = s.scheduler_lease().await.expect("ask").expect("granted");
     assert!(lease.holds().await);
 }
+
+/// `custos migrate`'s copy: SQLite into an empty PostgreSQL database, raw and in one
+/// transaction; a target holding rows refused; a row changed afterwards found.
+#[tokio::test]
+async fn a_copy_to_postgres_is_byte_for_byte_and_needs_an_empty_target() {
+    use custos_store::{CopyError, Role, User};
+    let source_db = TestDatabase::new(Backend::Sqlite).await;
+    let source = source_db.open().await;
+    let mut b = source.begin().await.expect("begin");
+    // More events than one statement (500) and one page of the comparison (1,000) carry.
+    for n in 0..1_234 {
+        b.append(&event(KEPT, n)).await.expect("append");
+    }
+    b.insert_user(&User {
+        name: "rita".into(),
+        role: Role::Reviewer,
+        token_hash: "$argon2id$…".into(),
+        added_at: Timestamp::from_second(1_790_000_000).expect("time"),
+        disabled_at: None,
+        password_hash: None,
+    })
+    .await
+    .expect("user");
+    b.commit().await.expect("commit");
+
+    let target_db = TestDatabase::new(Backend::Postgres).await;
+    let target = target_db.open().await;
+    let mut lock = source.begin().await.expect("the source's write lock");
+    let copied = lock.copy_into(&target).await.expect("copy");
+    let rows = |t: &str| copied.iter().find(|c| c.table == t).map(|c| c.rows);
+    assert_eq!(rows("events"), Some(1_234));
+    assert_eq!(rows("users"), Some(1));
+    assert_eq!(rows("cases"), Some(0));
+    assert!(
+        lock.copy_differences(&target)
+            .await
+            .expect("compare")
+            .is_empty()
+    );
+    let raw = |e: &custos_store::StoredEvent| {
+        (
+            e.seq,
+            e.body.clone(),
+            e.salt.as_bytes().to_vec(),
+            e.leaf.clone(),
+        )
+    };
+    let (a, b) = (
+        source.events(0, 2_000).await.expect("events"),
+        target.events(0, 2_000).await.expect("events"),
+    );
+    assert_eq!(
+        a.iter().map(raw).collect::<Vec<_>>(),
+        b.iter().map(raw).collect::<Vec<_>>()
+    );
+
+    // A second copy into the same database is refused, naming what is there.
+    match lock.copy_into(&target).await {
+        Err(CopyError::NotEmpty(held)) => assert!(
+            held.iter().any(|t| t.table == "events" && t.rows == 1_234),
+            "{held:?}"
+        ),
+        other => panic!("a target holding rows must be refused: {other:?}"),
+    }
+    let contents = custos_store::postgres_contents(&target_db.setting())
+        .await
+        .expect("contents");
+    assert!(contents.iter().any(|t| t.table == "users" && t.rows == 1));
+
+    // One byte changed in the target is found, by event.
+    let pg = sqlx::PgPool::connect(&target_db.setting())
+        .await
+        .expect("pg");
+    sqlx::query("UPDATE events SET body = body || ' ' WHERE seq = 1100")
+        .execute(&pg)
+        .await
+        .expect("update");
+    pg.close().await;
+    let found = lock.copy_differences(&target).await.expect("compare");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("event 1100"), "{found:?}");
+
+    // Emptied, it takes the copy again.
+    target.empty_copy_target().await.expect("empty");
+    assert!(
+        custos_store::postgres_contents(&target_db.setting())
+            .await
+            .expect("contents")
+            .is_empty()
+    );
+    lock.copy_into(&target).await.expect("copy again");
+    assert!(
+        lock.copy_differences(&target)
+            .await
+            .expect("compare")
+            .is_empty()
+    );
+}
+
+#[test]
+fn the_test_backend_is_named_exactly_or_refused() {
+    use custos_store::testing::parse_backend;
+    assert_eq!(parse_backend("sqlite"), Ok(Backend::Sqlite));
+    assert_eq!(parse_backend("postgres"), Ok(Backend::Postgres));
+    for garbled in ["", "Postgres", "postgresql", "pg", " sqlite"] {
+        let e = parse_backend(garbled).unwrap_err();
+        assert!(e.contains("`sqlite` or `postgres`"), "{garbled:?}: {e}");
+    }
+}
