@@ -493,10 +493,15 @@ impl Job {
                 package_sha256,
                 to,
                 reply,
-            } => task(reply, move |b, out, _, now| {
-                Box::pin(
-                    async move { ops::record_delivered(b, out, &package_sha256, &to, now).await },
-                )
+            } => task(reply, move |b, out, cx, now| {
+                Box::pin(async move {
+                    // No package to a key revoked meanwhile, through whichever process.
+                    let current = cx.logged_authority(&to)?;
+                    if current.revoked_at.is_some() {
+                        return Err(ops::revoked_problem(&current));
+                    }
+                    ops::record_delivered(b, out, &package_sha256, &to, now).await
+                })
             }),
             Job::DestroyDue {
                 at,
@@ -786,8 +791,26 @@ async fn run(store: Store, log: Arc<NodeLog>, cx: WriterContext, mut rx: mpsc::R
     // commit is durable, so the next batch may build on it; its callers hear "done" only once
     // its head is on disk too. One at a time and in order, so answers and heads never overtake.
     let mut finishing: Option<tokio::task::JoinHandle<()>> = None;
+    // The tree may hold leaves of a batch that did not commit until it is rebuilt; when the
+    // database was unreachable to rebuild it, it is rebuilt before the next batch.
+    let mut stale = false;
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let tasks = jobs.drain(..).map(Job::into_task).collect();
+        let tasks: Vec<Box<dyn Task>> = jobs.drain(..).map(Job::into_task).collect();
+        if stale {
+            if let Some(previous) = finishing.take() {
+                let _ = previous.await;
+            }
+            if let Err(e) = log.reload(&store).await {
+                tracing::warn!(error = %e, "the log tree is still to be rebuilt from the database");
+                let p = match e.downcast::<custos_store::StoreError>() {
+                    Ok(e) => Problem::from(e),
+                    Err(e) => Problem::internal(e.to_string()),
+                };
+                Failed::new(p, Vec::new(), tasks).answer();
+                continue;
+            }
+            stale = false;
+        }
         let outcome = run_batch(&store, &log, &cx, tasks).await;
         if let Some(previous) = finishing.take() {
             let _ = previous.await;
@@ -800,7 +823,8 @@ async fn run(store: Store, log: Arc<NodeLog>, cx: WriterContext, mut rx: mpsc::R
                 let problem = &failed.problem;
                 tracing::error!(%problem, "batch failed; rebuilding the log tree from the database");
                 if let Err(e) = log.reload(&store).await {
-                    tracing::error!(error = %e, "could not rebuild the log tree");
+                    tracing::warn!(error = %e, "could not rebuild the log tree yet; it is rebuilt before the next batch");
+                    stale = true;
                 }
                 failed.answer();
             }
@@ -888,10 +912,12 @@ async fn run_batch(
         Ok(b) => b,
         Err(e) => return Err(Failed::new(e, answers, tasks)),
     };
-    // Catch up with events appended by other processes (e.g. `custos authority add`).
-    if let Err(p) = catch_up(&mut b, log, &cx.directory).await {
-        return Err(Failed::new(p, answers, tasks));
-    }
+    // Catch up with events appended by other processes (e.g. `custos authority add`, or
+    // another `custos serve` on the same PostgreSQL database).
+    let adopted = match catch_up(&mut b, log, &cx.directory).await {
+        Ok(adopted) => adopted,
+        Err(p) => return Err(Failed::new(p, answers, tasks)),
+    };
     let mut appended: Appended = Vec::new();
     while let Some(task) = tasks.next() {
         let mut out: Appended = Vec::new();
@@ -929,17 +955,27 @@ async fn run_batch(
     let now = cx.clock.now();
     if !appended.is_empty() || log.published_size() < log.tree_size() || log.checkpoint().is_none()
     {
-        let leaves: Vec<&[u8]> = appended.iter().map(|e| e.leaf.as_slice()).collect();
-        if let Err(e) = log.append_leaves(&leaves) {
-            return Err(Failed::new(Problem::internal(e.to_string()), answers, []));
-        }
-        let cp = match log.sign_checkpoint(now) {
-            Ok(cp) => cp,
-            Err(e) => return Err(Failed::new(Problem::internal(e.to_string()), answers, [])),
+        let cp = match adopted.filter(|_| appended.is_empty()) {
+            // Another process signed exactly this tree: serve its checkpoint (the same bytes
+            // this process would sign, Ed25519 being deterministic) rather than sign again.
+            Some(cp) => cp,
+            None => {
+                let leaves: Vec<&[u8]> = appended.iter().map(|e| e.leaf.as_slice()).collect();
+                if let Err(e) = log.append_leaves(&leaves) {
+                    return Err(Failed::new(Problem::internal(e.to_string()), answers, []));
+                }
+                let cp = match log.sign_checkpoint(now) {
+                    Ok(cp) => cp,
+                    Err(e) => {
+                        return Err(Failed::new(Problem::internal(e.to_string()), answers, []));
+                    }
+                };
+                if let Err(e) = b.put_checkpoint(&cp).await {
+                    return Err(Failed::new(e, answers, []));
+                }
+                cp
+            }
         };
-        if let Err(e) = b.put_checkpoint(&cp).await {
-            return Err(Failed::new(e, answers, []));
-        }
         if let Err(e) = b.commit().await {
             return Err(Failed::new(e, answers, []));
         }
@@ -958,14 +994,20 @@ async fn run_batch(
     }
 }
 
-/// Takes in events other processes appended (the CLI's offline writes). They must be covered
-/// by a checkpoint signed with the node key, which such a process writes in the same commit;
-/// events slipped into the database without one are refused, never signed by the node.
-async fn catch_up(b: &mut Batch, log: &NodeLog, directory: &Directory) -> Result<(), Problem> {
+/// Takes in events other processes appended (the CLI's offline writes, other `custos serve`
+/// processes). They must be covered by a checkpoint signed with the node key, which such a
+/// process writes in the same commit; events slipped into the database without one are
+/// refused, never signed by the node. Answers that checkpoint (verified) when events were taken
+/// in.
+async fn catch_up(
+    b: &mut Batch,
+    log: &NodeLog,
+    directory: &Directory,
+) -> Result<Option<custos_store::StoredCheckpoint>, Problem> {
     let db_size = b.log_size().await?;
     let tree_size = log.tree_size();
     if db_size == tree_size {
-        return Ok(());
+        return Ok(None);
     }
     if db_size < tree_size {
         return Err(Problem::internal(format!(
@@ -977,7 +1019,7 @@ async fn catch_up(b: &mut Batch, log: &NodeLog, directory: &Directory) -> Result
     log.append_leaves(&leaves)
         .map_err(|e| Problem::internal(e.to_string()))?;
     let latest = b.latest_checkpoint().await?;
-    if let Err(e) = crate::integrity::check_history(
+    let verified = match crate::integrity::check_history(
         log.tree_size(),
         |s| log.root_at(s).ok(),
         latest.as_ref(),
@@ -985,11 +1027,23 @@ async fn catch_up(b: &mut Batch, log: &NodeLog, directory: &Directory) -> Result
         log.origin(),
         &log.verifier(),
     ) {
-        tracing::error!(problem = %e, "events appended by another process were refused");
-        return Err(Problem::unavailable(
-            "the node found events in its database that it cannot verify and records nothing until its operator runs `custos audit`",
-        ));
-    }
+        Ok(verified) => verified,
+        Err(e) => {
+            tracing::error!(problem = %e, "events appended by another process were refused");
+            return Err(Problem::unavailable(
+                "the node found events in its database that it cannot verify and records nothing until its operator runs `custos audit`",
+            ));
+        }
+    };
     directory.apply(&foreign);
-    Ok(())
+    // What the note signs, not the row's unsigned columns.
+    Ok(match (latest, verified) {
+        (Some(row), Some(cp)) => Some(custos_store::StoredCheckpoint {
+            size: cp.size,
+            root: cp.root,
+            note: row.note,
+            signed_at: row.signed_at,
+        }),
+        _ => None,
+    })
 }

@@ -257,6 +257,35 @@ async fn events_another_process_signed_with_the_node_key_are_taken_in() {
 }
 
 #[tokio::test]
+async fn a_writer_with_nothing_to_add_serves_the_checkpoint_another_process_signed() {
+    // Two writers on one database stand for two `custos serve` processes; their clocks differ,
+    // so a checkpoint signed by the second would carry its own signing time.
+    let f = Fixture::new().await;
+    let a = f.writer_at(t0()).await;
+    let b = f.writer_at(t0() + days(1)).await;
+    b.sync().await.unwrap();
+    a.submit(f.submission("p01-ransomware-production", "XA-1", t0()))
+        .await
+        .unwrap();
+    let signed_by_a = a.log.checkpoint().unwrap();
+    let rows = f.store.checkpoints().await.unwrap().len();
+    b.sync().await.unwrap();
+    let served_by_b = b.log.checkpoint().unwrap();
+    assert_eq!(served_by_b.size, signed_by_a.size);
+    assert_eq!(served_by_b.note, signed_by_a.note);
+    assert_eq!(served_by_b.signed_at, t0(), "a's, not a new one of b's");
+    assert_eq!(f.store.checkpoints().await.unwrap().len(), rows);
+    // And what b adds next is signed by b over both.
+    b.submit(f.submission("p04-defamation-2y", "XA-2", t0()))
+        .await
+        .unwrap();
+    let next = b.log.checkpoint().unwrap();
+    assert_eq!(next.size, f.log_size().await);
+    assert_eq!(next.signed_at, t0() + days(1));
+    assert_eq!(f.check_history().await.unwrap(), f.log_size().await);
+}
+
+#[tokio::test]
 async fn events_slipped_in_without_a_node_signature_stop_the_writer_recording() {
     let f = Fixture::new().await;
     let w = f.writer().await;

@@ -119,6 +119,27 @@ pub(crate) static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./mig
 /// The key of the PostgreSQL advisory lock every write batch takes ("custos" in ASCII): the
 /// one write order of the log across processes.
 const WRITE_LOCK: i64 = 0x6375_7374_6f73;
+/// The session advisory lock held by the process that runs the scheduler ([`Lease`]).
+const SCHEDULER_LOCK: i64 = 0x6375_7374_6f74;
+
+/// The scheduler's lease ([`Store::scheduler_lease`]): while it is held, no other process of
+/// the node runs scheduler passes.
+#[derive(Debug)]
+pub struct Lease {
+    /// The connection holding the PostgreSQL session lock (none on SQLite).
+    conn: Option<sqlx::PgConnection>,
+}
+
+impl Lease {
+    /// Whether the lease still holds: its connection answers (a server restart ends the session
+    /// and with it the lock, which another process may then take).
+    pub async fn holds(&mut self) -> bool {
+        match &mut self.conn {
+            None => true,
+            Some(c) => sqlx::Connection::ping(c).await.is_ok(),
+        }
+    }
+}
 
 /// Where a node's database is: the `database` setting of `custos.toml`.
 #[derive(Clone, PartialEq, Eq)]
@@ -271,6 +292,28 @@ impl Store {
             next_case: None,
             at_savepoint: (None, None),
         })
+    }
+
+    /// Tries to become the one process of the node that runs the scheduler. On PostgreSQL a
+    /// session advisory lock on a connection of its own, held as long as the [`Lease`] (and
+    /// released by the server when the process dies or loses its connection); `None` while
+    /// another process holds it. On SQLite (one serving process per file) always granted.
+    pub async fn scheduler_lease(&self) -> Result<Option<Lease>> {
+        match &self.pool {
+            Pool::Sqlite(_) => Ok(Some(Lease { conn: None })),
+            Pool::Postgres(p) => {
+                let mut conn = p.acquire().await?;
+                let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(SCHEDULER_LOCK)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                // Granted, the connection leaves the pool with its session lock; refused, it
+                // goes back holding nothing.
+                Ok(held.then(|| Lease {
+                    conn: Some(conn.detach()),
+                }))
+            }
+        }
     }
 
     /// Number of events in the log.

@@ -175,6 +175,46 @@ async fn two_processes_appending_share_one_order(backend: Backend) {
     }
 }
 
+#[tokio::test]
+async fn one_process_at_a_time_holds_the_scheduler_lease_on_postgres() {
+    // Two pools on one database stand for two `custos serve` processes.
+    let db = TestDatabase::new(Backend::Postgres).await;
+    let a = db.open().await;
+    let b = Store::open(db.location(), false).await.expect("open b");
+    let mut held = a.scheduler_lease().await.expect("ask").expect("granted");
+    assert!(held.holds().await);
+    assert!(
+        b.scheduler_lease().await.expect("ask").is_none(),
+        "held by a"
+    );
+    // The holder stops (or its session ends): the other takes over.
+    drop(held);
+    let mut taken = None;
+    for _ in 0..100 {
+        taken = b.scheduler_lease().await.expect("ask");
+        if taken.is_some() {
+            break;
+        }
+        // The server releases the lock when it sees the dropped connection close.
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut taken = taken.expect("b takes the lease once a's is gone");
+    assert!(taken.holds().await);
+    assert!(
+        a.scheduler_lease().await.expect("ask").is_none(),
+        "held by b"
+    );
+}
+
+#[tokio::test]
+async fn the_scheduler_lease_is_always_granted_on_sqlite() {
+    let db = TestDatabase::new(Backend::Sqlite).await;
+    let s = db.open().await;
+    let mut lease = s.scheduler_lease().await.expect("ask").expect("granted");
+    assert!(lease.holds().await);
+}
+
 /// `custos migrate`'s copy: SQLite into an empty PostgreSQL database, raw and in one
 /// transaction; a target holding rows refused; a row changed afterwards found.
 #[tokio::test]
