@@ -669,8 +669,16 @@ try {
       }
       const tile = await page.locator('a[href^="/log/tile/"]').first().getAttribute("href");
       assert.equal((await page.request.get(`${BASE}${tile}`)).status(), 200, `${tile} is served`);
-      const served = await (await page.request.get(`${BASE}/log/checkpoint`)).text();
-      assert.equal((await page.locator("#checkpoint").innerText()).trim(), served.trim(), "the page shows the served checkpoint");
+      // The log may grow between the page and the fetch (a batch still finishing): read both
+      // again, a few times, until they agree; a page that never shows the served one fails.
+      let served = "", shown = "";
+      for (let i = 0; i < 10; i++) {
+        shown = (await page.locator("#checkpoint").innerText()).trim();
+        served = (await (await page.request.get(`${BASE}/log/checkpoint`)).text()).trim();
+        if (shown === served) break;
+        await page.reload();
+      }
+      assert.equal(shown, served, "the page shows the served checkpoint");
       const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(wide <= 0, `/log is ${wide}px wider than ${width}px: ${await widest(page)}`);
       await axe(page, `/log at ${width}px`);

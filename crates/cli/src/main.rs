@@ -10,7 +10,8 @@
 //! * `custos send-order` (as a requesting authority) and `custos request-deletion` (as a
 //!   reviewer): the order that must follow an emergency, and a deletion asked after it was
 //!   missed (`order`).
-//! * `custos audit | log open` check a node's own database (`audit`).
+//! * `custos audit | log open` check a node's own database (`audit`); `custos migrate` moves it
+//!   from SQLite to PostgreSQL (`migrate`).
 //! * `custos witness init | serve` run a C2SP tlog-witness (`witness_cmd`); `custos witness add`
 //!   names one for a node to ask for cosignatures (`witness_add`).
 //!
@@ -27,6 +28,7 @@ mod client;
 mod conditions;
 mod evidence;
 mod extension;
+mod migrate;
 mod node_cmd;
 mod order;
 mod out;
@@ -284,6 +286,22 @@ enum Command {
         /// Print one JSON report.
         #[arg(long)]
         json: bool,
+    },
+
+    /// Move a node from its SQLite file to an empty PostgreSQL database: copy every table,
+    /// verify the copy against the node's signatures (tree root, every commitment, every event
+    /// row, the whole audit), then switch `custos.toml` to it. Stop `custos serve` first.
+    ///
+    /// Exit status 0 when switched; 2 when refused (already on PostgreSQL, a target that holds
+    /// anything, the node running); 1 when a database cannot be used; 3 when the source or the
+    /// copy does not verify. The configuration is unchanged unless it exits 0.
+    Migrate {
+        /// The node directory.
+        #[arg(long, default_value = "custos-node")]
+        dir: PathBuf,
+        /// The empty PostgreSQL database (`postgresql://user@host:5432/name`), which must exist.
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
 
     /// Evidence on the node: seal files for an executed request and log them.
@@ -977,6 +995,7 @@ fn main() -> ExitCode {
             )),
         },
         Command::Audit { dir, vkey, json } => audit::audit(&dir, vkey.as_deref(), json),
+        Command::Migrate { dir, to } => migrate::migrate(&dir, &to),
         Command::Evidence(EvidenceCommand::Seal {
             dir,
             case,

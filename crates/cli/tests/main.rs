@@ -12,6 +12,8 @@ mod hardening;
 mod hostile;
 mod integrity;
 mod layering;
+mod migrate_cli;
+mod multi_process_cli;
 mod notice_cli;
 mod order_cli;
 mod pipes;

@@ -55,15 +55,15 @@ pub const NO_STORE: &str = "no-store";
 pub struct Console {
     /// The node (store, writer, log, directory).
     pub node: Arc<Node>,
-    /// Signed-in people.
+    /// Signed-in people and the sign-in lock-out (in the node's database).
     pub sessions: Sessions,
 }
 
 /// The console's routes, under `/console` (and `/` redirecting there).
 pub fn router(node: Arc<Node>) -> Router {
     let state = Arc::new(Console {
+        sessions: Sessions::new(&node),
         node,
-        sessions: Sessions::default(),
     });
     let router = Router::new()
         .route("/", get(pages::home))

@@ -136,6 +136,12 @@ pub fn commit(event: &Value, salt: &Salt) -> Result<Hash, CommitmentError> {
     Ok(Hash(sha256(&[&salt.0, canonical.as_bytes()])))
 }
 
+/// `SHA-256(salt ‖ canonical)` over an event already in its RFC 8785 form (what [`commit`]
+/// computes after canonicalizing; for a caller that keeps the canonical text anyway).
+pub fn commit_canonical(canonical: &str, salt: &Salt) -> Hash {
+    Hash(sha256(&[&salt.0, canonical.as_bytes()]))
+}
+
 /// Checks an opening (event and salt) against a commitment.
 pub fn verify_opening(
     event: &Value,

@@ -44,7 +44,7 @@ pub async fn audit(nd: &NodeDir, vkey: &VerifierKey) -> anyhow::Result<AuditRepo
     audit_store(nd.dir(), nd.config(), nd.store(), vkey).await
 }
 
-async fn audit_store(
+pub(crate) async fn audit_store(
     dir: &Path,
     config: &Config,
     store: &Store,
@@ -239,7 +239,7 @@ pub async fn read_tables(store: &Store) -> Result<Tables, custos_store::StoreErr
 
 /// The checks of one event on its own: its row agrees with its body, and its body and salt
 /// still give the leaf the log published.
-fn check_event(e: &StoredEvent, findings: &mut Vec<Finding>) {
+pub(crate) fn check_event(e: &StoredEvent, findings: &mut Vec<Finding>) {
     let mut found = |detail: String| findings.push(Finding::new("event", detail));
     let body: Value = match serde_json::from_str(&e.body) {
         Ok(v) => v,

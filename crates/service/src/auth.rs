@@ -478,6 +478,9 @@ async fn authority_proof(
     path: &str,
     nonces: Option<&ProofNonces>,
 ) -> Result<Authority, Problem> {
+    // A read is not checked again in a write batch: revocations other processes logged count
+    // from the moment they committed.
+    directory.refresh().await;
     let (authority, payload) = directory.verify(jws).await?;
     let claims: ProofClaims = serde_json::from_slice(&payload).map_err(|e| {
         Problem::unauthorized(

@@ -452,10 +452,37 @@ pub fn add_witness(dir: &Path, witness: &WitnessConfig) -> anyhow::Result<()> {
     let config: Config =
         toml::from_str(&new_text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     config.check_witnesses()?;
+    replace_config(dir, &new_text)
+}
+
+/// Sets `database` in `DIR/custos.toml` to `setting` (`custos migrate`), keeping the file's
+/// other settings and comments as they are; replaced atomically like [`add_witness`].
+pub fn set_database(dir: &Path, setting: &str) -> anyhow::Result<()> {
+    let path = dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    doc["database"] = toml_edit::value(setting);
+    let new_text = doc.to_string();
+    let config: Config =
+        toml::from_str(&new_text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    config
+        .check_witnesses()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    replace_config(dir, &new_text)
+}
+
+/// Replaces `DIR/custos.toml` with `text` atomically: a temporary file, fsynced, renamed over
+/// it, then the directory fsynced, so a crash leaves the old file or the new one, whole.
+fn replace_config(dir: &Path, text: &str) -> anyhow::Result<()> {
+    let path = dir.join(CONFIG_FILE);
     let tmp = dir.join(format!("{CONFIG_FILE}.new"));
-    std::fs::write(&tmp, new_text.as_bytes())
+    std::fs::write(&tmp, text.as_bytes())
         .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
         .and_then(|()| std::fs::rename(&tmp, &path))
+        .and_then(|()| std::fs::File::open(dir)?.sync_all())
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     Ok(())
 }

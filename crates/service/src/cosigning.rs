@@ -378,6 +378,20 @@ impl Witnesses {
     /// whose backoff has passed) to cosign it, keeps the valid cosignatures, and when they reach
     /// the quorum writes and serves the cosigned checkpoint. Never touches the writer.
     pub async fn round(&self, dir: &Path, log: &NodeLog, now: Timestamp) {
+        self.round_beside(dir, log, now, log.tree_size()).await;
+    }
+
+    /// [`Witnesses::round`] for a process beside others on one database, which holds
+    /// `database_size` events: a witness that cosigned a larger tree than this process's
+    /// but no larger than the database's was asked by another process of the node, not shown
+    /// another history. This process takes those events in within a second and asks again.
+    pub async fn round_beside(
+        &self,
+        dir: &Path,
+        log: &NodeLog,
+        now: Timestamp,
+        database_size: u64,
+    ) {
         if self.witnesses.is_empty() {
             return;
         }
@@ -403,9 +417,9 @@ impl Witnesses {
             return;
         }
         let (note, size) = (cp.note.as_str(), cp.size);
-        let asks = due
-            .into_iter()
-            .map(|(i, old)| async move { (i, self.ask(i, log, note, size, old).await) });
+        let asks = due.into_iter().map(|(i, old)| async move {
+            (i, self.ask(i, log, note, size, old, database_size).await)
+        });
         let answers = futures_util::future::join_all(asks).await;
         let mut complete = None;
         {
@@ -425,6 +439,11 @@ impl Witnesses {
                         if pending.size == cp.size {
                             pending.lines[i] = Some(line);
                         }
+                    }
+                    Err(failure) if failure.behind => {
+                        // Ahead of this process, not of the node: no backoff, no alarm.
+                        s.cosigned_size = failure.witness_size;
+                        s.next_attempt_at = None;
                     }
                     Err(failure) => {
                         s.failures = s.failures.saturating_add(1);
@@ -496,10 +515,21 @@ impl Witnesses {
         note: &str,
         size: u64,
         old: Option<u64>,
+        database_size: u64,
     ) -> Result<String, Failure> {
         let w = &self.witnesses[i];
         let mut old = old.unwrap_or(0);
         for attempt in 0..2 {
+            if old > size && old <= database_size {
+                return Err(Failure {
+                    detail: format!(
+                        "the witness has cosigned {old} leaves, from another process of this node; this one holds {size}"
+                    ),
+                    split_view: false,
+                    witness_size: Some(old),
+                    behind: true,
+                });
+            }
             if old > size {
                 return Err(Failure {
                     detail: format!(
@@ -507,6 +537,7 @@ impl Witnesses {
                     ),
                     split_view: true,
                     witness_size: Some(old),
+                    behind: false,
                 });
             }
             let proof = if old == 0 || old == size {
@@ -541,6 +572,7 @@ impl Witnesses {
                         ),
                         split_view: false,
                         witness_size: Some(theirs),
+                        behind: false,
                     });
                 }
                 Answer::Refused {
@@ -552,6 +584,7 @@ impl Witnesses {
                         detail: format!("{status} from {}/add-checkpoint: {detail}", w.url),
                         split_view,
                         witness_size: None,
+                        behind: false,
                     });
                 }
                 Answer::Invalid { detail } => return Err(Failure::plain(detail)),
@@ -567,6 +600,8 @@ struct Failure {
     detail: String,
     split_view: bool,
     witness_size: Option<u64>,
+    /// The witness holds a larger tree of this node, from another of its processes.
+    behind: bool,
 }
 
 impl Failure {
@@ -575,18 +610,29 @@ impl Failure {
             detail,
             split_view: false,
             witness_size: None,
+            behind: false,
         }
     }
 }
 
 /// Writes the cosigned note to [`COSIGNED_FILE`]: a temporary file, fsynced, renamed over the
 /// old one, and the directory fsynced, so a crash leaves one whole note or the one before.
+/// The temporary name is the process's own (several processes of a node share the directory),
+/// and a file already holding a larger tree is left as it is.
 pub async fn write_cosigned(dir: &Path, note: &str) -> std::io::Result<()> {
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = dir.to_owned();
     let note = note.to_owned();
     tokio::task::spawn_blocking(move || {
         use std::io::Write as _;
-        let tmp = dir.join(format!("{COSIGNED_FILE}.new"));
+        let size = |n: &str| n.lines().nth(1).and_then(|l| l.parse::<u64>().ok());
+        if let Ok(current) = std::fs::read_to_string(dir.join(COSIGNED_FILE))
+            && size(&current) > size(&note)
+        {
+            return Ok(());
+        }
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!("{COSIGNED_FILE}.{}-{n}.new", std::process::id()));
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(note.as_bytes())?;
         f.sync_all()?;

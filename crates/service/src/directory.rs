@@ -26,21 +26,48 @@ use crate::replay::{ConfirmationKey, Registry};
 pub trait CatchUp: Send + Sync + std::fmt::Debug {
     /// Takes in what other processes appended.
     fn catch_up(&self) -> Pin<Box<dyn Future<Output = Result<(), Problem>> + Send + '_>>;
+
+    /// Takes in what other processes appended, if the database holds events the node has not
+    /// taken in (one cheap read when it holds none).
+    fn refresh(&self) -> Pin<Box<dyn Future<Output = Result<(), Problem>> + Send + '_>> {
+        self.catch_up()
+    }
 }
 
 /// The verified directory and users.
 #[derive(Debug, Default)]
 pub struct Directory {
-    registry: RwLock<Registry>,
+    registry: RwLock<Folded>,
     keys: RwLock<HashMap<String, PublicJwk>>,
     writer: OnceLock<Box<dyn CatchUp>>,
+}
+
+/// The registry and the log index of the first event not folded into it yet.
+#[derive(Debug, Default)]
+struct Folded {
+    registry: Registry,
+    next: u64,
+}
+
+impl std::ops::Deref for Folded {
+    type Target = Registry;
+    fn deref(&self) -> &Registry {
+        &self.registry
+    }
 }
 
 impl Directory {
     /// A directory holding what the log says.
     pub fn new(registry: Registry) -> Directory {
+        Directory::folded_to(registry, 0)
+    }
+
+    /// A directory holding what the log's events before `next` say: an event before it is
+    /// never applied twice (another process's events may be read again after a failed batch,
+    /// or were already folded at start while the tree was read).
+    pub fn folded_to(registry: Registry, next: u64) -> Directory {
         Directory {
-            registry: RwLock::new(registry),
+            registry: RwLock::new(Folded { registry, next }),
             keys: RwLock::default(),
             writer: OnceLock::new(),
         }
@@ -60,13 +87,28 @@ impl Directory {
         }
     }
 
+    /// Brings the directory up to the database before a decision that no write batch checks
+    /// again (an authority's signed read): a key revoked through another process a moment ago
+    /// is refused here too, not a second later.
+    pub async fn refresh(&self) {
+        if let Some(w) = self.writer.get()
+            && let Err(p) = w.refresh().await
+        {
+            tracing::warn!(problem = %p, "could not take in events appended by another process");
+        }
+    }
+
     /// Takes in committed events (directory and user events; others are ignored).
     pub fn apply(&self, events: &[StoredEvent]) {
         let Ok(mut r) = self.registry.write() else {
             return;
         };
         for e in events {
-            if let Err(problem) = r.apply_stored(e) {
+            if e.seq < r.next {
+                continue;
+            }
+            r.next = e.seq + 1;
+            if let Err(problem) = r.registry.apply_stored(e) {
                 tracing::error!(seq = e.seq, %problem, "a logged directory event could not be applied");
             }
         }

@@ -235,8 +235,10 @@ fn claimed_size(note: &str) -> Option<u64> {
 
 /// Makes `note` the head, durably: written over the older of the head file's two slots and
 /// fdatasynced (one flush, as cheap as one SQLite commit; a rename would cost three). A head
-/// already further along is kept (another process, e.g. a CLI write beside a running node, may
-/// have signed a larger tree meanwhile).
+/// already further along is kept: other processes (a CLI write beside a running node, or
+/// another `custos serve` on the same PostgreSQL database) may have signed a larger tree
+/// meanwhile. Writers hold an exclusive `flock` from reading the slots to the flush, so two
+/// processes never pick the same slot and the head never moves backwards.
 pub fn write_head(dir: &Path, note: &str) -> std::io::Result<()> {
     use std::io::{Read as _, Seek as _, SeekFrom};
     let bytes = slot_bytes(note).ok_or_else(|| {
@@ -254,6 +256,8 @@ pub fn write_head(dir: &Path, note: &str) -> std::io::Result<()> {
         .create(true)
         .truncate(false)
         .open(&path)?;
+    // Released when `f` is closed, also by a process killed mid-write.
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)?;
     let mut old = Vec::with_capacity(2 * SLOT);
     f.read_to_end(&mut old)?;
     let current = slots(&old);
@@ -466,6 +470,36 @@ mod tests {
         let head = read_head(dir.path()).unwrap().unwrap();
         assert_eq!(claimed_size(&head), Some(5));
         write_head(dir.path(), &signed(&tree(6), 6).note).unwrap();
+        assert_eq!(
+            claimed_size(&read_head(dir.path()).unwrap().unwrap()),
+            Some(6)
+        );
+    }
+
+    #[test]
+    fn a_writer_waits_while_another_process_writes_the_head() {
+        // Processes of one node directory each write the head after their own commits: the
+        // file lock keeps two of them from reading the same slots and writing the same one.
+        let dir = tempfile::tempdir().unwrap();
+        let t = tree(6);
+        write_head(dir.path(), &signed(&t, 5).note).unwrap();
+        let held = std::fs::File::open(dir.path().join(HEAD_FILE)).unwrap();
+        rustix::fs::flock(&held, rustix::fs::FlockOperation::LockExclusive).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (path, note) = (dir.path().to_owned(), signed(&t, 6).note);
+        let writer = std::thread::spawn(move || {
+            write_head(&path, &note).unwrap();
+            tx.send(()).unwrap();
+        });
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(300))
+                .is_err(),
+            "wrote the head while another writer held it"
+        );
+        drop(held);
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the head is written once the other writer is done");
+        writer.join().unwrap();
         assert_eq!(
             claimed_size(&read_head(dir.path()).unwrap().unwrap()),
             Some(6)

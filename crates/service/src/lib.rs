@@ -8,6 +8,8 @@
 //!   key, database), by the node and by every command.
 //! * [`query`] — typed reads for the console, the API's lists and the CLI; [`query::CaseQuery`],
 //!   the one filter of case lists.
+//! * [`console_state`] — the console's sessions and sign-in counts in the node's database
+//!   (security state, not events).
 //! * [`directory`] — the directory and users' roles as the log says; JWS verification for intake.
 //! * [`integrity`] — what the node trusts: its signed checkpoints and the head file beside the
 //!   database; a history they contradict is refused.
@@ -38,12 +40,14 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod console_state;
 pub mod cosigning;
 pub mod custody;
 pub mod directory;
 pub mod http;
 pub mod integrity;
 pub mod log;
+pub mod migrate;
 pub mod node;
 pub mod node_dir;
 pub mod offline;

@@ -49,9 +49,18 @@ impl NodeLog {
         signer: SignerKey,
         head: Option<&str>,
     ) -> Result<NodeLog, anyhow::Error> {
-        let size = store.log_size().await?;
-        let tree = build_tree(store, size).await?;
+        let mut size = store.log_size().await?;
+        let mut tree = build_tree(store, size).await?;
         let latest = store.latest_checkpoint().await?;
+        // Another process of the node (PostgreSQL) may have committed since the size was read:
+        // each commit brings its events and their checkpoint together, so the leaves it covers
+        // are there to read. Without this the newer checkpoint would look ahead of the events.
+        if let Some(row) = &latest
+            && row.size > size
+        {
+            extend_tree(store, &mut tree, size, row.size).await?;
+            size = row.size;
+        }
         let verified = crate::integrity::check_history(
             size,
             |s| tree.root_at(s).ok(),
@@ -182,16 +191,27 @@ impl NodeLog {
 /// The tree of the first `size` leaves in the store.
 async fn build_tree(store: &Store, size: u64) -> Result<MerkleTree<MemoryStore>, anyhow::Error> {
     let mut tree = MerkleTree::new(MemoryStore::new());
-    let mut start = 0;
-    while start < size {
-        let end = (start + 65_536).min(size);
+    extend_tree(store, &mut tree, 0, size).await?;
+    Ok(tree)
+}
+
+/// Appends the leaves of events `from..to` to `tree` (which holds `from`).
+async fn extend_tree(
+    store: &Store,
+    tree: &mut MerkleTree<MemoryStore>,
+    from: u64,
+    to: u64,
+) -> Result<(), anyhow::Error> {
+    let mut start = from;
+    while start < to {
+        let end = (start + 65_536).min(to);
         let leaves = store.leaves(start, end).await?;
         let hashes: Vec<Hash> = leaves.iter().map(|l| custos_ledger::leaf_hash(l)).collect();
         tree.append_leaf_hashes(&hashes).map_err(tf)?;
         start = end;
     }
-    if tree.size().map_err(tf)? != size {
+    if tree.size().map_err(tf)? != to {
         anyhow::bail!("the database lost events while the log was being read");
     }
-    Ok(tree)
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! [`Node::open`] assembles it from a node directory made by `custos init`; its scheduler is in
 //! `scheduler.rs`.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,9 +58,9 @@ impl std::fmt::Debug for Node {
 }
 
 /// Rebuilds every projection from the events and compares it with the tables; returns the
-/// directory and users as the log has them. Any difference refuses the start: the tables were
-/// edited outside the node, and `custos audit` names each row.
-async fn check_projections(store: &Store) -> anyhow::Result<Registry> {
+/// directory and users as the log has them, and the number of events folded. Any difference
+/// refuses the start: the tables were edited outside the node, and `custos audit` names each row.
+async fn check_projections(store: &Store) -> anyhow::Result<(Registry, u64)> {
     let mut p = Projections::default();
     let mut next = 0;
     loop {
@@ -79,7 +80,24 @@ async fn check_projections(store: &Store) -> anyhow::Result<Registry> {
             findings.len()
         );
     }
-    Ok(p.registry)
+    Ok((p.registry, next))
+}
+
+/// [`check_projections`], also while other processes of the node write: a difference seen
+/// while the log grew may be rows of events committed after the fold read them, so the check
+/// runs again with the write lock held (other writers wait for the length of one check).
+async fn check_projections_beside_writers(store: &Store) -> anyhow::Result<(Registry, u64)> {
+    let before = store.log_size().await?;
+    match check_projections(store).await {
+        Ok(checked) => Ok(checked),
+        Err(_) if store.log_size().await? != before => {
+            let hold = store.begin().await?;
+            let checked = check_projections(store).await;
+            drop(hold);
+            checked
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Loads a profile by built-in name or `.cedar` path (relative to the node directory).
@@ -115,6 +133,40 @@ pub fn load_jurisdiction(dir: &Path, config: &Config) -> anyhow::Result<Jurisdic
     }
 }
 
+/// How often a process looks for events other processes appended: a write through one is
+/// served with its checkpoint by every other well within a second.
+pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How the directory asks for other processes' events: the writer's `Job::Sync`, and for a
+/// refresh only when the database holds events the log has not taken in.
+#[derive(Debug)]
+struct Follower {
+    writer: WriterHandle,
+    store: Store,
+    log: Arc<NodeLog>,
+}
+
+impl crate::directory::CatchUp for Follower {
+    fn catch_up(
+        &self,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), crate::problem::Problem>> + Send + '_>>
+    {
+        Box::pin(self.writer.call(Job::Sync))
+    }
+
+    fn refresh(
+        &self,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), crate::problem::Problem>> + Send + '_>>
+    {
+        Box::pin(async move {
+            if self.store.log_size().await? > self.log.tree_size() {
+                self.writer.call(Job::Sync).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
 /// A checkpoint as served to the public ([`Node::served_checkpoint`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServedCheckpoint {
@@ -130,6 +182,11 @@ impl Node {
     /// Typed reads of this node's records.
     pub fn query(&self) -> Queries<'_> {
         Queries::new(&self.store)
+    }
+
+    /// The console's sessions and sign-in counts, in the node's database (not events).
+    pub fn console_state(&self) -> crate::console_state::ConsoleState {
+        crate::console_state::ConsoleState::new(self.store.clone())
     }
 
     /// The node's time now: what deadlines shown to people are measured against.
@@ -190,7 +247,7 @@ impl Node {
                 .await
                 .with_context(|| format!("the node in {} refuses to start", dir.display()))?,
         );
-        let registry = check_projections(&store)
+        let (registry, folded) = check_projections_beside_writers(&store)
             .await
             .with_context(|| format!("the node in {} refuses to start", dir.display()))?;
         let vkey_path = dir.join(crate::integrity::VERIFIER_FILE);
@@ -198,7 +255,7 @@ impl Node {
             std::fs::write(&vkey_path, format!("{}\n", log.verifier()))
                 .with_context(|| format!("cannot write {}", vkey_path.display()))?;
         }
-        let directory = Arc::new(Directory::new(registry));
+        let directory = Arc::new(Directory::folded_to(registry, folded));
         let witnesses = Arc::new(crate::cosigning::Witnesses::load(dir, &config, &log)?);
         let writer = writer::spawn(
             store.clone(),
@@ -213,7 +270,11 @@ impl Node {
                 assessor: assessor.clone(),
             },
         );
-        directory.attach(writer.clone());
+        directory.attach(Follower {
+            writer: writer.clone(),
+            store: store.clone(),
+            log: log.clone(),
+        });
         let node = Arc::new(Node {
             config,
             dir: dir.to_owned(),
@@ -239,19 +300,33 @@ impl Node {
     }
 
     /// Follows the database for events other processes appended (`custos authority add`,
-    /// `custos evidence seal`, …): once a second, and when there are any, has the writer take
-    /// them into the tree and sign a checkpoint over them, so they are provable within a second.
+    /// `custos evidence seal`, other `custos serve` processes on the same PostgreSQL
+    /// database): every [`FOLLOW_INTERVAL`], and when there are any, has the writer take them
+    /// into the tree (serving the checkpoint that covers them), so they are provable through
+    /// this process within a second.
     pub async fn follow_database(self: Arc<Self>) {
+        // Said once when the database goes away and once when it is back, not four times a
+        // second while it is down.
+        let mut failing = false;
         loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            match self.store.log_size().await {
+            tokio::time::sleep(FOLLOW_INTERVAL).await;
+            let outcome = match self.store.log_size().await {
                 Ok(size) if size > self.log.tree_size() => {
-                    if let Err(e) = self.writer.call(Job::Sync).await {
-                        tracing::warn!(problem = %e, "could not take in events appended by another process");
-                    }
+                    self.writer.call(Job::Sync).await.map_err(|p| p.to_string())
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "could not read the log size"),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            };
+            match outcome {
+                Err(error) if !failing => {
+                    failing = true;
+                    tracing::warn!(%error, "could not follow the database for other processes' events; retrying");
+                }
+                Ok(()) if failing => {
+                    failing = false;
+                    tracing::info!("following the database again");
+                }
+                _ => {}
             }
         }
     }

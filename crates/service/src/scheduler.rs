@@ -32,10 +32,41 @@ pub const NOTICE_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 impl Node {
     /// Runs the scheduler forever: on start (catching up on everything that fell due while the
     /// node was down) and then every `scheduler_interval_seconds`.
+    ///
+    /// With several processes on one PostgreSQL database only the holder of the scheduler's
+    /// lease runs passes ([`custos_store::Store::scheduler_lease`]), so a notice command is not
+    /// run by two processes for one attempt; when the holder dies or loses its database, the
+    /// lock goes with its session and another process takes over at its next tick. (Ticks
+    /// would be safe twice, each running in a write batch on the state it reads; the notice
+    /// command, run outside any batch, would not.)
     pub async fn run_scheduler(self: Arc<Self>) {
         let every = Duration::from_secs(self.config.lifecycle.scheduler_interval_seconds.max(1));
+        let mut lease: Option<custos_store::Lease> = None;
         loop {
-            if let Err(e) = self.scheduler_pass(Timestamp::now()).await {
+            let holds = match &mut lease {
+                Some(l) => l.holds().await,
+                None => false,
+            };
+            if !holds {
+                if lease.take().is_some() {
+                    tracing::warn!(
+                        "this process lost the scheduler's lease with its database connection; another process may run the scheduler"
+                    );
+                }
+                match self.store.scheduler_lease().await {
+                    Ok(Some(l)) => {
+                        tracing::info!("this process runs the node's scheduler");
+                        lease = Some(l);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not ask for the scheduler's lease; retrying at the next tick")
+                    }
+                }
+            }
+            if lease.is_some()
+                && let Err(e) = self.scheduler_pass(Timestamp::now()).await
+            {
                 tracing::warn!(problem = %e, "scheduler pass failed; retrying at the next tick");
             }
             tokio::time::sleep(every).await;

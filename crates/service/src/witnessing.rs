@@ -24,8 +24,14 @@ impl Node {
 
     /// One round on this node's newest checkpoint, at the wall clock's time.
     pub async fn cosign_round(&self) {
+        // Other processes of the node may have written (and had cosigned) more than this one
+        // has taken in yet.
+        let database_size = match self.store.log_size().await {
+            Ok(n) => n,
+            Err(_) => self.log.tree_size(),
+        };
         self.witnesses
-            .round(&self.dir, &self.log, Timestamp::now())
+            .round_beside(&self.dir, &self.log, Timestamp::now(), database_size)
             .await;
     }
 }

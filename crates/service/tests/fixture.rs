@@ -1,5 +1,5 @@
 //! The one place the tests build things: a node directory in a temporary folder (configuration,
-//! node key, SQLite store), an authority with its Ed25519 JWK, users with roles, an assessor, a
+//! node key, store), an authority with its Ed25519 JWK, users with roles, an assessor, a
 //! fixed clock, and helpers that run `ops` in one signed batch, or jobs through the real writer.
 //!
 //! Time is never read from the wall: every `ops` call takes an explicit instant (`t0()` plus
@@ -10,6 +10,11 @@
 //! Every batch is signed like a CLI write (`offline::with_batch`: the history checked, a
 //! checkpoint signed with the node key, the head file written), so any test can start a writer or
 //! a whole node on what it built.
+//!
+//! The store is the SQLite file `custos.db` in the node directory, or, with
+//! `CUSTOS_TEST_BACKEND=postgres`, a database of its own on the PostgreSQL server
+//! (`custos_store::testing::TestDatabase`, named by URL in `custos.toml`, dropped with the
+//! fixture). `scripts/test` runs the tests once each way.
 
 #![allow(dead_code)]
 
@@ -31,9 +36,10 @@ use custos_service::ops::{
 use custos_service::replay::{Projections, Signatures};
 use custos_service::writer::{self, Job, WriterContext, WriterHandle};
 use custos_service::{Config, Node, Problem};
+use custos_store::testing::TestDatabase;
 use custos_store::{
-    Authority, Batch, CaseStatus, Extension, ExtensionKind, Hold, Notice, Role, Store, StoredEvent,
-    User,
+    Authority, Backend, Batch, CaseStatus, Extension, ExtensionKind, Hold, Notice, Role, Store,
+    StoredEvent, User,
 };
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
@@ -275,6 +281,12 @@ impl Default for Setup {
     }
 }
 
+/// The backend these tests run on (`CUSTOS_TEST_BACKEND`: `sqlite`, the default, or
+/// `postgres`; any other value panics).
+pub fn backend() -> Backend {
+    custos_store::testing::backend_from_env()
+}
+
 /// A node directory with a store, an authority, users and an assessor; nothing running.
 pub struct Fixture {
     tmp: tempfile::TempDir,
@@ -285,6 +297,9 @@ pub struct Fixture {
     pub rules: LifecycleRules,
     /// The authority XA as registered.
     pub authority: Authority,
+    /// The PostgreSQL database (None on SQLite: the file is in `dir`), dropped after `store`
+    /// (fields drop in order).
+    pg: Option<TestDatabase>,
 }
 
 impl Fixture {
@@ -316,6 +331,14 @@ impl Fixture {
         }
         let mut config = Config::new(ORIGIN);
         change(&mut config);
+        let pg = match backend() {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let db = TestDatabase::new(Backend::Postgres).await;
+                config.database = db.setting();
+                Some(db)
+            }
+        };
         std::fs::write(
             dir.join(&config.key),
             format!("{}\n", node_key().to_private_string().as_str()),
@@ -326,9 +349,10 @@ impl Fixture {
             config.to_toml().unwrap(),
         )
         .unwrap();
-        let store = Store::open_sqlite(&dir.join(&config.database), true)
+        let store = Store::open(&config.database_location(&dir), true)
             .await
             .unwrap();
+        assert_eq!(store.backend(), backend(), "the fixture's store");
         let profile = custos_service::node::load_profile(&dir, &config.profile).unwrap();
         let jurisdiction = custos_service::node::load_jurisdiction(&dir, &config).unwrap();
         let assessor = Assessor::new(profile, jurisdiction);
@@ -349,6 +373,7 @@ impl Fixture {
         .unwrap();
         Fixture {
             tmp,
+            pg,
             dir,
             config,
             store,
@@ -1147,55 +1172,109 @@ impl Fixture {
 
     // Whole-file operations, as an operator (or an attacker) would do them while no node runs.
 
-    /// Copies the database files aside, holding the write lock meanwhile so no one writes or
-    /// resets the WAL during the copy (the WAL-index `-shm` is not copied: SQLite rebuilds it).
+    /// Copies the database aside. SQLite: its files, holding the write lock meanwhile so no
+    /// one writes or resets the WAL during the copy (the WAL-index `-shm` is not copied: SQLite
+    /// rebuilds it). PostgreSQL: `pg_dump` (one consistent snapshot) into `custos.sql`.
     pub async fn backup(&self) -> tempfile::TempDir {
         let to = tempfile::tempdir().unwrap();
-        let lock = self.store.begin().await.unwrap();
-        for f in &db_files(&self.dir, &self.config)[..2] {
-            if f.exists() {
-                std::fs::copy(f, to.path().join(f.file_name().unwrap())).unwrap();
+        match &self.pg {
+            None => {
+                let lock = self.store.begin().await.unwrap();
+                for f in &db_files(&self.dir, &self.config)[..2] {
+                    if f.exists() {
+                        std::fs::copy(f, to.path().join(f.file_name().unwrap())).unwrap();
+                    }
+                }
+                drop(lock);
+            }
+            Some(db) => {
+                let dump = to.path().join(PG_DUMP);
+                run_pg_tool(
+                    std::process::Command::new("pg_dump")
+                        .args(["--no-owner", "--no-privileges", "--file"])
+                        .arg(&dump)
+                        .arg(format!("--dbname={}", db.setting())),
+                );
             }
         }
-        drop(lock);
         to
     }
 
     /// This node directory (configuration, key, head file) in a new place, with the database
-    /// files of `backup` instead of its own: the node as an operator would find it after
-    /// restoring an old backup of the database alone. (A new place, because a closing SQLite
-    /// connection may still remove the old WAL by name.)
+    /// of `backup` instead of its own: the node as an operator would find it after restoring an
+    /// old backup of the database alone. (A new place, because a closing SQLite connection may
+    /// still remove the old WAL by name; on PostgreSQL a new database, restored with `psql`.)
     pub async fn with_database_from(&self, backup: &Path) -> Fixture {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_owned();
-        let config_file = custos_service::config::CONFIG_FILE;
+        let mut config = self.config.clone();
         for name in [
-            Path::new(config_file),
             self.config.key.as_path(),
             Path::new(custos_service::integrity::HEAD_FILE),
         ] {
             std::fs::copy(self.dir.join(name), dir.join(name)).unwrap();
         }
-        for f in &db_files(&dir, &self.config)[..2] {
-            let src = backup.join(f.file_name().unwrap());
-            if src.exists() {
-                std::fs::copy(&src, f).unwrap();
+        let pg = match &self.pg {
+            None => {
+                for f in &db_files(&dir, &self.config)[..2] {
+                    let src = backup.join(f.file_name().unwrap());
+                    if src.exists() {
+                        std::fs::copy(&src, f).unwrap();
+                    }
+                }
+                None
             }
-        }
-        let store = Store::open_sqlite(&dir.join(&self.config.database), false)
+            Some(_) => {
+                let db = TestDatabase::empty(Backend::Postgres).await;
+                run_pg_tool(
+                    std::process::Command::new("psql")
+                        .args(["-X", "--quiet", "-v", "ON_ERROR_STOP=1", "--file"])
+                        .arg(backup.join(PG_DUMP))
+                        .arg(format!("--dbname={}", db.setting())),
+                );
+                config.database = db.setting();
+                Some(db)
+            }
+        };
+        std::fs::write(
+            dir.join(custos_service::config::CONFIG_FILE),
+            config.to_toml().unwrap(),
+        )
+        .unwrap();
+        let store = Store::open(&config.database_location(&dir), false)
             .await
             .unwrap();
-        let profile = custos_service::node::load_profile(&dir, &self.config.profile).unwrap();
+        let profile = custos_service::node::load_profile(&dir, &config.profile).unwrap();
         Fixture {
             tmp,
+            pg,
             dir,
-            config: self.config.clone(),
+            config,
             store,
             assessor: Arc::new(Assessor::new(profile, self.assessor.jurisdiction().clone())),
             rules: self.rules.clone(),
             authority: self.authority.clone(),
         }
     }
+}
+
+/// The file a PostgreSQL backup is dumped into (plain SQL).
+const PG_DUMP: &str = "custos.sql";
+
+/// Runs `pg_dump` or `psql` (Debian's `postgresql-client`), failing the test with its stderr.
+fn run_pg_tool(cmd: &mut std::process::Command) {
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!(
+            "cannot run {:?} ({e}): install postgresql-client (scripts/setup does)",
+            cmd.get_program()
+        )
+    });
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        cmd.get_program(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn db_files(dir: &Path, config: &Config) -> Vec<PathBuf> {

@@ -1,6 +1,7 @@
 //! The in-process tests of custos-service, one binary: `ops`, the writer and the scheduler
-//! against a temporary SQLite store, with an injected clock (no sleeps). Everything is built by
-//! `fixture`.
+//! against a temporary store, with an injected clock (no sleeps). Everything is built by
+//! `fixture`: an SQLite file, or with `CUSTOS_TEST_BACKEND=postgres` a database of its own on the
+//! PostgreSQL server.
 
 mod fixture;
 

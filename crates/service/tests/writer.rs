@@ -55,6 +55,57 @@ async fn jobs_queued_together_commit_once_under_one_signed_checkpoint() {
 }
 
 #[tokio::test]
+async fn a_submission_refused_inside_a_batch_writes_nothing_and_the_others_commit() {
+    let f = Fixture::new().await;
+    let w = f.writer().await;
+    w.submit(f.submission("p01-ransomware-production", "XA-1", t0()))
+        .await
+        .unwrap();
+    let size = f.log_size().await;
+    let first = f.case(1).await;
+    // Submissions run without a savepoint of their own: the refusal (the id reused with
+    // another content) must be found before anything is written.
+    let jobs = [
+        w.queue_submit(f.submission("p04-defamation-2y", "XA-2", t0()))
+            .await,
+        w.queue_submit(f.submission("p04-defamation-2y", "XA-1", t0()))
+            .await,
+        w.queue_submit(f.submission("p13-subscriber-plus-traffic", "XA-3", t0()))
+            .await,
+    ];
+    let [a, reused, c] = jobs;
+    assert!(matches!(
+        a.answer().await.unwrap(),
+        SubmitOutcome::Created(_)
+    ));
+    refused(reused.answer().await, 409, "request-id-reused");
+    assert!(matches!(
+        c.answer().await.unwrap(),
+        SubmitOutcome::Created(_)
+    ));
+    assert_eq!(
+        f.log_size().await,
+        size + 2 * 2,
+        "two arrivals, nothing of the refused one"
+    );
+    let cases = f
+        .store
+        .all_cases::<custos_service::ops::Documents>()
+        .await
+        .unwrap();
+    assert_eq!(
+        cases
+            .iter()
+            .map(|c| c.request_id.as_str())
+            .collect::<Vec<_>>(),
+        ["XA-1", "XA-2", "XA-3"]
+    );
+    assert_eq!(cases[0], first, "the first case is as it was");
+    assert_eq!(f.check_history().await.unwrap(), f.log_size().await);
+    assert_eq!(w.log.tree_size(), f.log_size().await);
+}
+
+#[tokio::test]
 async fn a_failing_job_is_undone_alone_and_the_others_commit() {
     let f = Fixture::new().await;
     // A pending proposal whose stored request no longer parses: confirming it appends
@@ -129,7 +180,7 @@ async fn the_head_file_holds_the_checkpoint_of_the_last_commit() {
         "and it is published"
     );
     // Acknowledged means committed: another connection sees it.
-    let other = custos_store::Store::open_sqlite(&f.dir.join("custos.db"), false)
+    let other = custos_store::Store::open(&f.config.database_location(&f.dir), false)
         .await
         .unwrap();
     assert_eq!(
@@ -202,6 +253,35 @@ async fn events_another_process_signed_with_the_node_key_are_taken_in() {
         w.submit(s).await.unwrap(),
         SubmitOutcome::Created(_)
     ));
+    assert_eq!(f.check_history().await.unwrap(), f.log_size().await);
+}
+
+#[tokio::test]
+async fn a_writer_with_nothing_to_add_serves_the_checkpoint_another_process_signed() {
+    // Two writers on one database stand for two `custos serve` processes; their clocks differ,
+    // so a checkpoint signed by the second would carry its own signing time.
+    let f = Fixture::new().await;
+    let a = f.writer_at(t0()).await;
+    let b = f.writer_at(t0() + days(1)).await;
+    b.sync().await.unwrap();
+    a.submit(f.submission("p01-ransomware-production", "XA-1", t0()))
+        .await
+        .unwrap();
+    let signed_by_a = a.log.checkpoint().unwrap();
+    let rows = f.store.checkpoints().await.unwrap().len();
+    b.sync().await.unwrap();
+    let served_by_b = b.log.checkpoint().unwrap();
+    assert_eq!(served_by_b.size, signed_by_a.size);
+    assert_eq!(served_by_b.note, signed_by_a.note);
+    assert_eq!(served_by_b.signed_at, t0(), "a's, not a new one of b's");
+    assert_eq!(f.store.checkpoints().await.unwrap().len(), rows);
+    // And what b adds next is signed by b over both.
+    b.submit(f.submission("p04-defamation-2y", "XA-2", t0()))
+        .await
+        .unwrap();
+    let next = b.log.checkpoint().unwrap();
+    assert_eq!(next.size, f.log_size().await);
+    assert_eq!(next.signed_at, t0() + days(1));
     assert_eq!(f.check_history().await.unwrap(), f.log_size().await);
 }
 

@@ -17,18 +17,24 @@
 
 mod backend;
 mod column;
+mod copy;
 mod report;
 #[cfg(all(test, feature = "synthetic"))]
 mod report_tests;
 mod rows;
+mod sessions;
+#[cfg(test)]
+mod sessions_tests;
 #[cfg(feature = "synthetic")]
 mod synthetic;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use backend::Backend;
+pub use copy::{CopyError, TableRows, postgres_contents};
 pub use report::ReportCounts;
 pub use rows::*;
+pub use sessions::{ConsoleSession, Reservation, SignInCounts};
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
@@ -36,7 +42,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use backend::{Conn, Pool, Tx, on_conn, on_pool, on_tx};
-use custos_ledger::commitment::{PublicRecord, Salt, canonicalize};
+use custos_ledger::commitment::{PublicRecord, Salt, canonicalize, commit_canonical};
 use jiff::Timestamp;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -108,11 +114,32 @@ fn unavailable(e: &sqlx::Error) -> bool {
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+pub(crate) static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The key of the PostgreSQL advisory lock every write batch takes ("custos" in ASCII): the
 /// one write order of the log across processes.
 const WRITE_LOCK: i64 = 0x6375_7374_6f73;
+/// The session advisory lock held by the process that runs the scheduler ([`Lease`]).
+const SCHEDULER_LOCK: i64 = 0x6375_7374_6f74;
+
+/// The scheduler's lease ([`Store::scheduler_lease`]): while it is held, no other process of
+/// the node runs scheduler passes.
+#[derive(Debug)]
+pub struct Lease {
+    /// The connection holding the PostgreSQL session lock (none on SQLite).
+    conn: Option<sqlx::PgConnection>,
+}
+
+impl Lease {
+    /// Whether the lease still holds: its connection answers (a server restart ends the session
+    /// and with it the lock, which another process may then take).
+    pub async fn holds(&mut self) -> bool {
+        match &mut self.conn {
+            None => true,
+            Some(c) => sqlx::Connection::ping(c).await.is_ok(),
+        }
+    }
+}
 
 /// How a PostgreSQL batch starts: its transaction and the write lock, in one round trip.
 static PG_BEGIN: LazyLock<String> =
@@ -263,6 +290,28 @@ impl Store {
             at_savepoint: (None, None),
             unreleased: false,
         })
+    }
+
+    /// Tries to become the one process of the node that runs the scheduler. On PostgreSQL a
+    /// session advisory lock on a connection of its own, held as long as the [`Lease`] (and
+    /// released by the server when the process dies or loses its connection); `None` while
+    /// another process holds it. On SQLite (one serving process per file) always granted.
+    pub async fn scheduler_lease(&self) -> Result<Option<Lease>> {
+        match &self.pool {
+            Pool::Sqlite(_) => Ok(Some(Lease { conn: None })),
+            Pool::Postgres(p) => {
+                let mut conn = p.acquire().await?;
+                let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(SCHEDULER_LOCK)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                // Granted, the connection leaves the pool with its session lock; refused, it
+                // goes back holding nothing.
+                Ok(held.then(|| Lease {
+                    conn: Some(conn.detach()),
+                }))
+            }
+        }
     }
 
     /// Number of events in the log.
@@ -770,22 +819,7 @@ impl Batch {
     /// the event with its public record at the next log index.
     pub async fn append(&mut self, event: &NewEvent) -> Result<StoredEvent> {
         let seq = self.log_size().await?;
-        let salt = Salt::random().map_err(|e| StoreError::Event(e.to_string()))?;
-        let mut body = event.body.clone();
-        let obj = body
-            .as_object_mut()
-            .ok_or_else(|| StoreError::Event("an event body must be a JSON object".into()))?;
-        obj.insert("type".into(), event.event_type.as_str().into());
-        obj.insert("at".into(), event.at.to_string().into());
-        obj.insert("seq".into(), seq.into());
-        if let Some(c) = event.case_id {
-            obj.insert("case".into(), c.into());
-        }
-        let canonical = canonicalize(&body).map_err(|e| StoreError::Event(e.to_string()))?;
-        let day = event.at.strftime("%Y-%m-%d").to_string();
-        let record = PublicRecord::for_event(event.event_type.as_str(), &day, &body, &salt)
-            .map_err(|e| StoreError::Event(e.to_string()))?;
-        let leaf = record.leaf_bytes();
+        let stored = committed_event(event, seq)?;
         on_tx!(&mut self.tx, t => sqlx::query(
             "INSERT INTO events (seq, event_type, occurred_at, case_id, body, salt, leaf) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -794,21 +828,61 @@ impl Batch {
         .bind(event.event_type.as_str())
         .bind(event.at.to_string())
         .bind(event.case_id)
-        .bind(&canonical)
-        .bind(salt.as_bytes().as_slice())
-        .bind(&leaf)
+        .bind(&stored.body)
+        .bind(stored.salt.as_bytes().as_slice())
+        .bind(&stored.leaf)
         .execute(&mut **t)
         .await.map(drop)?);
         self.next_seq = Some(seq + 1);
-        Ok(StoredEvent {
-            seq,
-            event_type: event.event_type.as_str().to_owned(),
-            at: event.at,
-            case_id: event.case_id,
-            body: canonical,
-            salt,
-            leaf,
-        })
+        Ok(stored)
+    }
+
+    /// Appends `events` at the next log indexes, in order, as [`Batch::append`] does each, in
+    /// one statement (one round trip to the database for a job's events).
+    pub async fn append_all(&mut self, events: &[NewEvent]) -> Result<Vec<StoredEvent>> {
+        let first = self.log_size().await?;
+        let stored = (first..)
+            .zip(events)
+            .map(|(seq, e)| committed_event(e, seq))
+            .collect::<Result<Vec<_>>>()?;
+        if stored.is_empty() {
+            return Ok(stored);
+        }
+        let rows = (0..stored.len())
+            .map(|i| {
+                let n = 7 * i;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5,
+                    n + 6,
+                    n + 7
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO events (seq, event_type, occurred_at, case_id, body, salt, leaf) VALUES {rows}"
+        );
+        on_tx!(&mut self.tx, t => {
+            let mut q = sqlx::query(&sql);
+            for e in &stored {
+                q = q
+                    .bind(e.seq as i64)
+                    .bind(e.event_type.as_str())
+                    .bind(e.at.to_string())
+                    .bind(e.case_id)
+                    .bind(e.body.as_str())
+                    .bind(e.salt.as_bytes().as_slice())
+                    .bind(e.leaf.as_slice());
+            }
+            q.execute(&mut **t).await.map(drop)?
+        });
+        self.next_seq = Some(first + stored.len() as u64);
+        Ok(stored)
     }
 
     /// Records a signed checkpoint.
@@ -1180,6 +1254,40 @@ impl Batch {
         .await?);
         Ok(row)
     }
+}
+
+/// `event` as stored at log index `seq`: a fresh salt, its canonical JSON (the body with its
+/// type, time, index and case) and the public leaf committing to it.
+fn committed_event(event: &NewEvent, seq: u64) -> Result<StoredEvent> {
+    let salt = Salt::random().map_err(|e| StoreError::Event(e.to_string()))?;
+    let mut body = event.body.clone();
+    let obj = body
+        .as_object_mut()
+        .ok_or_else(|| StoreError::Event("an event body must be a JSON object".into()))?;
+    obj.insert("type".into(), event.event_type.as_str().into());
+    obj.insert("at".into(), event.at.to_string().into());
+    obj.insert("seq".into(), seq.into());
+    if let Some(c) = event.case_id {
+        obj.insert("case".into(), c.into());
+    }
+    let canonical = canonicalize(&body).map_err(|e| StoreError::Event(e.to_string()))?;
+    let day = event.at.strftime("%Y-%m-%d").to_string();
+    // The commitment over the canonical text just made (one canonicalization per event).
+    let record = PublicRecord::new(
+        event.event_type.as_str(),
+        &day,
+        commit_canonical(&canonical, &salt),
+    )
+    .map_err(|e| StoreError::Event(e.to_string()))?;
+    Ok(StoredEvent {
+        seq,
+        event_type: event.event_type.as_str().to_owned(),
+        at: event.at,
+        case_id: event.case_id,
+        body: canonical,
+        salt,
+        leaf: record.leaf_bytes(),
+    })
 }
 
 async fn log_size(conn: Conn<'_>) -> Result<u64> {

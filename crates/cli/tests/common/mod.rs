@@ -38,7 +38,7 @@ pub fn custos_ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }
@@ -218,6 +218,29 @@ impl TestNode {
         let vkey = custos_ok(&["init", "--dir", dir.to_str().unwrap()])
             .trim()
             .to_owned();
+        TestNode {
+            tmp,
+            dir,
+            port: 0,
+            vkey,
+            child: None,
+            keys: 0,
+        }
+    }
+
+    /// `custos init --database DATABASE` in a fresh temporary directory (not started).
+    pub fn init_on(database: &str) -> TestNode {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("node");
+        let vkey = custos_ok(&[
+            "init",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--database",
+            database,
+        ])
+        .trim()
+        .to_owned();
         TestNode {
             tmp,
             dir,

@@ -172,12 +172,21 @@ impl Viewer {
 
 pub(super) async fn viewer(c: &Console, jar: &CookieJar) -> Option<Viewer> {
     let id = cookie_value(jar, SESSION_COOKIE)?;
-    let session = c.sessions.get(&id)?;
+    let session = match c.sessions.get(&id).await {
+        Ok(session) => session?,
+        Err(e) => {
+            // Refused, so the browser is asked to sign in; the token is never logged.
+            tracing::error!(error = %e, "the console's sessions could not be read");
+            return None;
+        }
+    };
     let user = c.node.query().user(&session.user).await.ok()??;
     // The role the log gave, never the table's.
     let user = c.node.directory.with_logged_role(user).await.ok()?;
     if user.disabled_at.is_some() {
-        c.sessions.end(&id);
+        if let Err(e) = c.sessions.end(&id).await {
+            tracing::error!(error = %e, "a disabled user's session could not be ended");
+        }
         return None;
     }
     Some(Viewer { session, user })

@@ -140,7 +140,12 @@ pub async fn sign_in(
         Ok(user) => user,
         Err(e) => return error_page(Layout::default(), &Problem::from(e)),
     };
-    let attempt = match c.sessions.lockout.attempt(&name, user.is_some()) {
+    // Counted before the password is checked (for a user, in the node's database).
+    let verdict = match c.sessions.attempt(&name).await {
+        Ok(verdict) => verdict,
+        Err(e) => return error_page(Layout::default(), &Problem::from(e)),
+    };
+    let attempt = match verdict {
         Verdict::Go(attempt) => attempt,
         Verdict::Locked(left) => {
             let resp = again(
@@ -174,10 +179,14 @@ pub async fn sign_in(
         .as_ref()
         .filter(|u| u.disabled_at.is_none())
         .and_then(|u| u.password_hash.clone());
-    // Dropping the attempt unchecked frees its place without counting a failure.
+    // An attempt dropped unchecked (the client went away) gives its place back in the
+    // background; one refused for want of a permit gives it back here.
     let ok = match custos_service::auth::verify_password(stored, password).await {
         Ok(ok) => ok,
         Err(busy) => {
+            if let Err(e) = attempt.release().await {
+                return error_page(Layout::default(), &Problem::from(e));
+            }
             let resp = again(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Refusal {
@@ -193,7 +202,10 @@ pub async fn sign_in(
         }
     };
     let Some(user) = user.filter(|_| ok) else {
-        let locked = attempt.failed();
+        let locked = match attempt.failed().await {
+            Ok(locked) => locked,
+            Err(e) => return error_page(Layout::default(), &Problem::from(e)),
+        };
         tracing::warn!(user = %name, locked, "console sign-in failed");
         if locked {
             return wrong(format!(
@@ -204,8 +216,14 @@ pub async fn sign_in(
         }
         return wrong(WRONG.to_owned());
     };
-    attempt.succeeded();
-    let id = c.sessions.start(&user.name);
+    let started = match attempt.succeeded().await {
+        Ok(()) => c.sessions.start(&user.name).await,
+        Err(e) => Err(e),
+    };
+    let id = match started {
+        Ok(id) => id,
+        Err(e) => return error_page(Layout::default(), &Problem::from(e)),
+    };
     tracing::info!(user = %user.name, "console sign-in");
     let secure = over_tls(&headers);
     let cookies = CookieJar::new()
@@ -229,8 +247,10 @@ pub async fn sign_out(
     if let Err(r) = form_viewer(&c, &jar, &form.csrf).await {
         return r;
     }
-    if let Some(id) = cookie_value(&jar, SESSION_COOKIE) {
-        c.sessions.end(&id);
+    if let Some(id) = cookie_value(&jar, SESSION_COOKIE)
+        && let Err(e) = c.sessions.end(&id).await
+    {
+        return error_page(Layout::default(), &Problem::from(e));
     }
     let gone = console_cookie(SESSION_COOKIE, String::new(), over_tls(&headers), Some(0));
     (

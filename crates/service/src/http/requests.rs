@@ -13,7 +13,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use custos_model::{EventType, Request, parse_request};
-use custos_store::CaseStatus;
+use custos_store::{CaseStatus, StoredEvent};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
@@ -113,8 +113,13 @@ pub(super) async fn consultation_thread(
     case_id: i64,
     staff: bool,
 ) -> ApiResult<Vec<ConsultationMessage>> {
+    thread_in(&node.store.case_events(case_id).await?, staff)
+}
+
+/// The consultation thread among a case's events (in log order).
+fn thread_in(events: &[StoredEvent], staff: bool) -> ApiResult<Vec<ConsultationMessage>> {
     let mut out = Vec::new();
-    for e in node.store.case_events(case_id).await? {
+    for e in events {
         let from = match stored_name("event type", &e.event_type)? {
             EventType::ConsultationOpened => ConsultationParty::Requested,
             EventType::ConsultationAnswered => ConsultationParty::Requesting,
@@ -137,13 +142,13 @@ pub(super) async fn consultation_thread(
 /// logged as communicated, the hold and notice in force and the packages not destroyed. Nothing
 /// of the assessment, the recommendation, the grounds, the internal note or the people.
 pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
+    // The case's events read once (a submission's reply is on every intake's path): each part
+    // below takes the latest of its kind from them.
+    let events = node.store.case_events(c.case_id).await?;
+    let latest = |kind: EventType| events.iter().rev().find(|e| e.kind() == Some(kind));
     let status = ReplyStatus::of(c.status);
     let decision = match status.has_decision() {
-        true => match node
-            .store
-            .latest_case_event(c.case_id, EventType::ReplyCommunicated)
-            .await?
-        {
+        true => match latest(EventType::ReplyCommunicated) {
             Some(e) => Some(parse_stored::<Told>("reply", &e.body)?.communicated),
             None => None,
         },
@@ -196,33 +201,20 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
         }
     }
     let postponement = match c.status {
-        CaseStatus::Postponed => node
-            .store
-            .latest_case_event(c.case_id, EventType::RequestPostponed)
-            .await?
+        CaseStatus::Postponed => latest(EventType::RequestPostponed)
             .map(|e| parse_stored::<ReplyPostponement>("postponement", &e.body))
             .transpose()?,
         _ => None,
     };
-    let consultation = consultation_thread(node, c.case_id, false).await?;
+    let consultation = thread_in(&events, false)?;
     // Only as the assessment in force says it: a supplement assessed again may lift it.
-    let assessed = node
-        .store
-        .latest_case_event(c.case_id, EventType::RequestAssessed)
-        .await?
-        .map(|e| e.seq);
-    let secrecy_limited = node
-        .store
-        .latest_case_event(c.case_id, EventType::ConfidentialityLimited)
-        .await?
+    let assessed = latest(EventType::RequestAssessed).map(|e| e.seq);
+    let secrecy_limited = latest(EventType::ConfidentialityLimited)
         .filter(|e| Some(e.seq) > assessed)
         .map(|e| parse_stored::<ReplySecrecyLimited>("confidentiality", &e.body))
         .transpose()?;
     let withdrawal = match c.status {
-        CaseStatus::Withdrawn | CaseStatus::Closed => node
-            .store
-            .latest_case_event(c.case_id, EventType::RequestWithdrawn)
-            .await?
+        CaseStatus::Withdrawn | CaseStatus::Closed => latest(EventType::RequestWithdrawn)
             .map(|e| {
                 parse_stored::<Withdrawn>("withdrawal", &e.body).map(|w| ReplyWithdrawal {
                     at: e.at,
@@ -261,10 +253,10 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
         None => None,
     };
     // Only while an order must follow an emergency: due, received or missed.
-    let order = crate::ops::order::status_of(&node.store, c.case_id).await?;
+    let order = crate::ops::order::fold(&events)?;
     let emergency = match c.emergency {
         true => Some(ReplyEmergency {
-            verified: !node.query().unverified_emergency(c).await?,
+            verified: !crate::ops::emergency::unverified_in(c, &events),
         }),
         false => None,
     };

@@ -13,11 +13,11 @@ use custos_ledger::Hash;
 use custos_model::EventType;
 use custos_model::Request;
 use custos_safeguards::Assessment;
-use custos_store::{Authority, Batch, CaseStatus};
+use custos_store::{Authority, Batch, CaseStatus, NewEvent};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
-use super::{Appended, emit, internal};
+use super::{Appended, internal};
 use crate::problem::Problem;
 
 /// How fresh a request must be (`[intake]` of `custos.toml`).
@@ -204,6 +204,17 @@ pub enum SubmitOutcome {
     Supplemented(Case),
 }
 
+/// What [`check`] found a submission to be, for [`record`].
+#[derive(Debug)]
+pub enum Admitted {
+    /// The same payload again: the existing case, nothing to record.
+    Repeated(Case),
+    /// A supplement to this case, which awaits information.
+    Supplement(Case),
+    /// A new case, following up this preservation case, if any.
+    New(Option<Case>),
+}
+
 /// Records a submission: `request.received` + `request.assessed`, or, for a case awaiting
 /// information, `request.supplemented` + `request.assessed`. Idempotent on (authority, id).
 ///
@@ -216,6 +227,17 @@ pub async fn submit(
     s: &Submission,
     current: Option<&Authority>,
 ) -> Result<SubmitOutcome, Problem> {
+    let admitted = check(b, s, current).await?;
+    record(b, out, s, admitted).await
+}
+
+/// Every refusal of [`submit`], reading only: a submission refused here wrote nothing, so the
+/// writer needs no savepoint to undo it.
+pub async fn check(
+    b: &mut Batch,
+    s: &Submission,
+    current: Option<&Authority>,
+) -> Result<Admitted, Problem> {
     match current {
         None => {
             return Err(Problem::unauthorized(
@@ -230,13 +252,12 @@ pub async fn submit(
         Some(_) => {}
     }
     let request_id = s.request.id.as_str();
-    let assessment_json = serde_json::to_value(&s.assessment).map_err(internal)?;
     if let Some(case) = b
         .find_case::<Documents>(&s.authority.kid, request_id)
         .await?
     {
         if case.payload_sha256 == s.payload_sha256 {
-            return Ok(SubmitOutcome::Repeated(case));
+            return Ok(Admitted::Repeated(case));
         }
         super::withdrawal::refuse_if_withdrawn(&case, "a supplement")?;
         super::follow_up::same_link(&case, &s.request)?;
@@ -254,48 +275,69 @@ pub async fn submit(
                 ),
             ));
         }
-        record_arrival(
-            b,
-            out,
-            EventType::RequestSupplemented,
-            case.case_id,
-            s,
-            assessment_json,
-        )
-        .await?;
-        // The request and its assessment are new; when it first arrived and what was decided
-        // stay. Corrections of the old document's offences lapse with it (the log keeps them).
-        let case = Case {
-            received_at: case.received_at,
-            decision: case.decision,
-            pending_decision: case.pending_decision,
-            ..arrived_case(case.case_id, s)
-        };
-        b.put_case(&case).await?;
-        return Ok(SubmitOutcome::Supplemented(case));
+        return Ok(Admitted::Supplement(case));
     }
     // Checked before anything is stored: a follow-up of an unknown case stores nothing.
     let followed = super::follow_up::followed_case(b, &s.authority.kid, &s.request).await?;
-    let case = arrived_case(b.next_case_id().await?, s);
-    // The case row goes first: events reference it.
-    b.put_case(&case).await?;
-    record_arrival(
-        b,
-        out,
-        EventType::RequestReceived,
-        case.case_id,
-        s,
-        assessment_json,
-    )
-    .await?;
-    if let Some(followed) = followed {
-        super::follow_up::record_link(b, out, case.case_id, &followed, s.received_at).await?;
-    }
-    Ok(SubmitOutcome::Created(case))
+    Ok(Admitted::New(followed))
 }
 
-/// The two events of an arrival: the signed request as received (or supplemented), then its
-/// assessment.
+/// Records what [`check`] admitted. Fails only when the database or a serialisation does.
+pub async fn record(
+    b: &mut Batch,
+    out: &mut Appended,
+    s: &Submission,
+    admitted: Admitted,
+) -> Result<SubmitOutcome, Problem> {
+    let assessment_json = serde_json::to_value(&s.assessment).map_err(internal)?;
+    match admitted {
+        Admitted::Repeated(case) => Ok(SubmitOutcome::Repeated(case)),
+        Admitted::Supplement(case) => {
+            record_arrival(
+                b,
+                out,
+                EventType::RequestSupplemented,
+                case.case_id,
+                s,
+                assessment_json,
+            )
+            .await?;
+            // The request and its assessment are new; when it first arrived and what was
+            // decided stay. Corrections of the old document's offences lapse with it (the log
+            // keeps them).
+            let case = Case {
+                received_at: case.received_at,
+                decision: case.decision,
+                pending_decision: case.pending_decision,
+                ..arrived_case(case.case_id, s)
+            };
+            b.put_case(&case).await?;
+            Ok(SubmitOutcome::Supplemented(case))
+        }
+        Admitted::New(followed) => {
+            let case = arrived_case(b.next_case_id().await?, s);
+            // The case row goes first: events reference it.
+            b.put_case(&case).await?;
+            record_arrival(
+                b,
+                out,
+                EventType::RequestReceived,
+                case.case_id,
+                s,
+                assessment_json,
+            )
+            .await?;
+            if let Some(followed) = followed {
+                super::follow_up::record_link(b, out, case.case_id, &followed, s.received_at)
+                    .await?;
+            }
+            Ok(SubmitOutcome::Created(case))
+        }
+    }
+}
+
+/// The events of an arrival, appended in one statement: the signed request as received (or
+/// supplemented), then its assessment, then a limit on its secrecy if any.
 async fn record_arrival(
     b: &mut Batch,
     out: &mut Appended,
@@ -304,37 +346,33 @@ async fn record_arrival(
     s: &Submission,
     assessment: serde_json::Value,
 ) -> Result<(), Problem> {
+    let event = |event_type, body| NewEvent {
+        event_type,
+        at: s.received_at,
+        case_id: Some(case_id),
+        body,
+    };
     let received = json!({
         "authority": s.authority.kid,
         "request_id": s.request.id.as_str(),
         "payload_sha256": s.payload_sha256.to_hex(),
         "jws": s.jws,
     });
-    emit(b, out, event_type, s.received_at, Some(case_id), received).await?;
-    emit(
-        b,
-        out,
-        EventType::RequestAssessed,
-        s.received_at,
-        Some(case_id),
-        json!({ "assessment": assessment }),
-    )
-    .await?;
+    let mut events = vec![
+        event(event_type, received),
+        event(
+            EventType::RequestAssessed,
+            json!({ "assessment": assessment }),
+        ),
+    ];
     // Secrecy that cannot be honoured in full is said before anything is executed, so the
     // requester may withdraw (cf. Budapest art. 27(8), confirmed: the requested party that
     // cannot keep a request confidential informs the requesting party promptly, which then
     // decides whether to proceed).
     if let Some(limited) = secrecy_limited(s) {
-        emit(
-            b,
-            out,
-            EventType::ConfidentialityLimited,
-            s.received_at,
-            Some(case_id),
-            limited,
-        )
-        .await?;
+        events.push(event(EventType::ConfidentialityLimited, limited));
     }
+    out.extend(b.append_all(&events).await?);
     Ok(())
 }
 

@@ -128,7 +128,7 @@ pub use extension::{
     ExtensionDecisionInput, ExtensionInput, ExtensionRef, decide_extension, request_extension,
 };
 pub use intake::{
-    Freshness, IntakeRefusal, Submission, SubmitOutcome, admit, revoked_problem, submit,
+    Admitted, Freshness, IntakeRefusal, Submission, SubmitOutcome, admit, revoked_problem, submit,
 };
 pub use lifecycle::{
     DueNotice, LifecycleRules, NoticeDelivery, SecrecyCap, advance, next_attempt, notice_document,
