@@ -3,7 +3,8 @@
 //!
 //! - `load` pre-signs N distinct requests (copies of a request document with ids `PREFIX-000001`…
 //!   and a fresh `submitted_at`) as compact JWS with an authority's private JWK, then POSTs them to
-//!   `/v1/requests` over HTTP/1.1 keep-alive from C concurrent connections. Every latency goes
+//!   `/v1/requests` over HTTP/1.1 keep-alive from C concurrent connections. Given several
+//!   servers (processes of one node), connection i talks to server i mod S. Every latency goes
 //!   into an HDR histogram; the result is one JSON object on stdout: requests, errors by status,
 //!   throughput per second, p50/p90/p99/max in milliseconds. Signing happens before the clock
 //!   starts, so the client's cost during the run is HTTP only.
@@ -40,9 +41,10 @@ struct Cli {
 enum Command {
     /// Sign N requests, then submit them from C keep-alive connections and report latencies.
     Load {
-        /// The node, e.g. http://127.0.0.1:8480.
-        #[arg(long)]
-        server: String,
+        /// The node, e.g. http://127.0.0.1:8480; repeat it (or separate with commas) for
+        /// several processes of one node, and connections go to them in turn.
+        #[arg(long, required = true, value_delimiter = ',')]
+        server: Vec<String>,
         /// The authority's private JWK (from `custos authority keygen`).
         #[arg(long, value_name = "KEY.jwk")]
         key: PathBuf,
@@ -171,22 +173,33 @@ struct Tally {
     errors: std::collections::BTreeMap<String, u64>,
 }
 
-async fn load(server: &str, bodies: Vec<String>, connections: usize) -> anyhow::Result<Value> {
+async fn load(
+    servers: &[String],
+    bodies: Vec<String>,
+    connections: usize,
+) -> anyhow::Result<Value> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(60))
         .build()?;
-    let url = format!("{}/v1/requests", server.trim_end_matches('/'));
+    let urls: Vec<String> = servers
+        .iter()
+        .map(|s| format!("{}/v1/requests", s.trim_end_matches('/')))
+        .collect();
+    if urls.is_empty() {
+        bail!("no --server given");
+    }
     let n = bodies.len();
     let bodies: Arc<Vec<String>> = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        let (client, url, bodies, next) =
-            (client.clone(), url.clone(), bodies.clone(), next.clone());
+    for i in 0..connections {
+        // Round robin: each connection keeps to one process, so keep-alive holds.
+        let url = urls[i % urls.len()].clone();
+        let (client, bodies, next) = (client.clone(), bodies.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             // 1 µs .. 60 s, 3 significant digits.
             let mut t = Tally {
@@ -227,13 +240,15 @@ async fn load(server: &str, bodies: Vec<String>, connections: usize) -> anyhow::
     }
     let mut total = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut ok = 0;
+    let mut ok_per_server = vec![0u64; urls.len()];
     let mut errors = std::collections::BTreeMap::<String, u64>::new();
-    for task in tasks {
+    for (i, task) in tasks.into_iter().enumerate() {
         let t = task.await?;
         if let Some(h) = &t.hist {
             total.add(h)?;
         }
         ok += t.ok;
+        ok_per_server[i % urls.len()] += t.ok;
         for (k, v) in t.errors {
             *errors.entry(k).or_default() += v;
         }
@@ -244,7 +259,9 @@ async fn load(server: &str, bodies: Vec<String>, connections: usize) -> anyhow::
         "mode": "load",
         "requests": n,
         "connections": connections,
+        "servers": urls.len(),
         "created_201": ok,
+        "created_201_per_server": ok_per_server,
         "errors": errors,
         "seconds": round3(secs),
         "throughput_per_s": round3(n as f64 / secs),

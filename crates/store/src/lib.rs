@@ -141,6 +141,10 @@ impl Lease {
     }
 }
 
+/// How a PostgreSQL batch starts: its transaction and the write lock, in one round trip.
+static PG_BEGIN: LazyLock<String> =
+    LazyLock::new(|| format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"));
+
 /// Where a node's database is: the `database` setting of `custos.toml`.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Location {
@@ -276,21 +280,15 @@ impl Store {
             // PostgreSQL has no database-wide write lock: every batch of every process takes
             // the same transaction-scoped advisory lock first, so batches run one at a time in
             // one order, and (READ COMMITTED) each sees every batch committed before it.
-            Pool::Postgres(p) => {
-                let mut tx = p.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(WRITE_LOCK)
-                    .execute(&mut *tx)
-                    .await
-                    .map(drop)?;
-                Tx::Postgres(tx)
-            }
+            // Both statements go in one message: one round trip to the server, not two.
+            Pool::Postgres(p) => Tx::Postgres(p.begin_with(&*PG_BEGIN).await?),
         };
         Ok(Batch {
             tx,
             next_seq: None,
             next_case: None,
             at_savepoint: (None, None),
+            unreleased: false,
         })
     }
 
@@ -683,6 +681,9 @@ pub struct Batch {
     next_case: Option<i64>,
     // Their values at the last savepoint, restored when a job is rolled back.
     at_savepoint: (Option<u64>, Option<i64>),
+    // The last job's savepoint is done with but not yet released: its RELEASE goes with the next
+    // job's SAVEPOINT in one round trip (on PostgreSQL each statement is one), or with COMMIT.
+    unreleased: bool,
 }
 
 impl Batch {
@@ -695,9 +696,17 @@ impl Batch {
     /// Marks the start of one job inside the batch.
     pub async fn savepoint(&mut self) -> Result<()> {
         self.at_savepoint = (self.next_seq, self.next_case);
-        // One name for every job (each is released or rolled back before the next starts), so
-        // SQLite prepares these statements once per connection rather than once per job.
-        on_tx!(&mut self.tx, t => sqlx::query("SAVEPOINT job").execute(&mut **t).await.map(drop)?);
+        // One name for every job: each is released (here, with the next one's start) or rolled
+        // back before the next starts, so savepoints never nest.
+        if std::mem::take(&mut self.unreleased) {
+            // A plain string is sent as it is (PostgreSQL's simple protocol), so both
+            // statements go in one message.
+            on_tx!(&mut self.tx, t => sqlx::Executor::execute(&mut **t, "RELEASE job; SAVEPOINT job")
+                .await
+                .map(drop)?);
+        } else {
+            on_tx!(&mut self.tx, t => sqlx::query("SAVEPOINT job").execute(&mut **t).await.map(drop)?);
+        }
         Ok(())
     }
 
@@ -707,13 +716,15 @@ impl Batch {
         on_tx!(&mut self.tx, t => sqlx::query("ROLLBACK TO job")
             .execute(&mut **t)
             .await.map(drop)?);
-        on_tx!(&mut self.tx, t => sqlx::query("RELEASE job").execute(&mut **t).await.map(drop)?);
+        // Rolled back, the savepoint is empty; it is released with the next one's start.
+        self.unreleased = true;
         Ok(())
     }
 
-    /// Keeps everything since the last [`Batch::savepoint`].
+    /// Keeps everything since the last [`Batch::savepoint`]. Sends nothing: the savepoint is
+    /// released with the next job's start, or by COMMIT, which keeps it too.
     pub async fn release_job(&mut self) -> Result<()> {
-        on_tx!(&mut self.tx, t => sqlx::query("RELEASE job").execute(&mut **t).await.map(drop)?);
+        self.unreleased = true;
         Ok(())
     }
 

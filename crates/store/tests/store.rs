@@ -128,6 +128,17 @@ async fn a_failed_job_leaves_no_trace_and_a_dropped_batch_nothing(backend: Backe
         e.seq, 1,
         "the rolled-back event's index is reused: no gap in the log"
     );
+    // Jobs after a rolled-back one: a kept job, then one undone, then the batch commits with
+    // the last savepoint still open (its release travels with the next statement, or COMMIT).
+    b.savepoint().await.expect("savepoint");
+    b.append(&event(KEPT, 3)).await.expect("append");
+    b.release_job().await.expect("release");
+    b.savepoint().await.expect("savepoint");
+    b.append(&event(UNDONE, 4)).await.expect("append");
+    b.rollback_job().await.expect("rollback");
+    b.savepoint().await.expect("savepoint");
+    b.append(&event(KEPT, 5)).await.expect("append");
+    b.release_job().await.expect("release");
     b.commit().await.expect("commit");
 
     let mut dropped = store.begin().await.expect("begin");
@@ -135,7 +146,9 @@ async fn a_failed_job_leaves_no_trace_and_a_dropped_batch_nothing(backend: Backe
     drop(dropped);
     let events = store.events(0, 100).await.expect("events");
     let kinds: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
-    assert_eq!(kinds, [KEPT.as_str(), KEPT.as_str()]);
+    assert_eq!(kinds, [KEPT.as_str(); 4]);
+    let seqs: Vec<_> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [0, 1, 2, 3]);
 }
 
 async fn two_processes_appending_share_one_order(backend: Backend) {
