@@ -213,34 +213,20 @@ pub struct TestNode {
 impl TestNode {
     /// `custos init` in a fresh temporary directory (not started).
     pub fn init() -> TestNode {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("node");
-        let vkey = custos_ok(&["init", "--dir", dir.to_str().unwrap()])
-            .trim()
-            .to_owned();
-        TestNode {
-            tmp,
-            dir,
-            port: 0,
-            vkey,
-            child: None,
-            keys: 0,
-        }
+        TestNode::init_with(&[])
     }
 
     /// `custos init --database DATABASE` in a fresh temporary directory (not started).
     pub fn init_on(database: &str) -> TestNode {
+        TestNode::init_with(&["--database", database])
+    }
+
+    fn init_with(extra: &[&str]) -> TestNode {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("node");
-        let vkey = custos_ok(&[
-            "init",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--database",
-            database,
-        ])
-        .trim()
-        .to_owned();
+        let mut args = vec!["init", "--dir", dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let vkey = custos_ok(&args).trim().to_owned();
         TestNode {
             tmp,
             dir,
