@@ -2,6 +2,8 @@
 //!
 //! * `custos assess` applies a safeguard profile to one request (safeguards.md, *Command-line
 //!   contract*).
+//! * `custos policy check | diff | prove` — the policy workbench (`policy_cmd`, over
+//!   custos-policy).
 //! * `custos init | serve | authority | user` set up and run a node (`node_cmd`).
 //! * `custos submit | withdraw | answer | log verify | log check-opening` talk to a node over HTTP
 //!   (`client`);
@@ -32,6 +34,7 @@ mod migrate;
 mod node_cmd;
 mod order;
 mod out;
+mod policy_cmd;
 mod record;
 mod report;
 mod seal;
@@ -66,6 +69,11 @@ enum Command {
     /// is invalid (the error on stderr names the field); 1 if the profile or jurisdiction file
     /// cannot be used.
     Assess(AssessArgs),
+
+    /// The policy workbench: check a profile, replay it over past requests, prove its
+    /// safeguards for every possible request.
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
 
     /// Create a node: configuration, Ed25519 signing key (mode 0600) and SQLite database. Prints
     /// the node's verifier key (C2SP signed-note form) on a line of its own.
@@ -793,6 +801,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Assess(args) => assess::run(args),
+        Command::Policy(command) => policy_cmd::run(command),
         Command::Init {
             dir,
             origin,

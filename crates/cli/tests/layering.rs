@@ -53,6 +53,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("custos-transparency", &["custos-model", "custos-ledger"]),
     // Safeguards and ledger know nothing of each other.
     ("custos-safeguards", &["custos-model"]),
+    // The policy workbench reasons about profiles from above; a node never depends on it.
+    ("custos-policy", &["custos-model", "custos-safeguards"]),
     // Sealing knows requests and the log's signatures, nothing of HTTP or databases.
     ("custos-seal", &["custos-model", "custos-ledger"]),
     // The store keeps rows and events: no rules, no HTTP.
@@ -94,6 +96,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "custos-console",
             "custos-transparency",
             "custos-witness",
+            "custos-policy",
         ],
     ),
     // The witness checks a log from outside: it knows checkpoints and proofs, nothing of a node.

@@ -20,6 +20,7 @@ pub mod engine;
 pub mod facts;
 pub mod jurisdiction;
 pub mod profile;
+pub mod proof;
 pub mod template;
 
 pub use assessment::{
@@ -29,6 +30,7 @@ pub use engine::{AssessError, Assessor, narrow};
 pub use facts::Facts;
 pub use jurisdiction::{DeadlineSettings, Jurisdiction, JurisdictionError, LocalStatus};
 pub use profile::{BUILTIN_PROFILES, Narrowing, Profile, ProfileError, Rule};
+pub use proof::{PROOF_FORMAT, ProofRecord, ProofStatus, PropertyResult};
 pub use template::required_order;
 
 /// The version of `safeguards.md` that the engine and the built-in profiles implement.

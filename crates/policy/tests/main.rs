@@ -1,0 +1,1 @@
+//! The policy workbench's tests: one binary, a module per file.
