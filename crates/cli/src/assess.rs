@@ -63,7 +63,7 @@ fn read_request(path: &Path) -> Result<Vec<u8>, Failure> {
     result.map_err(|e| Failure::Input(format!("{}: cannot read the request: {e}", path.display())))
 }
 
-fn load_profile(spec: &str) -> anyhow::Result<Profile> {
+pub(crate) fn load_profile(spec: &str) -> anyhow::Result<Profile> {
     if custos_safeguards::BUILTIN_PROFILES.contains(&spec) {
         return Ok(Profile::builtin(spec)?);
     }

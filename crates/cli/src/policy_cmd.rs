@@ -1,6 +1,8 @@
 //! `custos policy check | diff | prove`: the edge of custos-policy (argument parsing, reading
 //! files and the node, printing, exit codes).
 
+mod diff;
+
 use std::path::PathBuf;
 
 use clap::Subcommand;
@@ -16,6 +18,12 @@ pub enum PolicyCommand {
         file: PathBuf,
     },
     /// Replay requests under two profiles and list each request whose outcome or findings change.
+    ///
+    /// Compared: the outcome, the set of finding codes (every severity) and the narrowed values.
+    /// "Stricter" means a more severe outcome in the order refuse > needs_information >
+    /// refer_for_review > execute_narrowed > execute. Invalid requests are listed under
+    /// `invalid` and do not stop the replay. Exit status 0 when the diff is produced, whatever
+    /// changed; 2 on a bad profile or an unreadable folder; 1 when the node cannot be opened.
     Diff {
         /// The profile before: `rights-first`, `convention` or a .cedar file.
         #[arg(long, value_name = "PROFILE")]
@@ -23,7 +31,9 @@ pub enum PolicyCommand {
         /// The profile after.
         #[arg(long, value_name = "PROFILE")]
         to: String,
-        /// A folder of requests (custos.request/v1, or cases with a `request` key).
+        /// A folder of *.json files, each a custos.request/v1 document (assessed at its own
+        /// `submitted_at`) or a case with `request`, `now` and optional `jurisdiction`
+        /// overrides (assessed at `now`), as in testdata/cases.
         #[arg(
             long,
             value_name = "DIR",
@@ -31,10 +41,12 @@ pub enum PolicyCommand {
             required_unless_present = "dir"
         )]
         cases: Option<PathBuf>,
-        /// A node directory: every request the node has received.
+        /// A node directory: every request the node has received (supplements included),
+        /// each assessed at its time of receipt under the node's jurisdiction.
         #[arg(long, value_name = "NODE")]
         dir: Option<PathBuf>,
-        /// `text` for people, `json` for machines.
+        /// `text` for people, `json` for machines (default: text on a terminal, JSON
+        /// otherwise).
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
@@ -55,9 +67,13 @@ pub enum PolicyCommand {
 pub fn run(command: PolicyCommand) -> Result<(), Failure> {
     match command {
         PolicyCommand::Check { file } => check(&file),
-        PolicyCommand::Diff { .. } => Err(Failure::Setup(anyhow::anyhow!(
-            "`custos policy diff` is not built yet"
-        ))),
+        PolicyCommand::Diff {
+            from,
+            to,
+            cases,
+            dir,
+            format,
+        } => diff::run(&from, &to, cases.as_deref(), dir.as_deref(), format),
         PolicyCommand::Prove { .. } => Err(Failure::Setup(anyhow::anyhow!(
             "`custos policy prove` is not built yet"
         ))),

@@ -19,6 +19,50 @@ pub use custos_store::{
 
 use crate::problem::Problem;
 
+/// A request as the node received it: the signed document of a `request.received` or
+/// `request.supplemented` event, and when it arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedRequest {
+    /// The arrival's log index.
+    pub index: u64,
+    pub case_id: Option<i64>,
+    /// A supplement replacing an earlier document of the case.
+    pub supplement: bool,
+    pub received_at: custos_model::Timestamp,
+    /// The `custos.request/v1` document, as signed.
+    pub request: Vec<u8>,
+}
+
+impl ReceivedRequest {
+    fn of(e: StoredEvent) -> Read<ReceivedRequest> {
+        #[derive(Deserialize)]
+        struct Arrival {
+            jws: String,
+        }
+        let corrupt = |detail: String| StoreError::Corrupt {
+            what: format!("event {} ({})", e.seq, e.event_type),
+            detail,
+        };
+        let arrival: Arrival = serde_json::from_str(&e.body)
+            .map_err(|err| corrupt(format!("no signed request: {err}")))?;
+        let request = arrival
+            .jws
+            .split('.')
+            .nth(1)
+            .and_then(|p| {
+                base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, p).ok()
+            })
+            .ok_or_else(|| corrupt("the JWS payload is not base64url".to_owned()))?;
+        Ok(ReceivedRequest {
+            index: e.seq,
+            case_id: e.case_id,
+            supplement: e.kind() == Some(custos_model::EventType::RequestSupplemented),
+            received_at: e.at,
+            request,
+        })
+    }
+}
+
 /// Typed reads over a node's records.
 #[derive(Debug, Clone, Copy)]
 pub struct Queries<'a> {
@@ -141,6 +185,18 @@ impl<'a> Queries<'a> {
     /// One event by its log index.
     pub async fn event(&self, index: u64) -> Read<Option<StoredEvent>> {
         self.store.event(index).await
+    }
+
+    /// The requests the node received from log index `start` on, in log order, at most `limit`
+    /// (a supplement is an arrival of its own). Each document is the signed payload, decoded
+    /// but not verified: `custos audit` checks the signatures.
+    pub async fn received_requests(&self, start: u64, limit: u64) -> Read<Vec<ReceivedRequest>> {
+        self.store
+            .arrivals(start, limit)
+            .await?
+            .into_iter()
+            .map(ReceivedRequest::of)
+            .collect()
     }
 
     /// The directory of authorities, revoked ones included (the table: for display only;

@@ -397,6 +397,21 @@ impl Store {
         Ok(rows)
     }
 
+    /// The arrivals of requests (`request.received`, `request.supplemented`) from log index
+    /// `start` on, in log order, at most `limit`: what `custos policy diff --dir` replays.
+    pub async fn arrivals(&self, start: u64, limit: u64) -> Result<Vec<StoredEvent>> {
+        let rows = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT seq, event_type, occurred_at, case_id, body, salt, leaf FROM events \
+             WHERE seq >= $1 AND event_type IN ('request.received', 'request.supplemented') \
+             ORDER BY seq LIMIT $2",
+        )
+        .bind(start as i64)
+        .bind(limit as i64)
+        .fetch_all(p)
+        .await?);
+        Ok(rows)
+    }
+
     /// How many `case.published` events the log holds.
     pub async fn published_count(&self) -> Result<u64> {
         let n: i64 = on_pool!(&self.pool, p => sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'case.published'")
