@@ -20,13 +20,17 @@
 //! An invalid request is listed under `invalid` with the parse error and its field path, and a
 //! request that a profile fails to assess (a rule that fails to evaluate) under `failed`; neither
 //! stops the replay. Requests are replayed on every core ([`Diff::with_threads`]); the report
-//! keeps the order of the inputs.
+//! keeps the order of the inputs. Each request's facts and Cedar request are built once for both
+//! profiles, and only what is compared is computed ([`verdict`], held equal to
+//! `Assessor::assess` by the tests).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use custos_model::{Outcome, Timestamp, parse_request};
-use custos_safeguards::{Assessment, Assessor, Jurisdiction, Narrowed, Profile};
+use custos_model::{Outcome, Request, Timestamp, parse_request};
+use custos_safeguards::{
+    AssessError, Assessment, Assessor, Facts, Jurisdiction, Narrowed, Profile, narrow,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -586,7 +590,7 @@ fn replay_one(input: &Input, pair: &Pair) -> Replayed {
         }
     };
     let now = input.now.unwrap_or(request.submitted_at);
-    let failed = |profile, e: custos_safeguards::AssessError| {
+    let failed = |profile, e: AssessError| {
         Replayed::Failed(Failed {
             request_id: request.id.to_string(),
             source: input.source.clone(),
@@ -594,12 +598,19 @@ fn replay_one(input: &Input, pair: &Pair) -> Replayed {
             error: e.to_string(),
         })
     };
-    let before = match pair.from.assess(&request, now) {
-        Ok(a) => Verdict::of(&a),
+    // The facts and the Cedar request depend on the request, the time and the jurisdiction
+    // only, which both sides share: built once for both.
+    let facts = Facts::of(&request, pair.from.jurisdiction(), now);
+    let cedar = match pair.from.cedar_request(&request, &facts) {
+        Ok(c) => c,
         Err(e) => return failed(Side::From, e),
     };
-    let after = match pair.to.assess(&request, now) {
-        Ok(a) => Verdict::of(&a),
+    let before = match verdict_for(&pair.from, &request, &cedar, now) {
+        Ok(v) => v,
+        Err(e) => return failed(Side::From, e),
+    };
+    let after = match verdict_for(&pair.to, &request, &cedar, now) {
+        Ok(v) => v,
         Err(e) => return failed(Side::To, e),
     };
     if before == after {
@@ -611,6 +622,38 @@ fn replay_one(input: &Input, pair: &Pair) -> Replayed {
         direction: Direction::between(before.outcome, after.outcome),
         before,
         after,
+    })
+}
+
+/// What [`Verdict::of`] reads from `assessor.assess(request, now)`, computed as `assess` does
+/// (the rules that fire, the outcome of their severities, the narrowing when the outcome is
+/// `execute_narrowed`) without rendering messages or setting deadlines, which the diff does not
+/// compare: the replay's fast path. The tests hold it equal to `Verdict::of(assess)`.
+pub fn verdict(
+    assessor: &Assessor,
+    request: &Request,
+    now: Timestamp,
+) -> Result<Verdict, AssessError> {
+    let facts = Facts::of(request, assessor.jurisdiction(), now);
+    let cedar = assessor.cedar_request(request, &facts)?;
+    verdict_for(assessor, request, &cedar, now)
+}
+
+fn verdict_for(
+    assessor: &Assessor,
+    request: &Request,
+    cedar: &cedar_policy::Request,
+    now: Timestamp,
+) -> Result<Verdict, AssessError> {
+    let fired = assessor.fired_rules(cedar)?;
+    let outcome = Outcome::most_severe(fired.iter().map(|r| r.severity));
+    let narrowed = (outcome == Outcome::ExecuteNarrowed)
+        .then(|| narrow(request, now, fired.iter().filter_map(|r| r.narrowing)));
+    let codes: BTreeSet<&str> = fired.iter().map(|r| r.code.as_str()).collect();
+    Ok(Verdict {
+        outcome,
+        codes: codes.into_iter().map(str::to_owned).collect(),
+        narrowed,
     })
 }
 

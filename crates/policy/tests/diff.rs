@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 
 use custos_model::strategies::request;
-use custos_policy::diff::{Diff, Direction, Input, ProfileRef, Replayed, Report, SourceRef, rank};
-use custos_safeguards::{Jurisdiction, Outcome, Profile};
+use custos_policy::diff::{
+    Diff, Direction, Input, ProfileRef, Replayed, Report, SourceRef, Verdict, rank, verdict,
+};
+use custos_safeguards::{Assessor, Jurisdiction, Outcome, Profile};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use serde_json::{Value, json};
@@ -380,4 +382,43 @@ fn the_json_report_has_the_contract_keys() {
         v["summary"]["changed"].as_u64().unwrap() as usize,
         report.changed.len()
     );
+}
+
+/// Loaded once: the property below runs hundreds of cases.
+static PROFILES: std::sync::LazyLock<[Profile; 3]> = std::sync::LazyLock::new(|| {
+    [
+        builtin("rights-first"),
+        builtin("convention"),
+        without_judge(),
+    ]
+});
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(400))]
+
+    /// The replay's fast path reads the same outcome, codes and narrowing as the assessment.
+    #[test]
+    fn the_fast_verdict_is_what_the_assessment_says(
+        r in request(),
+        hours in -2_000i64..2_000,
+        scrutinised in proptest::bool::ANY,
+    ) {
+        let now = custos_model::strategies::reference_now()
+            .checked_add(jiff::SignedDuration::from_hours(hours))
+            .unwrap();
+        let jurisdiction = if scrutinised {
+            Jurisdiction::from_toml(&format!(
+                "heightened_scrutiny_states = [\"{}\"]",
+                r.requesting_authority.state.as_str()
+            ))
+            .unwrap()
+        } else {
+            Jurisdiction::default()
+        };
+        for profile in PROFILES.iter() {
+            let assessor = Assessor::new(profile.clone(), jurisdiction.clone());
+            let expected = Verdict::of(&assessor.assess(&r, now).unwrap());
+            proptest::prop_assert_eq!(verdict(&assessor, &r, now).unwrap(), expected);
+        }
+    }
 }
