@@ -1,1 +1,6 @@
 //! The policy workbench's tests: one binary, a module per file.
+
+mod common;
+mod inverse;
+mod prove;
+mod space;
