@@ -1,1 +1,3 @@
 //! The policy workbench's tests: one binary, a module per file.
+
+mod check;

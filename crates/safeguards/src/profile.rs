@@ -736,7 +736,7 @@ fn rule_of(
         let severity = Severity::from_name(name);
         if severity.is_none() {
             let names: Vec<_> = Severity::ALL.iter().rev().map(|s| s.as_str()).collect();
-            let help = match closest(&name.to_ascii_lowercase(), names.iter().copied(), 3) {
+            let help = match suggest(name, &names, 3) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("use one of {}", names.join(", ")),
             };
@@ -796,7 +796,7 @@ fn rule_of(
                 "cap_period_keep_end" => days().map(|days| Narrowing::CapPeriodKeepEnd { days }),
                 "cap_confidentiality" => days().map(|days| Narrowing::CapConfidentiality { days }),
                 other => {
-                    let help = match closest(other, NARROWINGS, 4) {
+                    let help = match suggest(other, &NARROWINGS, 4) {
                         Some(n) => format!("did you mean `{n}`?"),
                         None => format!("use one of {}", NARROWINGS.join(", ")),
                     };
@@ -874,6 +874,19 @@ fn rule_of(
             })
         }
         _ => Err(problems),
+    }
+}
+
+/// The name meant by `word`: the one it begins (at least three letters), else the nearest
+/// within `max` edits.
+fn suggest<'a>(word: &str, names: &[&'a str], max: usize) -> Option<&'a str> {
+    let word = word.trim().to_ascii_lowercase();
+    let mut beginning = names
+        .iter()
+        .filter(|n| word.len() >= 3 && n.starts_with(&word));
+    match (beginning.next(), beginning.next()) {
+        (Some(name), None) => Some(name),
+        _ => closest(&word, names.iter().copied(), max),
     }
 }
 
