@@ -111,6 +111,18 @@ fn an_unknown_fact_suggests_the_schemas_name() {
         Some("did you mean `context.asks_content`?")
     );
     insta::assert_snapshot!("unknown_fact", report(&source).text());
+    // Far from every name: the facts that hold the word, else where the facts are declared.
+    let help = |fact: &str| {
+        only_problem(&RULE.replace("is_intrusive", fact))
+            .help
+            .unwrap()
+    };
+    assert_eq!(help("years"), "did you mean `context.max_penalty_years`?");
+    assert_eq!(
+        help("penalty"),
+        "did you mean one of `context.any_death_penalty`, `context.max_penalty_years`, `context.no_death_penalty_assured`?"
+    );
+    assert!(help("xyzzy").contains("declared in custos.cedarschema"));
 }
 
 #[test]

@@ -661,6 +661,15 @@ impl Located<'_> {
     /// value.
     fn template(&self, key: &str, e: &TemplateError) -> ProfileProblem {
         let mut p = self.value(key, format!("@{key}: {e}"));
+        p.help = match e {
+            TemplateError::Unclosed { .. } => {
+                Some("close the placeholder with `}`, or remove the `{`".to_owned())
+            }
+            TemplateError::LimitDaysWithoutLimit => {
+                Some("add @limit_days(\"N\") to the rule, or leave {limit_days} out".to_owned())
+            }
+            TemplateError::Unknown { .. } => None,
+        };
         if let TemplateError::Unknown {
             name, suggestion, ..
         } = e
@@ -898,7 +907,8 @@ fn schema_message(e: &cedar_policy::ValidationError, id: &PolicyId) -> String {
     text.strip_prefix(&prefix).unwrap_or(&text).to_owned()
 }
 
-/// For a fact the schema does not know (`context.asks_contents`), the closest it does.
+/// For a fact the schema does not know (`context.asks_contents`), the closest it does, else
+/// those whose name holds it (`penalty`: `max_penalty_years`), else where the facts are listed.
 fn fact_suggestion(snippet: Option<&str>) -> Option<String> {
     let snippet = snippet?.trim();
     let (object, attribute) = snippet.rsplit_once('.')?;
@@ -906,11 +916,23 @@ fn fact_suggestion(snippet: Option<&str>) -> Option<String> {
         return None;
     }
     let attribute = attribute.trim();
-    if fact_names().iter().any(|n| n == attribute) {
+    let names = fact_names();
+    if names.iter().any(|n| n == attribute) {
         return None;
     }
-    let near = closest(attribute, fact_names().iter().map(String::as_str), 3)?;
-    Some(format!("did you mean `context.{near}`?"))
+    if let Some(near) = closest(attribute, names.iter().map(String::as_str), 3) {
+        return Some(format!("did you mean `context.{near}`?"));
+    }
+    let holding: Vec<String> = names
+        .iter()
+        .filter(|n| attribute.len() >= 4 && n.contains(attribute))
+        .map(|n| format!("`context.{n}`"))
+        .collect();
+    Some(match holding.as_slice() {
+        [] => "no fact of that name or near it: the facts a rule may read are declared in custos.cedarschema (`Facts`)".to_owned(),
+        [one] => format!("did you mean {one}?"),
+        many => format!("did you mean one of {}?", many.join(", ")),
+    })
 }
 
 fn syntax_problem(source: &str, e: &cedar_policy::ParseError) -> ProfileProblem {
@@ -986,6 +1008,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, ProfileError::Invalid { .. }), "{e}");
+    }
+
+    #[test]
+    fn the_facts_are_read_from_the_schema() {
+        let names = fact_names();
+        for fact in [
+            "measure",
+            "asks_content",
+            "period_days",
+            "heightened_scrutiny",
+        ] {
+            assert!(names.iter().any(|n| n == fact), "{fact} in {names:?}");
+        }
+        assert!(names.len() >= 40, "{names:?}");
     }
 
     #[test]
