@@ -12,7 +12,7 @@
 //! [`router`] into the API's router.
 //!
 //! Pages: sign-in, queue, request (with the decision, reclassification and second-review forms),
-//! holds and secrecy (with CSV exports), log status. Start reading at [`router`], then `pages/`.
+//! holds and secrecy (with CSV exports), log status, profiles (rules and proof status). Start reading at [`router`], then `pages/`.
 
 mod chart;
 mod pages;
