@@ -7,6 +7,8 @@ use clap::Subcommand;
 
 use crate::{Failure, Format};
 
+mod prove;
+
 #[derive(Subcommand)]
 pub enum PolicyCommand {
     /// Validate a profile against the schema and the annotation rules (exit 2 on a bad profile).
@@ -41,17 +43,28 @@ pub enum PolicyCommand {
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
-    /// Prove the profile's properties for every request the schema allows.
+    /// Prove the profile's properties for every request the schema allows (needs cvc5 >= 1.3:
+    /// scripts/install-cvc5). Exit 0 when every property holds, 2 when one fails (its
+    /// counterexample is printed as facts and as a request), 1 when the solver is missing or fails.
     Prove {
-        /// `rights-first`, `convention` or a .cedar file.
-        #[arg(long, value_name = "PROFILE")]
-        profile: String,
+        /// `rights-first`, `convention` or a .cedar file. A file is held to the built-in properties
+        /// of the profile its @profile names, plus those of `NAME.properties.cedar` beside it.
+        /// Default with --dir: the node's profile.
+        #[arg(long, value_name = "PROFILE", required_unless_present = "dir")]
+        profile: Option<String>,
         /// Prove only this property.
         #[arg(long, value_name = "NAME")]
         property: Option<String>,
         /// Write one counterexample request (.json) per failed property into this folder.
         #[arg(long, value_name = "DIR")]
         counterexamples: Option<PathBuf>,
+        /// A node directory: record the result in NODE/proofs/<profile>.json (the console's
+        /// profile page shows it), and reproduce counterexamples under the node's jurisdiction.
+        #[arg(long, value_name = "NODE")]
+        dir: Option<PathBuf>,
+        /// `text` for people, `json` for machines (the proof record and each counterexample).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
     },
 }
 
@@ -61,9 +74,19 @@ pub fn run(command: PolicyCommand) -> Result<(), Failure> {
         PolicyCommand::Diff { .. } => Err(Failure::Setup(anyhow::anyhow!(
             "`custos policy diff` is not built yet"
         ))),
-        PolicyCommand::Prove { .. } => Err(Failure::Setup(anyhow::anyhow!(
-            "`custos policy prove` is not built yet"
-        ))),
+        PolicyCommand::Prove {
+            profile,
+            property,
+            counterexamples,
+            dir,
+            format,
+        } => prove::run(prove::Args {
+            profile,
+            property,
+            counterexamples,
+            dir,
+            format,
+        }),
     }
 }
 
