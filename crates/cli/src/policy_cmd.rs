@@ -1,7 +1,7 @@
 //! `custos policy check | diff | prove`: the edge of custos-policy (argument parsing, reading
 //! files and the node, printing, exit codes).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
@@ -16,6 +16,9 @@ pub enum PolicyCommand {
         /// The profile (.cedar).
         #[arg(value_name = "FILE")]
         file: PathBuf,
+        /// `text` for people (the default), `json` for machines.
+        #[arg(long, value_enum)]
+        format: Option<Format>,
     },
     /// Replay requests under two profiles and list each request whose outcome or findings change.
     Diff {
@@ -67,7 +70,7 @@ pub enum PolicyCommand {
 
 pub fn run(command: PolicyCommand) -> Result<(), Failure> {
     match command {
-        PolicyCommand::Check { file } => check(&file),
+        PolicyCommand::Check { file, format } => check(&file, format.unwrap_or(Format::Text)),
         PolicyCommand::Diff { .. } => Err(Failure::Setup(anyhow::anyhow!(
             "`custos policy diff` is not built yet"
         ))),
@@ -87,8 +90,33 @@ pub fn run(command: PolicyCommand) -> Result<(), Failure> {
     }
 }
 
-fn check(_file: &std::path::Path) -> Result<(), Failure> {
-    Err(Failure::Setup(anyhow::anyhow!(
-        "`custos policy check` is not built yet"
-    )))
+/// `custos policy check FILE`: exit 0 with the profile in figures, 2 with every problem, 1 when
+/// the file cannot be read.
+fn check(file: &Path, format: Format) -> Result<(), Failure> {
+    let source = std::fs::read_to_string(file).map_err(|e| {
+        Failure::Setup(anyhow::anyhow!(
+            "{}: cannot read the profile: {e}; give the path of a .cedar file",
+            file.display()
+        ))
+    })?;
+    let stem = file
+        .file_stem()
+        .map_or_else(|| "custom".to_owned(), |s| s.to_string_lossy().into_owned());
+    let report = custos_policy::check::check(&file.display().to_string(), &source, &stem);
+    match format {
+        Format::Json => {
+            let mut json =
+                serde_json::to_string_pretty(&report).map_err(|e| Failure::Setup(e.into()))?;
+            json.push('\n');
+            crate::out::write(&json)?;
+            if report.valid {
+                Ok(())
+            } else {
+                Err(Failure::Input(report.headline()))
+            }
+        }
+        // A bad profile's problems go to standard error, as an invalid request's do.
+        Format::Text if report.valid => crate::out::write(&report.text()),
+        Format::Text => Err(Failure::Input(report.text().trim_end().to_owned())),
+    }
 }

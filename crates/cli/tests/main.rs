@@ -17,6 +17,7 @@ mod multi_process_cli;
 mod notice_cli;
 mod order_cli;
 mod pipes;
+mod policy_check_cli;
 mod policy_prove_cli;
 mod public_record_cli;
 mod requester_cli;

@@ -1,5 +1,6 @@
 //! The policy workbench's tests: one binary, a module per file.
 
+mod check;
 mod common;
 mod inverse;
 mod prove;
