@@ -180,6 +180,17 @@ pub fn from_cedar(source: &str, origin: &str) -> Result<Vec<Property>, PropertyE
                 }
             },
         };
+        let prefer: Vec<String> = get("prefer")
+            .map(|p| p.split("; ").map(str::to_owned).collect())
+            .unwrap_or_default();
+        if let Some(bad) = prefer.iter().position(|c| !condition_fits(c)) {
+            problems.push(format!(
+                "{at} (`{name}`): @prefer condition {} ({:?}) is not a Cedar condition over the facts of custos.cedarschema",
+                bad + 1,
+                prefer[bad]
+            ));
+            continue;
+        }
         out.push(Property {
             name,
             statement,
@@ -187,9 +198,7 @@ pub fn from_cedar(source: &str, origin: &str) -> Result<Vec<Property>, PropertyE
             claim: Claim::Stops {
                 at_least,
                 condition: Box::new(policy.clone()),
-                prefer: get("prefer")
-                    .map(|p| p.split("; ").map(str::to_owned).collect())
-                    .unwrap_or_default(),
+                prefer,
             },
             origin: origin.to_owned(),
         });
@@ -225,6 +234,19 @@ pub fn for_profile(
                 .ok_or_else(|| PropertyError::Unknown(name.to_owned(), list))
         }
     }
+}
+
+/// Whether `condition` parses as a Cedar condition and fits the schema (strict mode).
+fn condition_fits(condition: &str) -> bool {
+    let Ok(schema) = custos_safeguards::profile::schema() else {
+        return false;
+    };
+    let text = format!("forbid (principal, action, resource) unless {{ {condition} }};");
+    PolicySet::from_str(&text).is_ok_and(|set| {
+        Validator::new(schema.clone())
+            .validate(&set, ValidationMode::Strict)
+            .validation_passed()
+    })
 }
 
 fn policy_number(id: &cedar_policy::PolicyId) -> (usize, String) {

@@ -260,7 +260,15 @@ impl Prover {
         let mut out = Vec::new();
         for property in properties {
             let started = Instant::now();
-            let mut verdict = self.prove_one(profile, property).await?;
+            let mut verdict = self
+                .prove_one(profile, property)
+                .await
+                .map_err(|e| match e {
+                    ProveError::Solver(m) => {
+                        ProveError::Solver(format!("while proving `{}`: {m}", property.name))
+                    }
+                    other => other,
+                })?;
             verdict.millis = started.elapsed().as_millis() as u64;
             out.push(verdict);
         }
