@@ -143,7 +143,7 @@ pub fn from_cedar(source: &str, origin: &str) -> Result<Vec<Property>, PropertyE
         });
     }
     let mut policies: Vec<&Policy> = set.policies().collect();
-    policies.sort_by_key(|p| policy_number(p.id()));
+    policies.sort_by_key(|p| custos_safeguards::profile::policy_number(p.id()));
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for (i, policy) in policies.into_iter().enumerate() {
@@ -247,13 +247,4 @@ fn condition_fits(condition: &str) -> bool {
             .validate(&set, ValidationMode::Strict)
             .validation_passed()
     })
-}
-
-fn policy_number(id: &cedar_policy::PolicyId) -> (usize, String) {
-    let s = id.to_string();
-    let n = s
-        .strip_prefix("policy")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(usize::MAX);
-    (n, s)
 }

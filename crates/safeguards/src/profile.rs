@@ -551,7 +551,9 @@ enum Checked {
     BuiltinSchema(ProfileError),
 }
 
-fn policy_number(id: &PolicyId) -> (usize, String) {
+/// The order of a policy in its file: Cedar names unnamed policies policy0, policy1, … in
+/// source order.
+pub fn policy_number(id: &PolicyId) -> (usize, String) {
     let s = id.to_string();
     let n = s
         .strip_prefix("policy")

@@ -1,7 +1,6 @@
 //! `custos policy prove`: read the profile and its property file, find the solver, prove,
 //! print, write counterexamples and the proof record.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use custos_policy::prove::{Prover, Reproduction, Verdict, describe_facts, record};
@@ -186,11 +185,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         write_file(&folder.join(format!("{}.json", profile.name())), &text)?;
     }
 
-    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
-        Format::Text
-    } else {
-        Format::Json
-    });
+    let format = Format::chosen(args.format);
     let out = match format {
         Format::Json => {
             let counterexamples: serde_json::Map<String, serde_json::Value> = verdicts
