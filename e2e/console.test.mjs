@@ -436,6 +436,21 @@ try {
     await shot(page, "log");
   }
 
+  step("profiles: the node's profile with its rules, bases and recorded proof");
+  {
+    const { page } = sam;
+    await page.getByRole("link", { name: "Profiles" }).click();
+    await page.waitForURL(/\/console\/profiles$/);
+    await axe(page, "the profiles page");
+    await page.getByRole("link", { name: "rights-first" }).click();
+    await page.waitForURL(/\/console\/profiles\/rights-first$/);
+    await assert.doesNotReject(page.locator("#proof-status", { hasText: "Proved on 2026-11-30 for this exact profile text." }).waitFor());
+    assert.ok((await page.locator("#rules tbody tr").count()) > 15);
+    await assert.doesNotReject(page.locator("#properties", { hasText: "judicial-authorization" }).waitFor());
+    await axe(page, "a profile page");
+    await shot(page, "profile");
+  }
+
   step("auditor: reads every page, every change refused");
   const audrey = await session("audrey");
   {

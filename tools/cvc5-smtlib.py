@@ -71,16 +71,25 @@ def main():
         print("This is cvc5 version %s (through the cvc5 Python library)" % getattr(cvc5, "__version__", "?"))
         return 0
     tm = cvc5.TermManager()
-    solver = cvc5.Solver(tm)
-    skip = {"lang", "incremental"}
-    for k, v in options(argv):
-        if k in skip:
-            continue
-        solver.setOption(k, v if v is not None else "true")
-    solver.setOption("incremental", "true")
-    sm = cvc5.SymbolManager(tm)
+
+    def fresh():
+        # A new solver and symbol table with the command line's options: what the cvc5
+        # executable does on `(reset)` (the library's reset keeps the logic, and a second
+        # set-logic is then refused).
+        solver = cvc5.Solver(tm)
+        for k, v in options(argv):
+            if k in ("lang", "incremental"):
+                continue
+            solver.setOption(k, v if v is not None else "true")
+        solver.setOption("incremental", "true")
+        return solver, cvc5.SymbolManager(tm)
+
+    solver, sm = fresh()
     out = sys.stdout
     for text in commands(sys.stdin):
+        if text.strip("() \t\r\n") == "reset":
+            solver, sm = fresh()
+            continue
         parser = cvc5.InputParser(solver, sm)
         parser.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, text, "stdin")
         try:

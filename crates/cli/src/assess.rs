@@ -1,6 +1,6 @@
 //! `custos assess`: read a request, assess it, print the assessment.
 
-use std::io::{IsTerminal, Read};
+use std::io::Read;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -36,11 +36,7 @@ pub fn run(args: AssessArgs) -> Result<(), Failure> {
         .assess(&request, now)
         .map_err(|e| Failure::Setup(e.into()))?;
 
-    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
-        Format::Text
-    } else {
-        Format::Json
-    });
+    let format = Format::chosen(args.format);
     let out = match format {
         Format::Json => {
             let mut s =

@@ -787,6 +787,18 @@ pub enum Format {
     Json,
 }
 
+impl Format {
+    /// The format asked for, else text on a terminal and JSON for a program reading the output.
+    pub fn chosen(asked: Option<Format>) -> Format {
+        use std::io::IsTerminal;
+        asked.unwrap_or(if std::io::stdout().is_terminal() {
+            Format::Text
+        } else {
+            Format::Json
+        })
+    }
+}
+
 /// How a command failed, which decides the exit status.
 pub enum Failure {
     /// The input (request, command line) is wrong: exit 2.

@@ -32,6 +32,35 @@ fn submit(node: &TestNode, a: &crate::common::Authority, case: &str, id: &str) -
     r.json()["case"].as_i64().unwrap()
 }
 
+/// `NODE/proofs/rights-first.json` for the built-in text the node uses.
+fn write_proof_record(dir: &std::path::Path) {
+    use custos_safeguards::{PROOF_FORMAT, ProofRecord, ProofStatus, PropertyResult};
+    let sha = <sha2::Sha256 as sha2::Digest>::digest(
+        custos_safeguards::profile::RIGHTS_FIRST_SOURCE.as_bytes(),
+    );
+    let record = ProofRecord {
+        format: PROOF_FORMAT.to_owned(),
+        profile: "rights-first".to_owned(),
+        profile_sha256: hex::encode(sha),
+        proved_at: "2026-11-30T12:00:00Z".parse().unwrap(),
+        solver: "cvc5 1.4.2".to_owned(),
+        properties: vec![PropertyResult {
+            name: "judicial-authorization".to_owned(),
+            statement: "No intrusive measure, search or seizure, or production of stored traffic or content is executed without a judicial authorization, unless the emergency waiver applies.".to_owned(),
+            basis: "N&P principles 5–7; EU Reg. 2023/1543 art. 4".to_owned(),
+            status: ProofStatus::Holds,
+            detail: None,
+            millis: 840,
+        }],
+    };
+    std::fs::create_dir_all(dir.join("proofs")).unwrap();
+    std::fs::write(
+        dir.join("proofs/rights-first.json"),
+        serde_json::to_vec_pretty(&record).unwrap(),
+    )
+    .unwrap();
+}
+
 #[test]
 fn a_legal_process_team_works_the_console_in_a_real_browser() {
     let e2e = crate::common::repo().join("e2e");
@@ -263,6 +292,10 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
     );
     assert!(r.json()["order"]["missed_at"].is_string(), "{}", r.text());
     // ── end of issue 13's setup ─────────────────────────────────────────────────────────────
+
+    // Issue 17: a proof record of the node's profile, as `custos policy prove --dir` writes it,
+    // for the profile page (its statuses, date and legal bases).
+    write_proof_record(&node.dir);
 
     let open = node.get("/v1/requests?open=true", Some(&format!("Bearer {alice}")));
     let total_open = open.json().as_array().unwrap().len();

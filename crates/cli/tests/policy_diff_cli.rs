@@ -1,41 +1,9 @@
 //! `custos policy diff` through the binary: the acceptance contract over the shared cases, a
 //! node's received requests, invalid files, exit statuses.
 
-use std::path::{Path, PathBuf};
-
 use serde_json::{Value, json};
 
-use crate::common::{TestNode, custos, custos_ok, repo, request};
-
-/// A copy of rights-first.cedar without its three `@code("judicial-authorization")` rules
-/// (each from its `@code` line to the line `};`), written into `dir`.
-fn rights_first_without_judge(dir: &Path) -> PathBuf {
-    let source =
-        std::fs::read_to_string(repo().join("crates/safeguards/policies/rights-first.cedar"))
-            .unwrap();
-    let mut out = String::new();
-    let (mut skipping, mut removed) = (false, 0);
-    for line in source.lines() {
-        if line.trim() == "@code(\"judicial-authorization\")" {
-            skipping = true;
-            removed += 1;
-        }
-        if !skipping {
-            out.push_str(line);
-            out.push('\n');
-        }
-        if skipping && line.trim() == "};" {
-            skipping = false;
-        }
-    }
-    assert_eq!(
-        removed, 3,
-        "rights-first has three judicial-authorization rules"
-    );
-    let path = dir.join("rights-first-without-judge.cedar");
-    std::fs::write(&path, out).unwrap();
-    path
-}
+use crate::common::{TestNode, custos, custos_ok, judgeless_copy, repo, request};
 
 fn diff_json(args: &[&str]) -> Value {
     let mut all = vec!["policy", "diff"];
@@ -56,7 +24,7 @@ fn changed_ids(report: &Value) -> Vec<&str> {
 #[test]
 fn dropping_the_judge_rules_changes_the_interception_without_a_judge_not_the_ransomware_case() {
     let tmp = tempfile::tempdir().unwrap();
-    let profile = rights_first_without_judge(tmp.path());
+    let profile = judgeless_copy(tmp.path());
     let cases = repo().join("testdata/cases");
     let report = diff_json(&[
         "--from",
@@ -95,7 +63,7 @@ fn dropping_the_judge_rules_changes_the_interception_without_a_judge_not_the_ran
 #[test]
 fn an_unusable_file_is_listed_as_invalid_and_the_others_are_still_replayed() {
     let tmp = tempfile::tempdir().unwrap();
-    let profile = rights_first_without_judge(tmp.path());
+    let profile = judgeless_copy(tmp.path());
     let cases = tmp.path().join("cases");
     std::fs::create_dir(&cases).unwrap();
     // A bare request (assessed at its submitted_at), a broken file, and a note that is no case.
@@ -213,7 +181,7 @@ fn a_node_s_received_requests_and_supplements_are_replayed() {
     node.stop();
 
     let tmp = tempfile::tempdir().unwrap();
-    let profile = rights_first_without_judge(tmp.path());
+    let profile = judgeless_copy(tmp.path());
     let report = diff_json(&[
         "--from",
         "rights-first",

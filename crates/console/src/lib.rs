@@ -12,7 +12,7 @@
 //! [`router`] into the API's router.
 //!
 //! Pages: sign-in, queue, request (with the decision, reclassification and second-review forms),
-//! holds and secrecy (with CSV exports), log status. Start reading at [`router`], then `pages/`.
+//! holds and secrecy (with CSV exports), log status, profiles (rules and proof status). Start reading at [`router`], then `pages/`.
 
 mod chart;
 mod pages;
@@ -115,6 +115,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/console/holds.csv", get(pages::holds_csv))
         .route("/console/notices.csv", get(pages::notices_csv))
         .route("/console/log", get(pages::log_status))
+        .route("/console/profiles", get(pages::profiles))
+        .route("/console/profiles/{name}", get(pages::profile_page))
         .route("/console/static/{file}", get(pages::asset))
         // The public pages (issue 14): anyone, no sign-in; the same headers as every page.
         .route("/log", get(pages::public_log))
@@ -144,6 +146,9 @@ pub fn router(node: Arc<Node>) -> Router {
 // The public pages' router tests (issue 14).
 #[cfg(test)]
 mod public_tests;
+// The profile pages' router tests (issue 17).
+#[cfg(test)]
+mod profile_tests;
 
 #[cfg(test)]
 mod tests {

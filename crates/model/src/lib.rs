@@ -20,6 +20,7 @@ pub mod request;
 #[cfg(feature = "strategies")]
 pub mod strategies;
 pub mod strict;
+pub mod suggest;
 
 pub use event::EventType;
 pub use jiff::Timestamp;

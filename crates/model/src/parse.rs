@@ -196,29 +196,7 @@ fn shape_problem(err: serde_path_to_error::Error<serde_json::Error>) -> InvalidR
 /// The allowed field (listed in backticks in `expected`) closest to a misspelt one, if any is
 /// within two edits.
 fn closest_field<'a>(field: &str, expected: &'a str) -> Option<&'a str> {
-    expected
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(|candidate| (edit_distance(field, candidate), candidate))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance over characters (field names are short).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = substitute.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+    crate::suggest::closest(field, expected.split('`').skip(1).step_by(2), 2)
 }
 
 /// serde_json appends " at line L column C" to its messages; the path says where already.

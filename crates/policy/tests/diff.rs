@@ -11,43 +11,15 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use serde_json::{Value, json};
 
+use crate::common::rights_first_without;
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn rights_first_source() -> String {
-    std::fs::read_to_string(repo().join("crates/safeguards/policies/rights-first.cedar")).unwrap()
-}
-
-/// `source` without the `forbid` policies annotated `@code("CODE")` (each starts at its
-/// `@code` line and ends at the line `};`).
-fn without_rule(source: &str, code: &str) -> String {
-    let marker = format!("@code(\"{code}\")");
-    let mut out = String::new();
-    let mut skipping = false;
-    let mut removed = 0;
-    for line in source.lines() {
-        if line.trim() == marker {
-            skipping = true;
-            removed += 1;
-        }
-        if !skipping {
-            out.push_str(line);
-            out.push('\n');
-        }
-        if skipping && line.trim() == "};" {
-            skipping = false;
-        }
-    }
-    assert!(removed > 0, "no rule {code}");
-    out
-}
-
 /// rights-first without the three `judicial-authorization` rules (the acceptance contract).
 fn without_judge() -> Profile {
-    let source = without_rule(&rights_first_source(), "judicial-authorization");
-    assert!(!source.contains("judicial-authorization"));
-    Profile::from_cedar(&source, "rights-first-without-judge.cedar", "x").unwrap()
+    rights_first_without("judicial-authorization")
 }
 
 fn builtin(name: &str) -> Profile {
@@ -256,12 +228,7 @@ fn a_case_brings_its_time_and_jurisdiction_and_a_bare_request_its_submitted_at()
 
     // The jurisdiction is the one the assessment uses: with XA under heightened scrutiny, a
     // profile without that rule differs; without the override nothing does.
-    let to = Profile::from_cedar(
-        &without_rule(&rights_first_source(), "heightened-scrutiny"),
-        "no-scrutiny.cedar",
-        "x",
-    )
-    .unwrap();
+    let to = rights_first_without("heightened-scrutiny");
     let diff = Diff::new(builtin("rights-first"), to, Jurisdiction::default());
     let results = diff.replay(&[bare, case]);
     assert_eq!(results[0], Replayed::Unchanged);

@@ -29,7 +29,9 @@ pub use assessment::{
 pub use engine::{AssessError, Assessor, narrow};
 pub use facts::Facts;
 pub use jurisdiction::{DeadlineSettings, Jurisdiction, JurisdictionError, LocalStatus};
-pub use profile::{BUILTIN_PROFILES, Narrowing, Profile, ProfileError, Rule};
+pub use profile::{
+    BUILTIN_PROFILES, Narrowing, Position, ProblemKind, Profile, ProfileError, ProfileProblem, Rule,
+};
 pub use proof::{PROOF_FORMAT, ProofRecord, ProofStatus, PropertyResult};
 pub use template::required_order;
 

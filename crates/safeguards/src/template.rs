@@ -33,6 +33,8 @@ macro_rules! placeholders {
         impl Placeholder {
             /// Every placeholder with what it stands for (for documentation and error messages).
             pub const ALL: &'static [(&'static str, &'static str)] = &[$(($name, $doc),)*];
+            /// Every placeholder, in the order of [`Placeholder::ALL`].
+            const VARIANTS: &'static [Placeholder] = &[$(Placeholder::$variant,)*];
 
             fn from_name(name: &str) -> Option<Placeholder> {
                 match name { $($name => Some(Placeholder::$variant),)* _ => None }
@@ -79,12 +81,38 @@ enum Part {
 /// A parsed message or basis template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
+    text: String,
     parts: Vec<Part>,
+}
+
+/// Why a template does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("`{{` without a closing `}}` in {text:?}")]
+    Unclosed { text: String },
+    #[error("unknown placeholder {{{name}}}; known placeholders: {}", Placeholder::names().join(", "))]
+    Unknown {
+        /// As written, without the braces.
+        name: String,
+        /// Byte offset of its `{` in the template.
+        offset: usize,
+        /// The known placeholder closest to it, if any is near.
+        suggestion: Option<&'static str>,
+    },
+    #[error("{{limit_days}} is used but the rule has no @limit_days")]
+    LimitDaysWithoutLimit,
+}
+
+impl Placeholder {
+    /// The names of every placeholder, in the order of [`Placeholder::ALL`].
+    pub fn names() -> Vec<&'static str> {
+        Placeholder::ALL.iter().map(|(n, _)| *n).collect()
+    }
 }
 
 impl Template {
     /// Parses `text`; `limit_days` says whether the rule has a `@limit_days` to refer to.
-    pub fn parse(text: &str, has_limit_days: bool) -> Result<Template, String> {
+    pub fn parse(text: &str, has_limit_days: bool) -> Result<Template, TemplateError> {
         let mut parts = Vec::new();
         let mut rest = text;
         while let Some(open) = rest.find('{') {
@@ -92,21 +120,20 @@ impl Template {
                 parts.push(Part::Text(rest[..open].to_owned()));
             }
             let after = &rest[open + 1..];
-            let close = after
-                .find('}')
-                .ok_or_else(|| format!("`{{` without a closing `}}` in {text:?}"))?;
+            let close = after.find('}').ok_or_else(|| TemplateError::Unclosed {
+                text: text.to_owned(),
+            })?;
             let name = &after[..close];
             let capitalize = name.starts_with(|c: char| c.is_ascii_uppercase());
             let lower = lowercase_first(name);
-            let placeholder = Placeholder::from_name(&lower).ok_or_else(|| {
-                let known: Vec<_> = Placeholder::ALL.iter().map(|(n, _)| *n).collect();
-                format!(
-                    "unknown placeholder {{{name}}}; known placeholders: {}",
-                    known.join(", ")
-                )
-            })?;
+            let placeholder =
+                Placeholder::from_name(&lower).ok_or_else(|| TemplateError::Unknown {
+                    name: name.to_owned(),
+                    offset: text.len() - rest.len() + open,
+                    suggestion: custos_model::suggest::closest(&lower, Placeholder::names(), 3),
+                })?;
             if placeholder == Placeholder::LimitDays && !has_limit_days {
-                return Err("{limit_days} is used but the rule has no @limit_days".to_owned());
+                return Err(TemplateError::LimitDaysWithoutLimit);
             }
             parts.push(Part::Fact {
                 placeholder,
@@ -117,7 +144,38 @@ impl Template {
         if !rest.is_empty() {
             parts.push(Part::Text(rest.to_owned()));
         }
-        Ok(Template { parts })
+        Ok(Template {
+            text: text.to_owned(),
+            parts,
+        })
+    }
+
+    /// The template as written in the profile.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The template for a reader who has no request at hand: each placeholder replaced by what
+    /// it stands for, in brackets ("[the articles that provide for the measure]").
+    pub fn outline(&self) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Fact { placeholder, .. } => {
+                    let doc = Placeholder::ALL
+                        .iter()
+                        .zip(Placeholder::VARIANTS)
+                        .find(|(_, p)| *p == placeholder)
+                        .map_or("", |((_, doc), _)| *doc);
+                    let doc = doc.split(", e.g.").next().unwrap_or(doc);
+                    out.push('[');
+                    out.push_str(doc);
+                    out.push(']');
+                }
+            }
+        }
+        out
     }
 
     pub(crate) fn render(&self, env: &RenderEnv<'_>) -> String {
@@ -355,13 +413,35 @@ mod tests {
     fn parse_reports_unknown_placeholders_and_bad_braces() {
         assert!(Template::parse("plain", false).is_ok());
         assert!(Template::parse("{Measure} of {categories}", false).is_ok());
-        let e = Template::parse("{perod_days}", false).unwrap_err();
-        assert!(e.starts_with("unknown placeholder {perod_days}"), "{e}");
+        let e = Template::parse("days: {perod_days}", false).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("unknown placeholder {perod_days}"),
+            "{e}"
+        );
+        assert_eq!(
+            e,
+            TemplateError::Unknown {
+                name: "perod_days".into(),
+                offset: 6,
+                suggestion: Some("period_days")
+            }
+        );
         let e = Template::parse("oops {measure", false).unwrap_err();
-        assert!(e.contains("without a closing"), "{e}");
+        assert!(e.to_string().contains("without a closing"), "{e}");
         let e = Template::parse("{limit_days}", false).unwrap_err();
-        assert!(e.contains("no @limit_days"), "{e}");
+        assert!(e.to_string().contains("no @limit_days"), "{e}");
         assert!(Template::parse("{limit_days}", true).is_ok());
+    }
+
+    #[test]
+    fn a_template_keeps_its_text_and_outlines_its_placeholders() {
+        let t = Template::parse("{Measure} under {measure_basis}", false).unwrap();
+        assert_eq!(t.text(), "{Measure} under {measure_basis}");
+        assert_eq!(
+            t.outline(),
+            "[the measure in plain words] under [the articles that provide for the measure]"
+        );
     }
 
     #[test]

@@ -35,6 +35,7 @@
 //!   newest checkpoint with a quorum kept beside the head file and served; [`witnessing`] — the
 //!   task `custos serve` runs (`Node::run_cosigning`).
 //! * [`transparency`] — public transparency reports (`custos.transparency/v1`).
+//! * [`profiles`] — the profiles a node shows its staff, with the record of their last proof.
 
 pub mod audit;
 pub mod auth;
@@ -53,6 +54,7 @@ pub mod node_dir;
 pub mod offline;
 pub mod ops;
 pub mod problem;
+pub mod profiles;
 pub mod query;
 pub mod replay;
 pub mod scheduler;

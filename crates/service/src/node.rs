@@ -113,9 +113,9 @@ pub fn load_profile(dir: &Path, spec: &str) -> anyhow::Result<Profile> {
         .and_then(|s| s.to_str())
         .unwrap_or("custom");
     Ok(Profile::from_cedar(
-        name,
         &source,
         &path.display().to_string(),
+        name,
     )?)
 }
 

@@ -592,3 +592,22 @@ impl Drop for WitnessProcess {
         let _ = self.child.wait();
     }
 }
+
+/// rights-first.cedar without the three `judicial-authorization` rules (still @profile
+/// "rights-first", so held to its properties).
+pub fn judgeless_copy(dir: &Path) -> PathBuf {
+    let source =
+        std::fs::read_to_string(repo().join("crates/safeguards/policies/rights-first.cedar"))
+            .unwrap();
+    let parts: Vec<&str> = source.split("\n@code(").collect();
+    let kept: Vec<&str> = parts
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| *i == 0 || !p.starts_with("\"judicial-authorization\")"))
+        .map(|(_, p)| *p)
+        .collect();
+    assert_eq!(parts.len() - kept.len(), 3);
+    let path = dir.join("no-judge.cedar");
+    std::fs::write(&path, kept.join("\n@code(")).unwrap();
+    path
+}

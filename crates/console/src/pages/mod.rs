@@ -55,6 +55,7 @@ mod follow_up;
 mod holds;
 mod log;
 mod order;
+mod profiles;
 mod public_record;
 mod queue;
 mod request;
@@ -68,6 +69,7 @@ pub use callback::{authority_page, record_callback, review_callback};
 pub use holds::{holds, holds_csv, notices_csv};
 pub use log::log_status;
 pub use order::request_deletion;
+pub use profiles::{profile_page, profiles};
 pub use public_record::{public_record, public_records, public_records_json};
 pub use queue::queue;
 pub use request::{
