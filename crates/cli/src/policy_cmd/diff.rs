@@ -2,7 +2,6 @@
 //! through custos-service), replays them with `custos_policy::diff` page by page, prints the
 //! report.
 
-use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use custos_policy::diff::{Diff, Input, ProfileRef, Report, SourceRef, Unusable};
@@ -32,12 +31,7 @@ pub fn run(
             ));
         }
     };
-    let format = format.unwrap_or(if std::io::stdout().is_terminal() {
-        Format::Text
-    } else {
-        Format::Json
-    });
-    let out = match format {
+    let out = match Format::chosen(format) {
         Format::Json => {
             let mut s =
                 serde_json::to_string_pretty(&report).map_err(|e| Failure::Setup(e.into()))?;
