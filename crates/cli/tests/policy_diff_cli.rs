@@ -154,7 +154,7 @@ fn bad_input_exits_2_and_a_folder_that_is_no_node_exits_1() {
 }
 
 #[test]
-fn a_node_s_received_requests_and_supplements_are_replayed() {
+fn a_node_s_received_requests_and_supplements_are_replayed_under_its_jurisdiction() {
     let mut node = TestNode::start_new();
     let xa = node.authority("XA", "mla");
     let reviewer = node.user("rev", "reviewer");
@@ -227,4 +227,44 @@ fn a_node_s_received_requests_and_supplements_are_replayed() {
         out.contains("Summary: 0 of 3 assessed request(s) changed"),
         "{out}"
     );
+
+    // The node's jurisdiction file is the one applied: where neither of XA-NODE-2's offences is
+    // criminal, rights-first refuses it (dual criminality) and convention refers it.
+    let p01_before = |report: &Value| {
+        report["changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["request_id"] == "XA-NODE-2")
+            .map(|c| c["before"].clone())
+    };
+    let args = [
+        "--from",
+        "rights-first",
+        "--to",
+        "convention",
+        "--dir",
+        node.dir_str(),
+    ];
+    let default = diff_json(&args);
+    assert!(
+        p01_before(&default).is_none_or(|b| !b["codes"].to_string().contains("dual-criminality")),
+        "{default:#}"
+    );
+    std::fs::write(
+        node.dir.join("jurisdiction.toml"),
+        "criminal_categories = [\"drug_trafficking\"]\n",
+    )
+    .unwrap();
+    let config = node.dir.join("custos.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("jurisdiction = \"jurisdiction.toml\"\n{text}"),
+    )
+    .unwrap();
+    let restricted = diff_json(&args);
+    let before = p01_before(&restricted).expect("XA-NODE-2 changes under the node's jurisdiction");
+    assert_eq!(before["outcome"], "refuse", "{restricted:#}");
+    assert!(before["codes"].to_string().contains("dual-criminality"));
 }
