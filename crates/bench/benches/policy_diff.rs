@@ -171,13 +171,17 @@ async fn read_pages(nd: &NodeDir, mut each: impl FnMut(Vec<Input>)) -> usize {
 fn node(c: &mut Criterion) {
     let docs = documents(N);
     let tmp = tempfile::tempdir().unwrap();
+    // `CUSTOS_BENCH_NODE=DIR` keeps the node in DIR (new, empty), to time the real command on
+    // it: `custos policy diff --from rights-first --to convention --dir DIR`.
+    let kept = std::env::var_os("CUSTOS_BENCH_NODE").map(std::path::PathBuf::from);
+    let dir = kept.as_deref().unwrap_or(tmp.path());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(node_with(tmp.path(), &docs));
+    rt.block_on(node_with(dir, &docs));
     drop(docs);
-    let nd = rt.block_on(NodeDir::open_to_read(tmp.path())).unwrap();
+    let nd = rt.block_on(NodeDir::open_to_read(dir)).unwrap();
     let (from, to) = profiles();
     let diff = Diff::new(from, to, Jurisdiction::default());
     let mut group = c.benchmark_group("node");
