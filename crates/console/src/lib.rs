@@ -160,14 +160,19 @@ mod tests {
 
     /// A new node in a temporary directory, as `custos init` makes it, opened with its writer.
     pub(crate) async fn node(dir: &std::path::Path) -> Arc<Node> {
-        let config = custos_service::Config::new("custos.test/console");
+        write_node(dir, &custos_service::Config::new("custos.test/console")).await;
+        Node::open(dir).await.unwrap()
+    }
+
+    /// What `custos init` writes for `config`: the key, the database and the configuration.
+    pub(crate) async fn write_node(dir: &std::path::Path, config: &custos_service::Config) {
         let key = custos_ledger::SignerKey::from_seed(&config.origin, &[7; 32]).unwrap();
         std::fs::write(
             dir.join(&config.key),
             format!("{}\n", key.to_private_string().as_str()),
         )
         .unwrap();
-        custos_service::NodeDir::create_database(dir, &config)
+        custos_service::NodeDir::create_database(dir, config)
             .await
             .unwrap();
         std::fs::write(
@@ -175,7 +180,6 @@ mod tests {
             config.to_toml().unwrap(),
         )
         .unwrap();
-        Node::open(dir).await.unwrap()
     }
 
     #[tokio::test]

@@ -27,20 +27,7 @@ async fn node(dir: &Path, profile: Result<&str, &str>) -> (Arc<Node>, String) {
             config.profile = "mine.cedar".to_owned();
         }
     }
-    let key = custos_ledger::SignerKey::from_seed(&config.origin, &[7; 32]).unwrap();
-    std::fs::write(
-        dir.join(&config.key),
-        format!("{}\n", key.to_private_string().as_str()),
-    )
-    .unwrap();
-    custos_service::NodeDir::create_database(dir, &config)
-        .await
-        .unwrap();
-    std::fs::write(
-        dir.join(custos_service::config::CONFIG_FILE),
-        config.to_toml().unwrap(),
-    )
-    .unwrap();
+    crate::tests::write_node(dir, &config).await;
     let nd = custos_service::NodeDir::open(dir).await.unwrap();
     custos_service::offline::add_user(
         &nd,

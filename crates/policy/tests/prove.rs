@@ -35,6 +35,16 @@ fn verdict<'a>(verdicts: &'a [Verdict], name: &str) -> &'a Verdict {
         .unwrap_or_else(|| panic!("no verdict on {name}"))
 }
 
+/// The request of a failed property's counterexample.
+fn request_of(v: &Verdict) -> &custos_model::Request {
+    let cex = v.counterexample.as_ref().expect("a counterexample");
+    let realized = cex
+        .realized
+        .as_ref()
+        .unwrap_or_else(|| panic!("no request: {:?}", cex.note));
+    &realized.request
+}
+
 fn only(profile: &Profile, name: &str) -> Vec<Property> {
     properties::for_profile(profile, None, Some(name)).expect("property")
 }
@@ -124,14 +134,7 @@ fn dropping_the_expression_rule_makes_the_profile_laxer_than_the_convention() {
     let verdicts = prove(&profile, &properties);
     for v in &verdicts {
         assert_eq!(v.status, ProofStatus::Fails, "{}", v.property.name);
-        let r = &v
-            .counterexample
-            .as_ref()
-            .unwrap()
-            .realized
-            .as_ref()
-            .unwrap()
-            .request;
+        let r = request_of(v);
         assert!(
             r.investigation
                 .offences
@@ -147,14 +150,7 @@ fn without_the_365_day_cap_secrecy_outlasts_it() {
     let verdicts = prove(&profile, &only(&profile, "secrecy-within-cap"));
     let v = verdict(&verdicts, "secrecy-within-cap");
     assert_eq!(v.status, ProofStatus::Fails);
-    let r = &v
-        .counterexample
-        .as_ref()
-        .unwrap()
-        .realized
-        .as_ref()
-        .unwrap()
-        .request;
+    let r = request_of(v);
     // The cap left is the 90 days of unbounded secrecy; the request asks for a date beyond it.
     let until = r.confidentiality_until().expect("a bounded end");
     assert!(until > now() + jiff::SignedDuration::from_hours(90 * 24));
@@ -203,14 +199,7 @@ when { context.target_count > 5 };
     );
     let v = verdict(&verdicts, "few-targets-or-refused");
     assert_eq!(v.status, ProofStatus::Fails);
-    let r = &v
-        .counterexample
-        .as_ref()
-        .unwrap()
-        .realized
-        .as_ref()
-        .unwrap()
-        .request;
+    let r = request_of(v);
     assert!(r.targets.len() > 5);
 }
 
