@@ -620,7 +620,7 @@ mod tests {
         assert_eq!(gate.permit().await.unwrap_err(), Busy);
         let p = Problem::from(Busy);
         assert_eq!(
-            (p.status, p.retry_after),
+            (p.status, p.retry_after.map(u64::from)),
             (503, Some(BUSY_RETRY_AFTER_SECONDS))
         );
         let resp = axum::response::IntoResponse::into_response(p);

@@ -22,9 +22,31 @@ pub struct Problem {
     /// Field-level problems, with JSONPath locations.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
+    /// Who last changed the case, and when (412 `stale-version` only): what superseded the
+    /// version the caller sent in `If-Match`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed: Option<Box<LastChange>>,
     /// Seconds to wait before retrying, sent as `Retry-After` (not in the body).
     #[serde(skip)]
-    pub retry_after: Option<u64>,
+    pub retry_after: Option<u32>,
+}
+
+/// The latest change of a case, as its latest event records it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LastChange {
+    /// The type of the case's latest event, e.g. `decision.recorded`.
+    pub event: String,
+    /// When it happened.
+    #[schema(value_type = String, format = DateTime)]
+    pub at: jiff::Timestamp,
+    /// Its index in the log.
+    pub log_index: u64,
+    /// The person who made it, as the case's events record them; absent when the node made it
+    /// (the scheduler) or the requesting authority did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// The case's current `ETag`, to read the case again and retry with.
+    pub etag: String,
 }
 
 /// One problem at one place of the submitted document.
@@ -45,6 +67,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
+            changed: None,
             retry_after: None,
         }
     }
@@ -102,7 +125,8 @@ impl Problem {
             "Service busy",
             detail,
         );
-        p.retry_after = Some(retry_after_seconds);
+        // Kept as u32 so that a problem stays small (it is every result's error).
+        p.retry_after = Some(u32::try_from(retry_after_seconds).unwrap_or(u32::MAX));
         p
     }
 

@@ -250,6 +250,16 @@ pub enum Job {
         /// Reply.
         reply: Reply<Extension>,
     },
+    /// A staff change of a case made only if the case is still at the version its `If-Match`
+    /// names (checked in the batch, so no other change comes between; else 412).
+    IfMatch {
+        /// The case.
+        case_id: i64,
+        /// The `If-Match` header as sent.
+        if_match: String,
+        /// The change.
+        job: Box<Job>,
+    },
     /// Catch up with events other processes appended, and sign a checkpoint if needed.
     Sync(Reply<()>),
     /// Take a package into custody: check, rename into place and record, in one step.
@@ -485,6 +495,15 @@ impl Job {
                     ops::decide_extension(b, out, &cx.rules, which, &user, &input, now).await
                 })
             }),
+            Job::IfMatch {
+                case_id,
+                if_match,
+                job,
+            } => Box::new(Checked {
+                case_id,
+                if_match,
+                inner: job.into_task(),
+            }),
             Job::Sync(reply) => task(reply, |_, _, _, _| Box::pin(async { Ok(()) })),
             Job::Custody(c, reply) => task(reply, move |b, out, _, now| {
                 Box::pin(async move { c.take(b, out, now).await })
@@ -595,6 +614,61 @@ impl<T: Send> Answer for Broken<T> {
     }
     fn fail(self: Box<Self>, problem: &Problem) {
         Box::new(self.0).fail(problem);
+    }
+}
+
+/// A job run only if its case is still at the version the caller read ([`Job::IfMatch`]).
+struct Checked {
+    case_id: i64,
+    if_match: String,
+    inner: Box<dyn Task>,
+}
+
+impl Task for Checked {
+    fn guarded(&self) -> bool {
+        self.inner.guarded()
+    }
+
+    fn run<'a>(
+        self: Box<Self>,
+        b: &'a mut Batch,
+        out: &'a mut Appended,
+        cx: &'a WriterContext,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Box<dyn Answer>> {
+        let Checked {
+            case_id,
+            if_match,
+            inner,
+        } = *self;
+        Box::pin(async move {
+            match ops::version::check(b, case_id, &if_match).await {
+                Ok(()) => inner.run(b, out, cx, now).await,
+                Err(problem) => Box::new(Stale { inner, problem }) as Box<dyn Answer>,
+            }
+        })
+    }
+
+    fn refuse(self: Box<Self>, problem: &Problem) {
+        self.inner.refuse(problem);
+    }
+}
+
+/// A change refused because its case moved on: nothing written, the 412 sent with the batch.
+struct Stale {
+    inner: Box<dyn Task>,
+    problem: Problem,
+}
+
+impl Answer for Stale {
+    fn ok(&self) -> bool {
+        false
+    }
+    fn send(self: Box<Self>) {
+        self.inner.refuse(&self.problem);
+    }
+    fn fail(self: Box<Self>, problem: &Problem) {
+        self.inner.refuse(problem);
     }
 }
 

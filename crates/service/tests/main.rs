@@ -29,6 +29,7 @@ mod scheduler;
 mod secrecy;
 mod targets;
 mod transparency;
+mod versions;
 mod withdrawal;
 mod witnesses;
 mod writer;

@@ -16,8 +16,9 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use axum::response::Response;
 
-use super::extract::Staff;
+use super::extract::{IfMatch, Staff, tagged};
 use super::requests::CompactJws;
 use super::{ApiResult, json_body};
 use crate::node::Node;
@@ -135,30 +136,31 @@ pub(crate) async fn deny(
 /// `denied` or `unreachable`. The record binds the request's payload in force and waits for a
 /// supervisor who did not record it (`POST …/callback/review`). Logged as
 /// `emergency.callback_recorded`. Without a registered contact: 409 `no-contact`.
-#[utoipa::path(post, path = "/v1/requests/{case}/callback", params(("case" = i64, Path)), request_body = CallbackInput, security(("bearer" = [])),
-    responses((status = 200, body = Verification, description = "Recorded; the emergency's verification as it now stands"),
-              (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/v1/requests/{case}/callback", params(("case" = i64, Path), ("If-Match" = Option<String>, Header, description = "The case's ETag as read (GET /v1/requests/{case}); if the case changed since, 412 stale-version and nothing is changed. Optional.")), request_body = CallbackInput, security(("bearer" = [])),
+    responses((status = 200, body = Verification, headers(("ETag" = String, description = "The case's version after the change, e.g. \"c12-v7\"")), description = "Recorded; the emergency's verification as it now stands"),
+              (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 412, body = Problem, description = "stale-version: the case changed since the If-Match version; says what changed it, when and who")))]
 pub(crate) async fn record_callback(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
     Staff(user): Staff,
+    if_match: IfMatch,
     body: Bytes,
-) -> ApiResult<Json<Verification>> {
+) -> ApiResult<Response> {
+    if_match.check(&node, case_id).await?;
     let input: CallbackInput = json_body(&body)?;
     // A contact registered a moment ago by the CLI: take it in before the writer reads it.
     if let Some(case) = node.query().case(case_id).await? {
         node.directory.contact_caught_up(&case.authority_kid).await;
     }
-    let v = node
-        .writer
-        .call(|reply| Job::RecordCallback {
+    let v = if_match
+        .call(&node, case_id, |reply| Job::RecordCallback {
             case_id,
             user,
             input,
             reply,
         })
         .await?;
-    Ok(Json(v))
+    tagged(&node, case_id, Json(v)).await
 }
 
 /// Confirm or reject a call-back record (supervisors who did not record it).
@@ -167,24 +169,25 @@ pub(crate) async fn record_callback(
 /// over); a confirmed `denied` outcome fails verification and refuses the case with the ground
 /// `emergency-verification-failed`; a rejected record is to be called again. Logged as
 /// `emergency.callback_confirmed` or `emergency.callback_rejected`.
-#[utoipa::path(post, path = "/v1/requests/{case}/callback/review", params(("case" = i64, Path)), request_body = CallbackReviewInput, security(("bearer" = [])),
-    responses((status = 200, body = Verification, description = "Reviewed; the emergency's verification as it now stands"),
-              (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/v1/requests/{case}/callback/review", params(("case" = i64, Path), ("If-Match" = Option<String>, Header, description = "The case's ETag as read (GET /v1/requests/{case}); if the case changed since, 412 stale-version and nothing is changed. Optional.")), request_body = CallbackReviewInput, security(("bearer" = [])),
+    responses((status = 200, body = Verification, headers(("ETag" = String, description = "The case's version after the change, e.g. \"c12-v7\"")), description = "Reviewed; the emergency's verification as it now stands"),
+              (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 412, body = Problem, description = "stale-version: the case changed since the If-Match version; says what changed it, when and who")))]
 pub(crate) async fn review_callback(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
     Staff(user): Staff,
+    if_match: IfMatch,
     body: Bytes,
-) -> ApiResult<Json<Verification>> {
+) -> ApiResult<Response> {
+    if_match.check(&node, case_id).await?;
     let input: CallbackReviewInput = json_body(&body)?;
-    let v = node
-        .writer
-        .call(|reply| Job::ReviewCallback {
+    let v = if_match
+        .call(&node, case_id, |reply| Job::ReviewCallback {
             case_id,
             user,
             input,
             reply,
         })
         .await?;
-    Ok(Json(v))
+    tagged(&node, case_id, Json(v)).await
 }

@@ -17,8 +17,10 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use jiff::Timestamp;
 
+use super::extract::{IfMatch, tagged};
 use super::requests::visible_case;
 use super::{ApiResult, Staff, json_body};
 use crate::auth::Caller;
@@ -124,19 +126,20 @@ pub(crate) async fn pending(
 /// Granting moves the deadline within the profile's cap; logged as `extension.granted` or
 /// `extension.refused`.
 #[utoipa::path(post, path = "/v1/requests/{case}/extensions/{extension}/decision",
-    params(("case" = i64, Path), ("extension" = i64, Path)), request_body = ExtensionDecisionInput, security(("bearer" = [])),
-    responses((status = 200, body = ExtensionView), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem), (status = 422, body = Problem)))]
+    params(("case" = i64, Path), ("extension" = i64, Path), ("If-Match" = Option<String>, Header, description = "The case's ETag as read (GET /v1/requests/{case}); if the case changed since, 412 stale-version and nothing is changed. Optional.")), request_body = ExtensionDecisionInput, security(("bearer" = [])),
+    responses((status = 200, body = ExtensionView, headers(("ETag" = String, description = "The case's version after the change, e.g. \"c12-v7\""))), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem), (status = 412, body = Problem, description = "stale-version: the case changed since the If-Match version; says what changed it, when and who")))]
 pub(crate) async fn decide(
     State(node): State<Arc<Node>>,
     Path((case_id, extension_id)): Path<(i64, i64)>,
     Staff(user): Staff,
+    if_match: IfMatch,
     body: Bytes,
-) -> ApiResult<Json<ExtensionView>> {
+) -> ApiResult<Response> {
+    if_match.check(&node, case_id).await?;
     let input: ExtensionDecisionInput = json_body(&body)?;
-    let x = node
-        .writer
-        .call(|reply| Job::DecideExtension {
+    let x = if_match
+        .call(&node, case_id, |reply| Job::DecideExtension {
             case_id,
             extension_id,
             user,
@@ -144,7 +147,7 @@ pub(crate) async fn decide(
             reply,
         })
         .await?;
-    Ok(Json(extension_view(&x, true)))
+    tagged(&node, case_id, Json(extension_view(&x, true))).await
 }
 
 /// The notice to the person concerned by a case, as it would be sent now (`custos.notice/v1`,

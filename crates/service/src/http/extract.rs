@@ -14,13 +14,15 @@
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use custos_store::User;
 
 use crate::auth::{self, Caller};
 use crate::node::Node;
 use crate::problem::Problem;
+use crate::writer::Job;
 
 /// A person of the node, by API token, with the role the log gave them.
 #[derive(Debug, Clone)]
@@ -75,4 +77,81 @@ impl FromRequestParts<Arc<Node>> for Staff {
             )),
         }
     }
+}
+
+/// The `If-Match` a staff change of a case may carry: the `ETag` of the case as the caller read
+/// it (`GET /v1/requests/{case}`). Without it the change is made as always; with a superseded
+/// one it is refused (412 `stale-version`) before anything else about it is looked at.
+#[derive(Debug, Clone, Default)]
+pub struct IfMatch(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        match parts.headers.get(header::IF_MATCH) {
+            None => Ok(IfMatch(None)),
+            Some(v) => v
+                .to_str()
+                .map(|v| IfMatch(Some(v.trim().to_owned())))
+                .map_err(|_| {
+                    Problem::bad_request(
+                        "if-match",
+                        "If-Match is not ASCII; send the ETag the case was read with, e.g. \"c12-v7\"",
+                    )
+                }),
+        }
+    }
+}
+
+impl IfMatch {
+    /// Refuses now (412) a change of `case_id` whose version is already superseded, so that the
+    /// staleness is said before the body's or the case's own refusals (400, 409, 422). Not the
+    /// check that counts: [`IfMatch::call`] checks again in the writer's batch.
+    pub async fn check(&self, node: &Node, case_id: i64) -> Result<(), Problem> {
+        match &self.0 {
+            None => Ok(()),
+            Some(tag) => crate::ops::version::check_events(
+                case_id,
+                tag,
+                &node.store.case_events(case_id).await?,
+            ),
+        }
+    }
+
+    /// Runs the writer's job `make` builds, made only if the case is still at this version.
+    pub async fn call<T>(
+        &self,
+        node: &Node,
+        case_id: i64,
+        make: impl FnOnce(crate::writer::Reply<T>) -> Job,
+    ) -> Result<T, Problem> {
+        node.writer
+            .call(|reply| match &self.0 {
+                None => make(reply),
+                Some(tag) => Job::IfMatch {
+                    case_id,
+                    if_match: tag.clone(),
+                    job: Box::new(make(reply)),
+                },
+            })
+            .await
+    }
+}
+
+/// Answers `body` with the `ETag` of case `case_id` as it now stands (its version, no person).
+pub async fn tagged(
+    node: &Node,
+    case_id: i64,
+    body: impl IntoResponse,
+) -> Result<Response, Problem> {
+    let events = node.store.case_events(case_id).await?;
+    let mut resp = body.into_response();
+    if let Some(tag) = events
+        .last()
+        .and_then(|e| HeaderValue::from_str(&crate::ops::version::etag(case_id, e.seq)).ok())
+    {
+        resp.headers_mut().insert(header::ETAG, tag);
+    }
+    Ok(resp)
 }

@@ -12,8 +12,9 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use axum::response::Response;
 
-use super::extract::Staff;
+use super::extract::{IfMatch, Staff, tagged};
 use super::requests::{case_view, signed_job};
 use super::{ApiResult, json_body};
 use crate::node::Node;
@@ -55,24 +56,25 @@ pub(crate) async fn send_order(
 /// above), with a message it reads in its reply (`order.deletion_requested`). Refused (409)
 /// before the order is missed, after it arrived, or a second time. Logged as
 /// `deletion.requested`.
-#[utoipa::path(post, path = "/v1/requests/{case}/deletion-request", params(("case" = i64, Path)), request_body = DeletionRequestInput, security(("bearer" = [])),
-    responses((status = 200, body = CaseView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/v1/requests/{case}/deletion-request", params(("case" = i64, Path), ("If-Match" = Option<String>, Header, description = "The case's ETag as read (GET /v1/requests/{case}); if the case changed since, 412 stale-version and nothing is changed. Optional.")), request_body = DeletionRequestInput, security(("bearer" = [])),
+    responses((status = 200, body = CaseView, headers(("ETag" = String, description = "The case's version after the change, e.g. \"c12-v7\""))), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 412, body = Problem, description = "stale-version: the case changed since the If-Match version; says what changed it, when and who")))]
 pub(crate) async fn request_deletion(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
     Staff(user): Staff,
+    if_match: IfMatch,
     body: Bytes,
-) -> ApiResult<Json<CaseView>> {
+) -> ApiResult<Response> {
+    if_match.check(&node, case_id).await?;
     let input: DeletionRequestInput = json_body(&body)?;
-    let case = node
-        .writer
-        .call(|reply| Job::RequestDeletion {
+    let case = if_match
+        .call(&node, case_id, |reply| Job::RequestDeletion {
             case_id,
             user,
             input,
             reply,
         })
         .await?;
-    Ok(Json(case_view(&node, &case).await?))
+    tagged(&node, case_id, Json(case_view(&node, &case).await?)).await
 }

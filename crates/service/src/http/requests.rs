@@ -18,7 +18,7 @@ use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 use super::directory::hold_view;
-use super::extract::Staff;
+use super::extract::{IfMatch, Staff, tagged};
 use super::{ApiResult, body_problem, json_body, parse_stored, stored_name};
 use crate::auth::Caller;
 use crate::node::Node;
@@ -539,15 +539,15 @@ pub(super) async fn list_requests(
 /// reply (`custos.reply/v1`: status, the decision and the reason written for it, deadlines,
 /// evidence; never the assessment, the recommendation or who decided).
 #[utoipa::path(get, path = "/v1/requests/{case}", params(("case" = i64, Path)), security(("bearer" = []), ("custos_jws" = [])),
-    responses((status = 200, body = CaseAnswer, description = "People: the case's whole record (CaseView); the requesting authority: its reply (Reply)"),
+    responses((status = 200, body = CaseAnswer, description = "People: the case's whole record (CaseView); the requesting authority: its reply (Reply)", headers(("ETag" = String, description = "The case's version (strong, e.g. \"c12-v7\"), to send as If-Match with a change"))),
               (status = 404, body = Problem)))]
 pub(super) async fn get_request(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
     caller: Caller,
-) -> ApiResult<Json<CaseAnswer>> {
+) -> ApiResult<Response> {
     let c = visible_case(&node, &caller, case_id).await?;
-    Ok(Json(answer(&node, &caller, &c).await?))
+    tagged(&node, case_id, Json(answer(&node, &caller, &c).await?)).await
 }
 
 /// The timeline of a request: its events with their log indexes (the full events for people;
@@ -587,26 +587,27 @@ pub(super) async fn request_events(
 }
 
 /// Record a reviewer's decision.
-#[utoipa::path(post, path = "/v1/requests/{case}/decision", params(("case" = i64, Path)), request_body = DecisionInput, security(("bearer" = [])),
-    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-              (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/v1/requests/{case}/decision", params(("case" = i64, Path), ("If-Match" = Option<String>, Header, description = "The case's ETag as read (GET /v1/requests/{case}); if the case changed since, 412 stale-version and nothing is changed. Optional.")), request_body = DecisionInput, security(("bearer" = [])),
+    responses((status = 200, body = CaseView, headers(("ETag" = String, description = "The case's version after the change, e.g. \"c12-v7\""))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem), (status = 412, body = Problem, description = "stale-version: the case changed since the If-Match version; says what changed it, when and who")))]
 pub(super) async fn decide(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
     Staff(user): Staff,
+    if_match: IfMatch,
     body: Bytes,
-) -> ApiResult<Json<CaseView>> {
+) -> ApiResult<Response> {
+    if_match.check(&node, case_id).await?;
     let input: DecisionInput = json_body(&body)?;
-    let case = node
-        .writer
-        .call(|tx| Job::Decide {
+    let case = if_match
+        .call(&node, case_id, |tx| Job::Decide {
             case_id,
             user,
             input,
             reply: tx,
         })
         .await?;
-    Ok(Json(case_view(&node, &case).await?))
+    tagged(&node, case_id, Json(case_view(&node, &case).await?)).await
 }
 
 /// Correct the category or the maximum penalty of a case's offences (reviewers and above), with
@@ -614,120 +615,125 @@ pub(super) async fn decide(
 /// with its own profile and jurisdiction; both assessments are kept. A correction that makes the
 /// recommendation less severe (e.g. turns a refusal into an execution) is a proposal until a
 /// second reviewer confirms it (`second-review`); the case then awaits its second review.
-#[utoipa::path(post, path = "/v1/requests/{case}/reclassification", params(("case" = i64, Path)), request_body = ReclassificationInput, security(("bearer" = [])),
-    responses((status = 200, body = CaseView, description = "Reclassified and assessed again, or proposed for a second review"),
+#[utoipa::path(post, path = "/v1/requests/{case}/reclassification", params(("case" = i64, Path), ("If-Match" = Option<String>, Header, description = "The case's ETag as read (GET /v1/requests/{case}); if the case changed since, 412 stale-version and nothing is changed. Optional.")), request_body = ReclassificationInput, security(("bearer" = [])),
+    responses((status = 200, body = CaseView, headers(("ETag" = String, description = "The case's version after the change, e.g. \"c12-v7\"")), description = "Reclassified and assessed again, or proposed for a second review"),
               (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-              (status = 422, body = Problem)))]
+              (status = 422, body = Problem), (status = 412, body = Problem, description = "stale-version: the case changed since the If-Match version; says what changed it, when and who")))]
 pub(super) async fn reclassify(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
     Staff(user): Staff,
+    if_match: IfMatch,
     body: Bytes,
-) -> ApiResult<Json<CaseView>> {
+) -> ApiResult<Response> {
+    if_match.check(&node, case_id).await?;
     let input: ReclassificationInput = json_body(&body)?;
-    let case = node
-        .writer
-        .call(|tx| Job::Reclassify {
+    let case = if_match
+        .call(&node, case_id, |tx| Job::Reclassify {
             case_id,
             user,
             input,
             reply: tx,
         })
         .await?;
-    Ok(Json(case_view(&node, &case).await?))
+    tagged(&node, case_id, Json(case_view(&node, &case).await?)).await
 }
 
 /// Confirm or reject a decision or a reclassification waiting for a second reviewer
 /// (supervisors only, not the proposer).
-#[utoipa::path(post, path = "/v1/requests/{case}/second-review", params(("case" = i64, Path)), request_body = SecondReviewInput, security(("bearer" = [])),
-    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-              (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/v1/requests/{case}/second-review", params(("case" = i64, Path), ("If-Match" = Option<String>, Header, description = "The case's ETag as read (GET /v1/requests/{case}); if the case changed since, 412 stale-version and nothing is changed. Optional.")), request_body = SecondReviewInput, security(("bearer" = [])),
+    responses((status = 200, body = CaseView, headers(("ETag" = String, description = "The case's version after the change, e.g. \"c12-v7\""))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem), (status = 412, body = Problem, description = "stale-version: the case changed since the If-Match version; says what changed it, when and who")))]
 pub(super) async fn second_review(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
     Staff(user): Staff,
+    if_match: IfMatch,
     body: Bytes,
-) -> ApiResult<Json<CaseView>> {
+) -> ApiResult<Response> {
+    if_match.check(&node, case_id).await?;
     let input: SecondReviewInput = json_body(&body)?;
-    let case = node
-        .writer
-        .call(|tx| Job::SecondReview {
+    let case = if_match
+        .call(&node, case_id, |tx| Job::SecondReview {
             case_id,
             user,
             input,
             reply: tx,
         })
         .await?;
-    Ok(Json(case_view(&node, &case).await?))
+    tagged(&node, case_id, Json(case_view(&node, &case).await?)).await
 }
 
 async fn advance(
     node: &Node,
     case_id: i64,
     user: custos_store::User,
+    if_match: IfMatch,
     to: CaseStatus,
-) -> ApiResult<Json<CaseView>> {
-    let case = node
-        .writer
-        .call(|tx| Job::Advance {
+) -> ApiResult<Response> {
+    if_match.check(node, case_id).await?;
+    let case = if_match
+        .call(node, case_id, |tx| Job::Advance {
             case_id,
             user,
             to,
             reply: tx,
         })
         .await?;
-    Ok(Json(case_view(node, &case).await?))
+    tagged(node, case_id, Json(case_view(node, &case).await?)).await
 }
 
 /// Postpone the decision on a case awaiting one (reviewers and above), with a reason the
 /// requester reads and a date; at that date the scheduler brings the case back to awaiting a
 /// decision. Logged as `request.postponed` (and `request.resumed`).
-#[utoipa::path(post, path = "/v1/requests/{case}/postponement", params(("case" = i64, Path)), request_body = PostponementInput, security(("bearer" = [])),
-    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-              (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/v1/requests/{case}/postponement", params(("case" = i64, Path), ("If-Match" = Option<String>, Header, description = "The case's ETag as read (GET /v1/requests/{case}); if the case changed since, 412 stale-version and nothing is changed. Optional.")), request_body = PostponementInput, security(("bearer" = [])),
+    responses((status = 200, body = CaseView, headers(("ETag" = String, description = "The case's version after the change, e.g. \"c12-v7\""))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem), (status = 412, body = Problem, description = "stale-version: the case changed since the If-Match version; says what changed it, when and who")))]
 pub(super) async fn postpone(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
     Staff(user): Staff,
+    if_match: IfMatch,
     body: Bytes,
-) -> ApiResult<Json<CaseView>> {
+) -> ApiResult<Response> {
+    if_match.check(&node, case_id).await?;
     let input: PostponementInput = json_body(&body)?;
-    let case = node
-        .writer
-        .call(|reply| Job::Postpone {
+    let case = if_match
+        .call(&node, case_id, |reply| Job::Postpone {
             case_id,
             user,
             input,
             reply,
         })
         .await?;
-    Ok(Json(case_view(&node, &case).await?))
+    tagged(&node, case_id, Json(case_view(&node, &case).await?)).await
 }
 
 /// Consult the requester before refusing or granting on conditions (reviewers and above): a
 /// message it reads and a date to answer by. The case waits for the answer (a signed message,
 /// `POST /v1/requests/{case}/consultation/answer`, or a signed supplement) or the date, then
 /// awaits a decision again. Logged as `consultation.opened`.
-#[utoipa::path(post, path = "/v1/requests/{case}/consultation", params(("case" = i64, Path)), request_body = ConsultationInput, security(("bearer" = [])),
-    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-              (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/v1/requests/{case}/consultation", params(("case" = i64, Path), ("If-Match" = Option<String>, Header, description = "The case's ETag as read (GET /v1/requests/{case}); if the case changed since, 412 stale-version and nothing is changed. Optional.")), request_body = ConsultationInput, security(("bearer" = [])),
+    responses((status = 200, body = CaseView, headers(("ETag" = String, description = "The case's version after the change, e.g. \"c12-v7\""))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem), (status = 412, body = Problem, description = "stale-version: the case changed since the If-Match version; says what changed it, when and who")))]
 pub(super) async fn consult(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
     Staff(user): Staff,
+    if_match: IfMatch,
     body: Bytes,
-) -> ApiResult<Json<CaseView>> {
+) -> ApiResult<Response> {
+    if_match.check(&node, case_id).await?;
     let input: ConsultationInput = json_body(&body)?;
-    let case = node
-        .writer
-        .call(|reply| Job::Consult {
+    let case = if_match
+        .call(&node, case_id, |reply| Job::Consult {
             case_id,
             user,
             input,
             reply,
         })
         .await?;
-    Ok(Json(case_view(&node, &case).await?))
+    tagged(&node, case_id, Json(case_view(&node, &case).await?)).await
 }
 
 /// A case's consultation thread (people see which reviewer asked; the requesting authority
@@ -774,42 +780,45 @@ pub(super) async fn answer_consultation(
 }
 
 /// Mark an executed request delivered.
-#[utoipa::path(post, path = "/v1/requests/{case}/delivered", params(("case" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/v1/requests/{case}/delivered", params(("case" = i64, Path), ("If-Match" = Option<String>, Header, description = "The case's ETag as read (GET /v1/requests/{case}); if the case changed since, 412 stale-version and nothing is changed. Optional.")), security(("bearer" = [])),
+    responses((status = 200, body = CaseView, headers(("ETag" = String, description = "The case's version after the change, e.g. \"c12-v7\""))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem, description = "stale-version: the case changed since the If-Match version; says what changed it, when and who")))]
 pub(super) async fn mark_delivered(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
     Staff(user): Staff,
-) -> ApiResult<Json<CaseView>> {
-    advance(&node, case_id, user, CaseStatus::Delivered).await
+    if_match: IfMatch,
+) -> ApiResult<Response> {
+    advance(&node, case_id, user, if_match, CaseStatus::Delivered).await
 }
 
 /// Close a decided request.
-#[utoipa::path(post, path = "/v1/requests/{case}/closed", params(("case" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, body = CaseView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/v1/requests/{case}/closed", params(("case" = i64, Path), ("If-Match" = Option<String>, Header, description = "The case's ETag as read (GET /v1/requests/{case}); if the case changed since, 412 stale-version and nothing is changed. Optional.")), security(("bearer" = [])),
+    responses((status = 200, body = CaseView, headers(("ETag" = String, description = "The case's version after the change, e.g. \"c12-v7\""))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem, description = "stale-version: the case changed since the If-Match version; says what changed it, when and who")))]
 pub(super) async fn mark_closed(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
     Staff(user): Staff,
-) -> ApiResult<Json<CaseView>> {
-    advance(&node, case_id, user, CaseStatus::Closed).await
+    if_match: IfMatch,
+) -> ApiResult<Response> {
+    advance(&node, case_id, user, if_match, CaseStatus::Closed).await
 }
 
 /// Renew a preservation hold.
-#[utoipa::path(post, path = "/v1/requests/{case}/hold/renew", params(("case" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, body = HoldView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/v1/requests/{case}/hold/renew", params(("case" = i64, Path), ("If-Match" = Option<String>, Header, description = "The case's ETag as read (GET /v1/requests/{case}); if the case changed since, 412 stale-version and nothing is changed. Optional.")), security(("bearer" = [])),
+    responses((status = 200, body = HoldView, headers(("ETag" = String, description = "The case's version after the change, e.g. \"c12-v7\""))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem, description = "stale-version: the case changed since the If-Match version; says what changed it, when and who")))]
 pub(super) async fn renew_hold(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
     Staff(user): Staff,
-) -> ApiResult<Json<HoldView>> {
-    let h = node
-        .writer
-        .call(|tx| Job::Renew {
+    if_match: IfMatch,
+) -> ApiResult<Response> {
+    if_match.check(&node, case_id).await?;
+    let h = if_match
+        .call(&node, case_id, |tx| Job::Renew {
             case_id,
             user,
             reply: tx,
         })
         .await?;
-    Ok(Json(hold_view(&h)))
+    tagged(&node, case_id, Json(hold_view(&h))).await
 }

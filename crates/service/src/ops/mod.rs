@@ -78,6 +78,7 @@ pub mod reclassification;
 pub mod reply;
 pub mod schema;
 pub mod transparency;
+pub mod version;
 pub mod withdrawal;
 
 /// A requester's signed message, verified: the signer as the directory had it when the signature
