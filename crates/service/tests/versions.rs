@@ -121,11 +121,13 @@ async fn a_stale_if_match_is_refused_first_with_who_and_when_and_nothing_is_logg
     let (_, headers, _) = call(&node, "GET", &path, &nora, None, None).await;
     assert_eq!(etag(&headers, case), current);
 
-    // A decision on the version read before: 412, before the 409 (postponed) and the 422
-    // (no reason) it would otherwise get, saying what changed the case, when and who.
+    // A decision on the version read before: 412, before the 409 (postponed), the 422 (a blank
+    // reason) or the 400 (no decision) it would otherwise get, saying what changed the case,
+    // when and who.
     let size = f.log_size().await;
     let postponed = f.store.case_events(case).await.unwrap().pop().unwrap();
-    for body in [execute(), json!({})] {
+    let blank = json!({"decision": "execute", "reason": " "});
+    for body in [execute(), blank, json!({})] {
         let (status, _, p) = call(&node, "POST", &decision, &nora, Some(&read), Some(body)).await;
         assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{p}");
         assert_eq!(p["type"], "https://custos.dev/problems/stale-version");
