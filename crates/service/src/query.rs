@@ -94,6 +94,7 @@ impl<'a> Queries<'a> {
             channel: q.channel,
             emergency: q.emergency,
             open_only: q.open,
+            text: q.q.clone(),
             offset: q.offset.unwrap_or(0),
             // The store caps a page at 10,000.
             limit: q.limit.unwrap_or(u32::MAX),
@@ -347,6 +348,15 @@ pub struct CaseQuery {
     #[serde(default)]
     #[param(required = false)]
     pub open: bool,
+    /// Search (people only): cases whose request id, agency reference
+    /// (`investigation.reference`, `authorization.reference`), a target's value, or requesting
+    /// authority's name (as the request gives it or as the directory has it) contains this
+    /// text, ignoring case (ASCII on SQLite); `%` and `_` are literal. Surrounding blanks are
+    /// trimmed; a blank `q`, or one with a control character, is refused (400).
+    #[serde(default, deserialize_with = "search")]
+    #[param(required = false, value_type = Option<String>, min_length = 1, max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    pub q: Option<String>,
     /// Skip this many (paging).
     #[param(value_type = Option<u64>, maximum = 4294967295.0)]
     pub offset: Option<u32>,
@@ -356,7 +366,7 @@ pub struct CaseQuery {
 }
 
 /// The fields of [`CaseQuery`], as the query string names them.
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 10] = [
     "status",
     "outcome",
     "measure",
@@ -364,6 +374,7 @@ const FIELDS: [&str; 9] = [
     "channel",
     "emergency",
     "open",
+    "q",
     "offset",
     "limit",
 ];
@@ -417,6 +428,9 @@ fn refusal(field: &str, value: &str) -> String {
         "channel" => one_of(Channel::ALL.iter().map(|c| c.as_str()).collect()),
         "state" => format!("state={value:?} is not a state code; use two letters, e.g. XA"),
         "emergency" | "open" => one_of(vec!["true", "false"]),
+        "q" => format!(
+            "q={value:?} is not text to search for; give 1 to {MAX_SEARCH} characters (not all blank, no control characters) of a request id, reference, target or authority name, or leave q out"
+        ),
         _ => format!("{field}={value:?} is not a whole number from 0 to 4294967295"),
     }
 }
@@ -426,6 +440,20 @@ fn status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CaseStatus>, D::Erro
     CaseStatus::parse(&s)
         .map(Some)
         .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not a case status")))
+}
+
+/// The longest search text (`q`), in characters.
+const MAX_SEARCH: usize = 200;
+
+/// Search text, trimmed: blank, longer than [`MAX_SEARCH`] or with a control character (which
+/// PostgreSQL cannot bind if NUL) is refused, as the parameter's documented pattern says.
+fn search<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    let t = s.trim();
+    if t.is_empty() || s.chars().count() > MAX_SEARCH || s.chars().any(char::is_control) {
+        return Err(serde::de::Error::custom(format!("{s:?} is no search text")));
+    }
+    Ok(Some(t.to_owned()))
 }
 
 /// A requesting state, in upper case.
@@ -513,11 +541,15 @@ mod tests {
                 channel: Some(Channel::Network24x7),
                 emergency: Some(true),
                 open: true,
+                q: None,
                 offset: Some(2),
                 limit: Some(5),
             }
         );
         assert_eq!(CaseQuery::parse("").unwrap(), CaseQuery::default());
+        let q = CaseQuery::parse("q=+XA-1%25+&status=refused").unwrap();
+        assert_eq!(q.q.as_deref(), Some("XA-1%"), "trimmed, `%` kept");
+        assert_eq!(q.status, Some(CaseStatus::Refused));
     }
 
     #[test]
@@ -532,10 +564,13 @@ mod tests {
             ("open=yes", "open", "yes"),
             ("limit=-1", "limit", "-1"),
             ("outcome=", "outcome", ""),
+            ("q=", "q", ""),
+            ("q=+", "q", " "),
+            ("q=a%00", "q", "a\0"),
         ] {
             let p = refused(query);
             assert_eq!(p.status, 400, "{query}");
-            let kind = if ["emergency", "open", "limit"].contains(&field) {
+            let kind = if ["emergency", "open", "limit", "q"].contains(&field) {
                 "/invalid-parameter"
             } else {
                 "/invalid-filter"

@@ -26,6 +26,7 @@ mod reclassification;
 mod replay;
 mod reply;
 mod scheduler;
+mod search;
 mod secrecy;
 mod targets;
 mod transparency;

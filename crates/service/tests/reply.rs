@@ -300,7 +300,7 @@ async fn the_replay_finds_a_reply_that_differs_from_the_decision_or_is_missing()
 
 // Through the API, in process: the router of a node opened on the fixture's directory.
 
-async fn get(node: &Arc<Node>, path: &str, auth: &str) -> (StatusCode, Value) {
+pub(crate) async fn get(node: &Arc<Node>, path: &str, auth: &str) -> (StatusCode, Value) {
     use tower_service::Service as _;
     let mut app = custos_service::http::router(node.clone());
     let req = Request::get(path)
@@ -319,7 +319,7 @@ async fn get(node: &Arc<Node>, path: &str, auth: &str) -> (StatusCode, Value) {
 }
 
 /// `Authorization: Custos-JWS …` for a read of `path` by the holder of `key`.
-fn proof(key: &PrivateJwk, path: &str) -> String {
+pub(crate) fn proof(key: &PrivateJwk, path: &str) -> String {
     let claims = json!({"htm": "GET", "htu": path, "iat": jiff::Timestamp::now().as_second()});
     format!(
         "Custos-JWS {}",

@@ -509,6 +509,10 @@ impl Store {
         if filter.emergency.is_some() {
             sql.push_str(&format!(" AND emergency = {}", next()));
         }
+        let text = filter.text.as_deref().map(like_pattern);
+        if text.is_some() {
+            sql.push_str(&text_condition(self.pool.backend(), &next()));
+        }
         let (limit, offset) = (next(), next());
         sql.push_str(&format!(
             " ORDER BY respond_by, case_id LIMIT {limit} OFFSET {offset}"
@@ -522,6 +526,9 @@ impl Store {
             }
             if let Some(e) = filter.emergency {
                 q = q.bind(e);
+            }
+            if let Some(t) = &text {
+                q = q.bind(t.as_str());
             }
             q.bind(filter.limit.clamp(1, 10_000) as i64)
                 .bind(i64::from(filter.offset))
@@ -1425,6 +1432,64 @@ async fn cases_following<D: CaseDocuments>(
         .bind(request_id)
         .fetch_all(&mut *c)
         .await?))
+}
+
+/// A LIKE pattern finding `text` anywhere, its `%`, `_` and backslash taken literally (the
+/// condition escapes with a backslash).
+fn like_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
+/// `AND (…)`: the case's request id, agency references, target values or authority name
+/// match the LIKE pattern bound at `param`, ignoring case. The request's fields are read from
+/// its stored document (each row's JSON is parsed: a scan, fine for a staff search); a row
+/// whose text does not parse matches by its columns only.
+fn text_condition(backend: Backend, param: &str) -> String {
+    let like = |expr: &str| format!("LOWER({expr}) LIKE LOWER({param}) ESCAPE '\\'");
+    // `path` is a constant of this function, never user text.
+    let field = |path: &str| match backend {
+        Backend::Sqlite => format!(
+            "CASE WHEN json_valid(request_json) THEN json_extract(request_json, '$.{path}') END"
+        ),
+        Backend::Postgres => format!(
+            "(custos_jsonb(request_json) #>> '{{{}}}')",
+            path.replace('.', ",")
+        ),
+    };
+    let target = like(match backend {
+        Backend::Sqlite => "json_extract(t.value, '$.value')",
+        Backend::Postgres => "t ->> 'value'",
+    });
+    let targets = match backend {
+        Backend::Sqlite => format!(
+            "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(request_json) \
+             THEN request_json END, '$.targets') t WHERE {target})"
+        ),
+        // jsonb_array_elements fails on a non-array: the CASE keeps such a row out.
+        Backend::Postgres => format!(
+            "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN \
+             jsonb_typeof(custos_jsonb(request_json) -> 'targets') = 'array' \
+             THEN custos_jsonb(request_json) -> 'targets' END) t WHERE {target})"
+        ),
+    };
+    format!(
+        " AND ({} OR {} OR {} OR {} OR {targets} \
+         OR authority_kid IN (SELECT kid FROM authorities WHERE {}))",
+        like("request_id"),
+        like(&field("investigation.reference")),
+        like(&field("authorization.reference")),
+        like(&field("requesting_authority.name")),
+        like("name"),
+    )
 }
 
 /// `INSERT … ON CONFLICT (key) DO UPDATE` of every column: the projections' "insert or

@@ -248,6 +248,11 @@ pub struct CaseFilter {
     pub emergency: Option<bool>,
     /// Leave out closed and refused cases.
     pub open_only: bool,
+    /// Only cases with this text (case-insensitive, as a substring; `%` and `_` literal) in
+    /// the request id, an agency reference (`investigation.reference`,
+    /// `authorization.reference`), a target's value, or the authority's name (as the request
+    /// gives it or as the directory has it).
+    pub text: Option<String>,
     /// Skip this many (paging).
     pub offset: u32,
     /// At most this many.

@@ -490,7 +490,8 @@ pub const MAX_LIST_LIMIT: u32 = 500;
 ///
 /// People get every case as its whole record ([`CaseView`]). A requesting authority gets its own
 /// cases only, each as its reply (`custos.reply/v1`), and may not filter by `status` or
-/// `outcome` (403 `people-only`): those are the node's internal record.
+/// `outcome` (403 `people-only`): those are the node's internal record; nor search with `q`
+/// (403 `people-only`), the staff's search.
 #[utoipa::path(get, path = "/v1/requests", params(CaseQuery),
     security(("bearer" = []), ("custos_jws" = [])),
     responses((status = 200, body = Vec<CaseAnswer>, description = "People: each case's whole record (CaseView); a requesting authority: its own cases, each as its reply (Reply)"),
@@ -510,6 +511,15 @@ pub(super) async fn list_requests(
     }
     let only_from = match &caller {
         Caller::Authority(a) => {
+            if q.q.is_some() {
+                return Err(Problem::forbidden(
+                    "people-only",
+                    format!(
+                        "{} is a requesting authority: it cannot search the list with q (the staff's search over every case); list its own cases without q and page with offset",
+                        a.name
+                    ),
+                ));
+            }
             if q.status.is_some() || q.outcome.is_some() {
                 return Err(Problem::forbidden(
                     "people-only",
