@@ -354,6 +354,17 @@ impl Store {
         Ok(row)
     }
 
+    /// The log index of the latest event of one case (its version), if it has any.
+    pub async fn case_version(&self, case_id: i64) -> Result<Option<u64>> {
+        let seq: Option<i64> = on_pool!(&self.pool, p => sqlx::query_scalar(
+            "SELECT MAX(seq) FROM events WHERE case_id = $1",
+        )
+        .bind(case_id)
+        .fetch_one(p)
+        .await?);
+        Ok(seq.map(|s| s as u64))
+    }
+
     /// The events of one case, in order.
     pub async fn case_events(&self, case_id: i64) -> Result<Vec<StoredEvent>> {
         let rows = on_pool!(&self.pool, p => sqlx::query_as(
@@ -813,6 +824,17 @@ impl Batch {
         .fetch_all(&mut **t)
         .await?);
         Ok(rows)
+    }
+
+    /// The log index of the latest event of one case, as this transaction sees it.
+    pub async fn case_version(&mut self, case_id: i64) -> Result<Option<u64>> {
+        let seq: Option<i64> = on_tx!(&mut self.tx, t => sqlx::query_scalar(
+            "SELECT MAX(seq) FROM events WHERE case_id = $1",
+        )
+        .bind(case_id)
+        .fetch_one(&mut **t)
+        .await?);
+        Ok(seq.map(|s| s as u64))
     }
 
     /// The events of one case, in order, as this transaction sees them.

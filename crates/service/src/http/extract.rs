@@ -111,11 +111,16 @@ impl IfMatch {
     pub async fn check(&self, node: &Node, case_id: i64) -> Result<(), Problem> {
         match &self.0 {
             None => Ok(()),
-            Some(tag) => crate::ops::version::check_events(
-                case_id,
-                tag,
-                &node.store.case_events(case_id).await?,
-            ),
+            Some(tag) => match node.store.case_version(case_id).await? {
+                Some(seq) if !crate::ops::version::matches(case_id, tag, seq) => {
+                    Err(crate::ops::version::stale(
+                        case_id,
+                        tag,
+                        &node.store.case_events(case_id).await?,
+                    ))
+                }
+                _ => Ok(()),
+            },
         }
     }
 
@@ -145,11 +150,10 @@ pub async fn tagged(
     case_id: i64,
     body: impl IntoResponse,
 ) -> Result<Response, Problem> {
-    let events = node.store.case_events(case_id).await?;
+    let version = node.store.case_version(case_id).await?;
     let mut resp = body.into_response();
-    if let Some(tag) = events
-        .last()
-        .and_then(|e| HeaderValue::from_str(&crate::ops::version::etag(case_id, e.seq)).ok())
+    if let Some(tag) =
+        version.and_then(|seq| HeaderValue::from_str(&crate::ops::version::etag(case_id, seq)).ok())
     {
         resp.headers_mut().insert(header::ETAG, tag);
     }

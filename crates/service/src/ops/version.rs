@@ -13,21 +13,23 @@ pub fn etag(case_id: i64, seq: u64) -> String {
     format!("\"c{case_id}-v{seq}\"")
 }
 
-/// Refuses (412 `stale-version`) a change whose `If-Match` no longer names the case's version,
-/// given the case's events in log order. No events: no case, left to the change's own 404.
-pub fn check_events(case_id: i64, if_match: &str, events: &[StoredEvent]) -> Result<(), Problem> {
-    let Some(latest) = events.last() else {
-        return Ok(());
-    };
-    let current = etag(case_id, latest.seq);
-    // A list of tags or `*` (RFC 9110 §13.1.1); weak tags never match a strong comparison.
-    if if_match
+/// Whether `If-Match` (a list of tags or `*`, RFC 9110 §13.1.1) names version `seq` of the
+/// case; weak tags never match a strong comparison.
+pub fn matches(case_id: i64, if_match: &str, seq: u64) -> bool {
+    let current = etag(case_id, seq);
+    if_match
         .split(',')
         .map(str::trim)
         .any(|t| t == "*" || t == current)
-    {
-        return Ok(());
-    }
+}
+
+/// The refusal (412 `stale-version`) of a change whose `If-Match` no longer names the case's
+/// version, saying what changed it, when and who, from the case's events in log order.
+pub fn stale(case_id: i64, if_match: &str, events: &[StoredEvent]) -> Problem {
+    let Some(latest) = events.last() else {
+        return Problem::internal("a case with a version has no events");
+    };
+    let current = etag(case_id, latest.seq);
     let by = actor(events);
     let mut p = Problem::new(
         StatusCode::PRECONDITION_FAILED,
@@ -49,12 +51,18 @@ pub fn check_events(case_id: i64, if_match: &str, events: &[StoredEvent]) -> Res
         by,
         etag: current,
     }));
-    Err(p)
+    p
 }
 
-/// [`check_events`] on the case's events as the batch sees them.
+/// Refuses a change whose `If-Match` no longer names the case's version, as the batch sees it.
+/// No events: no case, left to the change's own 404. Only a refusal reads the events.
 pub async fn check(b: &mut Batch, case_id: i64, if_match: &str) -> Result<(), Problem> {
-    check_events(case_id, if_match, &b.case_events(case_id).await?)
+    match b.case_version(case_id).await? {
+        Some(seq) if !matches(case_id, if_match, seq) => {
+            Err(stale(case_id, if_match, &b.case_events(case_id).await?))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The person who made the case's latest change: the one named by its latest event, or by an
