@@ -33,7 +33,6 @@ use custos_safeguards::{
     Assessor, Jurisdiction, Narrowing, PROOF_FORMAT, Profile, ProofRecord, ProofStatus,
     PropertyResult,
 };
-use sha2::{Digest, Sha256};
 
 use crate::inverse::{FactMap, Realized, facts_of_context, facts_of_request, request_for};
 use crate::properties::{Claim, Property};
@@ -615,7 +614,6 @@ pub fn describe_facts(facts: &FactMap) -> String {
 /// The record of a proof run (`custos.proof/v1`).
 pub fn record(
     profile: &Profile,
-    source: &str,
     solver: &Cvc5,
     verdicts: &[Verdict],
     proved_at: Timestamp,
@@ -623,7 +621,7 @@ pub fn record(
     ProofRecord {
         format: PROOF_FORMAT.to_owned(),
         profile: profile.name().to_owned(),
-        profile_sha256: hex::encode(Sha256::digest(source.as_bytes())),
+        profile_sha256: custos_safeguards::profile_sha256(profile),
         proved_at,
         solver: solver.version.clone(),
         properties: verdicts

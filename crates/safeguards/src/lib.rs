@@ -32,7 +32,7 @@ pub use jurisdiction::{DeadlineSettings, Jurisdiction, JurisdictionError, LocalS
 pub use profile::{
     BUILTIN_PROFILES, Narrowing, Position, ProblemKind, Profile, ProfileError, ProfileProblem, Rule,
 };
-pub use proof::{PROOF_FORMAT, ProofRecord, ProofStatus, PropertyResult};
+pub use proof::{PROOF_FORMAT, ProofRecord, ProofStatus, PropertyResult, profile_sha256};
 pub use template::required_order;
 
 /// The version of `safeguards.md` that the engine and the built-in profiles implement.

@@ -4,9 +4,18 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::Profile;
 
 /// The format tag of a proof record.
 pub const PROOF_FORMAT: &str = "custos.proof/v1";
+
+/// SHA-256 (lower-case hex) of a profile's Cedar text: what a proof record names, so that a
+/// record proves that text and no other.
+pub fn profile_sha256(profile: &Profile) -> String {
+    hex::encode(Sha256::digest(profile.source().as_bytes()))
+}
 
 /// One run of `custos policy prove` over one profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,7 +14,6 @@
 use std::path::{Path, PathBuf};
 
 use custos_safeguards::{BUILTIN_PROFILES, PROOF_FORMAT, Profile, ProofRecord};
-use sha2::{Digest as _, Sha256};
 
 use crate::node::Node;
 
@@ -59,11 +58,6 @@ pub enum ProofState {
     Unreadable(String),
 }
 
-/// SHA-256 (lower-case hex) of a profile's Cedar text: what a proof record names.
-pub fn profile_sha256(profile: &Profile) -> String {
-    hex::encode(Sha256::digest(profile.source().as_bytes()))
-}
-
 impl Node {
     /// The node's own profile first, then the built-in ones it does not shadow.
     pub fn profiles(&self) -> Vec<ProfileEntry> {
@@ -80,7 +74,7 @@ impl Node {
             .profile_sources()
             .into_iter()
             .find(|(e, _, _)| e.name == name)?;
-        let sha256 = profile_sha256(&profile);
+        let sha256 = custos_safeguards::profile_sha256(&profile);
         let proof = read_proof(&self.dir, &entry.name, &sha256).await;
         let prove_command = format!(
             "custos policy prove --profile {spec} --dir {}",

@@ -144,7 +144,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         })
         .map_err(setup)?;
 
-    let proof = record(&profile, &source.text, &cvc5, &verdicts, now);
+    let proof = record(&profile, &cvc5, &verdicts, now);
     let failed = verdicts.iter().any(|v| v.status == ProofStatus::Fails);
     let errored = verdicts.iter().any(|v| v.status == ProofStatus::Error);
 
