@@ -13,6 +13,7 @@ use custos_model::{EventType, TargetValue};
 use custos_seal::{FileToSeal, SealSpec};
 use custos_service::NodeDir;
 use custos_service::custody::{Custody, SealedPackage, TempPackage, is_sha256_hex};
+use custos_service::custody_case::{self, CustodyChain, PackageDigest};
 use custos_service::offline::{self, OfflineError};
 use custos_service::ops::evidence::{can_receive_evidence, covered_targets, sealed_targets_of};
 use custos_service::wire::{EvidenceList, ProofClaims};
@@ -167,18 +168,7 @@ pub fn fetch(
     let rt = runtime().map_err(Failure::Setup)?;
     rt.block_on(async {
         let c = reqwest::Client::new();
-        let list_path = format!("/v1/requests/{case_id}/evidence");
-        let resp = c
-            .get(format!("{base}{list_path}"))
-            .header("authorization", proof(&key, "GET", &list_path)?)
-            .send()
-            .await
-            .map_err(|e| Failure::Setup(anyhow!("cannot reach {server}: {e}")))?;
-        if !resp.status().is_success() {
-            let status = resp.status();
-            return Err(Failure::Input(format!("the node refused ({status}): {}", resp.text().await.unwrap_or_default())));
-        }
-        let list: EvidenceList = resp.json().await.map_err(|e| Failure::Setup(e.into()))?;
+        let list = list(&c, base, &key, case_id).await?;
         let packages = list.packages;
         if packages.is_empty() {
             return Err(Failure::Input(format!("case {case_id} has no evidence packages yet")));
@@ -241,6 +231,168 @@ pub fn fetch(
                 "case {case_id} has no package left to fetch ({destroyed} destroyed after their retention ended)"
             )));
         }
-        outln!("{}", serde_json::json!({ "case": case_id, "verified_against_log": true, "packages": fetched }))
+        // The chain of custody, from the log as it stands after these hand-overs.
+        let chain = checked_custody(&c, base, &key, &vkey, case_id).await?;
+        let custody = out_dir.join(format!("custody-case-{case_id}.jsonld"));
+        write_new(&custody, &chain.to_case(env!("CARGO_PKG_VERSION")))?;
+        outln!("{}", serde_json::json!({
+            "case": case_id, "verified_against_log": true, "packages": fetched,
+            "custody": custody.display().to_string(),
+        }))
     })
+}
+
+/// The case's evidence listing, asked for with a signed request.
+async fn list(
+    c: &reqwest::Client,
+    base: &str,
+    key: &PrivateJwk,
+    case_id: i64,
+) -> Result<EvidenceList, Failure> {
+    let list_path = format!("/v1/requests/{case_id}/evidence");
+    let resp = c
+        .get(format!("{base}{list_path}"))
+        .header("authorization", proof(key, "GET", &list_path)?)
+        .send()
+        .await
+        .map_err(|e| Failure::Setup(anyhow!("cannot reach {base}: {e}")))?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        return Err(Failure::Input(format!(
+            "the node refused ({status}): {}",
+            resp.text().await.unwrap_or_default()
+        )));
+    }
+    resp.json().await.map_err(|e| Failure::Setup(e.into()))
+}
+
+/// The chain of custody built only from openings checked against the signed log: each
+/// package's `evidence.sealed` and every later custody event of the same package and case.
+/// What the requester sees is only what the log commits to for its own case.
+async fn checked_custody(
+    c: &reqwest::Client,
+    base: &str,
+    key: &PrivateJwk,
+    vkey: &custos_ledger::note::VerifierKey,
+    case_id: i64,
+) -> Result<CustodyChain, Failure> {
+    let list = list(c, base, key, case_id).await?;
+    let mut checked = Vec::new();
+    for p in list.packages {
+        let sha = &p.package_sha256;
+        let sealed = p
+            .opening
+            .filter(|o| {
+                o.event.kind == EventType::EvidenceSealed
+                    && o.event.case == Some(case_id)
+                    && PackageDigest::of_event(&o.event).is_some_and(|d| d.hex() == sha)
+            })
+            .ok_or_else(|| {
+                Failure::Input(format!(
+                    "the opening served for {sha} is not its evidence.sealed event"
+                ))
+            })?;
+        let digest = PackageDigest::of_event(&sealed.event);
+        for o in std::iter::once(&sealed).chain(&p.custody) {
+            let belongs = o.event.case == Some(case_id)
+                && PackageDigest::of_event(&o.event) == digest
+                && matches!(
+                    o.event.kind,
+                    EventType::EvidenceSealed
+                        | EventType::EvidenceDelivered
+                        | EventType::EvidenceDestroyed
+                );
+            if !belongs {
+                return Err(Failure::Input(format!(
+                    "the node serves event {} as custody of {sha}, which it is not",
+                    o.index
+                )));
+            }
+            crate::client::verify_opening_online(c, base, vkey, o).await?;
+        }
+        checked.push(sealed.event);
+        checked.extend(p.custody.into_iter().map(|o| o.event));
+    }
+    Ok(CustodyChain::from_events(
+        case_id,
+        vkey.name(),
+        &list.requesting_state,
+        &checked,
+    ))
+}
+
+/// Writes `value` (pretty JSON) to `path` whole or not at all.
+fn write_new(path: &Path, value: &serde_json::Value) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Failure::Setup(e.into()))?;
+    let partial = path.with_extension("partial");
+    fs::write(&partial, text + "\n")
+        .and_then(|()| fs::rename(&partial, path))
+        .map_err(|e| Failure::Setup(anyhow!("writing {}: {e}", path.display())))
+}
+
+/// How `custos evidence custody` prints the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CustodyFormat {
+    /// One line per logged step, under each package.
+    Text,
+    /// The chain as plain JSON.
+    Json,
+    /// CASE 1.x JSON-LD (on UCO 1.x), for forensic tools and labs.
+    Case,
+}
+
+pub fn custody(dir: &Path, case_id: i64, format: CustodyFormat) -> Result<(), Failure> {
+    let rt = runtime().map_err(Failure::Setup)?;
+    let chain = rt
+        .block_on(async {
+            let nd = NodeDir::open_to_read(dir).await?;
+            let chain = custody_case::read(&nd.query(), &nd.config().origin, case_id).await;
+            nd.close().await;
+            anyhow::Ok(chain?)
+        })
+        .map_err(Failure::Setup)?
+        .ok_or_else(|| Failure::Input(format!("there is no case {case_id} on this node")))?;
+    let json = |v: &serde_json::Value| {
+        serde_json::to_string_pretty(v).map_err(|e| Failure::Setup(e.into()))
+    };
+    match format {
+        CustodyFormat::Case => outln!("{}", json(&chain.to_case(env!("CARGO_PKG_VERSION")))?),
+        CustodyFormat::Json => {
+            let v = serde_json::to_value(&chain).map_err(|e| Failure::Setup(e.into()))?;
+            outln!("{}", json(&v)?)
+        }
+        CustodyFormat::Text => outln!("{}", custody_text(&chain).trim_end()),
+    }
+}
+
+/// The chain for people: each package, then its logged steps.
+fn custody_text(chain: &CustodyChain) -> String {
+    use std::fmt::Write as _;
+    let mut t = format!(
+        "Chain of custody of case {} (log {}, requesting authority {})\n",
+        chain.case, chain.log, chain.requesting_state
+    );
+    if chain.packages.is_empty() {
+        t.push_str("no evidence packages\n");
+    }
+    for p in &chain.packages {
+        let _ = write!(t, "\npackage {} {}", p.digest.method(), p.digest.hex());
+        if let Some(size) = p.size {
+            let _ = write!(t, ", {size} bytes");
+        }
+        if let Some(m) = &p.manifest_sha256 {
+            let _ = write!(t, ", manifest SHA256 {m}");
+        }
+        t.push('\n');
+        for e in &p.events {
+            let _ = writeln!(
+                t,
+                "  {}  log index {:<6}  {}",
+                e.at,
+                e.index,
+                e.step.event()
+            );
+        }
+    }
+    t
 }

@@ -312,7 +312,8 @@ enum Command {
         to: String,
     },
 
-    /// Evidence on the node: seal files for an executed request and log them.
+    /// Evidence on the node: seal files for an executed request and log them; show their chain
+    /// of custody.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
 
@@ -573,6 +574,19 @@ enum EvidenceCommand {
         /// The produced files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// The chain of custody of a case's evidence: every sealing, hand-over and destruction of
+    /// each package as the log records it, with the digests, times and actors by role. `case`
+    /// writes CASE/UCO JSON-LD for forensic tools and labs.
+    Custody {
+        #[arg(long, default_value = "custos-node")]
+        dir: PathBuf,
+        /// The node's case number.
+        #[arg(long)]
+        case: i64,
+        /// `text` (default), `json` (the chain as plain JSON) or `case` (CASE 1.x JSON-LD).
+        #[arg(long, value_enum, default_value = "text")]
+        format: evidence::CustodyFormat,
     },
 }
 
@@ -1024,6 +1038,9 @@ fn main() -> ExitCode {
             targets,
             files,
         }) => evidence::seal(&dir, case, producer, &targets, &files),
+        Command::Evidence(EvidenceCommand::Custody { dir, case, format }) => {
+            evidence::custody(&dir, case, format)
+        }
         Command::Fetch {
             server,
             key,

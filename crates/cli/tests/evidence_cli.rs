@@ -1358,3 +1358,163 @@ fn executed_in_part_evidence_is_sealed_only_for_the_targets_produced() {
         String::from_utf8_lossy(&audit.stdout)
     );
 }
+
+/// Runs `case_validate` (case-utils, installed by scripts/setup) on `file`; fails the test with
+/// its report unless the graph conforms. The open-vocabulary hash method BLAKE3 (v2 packages)
+/// is reported at severity Info by UCO's shapes, so Info results are allowed only then.
+fn case_validate(file: &std::path::Path) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut cmd = Command::new("case_validate");
+    if text.contains("\"BLAKE3\"") {
+        cmd.arg("--allow-info");
+    }
+    let out = cmd.arg(file).output().unwrap_or_else(|e| {
+        panic!("case_validate (PyPI case-utils) cannot run ({e}): run scripts/setup to install it")
+    });
+    assert!(
+        out.status.success(),
+        "case_validate refuses {}:\n{}{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The names of the investigative actions of a CASE export, in order.
+fn case_actions(doc: &Value) -> Vec<String> {
+    doc["@graph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["@type"] == "case-investigation:InvestigativeAction")
+        .map(|o| o["uco-core:name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_chain_of_custody_is_case_uco_from_the_node_and_from_fetch_and_validates() {
+    let mut node = TestNode::init();
+    node.configure(
+        "lifecycle",
+        "scheduler_interval_seconds = 1\nevidence_retention_days = 0",
+    );
+    node.start();
+    let (key, _) = authority_with_recipient(&node, "XA");
+    let reviewer = node.user("rita", "reviewer");
+    let case = submit(&node, &key, "XA-CUSTODY", "XA");
+    let r = node.post_json(
+        &format!("/v1/requests/{case}/decision"),
+        &reviewer,
+        &json!({"decision": "execute", "reason": "Lawful and proportionate."}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let f = node.tmp.path().join("subscriber.csv");
+    std::fs::write(&f, "account,created\nexample,2025-01-01\n").unwrap();
+    let sealed: Value = serde_json::from_str(&custos_ok(&[
+        "evidence",
+        "seal",
+        "--dir",
+        node.dir_str(),
+        "--case",
+        &case.to_string(),
+        f.to_str().unwrap(),
+    ]))
+    .unwrap();
+    let sha = sealed["package_sha256"].as_str().unwrap().to_owned();
+    let manifest = sealed["manifest_sha256"].as_str().unwrap().to_owned();
+    let stored = node.dir.join("evidence").join(format!("{sha}.age"));
+
+    // The authority fetches: the custody file is written beside the package, from the openings
+    // it checked against the log (sealed, then its own hand-over).
+    let got = node.tmp.path().join("got");
+    let mut fetched = None;
+    node.wait_for(5, "the fetch", || {
+        let out = custos(&[
+            "fetch",
+            "--server",
+            &node.server(),
+            "--key",
+            &key,
+            "--vkey",
+            &node.vkey,
+            "--case",
+            &case.to_string(),
+            "-o",
+            got.to_str().unwrap(),
+        ]);
+        fetched = Some(out.stdout);
+        out.status.success()
+    });
+    let fetched: Value = serde_json::from_slice(&fetched.unwrap()).unwrap();
+    let from_fetch = got.join(format!("custody-case-{case}.jsonld"));
+    assert_eq!(fetched["custody"], from_fetch.to_str().unwrap());
+    let fetch_doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&from_fetch).unwrap()).unwrap();
+    assert_eq!(
+        case_actions(&fetch_doc),
+        ["evidence.sealed", "evidence.delivered"]
+    );
+
+    // Retention 0: destroyed once delivered; the node's export has the whole chain.
+    node.wait_for(10, "the package to be destroyed", || !stored.exists());
+    node.stop();
+    let dir = node.dir_str().to_owned();
+    let custody = |format: &str| {
+        custos_ok(&[
+            "evidence",
+            "custody",
+            "--dir",
+            &dir,
+            "--case",
+            &case.to_string(),
+            "--format",
+            format,
+        ])
+    };
+    let text = custos_ok(&[
+        "evidence",
+        "custody",
+        "--dir",
+        &dir,
+        "--case",
+        &case.to_string(),
+    ]);
+    assert!(
+        text.contains(&format!("package SHA256 {sha}")) && text.contains("evidence.destroyed"),
+        "{text}"
+    );
+    let plain: Value = serde_json::from_str(&custody("json")).unwrap();
+    assert_eq!(
+        plain["packages"][0]["digest"],
+        json!({"method": "SHA256", "hex": sha})
+    );
+    let from_node = node.tmp.path().join("custody.jsonld");
+    let case_text = custody("case");
+    std::fs::write(&from_node, &case_text).unwrap();
+    let node_doc: Value = serde_json::from_str(&case_text).unwrap();
+    assert_eq!(
+        case_actions(&node_doc),
+        [
+            "evidence.sealed",
+            "evidence.delivered",
+            "evidence.destroyed"
+        ]
+    );
+    for (doc, text) in [
+        (&node_doc, case_text.as_str()),
+        (&fetch_doc, &std::fs::read_to_string(&from_fetch).unwrap()),
+    ] {
+        assert!(text.contains(&sha) && text.contains(&manifest), "{text}");
+        assert!(text.contains("requesting authority XA"), "{text}");
+        // Roles only: no reviewer, no target identifier, no key or recipient.
+        let request = request("example", "XA-CUSTODY", "XA");
+        let target = request["targets"][0]["value"].as_str().unwrap();
+        for secret in ["rita", target, "age1"] {
+            assert!(!text.contains(secret), "{secret} in the custody export");
+        }
+        assert!(doc["@graph"].as_array().unwrap().len() > 5);
+    }
+    // One case_validate run per export (each loads the whole ontology: seconds).
+    case_validate(&from_node);
+    case_validate(&from_fetch);
+}

@@ -26,6 +26,8 @@
 //! * [`log`] — the in-memory Merkle tree over the events table, proofs and tiles.
 //! * [`custody`] — the files of sealed packages: taken in whole or not at all, removed only
 //!   after their logged destruction.
+//! * [`custody_case`] — the chain of custody of a case's evidence, per package, and its CASE/UCO
+//!   JSON-LD for forensic tools (a pure function of the logged events).
 //! * [`http`] — routes and OpenAPI (`http/mod.rs`; the handlers by theme in `http/requests.rs`,
 //!   `http/directory.rs`, `http/log.rs` and `http/evidence.rs`; who is calling, as extractors,
 //!   in `http/extract.rs`), problems (RFC 9457).
@@ -44,6 +46,7 @@ pub mod config;
 pub mod console_state;
 pub mod cosigning;
 pub mod custody;
+pub mod custody_case;
 pub mod directory;
 pub mod http;
 pub mod integrity;

@@ -580,6 +580,10 @@ pub struct Jwk {
 pub struct EvidenceList {
     /// The case.
     pub case: i64,
+    /// The requesting authority's state (ISO 3166-1 alpha-2), which names its role in the chain
+    /// of custody (`custos fetch` writes it as CASE/UCO).
+    #[serde(default)]
+    pub requesting_state: String,
     /// Its packages, oldest first.
     pub packages: Vec<EvidencePackage>,
 }
@@ -610,6 +614,10 @@ pub struct EvidencePackage {
     pub targets: Vec<String>,
     /// The opening of its `evidence.sealed` event.
     pub opening: Option<Opening>,
+    /// The openings of its later custody events, oldest first: every `evidence.delivered` and
+    /// its `evidence.destroyed`, each checkable against the signed log like `opening`.
+    #[serde(default)]
+    pub custody: Vec<Opening>,
 }
 
 /// A package taken into custody (the answer to an upload).

@@ -18,13 +18,16 @@ use crate::auth::Caller;
 use crate::custody::{
     Custody, EVIDENCE_DIR, SealedPackage, TempPackage, check_age_header, is_sha256_hex,
 };
+use crate::custody_case::PackageDigest;
 use crate::node::Node;
 use crate::ops::evidence::{can_receive_evidence, covered_targets};
 use crate::problem::Problem;
 use crate::wire::{EvidenceList, EvidencePackage, EvidenceReceipt, OPENING_FORMAT, Opening};
 use crate::writer::Job;
+use custos_model::EventType;
 
-/// The packages of a case, each with the opening of its `evidence.sealed` event.
+/// The packages of a case, each with the opening of its `evidence.sealed` event and those of its
+/// hand-overs and destruction: the chain of custody, checkable against the signed log.
 #[utoipa::path(get, path = "/v1/requests/{case}/evidence", params(("case" = i64, Path)), security(("bearer" = []), ("custos_jws" = [])),
     responses((status = 200, body = EvidenceList), (status = 404, body = Problem)))]
 pub async fn list(
@@ -32,7 +35,27 @@ pub async fn list(
     Path(case_id): Path<i64>,
     caller: Caller,
 ) -> Result<Json<EvidenceList>, Problem> {
-    visible_case(&node, &caller, case_id).await?;
+    let case = visible_case(&node, &caller, case_id).await?;
+    let open = |ev: custos_store::StoredEvent| -> Result<Opening, Problem> {
+        Ok(Opening {
+            format: OPENING_FORMAT.to_owned(),
+            log: node.log.origin().to_owned(),
+            index: ev.seq,
+            event: parse_stored("event", &ev.body)?,
+            salt: ev.salt,
+            leaf: None,
+        })
+    };
+    // The hand-overs and destructions of the case, each to go with its package.
+    let mut later = Vec::new();
+    for ev in node.store.case_events(case_id).await? {
+        if matches!(
+            ev.kind(),
+            Some(EventType::EvidenceDelivered | EventType::EvidenceDestroyed)
+        ) {
+            later.push(open(ev)?);
+        }
+    }
     let mut packages = Vec::new();
     for e in node.store.evidence_for_case(case_id).await? {
         let opening = match node
@@ -40,16 +63,19 @@ pub async fn list(
             .event(u64::try_from(e.sealed_seq).unwrap_or(0))
             .await?
         {
-            Some(ev) => Some(Opening {
-                format: OPENING_FORMAT.to_owned(),
-                log: node.log.origin().to_owned(),
-                index: ev.seq,
-                event: parse_stored("event", &ev.body)?,
-                salt: ev.salt,
-                leaf: None,
-            }),
+            Some(ev) => Some(open(ev)?),
             None => None,
         };
+        // By the digest its sealing names, whichever kind it is.
+        let digest = opening
+            .as_ref()
+            .and_then(|o| PackageDigest::of_event(&o.event))
+            .unwrap_or_else(|| PackageDigest::Sha256(e.package_sha256.clone()));
+        let custody = later
+            .iter()
+            .filter(|o| PackageDigest::of_event(&o.event).as_ref() == Some(&digest))
+            .cloned()
+            .collect();
         let targets = opening
             .as_ref()
             .and_then(|o| o.event.fields.get("targets"))
@@ -66,10 +92,12 @@ pub async fn list(
             delivered_at: e.delivered_at,
             destroyed: e.destroyed_at.is_some(),
             opening,
+            custody,
         });
     }
     Ok(Json(EvidenceList {
         case: case_id,
+        requesting_state: case.requesting_state,
         packages,
     }))
 }
