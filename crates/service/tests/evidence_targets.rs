@@ -71,7 +71,7 @@ async fn sealed_targets(f: &Fixture, case: i64) -> Vec<Value> {
         .collect()
 }
 
-async fn get(node: &Arc<Node>, path: &str, auth: &str) -> (StatusCode, Value) {
+pub(crate) async fn get(node: &Arc<Node>, path: &str, auth: &str) -> (StatusCode, Value) {
     use tower_service::Service as _;
     let mut app = custos_service::http::router(node.clone());
     let req = Request::get(path)
@@ -89,7 +89,7 @@ async fn get(node: &Arc<Node>, path: &str, auth: &str) -> (StatusCode, Value) {
     )
 }
 
-fn proof(key: &PrivateJwk, path: &str) -> String {
+pub(crate) fn proof(key: &PrivateJwk, path: &str) -> String {
     let claims = json!({"htm": "GET", "htu": path, "iat": jiff::Timestamp::now().as_second()});
     format!(
         "Custos-JWS {}",

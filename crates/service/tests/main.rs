@@ -8,6 +8,7 @@ mod fixture;
 mod callback;
 mod conditions;
 mod consultation;
+mod custody_chain;
 mod decisions;
 mod directory;
 mod emergency;
