@@ -428,18 +428,7 @@ fn a_package_is_destroyed_when_its_retention_ends_and_the_log_says_so() {
         &json!({"decision": "execute", "reason": "Lawful and proportionate."}),
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    let f = node.tmp.path().join("traffic.csv");
-    std::fs::write(&f, "a,b\n").unwrap();
-    let sealed: Value = serde_json::from_str(&custos_ok(&[
-        "evidence",
-        "seal",
-        "--dir",
-        node.dir_str(),
-        "--case",
-        &case.to_string(),
-        f.to_str().unwrap(),
-    ]))
-    .unwrap();
+    let sealed = seal_file(&node, case, "traffic.csv", "a,b\n");
     let sha = sealed["package_sha256"].as_str().unwrap().to_owned();
     let stored = node.dir.join("evidence").join(format!("{sha}.age"));
     // Not delivered yet: retention has not started, the package stays.
@@ -451,21 +440,7 @@ fn a_package_is_destroyed_when_its_retention_ends_and_the_log_says_so() {
 
     let got = node.tmp.path().join("got");
     node.wait_for(5, "the fetch", || {
-        custos(&[
-            "fetch",
-            "--server",
-            &node.server(),
-            "--key",
-            &key,
-            "--vkey",
-            &node.vkey,
-            "--case",
-            &case.to_string(),
-            "-o",
-            got.to_str().unwrap(),
-        ])
-        .status
-        .success()
+        fetch(&node, &key, case, &got).status.success()
     });
     node.wait_for(10, "the package to be destroyed", || !stored.exists());
     let types = events(&node, case, &reviewer);
@@ -484,19 +459,7 @@ fn a_package_is_destroyed_when_its_retention_ends_and_the_log_says_so() {
         .json();
     assert_eq!(list["packages"][0]["destroyed"], true);
     // A destroyed package is not handed over again.
-    let out = custos(&[
-        "fetch",
-        "--server",
-        &node.server(),
-        "--key",
-        &key,
-        "--vkey",
-        &node.vkey,
-        "--case",
-        &case.to_string(),
-        "-o",
-        node.tmp.path().join("again").to_str().unwrap(),
-    ]);
+    let out = fetch(&node, &key, case, &node.tmp.path().join("again"));
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     node.stop();
     custos_ok(&["audit", "--dir", node.dir_str()]);
@@ -1359,6 +1322,39 @@ fn executed_in_part_evidence_is_sealed_only_for_the_targets_produced() {
     );
 }
 
+/// `custos evidence seal` of one file `name` holding `content` for `case`; its JSON report.
+fn seal_file(node: &TestNode, case: i64, name: &str, content: &str) -> Value {
+    let f = node.tmp.path().join(name);
+    std::fs::write(&f, content).unwrap();
+    serde_json::from_str(&custos_ok(&[
+        "evidence",
+        "seal",
+        "--dir",
+        node.dir_str(),
+        "--case",
+        &case.to_string(),
+        f.to_str().unwrap(),
+    ]))
+    .unwrap()
+}
+
+/// `custos fetch` of `case` as the authority whose key file is `key`, into `out`.
+fn fetch(node: &TestNode, key: &str, case: i64, out: &std::path::Path) -> std::process::Output {
+    custos(&[
+        "fetch",
+        "--server",
+        &node.server(),
+        "--key",
+        key,
+        "--vkey",
+        &node.vkey,
+        "--case",
+        &case.to_string(),
+        "-o",
+        out.to_str().unwrap(),
+    ])
+}
+
 /// Runs `case_validate` (case-utils, installed by scripts/setup) on `file`; fails the test with
 /// its report unless the graph conforms. The open-vocabulary hash method BLAKE3 (v2 packages)
 /// is reported at severity Info by UCO's shapes, so Info results are allowed only then.
@@ -1399,27 +1395,13 @@ fn the_chain_of_custody_is_case_uco_from_the_node_and_from_fetch_and_validates()
         "scheduler_interval_seconds = 1\nevidence_retention_days = 0",
     );
     node.start();
-    let (key, _) = authority_with_recipient(&node, "XA");
-    let reviewer = node.user("rita", "reviewer");
-    let case = submit(&node, &key, "XA-CUSTODY", "XA");
-    let r = node.post_json(
-        &format!("/v1/requests/{case}/decision"),
-        &reviewer,
-        &json!({"decision": "execute", "reason": "Lawful and proportionate."}),
+    let Executed { key, case, .. } = executed_case(&node, "XA-CUSTODY");
+    let sealed = seal_file(
+        &node,
+        case,
+        "subscriber.csv",
+        "account,created\nexample,2025-01-01\n",
     );
-    assert_eq!(r.status, 200, "{}", r.text());
-    let f = node.tmp.path().join("subscriber.csv");
-    std::fs::write(&f, "account,created\nexample,2025-01-01\n").unwrap();
-    let sealed: Value = serde_json::from_str(&custos_ok(&[
-        "evidence",
-        "seal",
-        "--dir",
-        node.dir_str(),
-        "--case",
-        &case.to_string(),
-        f.to_str().unwrap(),
-    ]))
-    .unwrap();
     let sha = sealed["package_sha256"].as_str().unwrap().to_owned();
     let manifest = sealed["manifest_sha256"].as_str().unwrap().to_owned();
     let stored = node.dir.join("evidence").join(format!("{sha}.age"));
@@ -1429,19 +1411,7 @@ fn the_chain_of_custody_is_case_uco_from_the_node_and_from_fetch_and_validates()
     let got = node.tmp.path().join("got");
     let mut fetched = None;
     node.wait_for(5, "the fetch", || {
-        let out = custos(&[
-            "fetch",
-            "--server",
-            &node.server(),
-            "--key",
-            &key,
-            "--vkey",
-            &node.vkey,
-            "--case",
-            &case.to_string(),
-            "-o",
-            got.to_str().unwrap(),
-        ]);
+        let out = fetch(&node, &key, case, &got);
         fetched = Some(out.stdout);
         out.status.success()
     });
