@@ -1453,6 +1453,9 @@ fn the_chain_of_custody_is_case_uco_from_the_node_and_from_fetch_and_validates()
         text.contains(&format!("package SHA256 {sha}")) && text.contains("evidence.destroyed"),
         "{text}"
     );
+    let none = custos(&["evidence", "custody", "--dir", &dir, "--case", "999"]);
+    assert_eq!(none.status.code(), Some(2), "{none:?}");
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no case 999"));
     let plain: Value = serde_json::from_str(&custody("json")).unwrap();
     assert_eq!(
         plain["packages"][0]["digest"],
