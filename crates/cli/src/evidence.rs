@@ -4,25 +4,25 @@
 //! the node's signed log).
 
 use std::fs;
-use std::io::{BufWriter, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use custos_jose::{PrivateJwk, sign_compact};
-use custos_model::{EventType, TargetValue};
-use custos_seal::{FileToSeal, SealSpec};
+use custos_model::{EventType, PackageDigest, TargetValue};
+use custos_seal::{DurableFile, FileToSeal, SealError, SealSpec};
 use custos_service::NodeDir;
-use custos_service::custody::{Custody, SealedPackage, TempPackage, is_sha256_hex};
-use custos_service::custody_case::{self, CustodyChain, PackageDigest};
+use custos_service::custody::{Custody, PackageHasher, SealedPackage, TempPackage};
+use custos_service::custody_case::{self, CustodyChain};
 use custos_service::offline::{self, OfflineError};
 use custos_service::ops::evidence::{can_receive_evidence, covered_targets, sealed_targets_of};
 use custos_service::wire::{EvidenceList, ProofClaims};
 use jiff::Timestamp;
-use sha2::{Digest, Sha256};
 
 use crate::Failure;
 use crate::node_cmd::runtime;
 use crate::out::{errln, outln};
+use crate::progress::{Progress, catch_interrupt};
 
 pub fn seal(
     dir: &Path,
@@ -83,8 +83,10 @@ fn seal_in(
         ))
     })?;
     let mut to_seal = Vec::new();
+    let mut total = 0u64;
     for f in files {
         to_seal.push(FileToSeal::new(f).map_err(|e| Failure::Input(e.to_string()))?);
+        total += fs::metadata(f).map(|m| m.len()).unwrap_or(0);
     }
     let producer = producer.unwrap_or_else(|| config.origin.clone());
     let spec = SealSpec {
@@ -96,22 +98,33 @@ fn seal_in(
         recipients: std::slice::from_ref(&recipient),
         signer: key,
     };
-    let (temp, file) = TempPackage::create(dir)
-        .map_err(|e| Failure::Setup(anyhow!("creating a file in {}: {e}", dir.display())))?;
-    // On a failure `temp` is dropped, and with it the partial file.
-    let report = custos_seal::seal(&spec, BufWriter::with_capacity(1 << 20, &file), &mut |_| {})
+    let creating =
+        |e: std::io::Error| Failure::Setup(anyhow!("creating a file in {}: {e}", dir.display()));
+    let temp = TempPackage::reserve(dir).map_err(creating)?;
+    let mut file = DurableFile::create_new(temp.path()).map_err(creating)?;
+    // On a failure (Ctrl-C included) `temp` is dropped, and with it the partial file.
+    catch_interrupt();
+    let progress = Progress::new(total, false);
+    let report = custos_seal::seal(&spec, &mut file, &mut |n| progress.advance(n))
         .and_then(|r| {
-            file.sync_all()
-                .map_err(custos_seal::SealError::WriteOutput)?;
+            file.finish().map_err(SealError::WriteOutput)?;
             Ok(r)
         })
-        .map_err(|e| Failure::Input(e.to_string()))?;
-    drop(file);
+        .map_err(|e| match e {
+            SealError::Cancelled => {
+                Failure::Interrupted("interrupted: no package was sealed or recorded".to_owned())
+            }
+            e => Failure::Input(e.to_string()),
+        })?;
+    drop(progress);
+    let digest = report
+        .digest()
+        .ok_or_else(|| Failure::Setup(anyhow!("sealing reported no package digest")))?;
     let custody = Custody {
         case_id,
         temp,
         package: SealedPackage {
-            package_sha256: report.package_sha256.clone(),
+            digest,
             manifest_sha256: report.manifest_sha256.clone(),
             size: report.package_size,
             recipient: recipient_text,
@@ -128,7 +141,7 @@ fn seal_in(
     outln!(
         "{}",
         serde_json::json!({
-            "case": case_id, "package_sha256": report.package_sha256, "size": report.package_size,
+            "case": case_id, "package_blake3": report.package_blake3, "size": report.package_size,
             "manifest_sha256": report.manifest_sha256, "recipient": report.recipients, "files": report.manifest.files.len(),
             "targets": covered_text,
         })
@@ -175,19 +188,23 @@ pub fn fetch(
         }
         let mut fetched = Vec::new();
         let mut destroyed = 0;
+        catch_interrupt();
         for p in packages {
-            let sha = p.package_sha256;
+            let listed = p.digest.hex().to_owned();
             if p.destroyed {
-                errln!("package {sha} was destroyed on the node after its retention ended (see its evidence.destroyed event); skipped");
+                errln!("package {listed} was destroyed on the node after its retention ended (see its evidence.destroyed event); skipped");
                 destroyed += 1;
                 continue;
             }
-            if !is_sha256_hex(&sha) {
-                return Err(Failure::Input(format!("the node lists a package with a malformed digest {sha:?}")));
-            }
-            // 1. The log must record this package: check the opening against the signed checkpoint.
+            let Some(digest) = p.digest.digest() else {
+                return Err(Failure::Input(format!("the node lists a package with a malformed digest {listed:?}")));
+            };
+            let sha = digest.hex().to_owned();
+            // 1. The log must record this package, by the same digest of the same kind: check the
+            // opening against the signed checkpoint.
             let opening = p.opening.filter(|o| {
-                o.event.kind == EventType::EvidenceSealed && o.event.text("package_sha256") == Some(sha.as_str())
+                o.event.kind == EventType::EvidenceSealed
+                    && PackageDigest::from_map(&o.event.fields).as_ref() == Some(&digest)
             });
             let Some(opening) = opening else {
                 return Err(Failure::Input(format!("the opening served for {sha} is not its evidence.sealed event")));
@@ -208,23 +225,36 @@ pub fn fetch(
             let target = out_dir.join(format!("{sha}.age"));
             let partial = out_dir.join(format!(".{sha}.partial"));
             let mut file = fs::File::create(&partial).map_err(|e| Failure::Setup(e.into()))?;
-            let mut hasher = Sha256::new();
+            let mut hasher = PackageHasher::new(digest.kind());
+            let progress = Progress::new(u64::try_from(p.size).unwrap_or(0), false);
             while let Some(chunk) = resp.chunk().await.map_err(|e| Failure::Setup(e.into()))? {
                 hasher.update(&chunk);
                 file.write_all(&chunk).map_err(|e| Failure::Setup(e.into()))?;
+                if progress.advance(chunk.len() as u64).is_break() {
+                    drop(file);
+                    let _ = fs::remove_file(&partial);
+                    return Err(Failure::Interrupted(format!(
+                        "interrupted: the download of {sha} was discarded ({} fetched before it are kept)",
+                        fetched.len()
+                    )));
+                }
             }
+            drop(progress);
             file.sync_all().map_err(|e| Failure::Setup(e.into()))?;
-            let got = custos_ledger::Hash(hasher.finalize().into()).to_hex();
-            if got != sha {
+            let got = hasher.finalize();
+            if got != digest {
                 let _ = fs::remove_file(&partial);
                 return Err(Failure::Input(format!(
-                    "the package downloaded as {sha} hashes to {got}: it is not the package the log records; discarded"
+                    "the package downloaded as {digest} hashes to {got}: it is not the package the log records; discarded"
                 )));
             }
             fs::rename(&partial, &target).map_err(|e| Failure::Setup(e.into()))?;
             // What it covers, as the event checked against the signed log says.
             let covered = opening.event.fields.get("targets").map(sealed_targets_of).unwrap_or_default();
-            fetched.push(serde_json::json!({ "package_sha256": sha, "file": target.display().to_string(), "log_index": opening.index, "targets": covered }));
+            let mut item = serde_json::json!({ "file": target.display().to_string(), "log_index": opening.index, "targets": covered });
+            let (field, value) = digest.field_pair();
+            item[field] = value;
+            fetched.push(item);
         }
         if fetched.is_empty() {
             return Err(Failure::Input(format!(
@@ -279,23 +309,24 @@ async fn checked_custody(
     let list = list(c, base, key, case_id).await?;
     let mut checked = Vec::new();
     for p in list.packages {
-        let sha = &p.package_sha256;
+        let listed = p.digest.digest();
+        let sha = p.digest.hex().to_owned();
         let sealed = p
             .opening
             .filter(|o| {
                 o.event.kind == EventType::EvidenceSealed
                     && o.event.case == Some(case_id)
-                    && PackageDigest::of_event(&o.event).is_some_and(|d| d.hex() == sha)
+                    && listed.is_some()
+                    && PackageDigest::from_map(&o.event.fields) == listed
             })
             .ok_or_else(|| {
                 Failure::Input(format!(
                     "the opening served for {sha} is not its evidence.sealed event"
                 ))
             })?;
-        let digest = PackageDigest::of_event(&sealed.event);
         for o in std::iter::once(&sealed).chain(&p.custody) {
             let belongs = o.event.case == Some(case_id)
-                && PackageDigest::of_event(&o.event) == digest
+                && PackageDigest::from_map(&o.event.fields) == listed
                 && matches!(
                     o.event.kind,
                     EventType::EvidenceSealed
@@ -376,7 +407,12 @@ fn custody_text(chain: &CustodyChain) -> String {
         t.push_str("no evidence packages\n");
     }
     for p in &chain.packages {
-        let _ = write!(t, "\npackage {} {}", p.digest.method(), p.digest.hex());
+        let _ = write!(
+            t,
+            "\npackage {} {}",
+            custody_case::uco_method(&p.digest),
+            p.digest.hex()
+        );
         if let Some(size) = p.size {
             let _ = write!(t, ", {size} bytes");
         }

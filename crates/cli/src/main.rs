@@ -35,6 +35,7 @@ mod node_cmd;
 mod order;
 mod out;
 mod policy_cmd;
+mod progress;
 mod record;
 mod report;
 mod seal;
@@ -821,6 +822,8 @@ pub enum Failure {
     Setup(anyhow::Error),
     /// An audit found problems: exit 3.
     Findings(String),
+    /// Ctrl-C stopped it; its partial output was removed: exit 130, as a shell reports SIGINT.
+    Interrupted(String),
 }
 
 fn main() -> ExitCode {
@@ -1106,6 +1109,10 @@ fn main() -> ExitCode {
         Err(Failure::Findings(message)) => {
             out::errln!("{message}");
             ExitCode::from(3)
+        }
+        Err(Failure::Interrupted(message)) => {
+            out::errln!("{message}");
+            ExitCode::from(130)
         }
     }
 }

@@ -4,24 +4,21 @@
 //! tampered with, not for this identity, or without a manifest), 1 for setup problems (a key or
 //! identity file that cannot be used, an output that cannot be written).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, IsTerminal};
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow};
 use custos_ledger::{SignerKey, VerifierKey};
 use custos_model::{DataCategory, Period};
 use custos_seal::{
-    FileToSeal, SealError, SealSpec, UnsealError, UnsealOptions, Verification, read_identities,
+    DurableFile, FileToSeal, SealError, SealSpec, UnsealError, UnsealOptions, Verification,
+    read_identities,
 };
-use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 use zeroize::Zeroizing;
 
 use crate::Failure;
-
-/// Inputs smaller than this get no progress bar.
-const PROGRESS_FROM: u64 = 32 << 20;
+use crate::progress::{Progress, catch_interrupt};
 
 #[derive(clap::Args)]
 pub struct SealArgs {
@@ -164,35 +161,27 @@ pub fn seal(args: SealArgs) -> Result<(), Failure> {
         )));
     }
     let partial = partial_name(&args.output);
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&partial)
+    let mut file = DurableFile::create_new(&partial)
         .with_context(|| format!("creating {}", partial.display()))
         .map_err(Failure::Setup)?;
-    let bar = progress_bar(total);
-    let mut advance = |n: u64| {
-        if let Some(bar) = &bar {
-            bar.inc(n);
-        }
-    };
-    let sealed = custos_seal::seal(
-        &spec,
-        BufWriter::with_capacity(1 << 20, &file),
-        &mut advance,
-    )
-    .and_then(|report| {
-        file.sync_all().map_err(SealError::WriteOutput)?;
-        Ok(report)
-    });
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
+    catch_interrupt();
+    let progress = Progress::new(total, args.json);
+    let sealed =
+        custos_seal::seal(&spec, &mut file, &mut |n| progress.advance(n)).and_then(|report| {
+            // Written and synced (data and size) before it gets its name.
+            file.finish().map_err(SealError::WriteOutput)?;
+            Ok(report)
+        });
+    drop(progress);
     let report = match sealed {
         Ok(r) => r,
         Err(e) => {
             let _ = fs::remove_file(&partial);
             return Err(match e {
+                SealError::Cancelled => Failure::Interrupted(format!(
+                    "interrupted: no package was made ({} removed)",
+                    partial.display()
+                )),
                 SealError::Encrypt(_) | SealError::WriteOutput(_) | SealError::Internal(_) => {
                     Failure::Setup(anyhow!(e))
                 }
@@ -209,6 +198,7 @@ pub fn seal(args: SealArgs) -> Result<(), Failure> {
             )
         })
         .map_err(Failure::Setup)?;
+    sync_parent(&args.output).map_err(Failure::Setup)?;
 
     let out = if args.json {
         let mut value = serde_json::to_value(&report).map_err(|e| Failure::Setup(e.into()))?;
@@ -216,12 +206,12 @@ pub fn seal(args: SealArgs) -> Result<(), Failure> {
         serde_json::to_string(&value).map_err(|e| Failure::Setup(e.into()))? + "\n"
     } else {
         format!(
-            "sealed {} file(s), {} bytes, for request {} into {}\n  package  sha256 {} ({} bytes)\n  manifest sha256 {}\n  signed by {}\n  for {}\n",
+            "sealed {} file(s), {} bytes, for request {} into {}\n  package  blake3 {} ({} bytes)\n  manifest sha256 {}\n  signed by {}\n  for {}\n",
             report.manifest.files.len(),
             total,
             report.manifest.request_id,
             args.output.display(),
-            report.package_sha256,
+            report.package_blake3,
             report.package_size,
             report.manifest_sha256,
             report.signer,
@@ -244,12 +234,8 @@ pub fn unseal(args: UnsealArgs) -> Result<(), Failure> {
         ))
     })?;
     let total = package.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = progress_bar(total);
-    let mut advance = |n: u64| {
-        if let Some(bar) = &bar {
-            bar.inc(n);
-        }
-    };
+    catch_interrupt();
+    let progress = Progress::new(total, args.json);
     let options = UnsealOptions {
         verifier: verifier.as_ref(),
         allow_unverified: args.allow_unverified,
@@ -260,12 +246,13 @@ pub fn unseal(args: UnsealArgs) -> Result<(), Failure> {
         &identities.as_refs(),
         &args.output,
         &options,
-        &mut advance,
+        &mut |n| progress.advance(n),
     );
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
+    drop(progress);
     let report = result.map_err(|e| match e {
+        UnsealError::Cancelled => {
+            Failure::Interrupted("interrupted: nothing from the package was kept".to_owned())
+        }
         UnsealError::Identity { .. } | UnsealError::WriteOutput { .. } => {
             Failure::Setup(anyhow!(e))
         }
@@ -337,15 +324,13 @@ fn read_verifier(arg: &str) -> anyhow::Result<VerifierKey> {
         .map_err(|e| anyhow!("{arg}: not a verifier key ({e}); expected name+id+base64"))
 }
 
-fn progress_bar(total: u64) -> Option<ProgressBar> {
-    if total < PROGRESS_FROM || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
-    ) {
-        bar.set_style(style);
-    }
-    Some(bar)
+/// Makes a rename into `path`'s directory durable.
+fn sync_parent(path: &Path) -> anyhow::Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(parent)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing the directory {}", parent.display()))
 }

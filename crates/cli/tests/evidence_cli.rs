@@ -153,7 +153,7 @@ fn evidence_is_sealed_for_the_authority_fetched_verified_and_logged() {
         evidence.to_str().unwrap(),
     ]))
     .unwrap();
-    let sha = sealed["package_sha256"].as_str().unwrap().to_owned();
+    let sha = sealed["package_blake3"].as_str().unwrap().to_owned();
     assert!(
         node.dir
             .join("evidence")
@@ -315,7 +315,7 @@ fn evidence_is_sealed_for_the_authority_fetched_verified_and_logged() {
     // The API description covers the evidence endpoints.
     let api = node.get("/openapi.json", None).json();
     assert!(
-        api["paths"]["/v1/requests/{case}/evidence/{sha256}"]["get"].is_object(),
+        api["paths"]["/v1/requests/{case}/evidence/{digest}"]["get"].is_object(),
         "{api}"
     );
     assert!(api["paths"]["/v1/requests/{case}/evidence"]["get"].is_object());
@@ -429,7 +429,7 @@ fn a_package_is_destroyed_when_its_retention_ends_and_the_log_says_so() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let sealed = seal_file(&node, case, "traffic.csv", "a,b\n");
-    let sha = sealed["package_sha256"].as_str().unwrap().to_owned();
+    let sha = sealed["package_blake3"].as_str().unwrap().to_owned();
     let stored = node.dir.join("evidence").join(format!("{sha}.age"));
     // Not delivered yet: retention has not started, the package stays.
     std::thread::sleep(std::time::Duration::from_millis(2500));
@@ -589,10 +589,10 @@ fn a_package_sealed_elsewhere_is_uploaded_logged_and_handed_over() {
     let r = upload(&reviewer, &bytes, manifest, signer, octets);
     assert_eq!(r.status, 201, "{}", r.text());
     let got = r.json();
-    assert_eq!(got["package_sha256"], report["package_sha256"]);
+    assert_eq!(got["package_blake3"], report["package_blake3"]);
     assert_eq!(got["size"].as_u64(), Some(bytes.len() as u64));
     assert_eq!(got["recipient"], recipient.as_str());
-    let sha = got["package_sha256"].as_str().unwrap().to_owned();
+    let sha = got["package_blake3"].as_str().unwrap().to_owned();
     assert_eq!(
         std::fs::read(evidence_dir.join(format!("{sha}.age"))).unwrap(),
         bytes
@@ -715,12 +715,9 @@ fn upload(node: &TestNode, token: &str, case: i64, body: &[u8]) -> crate::common
     )
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// How a node names a package it takes in (format v2): the BLAKE3 of its bytes.
+fn package_digest(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
 }
 
 fn count_events(node: &TestNode, case: i64, token: &str, kind: &str) -> usize {
@@ -744,7 +741,7 @@ fn concurrent_uploads_of_one_package_keep_exactly_one_file_in_custody() {
         // Large enough that the uploads' bodies overlap in time.
         let plaintext = format!("round {round}\n").repeat(20_000);
         let package = age_package(&x.recipient, plaintext.as_bytes());
-        let sha = sha256_hex(&package);
+        let sha = package_digest(&package);
         let barrier = std::sync::Barrier::new(UPLOADERS);
         let answers: Vec<crate::common::Resp> = std::thread::scope(|s| {
             let uploads: Vec<_> = (0..UPLOADERS)
@@ -773,7 +770,7 @@ fn concurrent_uploads_of_one_package_keep_exactly_one_file_in_custody() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|p| p["package_sha256"] == sha.as_str())
+            .find(|p| p["package_blake3"] == sha.as_str())
             .unwrap_or_else(|| panic!("round {round}: {sha} not listed: {list}"));
         assert_eq!(listed["destroyed"], false);
         let stored = std::fs::read(evidence_dir.join(format!("{sha}.age")))
@@ -783,7 +780,7 @@ fn concurrent_uploads_of_one_package_keep_exactly_one_file_in_custody() {
         let download = format!("/v1/requests/{}/evidence/{sha}", x.case);
         let got = node.get(&download, Some(&download_proof(&authority, &download)));
         assert_eq!(got.status, 200, "round {round}: {}", got.text());
-        assert_eq!(sha256_hex(&got.body), sha, "round {round}");
+        assert_eq!(package_digest(&got.body), sha, "round {round}");
     }
     // One file per package, and no refused upload's temporary file is left behind.
     let mut names: Vec<String> = std::fs::read_dir(&evidence_dir)
@@ -812,7 +809,7 @@ fn a_replayed_download_proof_is_refused_and_logs_no_second_hand_over() {
     let package = age_package(&x.recipient, b"subscriber records");
     let r = upload(&node, &x.reviewer, x.case, &package);
     assert_eq!(r.status, 201, "{}", r.text());
-    let sha = sha256_hex(&package);
+    let sha = package_digest(&package);
     let download = format!("/v1/requests/{}/evidence/{sha}", x.case);
     let delivered = |node: &TestNode| count_events(node, x.case, &x.reviewer, "evidence.delivered");
 
@@ -835,7 +832,7 @@ fn a_replayed_download_proof_is_refused_and_logs_no_second_hand_over() {
     let captured = proof_with(&authority, &download, iat, Some(&jti));
     let first = node.get(&download, Some(&captured));
     assert_eq!(first.status, 200, "{}", first.text());
-    assert_eq!(sha256_hex(&first.body), sha);
+    assert_eq!(package_digest(&first.body), sha);
     node.get(&download, Some(&captured))
         .problem(401, "replayed-proof", "already used");
     assert_eq!(
@@ -1005,7 +1002,7 @@ fn evidence_is_sealed_to_the_recipient_the_log_registered_not_the_table_s() {
     .unwrap();
     let package = node.dir.join("evidence").join(format!(
         "{}.age",
-        sealed["package_sha256"].as_str().unwrap()
+        sealed["package_blake3"].as_str().unwrap()
     ));
     let opens = |identity: &std::path::Path| {
         Command::new("age")
@@ -1058,7 +1055,7 @@ fn evidence_on_conditions_is_released_only_after_the_authority_signs_their_accep
         evidence.to_str().unwrap(),
     ]))
     .unwrap();
-    let sha = sealed["package_sha256"].as_str().unwrap().to_owned();
+    let sha = sealed["package_blake3"].as_str().unwrap().to_owned();
     let a = authority_from(&key, "XA");
     let download = format!("/v1/requests/{case}/evidence/{sha}");
     node.get(&download, Some(&download_proof(&a, &download)))
@@ -1233,12 +1230,12 @@ fn executed_in_part_evidence_is_sealed_only_for_the_targets_produced() {
     ]))
     .unwrap();
     assert_eq!(sealed["targets"], json!([KEPT]));
-    let sha = sealed["package_sha256"].as_str().unwrap().to_owned();
+    let sha = sealed["package_blake3"].as_str().unwrap().to_owned();
     let a = authority_from(&key, "XA");
     let path = format!("/v1/requests/{case}");
     let reply = node.get(&path, Some(&a.proof("GET", &path))).json();
     assert_eq!(reply["format"], "custos.reply/v1");
-    assert_eq!(reply["evidence"][0]["package_sha256"], sha);
+    assert_eq!(reply["evidence"][0]["package_blake3"], sha);
     assert_eq!(reply["evidence"][0]["targets"], json!([KEPT]));
 
     // The signed manifest inside names them too (the stock age opens the package as before).
@@ -1402,7 +1399,7 @@ fn the_chain_of_custody_is_case_uco_from_the_node_and_from_fetch_and_validates()
         "subscriber.csv",
         "account,created\nexample,2025-01-01\n",
     );
-    let sha = sealed["package_sha256"].as_str().unwrap().to_owned();
+    let sha = sealed["package_blake3"].as_str().unwrap().to_owned();
     let manifest = sealed["manifest_sha256"].as_str().unwrap().to_owned();
     let stored = node.dir.join("evidence").join(format!("{sha}.age"));
 
@@ -1450,7 +1447,7 @@ fn the_chain_of_custody_is_case_uco_from_the_node_and_from_fetch_and_validates()
         &case.to_string(),
     ]);
     assert!(
-        text.contains(&format!("package SHA256 {sha}")) && text.contains("evidence.destroyed"),
+        text.contains(&format!("package BLAKE3 {sha}")) && text.contains("evidence.destroyed"),
         "{text}"
     );
     let none = custos(&["evidence", "custody", "--dir", &dir, "--case", "999"]);
@@ -1459,7 +1456,7 @@ fn the_chain_of_custody_is_case_uco_from_the_node_and_from_fetch_and_validates()
     let plain: Value = serde_json::from_str(&custody("json")).unwrap();
     assert_eq!(
         plain["packages"][0]["digest"],
-        json!({"method": "SHA256", "hex": sha})
+        json!({"method": "BLAKE3", "hex": sha})
     );
     let from_node = node.tmp.path().join("custody.jsonld");
     let case_text = custody("case");

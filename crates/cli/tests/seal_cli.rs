@@ -125,11 +125,11 @@ fn age_decrypts_a_custos_package_and_tar_lists_its_files() {
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let bytes = std::fs::read(&pkg).unwrap();
-    let digest: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(report["package_sha256"], digest);
+    assert_eq!(
+        report["package_blake3"],
+        blake3::hash(&bytes).to_hex().as_str(),
+        "format v2: the package is named by the BLAKE3 of its bytes"
+    );
     assert_eq!(report["manifest"]["files"][1]["target"], "account-1");
 
     let plain = tmp.path().join("plain.tar");
@@ -351,4 +351,51 @@ fn a_large_sparse_file_seals_in_flat_memory_and_round_trips() {
     assert_eq!(report["files"][0]["sha256"], expected.as_str());
     assert_eq!(report["files"][0]["size"], size);
     assert_eq!(std::fs::metadata(dir.join("big.bin")).unwrap().len(), size);
+}
+
+/// Ctrl-C (SIGINT) while sealing a large file: exit 130, and no package is left, neither under
+/// its final name nor under its temporary one.
+#[test]
+fn ctrl_c_during_a_seal_leaves_no_package() {
+    let tmp = tempfile::tempdir().unwrap();
+    let k = keys(tmp.path());
+    let big = tmp.path().join("dump.bin");
+    // Sparse: 2 GiB that cost nothing on disk, long enough to interrupt half-way.
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    let pkg = tmp.path().join("dump.age");
+    let partial = tmp.path().join("dump.age.partial");
+    let mut child = seal_cmd(&k, &pkg, &[&big])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until sealing is under way (the temporary file has grown), then press Ctrl-C.
+    loop {
+        let written = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+        if written >= 8 << 20 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the seal ended before it could be interrupted"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interrupted: no package was made"),
+        "{out:?}"
+    );
+    assert!(out.stdout.is_empty(), "nothing on standard output");
+    assert!(!pkg.exists(), "no package under the final name");
+    assert!(!partial.exists(), "the partial package was removed");
 }

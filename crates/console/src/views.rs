@@ -565,7 +565,10 @@ pub fn event_summary(e: &StoredEvent) -> String {
             format!("hold until {}", text(&body["expires_at"]))
         }
         EventType::EvidenceSealed | EventType::EvidenceDelivered | EventType::EvidenceDestroyed => {
-            format!("package SHA-256 {}", text(&body["package_sha256"]))
+            match custos_model::PackageDigest::from_fields(&body) {
+                Some(d) => format!("package {d}"),
+                None => "package (digest unreadable)".to_owned(),
+            }
         }
         EventType::NoticeSent => format!("attempt {}: delivered", body["attempt"]),
         EventType::NoticeFailed => format!(

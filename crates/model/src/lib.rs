@@ -15,6 +15,7 @@ pub mod event;
 pub mod measure;
 pub mod offence;
 pub mod outcome;
+pub mod package;
 pub mod parse;
 pub mod request;
 #[cfg(feature = "strategies")]
@@ -27,6 +28,7 @@ pub use jiff::Timestamp;
 pub use measure::{Channel, DataCategories, DataCategory, Measure};
 pub use offence::{MaxPenalty, OffenceCategory, OffenceClass};
 pub use outcome::{Outcome, Severity};
+pub use package::{DigestKind, PackageDigest};
 pub use parse::{InvalidRequest, Problem, parse_request, validate};
 pub use request::{
     Assurances, AuthorityKind, Authorization, AuthorizationKind, Confidentiality, DataProtection,

@@ -61,6 +61,9 @@ pub enum SealError {
     /// A pipeline thread panicked or hung up (a bug).
     #[error("internal error while sealing: {0}")]
     Internal(&'static str),
+    /// The caller stopped it (Ctrl-C): the output is incomplete and must be removed.
+    #[error("sealing was interrupted; no package was made")]
+    Cancelled,
 }
 
 /// Unsealing failed: the package was refused. Every file extracted so far has been removed; no
@@ -175,7 +178,7 @@ pub enum UnsealError {
         expected: String,
     },
     /// The manifest does not parse, or is not canonical.
-    #[error("manifest.json is not a valid custos.manifest/v1: {0}")]
+    #[error("manifest.json is not a valid custos.manifest (v1 or v2): {0}")]
     BadManifest(String),
     /// The manifest is for another request.
     #[error("the manifest is for request {found:?}, not {expected:?}")]
@@ -203,4 +206,7 @@ pub enum UnsealError {
         "file {0:?} is in the package but not in the manifest; it was added after sealing; nothing was kept"
     )]
     UnlistedFile(String),
+    /// The caller stopped it (Ctrl-C): every file extracted so far was removed.
+    #[error("unsealing was interrupted; nothing from the package was kept")]
+    Cancelled,
 }

@@ -5,7 +5,7 @@
 //! authority's X25519 recipient(s), whose plaintext is a tar archive holding
 //!
 //! 1. the produced files, at the top level of the archive, in the order given;
-//! 2. `manifest.json` — the [`Manifest`] (`custos.manifest/v1`): request id, producer, time, and
+//! 2. `manifest.json` — the [`Manifest`] (`custos.manifest/v2`): request id, producer, time, and
 //!    for each file its size, SHA-256, target label, data category and period. It is stored in
 //!    its RFC 8785 canonical form, byte for byte, so `sha256sum manifest.json` is the manifest
 //!    digest;
@@ -30,6 +30,7 @@
 //! The crate does no I/O beyond the `Read`/`Write` streams and the file paths its caller gives
 //! it: no network, no database, no logging. It never prints file contents or key material.
 
+pub mod durable;
 mod error;
 pub mod manifest;
 pub mod open;
@@ -37,8 +38,11 @@ pub mod payload;
 pub mod seal;
 pub mod unseal;
 
+pub use durable::DurableFile;
 pub use error::{SealError, UnsealError};
-pub use manifest::{FileEntry, MANIFEST_FORMAT, MANIFEST_NAME, Manifest, SIGNATURE_NAME};
+pub use manifest::{
+    FileEntry, MANIFEST_FORMAT, MANIFEST_FORMAT_V1, MANIFEST_NAME, Manifest, SIGNATURE_NAME,
+};
 pub use open::{Identities, open_package, read_identities};
-pub use seal::{FileToSeal, SealReport, SealSpec, seal};
+pub use seal::{FileToSeal, SealReport, SealSpec, StageTimes, seal};
 pub use unseal::{ExtractedFile, UnsealOptions, UnsealReport, Verification, unseal};

@@ -1,4 +1,9 @@
-//! The manifest of a sealed package (`custos.manifest/v1`) and its detached signature.
+//! The manifest of a sealed package (`custos.manifest/v2`, or v1 in older packages) and its
+//! detached signature.
+//!
+//! v2 differs from v1 only in what it promises about the package around it: a v2 package is
+//! logged by the BLAKE3-256 of its file (`package_blake3`), a v1 package by its SHA-256
+//! (`package_sha256`). Both open; the fields are the same.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -9,8 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::UnsealError;
 
-/// The `format` of a manifest.
-pub const MANIFEST_FORMAT: &str = "custos.manifest/v1";
+/// The `format` of a manifest written now.
+pub const MANIFEST_FORMAT: &str = "custos.manifest/v2";
+/// The `format` of manifests in packages sealed before format v2, which still open.
+pub const MANIFEST_FORMAT_V1: &str = "custos.manifest/v1";
 /// The manifest's name in the archive.
 pub const MANIFEST_NAME: &str = "manifest.json";
 /// The signature's name in the archive.
@@ -20,7 +27,7 @@ pub const SIGNATURE_NAME: &str = "manifest.sig";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
-    /// Always [`MANIFEST_FORMAT`].
+    /// [`MANIFEST_FORMAT`], or [`MANIFEST_FORMAT_V1`] in an older package.
     pub format: String,
     /// The request this package answers.
     pub request_id: String,
@@ -114,9 +121,9 @@ impl Manifest {
         }
         let manifest: Manifest = serde_json::from_slice(manifest_bytes)
             .map_err(|e| UnsealError::BadManifest(e.to_string()))?;
-        if manifest.format != MANIFEST_FORMAT {
+        if manifest.format != MANIFEST_FORMAT && manifest.format != MANIFEST_FORMAT_V1 {
             return Err(UnsealError::BadManifest(format!(
-                "format is {:?}, expected {MANIFEST_FORMAT:?}",
+                "format is {:?}, expected {MANIFEST_FORMAT:?} or {MANIFEST_FORMAT_V1:?}",
                 manifest.format
             )));
         }

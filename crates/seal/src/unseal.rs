@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::ops::ControlFlow;
 use std::path::{Component, Path, PathBuf};
 
 use age::Identity;
@@ -66,7 +67,11 @@ pub struct ExtractedFile {
 /// What unsealing did.
 #[derive(Debug, Clone, Serialize)]
 pub struct UnsealReport {
-    /// Lower-case hex SHA-256 of the package bytes read.
+    /// Lower-case hex BLAKE3-256 of the package bytes read: how the log identifies a package
+    /// of format v2 (manifest `custos.manifest/v2`).
+    pub package_blake3: String,
+    /// Lower-case hex SHA-256 of the package bytes read: how the log identifies a package of
+    /// format v1.
     pub package_sha256: String,
     /// Size of the package.
     pub package_size: u64,
@@ -77,17 +82,19 @@ pub struct UnsealReport {
 }
 
 /// Decrypts `input` with `identities`, extracts it into `out_dir` (created if missing) and
-/// verifies it. `progress` is called with plaintext bytes as they are extracted.
+/// verifies it. `progress` is called with plaintext bytes as they are extracted; when it answers
+/// `Break` unsealing stops with [`UnsealError::Cancelled`] and removes what it extracted.
 pub fn unseal<R: Read>(
     input: R,
     identities: &[&dyn Identity],
     out_dir: &Path,
     options: &UnsealOptions<'_>,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(u64) -> ControlFlow<()>,
 ) -> Result<UnsealReport, UnsealError> {
     let mut hashed = HashingReader {
         inner: input,
-        hasher: Sha256::new(),
+        sha256: Sha256::new(),
+        blake3: blake3::Hasher::new(),
         size: 0,
     };
     let mut plain = open_package(&mut hashed, identities)?;
@@ -113,7 +120,8 @@ pub fn unseal<R: Read>(
         }
     }
     drop(plain);
-    let package_sha256 = hex::encode(hashed.hasher.finalize_reset());
+    let package_sha256 = hex::encode(hashed.sha256.finalize_reset());
+    let package_blake3 = hashed.blake3.finalize().to_hex().to_string();
     let package_size = hashed.size;
 
     let verification = match (found.manifest, found.signature) {
@@ -150,6 +158,7 @@ pub fn unseal<R: Read>(
     };
     let files = staged.commit()?;
     Ok(UnsealReport {
+        package_blake3,
         package_sha256,
         package_size,
         files,
@@ -166,7 +175,7 @@ fn extract<R: Read>(
     plain: &mut Plaintext<R>,
     out_dir: &Path,
     staged: &mut Staged,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(u64) -> ControlFlow<()>,
 ) -> Result<Found, UnsealError> {
     let tar_err = |e: io::Error| UnsealError::Tar(e.to_string());
     let mut archive = tar::Archive::new(plain);
@@ -278,7 +287,9 @@ fn extract<R: Read>(
             hasher.update(&buf[..n]);
             out.write_all(&buf[..n]).map_err(write_err)?;
             written += n as u64;
-            progress(n as u64);
+            if progress(n as u64).is_break() {
+                return Err(UnsealError::Cancelled);
+            }
         }
         out.flush().map_err(write_err)?;
         if written != size {
@@ -414,16 +425,20 @@ impl Drop for Staged {
     }
 }
 
+/// Both package digests of what is read: the package's format (which one the log holds) is
+/// known only from the manifest, at the end.
 struct HashingReader<R> {
     inner: R,
-    hasher: Sha256,
+    sha256: Sha256,
+    blake3: blake3::Hasher,
     size: u64,
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        self.sha256.update(&buf[..n]);
+        self.blake3.update(&buf[..n]);
         self.size += n as u64;
         Ok(n)
     }

@@ -3,6 +3,7 @@
 //! public recipient — which anyone can do) to show that the signed manifest catches it.
 
 use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use age::x25519;
@@ -66,7 +67,11 @@ fn seal_files(
     };
     let mut out = Vec::new();
     let mut seen = 0u64;
-    let report = seal(&spec, &mut out, &mut |n| seen += n).unwrap();
+    let report = seal(&spec, &mut out, &mut |n| {
+        seen += n;
+        ControlFlow::Continue(())
+    })
+    .unwrap();
     let total: usize = files.iter().map(|(_, b)| b.len()).sum();
     assert_eq!(seen, total as u64, "progress counts every byte");
     (out, report)
@@ -89,7 +94,7 @@ fn open(
         &[id as &dyn age::Identity],
         out,
         &options,
-        &mut |_| {},
+        &mut |_| ControlFlow::Continue(()),
     )
 }
 
@@ -130,14 +135,19 @@ fn round_trips_at_several_sizes() {
     let (package, report) = seal_files(&src, &refs, &id.to_public());
 
     assert_eq!(report.package_size, package.len() as u64);
-    assert_eq!(report.package_sha256, hex(&Sha256::digest(&package)));
+    assert_eq!(
+        report.package_blake3,
+        blake3::hash(&package).to_hex().as_str(),
+        "format v2: the package is logged by the BLAKE3 of its bytes"
+    );
     assert_eq!(report.manifest.files.len(), sizes.len());
     assert_eq!(report.recipients, vec![id.to_public().to_string()]);
 
     let out = tmp.path().join("out");
     let verifier = signer().verifier();
     let unsealed = open(&package, &id, &out, Some(&verifier), false).unwrap();
-    assert_eq!(unsealed.package_sha256, report.package_sha256);
+    assert_eq!(unsealed.package_blake3, report.package_blake3);
+    assert_eq!(unsealed.package_sha256, hex(&Sha256::digest(&package)));
     let Verification::Verified {
         manifest,
         manifest_sha256,
@@ -166,7 +176,7 @@ fn the_manifest_is_canonical_signed_and_last() {
     let manifest = &entries[1].1;
     assert_eq!(hex(&Sha256::digest(manifest)), report.manifest_sha256);
     let value: serde_json::Value = serde_json::from_slice(manifest).unwrap();
-    assert_eq!(value["format"], "custos.manifest/v1");
+    assert_eq!(value["format"], "custos.manifest/v2");
     assert_eq!(value["files"][0]["sha256"], hex(&Sha256::digest(b"hello")));
     assert_eq!(value["files"][0]["data_category"], "traffic");
     assert_eq!(&serde_json_canonicalizer::to_vec(&value).unwrap(), manifest);
@@ -491,20 +501,20 @@ fn sealing_refuses_bad_names_and_duplicates() {
     };
     let files = [FileToSeal::new(&a).unwrap()];
     spec.files = &files;
-    let err = seal(&spec, Vec::new(), &mut |_| {}).unwrap_err();
+    let err = seal(&spec, Vec::new(), &mut |_| ControlFlow::Continue(())).unwrap_err();
     assert!(err.to_string().contains("reserved"), "{err}");
     let b = tmp.path().join("b");
     std::fs::write(&b, b"x").unwrap();
     let files = [FileToSeal::new(&b).unwrap(), FileToSeal::new(&b).unwrap()];
     spec.files = &files;
-    let err = seal(&spec, Vec::new(), &mut |_| {}).unwrap_err();
+    let err = seal(&spec, Vec::new(), &mut |_| ControlFlow::Continue(())).unwrap_err();
     assert!(
         err.to_string().contains("two files would both be named"),
         "{err}"
     );
     let files = [FileToSeal::new(tmp.path().join("missing")).unwrap()];
     spec.files = &files;
-    let err = seal(&spec, Vec::new(), &mut |_| {}).unwrap_err();
+    let err = seal(&spec, Vec::new(), &mut |_| ControlFlow::Continue(())).unwrap_err();
     assert!(
         err.to_string().contains("cannot read the file to seal"),
         "{err}"
@@ -530,7 +540,7 @@ fn the_targets_covered_are_signed_in_the_manifest_and_absent_when_none_are_named
         signer: &key,
     };
     let mut package = Vec::new();
-    let report = seal(&spec, &mut package, &mut |_| {}).unwrap();
+    let report = seal(&spec, &mut package, &mut |_| ControlFlow::Continue(())).unwrap();
     assert_eq!(report.manifest.targets, targets);
     let verifier = key.verifier();
     let opened = open(
@@ -550,7 +560,110 @@ fn the_targets_covered_are_signed_in_the_manifest_and_absent_when_none_are_named
         targets: &[],
         ..spec
     };
-    let report = seal(&none, Vec::new(), &mut |_| {}).unwrap();
+    let report = seal(&none, Vec::new(), &mut |_| ControlFlow::Continue(())).unwrap();
     let json = String::from_utf8(report.manifest.canonical()).unwrap();
     assert!(!json.contains("targets"), "{json}");
+}
+
+#[test]
+fn a_cancelled_seal_stops_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("big.bin");
+    std::fs::write(&path, data(3 << 20, 9)).unwrap();
+    let files = [FileToSeal::new(&path).unwrap()];
+    let key = signer();
+    let recipients = [x25519::Identity::generate().to_public()];
+    let spec = SealSpec {
+        request_id: "REQ-2026-0001",
+        producer: "Example Provider",
+        sealed_at: Timestamp::from_second(1_790_000_000).unwrap(),
+        files: &files,
+        targets: &[],
+        recipients: &recipients,
+        signer: &key,
+    };
+    let mut calls = 0;
+    let err = seal(&spec, Vec::new(), &mut |_| {
+        calls += 1;
+        if calls == 2 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .unwrap_err();
+    assert!(matches!(err, custos_seal::SealError::Cancelled), "{err}");
+    assert_eq!(calls, 2, "nothing is read after the stop");
+}
+
+#[test]
+fn a_cancelled_unseal_keeps_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let id = x25519::Identity::generate();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let (package, _) = seal_files(
+        &src,
+        &[("a.bin", data(3 << 20, 1)), ("b.bin", data(10, 2))],
+        &id.to_public(),
+    );
+    let out = tmp.path().join("out");
+    let verifier = signer().verifier();
+    let options = UnsealOptions {
+        verifier: Some(&verifier),
+        allow_unverified: false,
+        expected_request_id: None,
+    };
+    let err = unseal(
+        &package[..],
+        &[&id as &dyn age::Identity],
+        &out,
+        &options,
+        &mut |_| ControlFlow::Break(()),
+    )
+    .unwrap_err();
+    assert!(matches!(err, UnsealError::Cancelled), "{err}");
+    assert_eq!(
+        listing(&out),
+        Vec::<String>::new(),
+        "no file, not even a temporary one"
+    );
+}
+
+/// A package sealed by `custos seal` before format v2 (testdata/evidence/v1; how it was made is in
+/// its README): it still opens, and its SHA-256 is still what the log of a v1 node records.
+#[test]
+fn a_package_of_format_v1_still_opens() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/evidence/v1");
+    let package = std::fs::read(dir.join("package.age")).unwrap();
+    let identity: x25519::Identity = std::fs::read_to_string(dir.join("identity.txt"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("seal-report.json")).unwrap())
+            .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let verifier = VerifierKey::parse(
+        std::fs::read_to_string(dir.join("verifier.txt"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    let report = open(&package, &identity, tmp.path(), Some(&verifier), false).unwrap();
+    assert_eq!(
+        report.package_sha256,
+        expected["package_sha256"].as_str().unwrap()
+    );
+    let Verification::Verified { manifest, .. } = &report.verification else {
+        panic!("verified");
+    };
+    assert_eq!(manifest.format, custos_seal::MANIFEST_FORMAT_V1);
+    assert_eq!(
+        std::fs::read(tmp.path().join("evidence.txt")).unwrap(),
+        b"subscriber record of the v1 fixture\n"
+    );
 }

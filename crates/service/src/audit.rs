@@ -188,14 +188,17 @@ pub(crate) async fn audit_store(
         }
         let path = dir
             .join(EVIDENCE_DIR)
-            .join(format!("{}.age", p.package_sha256));
-        let detail = match file_sha256(&path) {
+            .join(format!("{}.age", p.package_digest));
+        let detail = match file_digest(&path, p.digest_kind) {
             Ok((sha, size))
-                if sha == p.package_sha256 && Some(size) == u64::try_from(p.size).ok() =>
+                if sha == p.package_digest && Some(size) == u64::try_from(p.size).ok() =>
             {
                 continue;
             }
-            Ok((sha, _)) => format!("its file hashes to {sha} (altered or replaced)"),
+            Ok((sha, _)) => format!(
+                "its file's {} is {sha} (altered or replaced)",
+                p.digest_kind.label()
+            ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 "its file is missing, though no evidence.destroyed event was logged".to_owned()
             }
@@ -205,7 +208,7 @@ pub(crate) async fn audit_store(
             "evidence",
             format!(
                 "package {} of case {} (sealed at event {}): {detail}",
-                p.package_sha256, p.case_id, p.sealed_seq
+                p.package_digest, p.case_id, p.sealed_seq
             ),
         ));
     }
@@ -277,10 +280,9 @@ pub(crate) fn check_event(e: &StoredEvent, findings: &mut Vec<Finding>) {
     }
 }
 
-fn file_sha256(path: &Path) -> std::io::Result<(String, u64)> {
-    use sha2::Digest as _;
+fn file_digest(path: &Path, kind: custos_model::DigestKind) -> std::io::Result<(String, u64)> {
     let mut f = std::fs::File::open(path)?;
-    let mut hasher = sha2::Sha256::new();
+    let mut hasher = crate::custody::PackageHasher::new(kind);
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
@@ -291,5 +293,5 @@ fn file_sha256(path: &Path) -> std::io::Result<(String, u64)> {
         size += n as u64;
         hasher.update(&buf[..n]);
     }
-    Ok((custos_ledger::Hash(hasher.finalize().into()).to_hex(), size))
+    Ok((hasher.finalize().hex().to_owned(), size))
 }

@@ -3,7 +3,8 @@
 //! Custody is one step ([`Custody::take`]): a package is written under a temporary name in the
 //! evidence directory ([`TempPackage`]), then, inside a write batch (which holds the database's
 //! write lock), either refused (removing only its own temporary file) or renamed to
-//! `evidence/<sha256>.age`, the directory fsynced, and `evidence.sealed` logged; if logging fails
+//! `evidence/<digest>.age` (the hex of its BLAKE3, or SHA-256 for format v1), the directory
+//! fsynced, and `evidence.sealed` logged; if logging fails
 //! the file goes again. So a recorded package always has its file, and concurrent arrivals of
 //! one package cannot undo each other. The node takes packages in through the writer job
 //! `Job::Custody` (uploads), the CLI's `custos evidence seal` through its own batch.
@@ -24,11 +25,48 @@ use crate::problem::Problem;
 /// The directory (inside the node directory) where packages are kept.
 pub const EVIDENCE_DIR: &str = "evidence";
 
-/// Whether `s` is a lower-case hex SHA-256 (also what keeps it a safe file name).
-pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+pub use custos_model::package::is_digest_hex;
+use custos_model::{DigestKind, PackageDigest};
+
+/// Hashes package bytes with the digest of a kind: what custody and the audit recompute.
+#[derive(Debug, Clone)]
+pub enum PackageHasher {
+    /// Packages of format v1.
+    Sha256(sha2::Sha256),
+    /// Packages of format v2.
+    Blake3(Box<blake3::Hasher>),
+}
+
+impl PackageHasher {
+    /// A hasher for digests of `kind`.
+    pub fn new(kind: DigestKind) -> PackageHasher {
+        match kind {
+            DigestKind::Sha256 => PackageHasher::Sha256(sha2::Digest::new()),
+            DigestKind::Blake3 => PackageHasher::Blake3(Box::default()),
+        }
+    }
+
+    /// Adds bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        match self {
+            PackageHasher::Sha256(h) => sha2::Digest::update(h, bytes),
+            PackageHasher::Blake3(h) => {
+                h.update(bytes);
+            }
+        }
+    }
+
+    /// The digest of everything added.
+    pub fn finalize(self) -> PackageDigest {
+        let (kind, hex) = match self {
+            PackageHasher::Sha256(h) => {
+                (DigestKind::Sha256, hex::encode(sha2::Digest::finalize(h)))
+            }
+            PackageHasher::Blake3(h) => (DigestKind::Blake3, h.finalize().to_hex().to_string()),
+        };
+        // 32 bytes as 64 lower-case hex digits: always a digest.
+        PackageDigest::new(kind, &hex).unwrap_or_else(|| unreachable!("hex of 32 bytes"))
+    }
 }
 
 /// A package file under a fresh temporary name in the node's evidence directory. Until
@@ -42,18 +80,25 @@ pub struct TempPackage {
 impl TempPackage {
     /// Creates an empty file with a fresh random name in `<node_dir>/evidence` (made if missing).
     pub fn create(node_dir: &Path) -> std::io::Result<(TempPackage, std::fs::File)> {
+        let temp = TempPackage::reserve(node_dir)?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp.path)?;
+        Ok((temp, file))
+    }
+
+    /// A fresh temporary name in `<node_dir>/evidence` (made if missing), for a caller that
+    /// creates the file itself (`create_new`: the random name is never taken).
+    pub fn reserve(node_dir: &Path) -> std::io::Result<TempPackage> {
         let dir = node_dir.join(EVIDENCE_DIR);
         std::fs::create_dir_all(&dir)?;
         let mut random = [0u8; 16];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut random);
         let name = hex::encode(random);
-        // A leading dot: never a `<sha256>.age` name, so never listed or handed over.
+        // A leading dot: never a `<digest>.age` name, so never listed or handed over.
         let path = dir.join(format!(".incoming-{name}"));
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        Ok((TempPackage { dir, path }, file))
+        Ok(TempPackage { dir, path })
     }
 
     /// The temporary file.
@@ -88,7 +133,7 @@ impl Custody {
     /// lock (the node's writer job `Job::Custody`, or the CLI's own batch while no node runs), so
     /// takes of one package are serialised. Refused (a case that cannot receive
     /// evidence, a target the decision does not produce, or a package already recorded): only the temporary file is removed, an existing
-    /// file is never touched. Otherwise the file is renamed to `evidence/<sha256>.age`, the
+    /// file is never touched. Otherwise the file is renamed to `evidence/<digest>.age`, the
     /// directory fsynced, and `evidence.sealed` appended; if that fails the file goes again.
     pub async fn take(
         self,
@@ -102,12 +147,7 @@ impl Custody {
             package,
             targets,
         } = self;
-        let sha = &package.package_sha256;
-        if !is_sha256_hex(sha) {
-            return Err(Problem::internal(format!(
-                "{sha:?} is not a package digest; nothing was recorded"
-            )));
-        }
+        let sha = package.digest.hex();
         let case = b.case(case_id).await?;
         let case = can_receive_evidence(case.as_ref(), case_id)?;
         // Under the write lock, against the decision in force: sealed only for what it produces.
@@ -153,7 +193,7 @@ impl Custody {
 pub async fn remove_destroyed_files(store: &Store, node_dir: &Path) -> Result<usize, Problem> {
     let mut removed = 0;
     for sha in store.destroyed_evidence().await? {
-        if !is_sha256_hex(&sha) {
+        if !is_digest_hex(&sha) {
             continue;
         }
         let path = node_dir.join(EVIDENCE_DIR).join(format!("{sha}.age"));

@@ -21,42 +21,24 @@ use sha1::Digest as _;
 use crate::query::{Queries, StoreError};
 use crate::wire::LoggedEvent;
 
-/// How a package is identified: v1 packages by the SHA-256 of the package file
-/// (`package_sha256`), v2 packages by its BLAKE3-256 (`package_blake3`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "method", content = "hex")]
-pub enum PackageDigest {
-    #[serde(rename = "SHA256")]
-    Sha256(String),
-    #[serde(rename = "BLAKE3")]
-    Blake3(String),
+pub use custos_model::PackageDigest;
+
+/// The hash method's name in UCO's HashNameVocab. BLAKE3 is not among its members; the
+/// vocabulary is open (a plain string, reported by the shapes at severity Info only).
+pub fn uco_method(d: &PackageDigest) -> &'static str {
+    match d.kind() {
+        custos_model::DigestKind::Sha256 => "SHA256",
+        custos_model::DigestKind::Blake3 => "BLAKE3",
+    }
 }
 
-impl PackageDigest {
-    /// The digest an `evidence.*` event names, from whichever of the two fields it has.
-    pub fn of_event(e: &LoggedEvent) -> Option<PackageDigest> {
-        if let Some(hex) = e.text("package_blake3") {
-            return Some(PackageDigest::Blake3(hex.to_owned()));
-        }
-        e.text("package_sha256")
-            .map(|hex| PackageDigest::Sha256(hex.to_owned()))
-    }
-
-    /// The hash method's name in UCO's HashNameVocab. BLAKE3 is not among its members; the
-    /// vocabulary is open (a plain string, reported by the shapes at severity Info only).
-    pub fn method(&self) -> &'static str {
-        match self {
-            PackageDigest::Sha256(_) => "SHA256",
-            PackageDigest::Blake3(_) => "BLAKE3",
-        }
-    }
-
-    /// The digest in lower-case hex.
-    pub fn hex(&self) -> &str {
-        match self {
-            PackageDigest::Sha256(h) | PackageDigest::Blake3(h) => h,
-        }
-    }
+/// A digest as `{"method": "SHA256"|"BLAKE3", "hex": …}` in the plain JSON chain.
+fn serialize_digest<S: serde::Serializer>(d: &PackageDigest, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct as _;
+    let mut st = s.serialize_struct("PackageDigest", 2)?;
+    st.serialize_field("method", uco_method(d))?;
+    st.serialize_field("hex", d.hex())?;
+    st.end()
 }
 
 /// A step of custody.
@@ -103,6 +85,7 @@ pub struct CustodyEvent {
 /// One package and its logged steps, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PackageCustody {
+    #[serde(serialize_with = "serialize_digest")]
     pub digest: PackageDigest,
     /// Size in bytes, as `evidence.sealed` records it.
     pub size: Option<u64>,
@@ -141,7 +124,8 @@ impl CustodyChain {
         events.dedup_by_key(|e| e.seq);
         let mut packages: Vec<PackageCustody> = Vec::new();
         for e in events {
-            let (Some(step), Some(digest)) = (Step::of(e.kind), PackageDigest::of_event(e)) else {
+            let (Some(step), Some(digest)) = (Step::of(e.kind), PackageDigest::from_map(&e.fields))
+            else {
                 continue;
             };
             let i = match packages.iter().position(|p| p.digest == digest) {
@@ -208,7 +192,7 @@ impl CustodyChain {
             }),
         ];
         for p in &self.packages {
-            let key = format!("{}:{}", p.digest.method(), p.digest.hex());
+            let key = format!("{}:{}", uco_method(&p.digest), p.digest.hex());
             let package = id("package", &key);
             let record = id("provenance-record", &key);
             graph.push(file(
@@ -216,7 +200,7 @@ impl CustodyChain {
                 &|kind| id(kind, &key),
                 &format!("{}.age", p.digest.hex()),
                 p.size,
-                p.digest.method(),
+                uco_method(&p.digest),
                 p.digest.hex(),
             ));
             let mut objects = vec![r(&package)];
@@ -484,7 +468,10 @@ mod tests {
     fn a_v2_package_is_named_by_its_blake3_digest() {
         let c = chain(&lifecycle("package_blake3", SHA));
         assert_eq!(c.packages.len(), 1);
-        assert_eq!(c.packages[0].digest, PackageDigest::Blake3(SHA.into()));
+        assert_eq!(
+            c.packages[0].digest,
+            PackageDigest::new(custos_model::DigestKind::Blake3, SHA).unwrap()
+        );
         let doc = c.to_case("0.1.0");
         let hashes: Vec<(&str, &str)> = doc["@graph"]
             .as_array()

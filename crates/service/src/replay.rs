@@ -1375,14 +1375,16 @@ impl Projections {
             EventType::EvidenceSealed => {
                 self.require_status(e, &[CaseStatus::Executing, CaseStatus::Delivered]);
                 let id = self.case_mut(e)?.case_id;
-                let sha = text(body, "package_sha256")?.to_owned();
+                let digest = package_of(body)?;
+                let sha = digest.hex().to_owned();
                 if self.evidence.contains_key(&sha) {
                     return Err(format!("package {sha} is sealed a second time"));
                 }
                 self.evidence.insert(
                     sha.clone(),
                     Evidence {
-                        package_sha256: sha,
+                        package_digest: sha,
+                        digest_kind: digest.kind(),
                         case_id: id,
                         size: body["size"].as_i64().ok_or("size is not a number")?,
                         manifest_sha256: text(body, "manifest_sha256")?.to_owned(),
@@ -1431,7 +1433,8 @@ impl Projections {
                 }
             }
             EventType::EvidenceDelivered => {
-                let sha = text(body, "package_sha256")?;
+                let digest = package_of(body)?;
+                let sha = digest.hex();
                 if let Some(id) = e.case_id
                     && !self.conditions_accepted.contains_key(&id)
                     && self
@@ -1447,7 +1450,8 @@ impl Projections {
                 let p = self
                     .evidence
                     .get_mut(sha)
-                    .ok_or_else(|| format!("delivers {sha}, which was never sealed"))?;
+                    .filter(|p| p.digest_kind == digest.kind())
+                    .ok_or_else(|| format!("delivers {digest}, which was never sealed"))?;
                 if p.destroyed_at.is_some() {
                     return Err(format!("delivers {sha} after its destruction"));
                 }
@@ -1466,10 +1470,11 @@ impl Projections {
             }
             EventType::CasePublished => self.published(e, body)?,
             EventType::EvidenceDestroyed => {
-                let sha = text(body, "package_sha256")?;
+                let digest = package_of(body)?;
                 self.evidence
-                    .get_mut(sha)
-                    .ok_or_else(|| format!("destroys {sha}, which was never sealed"))?
+                    .get_mut(digest.hex())
+                    .filter(|p| p.digest_kind == digest.kind())
+                    .ok_or_else(|| format!("destroys {digest}, which was never sealed"))?
                     .destroyed_at = Some(at);
             }
             // Published once per period, within the budget written with it, consistent.
@@ -2051,14 +2056,14 @@ impl Projections {
             "evidence",
             &self.evidence,
             &t.evidence,
-            |p| p.package_sha256.clone(),
+            |p| p.package_digest.clone(),
             |p| {
                 format!(
                     "package {} is in the table but no event sealed it",
-                    p.package_sha256
+                    p.package_digest
                 )
             },
-            |p| format!("package {} differs from its events", p.package_sha256),
+            |p| format!("package {} differs from its events", p.package_digest),
         );
         out
     }
@@ -2178,4 +2183,12 @@ fn case_differences(c: &Case, l: &Case) -> Vec<&'static str> {
     check(c.reclassification == l.reclassification, "reclassification");
     check(c.updated_at == l.updated_at, "updated_at");
     d
+}
+
+/// The package an `evidence.*` event names: its `package_blake3` (format v2) or
+/// `package_sha256` (v1), exactly one of them, 64 lower-case hex digits.
+fn package_of(body: &serde_json::Value) -> Result<custos_model::PackageDigest, String> {
+    custos_model::PackageDigest::from_fields(body).ok_or_else(|| {
+        "names no package digest: it must have exactly one of package_blake3 and package_sha256, 64 lower-case hex digits".to_owned()
+    })
 }

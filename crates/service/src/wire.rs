@@ -281,11 +281,66 @@ pub struct ReplyDeadlines {
     pub confidential_until: Option<Timestamp>,
 }
 
+/// How a package is identified: the digest of its file, under the field that names its kind.
+/// Exactly one is present: `package_blake3` for packages of format v2, `package_sha256` for
+/// packages of format v1 (sealed before v2). Either is 64 lower-case hex digits, and is what
+/// the package's download path ends with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PackageDigestFields {
+    /// Hex BLAKE3-256 of the package (the age file), for packages of format v2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_blake3: Option<String>,
+    /// Hex SHA-256 of the package (the age file), for packages of format v1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_sha256: Option<String>,
+}
+
+impl PackageDigestFields {
+    /// The fields for `digest`.
+    pub fn of(digest: &custos_model::PackageDigest) -> PackageDigestFields {
+        PackageDigestFields::stored(digest.kind(), digest.hex())
+    }
+
+    /// The fields for a digest as stored (kind and hex).
+    pub fn stored(kind: custos_model::DigestKind, hex: &str) -> PackageDigestFields {
+        let hex = Some(hex.to_owned());
+        match kind {
+            custos_model::DigestKind::Blake3 => PackageDigestFields {
+                package_blake3: hex,
+                package_sha256: None,
+            },
+            custos_model::DigestKind::Sha256 => PackageDigestFields {
+                package_blake3: None,
+                package_sha256: hex,
+            },
+        }
+    }
+
+    /// The digest named, if exactly one well-formed field is present.
+    pub fn digest(&self) -> Option<custos_model::PackageDigest> {
+        use custos_model::{DigestKind, PackageDigest};
+        match (&self.package_blake3, &self.package_sha256) {
+            (Some(h), None) => PackageDigest::new(DigestKind::Blake3, h),
+            (None, Some(h)) => PackageDigest::new(DigestKind::Sha256, h),
+            _ => None,
+        }
+    }
+
+    /// The hex of whichever field is present (for messages and paths).
+    pub fn hex(&self) -> &str {
+        self.package_blake3
+            .as_deref()
+            .or(self.package_sha256.as_deref())
+            .unwrap_or("")
+    }
+}
+
 /// An evidence package the requester may fetch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ReplyPackage {
-    /// Hex SHA-256 of the package (the age file).
-    pub package_sha256: String,
+    /// The package's digest, under the field of its kind.
+    #[serde(flatten)]
+    pub digest: PackageDigestFields,
     /// Its size in bytes.
     pub size: i64,
     /// When it was sealed.
@@ -591,8 +646,9 @@ pub struct EvidenceList {
 /// One sealed package of a case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct EvidencePackage {
-    /// Hex SHA-256 of the package (the age file).
-    pub package_sha256: String,
+    /// The package's digest, under the field of its kind.
+    #[serde(flatten)]
+    pub digest: PackageDigestFields,
     /// Its size in bytes.
     pub size: i64,
     /// Hex SHA-256 of its signed `manifest.json`.
@@ -625,8 +681,9 @@ pub struct EvidencePackage {
 pub struct EvidenceReceipt {
     /// The case.
     pub case: i64,
-    /// Hex SHA-256 of the package.
-    pub package_sha256: String,
+    /// The package's digest, under the field of its kind.
+    #[serde(flatten)]
+    pub digest: PackageDigestFields,
     /// Its size in bytes.
     pub size: i64,
     /// Hex SHA-256 of its signed `manifest.json`, as declared.

@@ -266,8 +266,8 @@ pub enum Job {
     Custody(Box<Custody>, Reply<Evidence>),
     /// Log a package's hand-over to the requesting authority (before a byte leaves).
     Deliver {
-        /// The package's digest.
-        package_sha256: String,
+        /// The package's digest (hex, of either kind).
+        package_digest: String,
         /// The requesting authority's key thumbprint.
         to: String,
         /// Reply.
@@ -509,7 +509,7 @@ impl Job {
                 Box::pin(async move { c.take(b, out, now).await })
             }),
             Job::Deliver {
-                package_sha256,
+                package_digest,
                 to,
                 reply,
             } => task(reply, move |b, out, cx, now| {
@@ -519,7 +519,7 @@ impl Job {
                     if current.revoked_at.is_some() {
                         return Err(ops::revoked_problem(&current));
                     }
-                    ops::record_delivered(b, out, &package_sha256, &to, now).await
+                    ops::record_delivered(b, out, &package_digest, &to, now).await
                 })
             }),
             Job::DestroyDue {

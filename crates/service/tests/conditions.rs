@@ -328,7 +328,7 @@ async fn the_replay_names_a_release_before_acceptance_and_a_wrong_digest() {
                 event_type: custos_model::EventType::EvidenceDelivered,
                 at: t0(),
                 case_id: Some(case),
-                body: json!({"package_sha256": s, "to": kid}),
+                body: json!({"package_blake3": s, "to": kid}),
             })
             .await
             .map(|e| out.push(e))

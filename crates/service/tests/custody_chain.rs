@@ -64,7 +64,10 @@ async fn the_node_and_the_requester_see_the_same_chain_of_every_sealing_hand_ove
             ),
         ]
     );
-    assert_eq!(chain.packages[0].digest, PackageDigest::Sha256(gone));
+    assert_eq!(
+        chain.packages[0].digest,
+        PackageDigest::new(custos_model::DigestKind::Blake3, &gone).unwrap()
+    );
     assert_eq!(chain.packages[0].manifest_sha256, Some("cd".repeat(32)));
     assert_eq!(chain.requesting_state, "XA");
     assert!(

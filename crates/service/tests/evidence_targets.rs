@@ -156,7 +156,7 @@ async fn executed_in_part_a_package_is_sealed_only_for_targets_produced_and_noth
     let path = format!("/v1/requests/{case}");
     let (status, reply) = get(&node, &path, &proof(&authority_key(), &path)).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
-    assert_eq!(reply["evidence"][0]["package_sha256"], sha);
+    assert_eq!(reply["evidence"][0]["package_blake3"], sha);
     assert_eq!(reply["evidence"][0]["targets"], json!([KEPT]));
     let path = format!("/v1/requests/{case}/evidence");
     let (status, list) = get(&node, &path, &proof(&authority_key(), &path)).await;
@@ -208,7 +208,7 @@ async fn the_replay_finds_a_package_sealed_for_a_target_not_produced_without_nam
         let sha = sha.repeat(32);
         f.try_batch(move |b, out| {
             Box::pin(async move {
-                let mut body = json!({"package_sha256": sha, "manifest_sha256": "ee".repeat(32),
+                let mut body = json!({"package_blake3": sha, "manifest_sha256": "ee".repeat(32),
                     "size": 0, "recipient": "age1recipient", "signer": "node"});
                 if !targets.is_null() {
                     body["targets"] = targets;

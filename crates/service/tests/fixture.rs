@@ -758,7 +758,8 @@ impl Fixture {
             case_id,
             temp,
             package: ops::evidence::SealedPackage {
-                package_sha256: sha.to_owned(),
+                digest: custos_model::PackageDigest::new(custos_model::DigestKind::Blake3, sha)
+                    .unwrap(),
                 manifest_sha256: "cd".repeat(32),
                 size: 0,
                 recipient: "age1recipient".into(),

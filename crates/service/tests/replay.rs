@@ -291,7 +291,8 @@ async fn every_kind_of_event() {
         case_id: preserved,
         temp,
         package: SealedPackage {
-            package_sha256: sha.clone(),
+            digest: custos_model::PackageDigest::new(custos_model::DigestKind::Blake3, &sha)
+                .unwrap(),
             manifest_sha256: "cd".repeat(32),
             size: 0,
             recipient: "age1recipient".into(),

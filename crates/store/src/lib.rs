@@ -659,7 +659,7 @@ impl Store {
     /// Digests of packages whose destruction is logged (their files must be gone).
     pub async fn destroyed_evidence(&self) -> Result<Vec<String>> {
         Ok(
-            on_pool!(&self.pool, p => sqlx::query_scalar("SELECT package_sha256 FROM evidence WHERE destroyed_at IS NOT NULL")
+            on_pool!(&self.pool, p => sqlx::query_scalar("SELECT package_digest FROM evidence WHERE destroyed_at IS NOT NULL")
             .fetch_all(p)
             .await?),
         )
@@ -1224,7 +1224,8 @@ impl Batch {
     /// Writes an evidence package's projection (insert or replace).
     pub async fn put_evidence(&mut self, e: &Evidence) -> Result<()> {
         on_tx!(&mut self.tx, t => sqlx::query(&PUT_EVIDENCE)
-            .bind(&e.package_sha256)
+            .bind(&e.package_digest)
+            .bind(e.digest_kind.as_str())
             .bind(e.case_id)
             .bind(e.size)
             .bind(&e.manifest_sha256)
@@ -1238,12 +1239,13 @@ impl Batch {
         Ok(())
     }
 
-    /// One evidence package, as this transaction sees it.
-    pub async fn evidence(&mut self, package_sha256: &str) -> Result<Option<Evidence>> {
+    /// One evidence package, by the hex of its digest (of either kind), as this transaction
+    /// sees it.
+    pub async fn evidence(&mut self, package_digest: &str) -> Result<Option<Evidence>> {
         let row = on_tx!(&mut self.tx, t => sqlx::query_as(&format!(
-            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE package_sha256 = $1"
+            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE package_digest = $1"
         ))
-        .bind(package_sha256)
+        .bind(package_digest)
         .fetch_optional(&mut **t)
         .await?);
         Ok(row)
@@ -1575,8 +1577,8 @@ static PUT_EVIDENCE: LazyLock<String> = LazyLock::new(|| {
     upsert(
         "evidence",
         EVIDENCE_COLUMNS,
-        "package_sha256",
-        &placeholders(9),
+        "package_digest",
+        &placeholders(10),
     )
 });
 
@@ -1586,7 +1588,7 @@ const NOTICE_COLUMNS: &str =
 const EXTENSION_COLUMNS: &str = "extension_id, case_id, kind, asked_by, asked_at, current_until, \
     asked_until, reasons, status, decided_by, decided_at, granted_until, decision_reason";
 
-const EVIDENCE_COLUMNS: &str = "package_sha256, case_id, size, manifest_sha256, recipient, sealed_seq, sealed_at, delivered_at, destroyed_at";
+const EVIDENCE_COLUMNS: &str = "package_digest, digest_kind, case_id, size, manifest_sha256, recipient, sealed_seq, sealed_at, delivered_at, destroyed_at";
 
 /// A bound for selecting stored times at or before `t` by text comparison. Times are stored as
 /// RFC 3339 text with as many fraction digits as they have (`…:00Z`, `…:00.7Z`), and `.` sorts

@@ -4,7 +4,7 @@
 
 use custos_ledger::Hash;
 use custos_ledger::commitment::Salt;
-use custos_model::{Channel, EventType, Measure, Outcome};
+use custos_model::{Channel, DigestKind, EventType, Measure, Outcome, PackageDigest};
 use jiff::Timestamp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -452,8 +452,11 @@ pub struct User {
 /// A sealed evidence package.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Evidence {
-    /// Lower-case hex SHA-256 of the package bytes; also its file name.
-    pub package_sha256: String,
+    /// Lower-case hex digest of the package bytes (of kind `digest_kind`); also its file name.
+    pub package_digest: String,
+    /// Which digest: BLAKE3 for packages of format v2, SHA-256 for v1.
+    #[sqlx(try_from = "String")]
+    pub digest_kind: DigestKind,
     /// The case it answers.
     pub case_id: i64,
     /// Size in bytes.
@@ -473,4 +476,11 @@ pub struct Evidence {
     /// When it was destroyed.
     #[sqlx(try_from = "crate::column::MaybeStamp")]
     pub destroyed_at: Option<Timestamp>,
+}
+
+impl Evidence {
+    /// Its digest, typed.
+    pub fn digest(&self) -> Option<PackageDigest> {
+        PackageDigest::new(self.digest_kind, &self.package_digest)
+    }
 }

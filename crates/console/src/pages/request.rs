@@ -237,7 +237,9 @@ pub struct HoldView {
 /// An evidence package of the case.
 #[derive(Debug, Clone)]
 pub struct EvidenceView {
-    pub sha256: String,
+    /// `BLAKE3` (format v2) or `SHA-256` (format v1).
+    pub digest_kind: &'static str,
+    pub digest: String,
     /// The targets it covers, joined (execute in part: only those produced).
     pub targets: String,
     pub size: String,
@@ -798,7 +800,8 @@ async fn request_view(
     for e in query.evidence_for_case(case_id).await? {
         let targets = query.evidence_targets(&e).await?.join(", ");
         evidence.push(EvidenceView {
-            sha256: e.package_sha256,
+            digest_kind: e.digest_kind.label(),
+            digest: e.package_digest,
             targets,
             size: format!("{} bytes", e.size),
             sealed_at: views::when(e.sealed_at),

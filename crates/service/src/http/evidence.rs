@@ -16,15 +16,18 @@ use super::parse_stored;
 use super::requests::visible_case;
 use crate::auth::Caller;
 use crate::custody::{
-    Custody, EVIDENCE_DIR, SealedPackage, TempPackage, check_age_header, is_sha256_hex,
+    Custody, EVIDENCE_DIR, PackageHasher, SealedPackage, TempPackage, check_age_header,
+    is_digest_hex,
 };
-use crate::custody_case::PackageDigest;
 use crate::node::Node;
 use crate::ops::evidence::{can_receive_evidence, covered_targets};
 use crate::problem::Problem;
-use crate::wire::{EvidenceList, EvidencePackage, EvidenceReceipt, OPENING_FORMAT, Opening};
+use crate::wire::{
+    EvidenceList, EvidencePackage, EvidenceReceipt, OPENING_FORMAT, Opening, PackageDigestFields,
+};
 use crate::writer::Job;
 use custos_model::EventType;
+use custos_model::PackageDigest;
 
 /// The packages of a case, each with the opening of its `evidence.sealed` event and those of its
 /// hand-overs and destruction: the chain of custody, checkable against the signed log.
@@ -66,14 +69,11 @@ pub async fn list(
             Some(ev) => Some(open(ev)?),
             None => None,
         };
-        // By the digest its sealing names, whichever kind it is.
-        let digest = opening
-            .as_ref()
-            .and_then(|o| PackageDigest::of_event(&o.event))
-            .unwrap_or_else(|| PackageDigest::Sha256(e.package_sha256.clone()));
+        // By the package's digest, whichever kind it is.
+        let digest = e.digest();
         let custody = later
             .iter()
-            .filter(|o| PackageDigest::of_event(&o.event).as_ref() == Some(&digest))
+            .filter(|o| digest.is_some() && PackageDigest::from_map(&o.event.fields) == digest)
             .cloned()
             .collect();
         let targets = opening
@@ -83,8 +83,8 @@ pub async fn list(
             .unwrap_or_default();
         packages.push(EvidencePackage {
             targets,
-            download: format!("/v1/requests/{case_id}/evidence/{}", e.package_sha256),
-            package_sha256: e.package_sha256,
+            download: format!("/v1/requests/{case_id}/evidence/{}", e.package_digest),
+            digest: PackageDigestFields::stored(e.digest_kind, &e.package_digest),
             size: e.size,
             manifest_sha256: e.manifest_sha256,
             recipient: e.recipient,
@@ -105,7 +105,11 @@ pub async fn list(
 /// Hands a package over to the requesting authority and logs it. The signed proof must carry a
 /// `jti` (at least 16 random bytes, base64url) that the node has not seen: a replayed proof is
 /// refused (`replayed-proof`), so every logged hand-over was asked for once.
-#[utoipa::path(get, path = "/v1/requests/{case}/evidence/{sha256}", params(("case" = i64, Path), ("sha256" = String, Path)), security(("custos_jws" = [])),
+///
+/// `{digest}` is the package's digest as the listing gives it: its `package_blake3` (format v2)
+/// or `package_sha256` (format v1). The answer's `X-Custos-Package-BLAKE3` or
+/// `X-Custos-Package-SHA256` header repeats it, named by its kind.
+#[utoipa::path(get, path = "/v1/requests/{case}/evidence/{digest}", params(("case" = i64, Path), ("digest" = String, Path)), security(("custos_jws" = [])),
     responses((status = 200, content_type = "application/octet-stream"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn fetch(
     State(node): State<Arc<Node>>,
@@ -120,20 +124,23 @@ pub async fn fetch(
             "packages are handed over only to the requesting authority, with a request signed by its key",
         ));
     };
-    if !is_sha256_hex(&sha) {
-        return Err(Problem::not_found(format!("{sha} is not a package digest")));
+    if !is_digest_hex(&sha) {
+        return Err(Problem::not_found(format!(
+            "{sha} is not a package digest (64 lower-case hex digits)"
+        )));
     }
-    let known = node
+    let Some(kind) = node
         .store
         .evidence_for_case(case_id)
         .await?
         .into_iter()
-        .any(|e| e.package_sha256 == sha && e.destroyed_at.is_none());
-    if !known {
+        .find(|e| e.package_digest == sha && e.destroyed_at.is_none())
+        .map(|e| e.digest_kind)
+    else {
         return Err(Problem::not_found(format!(
             "case {case_id} has no package {sha}"
         )));
-    }
+    };
     let path = node.dir.join(EVIDENCE_DIR).join(format!("{sha}.age"));
     let file = tokio::fs::File::open(&path).await.map_err(|e| {
         tracing::error!(error = %e, "evidence file missing");
@@ -144,7 +151,7 @@ pub async fn fetch(
     // Log the hand-over before a byte leaves: a delivery that is not in the log never happened.
     node.writer
         .call(|reply| Job::Deliver {
-            package_sha256: sha.clone(),
+            package_digest: sha.clone(),
             to: authority.kid.clone(),
             reply,
         })
@@ -155,7 +162,11 @@ pub async fn fetch(
         HeaderValue::from_static("application/octet-stream"),
     );
     if let Ok(v) = HeaderValue::from_str(&sha) {
-        resp.headers_mut().insert("x-custos-package-sha256", v);
+        let name = match kind {
+            custos_model::DigestKind::Blake3 => "x-custos-package-blake3",
+            custos_model::DigestKind::Sha256 => "x-custos-package-sha256",
+        };
+        resp.headers_mut().insert(name, v);
     }
     Ok(resp)
 }
@@ -260,7 +271,7 @@ pub async fn upload(
         ));
     }
     let manifest_sha256 = header_text(&headers, MANIFEST_SHA256_HEADER)
-        .filter(|s| is_sha256_hex(s))
+        .filter(|s| is_digest_hex(s))
         .ok_or_else(|| {
             Problem::bad_request(
                 "manifest-digest",
@@ -298,7 +309,7 @@ pub async fn upload(
         case_id,
         temp: received.temp,
         package: SealedPackage {
-            package_sha256: received.sha256,
+            digest: received.digest,
             manifest_sha256,
             size: received.size,
             recipient,
@@ -316,7 +327,7 @@ pub async fn upload(
     let receipt = EvidenceReceipt {
         targets,
         case: case_id,
-        package_sha256: e.package_sha256,
+        digest: PackageDigestFields::stored(e.digest_kind, &e.package_digest),
         size: e.size,
         manifest_sha256: e.manifest_sha256,
         recipient: e.recipient,
@@ -328,7 +339,7 @@ pub async fn upload(
 
 struct Received {
     temp: TempPackage,
-    sha256: String,
+    digest: custos_model::PackageDigest,
     size: u64,
 }
 
@@ -337,7 +348,6 @@ struct Received {
 /// failure (or if the upload is abandoned) the temporary file is removed.
 async fn receive(node_dir: &FsPath, body: Body, limit: u64) -> Result<Received, Problem> {
     use futures_util::StreamExt as _;
-    use sha2::Digest as _;
     use tokio::io::AsyncWriteExt as _;
 
     let io = |e: std::io::Error| {
@@ -350,7 +360,8 @@ async fn receive(node_dir: &FsPath, body: Body, limit: u64) -> Result<Received, 
         .map_err(|e| Problem::internal(e.to_string()))?
         .map_err(io)?;
     let mut file = tokio::fs::File::from_std(file);
-    let mut hasher = sha2::Sha256::new();
+    // Every package taken in now is of format v2: logged by its BLAKE3.
+    let mut hasher = PackageHasher::new(custos_model::DigestKind::Blake3);
     let mut size = 0u64;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
@@ -377,7 +388,7 @@ async fn receive(node_dir: &FsPath, body: Body, limit: u64) -> Result<Received, 
     check_age_header(temp.path()).await?;
     Ok(Received {
         temp,
-        sha256: custos_ledger::Hash(hasher.finalize().into()).to_hex(),
+        digest: hasher.finalize(),
         size,
     })
 }

@@ -32,8 +32,9 @@ use crate::problem::{FieldProblem, Problem};
 use crate::query::CaseQuery;
 use crate::wire::{
     CaseAnswer, CaseEvents, CaseLink, CaseView, ConsultationMessage, ConsultationParty,
-    ConsultationThread, EventView, HoldView, LoggedEvent, Reply, ReplyDeadlines, ReplyEmergency,
-    ReplyPackage, ReplyPostponement, ReplyPreservation, ReplySecrecyLimited, ReplyWithdrawal,
+    ConsultationThread, EventView, HoldView, LoggedEvent, PackageDigestFields, Reply,
+    ReplyDeadlines, ReplyEmergency, ReplyPackage, ReplyPostponement, ReplyPreservation,
+    ReplySecrecyLimited, ReplyWithdrawal,
 };
 use crate::writer::Job;
 
@@ -192,8 +193,8 @@ pub(super) async fn reply(node: &Node, c: &Case) -> ApiResult<Reply> {
                 let targets = q.evidence_targets(&e).await?;
                 evidence.push(ReplyPackage {
                     targets,
-                    download: format!("/v1/requests/{}/evidence/{}", c.case_id, e.package_sha256),
-                    package_sha256: e.package_sha256,
+                    download: format!("/v1/requests/{}/evidence/{}", c.case_id, e.package_digest),
+                    digest: PackageDigestFields::stored(e.digest_kind, &e.package_digest),
                     size: e.size,
                     sealed_at: e.sealed_at,
                 });

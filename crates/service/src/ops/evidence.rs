@@ -14,10 +14,12 @@
 //! * a package is handed over only to the requesting authority, and the hand-over is logged
 //!   before a byte leaves: a delivery that is not in the log never happened;
 //! * after `evidence_retention_days`, counted from the first hand-over, a package is destroyed,
-//!   and the destruction is logged before the file goes.
+//!   and the destruction is logged before the file goes;
+//! * every event names the package by its digest under the field of its kind
+//!   (`package_blake3` for format v2, `package_sha256` for v1: `custos_model::package`).
 
 use super::{Case, Documents};
-use custos_model::{EventType, Request, TargetValue};
+use custos_model::{EventType, PackageDigest, Request, TargetValue};
 use custos_store::{Batch, CaseStatus, Evidence};
 use jiff::Timestamp;
 use serde_json::json;
@@ -28,8 +30,8 @@ use crate::problem::{FieldProblem, Problem};
 /// What sealing reported, as the `evidence.sealed` event records it.
 #[derive(Debug, Clone)]
 pub struct SealedPackage {
-    /// Hex SHA-256 of the package bytes.
-    pub package_sha256: String,
+    /// The digest of the package bytes.
+    pub digest: PackageDigest,
     /// Hex SHA-256 of the signed manifest.
     pub manifest_sha256: String,
     /// Size in bytes.
@@ -183,16 +185,20 @@ pub(crate) async fn record_sealed(
             event_type: EventType::EvidenceSealed,
             at: now,
             case_id: Some(case_id),
-            body: json!({
-                "package_sha256": p.package_sha256, "manifest_sha256": p.manifest_sha256,
-                "size": p.size, "recipient": p.recipient, "signer": p.signer,
-                // Private body only: the public leaf is a salted commitment to it.
-                "targets": targets,
-            }),
+            body: with_digest(
+                &p.digest,
+                json!({
+                    "manifest_sha256": p.manifest_sha256,
+                    "size": p.size, "recipient": p.recipient, "signer": p.signer,
+                    // Private body only: the public leaf is a salted commitment to it.
+                    "targets": targets,
+                }),
+            ),
         })
         .await?;
     let evidence = Evidence {
-        package_sha256: p.package_sha256.clone(),
+        package_digest: p.digest.hex().to_owned(),
+        digest_kind: p.digest.kind(),
         case_id,
         size: i64::try_from(p.size).unwrap_or(i64::MAX),
         manifest_sha256: p.manifest_sha256.clone(),
@@ -212,15 +218,16 @@ pub(crate) async fn record_sealed(
 pub async fn record_delivered(
     b: &mut Batch,
     out: &mut Appended,
-    package_sha256: &str,
+    package_digest: &str,
     to: &str,
     now: Timestamp,
 ) -> Result<Evidence, Problem> {
     let mut e = b
-        .evidence(package_sha256)
+        .evidence(package_digest)
         .await?
         .filter(|e| e.destroyed_at.is_none())
-        .ok_or_else(|| Problem::not_found(format!("no package {package_sha256}")))?;
+        .ok_or_else(|| Problem::not_found(format!("no package {package_digest}")))?;
+    let digest = stored_digest(&e)?;
     // Nothing leaves before the execution's conditions are accepted (UNCC art. 40).
     if let Some(case) = b.case::<Documents>(e.case_id).await? {
         super::conditions::require_accepted(b, &case).await?;
@@ -231,7 +238,7 @@ pub async fn record_delivered(
         EventType::EvidenceDelivered,
         now,
         Some(e.case_id),
-        json!({ "package_sha256": package_sha256, "to": to }),
+        with_digest(&digest, json!({ "to": to })),
     )
     .await?;
     e.delivered_at.get_or_insert(now);
@@ -259,22 +266,44 @@ pub async fn destroy_due(
     let cutoff = now - days(retention_days);
     let mut destroyed = Vec::new();
     for mut e in b.evidence_delivered_before(cutoff).await? {
+        let digest = stored_digest(&e)?;
         emit(
             b,
             out,
             EventType::EvidenceDestroyed,
             now,
             Some(e.case_id),
-            json!({
-                "package_sha256": e.package_sha256,
-                "reason": format!("retention of {retention_days} days after delivery ended"),
-                "delivered_at": e.delivered_at.map(|t| t.to_string()),
-            }),
+            with_digest(
+                &digest,
+                json!({
+                    "reason": format!("retention of {retention_days} days after delivery ended"),
+                    "delivered_at": e.delivered_at.map(|t| t.to_string()),
+                }),
+            ),
         )
         .await?;
         e.destroyed_at = Some(now);
         b.put_evidence(&e).await?;
-        destroyed.push(e.package_sha256);
+        destroyed.push(e.package_digest);
     }
     Ok(destroyed)
+}
+
+/// `body` with the package's digest under the field of its kind.
+fn with_digest(digest: &PackageDigest, mut body: serde_json::Value) -> serde_json::Value {
+    let (field, value) = digest.field_pair();
+    if let Some(map) = body.as_object_mut() {
+        map.insert(field.to_owned(), value);
+    }
+    body
+}
+
+/// A stored package's digest; a row that has none is damage the audit reports.
+fn stored_digest(e: &Evidence) -> Result<PackageDigest, Problem> {
+    e.digest().ok_or_else(|| {
+        internal(format!(
+            "stored package {:?} has a malformed digest; run `custos audit`",
+            e.package_digest
+        ))
+    })
 }
