@@ -131,6 +131,7 @@ pub struct QueueRow {
     pub status_label: &'static str,
     pub emergency: bool,
     pub channel: String,
+    pub channel_code: String,
     pub respond_by: String,
     pub respond_in: String,
     pub due_class: &'static str,
@@ -177,7 +178,8 @@ impl QueueRow {
             outcome_label: case.outcome.label(),
             status_label: status_label(case.status),
             emergency: case.emergency,
-            channel: case.channel.as_str().to_owned(),
+            channel: channel_label(case.channel).to_owned(),
+            channel_code: case.channel.as_str().to_owned(),
             respond_by: when(case.respond_by),
             respond_in: relative(case.respond_by, now),
             due_class: due.class(),
@@ -232,8 +234,109 @@ pub struct TargetRow {
 pub struct FindingRow {
     pub code: String,
     pub severity: String,
-    pub basis: String,
+    /// The severity in words (the code stays in a tooltip).
+    pub severity_label: String,
+    pub basis: Vec<BasisSource>,
     pub message: String,
+}
+
+/// One source of a legal basis, with the weight of its kind told apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BasisSource {
+    /// `treaty`, `instrument`, `default`, `policy`: the CSS class.
+    pub kind: &'static str,
+    /// The kind in words: "Treaty text", "Budapest / EU law", "Operator default", "Policy of this profile".
+    pub kind_label: &'static str,
+    pub text: String,
+}
+
+/// A legal basis (`@basis` split on `; `) sorted by weight: the treaty's own text, other
+/// instruments (the Budapest Convention and its protocols, EU law, human-rights treaties), the
+/// operator's defaults, and the policy of this profile (critics' concerns it answers, principles).
+pub fn basis_sources(basis: &[String]) -> Vec<BasisSource> {
+    let mut out: Vec<BasisSource> = basis
+        .iter()
+        .flat_map(|b| b.split("; "))
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| {
+            let l = t.trim().to_lowercase();
+            let (kind, kind_label) =
+                if l.starts_with("operator default") || l.starts_with("operator policy") {
+                    ("default", "Operator default")
+                } else if l.starts_with("critics")
+                    || l.starts_with("custos policy")
+                    || l.starts_with("n&p")
+                    || l.starts_with("ohchr")
+                    || l.starts_with("standard ")
+                {
+                    ("policy", "Policy of this profile")
+                } else if l.starts_with("uncc")
+                    || l.starts_with("the uncc")
+                    || l.starts_with("cf. uncc")
+                {
+                    ("treaty", "Treaty text")
+                } else {
+                    ("instrument", "Budapest / EU law and other instruments")
+                };
+            // "Critics: …" is the concern the policy answers, not a source a lawyer cites.
+            let text = t
+                .trim()
+                .strip_prefix("Critics: ")
+                .or_else(|| t.trim().strip_prefix("critics: "))
+                .map(|r| format!("answers critics: {r}"))
+                .unwrap_or_else(|| t.trim().to_owned());
+            BasisSource {
+                kind,
+                kind_label,
+                text,
+            }
+        })
+        .collect();
+    let rank = |k: &str| {
+        ["treaty", "instrument", "default", "policy"]
+            .iter()
+            .position(|x| *x == k)
+    };
+    out.sort_by_key(|s| rank(s.kind));
+    out
+}
+
+/// A channel in people's words (the code stays in a tooltip).
+pub fn channel_label(c: custos_model::Channel) -> &'static str {
+    match c {
+        custos_model::Channel::Mla => "Mutual legal assistance",
+        custos_model::Channel::Network24x7 => "24/7 network point of contact",
+        custos_model::Channel::Direct => "Direct request to the provider",
+    }
+}
+
+/// A time as a `datetime-local` input shows it: UTC, to the second.
+pub fn input_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// A time typed in a form: a `datetime-local` value (`2027-03-01T00:00`, seconds optional),
+/// read as UTC, as the form's label says; a full RFC 3339 time is taken as it is. The error
+/// names the field in words.
+pub fn parse_input_time(text: &str, field: &str) -> Result<Timestamp, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(format!("{field}: give a date and time"));
+    }
+    if let Ok(ts) = t.parse::<Timestamp>() {
+        return Ok(ts);
+    }
+    // A civil time read as UTC: the same text with the UTC offset.
+    t.parse::<jiff::civil::DateTime>()
+        .ok()
+        .and_then(|dt| {
+            format!("{}Z", dt.strftime("%Y-%m-%dT%H:%M:%S%.f"))
+                .parse()
+                .ok()
+        })
+        .ok_or_else(|| {
+            format!("{field}: {t:?} is not a date and time; pick one with the date picker (UTC)")
+        })
 }
 
 /// One aspect of the original request beside the proposed narrowing.
@@ -258,6 +361,8 @@ pub struct EventRow {
 /// The readable request.
 #[derive(Debug, Clone)]
 pub struct RequestFacts {
+    /// Emergency justification, necessity, purpose, facts: first on the page.
+    pub essentials: Vec<Fact>,
     pub overview: Vec<Fact>,
     pub offences: Vec<OffenceRow>,
     pub targets: Vec<TargetRow>,
@@ -300,7 +405,7 @@ impl RequestFacts {
         let overview = vec![
             fact("Request id", r.id.as_str()),
             fact("Measure", r.measure.describe()),
-            fact("Channel", r.channel.as_str()),
+            fact("Channel", channel_label(r.channel)),
             fact("Submitted", when(r.submitted_at)),
             fact(
                 "Requesting authority (as stated)",
@@ -308,19 +413,28 @@ impl RequestFacts {
                     "{} ({}, {})",
                     r.requesting_authority.name,
                     r.requesting_authority.state,
-                    r.requesting_authority.kind.as_str()
+                    r.requesting_authority.kind.describe()
                 ),
+            ),
+            fact(
+                "Requester's contact",
+                or_dash(r.requesting_authority.contact.as_deref()),
             ),
             fact(
                 "Investigation reference",
                 or_dash(r.investigation.reference.as_deref()),
             ),
             fact(
-                "Summary of facts",
-                or_dash(r.investigation.summary_of_facts.as_deref()),
+                "Authority conducting the investigation",
+                or_dash(r.investigation.authority_conducting.as_deref()),
             ),
-            fact("Purpose", or_dash(r.purpose.as_deref())),
-            fact("Necessity", or_dash(r.necessity.as_deref())),
+            fact(
+                "Good-faith security research excluded",
+                yes_no(r.investigation.good_faith_research_excluded),
+            ),
+        ];
+        // What a reviewer reads first: why now, why this, what happened.
+        let essentials = vec![
             fact(
                 "Emergency",
                 match &r.emergency {
@@ -329,6 +443,12 @@ impl RequestFacts {
                     }
                     _ => "not claimed".into(),
                 },
+            ),
+            fact("Necessity", or_dash(r.necessity.as_deref())),
+            fact("Purpose", or_dash(r.purpose.as_deref())),
+            fact(
+                "Summary of facts",
+                or_dash(r.investigation.summary_of_facts.as_deref()),
             ),
         ];
         let offences = r
@@ -404,6 +524,7 @@ impl RequestFacts {
             None => vec![fact("Data-protection terms", "none stated")],
         };
         RequestFacts {
+            essentials,
             overview,
             offences,
             targets,
@@ -421,10 +542,19 @@ pub fn findings(a: &Assessment) -> Vec<FindingRow> {
         .map(|f| FindingRow {
             code: f.code.clone(),
             severity: f.severity.as_str().to_owned(),
-            basis: f.basis.join("; "),
+            severity_label: capitalised(f.severity.label()),
+            basis: basis_sources(&f.basis),
             message: f.message.clone(),
         })
         .collect()
+}
+
+/// "refer for review" → "Refer for review".
+pub fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// The original request beside the assessment's proposed narrowing (empty without one).
@@ -498,6 +628,34 @@ pub fn event_summary(e: &StoredEvent) -> String {
             }
             if let Some(n) = d["internal_note"].as_str() {
                 s.push_str(&format!(" (internal note: {n})"));
+            }
+            // What is handed over: the narrowed terms (targets by count: the timeline names none).
+            let n = &d["narrowed"];
+            if n.is_object() {
+                let mut terms = Vec::new();
+                if let Some(c) = n["data_categories"].as_array() {
+                    let c: Vec<String> = c.iter().map(text).collect();
+                    terms.push(format!("categories {}", c.join(", ")));
+                }
+                if n["period"].is_object() {
+                    terms.push(format!(
+                        "period {} to {}",
+                        text(&n["period"]["from"]),
+                        text(&n["period"]["to"])
+                    ));
+                }
+                if let Some(t) = n["targets"].as_array() {
+                    terms.push(format!("{} target(s) kept", t.len()));
+                }
+                if let Some(u) = n["confidentiality_until"].as_str() {
+                    terms.push(format!("secrecy ends {u}"));
+                }
+                if !terms.is_empty() {
+                    s.push_str(&format!(" (handed over: {})", terms.join("; ")));
+                }
+            }
+            if let Some(r) = body["second_review_reason"].as_str() {
+                s.push_str(&format!(" (second reviewer's reason: {r})"));
             }
             if let Some(m) = body["message"].as_str() {
                 s.push_str(&format!(" — message to the requester: {m}"));
@@ -664,6 +822,40 @@ pub fn event_summary(e: &StoredEvent) -> String {
         ),
         _ => String::new(),
     }
+}
+
+/// What the latest change of a case was, said of the person who made it ("recorded a
+/// decision"), for the message of a clash.
+pub fn event_words(code: &str) -> String {
+    let words = match EventType::from_name(code) {
+        Some(EventType::DecisionRecorded | EventType::ReplyCommunicated) => "recorded a decision",
+        Some(EventType::DecisionProposed) => "proposed a decision",
+        Some(EventType::DecisionSecondReviewRejected) => "sent the proposed decision back",
+        Some(EventType::RequestInformationRequested) => "asked the requester for information",
+        Some(EventType::RequestReclassified) => "corrected the classification",
+        Some(EventType::RequestReclassificationProposed) => {
+            "proposed a correction of the classification"
+        }
+        Some(EventType::RequestReclassificationRejected) => "sent the correction back",
+        Some(EventType::RequestSupplemented) => "supplemented the request (the requester)",
+        Some(EventType::RequestPostponed) => "postponed the decision",
+        Some(EventType::ConsultationOpened) => "consulted the requester",
+        Some(EventType::ConsultationAnswered) => "answered the consultation (the requester)",
+        Some(EventType::PreservationRenewed) => "renewed the hold",
+        Some(EventType::PreservationReleased) => "released the hold",
+        Some(EventType::ExtensionGranted) => "granted an extension",
+        Some(EventType::ExtensionRefused) => "refused an extension",
+        Some(EventType::RequestDelivered) => "marked the case delivered",
+        Some(EventType::RequestClosed) => "closed the case",
+        Some(EventType::RequestWithdrawn) => "withdrew the request (the requester)",
+        Some(EventType::EmergencyCallbackRecorded) => "recorded a call-back",
+        Some(EventType::EmergencyCallbackConfirmed | EventType::EmergencyCallbackRejected) => {
+            "reviewed the call-back"
+        }
+        Some(EventType::DeletionRequested) => "asked the requester to delete the data",
+        _ => return format!("changed it ({code})"),
+    };
+    words.to_owned()
 }
 
 /// Where an emergency's verification stands, in words: verified (by which confirmation key or
