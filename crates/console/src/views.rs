@@ -967,6 +967,63 @@ mod tests {
     }
 
     #[test]
+    fn date_inputs_are_read_as_utc_and_rfc_3339_still_works() {
+        let want = t("2027-03-01T09:30:00Z");
+        assert_eq!(parse_input_time("2027-03-01T09:30", "Until"), Ok(want));
+        assert_eq!(parse_input_time(" 2027-03-01T09:30:00 ", "Until"), Ok(want));
+        assert_eq!(parse_input_time("2027-03-01T09:30:00Z", "Until"), Ok(want));
+        assert_eq!(input_time(want), "2027-03-01T09:30:00");
+        let bad = parse_input_time("next Tuesday", "Answer by").unwrap_err();
+        assert!(bad.starts_with("Answer by: \"next Tuesday\" is not a date"), "{bad}");
+        assert_eq!(
+            parse_input_time("", "Answer by").unwrap_err(),
+            "Answer by: give a date and time"
+        );
+    }
+
+    #[test]
+    fn legal_bases_are_told_apart_by_weight_and_critics_are_not_a_source() {
+        let basis = [
+            "Critics: no perpetual secrecy".to_owned(),
+            "N&P principle 8 (user notification)".to_owned(),
+            "EU Reg. 2023/1543 art. 13".to_owned(),
+            "operator default: 30 days for intrusive measures".to_owned(),
+            "UNCC art. 24 (limits of duration)".to_owned(),
+        ];
+        let got: Vec<(&str, String)> = basis_sources(&basis)
+            .into_iter()
+            .map(|b| (b.kind, b.text))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("treaty", "UNCC art. 24 (limits of duration)".to_owned()),
+                ("instrument", "EU Reg. 2023/1543 art. 13".to_owned()),
+                (
+                    "default",
+                    "operator default: 30 days for intrusive measures".to_owned()
+                ),
+                ("policy", "answers critics: no perpetual secrecy".to_owned()),
+                ("policy", "N&P principle 8 (user notification)".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn codes_read_as_words() {
+        assert_eq!(
+            channel_label(custos_model::Channel::Network24x7),
+            "24/7 network point of contact"
+        );
+        assert_eq!(
+            capitalised(custos_model::Severity::ReferForReview.label()),
+            "Refer for review"
+        );
+        assert_eq!(event_words("decision.recorded"), "recorded a decision");
+        assert_eq!(event_words("no.such"), "changed it (no.such)");
+    }
+
+    #[test]
     fn an_emergency_clock_reads_to_the_minute() {
         let now = t("2026-11-29T18:00:00Z");
         assert_eq!(time_left(t("2026-11-29T23:12:40Z"), now), "5 h 12 min left");

@@ -508,6 +508,71 @@ mod tests {
     }
 
     #[test]
+    fn targets_left_unchecked_are_dropped_and_all_checked_means_all() {
+        let base = "csrf=x&decision=execute_narrowed&reason=Only+two.&category=subscriber\
+                    &target_offered=a&target_offered=b&target_offered=c";
+        let some = decision_form(format!("{base}&target=a&target=c").as_bytes());
+        let narrowed = decision_input(&some).unwrap().narrowed.unwrap();
+        let kept: Vec<&str> = narrowed
+            .targets
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str())
+            .collect();
+        assert_eq!(kept, ["a", "c"]);
+        let all = decision_form(format!("{base}&target=c&target=b&target=a").as_bytes());
+        assert_eq!(decision_input(&all).unwrap().narrowed.unwrap().targets, None);
+        // A secrecy end from a date input is read as UTC.
+        let until = decision_form(format!("{base}&confidentiality_until=2027-01-02T03%3A04").as_bytes());
+        assert_eq!(
+            decision_input(&until)
+                .unwrap()
+                .narrowed
+                .unwrap()
+                .confidentiality_until
+                .map(|t| t.to_string())
+                .as_deref(),
+            Some("2027-01-02T03:04:00Z")
+        );
+    }
+
+    #[test]
+    fn refusals_name_fields_in_words_and_a_clash_says_who_and_when() {
+        let mut p = Problem::unprocessable(
+            "invalid-decision",
+            "$.narrowed.period: 2000-01-01 .. 2026-01-01 reaches outside the period asked",
+        );
+        p.errors.push(custos_service::problem::FieldProblem {
+            pointer: "$.narrowed.period".into(),
+            detail: "2000-01-01 .. 2026-01-01 reaches outside the period asked".into(),
+        });
+        let r = Refusal::from(&p);
+        assert_eq!(r.field, "period_from");
+        assert_eq!(
+            r.detail,
+            "Period: 2000-01-01 .. 2026-01-01 reaches outside the period asked"
+        );
+        assert!(r.fields.is_empty(), "the same words are not said twice: {:?}", r.fields);
+        assert!(!r.detail.contains("$."));
+        let mut stale = Problem::new(StatusCode::PRECONDITION_FAILED, "stale-version", "Precondition failed", "x");
+        stale.changed = Some(Box::new(custos_service::problem::LastChange {
+            event: "decision.recorded".into(),
+            at: "2026-11-30T20:00:00Z".parse().unwrap(),
+            log_index: 9,
+            by: Some("bob".into()),
+            etag: "\"c1-v9\"".into(),
+        }));
+        let r = Refusal::from(&stale);
+        assert!(r.stale);
+        assert!(
+            r.detail.starts_with("bob recorded a decision on 2026-11-30 20:00 UTC. Nothing you sent was recorded."),
+            "{}",
+            r.detail
+        );
+    }
+
+    #[test]
     fn half_a_period_or_no_choice_is_refused_with_where() {
         let half = decision_form(
             b"decision=execute_narrowed&reason=x&category=traffic&period_from=2026-01-01T00:00:00Z",

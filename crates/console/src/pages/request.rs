@@ -941,11 +941,19 @@ async fn request_view(
             .narrowed
             .as_ref()
             .map(|n| {
-                format!(
+                let mut terms = format!(
                     "{}; period {}",
                     n.data_categories,
                     views::period_text(n.period.as_ref())
-                )
+                );
+                if let Some(t) = &n.targets {
+                    let kept: Vec<&str> = t.iter().map(|v| v.as_str()).collect();
+                    terms.push_str(&format!("; targets kept: {}", kept.join(", ")));
+                }
+                if let Some(u) = n.confidentiality_until {
+                    terms.push_str(&format!("; secrecy ends {}", views::when(u)));
+                }
+                terms
             })
             .unwrap_or_default(),
     });
