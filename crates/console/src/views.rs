@@ -974,7 +974,10 @@ mod tests {
         assert_eq!(parse_input_time("2027-03-01T09:30:00Z", "Until"), Ok(want));
         assert_eq!(input_time(want), "2027-03-01T09:30:00");
         let bad = parse_input_time("next Tuesday", "Answer by").unwrap_err();
-        assert!(bad.starts_with("Answer by: \"next Tuesday\" is not a date"), "{bad}");
+        assert!(
+            bad.starts_with("Answer by: \"next Tuesday\" is not a date"),
+            "{bad}"
+        );
         assert_eq!(
             parse_input_time("", "Answer by").unwrap_err(),
             "Answer by: give a date and time"

@@ -522,9 +522,13 @@ mod tests {
             .collect();
         assert_eq!(kept, ["a", "c"]);
         let all = decision_form(format!("{base}&target=c&target=b&target=a").as_bytes());
-        assert_eq!(decision_input(&all).unwrap().narrowed.unwrap().targets, None);
+        assert_eq!(
+            decision_input(&all).unwrap().narrowed.unwrap().targets,
+            None
+        );
         // A secrecy end from a date input is read as UTC.
-        let until = decision_form(format!("{base}&confidentiality_until=2027-01-02T03%3A04").as_bytes());
+        let until =
+            decision_form(format!("{base}&confidentiality_until=2027-01-02T03%3A04").as_bytes());
         assert_eq!(
             decision_input(&until)
                 .unwrap()
@@ -553,9 +557,18 @@ mod tests {
             r.detail,
             "Period: 2000-01-01 .. 2026-01-01 reaches outside the period asked"
         );
-        assert!(r.fields.is_empty(), "the same words are not said twice: {:?}", r.fields);
+        assert!(
+            r.fields.is_empty(),
+            "the same words are not said twice: {:?}",
+            r.fields
+        );
         assert!(!r.detail.contains("$."));
-        let mut stale = Problem::new(StatusCode::PRECONDITION_FAILED, "stale-version", "Precondition failed", "x");
+        let mut stale = Problem::new(
+            StatusCode::PRECONDITION_FAILED,
+            "stale-version",
+            "Precondition failed",
+            "x",
+        );
         stale.changed = Some(Box::new(custos_service::problem::LastChange {
             event: "decision.recorded".into(),
             at: "2026-11-30T20:00:00Z".parse().unwrap(),
@@ -566,7 +579,9 @@ mod tests {
         let r = Refusal::from(&stale);
         assert!(r.stale);
         assert!(
-            r.detail.starts_with("bob recorded a decision on 2026-11-30 20:00 UTC. Nothing you sent was recorded."),
+            r.detail.starts_with(
+                "bob recorded a decision on 2026-11-30 20:00 UTC. Nothing you sent was recorded."
+            ),
             "{}",
             r.detail
         );
