@@ -6,7 +6,7 @@
 //   CUSTOS_PASSWORD     every test user's console password
 //   CUSTOS_CASES        JSON: case numbers by role in the story (refuse, narrow, second, hold, emergency,
 //                       infoexec, referred, reclass, order: issue 13's case whose order is missing)
-//   CUSTOS_SCREENSHOTS  where to save 1366×768 screenshots of each page
+//   CUSTOS_SCREENSHOTS  where to save screenshots of each page, 1366×768 and 390×844 (NAME-390.png)
 // Exits non-zero, naming the failed step, on the first failure.
 
 import assert from "node:assert/strict";
@@ -66,8 +66,15 @@ async function axe(page, what) {
   );
 }
 
+// Each page at the width it was opened at (1366 px) as NAME.png and at 390 px as NAME-390.png.
 async function shot(page, name) {
   await page.screenshot({ path: `${SHOTS}/${name}.png` });
+  const size = page.viewportSize();
+  if (size && size.width !== 390) {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: `${SHOTS}/${name}-390.png` });
+    await page.setViewportSize(size);
+  }
 }
 
 // A form post made from inside the page (same origin, the session's cookie), for checking that
@@ -633,9 +640,9 @@ try {
       assert.equal(await page.getByRole("link", { name: "Holds and secrecy" }).isVisible(), true);
       assert.equal(await page.getByRole("button", { name: "Sign out" }).isVisible(), true, "Sign out is on screen");
       if (width === 390) {
-        await shot(page, "queue-390");
+        await page.screenshot({ path: `${SHOTS}/queue-menu-390.png` });
         await page.goto(`${BASE}/console/requests/${CASES.targets}`);
-        await shot(page, "request-390");
+        await shot(page, "request-targets");
       }
       await context.close();
     }

@@ -352,6 +352,8 @@ pub struct CompareRow {
 #[derive(Debug, Clone)]
 pub struct EventRow {
     pub index: u64,
+    /// The event's kind in words ("Decision recorded"); its code beside it.
+    pub label: String,
     pub event_type: String,
     pub at: String,
     pub summary: String,
@@ -547,6 +549,21 @@ pub fn findings(a: &Assessment) -> Vec<FindingRow> {
             message: f.message.clone(),
         })
         .collect()
+}
+
+/// Text closed with a full stop, unless it already ends with one ("… Ltd." stays, never "Ltd..").
+pub fn sentence(text: &str) -> String {
+    let t = text.trim_end();
+    if t.ends_with(['.', '!', '?']) {
+        t.to_owned()
+    } else {
+        format!("{t}.")
+    }
+}
+
+/// An event's code in words: `decision.second_review_rejected` → "Decision second review rejected".
+pub fn event_label(code: &str) -> String {
+    capitalised(&code.replace(['.', '_'], " "))
 }
 
 /// "refer for review" → "Refer for review".
@@ -1024,6 +1041,15 @@ mod tests {
         );
         assert_eq!(event_words("decision.recorded"), "recorded a decision");
         assert_eq!(event_words("no.such"), "changed it (no.such)");
+        assert_eq!(
+            sentence("use only for: Acme Ltd."),
+            "use only for: Acme Ltd."
+        );
+        assert_eq!(sentence("delete 180 days after"), "delete 180 days after.");
+        assert_eq!(
+            event_label("decision.second_review_rejected"),
+            "Decision second review rejected"
+        );
     }
 
     #[test]

@@ -413,8 +413,8 @@ fn conditions_text(case: &Case, st: &ConditionsStatus) -> String {
         })
         .unwrap_or_default();
     format!(
-        "Conditions: {}. {} (SHA-256 {}).{delete_by}",
-        list.join("; "),
+        "Conditions: {} {} (SHA-256 {}).{delete_by}",
+        views::sentence(&list.join("; ")),
         state,
         st.sha256
     )
@@ -751,6 +751,7 @@ async fn request_view(
         .iter()
         .map(|e| EventRow {
             index: e.seq,
+            label: views::event_label(&e.event_type),
             event_type: e.event_type.clone(),
             at: views::when(e.at),
             summary: views::event_summary(e),
