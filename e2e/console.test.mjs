@@ -642,7 +642,7 @@ try {
       if (width === 390) {
         await page.screenshot({ path: `${SHOTS}/queue-menu-390.png` });
         await page.goto(`${BASE}/console/requests/${CASES.targets}`);
-        await shot(page, "request-targets");
+        await shot(page, "request-targets-390");
       }
       await context.close();
     }
@@ -651,7 +651,7 @@ try {
     await alice.page.goto(`${BASE}/console/requests/${CASES.emergency}`);
     const side = await alice.page.locator(".case-side").evaluate((e) => getComputedStyle(e).position);
     assert.equal(side, "sticky", "the decision panel is sticky beside the request");
-    await shot(alice.page, "request-1366");
+    await alice.page.screenshot({ path: `${SHOTS}/request-side-panel.png` });
   }
   // ── end of issue 16 ───────────────────────────────────────────────────────────────────────
 

@@ -4,6 +4,7 @@ document.documentElement.classList.remove("no-js");
 document.addEventListener("DOMContentLoaded", () => {
   decisionParts();
   menu();
+  foldFilters();
   inlineError();
   drafts();
   idleWarning();
@@ -37,6 +38,12 @@ function menu() {
     const open = nav.classList.toggle("open");
     button.setAttribute("aria-expanded", String(open));
   });
+}
+
+// On a phone the queue's filters fold away unless some are in use, so the list comes first.
+function foldFilters() {
+  const box = document.querySelector("details.filter-box");
+  if (box && !box.hasAttribute("data-filtered") && window.matchMedia("(max-width: 700px)").matches) box.open = false;
 }
 
 // A refusal that concerns one field: its words beside the field, aria-invalid, and the focus.

@@ -308,6 +308,9 @@ struct RequestPage {
     can_close: bool,
     /// The second-review form's text as sent (after a refusal).
     second_reason: String,
+    /// Said beside an execution when it tells the person concerned at once (no secrecy asked,
+    /// and the node notifies): the reviewer should know before deciding.
+    notify_warning: Option<String>,
     /// The list the reviewer came from (its query string), for the link back.
     back: Option<String>,
     /// The id of the form a refusal keeps the typed text in.
@@ -958,7 +961,7 @@ async fn request_view(
             })
             .unwrap_or_default(),
     });
-    let now = Timestamp::now();
+    let now = c.node.now();
     let hold = query
         .active_hold(case_id)
         .await?
@@ -1027,6 +1030,19 @@ async fn request_view(
                     | CaseStatus::Refused
                     | CaseStatus::Withdrawn
             ),
+        notify_warning: match (&request.confidentiality, case.notify_person_at) {
+            (Some(c), _) if c.requested => None,
+            (_, Some(at)) => Some(format!(
+                "No secrecy was asked: once executed, the node tells the person concerned {} (notice due {}). If the investigation needs secrecy, consult the requester first.",
+                if at <= now {
+                    "at once"
+                } else {
+                    "when the notice falls due"
+                },
+                views::when(at)
+            )),
+            _ => None,
+        },
         second_reason: match sent {
             Sent::SecondReview(f) => f.second_reason.clone(),
             _ => String::new(),
