@@ -147,7 +147,15 @@ fn located(text: &str) -> (Option<(String, String)>, String) {
     match text.split_once(": ") {
         Some((pointer, rest)) if pointer.starts_with("$.") => match field_of(pointer) {
             Some(f) => {
-                let rest = format!("{}: {rest}", f.1);
+                // The console's own messages already name the field ("Answer by: …").
+                let named = rest.split_once(": ").is_some_and(|(head, _)| {
+                    head.len() <= 40 && head.starts_with(|c: char| c.is_uppercase())
+                });
+                let rest = if named {
+                    rest.to_owned()
+                } else {
+                    format!("{}: {rest}", f.1)
+                };
                 (Some(f), rest)
             }
             None => (None, rest.to_owned()),
@@ -563,6 +571,18 @@ mod tests {
             r.fields
         );
         assert!(!r.detail.contains("$."));
+        let typed = Problem::unprocessable(
+            "invalid-consultation",
+            "$.answer_by: Answer by: \"soon\" is not a date and time",
+        );
+        let r = Refusal::from(&typed);
+        assert_eq!(
+            (r.field.as_str(), r.detail.as_str()),
+            (
+                "consult-answer-by",
+                "Answer by: \"soon\" is not a date and time"
+            )
+        );
         let mut stale = Problem::new(
             StatusCode::PRECONDITION_FAILED,
             "stale-version",

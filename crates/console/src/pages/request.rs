@@ -1736,7 +1736,15 @@ pub async fn decide_extension(
         Err(p) => p,
     };
     let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-    match request_view(&c, &v, case_id, Sent::Nothing, Some((&p).into()), None).await {
+    // The extension's own fields, not the decision form's of the same name.
+    let mut refusal = Refusal::from(&p);
+    refusal.field = match refusal.field.as_str() {
+        "reason" => format!("extension-reason-{extension_id}"),
+        "postpone-until" => format!("until-{extension_id}"),
+        "decision-grant" => format!("grant-{extension_id}"),
+        other => other.to_owned(),
+    };
+    match request_view(&c, &v, case_id, Sent::Nothing, Some(refusal), None).await {
         Ok(mut page) => {
             page.extension_form = ExtensionForm {
                 id: extension_id,
@@ -1762,13 +1770,13 @@ fn extension_input(form: &ExtensionFields) -> Result<ExtensionDecisionInput, Pro
             ));
         }
     };
-    let until = match form.until.trim() {
-        "" => None,
-        t => Some(
-            views::parse_input_time(t, "Grant until")
-                .map_err(|e| Problem::unprocessable("invalid-extension", e))?,
-        ),
-    };
+    let until =
+        match form.until.trim() {
+            "" => None,
+            t => Some(views::parse_input_time(t, "Grant until").map_err(|e| {
+                Problem::unprocessable("invalid-extension", format!("$.until: {e}"))
+            })?),
+        };
     Ok(ExtensionDecisionInput {
         grant,
         // A refusal sets no date: the grant's date field is ignored when refusing.
