@@ -267,6 +267,10 @@ try {
   {
     const { page } = alice;
     await page.goto(`${BASE}/console/requests/${CASES.gag}`);
+    // Open-ended secrecy: the form still offers its end, pre-filled with the proposal.
+    await page.getByLabel("Execute narrowed").check();
+    const until = page.getByLabel("Secrecy ends (UTC)");
+    assert.match(await until.inputValue(), /^\d{4}-\d\d-\d\dT\d\d:\d\d/, "the proposed end of secrecy is offered");
     await page.getByLabel("Ask for information").check();
     assert.equal(await page.locator("#narrowing").isVisible(), false, "the narrowing part hides");
     await page.getByLabel("What is missing").fill("Please state when confidentiality can end.");
