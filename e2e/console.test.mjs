@@ -248,7 +248,7 @@ try {
     await axe(page, "a request page with a refusal");
     // Now narrow properly: the proposed period, and traffic data dropped.
     await from.fill(proposedFrom);
-    await page.getByLabel("traffic", { exact: true }).uncheck();
+    await page.getByLabel("Traffic data", { exact: true }).uncheck();
     // Typed conditions: the requester must accept them before any evidence is released.
     await page.getByLabel(/^Use only for/).fill("The ransomware investigation named in the request.");
     await page.getByLabel(/^Delete this many days/).fill("180");

@@ -301,6 +301,25 @@ pub fn basis_sources(basis: &[String]) -> Vec<BasisSource> {
     out
 }
 
+/// A data category in people's words (the code stays in a tooltip).
+pub fn category_label(code: &str) -> &str {
+    match code {
+        "subscriber" => "Subscriber information",
+        "traffic" => "Traffic data",
+        "content" => "Content data",
+        other => other,
+    }
+}
+
+/// Data categories (`subscriber, traffic`) in people's words.
+pub fn categories_text(codes: &str) -> String {
+    codes
+        .split(", ")
+        .map(category_label)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A channel in people's words (the code stays in a tooltip).
 pub fn channel_label(c: custos_model::Channel) -> &'static str {
     match c {
@@ -484,7 +503,10 @@ impl RequestFacts {
             None => "none stated".into(),
         };
         let asked = vec![
-            fact("Data categories", r.data_categories.to_string()),
+            fact(
+                "Data categories",
+                categories_text(&r.data_categories.to_string()),
+            ),
             fact("Period", period_text(r.period.as_ref())),
             fact("Authorization", authorization),
             fact(
@@ -587,8 +609,8 @@ pub fn comparison(r: &Request, a: &Assessment) -> Vec<CompareRow> {
     let rows = [
         (
             "Data categories",
-            r.data_categories.to_string(),
-            n.data_categories.to_string(),
+            categories_text(&r.data_categories.to_string()),
+            categories_text(&n.data_categories.to_string()),
         ),
         (
             "Period",
@@ -1041,6 +1063,10 @@ mod tests {
         );
         assert_eq!(event_words("decision.recorded"), "recorded a decision");
         assert_eq!(event_words("no.such"), "changed it (no.such)");
+        assert_eq!(
+            categories_text("subscriber, traffic"),
+            "Subscriber information, Traffic data"
+        );
         assert_eq!(
             sentence("use only for: Acme Ltd."),
             "use only for: Acme Ltd."

@@ -16,6 +16,7 @@ pub struct GroundChoice {
 #[derive(Debug, Clone)]
 pub struct CategoryChoice {
     pub value: String,
+    pub label: String,
     pub checked: bool,
 }
 
@@ -468,10 +469,11 @@ fn handed_over(d: &RecordedDecision, r: &Request, case: &Case) -> Vec<Fact> {
     vec![
         Fact {
             label: "Data categories",
-            value: n
-                .map(|n| n.data_categories)
-                .unwrap_or(r.data_categories)
-                .to_string(),
+            value: views::categories_text(
+                &n.map(|n| n.data_categories)
+                    .unwrap_or(r.data_categories)
+                    .to_string(),
+            ),
         },
         Fact {
             label: "Period",
@@ -601,6 +603,7 @@ fn default_form(r: &Request, a: &Assessment) -> DecisionForm {
         categories: views::category_choices(r, a)
             .into_iter()
             .map(|(c, checked)| CategoryChoice {
+                label: views::category_label(c.as_str()).to_owned(),
                 value: c.as_str().to_owned(),
                 checked,
             })
@@ -947,7 +950,7 @@ async fn request_view(
             .map(|n| {
                 let mut terms = format!(
                     "{}; period {}",
-                    n.data_categories,
+                    views::categories_text(&n.data_categories.to_string()),
                     views::period_text(n.period.as_ref())
                 );
                 if let Some(t) = &n.targets {
