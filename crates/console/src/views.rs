@@ -278,13 +278,20 @@ pub fn basis_sources(basis: &[String]) -> Vec<BasisSource> {
                 } else {
                     ("instrument", "Budapest / EU law and other instruments")
                 };
-            // "Critics: …" is the concern the policy answers, not a source a lawyer cites.
-            let text = t
-                .trim()
-                .strip_prefix("Critics: ")
-                .or_else(|| t.trim().strip_prefix("critics: "))
+            // "Critics: …" is the concern the policy answers, not a source a lawyer cites; the
+            // kind is said once, not again in the text.
+            let t = t.trim();
+            let text = ["Critics: ", "critics: "]
+                .iter()
+                .find_map(|p| t.strip_prefix(p))
                 .map(|r| format!("answers critics: {r}"))
-                .unwrap_or_else(|| t.trim().to_owned());
+                .or_else(|| {
+                    ["operator default: ", "Operator default: "]
+                        .iter()
+                        .find_map(|p| t.strip_prefix(p))
+                        .map(str::to_owned)
+                })
+                .unwrap_or_else(|| t.to_owned());
             BasisSource {
                 kind,
                 kind_label,
@@ -1041,10 +1048,7 @@ mod tests {
             [
                 ("treaty", "UNCC art. 24 (limits of duration)".to_owned()),
                 ("instrument", "EU Reg. 2023/1543 art. 13".to_owned()),
-                (
-                    "default",
-                    "operator default: 30 days for intrusive measures".to_owned()
-                ),
+                ("default", "30 days for intrusive measures".to_owned()),
                 ("policy", "answers critics: no perpetual secrecy".to_owned()),
                 ("policy", "N&P principle 8 (user notification)".to_owned()),
             ]
