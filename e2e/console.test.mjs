@@ -615,7 +615,10 @@ try {
         .map((k) => `/console/requests/${CASES[k]}`),
     ];
     for (const width of [390, 320]) {
-      const context = await browser.newContext({ viewport: { width, height: 800 }, bypassCSP: true });
+      // At 320 px a browser in another time zone: local times go beside UTC, and still fit.
+      const context = await browser.newContext({
+        viewport: { width, height: 800 }, bypassCSP: true, ...(width === 320 ? { timezoneId: "Asia/Kolkata" } : {}),
+      });
       const page = await context.newPage();
       await page.goto(`${BASE}/console/sign-in`);
       await page.getByLabel("User name").fill("sam");
@@ -639,6 +642,9 @@ try {
       }
       // The navigation folds behind a button, and opens.
       await page.goto(`${BASE}/console/queue`);
+      if (width === 320) {
+        assert.match(await page.locator("table.queue").innerText(), /\d\d:\d\d UTC \([^)]*local\)/, "local time beside UTC");
+      }
       assert.equal(await page.getByRole("link", { name: "Holds and secrecy" }).isVisible(), false);
       await page.getByRole("button", { name: "Menu" }).click();
       assert.equal(await page.getByRole("link", { name: "Holds and secrecy" }).isVisible(), true);

@@ -133,6 +133,8 @@ pub struct QueueRow {
     pub channel: String,
     pub channel_code: String,
     pub respond_by: String,
+    /// The deadline as RFC 3339, for the live countdown (`console.js`).
+    pub respond_by_iso: String,
     pub respond_in: String,
     pub due_class: &'static str,
     pub due_label: &'static str,
@@ -181,6 +183,7 @@ impl QueueRow {
             channel: channel_label(case.channel).to_owned(),
             channel_code: case.channel.as_str().to_owned(),
             respond_by: when(case.respond_by),
+            respond_by_iso: case.respond_by.to_string(),
             respond_in: relative(case.respond_by, now),
             due_class: due.class(),
             due_label: due.label(),

@@ -5,6 +5,8 @@ document.addEventListener("DOMContentLoaded", () => {
   decisionParts();
   menu();
   foldFilters();
+  countdowns();
+  localTimes();
   inlineError();
   drafts();
   idleWarning();
@@ -122,4 +124,38 @@ function idleWarning() {
     document.body.append(bar);
   };
   arm();
+}
+
+// An emergency's clock counts down live, to the minute, as the server words it.
+function countdowns() {
+  const clocks = document.querySelectorAll("[data-deadline]");
+  if (!clocks.length) return;
+  const tick = () => {
+    for (const c of clocks) {
+      const secs = Math.trunc((Date.parse(c.dataset.deadline) - Date.now()) / 1000);
+      const mins = Math.trunc(Math.abs(secs) / 60);
+      const amount = mins >= 60 ? `${Math.trunc(mins / 60)} h ${mins % 60} min` : `${mins} min`;
+      c.textContent = `Emergency: ${secs >= 0 ? `${amount} left` : `overdue by ${amount}`}`;
+    }
+  };
+  tick();
+  setInterval(tick, 30 * 1000);
+}
+
+// Times are written in UTC; where the browser's zone is another, the local time goes beside.
+function localTimes() {
+  if (new Date().getTimezoneOffset() === 0) return;
+  const main = document.getElementById("main");
+  if (!main) return;
+  const pattern = /(\d{4}-\d\d-\d\d) (\d\d:\d\d) UTC/g;
+  const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+  const nodes = [];
+  const has = /\d{4}-\d\d-\d\d \d\d:\d\d UTC/;
+  while (walker.nextNode()) if (has.test(walker.currentNode.nodeValue)) nodes.push(walker.currentNode);
+  for (const node of nodes) {
+    if (node.parentElement.closest("textarea, script, input, option")) continue;
+    node.nodeValue = node.nodeValue.replace(pattern, (all, day, time) =>
+      `${all} (${fmt.format(new Date(`${day}T${time}:00Z`))} local)`);
+  }
 }
