@@ -6,7 +6,7 @@
 //   CUSTOS_PASSWORD     every test user's console password
 //   CUSTOS_CASES        JSON: case numbers by role in the story (refuse, narrow, second, hold, emergency,
 //                       infoexec, referred, reclass, order: issue 13's case whose order is missing)
-//   CUSTOS_SCREENSHOTS  where to save 1366×768 screenshots of each page
+//   CUSTOS_SCREENSHOTS  where to save screenshots of each page, 1366×768 and 390×844 (NAME-390.png)
 // Exits non-zero, naming the failed step, on the first failure.
 
 import assert from "node:assert/strict";
@@ -66,8 +66,15 @@ async function axe(page, what) {
   );
 }
 
+// Each page at the width it was opened at (1366 px) as NAME.png and at 390 px as NAME-390.png.
 async function shot(page, name) {
   await page.screenshot({ path: `${SHOTS}/${name}.png` });
+  const size = page.viewportSize();
+  if (size && size.width !== 390) {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: `${SHOTS}/${name}-390.png` });
+    await page.setViewportSize(size);
+  }
 }
 
 // A form post made from inside the page (same origin, the session's cookie), for checking that
@@ -225,19 +232,23 @@ try {
     await page.evaluate(() => document.getElementById("h-assessment").scrollIntoView());
     await shot(page, "request-narrowing");
     await page.getByLabel("Execute narrowed").check();
-    const from = page.getByLabel("Period from (RFC 3339, UTC)");
+    const from = page.getByLabel("Period from (UTC)");
     const proposedFrom = await from.inputValue();
     // Try to reach before the period asked: refused, and the typed reason survives.
-    await from.fill("2000-01-01T00:00:00Z");
+    await from.fill("2000-01-01T00:00");
     await page.getByLabel(/^Reason/).fill("Only the last year is needed and proportionate.");
     await page.getByRole("button", { name: "Record decision" }).click();
     await assert.doesNotReject(page.locator("#refusal", { hasText: "reaches outside the period asked" }).waitFor());
     assert.equal(await page.getByLabel(/^Reason/).inputValue(), "Only the last year is needed and proportionate.");
-    assert.equal(await from.inputValue(), "2000-01-01T00:00:00Z", "the typed value is kept to correct");
+    assert.equal(await from.inputValue(), "2000-01-01T00:00", "the typed value is kept to correct");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "period_from", "the focus is on the field in question");
+    assert.equal(await from.getAttribute("aria-invalid"), "true");
+    await assert.doesNotReject(page.locator(".field-error", { hasText: "reaches outside the period asked" }).waitFor());
+    assert.doesNotMatch(await page.locator("#refusal").innerText(), /\$\./, "no JSON pointer shown to people");
     await axe(page, "a request page with a refusal");
     // Now narrow properly: the proposed period, and traffic data dropped.
     await from.fill(proposedFrom);
-    await page.getByLabel("traffic", { exact: true }).uncheck();
+    await page.getByLabel("Traffic data", { exact: true }).uncheck();
     // Typed conditions: the requester must accept them before any evidence is released.
     await page.getByLabel(/^Use only for/).fill("The ransomware investigation named in the request.");
     await page.getByLabel(/^Delete this many days/).fill("180");
@@ -256,6 +267,10 @@ try {
   {
     const { page } = alice;
     await page.goto(`${BASE}/console/requests/${CASES.gag}`);
+    // Open-ended secrecy: the form still offers its end, pre-filled with the proposal.
+    await page.getByLabel("Execute narrowed").check();
+    const until = page.getByLabel("Secrecy ends (UTC)");
+    assert.match(await until.inputValue(), /^\d{4}-\d\d-\d\dT\d\d:\d\d/, "the proposed end of secrecy is offered");
     await page.getByLabel("Ask for information").check();
     assert.equal(await page.locator("#narrowing").isVisible(), false, "the narrowing part hides");
     await page.getByLabel("What is missing").fill("Please state when confidentiality can end.");
@@ -346,7 +361,8 @@ try {
     assert.equal(await box.isVisible(), true, "the reason box shows for an execution");
     await page.getByLabel(/^Reason/).fill("Every number belongs to the ring named in the facts.");
     await page.getByRole("button", { name: "Record decision" }).click();
-    await assert.doesNotReject(page.locator("#refusal", { hasText: "finding_reasons.too-many-targets" }).waitFor());
+    await assert.doesNotReject(page.locator("#refusal", { hasText: "The reason for too-many-targets" }).waitFor());
+    assert.equal(await page.evaluate(() => document.activeElement.id), "finding_reason_too-many-targets");
     assert.equal(await page.getByLabel(/^Reason/).inputValue(), "Every number belongs to the ring named in the facts.");
     await box.fill("All thirty numbers were used by the one extortion ring the facts describe.");
     await page.getByRole("button", { name: "Record decision" }).click();
@@ -484,6 +500,171 @@ try {
   }
   // --- end of follow-up ---
 
+  // ── Issue 16: find and archive, no lost updates, the record is the decision, phones ─────
+  step("search: by request id and by target identifier; refused cases in their list; filters survive");
+  {
+    const { page } = alice;
+    await page.goto(`${BASE}/console/queue`);
+    await page.getByLabel(/^Search by request id/).fill("E2E-GAG");
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    await page.waitForURL(/q=E2E-GAG/);
+    const rows = page.locator("table.queue tbody tr");
+    assert.equal(await rows.count(), 1, "one case has this request id");
+    assert.match(await rows.first().innerText(), new RegExp(`#${CASES.gag}\\b`));
+    await page.goto(`${BASE}/console/queue?q=${encodeURIComponent("+999 555 1017")}`);
+    const found = await rows.allInnerTexts();
+    assert.equal(await rows.filter({ has: page.getByRole("link", { name: `#${CASES.targets}`, exact: true }) }).count(), 1,
+      `a target identifier finds its case: ${found}`);
+    await page.goto(`${BASE}/console/queue`);
+    // A row by its case link (authority names carry numbers too).
+    const row = (n) => rows.filter({ has: page.getByRole("link", { name: `#${n}`, exact: true }) });
+    assert.equal(await row(CASES.refuse).count(), 0, "a refused case leaves the queue");
+    await page.locator(".counts a", { hasText: "Refused" }).click();
+    await page.waitForURL(/status=refused/);
+    assert.equal(await row(CASES.refuse).count(), 1, "and is in the refused list");
+    await page.getByRole("link", { name: `#${CASES.refuse}`, exact: true }).click();
+    await page.waitForURL(new RegExp(`/console/requests/${CASES.refuse}$`));
+    await page.getByRole("link", { name: "← Back to the list" }).click();
+    await page.waitForURL(/status=refused/);
+    assert.equal(await page.locator("#f-status").inputValue(), "refused", "the filter survived the visit");
+    await page.getByRole("link", { name: "Dense table" }).click();
+    await page.waitForURL(/dense=1/);
+    assert.equal(await page.locator("table.queue.dense").count(), 1);
+    await page.goto(`${BASE}/console/queue?status=all&from=2000-01-01`);
+    assert.ok(await rows.count() >= CASES.total_open, "every case, open or not");
+    assert.equal(await row(CASES.refuse).count(), 1, "the refused case is among all cases");
+    assert.equal((await page.goto(`${BASE}/console/queue?from=yesterday`)).status(), 400, "a bad date is refused");
+  }
+
+  step("no lost updates: a decision on a stale page is refused, says who changed the case, keeps the text");
+  {
+    const first = alice.page;
+    const second = await alice.context.newPage();
+    await first.goto(`${BASE}/console/requests/${CASES.clash}`);
+    await second.goto(`${BASE}/console/requests/${CASES.clash}`);
+    await first.getByLabel("Ask for information").check();
+    await first.getByLabel("What is missing").fill("Please name the investigating judge.");
+    await first.getByLabel(/^Reason/).fill("The authorization is not described.");
+    await first.getByRole("button", { name: "Record decision" }).click();
+    await first.waitForURL(/done=information/);
+    const typed = "Refused: the request names no offence we can assess against our law.";
+    await second.getByLabel("Refuse", { exact: true }).check();
+    await second.getByLabel(/^Reason/).fill(typed);
+    const [resp] = await Promise.all([
+      second.waitForResponse((r) => r.url().endsWith(`/console/requests/${CASES.clash}/decision`)),
+      second.getByRole("button", { name: "Record decision" }).click(),
+    ]);
+    assert.equal(resp.status(), 412);
+    const clash = await second.locator("#refusal").innerText();
+    assert.match(clash, /Someone else changed this case while you had it open/);
+    assert.match(clash, /alice .* on \d{4}-\d\d-\d\d \d\d:\d\d UTC/, clash);
+    assert.equal(await second.getByLabel(/^Reason/).inputValue(), typed, "the typed reason is kept");
+    assert.equal(await second.locator("#case-status").innerText(), "Awaiting information", "the page shows the case as it stands");
+    await axe(second, "a request page after a clash");
+    await second.close();
+  }
+
+  step("narrowing by target: drop targets; the recorded decision lists only those kept");
+  {
+    const { page } = alice;
+    await page.goto(`${BASE}/console/requests/${CASES.targets}`);
+    await page.getByLabel("Execute narrowed").check();
+    const boxes = page.locator('#targets input[name="target"]');
+    const all = await boxes.count();
+    assert.ok(all >= 30, `a checkbox per target: ${all}`);
+    for (let i = 3; i < all; i++) await boxes.nth(i).uncheck();
+    const kept = await Promise.all([0, 1, 2].map((i) => boxes.nth(i).getAttribute("value")));
+    await page.getByLabel("Why too-many-targets does not stand in the way").fill("Only three numbers are the suspects'; the others are dropped.");
+    await page.getByLabel(/^Reason/).fill("Only the three numbers the facts tie to the suspects are produced.");
+    await page.getByRole("button", { name: "Record decision" }).click();
+    await page.waitForURL(/done=(decided|proposed)/);
+    const record = page.locator(/done=proposed/.test(page.url()) ? "#pending" : "#handed-over");
+    const text = await page.locator("#decision-in-force, #pending").first().innerText();
+    for (const t of kept) assert.ok(text.includes(t), `${t} is listed as kept: ${text}`);
+    assert.match(text, /3 of \d+/);
+    assert.ok(!text.includes("+999 555 1017"), "a dropped target is not listed");
+    assert.ok(await record.count() >= 1);
+    const res = await page.request.get(`${BASE}/v1/requests/${CASES.targets}`, {
+      headers: { authorization: `Bearer ${process.env.CUSTOS_ALICE_TOKEN}` },
+    });
+    const c = await res.json();
+    const d = c.decision ?? c.pending_decision;
+    assert.deepEqual(d.narrowed.targets, kept, "the logged decision keeps exactly the checked targets");
+  }
+
+  step("mark delivered, then close: the case leaves the queue and stays findable");
+  {
+    const { page } = alice;
+    await page.goto(`${BASE}/console/requests/${CASES.narrow}`);
+    await page.getByRole("button", { name: "Mark delivered" }).click();
+    await page.waitForURL(/done=delivered/);
+    assert.equal(await page.locator("#case-status").innerText(), "Delivered");
+    await page.getByRole("button", { name: "Close the case" }).click();
+    await page.waitForURL(/done=closed/);
+    assert.equal(await page.locator("#case-status").innerText(), "Closed");
+    await page.goto(`${BASE}/console/queue?status=closed`);
+    assert.equal(await page.getByRole("link", { name: `#${CASES.narrow}`, exact: true }).count(), 1);
+  }
+
+  step("phone widths: no page of the console scrolls sideways at 390 and 320 px; axe-core at 390 px");
+  {
+    const pages = [
+      "/console/queue", "/console/queue?status=all&dense=1", "/console/holds", "/console/log",
+      "/console/profiles", "/console/profiles/rights-first",
+      ...["refuse", "narrow", "second", "hold", "emergency", "gag", "referred", "reclass", "order", "callback", "targets", "clash", "follow"]
+        .map((k) => `/console/requests/${CASES[k]}`),
+    ];
+    for (const width of [390, 320]) {
+      // At 320 px a browser in another time zone: local times go beside UTC, and still fit.
+      const context = await browser.newContext({
+        viewport: { width, height: 800 }, bypassCSP: true, ...(width === 320 ? { timezoneId: "Asia/Kolkata" } : {}),
+      });
+      const page = await context.newPage();
+      await page.goto(`${BASE}/console/sign-in`);
+      await page.getByLabel("User name").fill("sam");
+      await page.getByLabel("Password").fill(PASSWORD);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.waitForURL(/\/console\/queue/);
+      const authority = await (async () => {
+        await page.goto(`${BASE}/console/requests/${CASES.callback}`);
+        return page.locator("#authority-link").getAttribute("href");
+      })();
+      for (const path of [...pages, authority]) {
+        const resp = await page.goto(`${BASE}${path}`);
+        assert.equal(resp.status(), 200, path);
+        const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        const wide = await page.evaluate(() => [...document.querySelectorAll("body *")]
+          .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+          .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}.${e.className}`).slice(0, 6).join(", "));
+        assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+          `${path} is ${over}px wider than ${width}px: ${wide}`);
+        if (width === 390) await axe(page, `${path} at 390px`);
+      }
+      // The navigation folds behind a button, and opens.
+      await page.goto(`${BASE}/console/queue`);
+      if (width === 320) {
+        assert.match(await page.locator("table.queue").innerText(), /\d\d:\d\d UTC \([^)]*local\)/, "local time beside UTC");
+      }
+      assert.equal(await page.getByRole("link", { name: "Holds and secrecy" }).isVisible(), false);
+      await page.getByRole("button", { name: "Menu" }).click();
+      assert.equal(await page.getByRole("link", { name: "Holds and secrecy" }).isVisible(), true);
+      assert.equal(await page.getByRole("button", { name: "Sign out" }).isVisible(), true, "Sign out is on screen");
+      if (width === 390) {
+        await page.screenshot({ path: `${SHOTS}/queue-menu-390.png` });
+        await page.goto(`${BASE}/console/requests/${CASES.targets}`);
+        await shot(page, "request-targets-390");
+      }
+      await context.close();
+    }
+    // Wide screens: the decision panel stays beside the request.
+    await alice.page.setViewportSize({ width: 1366, height: 768 });
+    await alice.page.goto(`${BASE}/console/requests/${CASES.emergency}`);
+    const side = await alice.page.locator(".case-side").evaluate((e) => getComputedStyle(e).position);
+    assert.equal(side, "sticky", "the decision panel is sticky beside the request");
+    await alice.page.screenshot({ path: `${SHOTS}/request-side-panel.png` });
+  }
+  // ── end of issue 16 ───────────────────────────────────────────────────────────────────────
+
   step("sign-out ends the session");
   {
     const { page, context } = alice;
@@ -519,7 +700,7 @@ try {
     step("dialogue: postpone with a reason and a date");
     await page.goto(`${BASE}/console/requests/${D.postpone}`);
     await page.getByLabel(/^Why postpone/).fill("Executing now would alert the suspects of a domestic investigation.");
-    await page.getByLabel(/^Postponed until/).fill("2030-03-01T00:00:00Z");
+    await page.getByLabel(/^Postponed until/).fill("2030-03-01T00:00");
     await page.getByRole("button", { name: "Postpone", exact: true }).click();
     await page.waitForURL(/done=postponed/);
     assert.equal(await page.locator("#case-status").innerText(), "Postponed");
@@ -528,7 +709,7 @@ try {
     step("dialogue: consult; the requester answers with `custos answer`; the thread shows");
     await page.goto(`${BASE}/console/requests/${D.dialogue}`);
     await page.getByLabel(/^Question/).fill("Which of the accounts did the ransom note name?");
-    await page.getByLabel(/^Answer by/).fill("2030-01-15T00:00:00Z");
+    await page.getByLabel(/^Answer by/).fill("2030-01-15T00:00");
     await page.getByRole("button", { name: "Consult", exact: true }).click();
     await page.waitForURL(/done=consulted/);
     assert.equal(await page.locator("#case-status").innerText(), "In consultation with the requester");

@@ -135,6 +135,9 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
     );
     let referred = submit(&node, &xc, "p11-thirty-phones", "E2E-REFERRED");
     let reclass = submit(&node, &xg, "p12-death-penalty", "E2E-RECLASS");
+    // Issue 16: a narrowing by target (thirty numbers), and a case two pages decide at once.
+    let targets = submit(&node, &xc, "p11-thirty-phones", "E2E-TARGETS");
+    let clash = submit(&node, &xa, "p01-ransomware-production", "E2E-CLASH");
 
     // A preservation executed, so the holds page has a hold to renew.
     let r = node.post_json(
@@ -304,6 +307,7 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         "emergency": emergency, "gag": gag, "total_open": total_open,
         "infoexec": infoexec, "referred": referred, "reclass": reclass,
         "follow": follow, "callback": callback, "order": order_case,
+        "targets": targets, "clash": clash,
     });
     let tmp_shots = tempfile::tempdir().unwrap();
     let shots = std::env::var_os("CUSTOS_SCREENSHOTS")

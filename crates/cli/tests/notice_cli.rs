@@ -308,7 +308,20 @@ fn the_authority_asks_to_extend_secrecy_and_a_reviewer_decides() {
     // Without a reason: refused, the page again with what was typed.
     let r = form(format!("csrf={csrf}&decision=refuse&until=&reason="));
     assert_eq!(r.status, 422, "{}", r.text());
-    assert!(r.text().contains("$.reason"), "{}", r.text());
+    // The field in words, never a JSON pointer, and marked for the script to put it beside it.
+    assert!(
+        r.text()
+            .contains("Reason: a decision on an extension needs a written reason"),
+        "{}",
+        r.text()
+    );
+    assert!(!r.text().contains("$.reason"), "{}", r.text());
+    assert!(
+        r.text()
+            .contains(&format!("data-field=\"extension-reason-{second}\"")),
+        "{}",
+        r.text()
+    );
     let r = form(format!(
         "csrf={csrf}&decision=refuse&until=&reason=Nothing+new+was+shown."
     ));

@@ -86,6 +86,7 @@ pub fn router(node: Arc<Node>) -> Router {
             post(pages::second_review),
         )
         .route("/console/requests/{case}/hold/renew", post(pages::renew))
+        .route("/console/requests/{case}/status", post(pages::advance))
         .route(
             "/console/requests/{case}/deletion-request",
             post(pages::request_deletion),

@@ -131,7 +131,10 @@ pub struct QueueRow {
     pub status_label: &'static str,
     pub emergency: bool,
     pub channel: String,
+    pub channel_code: String,
     pub respond_by: String,
+    /// The deadline as RFC 3339, for the live countdown (`console.js`).
+    pub respond_by_iso: String,
     pub respond_in: String,
     pub due_class: &'static str,
     pub due_label: &'static str,
@@ -177,8 +180,10 @@ impl QueueRow {
             outcome_label: case.outcome.label(),
             status_label: status_label(case.status),
             emergency: case.emergency,
-            channel: case.channel.as_str().to_owned(),
+            channel: channel_label(case.channel).to_owned(),
+            channel_code: case.channel.as_str().to_owned(),
             respond_by: when(case.respond_by),
+            respond_by_iso: case.respond_by.to_string(),
             respond_in: relative(case.respond_by, now),
             due_class: due.class(),
             due_label: due.label(),
@@ -232,8 +237,135 @@ pub struct TargetRow {
 pub struct FindingRow {
     pub code: String,
     pub severity: String,
-    pub basis: String,
+    /// The severity in words (the code stays in a tooltip).
+    pub severity_label: String,
+    pub basis: Vec<BasisSource>,
     pub message: String,
+}
+
+/// One source of a legal basis, with the weight of its kind told apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BasisSource {
+    /// `treaty`, `instrument`, `default`, `policy`: the CSS class.
+    pub kind: &'static str,
+    /// The kind in words: "Treaty text", "Budapest / EU law", "Operator default", "Policy of this profile".
+    pub kind_label: &'static str,
+    pub text: String,
+}
+
+/// A legal basis (`@basis` split on `; `) sorted by weight: the treaty's own text, other
+/// instruments (the Budapest Convention and its protocols, EU law, human-rights treaties), the
+/// operator's defaults, and the policy of this profile (critics' concerns it answers, principles).
+pub fn basis_sources(basis: &[String]) -> Vec<BasisSource> {
+    let mut out: Vec<BasisSource> = basis
+        .iter()
+        .flat_map(|b| b.split("; "))
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| {
+            let l = t.trim().to_lowercase();
+            let (kind, kind_label) =
+                if l.starts_with("operator default") || l.starts_with("operator policy") {
+                    ("default", "Operator default")
+                } else if l.starts_with("critics")
+                    || l.starts_with("custos policy")
+                    || l.starts_with("n&p")
+                    || l.starts_with("ohchr")
+                    || l.starts_with("standard ")
+                {
+                    ("policy", "Policy of this profile")
+                } else if l.starts_with("uncc")
+                    || l.starts_with("the uncc")
+                    || l.starts_with("cf. uncc")
+                {
+                    ("treaty", "Treaty text")
+                } else {
+                    ("instrument", "Budapest / EU law and other instruments")
+                };
+            // "Critics: …" is the concern the policy answers, not a source a lawyer cites; the
+            // kind is said once, not again in the text.
+            let t = t.trim();
+            let text = ["Critics: ", "critics: "]
+                .iter()
+                .find_map(|p| t.strip_prefix(p))
+                .map(|r| format!("answers critics: {r}"))
+                .or_else(|| {
+                    ["operator default: ", "Operator default: "]
+                        .iter()
+                        .find_map(|p| t.strip_prefix(p))
+                        .map(str::to_owned)
+                })
+                .unwrap_or_else(|| t.to_owned());
+            BasisSource {
+                kind,
+                kind_label,
+                text,
+            }
+        })
+        .collect();
+    let rank = |k: &str| {
+        ["treaty", "instrument", "default", "policy"]
+            .iter()
+            .position(|x| *x == k)
+    };
+    out.sort_by_key(|s| rank(s.kind));
+    out
+}
+
+/// A data category in people's words (the code stays in a tooltip).
+pub fn category_label(code: &str) -> &str {
+    match code {
+        "subscriber" => "Subscriber information",
+        "traffic" => "Traffic data",
+        "content" => "Content data",
+        other => other,
+    }
+}
+
+/// Data categories (`subscriber, traffic`) in people's words.
+pub fn categories_text(codes: &str) -> String {
+    codes
+        .split(", ")
+        .map(category_label)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A channel in people's words (the code stays in a tooltip).
+pub fn channel_label(c: custos_model::Channel) -> &'static str {
+    match c {
+        custos_model::Channel::Mla => "Mutual legal assistance",
+        custos_model::Channel::Network24x7 => "24/7 network point of contact",
+        custos_model::Channel::Direct => "Direct request to the provider",
+    }
+}
+
+/// A time as a `datetime-local` input shows it: UTC, to the second.
+pub fn input_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// A time typed in a form: a `datetime-local` value (`2027-03-01T00:00`, seconds optional),
+/// read as UTC, as the form's label says; a full RFC 3339 time is taken as it is. The error
+/// names the field in words.
+pub fn parse_input_time(text: &str, field: &str) -> Result<Timestamp, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(format!("{field}: give a date and time"));
+    }
+    if let Ok(ts) = t.parse::<Timestamp>() {
+        return Ok(ts);
+    }
+    // A civil time read as UTC: the same text with the UTC offset.
+    t.parse::<jiff::civil::DateTime>()
+        .ok()
+        .and_then(|dt| {
+            format!("{}Z", dt.strftime("%Y-%m-%dT%H:%M:%S%.f"))
+                .parse()
+                .ok()
+        })
+        .ok_or_else(|| {
+            format!("{field}: {t:?} is not a date and time; pick one with the date picker (UTC)")
+        })
 }
 
 /// One aspect of the original request beside the proposed narrowing.
@@ -249,6 +381,8 @@ pub struct CompareRow {
 #[derive(Debug, Clone)]
 pub struct EventRow {
     pub index: u64,
+    /// The event's kind in words ("Decision recorded"); its code beside it.
+    pub label: String,
     pub event_type: String,
     pub at: String,
     pub summary: String,
@@ -258,6 +392,8 @@ pub struct EventRow {
 /// The readable request.
 #[derive(Debug, Clone)]
 pub struct RequestFacts {
+    /// Emergency justification, necessity, purpose, facts: first on the page.
+    pub essentials: Vec<Fact>,
     pub overview: Vec<Fact>,
     pub offences: Vec<OffenceRow>,
     pub targets: Vec<TargetRow>,
@@ -300,7 +436,7 @@ impl RequestFacts {
         let overview = vec![
             fact("Request id", r.id.as_str()),
             fact("Measure", r.measure.describe()),
-            fact("Channel", r.channel.as_str()),
+            fact("Channel", channel_label(r.channel)),
             fact("Submitted", when(r.submitted_at)),
             fact(
                 "Requesting authority (as stated)",
@@ -308,19 +444,28 @@ impl RequestFacts {
                     "{} ({}, {})",
                     r.requesting_authority.name,
                     r.requesting_authority.state,
-                    r.requesting_authority.kind.as_str()
+                    r.requesting_authority.kind.describe()
                 ),
+            ),
+            fact(
+                "Requester's contact",
+                or_dash(r.requesting_authority.contact.as_deref()),
             ),
             fact(
                 "Investigation reference",
                 or_dash(r.investigation.reference.as_deref()),
             ),
             fact(
-                "Summary of facts",
-                or_dash(r.investigation.summary_of_facts.as_deref()),
+                "Authority conducting the investigation",
+                or_dash(r.investigation.authority_conducting.as_deref()),
             ),
-            fact("Purpose", or_dash(r.purpose.as_deref())),
-            fact("Necessity", or_dash(r.necessity.as_deref())),
+            fact(
+                "Good-faith security research excluded",
+                yes_no(r.investigation.good_faith_research_excluded),
+            ),
+        ];
+        // What a reviewer reads first: why now, why this, what happened.
+        let essentials = vec![
             fact(
                 "Emergency",
                 match &r.emergency {
@@ -329,6 +474,12 @@ impl RequestFacts {
                     }
                     _ => "not claimed".into(),
                 },
+            ),
+            fact("Necessity", or_dash(r.necessity.as_deref())),
+            fact("Purpose", or_dash(r.purpose.as_deref())),
+            fact(
+                "Summary of facts",
+                or_dash(r.investigation.summary_of_facts.as_deref()),
             ),
         ];
         let offences = r
@@ -362,7 +513,10 @@ impl RequestFacts {
             None => "none stated".into(),
         };
         let asked = vec![
-            fact("Data categories", r.data_categories.to_string()),
+            fact(
+                "Data categories",
+                categories_text(&r.data_categories.to_string()),
+            ),
             fact("Period", period_text(r.period.as_ref())),
             fact("Authorization", authorization),
             fact(
@@ -404,6 +558,7 @@ impl RequestFacts {
             None => vec![fact("Data-protection terms", "none stated")],
         };
         RequestFacts {
+            essentials,
             overview,
             offences,
             targets,
@@ -421,10 +576,34 @@ pub fn findings(a: &Assessment) -> Vec<FindingRow> {
         .map(|f| FindingRow {
             code: f.code.clone(),
             severity: f.severity.as_str().to_owned(),
-            basis: f.basis.join("; "),
+            severity_label: capitalised(f.severity.label()),
+            basis: basis_sources(&f.basis),
             message: f.message.clone(),
         })
         .collect()
+}
+
+/// Text closed with a full stop, unless it already ends with one ("… Ltd." stays, never "Ltd..").
+pub fn sentence(text: &str) -> String {
+    let t = text.trim_end();
+    if t.ends_with(['.', '!', '?']) {
+        t.to_owned()
+    } else {
+        format!("{t}.")
+    }
+}
+
+/// An event's code in words: `decision.second_review_rejected` → "Decision second review rejected".
+pub fn event_label(code: &str) -> String {
+    capitalised(&code.replace(['.', '_'], " "))
+}
+
+/// "refer for review" → "Refer for review".
+pub fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// The original request beside the assessment's proposed narrowing (empty without one).
@@ -440,8 +619,8 @@ pub fn comparison(r: &Request, a: &Assessment) -> Vec<CompareRow> {
     let rows = [
         (
             "Data categories",
-            r.data_categories.to_string(),
-            n.data_categories.to_string(),
+            categories_text(&r.data_categories.to_string()),
+            categories_text(&n.data_categories.to_string()),
         ),
         (
             "Period",
@@ -498,6 +677,34 @@ pub fn event_summary(e: &StoredEvent) -> String {
             }
             if let Some(n) = d["internal_note"].as_str() {
                 s.push_str(&format!(" (internal note: {n})"));
+            }
+            // What is handed over: the narrowed terms (targets by count: the timeline names none).
+            let n = &d["narrowed"];
+            if n.is_object() {
+                let mut terms = Vec::new();
+                if let Some(c) = n["data_categories"].as_array() {
+                    let c: Vec<String> = c.iter().map(text).collect();
+                    terms.push(format!("categories {}", c.join(", ")));
+                }
+                if n["period"].is_object() {
+                    terms.push(format!(
+                        "period {} to {}",
+                        text(&n["period"]["from"]),
+                        text(&n["period"]["to"])
+                    ));
+                }
+                if let Some(t) = n["targets"].as_array() {
+                    terms.push(format!("{} target(s) kept", t.len()));
+                }
+                if let Some(u) = n["confidentiality_until"].as_str() {
+                    terms.push(format!("secrecy ends {u}"));
+                }
+                if !terms.is_empty() {
+                    s.push_str(&format!(" (handed over: {})", terms.join("; ")));
+                }
+            }
+            if let Some(r) = body["second_review_reason"].as_str() {
+                s.push_str(&format!(" (second reviewer's reason: {r})"));
             }
             if let Some(m) = body["message"].as_str() {
                 s.push_str(&format!(" — message to the requester: {m}"));
@@ -669,6 +876,40 @@ pub fn event_summary(e: &StoredEvent) -> String {
     }
 }
 
+/// What the latest change of a case was, said of the person who made it ("recorded a
+/// decision"), for the message of a clash.
+pub fn event_words(code: &str) -> String {
+    let words = match EventType::from_name(code) {
+        Some(EventType::DecisionRecorded | EventType::ReplyCommunicated) => "recorded a decision",
+        Some(EventType::DecisionProposed) => "proposed a decision",
+        Some(EventType::DecisionSecondReviewRejected) => "sent the proposed decision back",
+        Some(EventType::RequestInformationRequested) => "asked the requester for information",
+        Some(EventType::RequestReclassified) => "corrected the classification",
+        Some(EventType::RequestReclassificationProposed) => {
+            "proposed a correction of the classification"
+        }
+        Some(EventType::RequestReclassificationRejected) => "sent the correction back",
+        Some(EventType::RequestSupplemented) => "supplemented the request (the requester)",
+        Some(EventType::RequestPostponed) => "postponed the decision",
+        Some(EventType::ConsultationOpened) => "consulted the requester",
+        Some(EventType::ConsultationAnswered) => "answered the consultation (the requester)",
+        Some(EventType::PreservationRenewed) => "renewed the hold",
+        Some(EventType::PreservationReleased) => "released the hold",
+        Some(EventType::ExtensionGranted) => "granted an extension",
+        Some(EventType::ExtensionRefused) => "refused an extension",
+        Some(EventType::RequestDelivered) => "marked the case delivered",
+        Some(EventType::RequestClosed) => "closed the case",
+        Some(EventType::RequestWithdrawn) => "withdrew the request (the requester)",
+        Some(EventType::EmergencyCallbackRecorded) => "recorded a call-back",
+        Some(EventType::EmergencyCallbackConfirmed | EventType::EmergencyCallbackRejected) => {
+            "reviewed the call-back"
+        }
+        Some(EventType::DeletionRequested) => "asked the requester to delete the data",
+        _ => return format!("changed it ({code})"),
+    };
+    words.to_owned()
+}
+
 /// Where an emergency's verification stands, in words: verified (by which confirmation key or
 /// whose call-back, when) for the payload in force, failed, or not yet (and so not executable).
 pub fn emergency_verification(
@@ -775,6 +1016,76 @@ mod tests {
         assert_eq!(Due::of(t("2026-11-29T17:59:59Z"), now), Due::Overdue);
         assert_eq!(Due::of(t("2026-11-29T23:59:59Z"), now), Due::Today);
         assert_eq!(Due::of(t("2026-11-30T00:00:00Z"), now), Due::Later);
+    }
+
+    #[test]
+    fn date_inputs_are_read_as_utc_and_rfc_3339_still_works() {
+        let want = t("2027-03-01T09:30:00Z");
+        assert_eq!(parse_input_time("2027-03-01T09:30", "Until"), Ok(want));
+        assert_eq!(parse_input_time(" 2027-03-01T09:30:00 ", "Until"), Ok(want));
+        assert_eq!(parse_input_time("2027-03-01T09:30:00Z", "Until"), Ok(want));
+        assert_eq!(input_time(want), "2027-03-01T09:30:00");
+        let bad = parse_input_time("next Tuesday", "Answer by").unwrap_err();
+        assert!(
+            bad.starts_with("Answer by: \"next Tuesday\" is not a date"),
+            "{bad}"
+        );
+        assert_eq!(
+            parse_input_time("", "Answer by").unwrap_err(),
+            "Answer by: give a date and time"
+        );
+    }
+
+    #[test]
+    fn legal_bases_are_told_apart_by_weight_and_critics_are_not_a_source() {
+        let basis = [
+            "Critics: no perpetual secrecy".to_owned(),
+            "N&P principle 8 (user notification)".to_owned(),
+            "EU Reg. 2023/1543 art. 13".to_owned(),
+            "operator default: 30 days for intrusive measures".to_owned(),
+            "UNCC art. 24 (limits of duration)".to_owned(),
+        ];
+        let got: Vec<(&str, String)> = basis_sources(&basis)
+            .into_iter()
+            .map(|b| (b.kind, b.text))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("treaty", "UNCC art. 24 (limits of duration)".to_owned()),
+                ("instrument", "EU Reg. 2023/1543 art. 13".to_owned()),
+                ("default", "30 days for intrusive measures".to_owned()),
+                ("policy", "answers critics: no perpetual secrecy".to_owned()),
+                ("policy", "N&P principle 8 (user notification)".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn codes_read_as_words() {
+        assert_eq!(
+            channel_label(custos_model::Channel::Network24x7),
+            "24/7 network point of contact"
+        );
+        assert_eq!(
+            capitalised(custos_model::Severity::ReferForReview.label()),
+            "Refer for review"
+        );
+        assert_eq!(event_words("decision.recorded"), "recorded a decision");
+        assert_eq!(event_words("no.such"), "changed it (no.such)");
+        assert_eq!(
+            categories_text("subscriber, traffic"),
+            "Subscriber information, Traffic data"
+        );
+        assert_eq!(
+            sentence("use only for: Acme Ltd."),
+            "use only for: Acme Ltd."
+        );
+        assert_eq!(sentence("delete 180 days after"), "delete 180 days after.");
+        assert_eq!(
+            event_label("decision.second_review_rejected"),
+            "Decision second review rejected"
+        );
     }
 
     #[test]

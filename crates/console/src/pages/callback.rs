@@ -47,7 +47,7 @@ pub(super) fn section(
         Some(_) => (
             false,
             format!(
-                "A supervisor who did not record it must confirm it; you are {}.",
+                "A supervisor who did not record it must confirm it; your role is {}.",
                 user.role.as_str()
             ),
         ),
@@ -93,6 +93,7 @@ fn outcome_words(o: CallbackOutcome) -> &'static str {
 #[serde(default)]
 pub struct CallbackFields {
     csrf: String,
+    version: String,
     reached: String,
     outcome: String,
     note: String,
@@ -103,6 +104,7 @@ pub struct CallbackFields {
 #[serde(default)]
 pub struct CallbackReviewFields {
     csrf: String,
+    version: String,
     confirm: String,
     callback_reason: String,
 }
@@ -119,6 +121,7 @@ pub async fn record_callback(
         case_id,
         &jar,
         &form.csrf,
+        &form.version,
         Sent::Nothing,
         |user| {
             let outcome =
@@ -157,6 +160,7 @@ pub async fn review_callback(
         case_id,
         &jar,
         &form.csrf,
+        &form.version,
         Sent::Nothing,
         |user| {
             let input = CallbackReviewInput {

@@ -23,6 +23,7 @@ use custos_jose::PublicJwk;
 use custos_ledger::checkpoint::Checkpoint;
 use custos_model::{Channel, EventType, Measure, Request};
 use custos_safeguards::{Assessment, Outcome};
+use custos_service::http::extract::IfMatch;
 use custos_service::ops::next_attempt;
 use custos_service::ops::{
     DecisionInput, ExtensionDecisionInput, ReclassificationInput, RecordedDecision,
@@ -73,7 +74,8 @@ pub use profiles::{profile_page, profiles};
 pub use public_record::{public_record, public_records, public_records_json};
 pub use queue::queue;
 pub use request::{
-    consult, decide, decide_extension, postpone, reclassify, renew, request_page, second_review,
+    advance, consult, decide, decide_extension, postpone, reclassify, renew, request_page,
+    second_review,
 };
 pub use sign_in::{home, sign_in, sign_in_page, sign_out};
 // The public pages (issue 14).
@@ -91,24 +93,113 @@ pub struct Layout {
     pub read_only: bool,
 }
 
-/// A refusal shown on a page.
-#[derive(Debug, Clone)]
+/// A refusal shown on a page, in people's words: no JSON pointers; the form field it concerns
+/// (`field`, an element id) gets the message beside it, `aria-invalid` and the focus
+/// (`console.js`).
+#[derive(Debug, Clone, Default)]
 pub struct Refusal {
     pub title: String,
     pub detail: String,
     pub fields: Vec<String>,
+    /// The id of the field the refusal concerns (empty: none in particular).
+    pub field: String,
+    /// A clash (412): someone changed the case after this page was read.
+    pub stale: bool,
+}
+
+/// The form field a JSON pointer of the API names: its element id on the request page, and
+/// its name in words.
+pub(super) fn field_of(pointer: &str) -> Option<(String, String)> {
+    let p = pointer.trim_start_matches("$.").trim_start_matches('/');
+    if let Some(code) = p.strip_prefix("finding_reasons.") {
+        return Some((
+            format!("finding_reason_{code}"),
+            format!("The reason for {code}"),
+        ));
+    }
+    let (id, words) = match p {
+        "reason" => ("reason", "Reason"),
+        "message" => ("message", "What is missing"),
+        "decision" => ("decision-execute", "Decision"),
+        "grounds" => ("grounds", "Grounds"),
+        "answer_by" => ("consult-answer-by", "Answer by"),
+        "until" => ("postpone-until", "Postponed until"),
+        "grant" => ("decision-grant", "Grant or refuse"),
+        p if p.starts_with("narrowed.period") => ("period_from", "Period"),
+        p if p.starts_with("narrowed.confidentiality_until") => {
+            ("confidentiality_until", "Secrecy ends")
+        }
+        p if p.starts_with("narrowed.targets") || p.starts_with("narrowed.target_reasons") => {
+            ("target-0", "Targets kept")
+        }
+        p if p.starts_with("narrowed.data_categories") || p == "narrowed" => {
+            ("category-0", "Data categories")
+        }
+        p if p.starts_with("conditions") => ("cond_use_limitation", "Conditions"),
+        p if p.starts_with("offences") => ("reclass_reason", "Classification"),
+        _ => return None,
+    };
+    Some((id.to_owned(), words.to_owned()))
+}
+
+/// `$.narrowed.period: give both …` → the field and the words without the pointer.
+fn located(text: &str) -> (Option<(String, String)>, String) {
+    match text.split_once(": ") {
+        Some((pointer, rest)) if pointer.starts_with("$.") => match field_of(pointer) {
+            Some(f) => {
+                // The console's own messages already name the field ("Answer by: …").
+                let named = rest.split_once(": ").is_some_and(|(head, _)| {
+                    head.len() <= 40 && head.starts_with(|c: char| c.is_uppercase())
+                });
+                let rest = if named {
+                    rest.to_owned()
+                } else {
+                    format!("{}: {rest}", f.1)
+                };
+                (Some(f), rest)
+            }
+            None => (None, rest.to_owned()),
+        },
+        _ => (None, text.to_owned()),
+    }
 }
 
 impl From<&Problem> for Refusal {
     fn from(p: &Problem) -> Refusal {
+        if let Some(ch) = &p.changed {
+            let who = ch.by.clone().unwrap_or_else(|| "Someone".into());
+            return Refusal {
+                title: "Someone else changed this case while you had it open".into(),
+                detail: format!(
+                    "{who} {} on {}. Nothing you sent was recorded. The page now shows the case as it stands; what you typed is kept below — check it against the change and send it again if it still holds.",
+                    crate::views::event_words(&ch.event),
+                    crate::views::when(ch.at)
+                ),
+                fields: Vec::new(),
+                field: String::new(),
+                stale: true,
+            };
+        }
+        let (mut field, detail) = located(&p.detail);
+        let fields = p
+            .errors
+            .iter()
+            .map(|e| match field_of(&e.pointer) {
+                Some(f) => {
+                    let line = format!("{}: {}", f.1, e.detail);
+                    field = field.take().or(Some(f));
+                    line
+                }
+                None => e.detail.clone(),
+            })
+            .filter(|line| *line != detail)
+            .collect();
         Refusal {
             title: p.title.clone(),
-            detail: p.detail.clone(),
-            fields: p
-                .errors
-                .iter()
-                .map(|e| format!("{}: {}", e.pointer, e.detail))
-                .collect(),
+            detail,
+            fields,
+            field: field.map(|f| f.0).unwrap_or_default(),
+            stale: false,
         }
     }
 }
@@ -422,6 +513,98 @@ mod tests {
         );
         assert_eq!(narrowed.confidentiality_until, None);
         assert_eq!(input.grounds, vec!["period-too-long".to_owned()]);
+    }
+
+    #[test]
+    fn targets_left_unchecked_are_dropped_and_all_checked_means_all() {
+        let base = "csrf=x&decision=execute_narrowed&reason=Only+two.&category=subscriber\
+                    &target_offered=a&target_offered=b&target_offered=c";
+        let some = decision_form(format!("{base}&target=a&target=c").as_bytes());
+        let narrowed = decision_input(&some).unwrap().narrowed.unwrap();
+        let kept: Vec<&str> = narrowed
+            .targets
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str())
+            .collect();
+        assert_eq!(kept, ["a", "c"]);
+        let all = decision_form(format!("{base}&target=c&target=b&target=a").as_bytes());
+        assert_eq!(
+            decision_input(&all).unwrap().narrowed.unwrap().targets,
+            None
+        );
+        // A secrecy end from a date input is read as UTC.
+        let until =
+            decision_form(format!("{base}&confidentiality_until=2027-01-02T03%3A04").as_bytes());
+        assert_eq!(
+            decision_input(&until)
+                .unwrap()
+                .narrowed
+                .unwrap()
+                .confidentiality_until
+                .map(|t| t.to_string())
+                .as_deref(),
+            Some("2027-01-02T03:04:00Z")
+        );
+    }
+
+    #[test]
+    fn refusals_name_fields_in_words_and_a_clash_says_who_and_when() {
+        let mut p = Problem::unprocessable(
+            "invalid-decision",
+            "$.narrowed.period: 2000-01-01 .. 2026-01-01 reaches outside the period asked",
+        );
+        p.errors.push(custos_service::problem::FieldProblem {
+            pointer: "$.narrowed.period".into(),
+            detail: "2000-01-01 .. 2026-01-01 reaches outside the period asked".into(),
+        });
+        let r = Refusal::from(&p);
+        assert_eq!(r.field, "period_from");
+        assert_eq!(
+            r.detail,
+            "Period: 2000-01-01 .. 2026-01-01 reaches outside the period asked"
+        );
+        assert!(
+            r.fields.is_empty(),
+            "the same words are not said twice: {:?}",
+            r.fields
+        );
+        assert!(!r.detail.contains("$."));
+        let typed = Problem::unprocessable(
+            "invalid-consultation",
+            "$.answer_by: Answer by: \"soon\" is not a date and time",
+        );
+        let r = Refusal::from(&typed);
+        assert_eq!(
+            (r.field.as_str(), r.detail.as_str()),
+            (
+                "consult-answer-by",
+                "Answer by: \"soon\" is not a date and time"
+            )
+        );
+        let mut stale = Problem::new(
+            StatusCode::PRECONDITION_FAILED,
+            "stale-version",
+            "Precondition failed",
+            "x",
+        );
+        stale.changed = Some(Box::new(custos_service::problem::LastChange {
+            event: "decision.recorded".into(),
+            at: "2026-11-30T20:00:00Z".parse().unwrap(),
+            log_index: 9,
+            by: Some("bob".into()),
+            etag: "\"c1-v9\"".into(),
+        }));
+        let r = Refusal::from(&stale);
+        assert!(r.stale);
+        assert!(
+            r.detail.starts_with(
+                "bob recorded a decision on 2026-11-30 20:00 UTC. Nothing you sent was recorded."
+            ),
+            "{}",
+            r.detail
+        );
     }
 
     #[test]

@@ -68,6 +68,7 @@ pub async fn section(
 #[serde(default)]
 pub struct DeletionFields {
     csrf: String,
+    version: String,
     message: String,
 }
 
@@ -84,6 +85,7 @@ pub async fn request_deletion(
         case_id,
         &jar,
         &form.csrf,
+        &form.version,
         Sent::Nothing,
         |user| -> Result<MakeJob<Case>, Problem> {
             let input = custos_service::ops::DeletionRequestInput {

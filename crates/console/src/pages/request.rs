@@ -16,6 +16,15 @@ pub struct GroundChoice {
 #[derive(Debug, Clone)]
 pub struct CategoryChoice {
     pub value: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+/// A target in the narrowing form: kept when checked.
+#[derive(Debug, Clone)]
+pub struct TargetChoice {
+    pub kind: String,
+    pub value: String,
     pub checked: bool,
 }
 
@@ -41,6 +50,8 @@ pub struct DecisionForm {
     pub period_from: String,
     pub period_to: String,
     pub confidentiality_until: String,
+    /// One checkbox per target of the request (execute in part).
+    pub targets: Vec<TargetChoice>,
     pub has_period: bool,
     pub has_confidentiality: bool,
     /// Conditions of an execution (the requester must accept them before any release).
@@ -56,6 +67,8 @@ pub struct DecisionForm {
 #[serde(default)]
 pub struct DecisionFields {
     pub(super) csrf: String,
+    /// The case's version as the page showed it (its `ETag`).
+    pub(super) version: String,
     pub(super) decision: String,
     pub(super) reason: String,
     pub(super) internal_note: String,
@@ -66,6 +79,10 @@ pub struct DecisionFields {
     pub(super) period_from: String,
     pub(super) period_to: String,
     pub(super) confidentiality_until: String,
+    /// The targets kept (checked), and every target the form offered.
+    #[serde(rename = "target")]
+    pub(super) targets: Vec<String>,
+    pub(super) target_offered: Vec<String>,
     /// The referred findings' codes, each followed by its reason in `finding_reason`.
     pub(super) finding_code: Vec<String>,
     pub(super) finding_reason: Vec<String>,
@@ -84,6 +101,8 @@ pub struct DecisionFields {
 #[serde(default)]
 pub struct ReclassifyFields {
     pub(super) csrf: String,
+    /// The case's version as the page showed it (its `ETag`).
+    pub(super) version: String,
     pub(super) offence: Vec<String>,
     pub(super) offence_category: Vec<String>,
     pub(super) offence_penalty: Vec<String>,
@@ -98,6 +117,7 @@ pub(crate) enum Sent<'a> {
     Reclassification(&'a ReclassifyFields),
     Postponement(&'a PostponeFields),
     Consultation(&'a ConsultFields),
+    SecondReview(&'a SecondReviewFields),
 }
 
 /// The consultation form: a message the requester reads and a date to answer by (RFC 3339).
@@ -105,6 +125,7 @@ pub(crate) enum Sent<'a> {
 #[serde(default)]
 pub struct ConsultFields {
     csrf: String,
+    version: String,
     message: String,
     answer_by: String,
 }
@@ -123,6 +144,7 @@ pub struct ThreadRow {
 #[serde(default)]
 pub struct PostponeFields {
     csrf: String,
+    version: String,
     reason: String,
     until: String,
 }
@@ -167,6 +189,7 @@ pub struct PendingCorrectionView {
 #[serde(default)]
 pub struct SecondReviewFields {
     csrf: String,
+    version: String,
     confirm: String,
     second_reason: String,
 }
@@ -177,6 +200,7 @@ pub struct SecondReviewFields {
 #[serde(default)]
 pub struct ExtensionFields {
     csrf: String,
+    version: String,
     decision: String,
     until: String,
     reason: String,
@@ -210,6 +234,7 @@ pub struct ExtensionForm {
 #[serde(default)]
 pub struct RenewFields {
     csrf: String,
+    version: String,
     back: String,
 }
 
@@ -278,7 +303,21 @@ struct RequestPage {
     findings: Vec<FindingRow>,
     comparison: Vec<CompareRow>,
     timeline: Vec<EventRow>,
-    decision: Option<String>,
+    decision: Option<DecisionView>,
+    /// The case's version (its `ETag`), carried by every form as `version`.
+    version: String,
+    /// Delivered and Close offered (the service decides whether the step is allowed).
+    can_deliver: bool,
+    can_close: bool,
+    /// The second-review form's text as sent (after a refusal).
+    second_reason: String,
+    /// Said beside an execution when it tells the person concerned at once (no secrecy asked,
+    /// and the node notifies): the reviewer should know before deciding.
+    notify_warning: Option<String>,
+    /// The list the reviewer came from (its query string), for the link back.
+    back: Option<String>,
+    /// The id of the form a refusal keeps the typed text in.
+    kept_in: &'static str,
     /// The execution's conditions and their acceptance.
     conditions: Option<String>,
     can_decide: bool,
@@ -380,29 +419,127 @@ fn conditions_text(case: &Case, st: &ConditionsStatus) -> String {
         })
         .unwrap_or_default();
     format!(
-        "Conditions: {}. {} (SHA-256 {}).{delete_by}",
-        list.join("; "),
+        "Conditions: {} {} (SHA-256 {}).{delete_by}",
+        views::sentence(&list.join("; ")),
         state,
         st.sha256
     )
 }
 
-fn decision_text(d: &RecordedDecision) -> String {
-    let mut s = format!("{} by {}", d.decision_label(), d.reviewer);
+/// A ground of a decision with the legal basis of its finding.
+#[derive(Debug, Clone)]
+pub struct GroundView {
+    pub code: String,
+    pub message: String,
+    pub basis: Vec<views::BasisSource>,
+}
+
+/// The decision in force as the record has it: who, why, what is handed over, on what grounds,
+/// and the second reviewer with their reason.
+#[derive(Debug, Clone)]
+pub struct DecisionView {
+    /// "Execute narrowed by alice, confirmed by sam on …: reason".
+    pub headline: String,
+    /// Categories, period, targets kept and the end of secrecy (execute only).
+    pub handed_over: Vec<Fact>,
+    pub grounds: Vec<GroundView>,
+    /// "Confirmed by sam: reason".
+    pub second_review: Option<String>,
+    /// The reason for each referred finding, and the internal note.
+    pub notes: Vec<String>,
+}
+
+/// What a decision hands over: the narrowed terms, or everything asked for an execution.
+fn handed_over(d: &RecordedDecision, r: &Request, case: &Case) -> Vec<Fact> {
+    if !matches!(d.decision_label(), "Execute" | "Execute narrowed") {
+        return Vec::new();
+    }
+    let n = d.narrowed.as_ref();
+    let all: Vec<String> = r
+        .targets
+        .iter()
+        .map(|t| t.value.as_str().to_owned())
+        .collect();
+    let kept: Vec<String> = n
+        .and_then(|n| n.targets.as_ref())
+        .map(|t| t.iter().map(|v| v.as_str().to_owned()).collect())
+        .unwrap_or_else(|| all.clone());
+    let secrecy_asked = r.confidentiality.as_ref().is_some_and(|c| c.requested);
+    let until = n
+        .and_then(|n| n.confidentiality_until)
+        .or(case.confidentiality_until);
+    vec![
+        Fact {
+            label: "Data categories",
+            value: views::categories_text(
+                &n.map(|n| n.data_categories)
+                    .unwrap_or(r.data_categories)
+                    .to_string(),
+            ),
+        },
+        Fact {
+            label: "Period",
+            value: views::period_text(n.and_then(|n| n.period).or(r.period).as_ref()),
+        },
+        Fact {
+            label: "Targets kept",
+            value: format!("{} ({} of {})", kept.join(", "), kept.len(), all.len()),
+        },
+        Fact {
+            label: "Secrecy ends",
+            value: match (secrecy_asked, until) {
+                (_, Some(t)) => views::when(t),
+                (true, None) => "no end recorded".into(),
+                (false, None) => "no secrecy asked".into(),
+            },
+        },
+    ]
+}
+
+fn decision_view(
+    d: &RecordedDecision,
+    r: &Request,
+    case: &Case,
+    a: &Assessment,
+    second_reason: Option<String>,
+) -> DecisionView {
+    let mut headline = format!("{} by {}", d.decision_label(), d.reviewer);
     if let Some(by) = &d.confirmed_by {
-        s.push_str(&format!(", confirmed by {by}"));
+        headline.push_str(&format!(", confirmed by {by}"));
     }
-    s.push_str(&format!(" on {}: {}", views::when(d.at), d.reason));
-    if !d.grounds.is_empty() {
-        s.push_str(&format!(" Grounds: {}.", d.grounds.join(", ")));
-    }
-    for (code, reason) in &d.finding_reasons {
-        s.push_str(&format!(" On {code}: {reason}"));
-    }
+    headline.push_str(&format!(" on {}: {}", views::when(d.at), d.reason));
+    let grounds = d
+        .grounds
+        .iter()
+        .map(|g| {
+            let f = a.findings.iter().find(|f| &f.code == g);
+            GroundView {
+                code: g.clone(),
+                message: f.map(|f| f.message.clone()).unwrap_or_default(),
+                basis: f
+                    .map(|f| views::basis_sources(&f.basis))
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    let mut notes: Vec<String> = d
+        .finding_reasons
+        .iter()
+        .map(|(code, reason)| format!("On {code}: {reason}"))
+        .collect();
     if let Some(note) = &d.internal_note {
-        s.push_str(&format!(" Internal note (staff only): {note}"));
+        notes.push(format!("Internal note (staff only): {note}"));
     }
-    s
+    DecisionView {
+        headline,
+        handed_over: handed_over(d, r, case),
+        grounds,
+        second_review: d.confirmed_by.as_ref().map(|by| match second_reason {
+            Some(reason) => format!("Confirmed by {by}: {reason}"),
+            None => format!("Confirmed by {by}"),
+        }),
+        notes,
+    }
 }
 
 trait DecisionLabel {
@@ -428,11 +565,9 @@ impl DecisionLabel for RecordedDecision {
 fn default_form(r: &Request, a: &Assessment) -> DecisionForm {
     let narrowed = a.narrowed.as_ref();
     let period = narrowed.and_then(|n| n.period).or(r.period);
-    let asked_until = r
-        .confidentiality
-        .as_ref()
-        .filter(|c| c.requested)
-        .and_then(|c| c.until);
+    let secrecy = r.confidentiality.as_ref().filter(|c| c.requested);
+    let asked_until = secrecy.and_then(|c| c.until);
+    // Open-ended secrecy: the proposal's end is offered, so the decision records one.
     let until = narrowed
         .and_then(|n| n.confidentiality_until)
         .or(asked_until);
@@ -470,15 +605,27 @@ fn default_form(r: &Request, a: &Assessment) -> DecisionForm {
         categories: views::category_choices(r, a)
             .into_iter()
             .map(|(c, checked)| CategoryChoice {
+                label: views::category_label(c.as_str()).to_owned(),
                 value: c.as_str().to_owned(),
                 checked,
             })
             .collect(),
-        period_from: period.map(|p| p.from.to_string()).unwrap_or_default(),
-        period_to: period.map(|p| p.to.to_string()).unwrap_or_default(),
-        confidentiality_until: until.map(|t| t.to_string()).unwrap_or_default(),
+        period_from: period
+            .map(|p| views::input_time(p.from))
+            .unwrap_or_default(),
+        period_to: period.map(|p| views::input_time(p.to)).unwrap_or_default(),
+        confidentiality_until: until.map(views::input_time).unwrap_or_default(),
+        targets: r
+            .targets
+            .iter()
+            .map(|t| TargetChoice {
+                kind: t.kind.as_str().replace('_', " "),
+                value: t.value.as_str().to_owned(),
+                checked: true,
+            })
+            .collect(),
         has_period: r.period.is_some(),
-        has_confidentiality: asked_until.is_some(),
+        has_confidentiality: secrecy.is_some(),
         ..DecisionForm::default()
     }
 }
@@ -499,6 +646,11 @@ fn sent_form(mut form: DecisionForm, sent: &DecisionFields) -> DecisionForm {
     }
     for c in &mut form.categories {
         c.checked = sent.categories.contains(&c.value);
+    }
+    if !sent.target_offered.is_empty() {
+        for t in &mut form.targets {
+            t.checked = sent.targets.contains(&t.value);
+        }
     }
     for r in &mut form.finding_reasons {
         if let Some(i) = sent.finding_code.iter().position(|c| c == &r.code) {
@@ -607,6 +759,7 @@ async fn request_view(
         .iter()
         .map(|e| EventRow {
             index: e.seq,
+            label: views::event_label(&e.event_type),
             event_type: e.event_type.clone(),
             at: views::when(e.at),
             summary: views::event_summary(e),
@@ -614,7 +767,21 @@ async fn request_view(
                 .then(|| format!("/v1/log/inclusion?index={}&size={published}", e.seq)),
         })
         .collect();
-    let decision = case.decision.as_ref().map(decision_text);
+    // The second reviewer's reason is in the event that put the decision in force.
+    let second_reason = events
+        .iter()
+        .rev()
+        .find(|e| e.kind() == Some(EventType::DecisionRecorded))
+        .and_then(|e| serde_json::from_str::<Value>(&e.body).ok())
+        .and_then(|b| b["second_review_reason"].as_str().map(str::to_owned));
+    let decision = case
+        .decision
+        .as_ref()
+        .map(|d| decision_view(d, &request, &case, &assessment, second_reason));
+    let version = events
+        .last()
+        .map(|e| custos_service::ops::version::etag(case_id, e.seq))
+        .unwrap_or_default();
     let links = super::follow_up::links(&query, &case).await?;
     let conditions = query
         .conditions_status(&case)
@@ -642,7 +809,7 @@ async fn request_view(
         Some(_) if v.user.role < Role::Supervisor => (
             false,
             format!(
-                "A second reviewer with the supervisor role must confirm this; you are {}.",
+                "A second reviewer with the supervisor role must confirm this; your role is {}.",
                 v.user.role.as_str()
             ),
         ),
@@ -783,15 +950,23 @@ async fn request_view(
             .narrowed
             .as_ref()
             .map(|n| {
-                format!(
+                let mut terms = format!(
                     "{}; period {}",
-                    n.data_categories,
+                    views::categories_text(&n.data_categories.to_string()),
                     views::period_text(n.period.as_ref())
-                )
+                );
+                if let Some(t) = &n.targets {
+                    let kept: Vec<&str> = t.iter().map(|v| v.as_str()).collect();
+                    terms.push_str(&format!("; targets kept: {}", kept.join(", ")));
+                }
+                if let Some(u) = n.confidentiality_until {
+                    terms.push_str(&format!("; secrecy ends {}", views::when(u)));
+                }
+                terms
             })
             .unwrap_or_default(),
     });
-    let now = Timestamp::now();
+    let now = c.node.now();
     let hold = query
         .active_hold(case_id)
         .await?
@@ -851,6 +1026,42 @@ async fn request_view(
         comparison: views::comparison(&request, &assessment),
         timeline,
         decision,
+        version,
+        can_deliver: can_change && case.status == CaseStatus::Executing,
+        can_close: can_change
+            && matches!(
+                case.status,
+                CaseStatus::Executing
+                    | CaseStatus::Delivered
+                    | CaseStatus::Refused
+                    | CaseStatus::Withdrawn
+            ),
+        notify_warning: match (&request.confidentiality, case.notify_person_at) {
+            (Some(c), _) if c.requested => None,
+            (_, Some(at)) => Some(format!(
+                "No secrecy was asked: once executed, the node tells the person concerned {} (notice due {}). If the investigation needs secrecy, consult the requester first.",
+                if at <= now {
+                    "at once"
+                } else {
+                    "when the notice falls due"
+                },
+                views::when(at)
+            )),
+            _ => None,
+        },
+        second_reason: match sent {
+            Sent::SecondReview(f) => f.second_reason.clone(),
+            _ => String::new(),
+        },
+        back: None,
+        kept_in: match sent {
+            Sent::Nothing => "",
+            Sent::Decision(_) => "decide",
+            Sent::Reclassification(_) => "reclassify",
+            Sent::Postponement(_) => "postpone",
+            Sent::Consultation(_) => "consult",
+            Sent::SecondReview(_) => "second-review",
+        },
         conditions,
         can_decide,
         form,
@@ -916,7 +1127,7 @@ fn extension_row(x: &Extension) -> ExtensionRow {
         asked_at: views::when(x.asked_at),
         current_until: views::when(x.current_until),
         asked_until: views::when(x.asked_until),
-        asked_until_value: x.asked_until.to_string(),
+        asked_until_value: views::input_time(x.asked_until),
         reasons: x.reasons.clone(),
         answer,
     }
@@ -934,7 +1145,7 @@ pub(super) fn hold_view(h: &Hold, request_id: &str, now: Timestamp) -> HoldView 
     }
 }
 
-const FLASHES: [(&str, &str); 14] = [
+const FLASHES: [(&str, &str); 17] = [
     (
         "callback-recorded",
         "Call-back recorded and logged; a supervisor who did not record it must confirm it.",
@@ -958,11 +1169,17 @@ const FLASHES: [(&str, &str); 14] = [
     ),
     ("extension-refused", "Extension refused and logged."),
     ("decided", "Decision recorded and logged."),
+    ("delivered", "Marked delivered and logged."),
+    ("closed", "Case closed and logged."),
     (
         "proposed",
         "Decision proposed; it takes effect when a second reviewer (a supervisor) confirms it.",
     ),
-    ("confirmed", "Second review recorded and logged."),
+    ("confirmed", "Second review recorded and logged: confirmed."),
+    (
+        "sent-back",
+        "Sent back and logged: the proposal is withdrawn and the case can be decided again.",
+    ),
     ("renewed", "Preservation hold renewed and logged."),
     (
         "consulted",
@@ -995,7 +1212,11 @@ pub async fn request_page(
         .find(|(k, _)| Some(*k) == done.as_deref())
         .map(|(_, text)| *text);
     match request_view(&c, &v, case_id, Sent::Nothing, None, flash).await {
-        Ok(page) => render(StatusCode::OK, &page),
+        Ok(mut page) => {
+            // The list the reviewer came from, kept by the queue (its filters survive the visit).
+            page.back = cookie_value(&jar, super::queue::LIST_COOKIE);
+            render(StatusCode::OK, &page)
+        }
         Err(p) => error_page(v.layout("Case", "queue"), &p),
     }
 }
@@ -1080,7 +1301,21 @@ pub(super) fn decision_input(form: &DecisionFields) -> Result<DecisionInput, Pro
     }
     if decision == "execute_narrowed" {
         let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-        let period = match (text(&form.period_from), text(&form.period_to)) {
+        // Date inputs send `2027-03-01T00:00` (UTC, as labelled): RFC 3339 for the API.
+        let time = |s: &str, pointer: &str, words: &str| -> Result<Option<String>, Problem> {
+            text(s)
+                .map(|t| {
+                    views::parse_input_time(&t, words)
+                        .map(|ts| ts.to_string())
+                        .map_err(|e| {
+                            Problem::unprocessable("invalid-decision", format!("{pointer}: {e}"))
+                        })
+                })
+                .transpose()
+        };
+        let from = time(&form.period_from, "$.narrowed.period", "Period from")?;
+        let to = time(&form.period_to, "$.narrowed.period", "Period to")?;
+        let period = match (from, to) {
             (Some(from), Some(to)) => json!({ "from": from, "to": to }),
             (None, None) => Value::Null,
             _ => {
@@ -1090,11 +1325,22 @@ pub(super) fn decision_input(form: &DecisionFields) -> Result<DecisionInput, Pro
                 ));
             }
         };
+        let until = time(
+            &form.confidentiality_until,
+            "$.narrowed.confidentiality_until",
+            "Secrecy ends",
+        )?;
         v["narrowed"] = json!({
             "data_categories": form.categories,
             "period": period,
-            "confidentiality_until": text(&form.confidentiality_until),
+            "confidentiality_until": until,
         });
+        // Every target offered still checked: all of them (the field left out).
+        let offered: BTreeSet<&String> = form.target_offered.iter().collect();
+        let kept: BTreeSet<&String> = form.targets.iter().collect();
+        if !offered.is_empty() && kept != offered {
+            v["narrowed"]["targets"] = json!(form.targets);
+        }
     }
     if decision.is_empty() {
         return Err(Problem::unprocessable(
@@ -1117,11 +1363,15 @@ pub(super) type MakeJob<T> =
 /// The common path of a case form: check the session and the form's CSRF token, turn the form
 /// into a writer job (`make`, which may refuse the form first), run it, then redirect to where
 /// `done` says, or show the page again with the refusal (and `sent`, the decision form as sent).
+/// `version` is the case's `ETag` as the page showed it (the form's hidden `version`): a case
+/// changed since is refused (412, before the form's own refusals), as the API's `If-Match`.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn case_form<T>(
     c: &Console,
     case_id: i64,
     jar: &CookieJar,
     csrf: &str,
+    version: &str,
     sent: Sent<'_>,
     make: impl FnOnce(User) -> Result<MakeJob<T>, Problem>,
     done: impl FnOnce(&T) -> String,
@@ -1130,14 +1380,23 @@ pub(super) async fn case_form<T>(
         Ok(v) => v,
         Err(r) => return r,
     };
+    let if_match = if_match(version);
+    if let Err(p) = if_match.check(&c.node, case_id).await {
+        return refused(c, &v, case_id, sent, &p).await;
+    }
     let job = match make(v.user.clone()) {
         Ok(job) => job,
         Err(p) => return refused(c, &v, case_id, sent, &p).await,
     };
-    match c.node.writer.call(job).await {
+    match if_match.call(&c.node, case_id, job).await {
         Ok(result) => see_other(&done(&result)),
         Err(p) => refused(c, &v, case_id, sent, &p).await,
     }
+}
+
+/// The `If-Match` a form's hidden `version` stands for (none when the form sent none).
+pub(super) fn if_match(version: &str) -> IfMatch {
+    IfMatch(Some(version.trim().to_owned()).filter(|v| !v.is_empty()))
 }
 
 /// `POST /console/requests/{case}/decision`.
@@ -1152,6 +1411,7 @@ pub async fn decide(
         case_id,
         &jar,
         &form.csrf,
+        &form.version,
         Sent::Decision(&form),
         |user| {
             let input = decision_input(&form)?;
@@ -1278,6 +1538,7 @@ pub async fn reclassify(
         case_id,
         &jar,
         &form.csrf,
+        &form.version,
         Sent::Reclassification(&form),
         |user| {
             let input = reclassification_input(&form, &current?)?;
@@ -1306,21 +1567,18 @@ pub async fn second_review(
     jar: CookieJar,
     Posted(form): Posted<SecondReviewFields>,
 ) -> Response {
-    let SecondReviewFields {
-        csrf,
-        confirm,
-        second_reason,
-    } = form;
+    let confirm = form.confirm == "yes";
     case_form(
         &c,
         case_id,
         &jar,
-        &csrf,
-        Sent::Nothing,
+        &form.csrf,
+        &form.version,
+        Sent::SecondReview(&form),
         |user| {
             let input = SecondReviewInput {
-                confirm: confirm == "yes",
-                reason: second_reason,
+                confirm,
+                reason: form.second_reason.clone(),
             };
             Ok(Box::new(move |reply| Job::SecondReview {
                 case_id,
@@ -1329,7 +1587,11 @@ pub async fn second_review(
                 reply,
             }))
         },
-        |_: &Case| format!("/console/requests/{case_id}?done=confirmed"),
+        // Sending back is not a confirmation: each says what happened.
+        |_: &Case| {
+            let done = if confirm { "confirmed" } else { "sent-back" };
+            format!("/console/requests/{case_id}?done={done}")
+        },
     )
     .await
 }
@@ -1347,16 +1609,11 @@ pub async fn consult(
         case_id,
         &jar,
         &form.csrf,
+        &form.version,
         Sent::Consultation(&form),
         |user| {
-            let answer_by = form.answer_by.trim().parse::<Timestamp>().map_err(|e| {
-                Problem::unprocessable(
-                    "invalid-consultation",
-                    format!(
-                        "$.answer_by: {:?} is not a time (RFC 3339, e.g. 2027-03-01T00:00:00Z): {e}",
-                        form.answer_by.trim()
-                    ),
-                )
+            let answer_by = views::parse_input_time(&form.answer_by, "Answer by").map_err(|e| {
+                Problem::unprocessable("invalid-consultation", format!("$.answer_by: {e}"))
             })?;
             let input = custos_service::ops::ConsultationInput {
                 message: form.message.clone(),
@@ -1387,16 +1644,11 @@ pub async fn postpone(
         case_id,
         &jar,
         &form.csrf,
+        &form.version,
         Sent::Postponement(&form),
         |user| {
-            let until = form.until.trim().parse::<Timestamp>().map_err(|e| {
-                Problem::unprocessable(
-                    "invalid-postponement",
-                    format!(
-                        "$.until: {:?} is not a time (RFC 3339, e.g. 2027-03-01T00:00:00Z): {e}",
-                        form.until.trim()
-                    ),
-                )
+            let until = views::parse_input_time(&form.until, "Postponed until").map_err(|e| {
+                Problem::unprocessable("invalid-postponement", format!("$.until: {e}"))
             })?;
             let input = custos_service::ops::PostponementInput {
                 reason: form.reason.clone(),
@@ -1427,6 +1679,7 @@ pub async fn renew(
         case_id,
         &jar,
         &form.csrf,
+        &form.version,
         Sent::Nothing,
         |user| {
             Ok(Box::new(move |reply| Job::Renew {
@@ -1456,13 +1709,16 @@ pub async fn decide_extension(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let input = extension_input(&form);
+    let if_match = if_match(&form.version);
+    let input = match if_match.check(&c.node, case_id).await {
+        Ok(()) => extension_input(&form),
+        Err(p) => Err(p),
+    };
     let result = match input {
         Ok(input) => {
             let user = v.user.clone();
-            c.node
-                .writer
-                .call(|reply| Job::DecideExtension {
+            if_match
+                .call(&c.node, case_id, |reply| Job::DecideExtension {
                     case_id,
                     extension_id,
                     user,
@@ -1486,7 +1742,15 @@ pub async fn decide_extension(
         Err(p) => p,
     };
     let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-    match request_view(&c, &v, case_id, Sent::Nothing, Some((&p).into()), None).await {
+    // The extension's own fields, not the decision form's of the same name.
+    let mut refusal = Refusal::from(&p);
+    refusal.field = match refusal.field.as_str() {
+        "reason" => format!("extension-reason-{extension_id}"),
+        "postpone-until" => format!("until-{extension_id}"),
+        "decision-grant" => format!("grant-{extension_id}"),
+        other => other.to_owned(),
+    };
+    match request_view(&c, &v, case_id, Sent::Nothing, Some(refusal), None).await {
         Ok(mut page) => {
             page.extension_form = ExtensionForm {
                 id: extension_id,
@@ -1512,19 +1776,70 @@ fn extension_input(form: &ExtensionFields) -> Result<ExtensionDecisionInput, Pro
             ));
         }
     };
-    let until = match form.until.trim() {
-        "" => None,
-        t => Some(t.parse::<Timestamp>().map_err(|e| {
-            Problem::unprocessable(
-                "invalid-extension",
-                format!("$.until: {t:?} is not a time (RFC 3339, e.g. 2027-03-01T00:00:00Z): {e}"),
-            )
-        })?),
-    };
+    let until =
+        match form.until.trim() {
+            "" => None,
+            t => Some(views::parse_input_time(t, "Grant until").map_err(|e| {
+                Problem::unprocessable("invalid-extension", format!("$.until: {e}"))
+            })?),
+        };
     Ok(ExtensionDecisionInput {
         grant,
         // A refusal sets no date: the grant's date field is ignored when refusing.
         until: until.filter(|_| grant),
         reason: form.reason.clone(),
     })
+}
+
+/// The form that marks a case delivered or closed: `to` is `delivered` or `closed`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AdvanceFields {
+    csrf: String,
+    version: String,
+    to: String,
+}
+
+/// `POST /console/requests/{case}/status`: mark an executed case delivered, or close a case (the
+/// API's `/delivered` and `/closed`, the same writer job).
+pub async fn advance(
+    State(c): Shared,
+    Path(case_id): Path<i64>,
+    jar: CookieJar,
+    Posted(form): Posted<AdvanceFields>,
+) -> Response {
+    case_form(
+        &c,
+        case_id,
+        &jar,
+        &form.csrf,
+        &form.version,
+        Sent::Nothing,
+        |user| {
+            let to = match form.to.as_str() {
+                "delivered" => CaseStatus::Delivered,
+                "closed" => CaseStatus::Closed,
+                other => {
+                    return Err(Problem::unprocessable(
+                        "invalid-status",
+                        format!("{other:?} is not a step a case can take here; choose Delivered or Close"),
+                    ));
+                }
+            };
+            Ok(Box::new(move |reply| Job::Advance {
+                case_id,
+                user,
+                to,
+                reply,
+            }))
+        },
+        |case: &Case| {
+            let done = match case.status {
+                CaseStatus::Delivered => "delivered",
+                _ => "closed",
+            };
+            format!("/console/requests/{case_id}?done={done}")
+        },
+    )
+    .await
 }

@@ -115,6 +115,7 @@ pub async fn sign_in(
                 title: "Sign-in form expired".into(),
                 detail: "the sign-in form is valid for 10 minutes and only from this site; it has been renewed, sign in again".into(),
                 fields: vec![],
+                ..Refusal::default()
             },
         );
     }
@@ -125,6 +126,7 @@ pub async fn sign_in(
                 title: "Not signed in".into(),
                 detail,
                 fields: vec![],
+                ..Refusal::default()
             },
         )
     };
@@ -157,6 +159,7 @@ pub async fn sign_in(
                         left.as_secs().div_ceil(60).max(1)
                     ),
                     fields: vec![],
+                    ..Refusal::default()
                 },
             );
             return retry_later(resp, left);
@@ -170,6 +173,7 @@ pub async fn sign_in(
                         "other sign-ins for {name:?} are being checked right now; try again in a few seconds"
                     ),
                     fields: vec![],
+                    ..Refusal::default()
                 },
             );
             return retry_later(resp, Duration::from_secs(1));
@@ -193,6 +197,7 @@ pub async fn sign_in(
                     title: "Busy".into(),
                     detail: busy.to_string(),
                     fields: vec![],
+                    ..Refusal::default()
                 },
             );
             return retry_later(
