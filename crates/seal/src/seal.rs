@@ -158,6 +158,8 @@ pub fn seal<W: Write + Send>(
 ) -> Result<SealReport, SealError> {
     let sizes = check_spec(spec)?;
     let recipients = spec.recipients;
+    // The caller's thread may have worked before: count only what it spends here.
+    let cpu_at_start = thread_cpu();
 
     thread::scope(|scope| {
         let (plain_tx, plain_rx) = sync_channel::<Msg>(DEPTH);
@@ -189,7 +191,9 @@ pub fn seal<W: Write + Send>(
                 Err(e) => Err(Some(e)),
             }
         };
-        let read_cpu = thread_cpu();
+        let read_cpu = thread_cpu()
+            .zip(cpu_at_start)
+            .map(|(now, start)| now.saturating_sub(start));
         let (encrypted, encrypt_cpu) = encrypt
             .join()
             .map_err(|_| SealError::Internal("the encryption thread panicked"))?;
