@@ -1036,6 +1036,14 @@ impl Projections {
             }
             EventType::PreservationReleased => {
                 let id = e.case_id.ok_or("names no case")?;
+                // A person's early release (`ops::release_hold`) names who, with a reason.
+                if let Some(who) = body.get("by") {
+                    let who = who.as_str().ok_or("by is not a text")?.to_owned();
+                    self.require_role(e, &who, Role::Reviewer, "releasing a hold");
+                    if text(body, "reason")?.trim().is_empty() {
+                        return Err("releases a hold without a reason".into());
+                    }
+                }
                 // The scheduler's release names the date that passed; a withdrawal its reason.
                 let lapsed = body.get("expired_at").is_some();
                 let keeper = self.follow_up_pending(id);
@@ -1107,6 +1115,11 @@ impl Projections {
             }
             EventType::NoticeSent | EventType::NoticeFailed => {
                 let id = e.case_id.ok_or("names no case")?;
+                // Given by hand (`ops::act_on_notice`): a reviewer says so.
+                if kind == EventType::NoticeSent && body.get("by_hand").is_some() {
+                    let who = text(body, "by")?.to_owned();
+                    self.require_role(e, &who, Role::Reviewer, "recording a notice given by hand");
+                }
                 let n = self.notices.get_mut(&id).ok_or("no notice was owed")?;
                 if n.sent_at.is_some() {
                     return Err("records a delivery of a notice already sent".into());
@@ -1119,6 +1132,20 @@ impl Projections {
                 } else {
                     n.last_error = Some(text(body, "error")?.to_owned());
                 }
+            }
+            EventType::NoticeDeferred => {
+                let who = text(body, "by")?.to_owned();
+                self.require_role(e, &who, Role::Reviewer, "deferring a notice");
+                if text(body, "reason")?.trim().is_empty() {
+                    return Err("defers a notice without a reason".into());
+                }
+                let id = e.case_id.ok_or("names no case")?;
+                let due_at = time(body, "due_at")?;
+                let n = self.notices.get_mut(&id).ok_or("no notice was owed")?;
+                if n.sent_at.is_some() {
+                    return Err("defers a notice already sent".into());
+                }
+                n.due_at = due_at;
             }
             EventType::ExtensionRequested => {
                 let case = self.case_mut(e)?;
