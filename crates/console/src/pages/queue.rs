@@ -123,12 +123,12 @@ pub async fn queue(State(c): Shared, jar: CookieJar, RawQuery(q): RawQuery) -> R
         },
         Count {
             label: "Overdue",
-            value: count(&|c| views::Due::of(c.respond_by, now) == views::Due::Overdue),
+            value: count(&|c| views::deadline_badge(c, now).0 == "overdue"),
             class: "overdue",
         },
         Count {
-            label: "Due today",
-            value: count(&|c| views::Due::of(c.respond_by, now) == views::Due::Today),
+            label: "Due in under 8 hours",
+            value: count(&|c| views::deadline_badge(c, now).0.starts_with("due-today")),
             class: "due-today",
         },
         Count {
