@@ -578,8 +578,31 @@ pub fn event_summary(e: &StoredEvent) -> String {
             text(&body["reason"])
         ),
         EventType::PreservationStarted | EventType::PreservationRenewed => {
-            format!("hold until {}", text(&body["expires_at"]))
+            let mut s = format!("hold until {}", text(&body["expires_at"]));
+            if let Some(by) = body["by"].as_str() {
+                s.push_str(&format!(", renewed by {by}"));
+            }
+            if let Some(r) = body["reason"].as_str() {
+                s.push_str(&format!(": {r}"));
+            }
+            s
         }
+        EventType::PreservationReleased if body["by"].is_string() => format!(
+            "released early by {}: {}",
+            text(&body["by"]),
+            text(&body["reason"])
+        ),
+        EventType::NoticeSent if body["by_hand"] == true => format!(
+            "given by hand, recorded by {}: {}",
+            text(&body["by"]),
+            text(&body["note"])
+        ),
+        EventType::NoticeDeferred => format!(
+            "deferred by {} to {}: {}",
+            text(&body["by"]),
+            text(&body["due_at"]),
+            text(&body["reason"])
+        ),
         EventType::EvidenceSealed | EventType::EvidenceDelivered | EventType::EvidenceDestroyed => {
             format!("package SHA-256 {}", text(&body["package_sha256"]))
         }

@@ -464,6 +464,20 @@ async fn a_reviewer_defers_a_notice_with_a_reason_within_the_profile_s_cap() {
         ),
         (defer(at - secs(1), "Arrests are planned."), "$.until"),
         (defer(at + days(10), "  "), "$.reason"),
+        (
+            serde_json::json!({"action": "deferred", "reason": "Arrests are planned."}),
+            "$.until",
+        ),
+        (
+            serde_json::json!({"action": "deferred", "until": at + days(10),
+                               "reason": "Arrests are planned.", "note": "By post."}),
+            "$.note",
+        ),
+        (
+            serde_json::json!({"action": "sent_by_hand", "note": "By post.",
+                               "until": at + days(10)}),
+            "$.until",
+        ),
     ] {
         let p = refused(
             f.act_on_notice(case, &rita(), body, at).await,

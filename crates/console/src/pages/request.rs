@@ -1474,14 +1474,15 @@ pub async fn renew(
         Sent::Nothing,
         |user| {
             let reason = form.reason.trim().to_owned();
-            if reason.is_empty() {
+            // An auditor hears the role refusal (the writer's), not a form problem.
+            if reason.is_empty() && user.role != Role::Auditor {
                 return Err(Problem::unprocessable(
                     "invalid-hold-change",
                     "$.reason: say why the hold is renewed",
                 ));
             }
             let input = custos_service::ops::HoldRenewalInput {
-                reason: Some(reason),
+                reason: Some(reason).filter(|r| !r.is_empty()),
             };
             Ok(Box::new(move |reply| Job::Renew {
                 case_id,

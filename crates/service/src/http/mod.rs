@@ -143,6 +143,7 @@ use self::requests::{
         crate::ops::HoldRenewalInput,
         crate::ops::HoldReleaseInput,
         crate::ops::NoticeAction,
+        crate::ops::NoticeActionKind,
         crate::ops::NarrowedTerms,
         crate::ops::RecordedDecision,
         ReclassificationInput,

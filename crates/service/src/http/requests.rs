@@ -840,7 +840,9 @@ pub(super) async fn renew_hold(
     body: Bytes,
 ) -> ApiResult<Response> {
     if_match.check(&node, case_id).await?;
-    let input: crate::ops::HoldRenewalInput = if body.iter().all(u8::is_ascii_whitespace) {
+    // No body, or `null`: no reason given.
+    let text = body.trim_ascii();
+    let input: crate::ops::HoldRenewalInput = if text.is_empty() || text == b"null" {
         Default::default()
     } else {
         json_body(&body)?

@@ -532,28 +532,34 @@ pub async fn notice_result(
     Ok(Some(notice))
 }
 
-/// A reviewer's action on a notice owed (`POST /v1/requests/{case}/notice/sent-by-hand`,
-/// `…/notice/deferral`).
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields, tag = "action", rename_all = "snake_case")]
-pub enum NoticeAction {
+/// What a reviewer does with a notice owed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeActionKind {
     /// The notice was given outside the node (by post, in person): recorded as sent
-    /// (`notice.sent` with `by_hand`), so the scheduler stops trying.
-    SentByHand {
-        /// How and when it was given, for the record.
-        #[schema(min_length = 1)]
-        note: String,
-    },
+    /// (`notice.sent` with `by_hand`), so the scheduler stops trying. Needs `note`.
+    SentByHand,
     /// The notice waits until `until` (`notice.deferred`), no later than the profile's cap on
-    /// secrecy allows from now.
-    Deferred {
-        /// The new due time.
-        #[schema(value_type = String, format = DateTime)]
-        until: Timestamp,
-        /// Why telling the person now would harm (for the record).
-        #[schema(min_length = 1)]
-        reason: String,
-    },
+    /// secrecy allows from now. Needs `until` and `reason`.
+    Deferred,
+}
+
+/// A reviewer's action on a notice owed (`POST /v1/requests/{case}/notice/action`).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeAction {
+    /// `sent_by_hand` or `deferred`.
+    pub action: NoticeActionKind,
+    /// For `sent_by_hand`: how and when it was given, for the record.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// For `deferred`: the new due time, later than now and than the due time in force.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub until: Option<Timestamp>,
+    /// For `deferred`: why telling the person now would harm (for the record).
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// Records a reviewer's action on the notice of `case_id` (reviewers and above): sent by hand,
@@ -586,9 +592,22 @@ pub async fn act_on_notice(
         });
         p
     };
-    match action {
-        NoticeAction::SentByHand { note } => {
-            let note = note.trim();
+    let given = |f: &Option<String>| f.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    let (note, reason) = (given(&action.note), given(&action.reason));
+    match action.action {
+        NoticeActionKind::SentByHand => {
+            if action.until.is_some() || action.reason.is_some() {
+                let at = if action.until.is_some() {
+                    "$.until"
+                } else {
+                    "$.reason"
+                };
+                return Err(field(
+                    at,
+                    "until and reason belong to a deferral; a notice sent by hand takes a note",
+                ));
+            }
+            let note = note.as_str();
             if note.is_empty() {
                 return Err(field("$.note", "say how and when the notice was given"));
             }
@@ -608,8 +627,17 @@ pub async fn act_on_notice(
             notice.sent_at = Some(now);
             notice.last_error = None;
         }
-        NoticeAction::Deferred { until, reason } => {
-            let reason = reason.trim();
+        NoticeActionKind::Deferred => {
+            if action.note.is_some() {
+                return Err(field(
+                    "$.note",
+                    "a note belongs to a notice sent by hand; a deferral takes until and reason",
+                ));
+            }
+            let Some(until) = &action.until else {
+                return Err(field("$.until", "a deferral needs the new due time"));
+            };
+            let reason = reason.as_str();
             if reason.is_empty() {
                 return Err(field("$.reason", "a deferral needs a written reason"));
             }

@@ -133,9 +133,9 @@ pub use intake::{
     Admitted, Freshness, IntakeRefusal, Submission, SubmitOutcome, admit, revoked_problem, submit,
 };
 pub use lifecycle::{
-    DueNotice, HoldReleaseInput, HoldRenewalInput, LifecycleRules, NoticeAction, NoticeDelivery,
-    SecrecyCap, act_on_notice, advance, next_attempt, notice_document, notice_result, release_hold,
-    renew_hold, renewed_end, retry_delay, tick,
+    DueNotice, HoldReleaseInput, HoldRenewalInput, LifecycleRules, NoticeAction, NoticeActionKind,
+    NoticeDelivery, SecrecyCap, act_on_notice, advance, next_attempt, notice_document,
+    notice_result, release_hold, renew_hold, renewed_end, retry_delay, tick,
 };
 pub use notice::{DEFAULT_REMEDIES, NOTICE_FORMAT, NoticeDocument, NoticeSettings};
 pub use order::{
