@@ -425,7 +425,7 @@ try {
     const notices = await page.request.get(`${BASE}/console/notices.csv`);
     assert.equal(notices.status(), 200);
     const csv = await notices.text();
-    assert.match(csv, /^case,request_id,confidentiality_until,/);
+    assert.match(csv, /^case,request_id,state,authority,confidentiality_until,/);
     assert.ok(csv.split("\n").some((l) => l.startsWith(`${CASES.gag},E2E-GAG,`)), csv);
   }
 
