@@ -54,7 +54,7 @@ pub(super) async fn list_notices(
     State(node): State<Arc<Node>>,
     _: Staff,
 ) -> ApiResult<Json<Vec<NoticeView>>> {
-    let now = Timestamp::now();
+    let now = node.now();
     let notices = node.store.notices().await?;
     Ok(Json(notices.iter().map(|n| notice_view(n, now)).collect()))
 }
