@@ -3,7 +3,8 @@
 //!
 //! * The clock runs only while the node owes the next step. It stops while the case is decided
 //!   or waits on the requester (information asked, a consultation open); a supplement restarts
-//!   it with a new due time, which the case shows.
+//!   it with a new due time, which the case shows, and a consultation's wait is added to the due
+//!   time when it ends (the service's `ops::consultation::resumed_due`).
 //! * Badges are rolling windows from `now`, not calendar days: overdue once the due instant is
 //!   reached, then under 2 hours, under 8 hours (at exactly 2 h left the badge is "under 8
 //!   hours"; at exactly 8 h, none).

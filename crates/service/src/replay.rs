@@ -278,8 +278,8 @@ pub struct Projections {
     untold: BTreeMap<i64, (u64, Communicated)>,
     /// Postponed cases and the date each is postponed to.
     postponed: BTreeMap<i64, jiff::Timestamp>,
-    /// Cases in consultation and the date each answer is due by.
-    consulting: BTreeMap<i64, jiff::Timestamp>,
+    /// Cases in consultation: the date each answer is due by, and when it was opened.
+    consulting: BTreeMap<i64, (jiff::Timestamp, jiff::Timestamp)>,
     /// Cases whose conditions the requesting authority accepted (by event).
     conditions_accepted: BTreeMap<i64, u64>,
     /// Follow-ups and the preservation case each follows.
@@ -1257,7 +1257,7 @@ impl Projections {
                 case.status = CaseStatus::InConsultation;
                 case.updated_at = at;
                 let id = case.case_id;
-                self.consulting.insert(id, answer_by);
+                self.consulting.insert(id, (answer_by, at));
             }
             EventType::ConsultationAnswered => {
                 let (payload, kid, digest) = self.signed(e, body, signatures)?;
@@ -1277,17 +1277,24 @@ impl Projections {
                 {
                     return Err("the signed answer names another request".into());
                 }
+                let id = case.case_id;
+                let (_, opened) = self
+                    .consulting
+                    .remove(&id)
+                    .ok_or("answers a consultation never opened")?;
+                let case = self.case_mut(e)?;
                 case.status = CaseStatus::Assessed;
                 case.updated_at = at;
-                let id = case.case_id;
-                self.consulting.remove(&id);
+                // As ops::consultation: the clock stood still while the requester was asked.
+                case.respond_by =
+                    crate::ops::consultation::resumed_due(case.respond_by, opened, at);
             }
             EventType::ConsultationLapsed => {
                 // An event of the scheduler's pass, after its releases.
                 self.holds_released(e);
                 self.require_status(e, &[CaseStatus::InConsultation]);
                 let id = e.case_id.ok_or("names no case")?;
-                let answer_by = self
+                let (answer_by, opened) = self
                     .consulting
                     .remove(&id)
                     .ok_or("lapses a consultation never opened")?;
@@ -1299,6 +1306,8 @@ impl Projections {
                 let case = self.case_mut(e)?;
                 case.status = CaseStatus::Assessed;
                 case.updated_at = at;
+                case.respond_by =
+                    crate::ops::consultation::resumed_due(case.respond_by, opened, at);
             }
             EventType::ConfidentialityLimited => {
                 // Logged with the assessment that limited it (the same job).

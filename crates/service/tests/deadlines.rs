@@ -131,3 +131,50 @@ async fn an_emergency_shows_its_exact_due_instant_and_a_rolling_badge() {
     assert!(d["seconds_left"].is_i64(), "{d}");
     assert!(view["notifies_person_at_once"].is_boolean(), "{view}");
 }
+
+#[tokio::test]
+async fn a_consultation_stops_the_clock_and_its_wait_is_given_back() {
+    let f = Fixture::new().await;
+    // Answered three days after it was opened: due three days later than before.
+    let case = f.submit("p01-ransomware-production", "XA-1", t0()).await;
+    let due = f.case(case).await.respond_by;
+    let opened = t0() + days(1);
+    f.consult(
+        case,
+        &rita(),
+        "Would subscriber data alone do?",
+        opened + days(10),
+        opened,
+    )
+    .await
+    .unwrap();
+    let c = f.case(case).await;
+    assert_eq!(
+        query::deadline(&c, due + days(1)).stopped,
+        Some(Stopped::AwaitingRequester)
+    );
+    let (key, xa) = (authority_key(), f.authority.clone());
+    let c = f
+        .answer(
+            case,
+            &key,
+            &xa,
+            "XA-1",
+            "Yes, subscriber data will do.",
+            opened + days(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.respond_by, due + days(3));
+    // Lapsed unanswered at its date: the whole wait is given back.
+    let lapsing = f.submit("p01-ransomware-production", "XA-2", t0()).await;
+    let due = f.case(lapsing).await.respond_by;
+    f.consult(lapsing, &rita(), "Which account?", opened + days(5), opened)
+        .await
+        .unwrap();
+    f.tick(opened + days(5)).await;
+    let c = f.case(lapsing).await;
+    assert_eq!(c.status, CaseStatus::Assessed);
+    assert_eq!(c.respond_by, due + days(5));
+    assert!(f.findings().await.is_empty(), "{:#?}", f.findings().await);
+}
