@@ -422,7 +422,9 @@ try {
     assert.match(await row.innerText(), /\t0$|\b0\b/, "not yet renewed");
     await axe(page, "the holds page");
     await shot(page, "holds");
-    await row.getByRole("button", { name: /Renew/ }).click();
+    await row.getByText("Renew or release").click();
+    await row.getByLabel("Why renew").fill("The investigation still needs the data.");
+    await row.getByRole("button", { name: /^Renew to/ }).click();
     await page.waitForURL(/done=renewed/);
     assert.match(await page.locator("#holds tbody tr", { hasText: `#${CASES.hold}` }).innerText(), /\b1\b/);
     const onCase = await page.request.get(`${BASE}/console/requests/${CASES.hold}`);
@@ -431,14 +433,15 @@ try {
     assert.equal(holds.status(), 200);
     assert.match(holds.headers()["content-type"], /text\/csv/);
     const lines = (await holds.text()).trim().split("\n");
-    assert.equal(lines[0], "case,request_id,started_at,expires_at,renewals");
+    assert.equal(lines[0], "case,request_id,state,authority,started_at,expires_at,renewals");
+    assert.ok(!/\.\d+Z/.test(lines.join("\n")), "times in whole seconds");
     assert.ok(lines.some((l) => l.startsWith(`${CASES.hold},`) && l.endsWith(",1")), lines.join("\n"));
     const secrecy = await page.locator("#secrecy tbody tr", { hasText: `#${CASES.gag}` }).innerText();
     assert.match(secrecy, /no end given/, "open-ended confidentiality is listed");
     const notices = await page.request.get(`${BASE}/console/notices.csv`);
     assert.equal(notices.status(), 200);
     const csv = await notices.text();
-    assert.match(csv, /^case,request_id,confidentiality_until,/);
+    assert.match(csv, /^case,request_id,state,authority,confidentiality_until,/);
     assert.ok(csv.split("\n").some((l) => l.startsWith(`${CASES.gag},E2E-GAG,`)), csv);
   }
 

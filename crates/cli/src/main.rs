@@ -502,14 +502,14 @@ enum AuthorityCommand {
         /// Its name.
         #[arg(long)]
         name: String,
-        /// judicial, prosecutorial, police, central_authority, …
-        #[arg(long)]
+        /// Its kind, as the request format names authorities.
+        #[arg(long, value_parser = authority_kinds())]
         kind: String,
         /// Its public JWK (kty OKP, crv Ed25519).
         #[arg(long, value_name = "FILE")]
         jwk: PathBuf,
-        /// Channels it may use.
-        #[arg(long, value_delimiter = ',', default_value = "mla")]
+        /// Channels it may use (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "mla", value_parser = node_cmd::channels())]
         channels: Vec<String>,
         /// Its age recipient for sealed evidence.
         #[arg(long, value_name = "age1…")]
@@ -826,6 +826,12 @@ pub enum Failure {
     Interrupted(String),
 }
 
+/// The authority kinds `authority add` accepts: exactly the request format's, so `--help` lists
+/// nothing the command would refuse.
+fn authority_kinds() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(custos_model::AuthorityKind::ALL.map(|k| k.as_str()))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -1114,5 +1120,51 @@ fn main() -> ExitCode {
             out::errln!("{message}");
             ExitCode::from(130)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// `custos authority add --help` lists the kinds and channels the command takes, and no
+    /// other: each listed value is accepted, a word it used to suggest is refused.
+    #[test]
+    fn authority_add_help_lists_only_what_it_accepts() {
+        let mut cmd = Cli::command();
+        let add = cmd
+            .find_subcommand_mut("authority")
+            .and_then(|a| a.find_subcommand_mut("add"))
+            .expect("authority add");
+        let help = add.render_long_help().to_string();
+        for k in custos_model::AuthorityKind::ALL {
+            assert!(help.contains(k.as_str()), "{help}");
+        }
+        for wrong in ["judicial", "prosecutorial"] {
+            assert!(!help.contains(wrong), "{wrong} in {help}");
+        }
+        let base = [
+            "custos",
+            "authority",
+            "add",
+            "--state",
+            "XA",
+            "--name",
+            "X",
+            "--jwk",
+            "k",
+        ];
+        for k in custos_model::AuthorityKind::ALL {
+            let args = base.iter().copied().chain(["--kind", k.as_str()]);
+            assert!(Cli::try_parse_from(args).is_ok(), "{k:?}");
+        }
+        let judicial = base.iter().copied().chain(["--kind", "judicial"]);
+        assert!(Cli::try_parse_from(judicial).is_err());
+        let pigeon = base
+            .iter()
+            .copied()
+            .chain(["--kind", "police", "--channels", "mla,pigeon"]);
+        assert!(Cli::try_parse_from(pigeon).is_err());
     }
 }

@@ -176,6 +176,11 @@ fn read_public_jwk(path: &Path) -> Result<PublicJwk, Failure> {
 
 const CHANNELS: [&str; 3] = ["mla", "network_24_7", "direct"];
 
+/// The channels `authority add --channels` accepts (its `--help` lists them).
+pub fn channels() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(CHANNELS)
+}
+
 pub fn authority_add(a: AddArgs) -> Result<(), Failure> {
     let state = a.state.to_ascii_uppercase();
     state

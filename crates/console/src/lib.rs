@@ -88,6 +88,14 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/console/requests/{case}/hold/renew", post(pages::renew))
         .route("/console/requests/{case}/status", post(pages::advance))
         .route(
+            "/console/requests/{case}/hold/release",
+            post(pages::release_hold),
+        )
+        .route(
+            "/console/requests/{case}/notice/action",
+            post(pages::act_on_notice),
+        )
+        .route(
             "/console/requests/{case}/deletion-request",
             post(pages::request_deletion),
         )

@@ -49,15 +49,28 @@ impl Due {
             Due::Later => "",
         }
     }
+}
 
-    /// Words for the badge.
-    pub fn label(self) -> &'static str {
-        match self {
-            Due::Overdue => "Overdue",
-            Due::Today => "Due today",
-            Due::Later => "",
+/// A case's deadline badge at `now`, by the service's rule (`query::deadline`: rolling windows
+/// of 2 and 8 hours; the clock stopped while decided or waiting on the requester): its CSS
+/// classes and words (both empty when there is nothing to flag).
+pub fn deadline_badge(case: &Case, now: Timestamp) -> (&'static str, &'static str) {
+    use custos_model::deadline::{Badge, Stopped};
+    let s = custos_service::query::deadline(case, now);
+    match (s.badge, s.stopped) {
+        (Badge::Overdue, _) => ("overdue", "Overdue"),
+        (Badge::Under2h, _) => ("due-today due-2h", "Due in under 2 hours"),
+        (Badge::Under8h, _) => ("due-today due-8h", "Due in under 8 hours"),
+        (_, Some(Stopped::AwaitingRequester)) => {
+            ("clock-stopped", "Clock stopped: awaiting the requester")
         }
+        _ => ("", ""),
     }
+}
+
+/// A time for `<time datetime="…">`: RFC 3339 in UTC, whole seconds.
+pub fn datetime_attr(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// "in 3 days", "2 h ago": how far `t` is from `now`, roughly.
@@ -135,6 +148,8 @@ pub struct QueueRow {
     pub respond_by: String,
     /// The deadline as RFC 3339, for the live countdown (`console.js`).
     pub respond_by_iso: String,
+    /// `respond_by` for `<time datetime>` (RFC 3339, UTC, whole seconds).
+    pub respond_by_attr: String,
     pub respond_in: String,
     pub due_class: &'static str,
     pub due_label: &'static str,
@@ -158,8 +173,9 @@ impl QueueRow {
         leads: bool,
         unverified: bool,
     ) -> QueueRow {
-        let due = Due::of(case.respond_by, now);
+        let (due_class, due_label) = deadline_badge(case, now);
         QueueRow {
+            respond_by_attr: datetime_attr(case.respond_by),
             leads,
             clock: if leads {
                 time_left(case.respond_by, now)
@@ -185,8 +201,8 @@ impl QueueRow {
             respond_by: when(case.respond_by),
             respond_by_iso: case.respond_by.to_string(),
             respond_in: relative(case.respond_by, now),
-            due_class: due.class(),
-            due_label: due.label(),
+            due_class,
+            due_label,
             order_missing: None,
         }
     }
@@ -769,8 +785,31 @@ pub fn event_summary(e: &StoredEvent) -> String {
             text(&body["reason"])
         ),
         EventType::PreservationStarted | EventType::PreservationRenewed => {
-            format!("hold until {}", text(&body["expires_at"]))
+            let mut s = format!("hold until {}", text(&body["expires_at"]));
+            if let Some(by) = body["by"].as_str() {
+                s.push_str(&format!(", renewed by {by}"));
+            }
+            if let Some(r) = body["reason"].as_str() {
+                s.push_str(&format!(": {r}"));
+            }
+            s
         }
+        EventType::PreservationReleased if body["by"].is_string() => format!(
+            "released early by {}: {}",
+            text(&body["by"]),
+            text(&body["reason"])
+        ),
+        EventType::NoticeSent if body["by_hand"] == true => format!(
+            "given by hand, recorded by {}: {}",
+            text(&body["by"]),
+            text(&body["note"])
+        ),
+        EventType::NoticeDeferred => format!(
+            "deferred by {} to {}: {}",
+            text(&body["by"]),
+            text(&body["due_at"]),
+            text(&body["reason"])
+        ),
         EventType::EvidenceSealed | EventType::EvidenceDelivered | EventType::EvidenceDestroyed => {
             match custos_model::PackageDigest::from_fields(&body) {
                 Some(d) => format!("package {d}"),

@@ -110,6 +110,11 @@ pub enum EventType {
     #[serde(rename = "notice.failed")]
     #[strum(serialize = "notice.failed")]
     NoticeFailed,
+    /// A reviewer deferred the notice to the person concerned, with a reason, to a date within
+    /// the profile's cap on secrecy.
+    #[serde(rename = "notice.deferred")]
+    #[strum(serialize = "notice.deferred")]
+    NoticeDeferred,
     // Deadlines a requester asked to move, and the reviewer's answer.
     #[serde(rename = "extension.requested")]
     #[strum(serialize = "extension.requested")]

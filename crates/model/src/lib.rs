@@ -11,6 +11,7 @@
 //!
 //! Start reading at [`Request`] and [`parse_request`].
 
+pub mod deadline;
 pub mod event;
 pub mod measure;
 pub mod offence;

@@ -183,6 +183,16 @@ impl<'a> Queries<'a> {
         self.store.latest_case_event(case_id, kind).await
     }
 
+    /// When a supplement last restarted `case_id`'s response clock (its latest
+    /// `request.supplemented`), if one did.
+    pub async fn deadline_restarted_at(&self, case_id: i64) -> Read<Option<jiff::Timestamp>> {
+        Ok(self
+            .store
+            .latest_case_event(case_id, custos_model::EventType::RequestSupplemented)
+            .await?
+            .map(|e| e.at))
+    }
+
     /// One event by its log index.
     pub async fn event(&self, index: u64) -> Read<Option<StoredEvent>> {
         self.store.event(index).await
@@ -512,6 +522,29 @@ fn state_schema() -> Object {
         .pattern(Some("^[A-Za-z]{2}$"))
         .description(Some("Requesting state (ISO 3166-1 alpha-2, either case)."))
         .build()
+}
+
+/// Why a case's response clock does not run in `status`: decided, or waiting on the requester.
+/// The clock runs while the node owes the next step (awaiting a decision or its second review,
+/// postponed by a reviewer).
+pub fn clock_stopped(status: CaseStatus) -> Option<custos_model::deadline::Stopped> {
+    use custos_model::deadline::Stopped;
+    match status {
+        CaseStatus::Assessed | CaseStatus::AwaitingSecondReview | CaseStatus::Postponed => None,
+        CaseStatus::AwaitingInformation | CaseStatus::InConsultation => {
+            Some(Stopped::AwaitingRequester)
+        }
+        CaseStatus::Executing
+        | CaseStatus::Delivered
+        | CaseStatus::Refused
+        | CaseStatus::Closed
+        | CaseStatus::Withdrawn => Some(Stopped::Decided),
+    }
+}
+
+/// Where `case`'s response deadline stands at `now` ([`custos_model::deadline::standing`]).
+pub fn deadline(case: &Case, now: jiff::Timestamp) -> custos_model::deadline::Standing {
+    custos_model::deadline::standing(case.respond_by, clock_stopped(case.status), now)
 }
 
 #[cfg(test)]

@@ -278,8 +278,8 @@ pub struct Projections {
     untold: BTreeMap<i64, (u64, Communicated)>,
     /// Postponed cases and the date each is postponed to.
     postponed: BTreeMap<i64, jiff::Timestamp>,
-    /// Cases in consultation and the date each answer is due by.
-    consulting: BTreeMap<i64, jiff::Timestamp>,
+    /// Cases in consultation: the date each answer is due by, and when it was opened.
+    consulting: BTreeMap<i64, (jiff::Timestamp, jiff::Timestamp)>,
     /// Cases whose conditions the requesting authority accepted (by event).
     conditions_accepted: BTreeMap<i64, u64>,
     /// Follow-ups and the preservation case each follows.
@@ -1036,6 +1036,14 @@ impl Projections {
             }
             EventType::PreservationReleased => {
                 let id = e.case_id.ok_or("names no case")?;
+                // A person's early release (`ops::release_hold`) names who, with a reason.
+                if let Some(who) = body.get("by") {
+                    let who = who.as_str().ok_or("by is not a text")?.to_owned();
+                    self.require_role(e, &who, Role::Reviewer, "releasing a hold");
+                    if text(body, "reason")?.trim().is_empty() {
+                        return Err("releases a hold without a reason".into());
+                    }
+                }
                 // The scheduler's release names the date that passed; a withdrawal its reason.
                 let lapsed = body.get("expired_at").is_some();
                 let keeper = self.follow_up_pending(id);
@@ -1107,6 +1115,11 @@ impl Projections {
             }
             EventType::NoticeSent | EventType::NoticeFailed => {
                 let id = e.case_id.ok_or("names no case")?;
+                // Given by hand (`ops::act_on_notice`): a reviewer says so.
+                if kind == EventType::NoticeSent && body.get("by_hand").is_some() {
+                    let who = text(body, "by")?.to_owned();
+                    self.require_role(e, &who, Role::Reviewer, "recording a notice given by hand");
+                }
                 let n = self.notices.get_mut(&id).ok_or("no notice was owed")?;
                 if n.sent_at.is_some() {
                     return Err("records a delivery of a notice already sent".into());
@@ -1119,6 +1132,20 @@ impl Projections {
                 } else {
                     n.last_error = Some(text(body, "error")?.to_owned());
                 }
+            }
+            EventType::NoticeDeferred => {
+                let who = text(body, "by")?.to_owned();
+                self.require_role(e, &who, Role::Reviewer, "deferring a notice");
+                if text(body, "reason")?.trim().is_empty() {
+                    return Err("defers a notice without a reason".into());
+                }
+                let id = e.case_id.ok_or("names no case")?;
+                let due_at = time(body, "due_at")?;
+                let n = self.notices.get_mut(&id).ok_or("no notice was owed")?;
+                if n.sent_at.is_some() {
+                    return Err("defers a notice already sent".into());
+                }
+                n.due_at = due_at;
             }
             EventType::ExtensionRequested => {
                 let case = self.case_mut(e)?;
@@ -1230,7 +1257,7 @@ impl Projections {
                 case.status = CaseStatus::InConsultation;
                 case.updated_at = at;
                 let id = case.case_id;
-                self.consulting.insert(id, answer_by);
+                self.consulting.insert(id, (answer_by, at));
             }
             EventType::ConsultationAnswered => {
                 let (payload, kid, digest) = self.signed(e, body, signatures)?;
@@ -1250,17 +1277,24 @@ impl Projections {
                 {
                     return Err("the signed answer names another request".into());
                 }
+                let id = case.case_id;
+                let (_, opened) = self
+                    .consulting
+                    .remove(&id)
+                    .ok_or("answers a consultation never opened")?;
+                let case = self.case_mut(e)?;
                 case.status = CaseStatus::Assessed;
                 case.updated_at = at;
-                let id = case.case_id;
-                self.consulting.remove(&id);
+                // As ops::consultation: the clock stood still while the requester was asked.
+                case.respond_by =
+                    crate::ops::consultation::resumed_due(case.respond_by, opened, at);
             }
             EventType::ConsultationLapsed => {
                 // An event of the scheduler's pass, after its releases.
                 self.holds_released(e);
                 self.require_status(e, &[CaseStatus::InConsultation]);
                 let id = e.case_id.ok_or("names no case")?;
-                let answer_by = self
+                let (answer_by, opened) = self
                     .consulting
                     .remove(&id)
                     .ok_or("lapses a consultation never opened")?;
@@ -1272,6 +1306,8 @@ impl Projections {
                 let case = self.case_mut(e)?;
                 case.status = CaseStatus::Assessed;
                 case.updated_at = at;
+                case.respond_by =
+                    crate::ops::consultation::resumed_due(case.respond_by, opened, at);
             }
             EventType::ConfidentialityLimited => {
                 // Logged with the assessment that limited it (the same job).

@@ -70,6 +70,13 @@ pub struct CaseView {
     /// Answer due.
     #[schema(value_type = String, format = DateTime)]
     pub respond_by: Timestamp,
+    /// Where the answer's deadline stands at the node's clock (the exact due instant, whether
+    /// the clock runs, the badge, whether a supplement restarted it).
+    pub deadline: DeadlineView,
+    /// A warning: executing this case (as asked, or as decided) tells the person concerned at
+    /// once, since no secrecy holds the notice back (a notice is owed and falls due at the
+    /// execution). False when no notice is owed.
+    pub notifies_person_at_once: bool,
     /// The latest assessment.
     #[schema(value_type = schema::Assessment)]
     pub assessment: Assessment,
@@ -91,6 +98,48 @@ pub struct CaseView {
     /// justification waived: required kinds, due time, received or missed, deletion asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<crate::ops::OrderStatus>,
+}
+
+/// Where a case's response deadline stands (issue 16): the clock stops while the case is
+/// decided or waits on the requester; badges are rolling windows from now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeadlineView {
+    /// The exact due instant (for a live countdown).
+    #[schema(value_type = String, format = DateTime)]
+    pub due_at: Timestamp,
+    /// `running`, or `stopped`.
+    #[schema(value_type = String, pattern = "^(running|stopped)$")]
+    pub clock: String,
+    /// Why the clock is stopped: `decided` or `awaiting_requester`; null while it runs.
+    #[schema(value_type = Option<String>, pattern = "^(decided|awaiting_requester)$")]
+    pub stopped_because: Option<custos_model::deadline::Stopped>,
+    /// `overdue` (the due instant is reached), `under_2h`, `under_8h`, `later` or `stopped`.
+    #[schema(value_type = String, pattern = "^(overdue|under_2h|under_8h|later|stopped)$")]
+    pub badge: custos_model::deadline::Badge,
+    /// Whole seconds left at the node's clock, negative once overdue; null while stopped.
+    pub seconds_left: Option<i64>,
+    /// When a supplement restarted the clock (its new due instant is `due_at`), if one did.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub restarted_by_supplement_at: Option<Timestamp>,
+}
+
+impl DeadlineView {
+    /// The view of `s`, restarted by a supplement at `restarted`.
+    pub fn of(s: custos_model::deadline::Standing, restarted: Option<Timestamp>) -> DeadlineView {
+        DeadlineView {
+            due_at: s.due_at,
+            clock: if s.stopped.is_some() {
+                "stopped"
+            } else {
+                "running"
+            }
+            .to_owned(),
+            stopped_because: s.stopped,
+            badge: s.badge,
+            seconds_left: s.seconds_left,
+            restarted_by_supplement_at: restarted,
+        }
+    }
 }
 
 /// A case linked to another: a preservation and its follow-up.

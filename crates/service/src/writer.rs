@@ -77,6 +77,30 @@ pub enum Job {
         case_id: i64,
         /// Who.
         user: User,
+        /// Why (optional).
+        input: ops::HoldRenewalInput,
+        /// Reply.
+        reply: Reply<Hold>,
+    },
+    /// A reviewer's action on a notice owed.
+    NoticeAction {
+        /// The case.
+        case_id: i64,
+        /// Who.
+        user: User,
+        /// Sent by hand, or deferred.
+        action: ops::NoticeAction,
+        /// Reply.
+        reply: Reply<custos_store::Notice>,
+    },
+    /// Release a hold before its date.
+    Release {
+        /// The case.
+        case_id: i64,
+        /// Who.
+        user: User,
+        /// Why.
+        input: ops::HoldReleaseInput,
         /// Reply.
         reply: Reply<Hold>,
     },
@@ -329,10 +353,31 @@ impl Job {
             Job::Renew {
                 case_id,
                 user,
+                input,
                 reply,
             } => task(reply, move |b, out, cx, now| {
+                Box::pin(async move {
+                    ops::renew_hold(b, out, &cx.rules, case_id, &user, &input, now).await
+                })
+            }),
+            Job::NoticeAction {
+                case_id,
+                user,
+                action,
+                reply,
+            } => task(reply, move |b, out, cx, now| {
+                Box::pin(async move {
+                    ops::act_on_notice(b, out, &cx.rules, case_id, &user, &action, now).await
+                })
+            }),
+            Job::Release {
+                case_id,
+                user,
+                input,
+                reply,
+            } => task(reply, move |b, out, _, now| {
                 Box::pin(
-                    async move { ops::renew_hold(b, out, &cx.rules, case_id, &user, now).await },
+                    async move { ops::release_hold(b, out, case_id, &user, &input, now).await },
                 )
             }),
             Job::Advance {

@@ -262,7 +262,7 @@ async fn narrowed_terms_on_a_decision_other_than_execute_narrowed_are_refused() 
     let f = Fixture::new().await;
     let case = f.submit("p13-subscriber-plus-traffic", "XA-1", t0()).await;
     let input = DecisionInput {
-        narrowed: Some(terms_of(&f.case(case).await.request_json)),
+        narrowed: Some(terms_of(&f.case(case).await.request_json).into()),
         ..decision(DecisionKind::Execute)
     };
     let p = refused(

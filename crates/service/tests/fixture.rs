@@ -178,7 +178,7 @@ pub fn correction(corrections: &[(usize, Value)]) -> ReclassificationInput {
 
 pub fn narrowed_decision(terms: NarrowedTerms) -> DecisionInput {
     DecisionInput {
-        narrowed: Some(terms),
+        narrowed: Some(terms.into()),
         ..decision(DecisionKind::ExecuteNarrowed)
     }
 }
@@ -521,9 +521,61 @@ impl Fixture {
     }
 
     pub async fn renew(&self, case_id: i64, who: &User, at: Timestamp) -> Result<Hold, Problem> {
+        self.renew_because(case_id, who, None, at).await
+    }
+
+    /// A staff renewal with an optional reason (`POST …/hold/renew`).
+    pub async fn renew_because(
+        &self,
+        case_id: i64,
+        who: &User,
+        reason: Option<&str>,
+        at: Timestamp,
+    ) -> Result<Hold, Problem> {
         let (who, rules) = (who.clone(), self.rules.clone());
+        let input = ops::HoldRenewalInput {
+            reason: reason.map(str::to_owned),
+        };
         self.try_batch(move |b, out| {
-            Box::pin(async move { ops::renew_hold(b, out, &rules, case_id, &who, at).await })
+            Box::pin(
+                async move { ops::renew_hold(b, out, &rules, case_id, &who, &input, at).await },
+            )
+        })
+        .await
+    }
+
+    /// A staff release before the hold's date (`POST …/hold/release`).
+    pub async fn release(
+        &self,
+        case_id: i64,
+        who: &User,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<Hold, Problem> {
+        let who = who.clone();
+        let input = ops::HoldReleaseInput {
+            reason: reason.to_owned(),
+        };
+        self.try_batch(move |b, out| {
+            Box::pin(async move { ops::release_hold(b, out, case_id, &who, &input, at).await })
+        })
+        .await
+    }
+
+    /// A reviewer's action on a notice (`POST …/notice/action`), from its JSON body.
+    pub async fn act_on_notice(
+        &self,
+        case_id: i64,
+        who: &User,
+        action: Value,
+        at: Timestamp,
+    ) -> Result<Notice, Problem> {
+        let (who, rules) = (who.clone(), self.rules.clone());
+        let action: ops::NoticeAction = serde_json::from_value(action).expect("a notice action");
+        self.try_batch(move |b, out| {
+            Box::pin(
+                async move { ops::act_on_notice(b, out, &rules, case_id, &who, &action, at).await },
+            )
         })
         .await
     }
@@ -1409,11 +1461,44 @@ impl Running {
     }
 
     pub async fn renew(&self, case_id: i64, user: &User) -> Result<Hold, Problem> {
+        self.renew_with(case_id, user, None).await
+    }
+
+    pub async fn renew_with(
+        &self,
+        case_id: i64,
+        user: &User,
+        reason: Option<&str>,
+    ) -> Result<Hold, Problem> {
         let user = user.clone();
+        let input = custos_service::ops::HoldRenewalInput {
+            reason: reason.map(str::to_owned),
+        };
         self.handle
             .call(|reply| Job::Renew {
                 case_id,
                 user,
+                input,
+                reply,
+            })
+            .await
+    }
+
+    pub async fn release_hold(
+        &self,
+        case_id: i64,
+        user: &User,
+        reason: &str,
+    ) -> Result<Hold, Problem> {
+        let user = user.clone();
+        let input = custos_service::ops::HoldReleaseInput {
+            reason: reason.to_owned(),
+        };
+        self.handle
+            .call(|reply| Job::Release {
+                case_id,
+                user,
+                input,
                 reply,
             })
             .await

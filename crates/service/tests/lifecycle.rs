@@ -34,33 +34,119 @@ async fn the_hold_length_comes_from_the_configuration() {
         .await;
     assert_eq!(f.hold(case).await.unwrap().expires_at, t0() + days(61));
     let hold = f.renew(case, &rita(), t0() + days(1)).await.unwrap();
-    assert_eq!(hold.expires_at, t0() + days(122));
+    assert_eq!(hold.expires_at, t0() + days(62));
 }
 
 #[tokio::test]
-async fn a_renewal_extends_the_hold_from_its_expiry_by_the_configured_days() {
+async fn a_renewal_runs_the_configured_days_from_the_renewal_and_never_stacks() {
     let f = Fixture::new().await;
     let case = f
         .decided("p02-preservation-24-7", "XA-1", DecisionKind::Execute, t0())
         .await;
-    let hold = f.renew(case, &rita(), t0() + days(10)).await.unwrap();
+    let hold = f
+        .renew_because(
+            case,
+            &rita(),
+            Some("  The suspects' accounts are still being traced.  "),
+            t0() + days(10),
+        )
+        .await
+        .unwrap();
     assert_eq!(
         hold.expires_at,
-        t0() + days(180),
-        "from the expiry, not from now"
+        t0() + days(100),
+        "from the renewal, not from the expiry"
     );
     assert_eq!(hold.renewals, 1);
+    // A second click a day later: one day more, not 90.
     let hold = f.renew(case, &sue(), t0() + days(11)).await.unwrap();
-    assert_eq!((hold.expires_at, hold.renewals), (t0() + days(270), 2));
+    assert_eq!((hold.expires_at, hold.renewals), (t0() + days(101), 2));
+    // Renewing right after the start never shortens the hold.
+    assert_eq!(
+        custos_service::ops::renewed_end(t0() + days(90), t0(), 60),
+        t0() + days(90)
+    );
     assert_eq!(f.hold(case).await.unwrap(), hold);
     let events = f.store.case_events(case).await.unwrap();
+    let first = &events[events.len() - 2];
+    assert_eq!(
+        body(first)["reason"],
+        "The suspects' accounts are still being traced."
+    );
+    assert_eq!(
+        body(first)["previous_expires_at"],
+        (t0() + days(90)).to_string().as_str()
+    );
     let renewed = events.last().unwrap();
     assert_eq!(event_type(renewed), "preservation.renewed");
     assert_eq!(body(renewed)["by"], "sue");
+    assert!(body(renewed).get("reason").is_none(), "no reason given");
     assert_eq!(
         body(renewed)["expires_at"],
-        (t0() + days(270)).to_string().as_str()
+        (t0() + days(101)).to_string().as_str()
     );
+    refused(
+        f.renew_because(case, &rita(), Some("   "), t0() + days(12))
+            .await,
+        422,
+        "invalid-hold-change",
+    );
+    assert!(f.findings().await.is_empty(), "{:#?}", f.findings().await);
+}
+
+#[tokio::test]
+async fn staff_release_a_hold_early_with_a_reason_and_it_replays() {
+    let f = Fixture::new().await;
+    let case = f
+        .decided("p02-preservation-24-7", "XA-1", DecisionKind::Execute, t0())
+        .await;
+    // Auditors read only; a blank reason is refused; nothing is logged.
+    let size = f.log_size().await;
+    refused(
+        f.release(case, &aud(), "No longer needed.", t0() + days(5))
+            .await,
+        403,
+        "read-only",
+    );
+    let p = refused(
+        f.release(case, &rita(), "  ", t0() + days(5)).await,
+        422,
+        "invalid-hold-change",
+    );
+    assert_eq!(p.errors[0].pointer, "$.reason");
+    assert_eq!(f.log_size().await, size);
+    let at = t0() + days(5);
+    let hold = f
+        .release(
+            case,
+            &rita(),
+            "The requester said the data are no longer needed.",
+            at,
+        )
+        .await
+        .unwrap();
+    assert_eq!(hold.released_at, Some(at));
+    let events = f.store.case_events(case).await.unwrap();
+    let released = events.last().unwrap();
+    assert_eq!(event_type(released), "preservation.released");
+    assert_eq!(body(released)["by"], "rita");
+    assert_eq!(
+        body(released)["reason"],
+        "The requester said the data are no longer needed."
+    );
+    // Once released: neither renewed nor released again; the tick does not release it twice.
+    refused(f.renew(case, &rita(), at).await, 409, "no-hold");
+    refused(f.release(case, &rita(), "Again.", at).await, 409, "no-hold");
+    f.tick(t0() + days(100)).await;
+    assert_eq!(
+        f.case_events(case)
+            .await
+            .iter()
+            .filter(|t| *t == "preservation.released")
+            .count(),
+        1
+    );
+    assert!(f.findings().await.is_empty(), "{:#?}", f.findings().await);
 }
 
 #[tokio::test]

@@ -375,3 +375,140 @@ async fn the_command_reads_the_notice_as_json_on_its_standard_input_and_the_log_
     assert_eq!(body(sent)["notice_sha256"], digest.as_str());
     assert_eq!(f.notice(case).await.unwrap().sent_at, Some(at));
 }
+
+#[tokio::test]
+async fn a_reviewer_marks_a_notice_sent_by_hand_and_the_scheduler_stops() {
+    let f = Fixture::new().await;
+    let case = f
+        .decided(
+            "p01-ransomware-production",
+            "XA-1",
+            DecisionKind::Execute,
+            t0(),
+        )
+        .await;
+    let at = t0() + secs(30);
+    let p = refused(
+        f.act_on_notice(
+            case,
+            &rita(),
+            serde_json::json!({"action": "sent_by_hand", "note": " "}),
+            at,
+        )
+        .await,
+        422,
+        "invalid-notice-action",
+    );
+    assert_eq!(p.errors[0].pointer, "$.note");
+    refused(
+        f.act_on_notice(
+            case,
+            &aud(),
+            serde_json::json!({"action": "sent_by_hand", "note": "Handed over at the counter."}),
+            at,
+        )
+        .await,
+        403,
+        "read-only",
+    );
+    let n = f
+        .act_on_notice(
+            case,
+            &rita(),
+            serde_json::json!({"action": "sent_by_hand", "note": "Handed over at the counter."}),
+            at,
+        )
+        .await
+        .unwrap();
+    assert_eq!((n.sent_at, n.attempts), (Some(at), 1));
+    let e = f.store.case_events(case).await.unwrap().pop().unwrap();
+    assert_eq!(event_type(&e), "notice.sent");
+    assert_eq!(body(&e)["by_hand"], true);
+    assert_eq!(body(&e)["by"], "rita");
+    assert_eq!(body(&e)["note"], "Handed over at the counter.");
+    // Nothing left to send, nothing left to act on.
+    assert!(f.tick(at + days(1)).await.iter().all(|d| d.case_id != case));
+    refused(
+        f.act_on_notice(
+            case,
+            &rita(),
+            serde_json::json!({"action": "sent_by_hand", "note": "Again."}),
+            at,
+        )
+        .await,
+        409,
+        "no-notice-owed",
+    );
+    assert!(f.findings().await.is_empty(), "{:#?}", f.findings().await);
+}
+
+#[tokio::test]
+async fn a_reviewer_defers_a_notice_with_a_reason_within_the_profile_s_cap() {
+    let f = Fixture::new().await;
+    let case = f
+        .decided(
+            "p01-ransomware-production",
+            "XA-1",
+            DecisionKind::Execute,
+            t0(),
+        )
+        .await;
+    let cap = f.rules.secrecy_cap.days.expect("rights-first caps secrecy");
+    let at = t0() + secs(30);
+    let defer = |until: Timestamp, reason: &str| serde_json::json!({"action": "deferred", "until": until, "reason": reason});
+    let size = f.log_size().await;
+    for (body, pointer) in [
+        (
+            defer(at + days(i64::from(cap)) + secs(1), "Arrests are planned."),
+            "$.until",
+        ),
+        (defer(at - secs(1), "Arrests are planned."), "$.until"),
+        (defer(at + days(10), "  "), "$.reason"),
+        (
+            serde_json::json!({"action": "deferred", "reason": "Arrests are planned."}),
+            "$.until",
+        ),
+        (
+            serde_json::json!({"action": "deferred", "until": at + days(10),
+                               "reason": "Arrests are planned.", "note": "By post."}),
+            "$.note",
+        ),
+        (
+            serde_json::json!({"action": "sent_by_hand", "note": "By post.",
+                               "until": at + days(10)}),
+            "$.until",
+        ),
+    ] {
+        let p = refused(
+            f.act_on_notice(case, &rita(), body, at).await,
+            422,
+            "invalid-notice-action",
+        );
+        assert_eq!(p.errors[0].pointer, pointer, "{}", p.detail);
+    }
+    assert_eq!(f.log_size().await, size, "nothing logged");
+    let until = at + days(10);
+    let n = f
+        .act_on_notice(
+            case,
+            &rita(),
+            defer(until, "Arrests are planned next week."),
+            at,
+        )
+        .await
+        .unwrap();
+    assert_eq!((n.due_at, n.sent_at), (until, None));
+    let e = f.store.case_events(case).await.unwrap().pop().unwrap();
+    assert_eq!(event_type(&e), "notice.deferred");
+    assert_eq!(body(&e)["reason"], "Arrests are planned next week.");
+    assert_eq!(body(&e)["due_at"], until.to_string().as_str());
+    // Not tried before the new date; tried at it.
+    assert!(
+        f.tick(until - secs(1))
+            .await
+            .iter()
+            .all(|d| d.case_id != case)
+    );
+    assert!(f.tick(until).await.iter().any(|d| d.case_id == case));
+    assert!(f.findings().await.is_empty(), "{:#?}", f.findings().await);
+}

@@ -345,6 +345,30 @@ async fn every_kind_of_event() {
     f.tick(t).await;
     f.notice_result(noticed, Err("mail server down".into()), t)
         .await;
+    // A reviewer defers it, then records it given by hand (issue 16).
+    f.act_on_notice(
+        noticed,
+        &rita(),
+        serde_json::json!({"action": "deferred", "until": t + days(20), "reason": "Arrests first."}),
+        t,
+    )
+    .await
+    .unwrap();
+    f.act_on_notice(
+        noticed,
+        &rex(),
+        serde_json::json!({"action": "sent_by_hand", "note": "Given at the counter."}),
+        t,
+    )
+    .await
+    .unwrap();
+    // A hold renewed with a reason, then released early by staff.
+    f.renew_because(preserved, &rita(), Some("Still needed."), t)
+        .await
+        .unwrap();
+    f.release(preserved, &rex(), "The requester no longer needs it.", t)
+        .await
+        .unwrap();
     // A case postponed, back at its date.
     let postponed = f.submit("p01-ransomware-production", "XA-10", t).await;
     f.postpone(
@@ -459,7 +483,11 @@ async fn every_kind_of_event() {
     assert!(p.evidence[&sha].destroyed_at.is_some());
     assert_eq!(p.cases[&overridden].status, CaseStatus::Assessed);
     assert_eq!(p.notices[&secret].due_at, t + days(200));
-    assert_eq!(p.notices[&noticed].attempts, 1);
+    // The failed attempt, then the one by hand.
+    assert_eq!(p.notices[&noticed].attempts, 2);
+    assert_eq!(p.notices[&noticed].due_at, t + days(20));
+    assert!(p.notices[&noticed].sent_at.is_some());
+    assert!(p.holds[&preserved].released_at.is_some());
     assert_eq!(p.extensions.len(), 2);
     assert_eq!(p.cases[&withdrawn].status, CaseStatus::Closed);
     assert_eq!(p.cases[&postponed].status, CaseStatus::Assessed);

@@ -49,14 +49,15 @@ async fn a_hold_is_released_exactly_when_it_expires() {
 async fn a_renewed_hold_outlives_its_first_expiry() {
     let f = Fixture::new().await;
     let (case, expires) = preserved(&f, "XA-1").await;
+    // Renewed 30 days in: 90 days from then, 30 days past the first expiry.
     f.renew(case, &rita(), t0() + days(30)).await.unwrap();
     f.tick(expires).await;
-    f.tick(expires + days(89)).await;
+    f.tick(expires + days(30) - secs(1)).await;
     assert_eq!(f.hold(case).await.unwrap().released_at, None);
-    f.tick(expires + days(90)).await;
+    f.tick(expires + days(30)).await;
     assert_eq!(
         f.hold(case).await.unwrap().released_at,
-        Some(expires + days(90))
+        Some(expires + days(30))
     );
 }
 

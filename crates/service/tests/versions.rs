@@ -18,7 +18,7 @@ use crate::fixture::*;
 const REASON: &str = "Executing now would alert the suspects of a domestic investigation.";
 
 /// One call to the node's router: status, headers, body as JSON (`Null` if none).
-async fn call(
+pub(crate) async fn call(
     node: &Arc<Node>,
     method: &str,
     path: &str,
@@ -55,7 +55,7 @@ async fn call(
 }
 
 /// The `ETag` of an answer, checked to be a strong tag of `case`.
-fn etag(headers: &HeaderMap, case: i64) -> String {
+pub(crate) fn etag(headers: &HeaderMap, case: i64) -> String {
     let tag = headers
         .get(header::ETAG)
         .expect("an ETag header")

@@ -362,10 +362,17 @@ async fn every_kind_of_job_runs_through_the_writer() {
     w.decide(held, &rita(), decision(DecisionKind::Execute))
         .await
         .unwrap();
-    let before = f.hold(held).await.unwrap();
-    let renewed = w.renew(held, &rita()).await.unwrap();
+    let renewed = w
+        .renew_with(held, &rita(), Some("Still needed."))
+        .await
+        .unwrap();
     assert_eq!(renewed.renewals, 1);
-    assert_eq!(renewed.expires_at, before.expires_at + days(90));
+    assert_eq!(renewed.expires_at, w.clock.clock().now() + days(90));
+    let released = w
+        .release_hold(held, &rita(), "No longer needed.")
+        .await
+        .unwrap();
+    assert!(released.released_at.is_some());
     let four_eyes = case_id(
         &w.submit(f.submission("p12-death-penalty", "XA-2", t0()))
             .await
@@ -429,10 +436,10 @@ async fn every_job_of_a_batch_reads_the_writer_s_clock() {
         (hold.started_at, hold.expires_at),
         (decided, decided + days(90))
     );
-    // The renewal counts from the hold's expiry, whenever the writer's clock says it came.
+    // The renewal counts from when the writer's clock says it came (renewals never stack).
     w.clock.advance(days(80));
     let renewed = w.renew(case, &rita()).await.unwrap();
-    assert_eq!(renewed.expires_at, decided + days(180));
+    assert_eq!(renewed.expires_at, decided + days(170));
     // The signed checkpoint of the batch carries the same time.
     let cp = w.log.checkpoint().expect("a checkpoint");
     assert_eq!(cp.signed_at, decided + days(80));

@@ -67,7 +67,7 @@ mod transparency;
 
 pub use assets::asset;
 pub use callback::{authority_page, record_callback, review_callback};
-pub use holds::{holds, holds_csv, notices_csv};
+pub use holds::{act_on_notice, holds, holds_csv, notices_csv, release_hold};
 pub use log::log_status;
 pub use order::request_deletion;
 pub use profiles::{profile_page, profiles};
@@ -506,11 +506,15 @@ mod tests {
         );
         let input = decision_input(&form).expect("valid");
         let narrowed = input.narrowed.expect("narrowed terms");
-        assert_eq!(narrowed.data_categories.to_string(), "subscriber");
+        assert_eq!(
+            narrowed.data_categories.map(|c| c.to_string()).as_deref(),
+            Some("subscriber")
+        );
         assert_eq!(
             narrowed.period.map(|p| p.to.to_string()).as_deref(),
             Some("2026-02-01T00:00:00Z")
         );
+        // A blank secrecy end is left out (kept as asked), never null (which lifts secrecy).
         assert_eq!(narrowed.confidentiality_until, None);
         assert_eq!(input.grounds, vec!["period-too-long".to_owned()]);
     }
@@ -543,6 +547,7 @@ mod tests {
                 .narrowed
                 .unwrap()
                 .confidentiality_until
+                .flatten()
                 .map(|t| t.to_string())
                 .as_deref(),
             Some("2027-01-02T03:04:00Z")

@@ -128,7 +128,8 @@ fn with(pairs: &[(String, String)], name: &str, value: &str) -> String {
 /// `GET /console/queue?q=&status=&from=&to=&due=&outcome=&measure=&state=&channel=&emergency=&page=&dense=`:
 /// without `status`, the open requests in the order of `Queries::cases`; `status=all` every
 /// case; a status, the cases in it. `from`/`to` bound the day received (UTC, inclusive);
-/// `due` is `overdue` or `today`. Deadlines are read on the node's clock.
+/// `due` is `overdue` or `soon` (under 8 hours left; `today` is read as `soon`), by the
+/// service's deadline rule. Deadlines are read on the node's clock.
 pub async fn queue(
     State(c): Shared,
     jar: CookieJar,
@@ -174,16 +175,21 @@ pub async fn queue(
         (Ok(f), Ok(t)) => (f, t),
         (Err(p), _) | (_, Err(p)) => return error_page(layout, &p),
     };
-    let due = query_get(&pairs, "due");
-    if let Some(d) = due.as_deref().filter(|d| !["overdue", "today"].contains(d)) {
-        return error_page(
-            layout,
-            &Problem::bad_request(
-                "invalid-filter",
-                format!("due: {d:?} is not a deadline filter; use overdue or today"),
-            ),
-        );
-    }
+    // `today` is the earlier name of `soon`, still understood.
+    let due = match query_get(&pairs, "due").as_deref() {
+        None => None,
+        Some("overdue") => Some("overdue"),
+        Some("soon" | "today") => Some("soon"),
+        Some(d) => {
+            return error_page(
+                layout,
+                &Problem::bad_request(
+                    "invalid-filter",
+                    format!("due: {d:?} is not a deadline filter; use overdue or soon"),
+                ),
+            );
+        }
+    };
     let page_no = match query_get(&pairs, "page").map(|p| p.parse::<usize>()) {
         None => 1,
         Some(Ok(n)) if n >= 1 => n,
@@ -234,13 +240,7 @@ pub async fn queue(
                 .is_none_or(|f| &day_of(c.received_at) >= f)
         })
         .filter(|c| to_day.as_ref().is_none_or(|t| &day_of(c.received_at) <= t))
-        .filter(|c| match due.as_deref() {
-            Some("overdue") => {
-                is_open(c) && views::Due::of(c.respond_by, now) == views::Due::Overdue
-            }
-            Some("today") => is_open(c) && views::Due::of(c.respond_by, now) == views::Due::Today,
-            _ => true,
-        })
+        .filter(|c| due.is_none_or(|d| is_open(c) && due_window(c, now) == Some(d)))
         .collect();
     let count = |f: &dyn Fn(&Case) -> bool| open.iter().filter(|c| f(c)).count();
     let link = |q: &str| {
@@ -260,15 +260,15 @@ pub async fn queue(
         ("Open", open.len(), "", String::new()),
         (
             "Overdue",
-            count(&|c| views::Due::of(c.respond_by, now) == views::Due::Overdue),
+            count(&|c| due_window(c, now) == Some("overdue")),
             "overdue",
             "due=overdue".to_owned(),
         ),
         (
-            "Due today",
-            count(&|c| views::Due::of(c.respond_by, now) == views::Due::Today),
+            "Due in under 8 hours",
+            count(&|c| due_window(c, now) == Some("soon")),
             "due-today",
-            "due=today".to_owned(),
+            "due=soon".to_owned(),
         ),
         (
             "Emergency",
@@ -439,6 +439,18 @@ pub async fn queue(
     let keep = q_without(&pairs, &[]);
     let cookie = console_cookie(LIST_COOKIE, keep, over_tls(&headers), None);
     (jar.add(cookie), render(StatusCode::OK, &page)).into_response()
+}
+
+/// The deadline filter `case` falls in at `now`, by the service's rule (`query::deadline`:
+/// rolling windows, the clock stopped while decided or waiting on the requester): `overdue`,
+/// `soon` (under 8 hours left), or none.
+fn due_window(case: &Case, now: Timestamp) -> Option<&'static str> {
+    use custos_model::deadline::Badge;
+    match custos_service::query::deadline(case, now).badge {
+        Badge::Overdue => Some("overdue"),
+        Badge::Under2h | Badge::Under8h => Some("soon"),
+        Badge::Later | Badge::Stopped => None,
+    }
 }
 
 /// The query string of `pairs` without the fields `drop`.

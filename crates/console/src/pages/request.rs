@@ -236,6 +236,9 @@ pub struct RenewFields {
     csrf: String,
     version: String,
     back: String,
+    /// Required by the console (optional in the API).
+    #[serde(default)]
+    reason: String,
 }
 
 /// The pending decision, for the second-review form.
@@ -257,6 +260,8 @@ pub struct HoldView {
     pub expires_in: String,
     pub due_class: &'static str,
     pub renewals: i64,
+    /// The end a renewal now would give (renewals never stack).
+    pub renews_to: String,
 }
 
 /// An evidence package of the case.
@@ -285,8 +290,7 @@ struct RequestPage {
     profile: String,
     respond_by: String,
     respond_in: String,
-    due_class: &'static str,
-    due_label: &'static str,
+    deadline: DeadlineFacts,
     emergency: bool,
     /// The order that must follow the emergency, when one is due (`pages/order.rs`).
     order: Option<super::order::OrderSection>,
@@ -967,10 +971,14 @@ async fn request_view(
             .unwrap_or_default(),
     });
     let now = c.node.now();
-    let hold = query
-        .active_hold(case_id)
-        .await?
-        .map(|h| hold_view(&h, &case.request_id, now));
+    let hold = query.active_hold(case_id).await?.map(|h| {
+        hold_view(
+            &h,
+            &case.request_id,
+            now,
+            c.node.config.lifecycle.preservation_days,
+        )
+    });
     let mut evidence = Vec::new();
     for e in query.evidence_for_case(case_id).await? {
         let targets = query.evidence_targets(&e).await?.join(", ");
@@ -995,11 +1003,7 @@ async fn request_view(
         Sent::Decision(f) => sent_form(defaults, f),
         _ => defaults,
     };
-    let due = views::Due::of(case.respond_by, now);
-    let open = !matches!(
-        case.status,
-        CaseStatus::Closed | CaseStatus::Refused | CaseStatus::Withdrawn
-    );
+    let deadline = deadline_facts(c, &case).await?;
     Ok(RequestPage {
         layout: v.layout(format!("Case {case_id}"), "queue"),
         case_id,
@@ -1010,8 +1014,7 @@ async fn request_view(
         profile: assessment.profile.clone(),
         respond_by: views::when(case.respond_by),
         respond_in: views::relative(case.respond_by, now),
-        due_class: if open { due.class() } else { "" },
-        due_label: if open { due.label() } else { "" },
+        deadline,
         emergency: case.emergency,
         order: super::order::section(c, case_id, can_change).await?,
         verified,
@@ -1133,8 +1136,18 @@ fn extension_row(x: &Extension) -> ExtensionRow {
     }
 }
 
-pub(super) fn hold_view(h: &Hold, request_id: &str, now: Timestamp) -> HoldView {
+pub(super) fn hold_view(
+    h: &Hold,
+    request_id: &str,
+    now: Timestamp,
+    preservation_days: u32,
+) -> HoldView {
     HoldView {
+        renews_to: views::when(custos_service::ops::renewed_end(
+            h.expires_at,
+            now,
+            preservation_days,
+        )),
         case_id: h.case_id,
         request_id: request_id.to_owned(),
         started_at: views::when(h.started_at),
@@ -1145,7 +1158,9 @@ pub(super) fn hold_view(h: &Hold, request_id: &str, now: Timestamp) -> HoldView 
     }
 }
 
-const FLASHES: [(&str, &str); 17] = [
+const FLASHES: [(&str, &str); 19] = [
+    ("hold-released", "Preservation hold released and logged."),
+    ("notice-acted", "Notice action recorded and logged."),
     (
         "callback-recorded",
         "Call-back recorded and logged; a supervisor who did not record it must confirm it.",
@@ -1263,6 +1278,35 @@ fn conditions_of(form: &DecisionFields) -> Result<Vec<Value>, Problem> {
     Ok(out)
 }
 
+/// The case's deadline as the request page shows it (the service's rule, at the node's clock).
+#[derive(Debug, Clone)]
+pub struct DeadlineFacts {
+    pub due_class: &'static str,
+    pub due_label: &'static str,
+    /// `respond_by` for `<time datetime>`.
+    pub due_attr: String,
+    /// "Deadline restarted by supplement at …", when a supplement restarted the clock.
+    pub restarted: Option<String>,
+    /// Executing this case tells the person concerned at once (no secrecy holds the notice).
+    pub notifies_at_once: bool,
+}
+
+async fn deadline_facts(c: &Console, case: &Case) -> Result<DeadlineFacts, Problem> {
+    let now = c.node.now();
+    let (due_class, due_label) = views::deadline_badge(case, now);
+    let restarted = c.node.query().deadline_restarted_at(case.case_id).await?;
+    let pending = case.decision.as_ref().or(case.pending_decision.as_ref());
+    Ok(DeadlineFacts {
+        due_class,
+        due_label,
+        due_attr: views::datetime_attr(case.respond_by),
+        restarted: restarted
+            .map(|t| format!("Deadline restarted by supplement at {}", views::when(t))),
+        notifies_at_once: pending.is_none()
+            && custos_service::ops::notifies_at_once(case.notify_person_at, None, now),
+    })
+}
+
 /// The decision as the API takes it, built from the form (so the API's own checks apply).
 pub(super) fn decision_input(form: &DecisionFields) -> Result<DecisionInput, Problem> {
     let decision = form.decision.as_str();
@@ -1333,8 +1377,11 @@ pub(super) fn decision_input(form: &DecisionFields) -> Result<DecisionInput, Pro
         v["narrowed"] = json!({
             "data_categories": form.categories,
             "period": period,
-            "confidentiality_until": until,
         });
+        // Blank keeps the end asked (as the profile limits it); null would lift secrecy.
+        if let Some(until) = until {
+            v["narrowed"]["confidentiality_until"] = json!(until);
+        }
         // Every target offered still checked: all of them (the field left out).
         let offered: BTreeSet<&String> = form.target_offered.iter().collect();
         let kept: BTreeSet<&String> = form.targets.iter().collect();
@@ -1682,9 +1729,21 @@ pub async fn renew(
         &form.version,
         Sent::Nothing,
         |user| {
+            let reason = form.reason.trim().to_owned();
+            // An auditor hears the role refusal (the writer's), not a form problem.
+            if reason.is_empty() && user.role != Role::Auditor {
+                return Err(Problem::unprocessable(
+                    "invalid-hold-change",
+                    "$.reason: say why the hold is renewed",
+                ));
+            }
+            let input = custos_service::ops::HoldRenewalInput {
+                reason: Some(reason).filter(|r| !r.is_empty()),
+            };
             Ok(Box::new(move |reply| Job::Renew {
                 case_id,
                 user,
+                input,
                 reply,
             }))
         },

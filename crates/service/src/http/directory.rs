@@ -22,6 +22,21 @@ pub(super) fn hold_view(h: &custos_store::Hold) -> HoldView {
     }
 }
 
+/// A notice as staff read it at `now`.
+pub(super) fn notice_view(n: &custos_store::Notice, now: Timestamp) -> NoticeView {
+    NoticeView {
+        case: n.case_id,
+        due_at: n.due_at,
+        due: n.due_at <= now && n.sent_at.is_none(),
+        confidentiality_ended_at: n.ended_at,
+        sent_at: n.sent_at,
+        attempts: n.attempts,
+        last_error: n.last_error.clone(),
+        last_attempt_at: n.last_attempt_at,
+        next_attempt_at: crate::ops::next_attempt(n),
+    }
+}
+
 /// Preservation holds in force.
 #[utoipa::path(get, path = "/v1/holds", security(("bearer" = [])), responses((status = 200, body = Vec<HoldView>), (status = 403, body = Problem)))]
 pub(super) async fn list_holds(
@@ -39,24 +54,9 @@ pub(super) async fn list_notices(
     State(node): State<Arc<Node>>,
     _: Staff,
 ) -> ApiResult<Json<Vec<NoticeView>>> {
-    let now = Timestamp::now();
+    let now = node.now();
     let notices = node.store.notices().await?;
-    Ok(Json(
-        notices
-            .iter()
-            .map(|n| NoticeView {
-                case: n.case_id,
-                due_at: n.due_at,
-                due: n.due_at <= now && n.sent_at.is_none(),
-                confidentiality_ended_at: n.ended_at,
-                sent_at: n.sent_at,
-                attempts: n.attempts,
-                last_error: n.last_error.clone(),
-                last_attempt_at: n.last_attempt_at,
-                next_attempt_at: crate::ops::next_attempt(n),
-            })
-            .collect(),
-    ))
+    Ok(Json(notices.iter().map(|n| notice_view(n, now)).collect()))
 }
 
 fn authority_view(a: custos_store::Authority) -> ApiResult<AuthorityView> {

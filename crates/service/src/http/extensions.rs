@@ -10,6 +10,8 @@
 //! * `GET /v1/requests/{case}/notice` — the notice to the person concerned as it would be sent
 //!   now (`custos.notice/v1`, with its text), for staff, e.g. to send it by hand when the node
 //!   has no `notice_command`.
+//! * `POST /v1/requests/{case}/notice/action` — a reviewer records the notice as given by hand,
+//!   or defers it with a reason within the profile's cap.
 
 use std::sync::Arc;
 
@@ -193,4 +195,36 @@ pub(crate) async fn notice(
     )
     .map_err(|e| Problem::conflict("no-notice", e))?;
     Ok(Json(doc))
+}
+
+/// Act on the notice owed by a case (reviewers and above): `{"action": "sent_by_hand", "note"}`
+/// records it as given outside the node (`notice.sent`, `by_hand`), so the scheduler stops;
+/// `{"action": "deferred", "until", "reason"}` moves its due time (`notice.deferred`), no later
+/// than the profile's cap on secrecy allows from now. A notice already sent is 409.
+#[utoipa::path(post, path = "/v1/requests/{case}/notice/action", params(("case" = i64, Path), ("If-Match" = Option<String>, Header, description = "The case's ETag as read (GET /v1/requests/{case}); if the case changed since, 412 stale-version and nothing is changed. Optional.")), request_body = crate::ops::NoticeAction, security(("bearer" = [])),
+    responses((status = 200, body = crate::wire::NoticeView, headers(("ETag" = String, description = "The case's version after the change, e.g. \"c12-v7\""))), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem), (status = 412, body = Problem, description = "stale-version: the case changed since the If-Match version; says what changed it, when and who")))]
+pub(crate) async fn act_on_notice(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    Staff(user): Staff,
+    if_match: IfMatch,
+    body: Bytes,
+) -> ApiResult<Response> {
+    if_match.check(&node, case_id).await?;
+    let action: crate::ops::NoticeAction = json_body(&body)?;
+    let n = if_match
+        .call(&node, case_id, |reply| crate::writer::Job::NoticeAction {
+            case_id,
+            user,
+            action,
+            reply,
+        })
+        .await?;
+    tagged(
+        &node,
+        case_id,
+        Json(super::directory::notice_view(&n, node.now())),
+    )
+    .await
 }

@@ -64,8 +64,8 @@ use self::log::{
 use self::requests::{
     __path_answer_consultation, __path_consult, __path_consultation, __path_decide,
     __path_get_request, __path_list_requests, __path_mark_closed, __path_mark_delivered,
-    __path_postpone, __path_reclassify, __path_renew_hold, __path_request_events,
-    __path_second_review, __path_submit, __path_withdraw,
+    __path_postpone, __path_reclassify, __path_release_hold, __path_renew_hold,
+    __path_request_events, __path_second_review, __path_submit, __path_withdraw,
 };
 
 /// The OpenAPI 3.1 description of the API, generated from the handlers' annotations.
@@ -87,6 +87,7 @@ use self::requests::{
         mark_delivered,
         mark_closed,
         renew_hold,
+        release_hold,
         withdraw,
         postpone,
         consult,
@@ -103,6 +104,7 @@ use self::requests::{
         extensions::pending,
         extensions::decide,
         extensions::notice,
+        extensions::act_on_notice,
         // conditions.rs
         conditions::accept,
         // emergency.rs
@@ -137,6 +139,11 @@ use self::requests::{
         FieldProblem,
         DecisionInput,
         crate::ops::DecisionKind,
+        crate::ops::NarrowedInput,
+        crate::ops::HoldRenewalInput,
+        crate::ops::HoldReleaseInput,
+        crate::ops::NoticeAction,
+        crate::ops::NoticeActionKind,
         crate::ops::NarrowedTerms,
         crate::ops::RecordedDecision,
         ReclassificationInput,
@@ -152,6 +159,7 @@ use self::requests::{
         crate::ops::CaseReclassification,
         SecondReviewInput,
         CaseView,
+        crate::wire::DeadlineView,
         crate::wire::Reply,
         crate::wire::ReplyDeadlines,
         crate::wire::ReplyPackage,
@@ -383,6 +391,10 @@ pub fn router(node: Arc<Node>) -> Router {
         )
         .route("/v1/requests/{case}/hold/renew", post(requests::renew_hold))
         .route(
+            "/v1/requests/{case}/hold/release",
+            post(requests::release_hold),
+        )
+        .route(
             "/v1/requests/{case}/evidence",
             get(evidence::list).post(evidence::upload),
         )
@@ -399,6 +411,10 @@ pub fn router(node: Arc<Node>) -> Router {
             post(extensions::decide),
         )
         .route("/v1/requests/{case}/notice", get(extensions::notice))
+        .route(
+            "/v1/requests/{case}/notice/action",
+            post(extensions::act_on_notice),
+        )
         .route(
             "/v1/requests/{case}/conditions/acceptance",
             post(conditions::accept),
@@ -717,7 +733,7 @@ mod tests {
                 }
             }
         }
-        // 26, and the two transparency downloads (a token only for `exact=true`).
-        assert_eq!(with_bearer, 28, "operations people call with a token");
+        // 28, and the two transparency downloads (a token only for `exact=true`).
+        assert_eq!(with_bearer, 30, "operations people call with a token");
     }
 }

@@ -54,6 +54,20 @@ pub(super) async fn case_view(node: &Node, c: &Case) -> ApiResult<CaseView> {
         emergency: c.emergency,
         received_at: c.received_at,
         respond_by: c.respond_by,
+        deadline: crate::wire::DeadlineView::of(
+            crate::query::deadline(c, node.now()),
+            node.query().deadline_restarted_at(c.case_id).await?,
+        ),
+        notifies_person_at_once: {
+            let d = c.decision.as_ref().or(c.pending_decision.as_ref());
+            d.is_none_or(|d| d.decision.executes())
+                && crate::ops::notifies_at_once(
+                    c.notify_person_at,
+                    d.and_then(|d| d.narrowed.as_ref())
+                        .and_then(|n| n.confidentiality_until),
+                    d.map_or(node.now(), |d| d.at),
+                )
+        },
         assessment: c.assessment.clone(),
         decision: c.decision.clone(),
         pending_decision: c.pending_decision.clone(),
@@ -814,20 +828,55 @@ pub(super) async fn mark_closed(
     advance(&node, case_id, user, if_match, CaseStatus::Closed).await
 }
 
-/// Renew a preservation hold.
-#[utoipa::path(post, path = "/v1/requests/{case}/hold/renew", params(("case" = i64, Path), ("If-Match" = Option<String>, Header, description = "The case's ETag as read (GET /v1/requests/{case}); if the case changed since, 412 stale-version and nothing is changed. Optional.")), security(("bearer" = [])),
-    responses((status = 200, body = HoldView, headers(("ETag" = String, description = "The case's version after the change, e.g. \"c12-v7\""))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem, description = "stale-version: the case changed since the If-Match version; says what changed it, when and who")))]
+/// Renew a preservation hold (reviewers and above): its end becomes the profile's hold length
+/// from now, never earlier than the end in force, so renewals never stack. The body is optional:
+/// `{"reason": "…"}`, recorded in `preservation.renewed`. The answer shows the new end.
+#[utoipa::path(post, path = "/v1/requests/{case}/hold/renew", params(("case" = i64, Path), ("If-Match" = Option<String>, Header, description = "The case's ETag as read (GET /v1/requests/{case}); if the case changed since, 412 stale-version and nothing is changed. Optional.")), request_body(content = Option<crate::ops::HoldRenewalInput>, description = "Optional: the reason for the renewal"), security(("bearer" = [])),
+    responses((status = 200, body = HoldView, headers(("ETag" = String, description = "The case's version after the change, e.g. \"c12-v7\""))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 412, body = Problem, description = "stale-version: the case changed since the If-Match version; says what changed it, when and who")))]
 pub(super) async fn renew_hold(
     State(node): State<Arc<Node>>,
     Path(case_id): Path<i64>,
     Staff(user): Staff,
     if_match: IfMatch,
+    body: Bytes,
 ) -> ApiResult<Response> {
     if_match.check(&node, case_id).await?;
+    // No body, or `null`: no reason given.
+    let text = body.trim_ascii();
+    let input: crate::ops::HoldRenewalInput = if text.is_empty() || text == b"null" {
+        Default::default()
+    } else {
+        json_body(&body)?
+    };
     let h = if_match
         .call(&node, case_id, |tx| Job::Renew {
             case_id,
             user,
+            input,
+            reply: tx,
+        })
+        .await?;
+    tagged(&node, case_id, Json(hold_view(&h))).await
+}
+
+/// Release a preservation hold before its date (reviewers and above), with a reason, recorded
+/// in `preservation.released`. A hold kept for a pending follow-up is 409 `follow-up-pending`.
+#[utoipa::path(post, path = "/v1/requests/{case}/hold/release", params(("case" = i64, Path), ("If-Match" = Option<String>, Header, description = "The case's ETag as read (GET /v1/requests/{case}); if the case changed since, 412 stale-version and nothing is changed. Optional.")), request_body = crate::ops::HoldReleaseInput, security(("bearer" = [])),
+    responses((status = 200, body = HoldView, headers(("ETag" = String, description = "The case's version after the change, e.g. \"c12-v7\""))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 412, body = Problem, description = "stale-version: the case changed since the If-Match version; says what changed it, when and who")))]
+pub(super) async fn release_hold(
+    State(node): State<Arc<Node>>,
+    Path(case_id): Path<i64>,
+    Staff(user): Staff,
+    if_match: IfMatch,
+    body: Bytes,
+) -> ApiResult<Response> {
+    if_match.check(&node, case_id).await?;
+    let input: crate::ops::HoldReleaseInput = json_body(&body)?;
+    let h = if_match
+        .call(&node, case_id, |tx| Job::Release {
+            case_id,
+            user,
+            input,
             reply: tx,
         })
         .await?;

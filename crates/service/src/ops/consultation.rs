@@ -62,6 +62,23 @@ fn field(pointer: &str, detail: &str) -> Problem {
     p
 }
 
+/// The due time of a case whose consultation, opened at `opened`, ends at `now`: the clock
+/// stood still while the requester was asked, so the wait is added (issue 16). A supplement
+/// instead restarts the clock from its arrival (a new assessment).
+pub fn resumed_due(respond_by: Timestamp, opened: Timestamp, now: Timestamp) -> Timestamp {
+    respond_by
+        .checked_add(opened.duration_until(now).max(jiff::SignedDuration::ZERO))
+        .unwrap_or(respond_by)
+}
+
+/// When the consultation of `case_id` in force was opened.
+async fn opened_at(b: &mut Batch, case_id: i64) -> Result<Timestamp, Problem> {
+    Ok(b.latest_case_event(case_id, EventType::ConsultationOpened)
+        .await?
+        .ok_or_else(|| super::internal("a consultation without its event"))?
+        .at)
+}
+
 /// Opens a consultation of the requester of `case_id` (`consultation.opened`).
 pub async fn consult(
     b: &mut Batch,
@@ -170,6 +187,7 @@ pub async fn answer_consultation(
         }),
     )
     .await?;
+    case.respond_by = resumed_due(case.respond_by, opened_at(b, case_id).await?, now);
     case.status = CaseStatus::Assessed;
     case.updated_at = now;
     b.put_case(&case).await?;
@@ -209,6 +227,7 @@ pub(crate) async fn lapse_due(
             json!({ "answer_by": answer_by.to_string() }),
         )
         .await?;
+        case.respond_by = resumed_due(case.respond_by, opened.at, now);
         case.status = CaseStatus::Assessed;
         case.updated_at = now;
         b.put_case(&case).await?;

@@ -103,6 +103,96 @@ pub struct NarrowedTerms {
     pub target_reasons: BTreeMap<TargetValue, String>,
 }
 
+/// The narrowed terms as a reviewer sends them (`execute_narrowed`): every field is optional,
+/// and an omitted field keeps what was asked. [`resolve_narrowing`] turns them into the
+/// [`NarrowedTerms`] recorded, so the record always says what was decided.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NarrowedInput {
+    /// Data categories handed over (a subset of those asked); absent or null: those asked.
+    #[serde(default)]
+    #[schema(schema_with = schema::data_categories_or_null)]
+    pub data_categories: Option<DataCategories>,
+    /// Period handed over (inside the one asked); absent or null: the period asked.
+    #[schema(schema_with = schema::period_or_null)]
+    #[serde(default, deserialize_with = "custos_model::strict::object_or_null")]
+    pub period: Option<Period>,
+    /// End of confidentiality (no later than asked). Absent: the end asked, as the profile's
+    /// secrecy cap limits it (the assessment's proposal). `null`: no secrecy, the person
+    /// concerned may be told at once (the notice falls due when the execution is recorded).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub confidentiality_until: Option<Option<Timestamp>>,
+    /// Execute in part: the target values produced, a non-empty subset of the request's
+    /// targets, each once; absent or null, every target.
+    #[serde(default)]
+    #[schema(schema_with = schema::targets)]
+    pub targets: Option<Vec<TargetValue>>,
+    /// Why each target is or is not produced (optional): target value → reason, each a target
+    /// of the request.
+    #[serde(default)]
+    #[schema(schema_with = schema::target_reasons)]
+    pub target_reasons: BTreeMap<TargetValue, String>,
+}
+
+/// A field that is present, even as `null` (`Some(None)`); absent is `None` by `default`.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl From<NarrowedTerms> for NarrowedInput {
+    /// Terms stated in full; a `None` end of confidentiality keeps the one asked.
+    fn from(t: NarrowedTerms) -> Self {
+        NarrowedInput {
+            data_categories: Some(t.data_categories),
+            period: t.period,
+            confidentiality_until: t.confidentiality_until.map(Some),
+            targets: t.targets,
+            target_reasons: t.target_reasons,
+        }
+    }
+}
+
+/// The terms decided: each omitted field of `input` filled with what was asked (the end of
+/// confidentiality as the assessment limits it), then checked by [`check_narrows`].
+pub fn resolve_narrowing(
+    request: &Request,
+    case: &Case,
+    input: &NarrowedInput,
+    now: Timestamp,
+) -> Result<NarrowedTerms, Problem> {
+    let requested = request.confidentiality_requested();
+    let asked = request.confidentiality_until();
+    let confidentiality_until = match input.confidentiality_until {
+        Some(Some(until)) => Some(until),
+        // Secrecy lifted: it ends when decided (never later than asked).
+        Some(None) => requested.then(|| asked.map_or(now, |a| a.min(now))),
+        None => {
+            let cap = case
+                .assessment
+                .narrowed
+                .as_ref()
+                .and_then(|n| n.confidentiality_until);
+            match (asked, cap) {
+                (Some(a), Some(c)) => Some(a.min(c)),
+                (a, c) if requested => a.or(c),
+                _ => None,
+            }
+        }
+    };
+    let terms = NarrowedTerms {
+        data_categories: input.data_categories.unwrap_or(request.data_categories),
+        period: input.period.or(request.period),
+        confidentiality_until,
+        targets: input.targets.clone(),
+        target_reasons: input.target_reasons.clone(),
+    };
+    check_narrows(request, &terms)?;
+    Ok(terms)
+}
+
 /// A reviewer's decision as submitted.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -116,9 +206,10 @@ pub struct DecisionInput {
     /// Internal deliberation, for staff only: never in the requester's reply.
     #[serde(default)]
     pub internal_note: Option<String>,
-    /// For `execute_narrowed`: what is handed over; defaults to the assessment's proposal.
+    /// For `execute_narrowed`: what is handed over, each omitted field as asked; absent or
+    /// null, the assessment's proposal.
     #[serde(default, deserialize_with = "custos_model::strict::object_or_null")]
-    pub narrowed: Option<NarrowedTerms>,
+    pub narrowed: Option<NarrowedInput>,
     /// For `request_information`: the message to the requester.
     #[serde(default)]
     pub message: Option<String>,
@@ -262,10 +353,13 @@ pub async fn decide(
     let narrowed = match input.decision {
         DecisionKind::ExecuteNarrowed => {
             let terms = match &input.narrowed {
-                Some(t) => t.clone(),
-                None => proposed_narrowing(&case)?,
+                Some(t) => resolve_narrowing(&request, &case, t, now)?,
+                None => {
+                    let t = proposed_narrowing(&case)?;
+                    check_narrows(&request, &t)?;
+                    t
+                }
             };
-            check_narrows(&request, &terms)?;
             Some(terms)
         }
         _ if input.narrowed.is_some() => {
@@ -469,6 +563,17 @@ pub async fn second_review(
     Ok(case)
 }
 
+/// Whether an execution recorded at `at` tells the person concerned at once: a notice is owed
+/// (`notify_person_at`) and no secrecy holds it back (`until`: the decision's end of
+/// confidentiality, as `start_execution` reads it). The console warns before such a decision.
+pub fn notifies_at_once(
+    notify_person_at: Option<Timestamp>,
+    until: Option<Timestamp>,
+    at: Timestamp,
+) -> bool {
+    notify_person_at.is_some_and(|n| until.map_or(n, |u| u.max(at).min(n)) <= at)
+}
+
 /// Whether executing over `outcome` waives a safeguard, and so needs a second reviewer.
 pub fn waives_a_safeguard(outcome: Outcome) -> bool {
     matches!(outcome, Outcome::Refuse | Outcome::NeedsInformation)
@@ -613,6 +718,17 @@ async fn start_execution(
             Some(until) => until.max(now).min(notify_at),
             None => notify_at,
         };
+        debug_assert_eq!(
+            due_at <= now,
+            notifies_at_once(
+                Some(notify_at),
+                decision
+                    .narrowed
+                    .as_ref()
+                    .and_then(|n| n.confidentiality_until),
+                now
+            )
+        );
         b.put_notice(&Notice {
             case_id: case.case_id,
             due_at,
@@ -793,6 +909,13 @@ pub(crate) mod schema {
             .max_items(Some(custos_model::DataCategory::ALL.len()))
             .unique_items(true)
             .build()
+    }
+
+    /// `Option<DataCategories>`: as [`data_categories`], or null.
+    pub fn data_categories_or_null() -> Array {
+        let mut a = data_categories();
+        a.schema_type = SchemaType::Array(vec![Type::Array, Type::Null]);
+        a
     }
 
     /// A target value: 1 to 512 characters.

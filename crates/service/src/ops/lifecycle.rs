@@ -16,6 +16,7 @@ use super::{Case, Documents};
 use custos_model::EventType;
 use custos_store::{Batch, CaseStatus, Hold, Notice, Role, User};
 use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::{Appended, days, emit, load_case, require_role};
@@ -126,18 +127,34 @@ impl SecrecyCap {
     }
 }
 
-/// Renews a preservation hold by another `preservation_days`.
-pub async fn renew_hold(
-    b: &mut Batch,
-    out: &mut Appended,
-    rules: &LifecycleRules,
-    case_id: i64,
-    user: &User,
-    now: Timestamp,
-) -> Result<Hold, Problem> {
-    require_role(user, Role::Reviewer, "renewing a preservation hold")?;
-    let mut hold = b
-        .hold(case_id)
+/// A staff renewal of a preservation hold (`POST /v1/requests/{case}/hold/renew`).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRenewalInput {
+    /// Why the hold is renewed (optional in the API, required by the console); recorded in the
+    /// `preservation.renewed` event.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A staff release of a preservation hold before its date
+/// (`POST /v1/requests/{case}/hold/release`).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldReleaseInput {
+    /// Why the data need no longer be kept; recorded in the `preservation.released` event.
+    #[schema(min_length = 1)]
+    pub reason: String,
+}
+
+/// The end of a hold renewed at `now`: `preservation_days` from the renewal, never earlier than
+/// the end in force. Renewals never stack: renewing twice in a row gives the same date.
+pub fn renewed_end(expires_at: Timestamp, now: Timestamp, preservation_days: u32) -> Timestamp {
+    expires_at.max(now + days(preservation_days))
+}
+
+async fn hold_in_force(b: &mut Batch, case_id: i64) -> Result<Hold, Problem> {
+    b.hold(case_id)
         .await?
         .filter(|h| h.released_at.is_none())
         .ok_or_else(|| {
@@ -145,20 +162,97 @@ pub async fn renew_hold(
                 "no-hold",
                 format!("case {case_id} has no preservation hold in force"),
             )
-        })?;
-    hold.expires_at = hold.expires_at.max(now) + days(rules.preservation_days);
+        })
+}
+
+fn hold_field(pointer: &str, detail: &str) -> Problem {
+    let mut p = Problem::unprocessable("invalid-hold-change", format!("{pointer}: {detail}"));
+    p.errors.push(crate::problem::FieldProblem {
+        pointer: pointer.into(),
+        detail: detail.into(),
+    });
+    p
+}
+
+/// Renews a preservation hold to `preservation_days` from now ([`renewed_end`]).
+pub async fn renew_hold(
+    b: &mut Batch,
+    out: &mut Appended,
+    rules: &LifecycleRules,
+    case_id: i64,
+    user: &User,
+    input: &HoldRenewalInput,
+    now: Timestamp,
+) -> Result<Hold, Problem> {
+    require_role(user, Role::Reviewer, "renewing a preservation hold")?;
+    let mut hold = hold_in_force(b, case_id).await?;
+    let reason = input.reason.as_deref().map(str::trim);
+    if reason == Some("") {
+        return Err(hold_field(
+            "$.reason",
+            "the reason is blank; give one or leave it out",
+        ));
+    }
+    let previous = hold.expires_at;
+    hold.expires_at = renewed_end(previous, now, rules.preservation_days);
     hold.renewals += 1;
+    let mut body = json!({
+        "expires_at": hold.expires_at.to_string(), "by": user.name,
+        "previous_expires_at": previous.to_string(),
+    });
+    if let Some(reason) = reason {
+        body["reason"] = reason.into();
+    }
     emit(
         b,
         out,
         EventType::PreservationRenewed,
         now,
         Some(case_id),
-        json!({
-            "expires_at": hold.expires_at.to_string(), "by": user.name,
-        }),
+        body,
     )
     .await?;
+    b.put_hold(&hold).await?;
+    Ok(hold)
+}
+
+/// Releases a preservation hold before its date, with a reason (reviewers and above, as
+/// renewing). A hold kept for a pending follow-up cannot be released (Budapest art. 29(7)).
+pub async fn release_hold(
+    b: &mut Batch,
+    out: &mut Appended,
+    case_id: i64,
+    user: &User,
+    input: &HoldReleaseInput,
+    now: Timestamp,
+) -> Result<Hold, Problem> {
+    require_role(user, Role::Reviewer, "releasing a preservation hold")?;
+    let mut hold = hold_in_force(b, case_id).await?;
+    let reason = input.reason.trim();
+    if reason.is_empty() {
+        return Err(hold_field(
+            "$.reason",
+            "releasing a hold needs a written reason",
+        ));
+    }
+    if let Some(follower) = super::follow_up::keeping(b, &hold).await? {
+        return Err(Problem::conflict(
+            "follow-up-pending",
+            format!(
+                "case {case_id}'s hold is kept for its follow-up, case {follower}, which is pending; it cannot be released before that is decided"
+            ),
+        ));
+    }
+    emit(
+        b,
+        out,
+        EventType::PreservationReleased,
+        now,
+        Some(case_id),
+        json!({ "by": user.name, "reason": reason }),
+    )
+    .await?;
+    hold.released_at = Some(now);
     b.put_hold(&hold).await?;
     Ok(hold)
 }
@@ -436,4 +530,153 @@ pub async fn notice_result(
     }
     b.put_notice(&notice).await?;
     Ok(Some(notice))
+}
+
+/// What a reviewer does with a notice owed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeActionKind {
+    /// The notice was given outside the node (by post, in person): recorded as sent
+    /// (`notice.sent` with `by_hand`), so the scheduler stops trying. Needs `note`.
+    SentByHand,
+    /// The notice waits until `until` (`notice.deferred`), no later than the profile's cap on
+    /// secrecy allows from now. Needs `until` and `reason`.
+    Deferred,
+}
+
+/// A reviewer's action on a notice owed (`POST /v1/requests/{case}/notice/action`).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeAction {
+    /// `sent_by_hand` or `deferred`.
+    pub action: NoticeActionKind,
+    /// For `sent_by_hand`: how and when it was given, for the record.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// For `deferred`: the new due time, later than now and than the due time in force.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub until: Option<Timestamp>,
+    /// For `deferred`: why telling the person now would harm (for the record).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Records a reviewer's action on the notice of `case_id` (reviewers and above): sent by hand,
+/// or deferred within the profile's cap. A notice already sent cannot be acted on.
+pub async fn act_on_notice(
+    b: &mut Batch,
+    out: &mut Appended,
+    rules: &LifecycleRules,
+    case_id: i64,
+    user: &User,
+    action: &NoticeAction,
+    now: Timestamp,
+) -> Result<Notice, Problem> {
+    require_role(user, Role::Reviewer, "acting on a notice")?;
+    let mut notice = b
+        .notice(case_id)
+        .await?
+        .filter(|n| n.sent_at.is_none())
+        .ok_or_else(|| {
+            Problem::conflict(
+                "no-notice-owed",
+                format!("case {case_id} owes no notice that is still to be sent"),
+            )
+        })?;
+    let field = |pointer: &str, detail: &str| {
+        let mut p = Problem::unprocessable("invalid-notice-action", format!("{pointer}: {detail}"));
+        p.errors.push(crate::problem::FieldProblem {
+            pointer: pointer.into(),
+            detail: detail.into(),
+        });
+        p
+    };
+    let given = |f: &Option<String>| f.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    let (note, reason) = (given(&action.note), given(&action.reason));
+    match action.action {
+        NoticeActionKind::SentByHand => {
+            if action.until.is_some() || action.reason.is_some() {
+                let at = if action.until.is_some() {
+                    "$.until"
+                } else {
+                    "$.reason"
+                };
+                return Err(field(
+                    at,
+                    "until and reason belong to a deferral; a notice sent by hand takes a note",
+                ));
+            }
+            let note = note.as_str();
+            if note.is_empty() {
+                return Err(field("$.note", "say how and when the notice was given"));
+            }
+            notice.attempts += 1;
+            emit(
+                b,
+                out,
+                EventType::NoticeSent,
+                now,
+                Some(case_id),
+                json!({
+                    "attempt": notice.attempts, "by_hand": true, "by": user.name, "note": note,
+                }),
+            )
+            .await?;
+            notice.last_attempt_at = Some(now);
+            notice.sent_at = Some(now);
+            notice.last_error = None;
+        }
+        NoticeActionKind::Deferred => {
+            if action.note.is_some() {
+                return Err(field(
+                    "$.note",
+                    "a note belongs to a notice sent by hand; a deferral takes until and reason",
+                ));
+            }
+            let Some(until) = &action.until else {
+                return Err(field("$.until", "a deferral needs the new due time"));
+            };
+            let reason = reason.as_str();
+            if reason.is_empty() {
+                return Err(field("$.reason", "a deferral needs a written reason"));
+            }
+            if *until <= now.max(notice.due_at) {
+                return Err(field(
+                    "$.until",
+                    &format!(
+                        "{until} defers nothing: it must be later than now and than the notice's due date ({})",
+                        notice.due_at
+                    ),
+                ));
+            }
+            let cap = &rules.secrecy_cap;
+            if let (Some(latest), Some(days)) = (cap.latest(now), cap.days)
+                && *until > latest
+            {
+                return Err(field(
+                    "$.until",
+                    &format!(
+                        "{until} is more than {days} days from now; the {} profile lets secrecy reach at most {days} days ahead (at the latest {latest})",
+                        cap.profile
+                    ),
+                ));
+            }
+            emit(
+                b,
+                out,
+                EventType::NoticeDeferred,
+                now,
+                Some(case_id),
+                json!({
+                    "by": user.name, "reason": reason, "due_at": until.to_string(),
+                    "previous_due_at": notice.due_at.to_string(),
+                }),
+            )
+            .await?;
+            notice.due_at = *until;
+        }
+    }
+    b.put_notice(&notice).await?;
+    Ok(notice)
 }

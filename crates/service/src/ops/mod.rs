@@ -113,8 +113,9 @@ pub use consultation::{
     ConsultationAnswer, ConsultationAnswerInput, ConsultationInput, answer_consultation, consult,
 };
 pub use decision::{
-    DecisionInput, DecisionKind, NarrowedTerms, RecordedDecision, SecondReviewInput, check_narrows,
-    decide, referred_findings, second_review, waives_a_safeguard,
+    DecisionInput, DecisionKind, NarrowedInput, NarrowedTerms, RecordedDecision, SecondReviewInput,
+    check_narrows, decide, notifies_at_once, referred_findings, resolve_narrowing, second_review,
+    waives_a_safeguard,
 };
 pub use directory::{
     Contact, NewAuthority, add_authority, add_confirmation_key, add_user, revoke_authority,
@@ -132,8 +133,9 @@ pub use intake::{
     Admitted, Freshness, IntakeRefusal, Submission, SubmitOutcome, admit, revoked_problem, submit,
 };
 pub use lifecycle::{
-    DueNotice, LifecycleRules, NoticeDelivery, SecrecyCap, advance, next_attempt, notice_document,
-    notice_result, renew_hold, retry_delay, tick,
+    DueNotice, HoldReleaseInput, HoldRenewalInput, LifecycleRules, NoticeAction, NoticeActionKind,
+    NoticeDelivery, SecrecyCap, act_on_notice, advance, next_attempt, notice_document,
+    notice_result, release_hold, renew_hold, renewed_end, retry_delay, tick,
 };
 pub use notice::{DEFAULT_REMEDIES, NOTICE_FORMAT, NoticeDocument, NoticeSettings};
 pub use order::{
