@@ -16,7 +16,6 @@ use custos_model::EventType;
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Value, json};
-use sha1::Digest as _;
 
 use crate::query::{Queries, StoreError};
 use crate::wire::LoggedEvent;
@@ -294,29 +293,9 @@ impl CustodyChain {
     /// `kb:<kind>-<uuid>`: a name-based UUID (RFC 9562 version 5, the URL namespace) of the
     /// log, the case, `kind` and `key`, so stable across exports and distinct across nodes.
     fn iri(&self, kind: &str, key: &str) -> String {
-        // The URL namespace, 6ba7b811-9dad-11d1-80b4-00c04fd430c8.
-        const NAMESPACE: [u8; 16] = [
-            0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4,
-            0x30, 0xc8,
-        ];
         let name = format!("urn:custos:custody:{}:{}:{kind}:{key}", self.case, self.log);
-        let digest = sha1::Sha1::new()
-            .chain_update(NAMESPACE)
-            .chain_update(name.as_bytes())
-            .finalize();
-        let mut b = [0u8; 16];
-        b.copy_from_slice(&digest[..16]);
-        b[6] = (b[6] & 0x0f) | 0x50;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        let x = hex::encode(b);
-        format!(
-            "kb:{kind}-{}-{}-{}-{}-{}",
-            &x[..8],
-            &x[8..12],
-            &x[12..16],
-            &x[16..20],
-            &x[20..]
-        )
+        let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes());
+        format!("kb:{kind}-{id}")
     }
 }
 
