@@ -112,7 +112,11 @@ pub fn serve(dir: &Path, listen: Option<String>) -> Result<(), Failure> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
-        tokio::spawn(node.clone().run_scheduler());
+        // Catch up on what fell due while the node was down before answering anyone: the
+        // listener already holds arriving connections in its backlog meanwhile.
+        let (caught_up, first_pass) = tokio::sync::oneshot::channel();
+        tokio::spawn(node.clone().run_scheduler(Some(caught_up)));
+        let _ = first_pass.await;
         tokio::spawn(node.clone().follow_database());
         tokio::spawn(node.clone().run_cosigning());
         errln!(

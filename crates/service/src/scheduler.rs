@@ -31,7 +31,9 @@ pub const NOTICE_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Node {
     /// Runs the scheduler forever: on start (catching up on everything that fell due while the
-    /// node was down) and then every `scheduler_interval_seconds`.
+    /// node was down) and then every `scheduler_interval_seconds`. `caught_up` is told once the
+    /// first pass is over (or was not this process's to run), so `custos serve` answers no
+    /// request before a restarted node has logged what fell due while it was down.
     ///
     /// With several processes on one PostgreSQL database only the holder of the scheduler's
     /// lease runs passes ([`custos_store::Store::scheduler_lease`]), so a notice command is not
@@ -39,9 +41,13 @@ impl Node {
     /// lock goes with its session and another process takes over at its next tick. (Ticks
     /// would be safe twice, each running in a write batch on the state it reads; the notice
     /// command, run outside any batch, would not.)
-    pub async fn run_scheduler(self: Arc<Self>) {
+    pub async fn run_scheduler(
+        self: Arc<Self>,
+        caught_up: Option<tokio::sync::oneshot::Sender<()>>,
+    ) {
         let every = Duration::from_secs(self.config.lifecycle.scheduler_interval_seconds.max(1));
         let mut lease: Option<custos_store::Lease> = None;
+        let mut caught_up = caught_up;
         loop {
             let holds = match &mut lease {
                 Some(l) => l.holds().await,
@@ -65,9 +71,12 @@ impl Node {
                 }
             }
             if lease.is_some()
-                && let Err(e) = self.scheduler_pass(Timestamp::now()).await
+                && let Err(e) = self.pass(Timestamp::now(), &mut caught_up).await
             {
                 tracing::warn!(problem = %e, "scheduler pass failed; retrying at the next tick");
+            }
+            if let Some(tx) = caught_up.take() {
+                let _ = tx.send(());
             }
             tokio::time::sleep(every).await;
         }
@@ -75,6 +84,16 @@ impl Node {
 
     /// One scheduler pass at `now`.
     pub async fn scheduler_pass(&self, now: Timestamp) -> Result<(), Problem> {
+        self.pass(now, &mut None).await
+    }
+
+    /// One pass; `caught_up` is told once what fell due is logged, before notice commands run
+    /// (they may take up to [`NOTICE_COMMAND_TIMEOUT`] each).
+    async fn pass(
+        &self,
+        now: Timestamp,
+        caught_up: &mut Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> Result<(), Problem> {
         let due = self.writer.call(|tx| Job::Tick(now, tx)).await?;
         if let Some(retention_days) = self.config.lifecycle.evidence_retention_days {
             // Logged first: a package is never gone without its destruction in the log.
@@ -86,6 +105,9 @@ impl Node {
                 })
                 .await?;
             remove_destroyed_files(&self.store, &self.dir).await?;
+        }
+        if let Some(tx) = caught_up.take() {
+            let _ = tx.send(());
         }
         let Some(command) = self.config.lifecycle.notice_command.clone() else {
             // Without a command, due notices are listed for people to send (GET /v1/notices,
