@@ -16,7 +16,7 @@ use custos_service::custody::{Custody, PackageHasher, SealedPackage, TempPackage
 use custos_service::custody_case::{self, CustodyChain};
 use custos_service::offline::{self, OfflineError};
 use custos_service::ops::evidence::{can_receive_evidence, covered_targets, sealed_targets_of};
-use custos_service::wire::{EvidenceList, ProofClaims};
+use custos_service::wire::{EvidenceList, Opening, ProofClaims};
 use jiff::Timestamp;
 
 use crate::Failure;
@@ -187,6 +187,7 @@ pub fn fetch(
             return Err(Failure::Input(format!("case {case_id} has no evidence packages yet")));
         }
         let mut fetched = Vec::new();
+        let mut verified = Vec::new();
         let mut destroyed = 0;
         catch_interrupt();
         for p in packages {
@@ -210,6 +211,7 @@ pub fn fetch(
                 return Err(Failure::Input(format!("the opening served for {sha} is not its evidence.sealed event")));
             };
             crate::client::verify_opening_online(&c, base, &vkey, &opening).await?;
+            verified.push(opening.clone());
             // 2. Download, hashing as it streams; keep it only if the hash is the logged one.
             let path = format!("/v1/requests/{case_id}/evidence/{sha}");
             let mut resp = c
@@ -262,7 +264,7 @@ pub fn fetch(
             )));
         }
         // The chain of custody, from the log as it stands after these hand-overs.
-        let chain = checked_custody(&c, base, &key, &vkey, case_id).await?;
+        let chain = checked_custody(&c, base, &key, &vkey, case_id, &verified).await?;
         let custody = out_dir.join(format!("custody-case-{case_id}.jsonld"));
         write_new(&custody, &chain.to_case(env!("CARGO_PKG_VERSION")))?;
         outln!("{}", serde_json::json!({
@@ -298,13 +300,15 @@ async fn list(
 
 /// The chain of custody built only from openings checked against the signed log: each
 /// package's `evidence.sealed` and every later custody event of the same package and case.
-/// What the requester sees is only what the log commits to for its own case.
+/// What the requester sees is only what the log commits to for its own case. Openings in
+/// `verified` (checked during the downloads) are not fetched and checked a second time.
 async fn checked_custody(
     c: &reqwest::Client,
     base: &str,
     key: &PrivateJwk,
     vkey: &custos_ledger::note::VerifierKey,
     case_id: i64,
+    verified: &[Opening],
 ) -> Result<CustodyChain, Failure> {
     let list = list(c, base, key, case_id).await?;
     let mut checked = Vec::new();
@@ -339,7 +343,9 @@ async fn checked_custody(
                     o.index
                 )));
             }
-            crate::client::verify_opening_online(c, base, vkey, o).await?;
+            if !verified.contains(o) {
+                crate::client::verify_opening_online(c, base, vkey, o).await?;
+            }
         }
         checked.push(sealed.event);
         checked.extend(p.custody.into_iter().map(|o| o.event));

@@ -17,46 +17,22 @@ pub fn when_opt(t: Option<Timestamp>) -> String {
     t.map(when).unwrap_or_else(|| "—".into())
 }
 
-/// How a deadline stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Due {
-    /// Already past.
-    Overdue,
-    /// Later today (UTC).
-    Today,
-    /// Later.
-    Later,
-}
-
-impl Due {
-    /// Where `deadline` stands at `now`.
-    pub fn of(deadline: Timestamp, now: Timestamp) -> Due {
-        let utc = |t: Timestamp| t.as_second().div_euclid(86_400);
-        if deadline < now {
-            Due::Overdue
-        } else if utc(deadline) == utc(now) {
-            Due::Today
-        } else {
-            Due::Later
-        }
-    }
-
-    /// The CSS class and label of the deadline badge.
-    pub fn class(self) -> &'static str {
-        match self {
-            Due::Overdue => "overdue",
-            Due::Today => "due-today",
-            Due::Later => "",
-        }
-    }
-}
-
 /// A case's deadline badge at `now`, by the service's rule (`query::deadline`: rolling windows
 /// of 2 and 8 hours; the clock stopped while decided or waiting on the requester): its CSS
 /// classes and words (both empty when there is nothing to flag).
 pub fn deadline_badge(case: &Case, now: Timestamp) -> (&'static str, &'static str) {
+    badge_of(custos_service::query::deadline(case, now))
+}
+
+/// A hold's badge at `now` (its end is a deadline whose clock always runs): the same rolling
+/// windows as a case's.
+pub fn hold_badge(expires_at: Timestamp, now: Timestamp) -> (&'static str, &'static str) {
+    badge_of(custos_model::deadline::standing(expires_at, None, now))
+}
+
+/// The CSS classes and words of a deadline's badge (both empty when there is nothing to flag).
+fn badge_of(s: custos_model::deadline::Standing) -> (&'static str, &'static str) {
     use custos_model::deadline::{Badge, Stopped};
-    let s = custos_service::query::deadline(case, now);
     match (s.badge, s.stopped) {
         (Badge::Overdue, _) => ("overdue", "Overdue"),
         (Badge::Under2h, _) => ("due-today due-2h", "Due in under 2 hours"),
@@ -1049,12 +1025,23 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// Holds are flagged by the rolling windows of the deadline rule, not by calendar days
+    /// (issue 16): a hold ending just after midnight is as close as one ending before it.
     #[test]
-    fn deadlines_are_overdue_due_today_or_later_in_utc() {
+    fn hold_badges_are_overdue_under_8_hours_or_later() {
         let now = t("2026-11-29T18:00:00Z");
-        assert_eq!(Due::of(t("2026-11-29T17:59:59Z"), now), Due::Overdue);
-        assert_eq!(Due::of(t("2026-11-29T23:59:59Z"), now), Due::Today);
-        assert_eq!(Due::of(t("2026-11-30T00:00:00Z"), now), Due::Later);
+        assert_eq!(hold_badge(t("2026-11-29T17:59:59Z"), now).0, "overdue");
+        assert!(
+            hold_badge(t("2026-11-29T23:59:59Z"), now)
+                .0
+                .contains("due-today")
+        );
+        assert!(
+            hold_badge(t("2026-11-30T00:00:00Z"), now)
+                .0
+                .contains("due-today")
+        );
+        assert_eq!(hold_badge(t("2026-11-30T02:00:00Z"), now).0, "");
     }
 
     #[test]

@@ -1153,7 +1153,7 @@ pub(super) fn hold_view(
         started_at: views::when(h.started_at),
         expires_at: views::when(h.expires_at),
         expires_in: views::relative(h.expires_at, now),
-        due_class: views::Due::of(h.expires_at, now).class(),
+        due_class: views::hold_badge(h.expires_at, now).0,
         renewals: h.renewals,
     }
 }
