@@ -229,6 +229,11 @@ pub enum EventType {
     #[serde(rename = "report.published")]
     #[strum(serialize = "report.published")]
     ReportPublished,
+    /// A file kept with a case for staff (the order, correspondence), stored by its BLAKE3
+    /// digest; never shown to the requester nor on public pages.
+    #[serde(rename = "attachment.added")]
+    #[strum(serialize = "attachment.added")]
+    AttachmentAdded,
 }
 
 impl EventType {

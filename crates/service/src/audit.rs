@@ -6,7 +6,8 @@
 //! rebuilds every table the node acts on from the events ([`crate::replay`]) and names each row
 //! that differs, re-verifies every request's signature against the directory as the log had it
 //! at the time, checks that every decision was taken by a user whose logged role allowed it,
-//! and that every package the log says is in custody is on disk with its logged digest.
+//! and that every package the log says is in custody, and every attachment it logged, is on
+//! disk with its logged digest.
 //!
 //! It needs only the verifier key, so anyone given a copy of the node directory can run it.
 
@@ -211,6 +212,19 @@ pub(crate) async fn audit_store(
                 p.package_digest, p.case_id, p.sealed_seq
             ),
         ));
+    }
+
+    // Attachments: every logged file is on disk with its logged digest and size.
+    for a in &projections.attachments {
+        if let Err(detail) = crate::attachments::check_file(dir, &a.blake3, a.size) {
+            findings.push(Finding::new(
+                "attachment",
+                format!(
+                    "attachment {} ({}) of case {} (added at event {}): {detail}",
+                    a.blake3, a.name, a.case_id, a.log_index
+                ),
+            ));
+        }
     }
 
     Ok(AuditReport {

@@ -48,6 +48,42 @@ pub struct Config {
     /// The witnesses asked to cosign the node's checkpoints (`[[witness]]`, C2SP tlog-witness).
     #[serde(default, rename = "witness", skip_serializing_if = "Vec::is_empty")]
     pub witnesses: Vec<WitnessConfig>,
+    /// Files staff attach to cases (`[attachments]`).
+    #[serde(default, skip_serializing_if = "AttachmentsConfig::is_default")]
+    pub attachments: AttachmentsConfig,
+    /// Reply templates by ground (`[templates]`, a finding's code = the text a reviewer starts
+    /// a refusal or a request for information from); they replace the built-in ones
+    /// (`crate::templates`) code by code.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub templates: std::collections::BTreeMap<String, String>,
+}
+
+/// Files staff attach to cases (the order, correspondence).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentsConfig {
+    /// Largest file a reviewer may attach, in bytes (default 25 MiB). A download is read whole
+    /// to check its digest before it is served, so this bounds memory too.
+    #[serde(default = "default_attachment_bytes")]
+    pub max_bytes: u64,
+}
+
+fn default_attachment_bytes() -> u64 {
+    25 * 1024 * 1024
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        AttachmentsConfig {
+            max_bytes: default_attachment_bytes(),
+        }
+    }
+}
+
+impl AttachmentsConfig {
+    fn is_default(&self) -> bool {
+        *self == AttachmentsConfig::default()
+    }
 }
 
 /// Limits on what intake accepts.
@@ -225,6 +261,8 @@ impl Config {
             transparency: TransparencyConfig::default(),
             witness_quorum: None,
             witnesses: Vec::new(),
+            attachments: AttachmentsConfig::default(),
+            templates: Default::default(),
         }
     }
 

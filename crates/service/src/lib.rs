@@ -26,6 +26,8 @@
 //! * [`log`] — the in-memory Merkle tree over the events table, proofs and tiles.
 //! * [`custody`] — the files of sealed packages: taken in whole or not at all, removed only
 //!   after their logged destruction.
+//! * [`attachments`] — the files staff attach to a case, kept by BLAKE3 digest, written
+//!   durably before `attachment.added` is logged, checked on every read and by the audit.
 //! * [`custody_case`] — the chain of custody of a case's evidence, per package, and its CASE/UCO
 //!   JSON-LD for forensic tools (a pure function of the logged events).
 //! * [`http`] — routes and OpenAPI (`http/mod.rs`; the handlers by theme in `http/requests.rs`,
@@ -37,8 +39,10 @@
 //!   newest checkpoint with a quorum kept beside the head file and served; [`witnessing`] — the
 //!   task `custos serve` runs (`Node::run_cosigning`).
 //! * [`transparency`] — public transparency reports (`custos.transparency/v1`).
+//! * [`templates`] — reply templates per ground (built-in words, replaced by `[templates]`).
 //! * [`profiles`] — the profiles a node shows its staff, with the record of their last proof.
 
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod clock;
@@ -62,6 +66,7 @@ pub mod query;
 pub mod replay;
 pub mod scheduler;
 pub mod serve;
+pub mod templates;
 pub mod transparency;
 pub mod wire;
 pub mod witnessing;

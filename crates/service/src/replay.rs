@@ -307,6 +307,8 @@ pub struct Projections {
     /// that published each published case.
     case_log: BTreeMap<i64, Vec<crate::ops::CaseEventRef>>,
     published: BTreeMap<i64, u64>,
+    /// Attachments as logged (`attachment.added`), in log order: the audit checks each file.
+    pub attachments: Vec<crate::ops::attachment::Attachment>,
 }
 
 /// An order owed by a case, as its events say.
@@ -471,6 +473,25 @@ impl Projections {
             ));
         }
         self.remember_case_event(e);
+    }
+
+    /// `attachment.added`: a valid record, on a case, by a reviewer, once per file and case.
+    fn attachment_added(&mut self, e: &StoredEvent) -> Result<(), String> {
+        let a = crate::ops::attachment::Attachment::of(e).ok_or("is not an attachment")??;
+        self.case_mut(e)?;
+        self.require_role(e, &a.by, Role::Reviewer, "adding an attachment");
+        if let Some(first) = self
+            .attachments
+            .iter()
+            .find(|x| x.case_id == a.case_id && x.blake3 == a.blake3)
+        {
+            return Err(format!(
+                "attaches {} to case {} again (first at event {})",
+                a.blake3, a.case_id, first.log_index
+            ));
+        }
+        self.attachments.push(a);
+        Ok(())
     }
 
     fn case_mut(&mut self, e: &StoredEvent) -> Result<&mut Case, String> {
@@ -1515,6 +1536,7 @@ impl Projections {
             }
             // Published once per period, within the budget written with it, consistent.
             EventType::ReportPublished => self.reports.apply(e)?,
+            EventType::AttachmentAdded => self.attachment_added(e)?,
         }
         Ok(())
     }

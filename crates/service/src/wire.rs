@@ -1090,3 +1090,55 @@ pub struct WitnessView {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub next_attempt_at: Option<Timestamp>,
 }
+
+// ---- Attachments (issue 16): files staff keep with a case; never in the requester's reply. ----
+
+/// A file attached to a case, as its `attachment.added` event records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AttachmentView {
+    /// Hex BLAKE3 of the bytes: the attachment's name in the API.
+    pub blake3: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The media type it was sent with.
+    pub media_type: String,
+    /// What it is.
+    pub kind: crate::ops::attachment::AttachmentKind,
+    /// The file's name (staff's text).
+    pub name: String,
+    /// Who added it.
+    pub added_by: String,
+    /// When.
+    #[schema(value_type = String, format = DateTime)]
+    pub added_at: Timestamp,
+    /// The log index of its `attachment.added` event.
+    pub log_index: u64,
+    /// Where its bytes are served (checked against the digest first).
+    pub download: String,
+}
+
+impl AttachmentView {
+    /// The view of a logged attachment.
+    pub fn of(a: &crate::ops::attachment::Attachment) -> AttachmentView {
+        AttachmentView {
+            download: format!("/v1/requests/{}/attachments/{}", a.case_id, a.blake3),
+            blake3: a.blake3.clone(),
+            size: a.size,
+            media_type: a.media_type.clone(),
+            kind: a.kind,
+            name: a.name.clone(),
+            added_by: a.by.clone(),
+            added_at: a.at,
+            log_index: a.log_index,
+        }
+    }
+}
+
+/// A case's attachments, in the order they were added.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AttachmentList {
+    /// The case.
+    pub case: i64,
+    /// Its attachments.
+    pub attachments: Vec<AttachmentView>,
+}

@@ -311,6 +311,11 @@ pub enum Job {
         Box<ops::transparency::Publication>,
         Reply<custos_transparency::Report>,
     ),
+    /// Attach a received file to a case: check, rename to its digest and log, in one step.
+    Attach(
+        Box<crate::attachments::Attach>,
+        Reply<ops::attachment::Attachment>,
+    ),
 }
 
 impl Job {
@@ -576,6 +581,9 @@ impl Job {
             }),
             Job::PublishReport(p, reply) => task(reply, move |b, out, _, now| {
                 Box::pin(async move { ops::transparency::publish_report(b, out, &p, now).await })
+            }),
+            Job::Attach(a, reply) => task(reply, move |b, out, _, now| {
+                Box::pin(async move { a.take(b, out, now).await })
             }),
         }
     }

@@ -5,6 +5,7 @@
 
 mod fixture;
 
+mod attachments;
 mod callback;
 mod conditions;
 mod consultation;

@@ -17,6 +17,8 @@
 //! * [`transparency`] — the public record of each case once its secrecy ends, as JSON (the
 //!   console routes the paths and answers HTML to browsers).
 //! * [`extract`] — who is calling, as axum extractors.
+//! * [`attachments`] — a case's attachments (staff only): upload, list, checked download;
+//!   `templates.rs` — the reply templates per ground (`GET /v1/templates`).
 
 use std::sync::Arc;
 
@@ -37,6 +39,7 @@ use crate::wire::{
     Jwk, LoggedEvent, NoticeView,
 };
 
+pub mod attachments;
 mod conditions;
 mod directory;
 mod emergency;
@@ -47,6 +50,7 @@ mod log;
 mod order;
 mod report;
 mod requests;
+mod templates;
 pub mod transparency;
 mod witnesses;
 
@@ -132,7 +136,12 @@ use self::requests::{
         consistency,
         verifier,
         // witnesses.rs (issue 14, part 2)
-        witnesses::witnesses
+        witnesses::witnesses,
+        // attachments.rs, templates.rs (issue 16)
+        attachments::upload,
+        attachments::list,
+        attachments::fetch,
+        templates::list
     ),
     components(schemas(
         Problem,
@@ -226,7 +235,13 @@ use self::requests::{
         crate::wire::ListedRecord,
         crate::ops::CaseRecord,
         crate::ops::RecordDates,
-        crate::ops::RecordEvent
+        crate::ops::RecordEvent,
+        crate::wire::AttachmentView,
+        crate::wire::AttachmentList,
+        crate::ops::attachment::AttachmentKind,
+        crate::templates::TemplateList,
+        crate::templates::ReplyTemplate,
+        crate::templates::TemplateSource
     )),
     modifiers(&Contract)
 )]
@@ -442,6 +457,16 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/transparency/report.json", get(report::report_json))
         .route("/transparency/report.csv", get(report::report_csv))
         .route("/v1/log/witnesses", get(witnesses::witnesses))
+        // Attachments and reply templates (issue 16): staff only.
+        .route(
+            "/v1/requests/{case}/attachments",
+            get(attachments::list).post(attachments::upload),
+        )
+        .route(
+            "/v1/requests/{case}/attachments/{blake3}",
+            get(attachments::fetch),
+        )
+        .route("/v1/templates", get(templates::list))
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|uri: Uri| async move {
@@ -733,7 +758,8 @@ mod tests {
                 }
             }
         }
-        // 28, and the two transparency downloads (a token only for `exact=true`).
-        assert_eq!(with_bearer, 30, "operations people call with a token");
+        // 28, the two transparency downloads (a token only for `exact=true`), and issue 16's
+        // attachments (3) and templates (1).
+        assert_eq!(with_bearer, 34, "operations people call with a token");
     }
 }

@@ -25,6 +25,8 @@
 //!   received (signed), missed (the tick), and a reviewer's request to delete.
 //! * [`publication`] — the public record of a closed case once its secrecy ends
 //!   (`case.published`, by the tick).
+//! * [`attachment`] — files staff keep with a case (the order, correspondence), logged by
+//!   digest (`attachment.added`); staff only.
 //!
 //! Rules and their legal basis:
 //! * a decision always carries a reason; one that departs from the assessment carries at least
@@ -60,6 +62,7 @@
 //!   2023/1543 art. 4(5), unconfirmed); a missed order is logged and may lead to a request to
 //!   delete what was handed over (see [`order`]).
 
+pub mod attachment;
 pub mod conditions;
 pub mod consultation;
 pub mod decision;
