@@ -61,6 +61,10 @@ pub struct Console {
 
 /// The console's routes, under `/console` (and `/` redirecting there).
 pub fn router(node: Arc<Node>) -> Router {
+    // The file and the form's few small fields.
+    let attachment_body = usize::try_from(node.config.attachments.max_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024);
     let state = Arc::new(Console {
         sessions: Sessions::new(&node),
         node,
@@ -127,6 +131,16 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/console/profiles", get(pages::profiles))
         .route("/console/profiles/{name}", get(pages::profile_page))
         .route("/console/static/{file}", get(pages::asset))
+        // Attachments (issue 16): a multipart upload up to the node's limit (its own body limit,
+        // over the forms' one), and downloads checked against their digest.
+        .route(
+            "/console/requests/{case}/attachments",
+            post(pages::upload_attachment).layer(DefaultBodyLimit::max(attachment_body)),
+        )
+        .route(
+            "/console/requests/{case}/attachments/{blake3}",
+            get(pages::download_attachment),
+        )
         // The public pages (issue 14): anyone, no sign-in; the same headers as every page.
         .route("/log", get(pages::public_log))
         .route("/transparency", get(pages::transparency))

@@ -887,6 +887,14 @@ pub fn event_summary(e: &StoredEvent) -> String {
             text(&body["by"]),
             text(&body["ground"])
         ),
+        EventType::AttachmentAdded => format!(
+            "{} ({}, {} bytes) attached by {}",
+            text(&body["name"]),
+            custos_service::ops::attachment::AttachmentKind::parse(&text(&body["kind"]))
+                .map_or("unknown kind", |k| k.label()),
+            body["size"],
+            text(&body["by"])
+        ),
         _ => String::new(),
     }
 }
@@ -920,6 +928,7 @@ pub fn event_words(code: &str) -> String {
             "reviewed the call-back"
         }
         Some(EventType::DeletionRequested) => "asked the requester to delete the data",
+        Some(EventType::AttachmentAdded) => "added an attachment",
         _ => return format!("changed it ({code})"),
     };
     words.to_owned()

@@ -159,3 +159,26 @@ function localTimes() {
       `${all} (${fmt.format(new Date(`${day}T${time}:00Z`))} local)`);
   }
 }
+
+// Reply templates (issue 16): "Use this text" adds the ground's template to the reason (to the
+// message when asking for information) here, without sending the form; without this script the
+// button asks the server, which sends the page back with the text added.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("decide");
+  if (!form) return;
+  for (const button of form.querySelectorAll("button[data-template]")) {
+    button.addEventListener("click", (event) => {
+      const source = document.getElementById(button.dataset.template);
+      const chosen = form.querySelector('input[name="decision"]:checked');
+      const box = document.getElementById(chosen && chosen.value === "request_information" ? "message" : "reason");
+      if (!source || !box) return;
+      event.preventDefault();
+      const text = source.textContent.trim();
+      box.value = box.value.trim() ? `${box.value.trimEnd()}\n\n${text}` : text;
+      const ground = form.querySelector(`input[name="grounds"][value="${CSS.escape(button.dataset.ground)}"]`);
+      if (ground) ground.checked = true;
+      box.dispatchEvent(new Event("input", { bubbles: true }));
+      box.focus();
+    });
+  }
+});

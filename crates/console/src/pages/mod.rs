@@ -51,6 +51,7 @@ use crate::views::{self, CompareRow, EventRow, Fact, FindingRow, QueueRow, Reque
 pub(super) type Shared = State<Arc<Console>>;
 
 mod assets;
+mod attachments;
 mod callback;
 mod follow_up;
 mod holds;
@@ -66,6 +67,7 @@ mod public;
 mod transparency;
 
 pub use assets::asset;
+pub use attachments::{download_attachment, upload_attachment};
 pub use callback::{authority_page, record_callback, review_callback};
 pub use holds::{act_on_notice, holds, holds_csv, notices_csv, release_hold};
 pub use log::log_status;

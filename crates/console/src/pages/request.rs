@@ -93,6 +93,9 @@ pub struct DecisionFields {
     pub(super) cond_confidentiality_text: String,
     pub(super) cond_deletion_days: String,
     pub(super) cond_free_text: String,
+    /// "Insert template" pressed for this ground (no JavaScript): the page comes back with the
+    /// template added to the reason (or the message), nothing recorded.
+    pub(super) insert_template: String,
 }
 
 /// The reclassification form: for each offence in order its index, category and maximum
@@ -350,6 +353,10 @@ struct RequestPage {
     links: super::follow_up::FollowLinks,
     refusal: Option<Refusal>,
     flash: Option<&'static str>,
+    /// Files staff keep with the case (`attachments.html`).
+    attachments: super::attachments::AttachmentsSection,
+    /// Reply templates for the case's grounds (`reply_templates.html`).
+    templates: Vec<super::attachments::TemplateChoice>,
 }
 
 /// Re-checks the signature of the request as logged, against the directory's key now.
@@ -1096,6 +1103,8 @@ async fn request_view(
         links,
         refusal,
         flash,
+        attachments: super::attachments::section(c, case_id, &events, v.user.role == Role::Auditor),
+        templates: super::attachments::templates(c, &assessment),
     })
 }
 
@@ -1158,7 +1167,7 @@ pub(super) fn hold_view(
     }
 }
 
-const FLASHES: [(&str, &str); 19] = [
+const FLASHES: &[(&str, &str)] = &[
     ("hold-released", "Preservation hold released and logged."),
     ("notice-acted", "Notice action recorded and logged."),
     (
@@ -1205,6 +1214,10 @@ const FLASHES: [(&str, &str); 19] = [
         "Postponed and logged; the requester reads the reason and the date, and the case awaits a decision again then.",
     ),
     (
+        "attached",
+        "File attached and logged; it is kept by its digest and shown to staff only.",
+    ),
+    (
         "information",
         "Request for information recorded and logged; the requester can now supplement the request.",
     ),
@@ -1234,6 +1247,11 @@ pub async fn request_page(
         }
         Err(p) => error_page(v.layout("Case", "queue"), &p),
     }
+}
+
+/// The page again with a refusal of a form that keeps nothing typed (an upload).
+pub(super) async fn refused_page(c: &Console, v: &Viewer, case_id: i64, p: &Problem) -> Response {
+    refused(c, v, case_id, Sent::Nothing, p).await
 }
 
 /// The page again, with the refusal and what was sent (the decision form as sent, if it was).
@@ -1453,6 +1471,9 @@ pub async fn decide(
     jar: CookieJar,
     Posted(form): Posted<DecisionFields>,
 ) -> Response {
+    if !form.insert_template.is_empty() {
+        return with_template(&c, case_id, &jar, form).await;
+    }
     case_form(
         &c,
         case_id,
@@ -1479,6 +1500,37 @@ pub async fn decide(
         },
     )
     .await
+}
+
+/// The decision form again, as sent, with the template of the ground asked for added to the
+/// message (asking for information) or the reason, and that ground checked: the "insert
+/// template" of a browser without JavaScript. Nothing is recorded.
+async fn with_template(
+    c: &Console,
+    case_id: i64,
+    jar: &CookieJar,
+    form: DecisionFields,
+) -> Response {
+    let v = match form_viewer(c, jar, &form.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let ground = form.insert_template.clone();
+    let mut form = form;
+    if let Some(text) = custos_service::templates::template_for(&c.node.config.templates, &ground) {
+        if form.decision == "request_information" {
+            form.message = super::attachments::appended(&form.message, &text);
+        } else {
+            form.reason = super::attachments::appended(&form.reason, &text);
+        }
+        if !form.grounds.contains(&ground) {
+            form.grounds.push(ground);
+        }
+    }
+    match request_view(c, &v, case_id, Sent::Decision(&form), None, None).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(p) => error_page(v.layout("Case", "queue"), &p),
+    }
 }
 
 /// The reclassification as the API takes it, built from the form: the offences whose category
