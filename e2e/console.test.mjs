@@ -668,6 +668,65 @@ try {
   }
   // ── end of issue 16 ───────────────────────────────────────────────────────────────────────
 
+  step("attachments: a file attached through the console is listed, logged and downloaded as a file; a refusal starts from a ground's template");
+  {
+    const { page } = alice;
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await page.goto(`${BASE}/console/requests/${CASES.follow}`);
+    const section = page.locator("#attachments");
+    await section.getByLabel("Kind").selectOption("order");
+    const content = "%PDF-1.7 Order of the investigating judge <script>alert(1)</script>";
+    await section.getByLabel(/^File/).setInputFiles({ name: "court order.pdf", mimeType: "application/pdf", buffer: Buffer.from(content) });
+    await section.getByRole("button", { name: "Attach file" }).click();
+    await page.waitForURL(/done=attached/);
+    const row = page.locator("#attachment-list tbody tr").filter({ hasText: "court order.pdf" });
+    assert.equal(await row.count(), 1, "the file is listed once");
+    assert.match(await row.innerText(), /Order[\s\S]*alice/);
+    assert.match(await page.locator("#timeline tbody tr").last().innerText(), /attachment\.added[\s\S]*court order\.pdf \(Order/);
+    const res = await page.request.get(`${BASE}${await row.getByRole("link").first().getAttribute("href")}`);
+    assert.equal(res.status(), 200);
+    assert.match(res.headers()["content-disposition"], /^attachment;/, "served as a download, never inline");
+    assert.equal(res.headers()["x-content-type-options"], "nosniff");
+    assert.equal(await res.text(), content);
+    await axe(page, "a request page with an attachment");
+    for (const width of [390, 320]) {
+      await page.setViewportSize({ width, height: 800 });
+      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+        `the attachments fit at ${width}px`);
+    }
+    await page.setViewportSize({ width: 1366, height: 768 });
+
+    // With the script: "Use this text" fills the reason and checks the ground; nothing is sent.
+    await page.getByLabel("Refuse", { exact: true }).check();
+    const template = page.locator("#reply-templates .reply-template").first();
+    const text = (await template.locator("blockquote").innerText()).trim();
+    const ground = await template.getByRole("button").getAttribute("value");
+    await page.getByLabel(/^Reason/).fill("");
+    await template.getByRole("button", { name: /Use this text/ }).click();
+    assert.equal(await page.getByLabel(/^Reason/).inputValue(), text);
+    assert.equal(await page.locator(`#grounds input[value="${ground}"]`).isChecked(), true);
+    assert.match(page.url(), /done=attached/, "the page was not sent");
+
+    // Without a script: the server sends the form back with the text added, nothing recorded.
+    const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, javaScriptEnabled: false });
+    const plain = await context.newPage();
+    await plain.goto(`${BASE}/console/sign-in`);
+    await plain.getByLabel("User name").fill("bob");
+    await plain.getByLabel("Password").fill(PASSWORD);
+    await plain.getByRole("button", { name: "Sign in" }).click();
+    await plain.waitForURL(/\/console\/queue/);
+    await plain.goto(`${BASE}/console/requests/${CASES.follow}`);
+    const status = await plain.locator("#case-status").innerText();
+    await plain.getByLabel("Refuse", { exact: true }).check();
+    await plain.getByLabel(/^Reason/).fill("Our own first line.");
+    await plain.locator("#reply-templates .reply-template").first().getByRole("button", { name: /Use this text/ }).click();
+    await plain.waitForURL(new RegExp(`/console/requests/${CASES.follow}/decision$`));
+    assert.equal(await plain.getByLabel(/^Reason/).inputValue(), `Our own first line.\n\n${text}`);
+    assert.equal(await plain.getByLabel("Refuse", { exact: true }).isChecked(), true, "the form comes back as sent");
+    assert.equal(await plain.locator("#case-status").innerText(), status, "nothing was decided");
+    await context.close();
+  }
+
   step("sign-out ends the session");
   {
     const { page, context } = alice;

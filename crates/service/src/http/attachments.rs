@@ -107,7 +107,7 @@ pub fn download_response(name: &str, blake3: &str, bytes: Vec<u8>) -> Response {
 /// string. The file is stored by its BLAKE3 digest (durably, before anything is logged) and
 /// `attachment.added` logged. The same file twice on one case is 409 `attachment-exists`.
 /// Over `attachments.max_bytes` (default 25 MiB): 413. Never shown to the requesting authority.
-#[utoipa::path(post, path = "/v1/requests/{case}/attachments", params(("case" = i64, Path),
+#[utoipa::path(post, path = "/v1/requests/{case}/attachments", operation_id = "add_attachment", params(("case" = i64, Path),
         ("kind" = AttachmentKind, Query, description = "What the file is: order, correspondence or other"),
         ("name" = String, Query, description = "The file's name (no path; at most 200 characters), e.g. court-order.pdf"),
         ("If-Match" = Option<String>, Header, description = "The case's ETag as read (GET /v1/requests/{case}); if the case changed since, 412 stale-version and nothing is changed. Optional.")),
@@ -171,7 +171,7 @@ async fn receive(
 }
 
 /// A case's attachments (staff only), in the order they were added.
-#[utoipa::path(get, path = "/v1/requests/{case}/attachments", params(("case" = i64, Path)), security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/requests/{case}/attachments", operation_id = "list_attachments", params(("case" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = AttachmentList), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn list(
     State(node): State<Arc<Node>>,
@@ -196,7 +196,7 @@ pub async fn list(
 /// The bytes of an attachment (staff only), checked against its logged BLAKE3 before they are
 /// served: an altered or missing file is refused (500, and the operator's audit fails). Always
 /// a download (`Content-Disposition: attachment`), never rendered.
-#[utoipa::path(get, path = "/v1/requests/{case}/attachments/{blake3}", params(("case" = i64, Path), ("blake3" = String, Path, description = "The attachment's BLAKE3 (64 lower-case hex digits)")), security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/requests/{case}/attachments/{blake3}", operation_id = "fetch_attachment", params(("case" = i64, Path), ("blake3" = String, Path, description = "The attachment's BLAKE3 (64 lower-case hex digits)")), security(("bearer" = [])),
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>, headers(("Content-Disposition" = String, description = "attachment, with the file's name"))),
               (status = 403, body = Problem), (status = 404, body = Problem), (status = 500, body = Problem)))]
 pub async fn fetch(
