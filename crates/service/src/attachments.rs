@@ -186,7 +186,12 @@ impl Attach {
         let moved = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
             let existed = to.exists();
             std::fs::rename(&from, &to)?;
-            std::fs::File::open(&dir).and_then(|d| d.sync_all())?;
+            if let Err(e) = std::fs::File::open(&dir).and_then(|d| d.sync_all()) {
+                if !existed {
+                    let _ = std::fs::remove_file(&to);
+                }
+                return Err(e);
+            }
             Ok(existed)
         })
         .await

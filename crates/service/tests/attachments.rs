@@ -266,6 +266,12 @@ async fn the_requester_never_reads_attachments() {
     let case = f
         .submit("p01-ransomware-production", "XA-ATT-R", t0())
         .await;
+    // Refused and closed: a case whose record the public may read once published.
+    let refuse = decision(custos_service::ops::DecisionKind::Refuse);
+    f.decide(case, &rita(), refuse, t0()).await.unwrap();
+    f.advance(case, &rita(), custos_store::CaseStatus::Closed, t0())
+        .await
+        .unwrap();
     let nora = reviewer_token(&f).await;
     let node = f.node().await.unwrap();
     let (status, _, a) = upload(
@@ -307,7 +313,33 @@ async fn the_requester_never_reads_attachments() {
             !text.contains("attachment") && !text.contains("secret-note"),
             "{path}: {text}"
         );
-    }
+    } // Nor does the case's public record, once published.
+    let events: Vec<custos_service::ops::CaseEventRef> = node
+        .store
+        .case_events(case)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| custos_service::ops::CaseEventRef {
+            index: e.seq,
+            kind: e.kind().unwrap(),
+            at: e.at,
+        })
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == custos_model::EventType::AttachmentAdded)
+    );
+    let case_row = node.query().case(case).await.unwrap().unwrap();
+    let record = custos_service::ops::CaseRecord::of(&case_row, &events, t0()).unwrap();
+    assert_eq!(record.events.len(), events.len() - 1);
+    assert!(
+        record
+            .events
+            .iter()
+            .all(|e| e.event_type != custos_model::EventType::AttachmentAdded)
+    );
 }
 
 #[tokio::test]

@@ -468,6 +468,26 @@ async fn every_kind_of_event() {
     .await
     .unwrap();
 
+    // A file attached to a case, stored before it is logged (issue 16).
+    let mut incoming = custos_service::attachments::Incoming::create(&f.dir, 1024)
+        .await
+        .unwrap();
+    incoming.write(b"the order of the court").await.unwrap();
+    let attach = custos_service::attachments::Attach {
+        case_id: preserved,
+        user: rita(),
+        received: incoming.finish().await.unwrap(),
+        described: custos_service::http::attachments::described(
+            "order",
+            "order.pdf",
+            "application/pdf",
+        )
+        .unwrap(),
+    };
+    f.try_batch(move |b, out| Box::pin(async move { attach.take(b, out, t).await }))
+        .await
+        .unwrap();
+
     let events = f.events().await;
     let written: BTreeSet<EventType> = events.iter().map(|e| e.kind().unwrap()).collect();
     let missing: Vec<_> = EventType::ALL

@@ -71,7 +71,8 @@ pub struct CaseRecord {
     pub withdrawn: bool,
     /// The days things happened (UTC).
     pub dates: RecordDates,
-    /// Every event of the case logged before the publication, in log order.
+    /// Every event of the case logged before the publication, in log order, but staff's
+    /// attachments (`attachment.added`).
     pub events: Vec<RecordEvent>,
 }
 
@@ -205,6 +206,9 @@ impl CaseRecord {
             },
             events: events
                 .iter()
+                // Staff's attachments are not the public's: left out (the log's leaves, which
+                // carry no content, still count them).
+                .filter(|e| e.kind != EventType::AttachmentAdded)
                 .map(|e| RecordEvent {
                     index: e.index,
                     event_type: e.kind,
