@@ -173,10 +173,20 @@ pub async fn upload_attachment(
     State(c): Shared,
     Path(case_id): Path<i64>,
     jar: CookieJar,
-    form: Multipart,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
     let Some(session) = viewer(&c, &jar).await else {
         return signed_out();
+    };
+    let form = match form {
+        Ok(form) => form,
+        Err(e) => {
+            let p = Problem::bad_request(
+                "unreadable-form",
+                format!("the upload is not a multipart form ({e}); use the page's Attach form"),
+            );
+            return super::request::refused_page(&c, &session, case_id, &p).await;
+        }
     };
     let up = match read_upload(&c, &session.session.csrf, form).await {
         Ok(up) => up,
