@@ -45,7 +45,7 @@ pub(super) fn section(
     c: &Console,
     case_id: i64,
     events: &[custos_service::query::StoredEvent],
-    read_only: bool,
+    can_change: bool,
 ) -> AttachmentsSection {
     AttachmentsSection {
         rows: attachments_of(events)
@@ -64,7 +64,7 @@ pub(super) fn section(
             .iter()
             .map(|k| (k.as_str(), k.label()))
             .collect(),
-        can_attach: !read_only,
+        can_attach: can_change,
         max_size: size_words(c.node.config.attachments.max_bytes),
     }
 }

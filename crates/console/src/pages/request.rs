@@ -1103,7 +1103,7 @@ async fn request_view(
         links,
         refusal,
         flash,
-        attachments: super::attachments::section(c, case_id, &events, v.user.role == Role::Auditor),
+        attachments: super::attachments::section(c, case_id, &events, can_change),
         templates: super::attachments::templates(c, &assessment),
     })
 }
