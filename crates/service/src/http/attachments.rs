@@ -38,9 +38,12 @@ pub fn described(kind: &str, name: &str, media_type: &str) -> Result<Described, 
     })?;
     let name = check_name(name).map_err(|e| field_problem("name", e))?;
     let media_type = check_media_type(media_type).map_err(|e| {
-        let mut p = field_problem("Content-Type", e);
-        p.status = StatusCode::UNSUPPORTED_MEDIA_TYPE.as_u16();
-        p
+        Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "media-type",
+            "Unsupported media type",
+            format!("Content-Type: {e}; send the file's own media type"),
+        )
     })?;
     Ok(Described {
         kind,
