@@ -172,6 +172,9 @@ mod public_tests;
 // The profile pages' router tests (issue 17).
 #[cfg(test)]
 mod profile_tests;
+// The attachment upload's router tests (issue 16).
+#[cfg(test)]
+mod attachment_tests;
 
 #[cfg(test)]
 mod tests {
