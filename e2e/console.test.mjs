@@ -322,6 +322,21 @@ try {
     }
   }
 
+  step("notice: executed without secrecy, the person is owed a notice; the request page marks it given by hand");
+  {
+    const { page } = alice;
+    const id = CASES.proposals[2]; // p13: no secrecy asked
+    await page.goto(`${BASE}/console/requests/${id}`);
+    const notice = page.locator("#notice");
+    assert.match(await notice.innerText(), /not yet given/);
+    await notice.locator("summary").click();
+    await notice.getByLabel("How and when it was given").fill("Handed to the account holder by registered letter.");
+    await notice.getByRole("button", { name: /Mark sent by hand/ }).click();
+    await page.waitForURL(/done=notice-acted/);
+    assert.match(await page.locator("#notice").innerText(), /^Notice to the person concerned\s+Given /);
+    await axe(page, "a request page with a notice given");
+  }
+
   step("second review: a reviewer proposes executing over a refusal; reviewers cannot confirm");
   {
     const { page } = alice;
