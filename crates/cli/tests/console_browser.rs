@@ -138,6 +138,16 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
     // Issue 16: a narrowing by target (thirty numbers), and a case two pages decide at once.
     let targets = submit(&node, &xc, "p11-thirty-phones", "E2E-TARGETS");
     let clash = submit(&node, &xa, "p01-ransomware-production", "E2E-CLASH");
+    // Issue 16: every example whose assessment proposes a narrowing, to be accepted as offered.
+    let proposals: Vec<i64> = [
+        "p09-gag-unbounded",
+        "p10-two-year-window",
+        "p13-subscriber-plus-traffic",
+        "p19-realtime-120-days",
+    ]
+    .iter()
+    .map(|case| submit(&node, &xa, case, &format!("E2E-PROPOSAL-{}", &case[..3])))
+    .collect();
 
     // A preservation executed, so the holds page has a hold to renew.
     let r = node.post_json(
@@ -309,7 +319,7 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         "emergency": emergency, "gag": gag, "total_open": total_open,
         "infoexec": infoexec, "referred": referred, "reclass": reclass,
         "follow": follow, "callback": callback, "order": order_case,
-        "targets": targets, "clash": clash,
+        "targets": targets, "clash": clash, "proposals": proposals,
     });
     let tmp_shots = tempfile::tempdir().unwrap();
     let shots = std::env::var_os("CUSTOS_SCREENSHOTS")
