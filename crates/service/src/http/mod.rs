@@ -749,7 +749,8 @@ mod tests {
                 }
             }
         }
-        // 28, and the two transparency downloads (a token only for `exact=true`).
-        assert_eq!(with_bearer, 30, "operations people call with a token");
+        // 31 (issue 16's assignment and notes: 3), and the two transparency downloads (a token
+        // only for `exact=true`).
+        assert_eq!(with_bearer, 33, "operations people call with a token");
     }
 }
