@@ -229,6 +229,20 @@ pub enum EventType {
     #[serde(rename = "report.published")]
     #[strum(serialize = "report.published")]
     ReportPublished,
+    // The desk's own work on a case (issue 16): who has it, and staff's internal notes. Never
+    // shown to the requester, never in a case's public record.
+    /// A reviewer or supervisor took the case (`from`: whom it was taken over from, if anyone).
+    #[serde(rename = "case.assigned")]
+    #[strum(serialize = "case.assigned")]
+    CaseAssigned,
+    /// The case was released: no one has it now.
+    #[serde(rename = "case.unassigned")]
+    #[strum(serialize = "case.unassigned")]
+    CaseUnassigned,
+    /// An internal note by staff on the case.
+    #[serde(rename = "note.added")]
+    #[strum(serialize = "note.added")]
+    NoteAdded,
 }
 
 impl EventType {
@@ -256,6 +270,15 @@ impl EventType {
                 | EventType::AuthorityContactSet
                 | EventType::UserAdded
                 | EventType::UserPasswordSet
+        )
+    }
+
+    /// The desk's own events (assignment, internal notes): staff's working record, which the
+    /// requester and the public never read.
+    pub fn is_desk(self) -> bool {
+        matches!(
+            self,
+            EventType::CaseAssigned | EventType::CaseUnassigned | EventType::NoteAdded
         )
     }
 }

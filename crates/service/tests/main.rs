@@ -6,6 +6,7 @@
 mod fixture;
 
 mod callback;
+mod collaboration;
 mod conditions;
 mod consultation;
 mod custody_chain;

@@ -52,6 +52,7 @@ pub(super) type Shared = State<Arc<Console>>;
 
 mod assets;
 mod callback;
+mod desk;
 mod follow_up;
 mod holds;
 mod log;
@@ -67,6 +68,7 @@ mod transparency;
 
 pub use assets::asset;
 pub use callback::{authority_page, record_callback, review_callback};
+pub use desk::{add_note, assignment};
 pub use holds::{act_on_notice, holds, holds_csv, notices_csv, release_hold};
 pub use log::log_status;
 pub use order::request_deletion;
@@ -125,6 +127,7 @@ pub(super) fn field_of(pointer: &str) -> Option<(String, String)> {
         "answer_by" => ("consult-answer-by", "Answer by"),
         "until" => ("postpone-until", "Postponed until"),
         "grant" => ("decision-grant", "Grant or refuse"),
+        "text" => ("note-text", "Note"),
         p if p.starts_with("narrowed.period") => ("period_from", "Period"),
         p if p.starts_with("narrowed.confidentiality_until") => {
             ("confidentiality_until", "Secrecy ends")

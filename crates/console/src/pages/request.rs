@@ -118,6 +118,7 @@ pub(crate) enum Sent<'a> {
     Postponement(&'a PostponeFields),
     Consultation(&'a ConsultFields),
     SecondReview(&'a SecondReviewFields),
+    Note(&'a super::desk::NoteFields),
 }
 
 /// The consultation form: a message the requester reads and a date to answer by (RFC 3339).
@@ -351,6 +352,8 @@ struct RequestPage {
     extension_form: ExtensionForm,
     /// A preservation and its follow-ups (`follow_up.html`).
     links: super::follow_up::FollowLinks,
+    /// Who has the case, and the internal notes (`pages/desk.rs`).
+    desk: super::desk::DeskSection,
     refusal: Option<Refusal>,
     flash: Option<&'static str>,
 }
@@ -1071,6 +1074,7 @@ async fn request_view(
             Sent::Postponement(_) => "postpone",
             Sent::Consultation(_) => "consult",
             Sent::SecondReview(_) => "second-review",
+            Sent::Note(_) => "note",
         },
         conditions,
         can_decide,
@@ -1103,6 +1107,7 @@ async fn request_view(
         extensions,
         extension_form: ExtensionForm::default(),
         links,
+        desk: super::desk::section(c, &case, &v.user, sent).await?,
         refusal,
         flash,
     })
@@ -1167,7 +1172,7 @@ pub(super) fn hold_view(
     }
 }
 
-const FLASHES: [(&str, &str); 19] = [
+const FLASHES: [(&str, &str); 22] = [
     ("hold-released", "Preservation hold released and logged."),
     ("notice-acted", "Notice action recorded and logged."),
     (
@@ -1216,6 +1221,15 @@ const FLASHES: [(&str, &str); 19] = [
     (
         "information",
         "Request for information recorded and logged; the requester can now supplement the request.",
+    ),
+    (
+        "taken",
+        "You have this case now; the queue shows it as yours.",
+    ),
+    ("released", "Case released; no one has it now."),
+    (
+        "noted",
+        "Note added and logged; the requester never sees it.",
     ),
 ];
 
