@@ -706,6 +706,29 @@ try {
     assert.equal(side, "sticky", "the decision panel is sticky beside the request");
     await alice.page.screenshot({ path: `${SHOTS}/request-side-panel.png` });
   }
+  step("desk: take a case, see it as yours in the queue, add an internal note");
+  {
+    const { page } = alice;
+    const c = CASES.hold;
+    await page.goto(`${BASE}/console/requests/${c}`);
+    await page.getByRole("button", { name: /^Take (this case|over from)/ }).click();
+    await page.waitForURL(/done=taken/);
+    assert.match(await page.locator("#case-assignee").innerText(), /alice/);
+    await page.goto(`${BASE}/console/queue?assignee=me`);
+    const row = page.locator("table.queue tbody tr").filter({ has: page.getByRole("link", { name: `#${c}`, exact: true }) });
+    assert.equal(await row.locator("td.assignee").innerText(), "alice", "the queue shows who has the case");
+    await page.goto(`${BASE}/console/requests/${c}`);
+    const note = "Called the liaison officer: the court order follows on Monday.";
+    await page.getByLabel("Add a note").fill(note);
+    await page.getByRole("button", { name: "Add note" }).click();
+    await page.waitForURL(/done=noted/);
+    const notes = await page.locator("#notes-list").innerText();
+    assert.ok(notes.includes(note) && notes.includes("alice"), notes);
+    assert.match(notes, /\d\d:\d\d UTC/, "the note's time");
+    assert.match(await page.locator("#timeline").innerText(), /Note added/);
+    await axe(page, "a request page with a note");
+    await shot(page, "request-notes");
+  }
   // ── end of issue 16 ───────────────────────────────────────────────────────────────────────
 
   step("attachments: a file attached through the console is listed, logged and downloaded as a file; a refusal starts from a ground's template");

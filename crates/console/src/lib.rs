@@ -123,6 +123,11 @@ pub fn router(node: Arc<Node>) -> Router {
             "/console/requests/{case}/callback/review",
             post(pages::review_callback),
         )
+        .route(
+            "/console/requests/{case}/assignment",
+            post(pages::assignment),
+        )
+        .route("/console/requests/{case}/notes", post(pages::add_note))
         .route("/console/authorities/{kid}", get(pages::authority_page))
         .route("/console/holds", get(pages::holds))
         .route("/console/holds.csv", get(pages::holds_csv))

@@ -137,6 +137,8 @@ pub struct QueueRow {
     pub unverified: bool,
     /// "Order missing since …" when the order that had to follow an emergency is missing.
     pub order_missing: Option<String>,
+    /// Who has the case (empty: no one).
+    pub assignee: String,
 }
 
 impl QueueRow {
@@ -180,6 +182,7 @@ impl QueueRow {
             due_class,
             due_label,
             order_missing: None,
+            assignee: case.assignee.clone().unwrap_or_default(),
         }
     }
 }
@@ -929,6 +932,19 @@ pub fn event_summary(e: &StoredEvent) -> String {
             body["size"],
             text(&body["by"])
         ),
+        EventType::CaseAssigned => match body["from"].as_str() {
+            Some(from) => format!("taken over by {} from {from}", text(&body["by"])),
+            None => format!("taken by {}", text(&body["by"])),
+        },
+        EventType::CaseUnassigned => match text(&body["by"]) {
+            by if by == text(&body["from"]) => format!("released by {by}"),
+            by => format!("released by {by} (it was {}'s)", text(&body["from"])),
+        },
+        EventType::NoteAdded => format!(
+            "internal note by {}: {}",
+            text(&body["by"]),
+            text(&body["text"])
+        ),
         _ => String::new(),
     }
 }
@@ -963,6 +979,9 @@ pub fn event_words(code: &str) -> String {
         }
         Some(EventType::DeletionRequested) => "asked the requester to delete the data",
         Some(EventType::AttachmentAdded) => "added an attachment",
+        Some(EventType::CaseAssigned) => "took the case",
+        Some(EventType::CaseUnassigned) => "released the case",
+        Some(EventType::NoteAdded) => "added an internal note",
         _ => return format!("changed it ({code})"),
     };
     words.to_owned()

@@ -234,6 +234,20 @@ pub enum EventType {
     #[serde(rename = "attachment.added")]
     #[strum(serialize = "attachment.added")]
     AttachmentAdded,
+    // The desk's own work on a case (issue 16): who has it, and staff's internal notes. Never
+    // shown to the requester, never in a case's public record.
+    /// A reviewer or supervisor took the case (`from`: whom it was taken over from, if anyone).
+    #[serde(rename = "case.assigned")]
+    #[strum(serialize = "case.assigned")]
+    CaseAssigned,
+    /// The case was released: no one has it now.
+    #[serde(rename = "case.unassigned")]
+    #[strum(serialize = "case.unassigned")]
+    CaseUnassigned,
+    /// An internal note by staff on the case.
+    #[serde(rename = "note.added")]
+    #[strum(serialize = "note.added")]
+    NoteAdded,
 }
 
 impl EventType {
@@ -261,6 +275,18 @@ impl EventType {
                 | EventType::AuthorityContactSet
                 | EventType::UserAdded
                 | EventType::UserPasswordSet
+        )
+    }
+
+    /// The desk's own events (assignment, internal notes, attachments): staff's working
+    /// record, which the requester and the public never read.
+    pub fn is_desk(self) -> bool {
+        matches!(
+            self,
+            EventType::CaseAssigned
+                | EventType::CaseUnassigned
+                | EventType::NoteAdded
+                | EventType::AttachmentAdded
         )
     }
 }

@@ -95,6 +95,10 @@ impl<'a> Queries<'a> {
             emergency: q.emergency,
             open_only: q.open,
             text: q.q.clone(),
+            assignee: q.assignee.as_deref().map(|a| match a {
+                "none" => None,
+                name => Some(name.to_owned()),
+            }),
             offset: q.offset.unwrap_or(0),
             // The store caps a page at 10,000.
             limit: q.limit.unwrap_or(u32::MAX),
@@ -133,6 +137,16 @@ impl<'a> Queries<'a> {
             .skip(offset)
             .take(limit)
             .collect())
+    }
+
+    /// The internal notes of `case_id`, oldest first (staff only; 404 for no such case).
+    pub async fn notes(&self, case_id: i64) -> Result<Vec<crate::ops::Note>, crate::Problem> {
+        if self.case(case_id).await?.is_none() {
+            return Err(Problem::not_found(format!(
+                "there is no case {case_id} on this node"
+            )));
+        }
+        crate::ops::notes_in(&self.store.case_events(case_id).await?)
     }
 
     /// Whether `case` is an emergency not verified yet for its payload in force (see
@@ -367,6 +381,12 @@ pub struct CaseQuery {
     #[param(required = false, value_type = Option<String>, min_length = 1, max_length = 200,
         pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
     pub q: Option<String>,
+    /// Who has the case (people only): `me`, `none` (no one), or a user's name. Checked like
+    /// `q` (trimmed; blank or with a control character refused, 400).
+    #[serde(default, deserialize_with = "search")]
+    #[param(required = false, value_type = Option<String>, min_length = 1, max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    pub assignee: Option<String>,
     /// Skip this many (paging).
     #[param(value_type = Option<u64>, maximum = 4294967295.0)]
     pub offset: Option<u32>,
@@ -376,7 +396,7 @@ pub struct CaseQuery {
 }
 
 /// The fields of [`CaseQuery`], as the query string names them.
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 11] = [
     "status",
     "outcome",
     "measure",
@@ -385,11 +405,20 @@ const FIELDS: [&str; 10] = [
     "emergency",
     "open",
     "q",
+    "assignee",
     "offset",
     "limit",
 ];
 
 impl CaseQuery {
+    /// The query as `name` means it: `assignee=me` is `name`'s cases.
+    pub fn for_viewer(mut self, name: &str) -> CaseQuery {
+        if self.assignee.as_deref() == Some("me") {
+            self.assignee = Some(name.to_owned());
+        }
+        self
+    }
+
     /// Parses a query string (without the `?`). A field it does not know, or a value a field
     /// cannot take, is a 400 problem naming the field (and the value): `invalid-filter` for a
     /// status, outcome, measure, state or channel, `invalid-parameter` otherwise.
@@ -440,6 +469,9 @@ fn refusal(field: &str, value: &str) -> String {
         "emergency" | "open" => one_of(vec!["true", "false"]),
         "q" => format!(
             "q={value:?} is not text to search for; give 1 to {MAX_SEARCH} characters (not all blank, no control characters) of a request id, reference, target or authority name, or leave q out"
+        ),
+        "assignee" => format!(
+            "assignee={value:?} is not someone who can have a case; use me, none or a user's name"
         ),
         _ => format!("{field}={value:?} is not a whole number from 0 to 4294967295"),
     }
@@ -561,7 +593,7 @@ mod tests {
     #[test]
     fn every_filter_parses() {
         let q = CaseQuery::parse(
-            "status=executing&outcome=refuse&measure=preserve_stored_data&state=xa&channel=network_24_7&emergency=true&open=true&offset=2&limit=5",
+            "status=executing&outcome=refuse&measure=preserve_stored_data&state=xa&channel=network_24_7&emergency=true&open=true&assignee=+rita+&offset=2&limit=5",
         )
         .unwrap();
         assert_eq!(
@@ -575,6 +607,7 @@ mod tests {
                 emergency: Some(true),
                 open: true,
                 q: None,
+                assignee: Some("rita".into()),
                 offset: Some(2),
                 limit: Some(5),
             }
@@ -583,6 +616,11 @@ mod tests {
         let q = CaseQuery::parse("q=+XA-1%25+&status=refused").unwrap();
         assert_eq!(q.q.as_deref(), Some("XA-1%"), "trimmed, `%` kept");
         assert_eq!(q.status, Some(CaseStatus::Refused));
+        // `me` is the viewer; a blank assignee is refused, naming the field.
+        let q = CaseQuery::parse("assignee=me").unwrap().for_viewer("rex");
+        assert_eq!(q.assignee.as_deref(), Some("rex"));
+        let p = CaseQuery::parse("assignee=+").unwrap_err();
+        assert!(p.detail.contains("assignee=\" \""), "{}", p.detail);
     }
 
     #[test]

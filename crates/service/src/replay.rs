@@ -31,6 +31,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
+mod desk;
 mod publication;
 
 use crate::ops::{
@@ -623,6 +624,7 @@ impl Projections {
                         pending_decision: None,
                         reclassification: None,
                         updated_at: at,
+                        assignee: None,
                     };
                     set_request_fields(&mut case, &a.request);
                     self.cases.insert(id, case);
@@ -1537,6 +1539,9 @@ impl Projections {
             // Published once per period, within the budget written with it, consistent.
             EventType::ReportPublished => self.reports.apply(e)?,
             EventType::AttachmentAdded => self.attachment_added(e)?,
+            EventType::CaseAssigned | EventType::CaseUnassigned | EventType::NoteAdded => {
+                self.desk_event(e, kind, body)?;
+            }
         }
         Ok(())
     }
@@ -2240,6 +2245,7 @@ fn case_differences(c: &Case, l: &Case) -> Vec<&'static str> {
     check(c.pending_decision == l.pending_decision, "pending_decision");
     check(c.reclassification == l.reclassification, "reclassification");
     check(c.updated_at == l.updated_at, "updated_at");
+    check(c.assignee == l.assignee, "assignee");
     d
 }
 

@@ -98,6 +98,10 @@ pub struct CaseView {
     /// justification waived: required kinds, due time, received or missed, deletion asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<crate::ops::OrderStatus>,
+    /// The member of staff who has the case (`POST /v1/requests/{case}/assignment`); null when
+    /// no one has taken it. Staff's record only: a requester's reply never names anyone.
+    #[serde(default)]
+    pub assignee: Option<String>,
 }
 
 /// Where a case's response deadline stands (issue 16): the clock stops while the case is

@@ -316,6 +316,28 @@ pub enum Job {
         Box<crate::attachments::Attach>,
         Reply<ops::attachment::Attachment>,
     ),
+    /// A member of staff takes or releases a case.
+    Assign {
+        /// The case.
+        case_id: i64,
+        /// Who.
+        user: User,
+        /// Take or release.
+        input: ops::AssignmentInput,
+        /// Reply.
+        reply: Reply<Case>,
+    },
+    /// A member of staff adds an internal note to a case.
+    AddNote {
+        /// The case.
+        case_id: i64,
+        /// Who.
+        user: User,
+        /// The note.
+        input: ops::NoteInput,
+        /// Reply.
+        reply: Reply<ops::Note>,
+    },
 }
 
 impl Job {
@@ -584,6 +606,22 @@ impl Job {
             }),
             Job::Attach(a, reply) => task(reply, move |b, out, _, now| {
                 Box::pin(async move { a.take(b, out, now).await })
+            }),
+            Job::Assign {
+                case_id,
+                user,
+                input,
+                reply,
+            } => task(reply, move |b, out, _, now| {
+                Box::pin(async move { ops::assign(b, out, case_id, &user, &input, now).await })
+            }),
+            Job::AddNote {
+                case_id,
+                user,
+                input,
+                reply,
+            } => task(reply, move |b, out, _, now| {
+                Box::pin(async move { ops::add_note(b, out, case_id, &user, &input, now).await })
             }),
         }
     }

@@ -7,6 +7,7 @@ mod fixture;
 
 mod attachments;
 mod callback;
+mod collaboration;
 mod conditions;
 mod consultation;
 mod custody_chain;

@@ -221,6 +221,28 @@ async fn follow_up_and_lapse_warning(f: &Fixture, t: jiff::Timestamp) {
 /// Runs on a thread with a large stack: this test walks every kind of event in one future, and
 /// Cedar refuses to evaluate ("recursion limit reached") when little of the thread's stack is
 /// left, which depends on the build's settings, not on the rules under test.
+/// A case taken by Rita, taken over by Rex, released by Sue, with a note by Rita.
+async fn desk(f: &Fixture, t: jiff::Timestamp) {
+    use ops::AssignmentAction::{Release, Take};
+    let case = f.submit("p01-ransomware-production", "XA-DESK", t).await;
+    for (who, action) in [(rita(), Take), (rex(), Take), (sue(), Release)] {
+        let input = ops::AssignmentInput { action };
+        f.try_batch(move |b, out| {
+            Box::pin(async move { ops::assign(b, out, case, &who, &input, t).await })
+        })
+        .await
+        .unwrap();
+    }
+    let input = ops::NoteInput {
+        text: "Checked with the liaison officer.".into(),
+    };
+    f.try_batch(move |b, out| {
+        Box::pin(async move { ops::add_note(b, out, case, &rita(), &input, t).await })
+    })
+    .await
+    .unwrap();
+}
+
 #[test]
 fn every_kind_of_event_ops_writes_is_folded_by_the_replay() {
     let body = || {
@@ -451,6 +473,8 @@ async fn every_kind_of_event() {
     // The order that must follow the emergency above, missed at the tick of t + 5 days: deletion
     // asked, then the order taken late (boxed, as above).
     Box::pin(order_missed_then_sent(&f, emergency, t)).await;
+    // The desk's own (issue 16): a case taken, taken over, released, and a note.
+    Box::pin(desk(&f, t)).await;
     // A transparency report published (its budget and consistency folded by the replay).
     let period = custos_transparency::Period::parse("2026-01-01", "2026-01-31").unwrap();
     let p = custos_service::transparency::prepare(

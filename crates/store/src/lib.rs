@@ -520,6 +520,11 @@ impl Store {
         if filter.emergency.is_some() {
             sql.push_str(&format!(" AND emergency = {}", next()));
         }
+        match &filter.assignee {
+            Some(Some(_)) => sql.push_str(&format!(" AND assignee = {}", next())),
+            Some(None) => sql.push_str(" AND assignee IS NULL"),
+            None => {}
+        }
         let text = filter.text.as_deref().map(like_pattern);
         if text.is_some() {
             sql.push_str(&text_condition(self.pool.backend(), &next()));
@@ -537,6 +542,9 @@ impl Store {
             }
             if let Some(e) = filter.emergency {
                 q = q.bind(e);
+            }
+            if let Some(Some(name)) = &filter.assignee {
+                q = q.bind(name.as_str());
             }
             if let Some(t) = &text {
                 q = q.bind(t.as_str());
@@ -1078,6 +1086,7 @@ impl Batch {
         .bind(c.pending_decision.as_ref().map(Json))
         .bind(c.reclassification.as_ref().map(Json))
         .bind(c.updated_at.to_string())
+        .bind(c.assignee.as_deref())
         .execute(&mut **t)
         .await.map(drop)?);
         if let Some(n) = self.next_case {
@@ -1351,7 +1360,7 @@ async fn authorities(conn: Conn<'_>, kid: Option<&str>) -> Result<Vec<Authority>
 
 const CASE_COLUMNS: &str = "case_id, authority_kid, request_id, payload_sha256, request_json, status, outcome, \
     assessment, measure, requesting_state, channel, emergency, received_at, respond_by, \
-    confidentiality_until, notify_person_at, decision, pending_decision, reclassification, updated_at";
+    confidentiality_until, notify_person_at, decision, pending_decision, reclassification, updated_at, assignee";
 
 /// The columns a transparency report reads (migration `0008_report_columns.sql`), derived
 /// from the row's own documents by the migration's expressions, word for word.
@@ -1544,7 +1553,7 @@ static PUT_CASE: LazyLock<String> = LazyLock::new(|| {
         "cases",
         &format!("{CASE_COLUMNS}, {REPORT_COLUMNS}"),
         "case_id",
-        &format!("{}, {REPORT_VALUES}", placeholders(20)),
+        &format!("{}, {REPORT_VALUES}", placeholders(21)),
     )
 });
 static PG_PUT_CASE: LazyLock<String> = LazyLock::new(|| {
@@ -1552,7 +1561,7 @@ static PG_PUT_CASE: LazyLock<String> = LazyLock::new(|| {
         "cases",
         &format!("{CASE_COLUMNS}, {REPORT_COLUMNS}"),
         "case_id",
-        &format!("{}, {PG_REPORT_VALUES}", placeholders(20)),
+        &format!("{}, {PG_REPORT_VALUES}", placeholders(21)),
     )
 });
 static PUT_HOLD: LazyLock<String> = LazyLock::new(|| {

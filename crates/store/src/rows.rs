@@ -227,6 +227,8 @@ pub struct Case<D: CaseDocuments> {
     /// Last change.
     #[sqlx(try_from = "crate::column::Stamp")]
     pub updated_at: Timestamp,
+    /// The member of staff who has the case (took it last and has not released it), if any.
+    pub assignee: Option<String>,
 }
 
 /// Which cases to list.
@@ -253,6 +255,8 @@ pub struct CaseFilter {
     /// `authorization.reference`), a target's value, or the authority's name (as the request
     /// gives it or as the directory has it).
     pub text: Option<String>,
+    /// Only cases this person has (`Some(Some(name))`), or that no one has (`Some(None)`).
+    pub assignee: Option<Option<String>>,
     /// Skip this many (paging).
     pub offset: u32,
     /// At most this many.

@@ -53,6 +53,7 @@ pub(super) type Shared = State<Arc<Console>>;
 mod assets;
 mod attachments;
 mod callback;
+mod desk;
 mod follow_up;
 mod holds;
 mod log;
@@ -69,6 +70,7 @@ mod transparency;
 pub use assets::asset;
 pub use attachments::{download_attachment, upload_attachment};
 pub use callback::{authority_page, record_callback, review_callback};
+pub use desk::{add_note, assignment};
 pub use holds::{act_on_notice, holds, holds_csv, notices_csv, release_hold};
 pub use log::log_status;
 pub use order::request_deletion;
@@ -127,6 +129,7 @@ pub(super) fn field_of(pointer: &str) -> Option<(String, String)> {
         "answer_by" => ("consult-answer-by", "Answer by"),
         "until" => ("postpone-until", "Postponed until"),
         "grant" => ("decision-grant", "Grant or refuse"),
+        "text" => ("note-text", "Note"),
         p if p.starts_with("narrowed.period") => ("period_from", "Period"),
         p if p.starts_with("narrowed.confidentiality_until") => {
             ("confidentiality_until", "Secrecy ends")

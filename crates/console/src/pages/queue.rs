@@ -50,6 +50,8 @@ struct QueuePage {
     states: Vec<Choice>,
     channels: Vec<Choice>,
     emergencies: Vec<Choice>,
+    /// Who has the case: me, no one (`assignee`).
+    assignees: Vec<Choice>,
     received_from: String,
     received_to: String,
     rows: Vec<QueueRow>,
@@ -168,7 +170,7 @@ pub async fn queue(
         .finish();
     // A misspelt filter is refused, not ignored: an empty list must mean "nothing there".
     let asked = match CaseQuery::parse(&sent) {
-        Ok(asked) => asked,
+        Ok(asked) => asked.for_viewer(&v.user.name),
         Err(p) => return error_page(layout, &p),
     };
     let (from, to) = match (day(&pairs, "from"), day(&pairs, "to")) {
@@ -258,6 +260,12 @@ pub async fn queue(
     let mut counts = Vec::new();
     for (label, value, class, q) in [
         ("Open", open.len(), "", String::new()),
+        (
+            "Mine",
+            count(&|c| c.assignee.as_deref() == Some(v.user.name.as_str())),
+            "",
+            "assignee=me".to_owned(),
+        ),
         (
             "Overdue",
             count(&|c| due_window(c, now) == Some("overdue")),
@@ -419,6 +427,11 @@ pub async fn queue(
             [("yes", "Claimed"), ("no", "Not claimed")].map(|(v, l)| (v.to_owned(), l.to_owned())),
             &name(asked.emergency.map(|e| if e { "yes" } else { "no" })),
             "Any",
+        ),
+        assignees: choices(
+            [("me", "Me"), ("none", "No one")].map(|(v, l)| (v.to_owned(), l.to_owned())),
+            &query_get(&pairs, "assignee"),
+            "Anyone or no one",
         ),
         received_from: from.map(|d| d.to_string()).unwrap_or_default(),
         received_to: to.map(|d| d.to_string()).unwrap_or_default(),

@@ -121,6 +121,7 @@ pub(crate) enum Sent<'a> {
     Postponement(&'a PostponeFields),
     Consultation(&'a ConsultFields),
     SecondReview(&'a SecondReviewFields),
+    Note(&'a super::desk::NoteFields),
 }
 
 /// The consultation form: a message the requester reads and a date to answer by (RFC 3339).
@@ -354,6 +355,8 @@ struct RequestPage {
     extension_form: ExtensionForm,
     /// A preservation and its follow-ups (`follow_up.html`).
     links: super::follow_up::FollowLinks,
+    /// Who has the case, and the internal notes (`pages/desk.rs`).
+    desk: super::desk::DeskSection,
     refusal: Option<Refusal>,
     flash: Option<&'static str>,
     /// Files staff keep with the case (`attachments.html`).
@@ -1078,6 +1081,7 @@ async fn request_view(
             Sent::Postponement(_) => "postpone",
             Sent::Consultation(_) => "consult",
             Sent::SecondReview(_) => "second-review",
+            Sent::Note(_) => "note",
         },
         conditions,
         can_decide,
@@ -1110,6 +1114,7 @@ async fn request_view(
         extensions,
         extension_form: ExtensionForm::default(),
         links,
+        desk: super::desk::section(c, &case, &v.user, sent).await?,
         refusal,
         flash,
         attachments: super::attachments::section(c, case_id, &events, can_change),
@@ -1229,6 +1234,15 @@ const FLASHES: &[(&str, &str)] = &[
     (
         "information",
         "Request for information recorded and logged; the requester can now supplement the request.",
+    ),
+    (
+        "taken",
+        "You have this case now; the queue shows it as yours.",
+    ),
+    ("released", "Case released; no one has it now."),
+    (
+        "noted",
+        "Note added and logged; the requester never sees it.",
     ),
 ];
 

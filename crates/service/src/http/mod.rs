@@ -14,6 +14,7 @@
 //! * `extensions.rs` — requests to extend a deadline (the authority's, signed) and their
 //!   decision by a reviewer; the notice to the person concerned as it would be sent.
 //! * `conditions.rs` — the requesting authority's signed acceptance of an execution's conditions.
+//! * `desk.rs` — staff's own work on a case: taking and releasing it, internal notes.
 //! * [`transparency`] — the public record of each case once its secrecy ends, as JSON (the
 //!   console routes the paths and answers HTML to browsers).
 //! * [`extract`] — who is calling, as axum extractors.
@@ -41,6 +42,7 @@ use crate::wire::{
 
 pub mod attachments;
 mod conditions;
+mod desk;
 mod directory;
 mod emergency;
 pub mod evidence;
@@ -141,11 +143,20 @@ use self::requests::{
         attachments::upload,
         attachments::list,
         attachments::fetch,
-        templates::list
+        templates::list,
+        // desk.rs (issue 16: assignment and internal notes)
+        desk::assignment,
+        desk::notes,
+        desk::add_note
     ),
     components(schemas(
         Problem,
         FieldProblem,
+        crate::ops::AssignmentInput,
+        crate::ops::AssignmentAction,
+        crate::ops::NoteInput,
+        crate::ops::Note,
+        crate::ops::CaseNotes,
         DecisionInput,
         crate::ops::DecisionKind,
         crate::ops::NarrowedInput,
@@ -443,6 +454,11 @@ pub fn router(node: Arc<Node>) -> Router {
         .route(
             "/v1/requests/{case}/callback/review",
             post(emergency::review_callback),
+        )
+        .route("/v1/requests/{case}/assignment", post(desk::assignment))
+        .route(
+            "/v1/requests/{case}/notes",
+            get(desk::notes).post(desk::add_note),
         )
         .route("/v1/extensions", get(extensions::pending))
         .route("/v1/holds", get(directory::list_holds))
@@ -758,8 +774,8 @@ mod tests {
                 }
             }
         }
-        // 28, the two transparency downloads (a token only for `exact=true`), and issue 16's
-        // attachments (3) and templates (1).
-        assert_eq!(with_bearer, 34, "operations people call with a token");
+        // 28, issue 16's assignment and notes (3), attachments (3) and templates (1), and the
+        // two transparency downloads (a token only for `exact=true`).
+        assert_eq!(with_bearer, 37, "operations people call with a token");
     }
 }

@@ -74,6 +74,7 @@ pub(super) async fn case_view(node: &Node, c: &Case) -> ApiResult<CaseView> {
         reclassification: c.reclassification.clone(),
         follows: None,
         followed_by: Vec::new(),
+        assignee: c.assignee.clone(),
     })
 }
 
@@ -504,9 +505,9 @@ pub const MAX_LIST_LIMIT: u32 = 500;
 /// refused (400), never answered with `[]`.
 ///
 /// People get every case as its whole record ([`CaseView`]). A requesting authority gets its own
-/// cases only, each as its reply (`custos.reply/v1`), and may not filter by `status` or
-/// `outcome` (403 `people-only`): those are the node's internal record; nor search with `q`
-/// (403 `people-only`), the staff's search.
+/// cases only, each as its reply (`custos.reply/v1`), and may not filter by `status`, `outcome`
+/// or `assignee` (403 `people-only`): those are the node's internal record; nor search with `q`
+/// (403 `people-only`), the staff's search. `assignee=me` is the caller's own cases.
 #[utoipa::path(get, path = "/v1/requests", params(CaseQuery),
     security(("bearer" = []), ("custos_jws" = [])),
     responses((status = 200, body = Vec<CaseAnswer>, description = "People: each case's whole record (CaseView); a requesting authority: its own cases, each as its reply (Reply)"),
@@ -535,11 +536,11 @@ pub(super) async fn list_requests(
                     ),
                 ));
             }
-            if q.status.is_some() || q.outcome.is_some() {
+            if q.status.is_some() || q.outcome.is_some() || q.assignee.is_some() {
                 return Err(Problem::forbidden(
                     "people-only",
                     format!(
-                        "{} is a requesting authority: its list cannot be filtered by status or outcome (the node's internal record); each reply says where the request stands",
+                        "{} is a requesting authority: its list cannot be filtered by status, outcome or assignee (the node's internal record); each reply says where the request stands",
                         a.name
                     ),
                 ));
@@ -551,6 +552,10 @@ pub(super) async fn list_requests(
     let q = CaseQuery {
         limit: Some(limit),
         ..q
+    };
+    let q = match &caller {
+        Caller::User(u) => q.for_viewer(&u.name),
+        Caller::Authority(_) => q,
     };
     let cases = node.query().cases(&q, only_from).await?;
     let mut out = Vec::with_capacity(cases.len());

@@ -309,6 +309,7 @@ pub async fn record(
                 received_at: case.received_at,
                 decision: case.decision,
                 pending_decision: case.pending_decision,
+                assignee: case.assignee,
                 ..arrived_case(case.case_id, s)
             };
             b.put_case(&case).await?;
@@ -416,6 +417,7 @@ fn arrived_case(case_id: i64, s: &Submission) -> Case {
         pending_decision: None,
         reclassification: None,
         updated_at: now,
+        assignee: None,
     }
 }
 

@@ -27,6 +27,8 @@
 //!   (`case.published`, by the tick).
 //! * [`attachment`] — files staff keep with a case (the order, correspondence), logged by
 //!   digest (`attachment.added`); staff only.
+//! * [`assignment`] — a reviewer takes a case or releases it; the queue shows who has it.
+//! * [`notes`] — staff's internal notes on a case, never shown to the requester or the public.
 //!
 //! Rules and their legal basis:
 //! * a decision always carries a reason; one that departs from the assessment carries at least
@@ -62,6 +64,7 @@
 //!   2023/1543 art. 4(5), unconfirmed); a missed order is logged and may lead to a request to
 //!   delete what was handed over (see [`order`]).
 
+pub mod assignment;
 pub mod attachment;
 pub mod conditions;
 pub mod consultation;
@@ -73,6 +76,7 @@ pub mod extension;
 pub mod follow_up;
 pub mod intake;
 pub mod lifecycle;
+pub mod notes;
 pub mod notice;
 pub mod order;
 pub mod postponement;
@@ -108,6 +112,7 @@ impl<T> Signed<T> {
     }
 }
 
+pub use assignment::{AssignmentAction, AssignmentInput, assign};
 pub use conditions::{
     AcceptanceAnswer, AcceptanceInput, AcceptanceState, Condition, ConditionInput,
     ConditionsStatus, TypedCondition, answer_conditions, conditions_sha256,
@@ -140,6 +145,7 @@ pub use lifecycle::{
     NoticeDelivery, SecrecyCap, act_on_notice, advance, next_attempt, notice_document,
     notice_result, release_hold, renew_hold, renewed_end, retry_delay, tick,
 };
+pub use notes::{CaseNotes, MAX_NOTE_CHARS, Note, NoteInput, add_note, notes_in};
 pub use notice::{DEFAULT_REMEDIES, NOTICE_FORMAT, NoticeDocument, NoticeSettings};
 pub use order::{
     DeletionRequestInput, DeletionRequested, Order, OrderAuthorization, OrderInput, OrderStatus,

@@ -10,7 +10,8 @@
 //!   more will be done, so a record published then is not contradicted by a later decision;
 //! * the record carries only what the public may learn: the requesting state, measure,
 //!   channel, offence categories (never names, statutes or facts), finding codes, the
-//!   recommendation, the decision's kind, days, and the log index and type of each event. Never
+//!   recommendation, the decision's kind, days, and the log index and type of each event but the
+//!   desk's own (assignment, internal notes). Never
 //!   a target identifier, a person, a staff name, free text (reasons, notes, justifications),
 //!   the request id or an agency reference. The finding `heightened-scrutiny` is left out: it
 //!   reveals the receiving jurisdiction's internal lists ([`WITHHELD_FINDINGS`]);
@@ -71,8 +72,8 @@ pub struct CaseRecord {
     pub withdrawn: bool,
     /// The days things happened (UTC).
     pub dates: RecordDates,
-    /// Every event of the case logged before the publication, in log order, but staff's
-    /// attachments (`attachment.added`).
+    /// Every event of the case logged before the publication, in log order, but the desk's own
+    /// (`case.assigned`, `case.unassigned`, `note.added`, `attachment.added`).
     pub events: Vec<RecordEvent>,
 }
 
@@ -204,11 +205,11 @@ impl CaseRecord {
                 confidentiality_ended,
                 published: day(published_at),
             },
+            // The desk's own events (assignment, internal notes) are staff's working record,
+            // not the case's: even their count would tell how much was deliberated.
             events: events
                 .iter()
-                // Staff's attachments are not the public's: left out (the log's leaves, which
-                // carry no content, still count them).
-                .filter(|e| e.kind != EventType::AttachmentAdded)
+                .filter(|e| !e.kind.is_desk())
                 .map(|e| RecordEvent {
                     index: e.index,
                     event_type: e.kind,
