@@ -34,7 +34,7 @@ pub struct ReceivedRequest {
 }
 
 impl ReceivedRequest {
-    fn of(e: StoredEvent) -> Read<ReceivedRequest> {
+    pub(crate) fn of(e: StoredEvent) -> Read<ReceivedRequest> {
         #[derive(Deserialize)]
         struct Arrival {
             jws: String,

@@ -37,3 +37,4 @@ mod versions;
 mod withdrawal;
 mod witnesses;
 mod writer;
+mod notifications;
