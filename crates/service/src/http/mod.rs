@@ -47,6 +47,7 @@ mod log;
 mod order;
 mod report;
 mod requests;
+mod supplements;
 pub mod transparency;
 mod witnesses;
 
@@ -105,6 +106,8 @@ use self::requests::{
         extensions::decide,
         extensions::notice,
         extensions::act_on_notice,
+        // supplements.rs
+        supplements::of_case,
         // conditions.rs
         conditions::accept,
         // emergency.rs
@@ -186,6 +189,9 @@ use self::requests::{
         HoldView,
         NoticeView,
         crate::wire::ExtensionView,
+        crate::wire::SupplementView,
+        crate::wire::FieldChangeView,
+        crate::wire::RequestValue,
         crate::wire::EmergencyConfirmation,
         crate::ops::ConfirmationInput,
         crate::ops::DenialInput,
@@ -411,6 +417,7 @@ pub fn router(node: Arc<Node>) -> Router {
             post(extensions::decide),
         )
         .route("/v1/requests/{case}/notice", get(extensions::notice))
+        .route("/v1/requests/{case}/supplements", get(supplements::of_case))
         .route(
             "/v1/requests/{case}/notice/action",
             post(extensions::act_on_notice),
@@ -733,7 +740,7 @@ mod tests {
                 }
             }
         }
-        // 28, and the two transparency downloads (a token only for `exact=true`).
-        assert_eq!(with_bearer, 30, "operations people call with a token");
+        // 29, and the two transparency downloads (a token only for `exact=true`).
+        assert_eq!(with_bearer, 31, "operations people call with a token");
     }
 }
