@@ -79,6 +79,16 @@ async fn each_occasion_is_told_once_in_log_order_with_nothing_of_the_request() {
     f.decide(second, &rita(), decision(DecisionKind::Execute), t0())
         .await
         .unwrap();
+    // A correction that would lighten the recommendation waits for a second reviewer too.
+    let corrected = f.submit("p12-death-penalty", "XA-R", t0()).await;
+    f.reclassify(
+        corrected,
+        &rita(),
+        correction(&[(0, serde_json::json!({"max_penalty": 20}))]),
+        t0(),
+    )
+    .await
+    .unwrap();
     let asked = f.submit("p17-no-data-protection-terms", "XA-S", t0()).await;
     f.decide(
         asked,
@@ -117,6 +127,7 @@ async fn each_occasion_is_told_once_in_log_order_with_nothing_of_the_request() {
         [
             ("emergency_received".to_owned(), emergency),
             ("second_review_waiting".to_owned(), second),
+            ("second_review_waiting".to_owned(), corrected),
             ("supplement_received".to_owned(), asked),
             ("consultation_answered".to_owned(), consulted),
             ("request_withdrawn".to_owned(), consulted),
@@ -154,7 +165,7 @@ async fn each_occasion_is_told_once_in_log_order_with_nothing_of_the_request() {
     // Told once: later passes add nothing.
     node.scheduler_pass(t0() + hours(51)).await.unwrap();
     node.scheduler_pass(t0() + hours(60)).await.unwrap();
-    assert_eq!(told(&f).len(), 6);
+    assert_eq!(told(&f).len(), 7);
 }
 
 #[tokio::test]
