@@ -683,6 +683,15 @@ try {
     assert.match(section, /Investigation reference\s+Changed\s+XA\/PPO\/2026\/1187\s+XA\/PPO\/2026\/1187-B/);
     assert.match(section, /Target 2\s+Added\s+—\s+kind: email, value: second-target@mail\.example/);
     await axe(page, "a request page with a supplement's changes");
+    await page.locator("#supplement-changes").scrollIntoViewIfNeeded();
+    await shot(page, "request-supplement");
+    // On a phone the changes become cards and nothing scrolls sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.reload();
+    const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(over <= 0, `the supplemented case's page scrolls sideways by ${over} px at 390 px`);
+    await axe(page, "a request page with a supplement's changes at 390 px");
+    await page.setViewportSize({ width: 1366, height: 768 });
   }
 
   step("sign-out ends the session");

@@ -1108,7 +1108,8 @@ fn value_text(pointer: &str, v: &Value) -> String {
         Value::Null => "—".into(),
         Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
         Value::String(s) if pointer == "/data_categories" => category_label(s).to_owned(),
-        Value::String(s) => s.clone(),
+        // Times as the rest of the page shows them, not as RFC 3339 with nanoseconds.
+        Value::String(s) => s.parse::<Timestamp>().map_or_else(|_| s.clone(), when),
         Value::Number(n) => n.to_string(),
         Value::Array(items) => items
             .iter()
@@ -1293,6 +1294,18 @@ mod tests {
                 "Target 1 | Removed | kind: email, value: a@x.example | —",
                 "Target 1 | Added | — | kind: email, value: b@x.example",
             ]
+        );
+        let times = change_rows(&custos_model::diff::diff(
+            &serde_json::json!({"submitted_at": "2026-11-19T08:00:00.123456789Z"}),
+            &serde_json::json!({"submitted_at": "2026-11-21T10:30:00Z"}),
+        ));
+        assert_eq!(
+            (
+                times[0].field.as_str(),
+                times[0].old.as_str(),
+                times[0].new.as_str()
+            ),
+            ("Submitted", "2026-11-19 08:00 UTC", "2026-11-21 10:30 UTC")
         );
         assert_eq!(
             field_label("/investigation/offences/1/max_penalty"),
