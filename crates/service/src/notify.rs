@@ -146,13 +146,17 @@ fn channels(config: &NotificationsConfig) -> Result<Vec<Channel>, String> {
 
 impl Node {
     /// Checks `[notifications]` and starts each channel's cursor at the log's end if it has
-    /// none (at open, so nothing logged after the channel was configured is missed).
+    /// none (at open, so nothing logged after the channel was configured is missed). A channel
+    /// no longer configured loses its cursor: set again later, it starts afresh rather than
+    /// sending everything logged while it was off.
     pub async fn start_notifications(&self) -> anyhow::Result<()> {
         let size = self.store.log_size().await?;
-        for channel in channels(&self.config.notifications).map_err(anyhow::Error::msg)? {
-            self.store
-                .start_notification_cursor(channel.name(), size)
-                .await?;
+        let configured = channels(&self.config.notifications).map_err(anyhow::Error::msg)?;
+        for name in ["command", "webhook"] {
+            match configured.iter().find(|c| c.name() == name) {
+                Some(_) => self.store.start_notification_cursor(name, size).await?,
+                None => self.store.forget_notification_cursor(name).await?,
+            }
         }
         Ok(())
     }

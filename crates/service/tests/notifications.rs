@@ -239,6 +239,16 @@ async fn a_restarted_node_resumes_from_its_cursor_and_a_new_channel_starts_at_th
             ("emergency_received".to_owned(), second),
         ]
     );
+    // Turned off, the channel forgets its place: set again, it does not send the interval.
+    drop(node);
+    std::fs::write(f.dir.join(CONFIG_FILE), f.config.to_toml().unwrap()).unwrap();
+    drop(f.node().await.unwrap());
+    assert_eq!(f.store.notification_cursor("command").await.unwrap(), None);
+    f.submit("p07-emergency-kidnapping", "XA-OFF", t0()).await;
+    std::fs::write(f.dir.join(CONFIG_FILE), config.to_toml().unwrap()).unwrap();
+    let node = f.node().await.unwrap();
+    node.scheduler_pass(t0() + hours(3)).await.unwrap();
+    assert_eq!(told(&f).len(), 2, "nothing of the time it was off");
 }
 
 /// A webhook on 127.0.0.1 that answers each POST with the next of `answers` (then 200), and

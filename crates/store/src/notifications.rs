@@ -67,6 +67,16 @@ impl Store {
         .transpose()
     }
 
+    /// Forgets `channel`'s cursor (the channel is no longer configured).
+    pub async fn forget_notification_cursor(&self, channel: &str) -> Result<()> {
+        on_pool!(&self.pool, p => sqlx::query("DELETE FROM notification_cursors WHERE channel = $1")
+            .bind(channel)
+            .execute(p)
+            .await
+            .map(drop)?);
+        Ok(())
+    }
+
     /// Moves `channel`'s cursor.
     pub async fn set_notification_cursor(
         &self,
