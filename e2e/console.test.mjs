@@ -297,6 +297,46 @@ try {
     }
   }
 
+  step("each proposed narrowing, accepted as the console offers it, is the decision the log records");
+  {
+    const { page } = alice;
+    for (const id of CASES.proposals) {
+      await page.goto(`${BASE}/console/requests/${id}`);
+      await page.getByLabel("Execute narrowed").check();
+      await page.getByLabel(/^Reason/).fill("Executed as the assessment proposes.");
+      await page.getByRole("button", { name: "Record decision" }).click();
+      await page.waitForURL(/done=/);
+      const res = await page.request.get(`${BASE}/v1/requests/${id}`, {
+        headers: { authorization: `Bearer ${process.env.CUSTOS_ALICE_TOKEN}` },
+      });
+      assert.equal(res.status(), 200);
+      const c = await res.json();
+      const proposed = c.assessment.narrowed;
+      assert.ok(proposed, `case ${id}: the assessment proposes a narrowing (${c.assessment.outcome})`);
+      const d = c.decision ?? c.pending_decision;
+      assert.ok(d, `case ${id}: a decision was recorded`);
+      assert.equal(d.decision, "execute_narrowed", `case ${id}`);
+      assert.deepEqual(d.narrowed.data_categories, proposed.data_categories, `case ${id}: categories`);
+      assert.deepEqual(d.narrowed.period, proposed.period, `case ${id}: period`);
+      assert.equal(d.narrowed.confidentiality_until, proposed.confidentiality_until, `case ${id}: end of secrecy`);
+    }
+  }
+
+  step("notice: executed without secrecy, the person is owed a notice; the request page marks it given by hand");
+  {
+    const { page } = alice;
+    const id = CASES.proposals[2]; // p13: no secrecy asked
+    await page.goto(`${BASE}/console/requests/${id}`);
+    const notice = page.locator("#notice");
+    assert.match(await notice.innerText(), /not yet given/);
+    await notice.locator("summary").click();
+    await notice.getByLabel("How and when it was given").fill("Handed to the account holder by registered letter.");
+    await notice.getByRole("button", { name: /Mark sent by hand/ }).click();
+    await page.waitForURL(/done=notice-acted/);
+    assert.match(await page.locator("#notice").innerText(), /^Notice to the person concerned\s+Given /);
+    await axe(page, "a request page with a notice given");
+  }
+
   step("second review: a reviewer proposes executing over a refusal; reviewers cannot confirm");
   {
     const { page } = alice;
@@ -724,6 +764,16 @@ try {
       assert.match(text, /Unverified/);
       assert.match(await first.getAttribute("class"), /emergency-lead/);
       assert.match(await page.getByRole("status").innerText(), /justified emergencies first/);
+    }
+
+    step("dialogue: the counter of cases due in under 8 hours lists the emergency, not a case due in days");
+    {
+      await page.getByRole("link", { name: /Due in under 8 hours/ }).click();
+      await page.waitForURL(/due=soon/);
+      const rows = await page.locator("table.queue tbody tr").allInnerTexts();
+      assert.ok(rows.some((t) => new RegExp(`#${CASES.emergency}\\b`).test(t)), `the emergency is due soon: ${rows}`);
+      assert.ok(!rows.some((t) => new RegExp(`#${D.postpone}\\b`).test(t)), `a case due in days is not: ${rows}`);
+      await page.goto(`${BASE}/console/queue`);
     }
 
     step("dialogue: postpone with a reason and a date");

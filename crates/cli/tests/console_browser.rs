@@ -155,6 +155,16 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         .push(json!({"kind": "email", "value": "second-target@mail.example"}));
     let r = node.submit_jws(&xa.sign(&doc));
     assert_eq!(r.status, 200, "the supplement: {}", r.text());
+    // Issue 16: every example whose assessment proposes a narrowing, to be accepted as offered.
+    let proposals: Vec<i64> = [
+        "p09-gag-unbounded",
+        "p10-two-year-window",
+        "p13-subscriber-plus-traffic",
+        "p19-realtime-120-days",
+    ]
+    .iter()
+    .map(|case| submit(&node, &xa, case, &format!("E2E-PROPOSAL-{}", &case[..3])))
+    .collect();
 
     // A preservation executed, so the holds page has a hold to renew.
     let r = node.post_json(
@@ -326,7 +336,7 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         "emergency": emergency, "gag": gag, "total_open": total_open,
         "infoexec": infoexec, "referred": referred, "reclass": reclass,
         "follow": follow, "callback": callback, "order": order_case,
-        "targets": targets, "clash": clash,
+        "targets": targets, "clash": clash, "proposals": proposals,
         "supplemented": supplemented,
     });
     let tmp_shots = tempfile::tempdir().unwrap();

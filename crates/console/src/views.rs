@@ -246,6 +246,39 @@ pub struct BasisSource {
     /// The kind in words: "Treaty text", "Budapest / EU law", "Operator default", "Policy of this profile".
     pub kind_label: &'static str,
     pub text: String,
+    /// Where the instrument it cites can be read, when it cites one (`source_link`).
+    pub link: Option<&'static str>,
+}
+
+/// Where the text of the instrument a basis cites can be read: the UN document of the
+/// Convention (A/RES/79/243, annex), the Council of Europe's treaty pages (ETS 185, CETS 224),
+/// EUR-Lex by ELI, the Necessary and Proportionate principles, OHCHR's ICCPR page. None for an
+/// operator default or the profile's own policy, which cite no text.
+pub fn source_link(text: &str) -> Option<&'static str> {
+    let l = text.to_lowercase();
+    let has = |needle: &str| l.contains(needle);
+    if l.starts_with("operator") || l.starts_with("custos policy") || l.starts_with("critics") {
+        None
+    } else if has("2023/1543") {
+        Some("https://eur-lex.europa.eu/eli/reg/2023/1543/oj")
+    } else if has("2023/1544") {
+        Some("https://eur-lex.europa.eu/eli/dir/2023/1544/oj")
+    } else if has("2nd additional protocol") || has("second additional protocol") || has("cets 224")
+    {
+        Some("https://www.coe.int/en/web/conventions/full-list?module=treaty-detail&treatynum=224")
+    } else if has("budapest") || has("ets 185") {
+        Some("https://www.coe.int/en/web/conventions/full-list?module=treaty-detail&treatynum=185")
+    } else if l.starts_with("n&p") {
+        Some("https://necessaryandproportionate.org/principles/")
+    } else if l.starts_with("iccpr") {
+        Some(
+            "https://www.ohchr.org/en/instruments-mechanisms/instruments/international-covenant-civil-and-political-rights",
+        )
+    } else if has("uncc") {
+        Some("https://undocs.org/en/A/RES/79/243")
+    } else {
+        None
+    }
 }
 
 /// A legal basis (`@basis` split on `; `) sorted by weight: the treaty's own text, other
@@ -293,6 +326,7 @@ pub fn basis_sources(basis: &[String]) -> Vec<BasisSource> {
             BasisSource {
                 kind,
                 kind_label,
+                link: source_link(t),
                 text,
             }
         })
@@ -1219,6 +1253,40 @@ mod tests {
             event_label("decision.second_review_rejected"),
             "Decision second review rejected"
         );
+    }
+
+    #[test]
+    fn cited_instruments_link_to_their_text_and_defaults_link_nowhere() {
+        let links: Vec<(String, Option<&str>)> = basis_sources(&[
+            "UNCC art. 24; EU Reg. 2023/1543 art. 4; N&P principles 5–7".to_owned(),
+            "cf. Budapest 2nd Additional Protocol art. 9; cf. Budapest Convention art. 29"
+                .to_owned(),
+            "operator default: 90 days for intrusive measures; Critics: no perpetual secrecy"
+                .to_owned(),
+            "Custos policy, answering critics' concern about the UNCC".to_owned(),
+        ])
+        .into_iter()
+        .map(|s| (s.text, s.link))
+        .collect();
+        let link_of = |text: &str| {
+            links
+                .iter()
+                .find(|(t, _)| t.starts_with(text))
+                .map(|(_, l)| *l)
+                .unwrap_or_else(|| panic!("no source {text:?} in {links:?}"))
+        };
+        assert_eq!(link_of("UNCC"), Some("https://undocs.org/en/A/RES/79/243"));
+        assert_eq!(
+            link_of("EU Reg."),
+            Some("https://eur-lex.europa.eu/eli/reg/2023/1543/oj")
+        );
+        assert!(link_of("cf. Budapest 2nd").is_some_and(|l| l.ends_with("treatynum=224")));
+        assert!(link_of("cf. Budapest Convention").is_some_and(|l| l.ends_with("treatynum=185")));
+        assert!(link_of("N&P").is_some_and(|l| l.contains("necessaryandproportionate")));
+        // Defaults and the profile's own policy cite no text, even when they name the treaty.
+        assert_eq!(link_of("90 days"), None);
+        assert_eq!(link_of("answers critics"), None);
+        assert_eq!(link_of("Custos policy"), None);
     }
 
     #[test]

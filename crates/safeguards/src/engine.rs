@@ -232,7 +232,10 @@ pub fn narrow(
             }
             Narrowing::CapConfidentiality { days: d } => {
                 if request.confidentiality_requested() {
+                    // Whole seconds, rounded down: the proposal is a date a reviewer can
+                    // accept as offered (forms and reports give seconds), never past the cap.
                     let cap = add(now, days(d));
+                    let cap = Timestamp::from_second(cap.as_second()).unwrap_or(cap);
                     until = Some(until.map_or(cap, |u| u.min(cap)));
                 }
             }

@@ -739,7 +739,7 @@ fn rule_of(
     let severity_name = get("severity", "refer_for_review");
     let message_text = get(
         "message",
-        "What the reviewer reads, e.g. {Measure} of {categories}.",
+        "What the reviewer reads, e.g. {Measure} needs an order (data asked: {categories}).",
     );
     let basis_text = get("basis", "UNCC art. 24; N&P principle 3");
 

@@ -1582,6 +1582,20 @@ fn narrowing_caps_confidentiality() {
     assert!(a.narrowed.is_none());
 }
 
+/// A request arrives at any instant; the proposed end of secrecy is a whole second, rounded
+/// down, so a reviewer who accepts it as offered records exactly the proposal (issue 16).
+#[test]
+fn a_proposed_end_of_secrecy_is_a_whole_second_never_past_the_cap() {
+    let r = request(&[confidentiality(true, None, SECRECY_WHY)]);
+    let arrived = now() + SignedDuration::from_nanos(253_965_542);
+    let n = custos_safeguards::narrow(
+        &r,
+        arrived,
+        [custos_safeguards::Narrowing::CapConfidentiality { days: 90 }],
+    );
+    assert_eq!(n.confidentiality_until, Some(now() + days(90)));
+}
+
 /// Every rule is evaluated on the request as submitted; several narrowings combine; `narrowed`
 /// is present exactly when the outcome is execute_narrowed.
 #[test]

@@ -49,6 +49,8 @@ struct HoldsPage {
     holds: Vec<HoldView>,
     secrecy: Vec<SecrecyView>,
     notices: Vec<NoticeView>,
+    /// Where the notice forms return (`notice_actions.html`).
+    notice_back: &'static str,
     extensions: Vec<PendingExtensionView>,
     can_renew: bool,
     flash: Option<&'static str>,
@@ -117,6 +119,26 @@ fn secrecy_requested(c: &Case) -> bool {
         .is_some_and(|r| r["confidentiality"]["requested"] == true)
 }
 
+/// A notice as the holds page and the request page show it.
+pub(super) fn notice_view(n: &Notice, now: Timestamp) -> NoticeView {
+    NoticeView {
+        case_id: n.case_id,
+        due_at: views::when(n.due_at),
+        due: n.due_at <= now && n.sent_at.is_none(),
+        ended_at: views::when_opt(n.ended_at),
+        sent_at: views::when_opt(n.sent_at),
+        attempts: n.attempts,
+        last_error: n.last_error.clone().unwrap_or_default(),
+        last_attempt_at: views::when_opt(n.last_attempt_at),
+        open: n.sent_at.is_none(),
+        next_attempt_at: match next_attempt(n) {
+            Some(t) if t <= now => "now (next scheduler pass)".to_owned(),
+            Some(t) => format!("{} ({})", views::when(t), views::relative(t, now)),
+            None => "—".to_owned(),
+        },
+    }
+}
+
 fn holds_page(
     r: &Registers,
     layout: Layout,
@@ -154,26 +176,7 @@ fn holds_page(
         })
         .collect();
     secrecy.sort_by_key(|(until, _)| *until);
-    let notices = r
-        .notices
-        .iter()
-        .map(|n| NoticeView {
-            case_id: n.case_id,
-            due_at: views::when(n.due_at),
-            due: n.due_at <= now && n.sent_at.is_none(),
-            ended_at: views::when_opt(n.ended_at),
-            sent_at: views::when_opt(n.sent_at),
-            attempts: n.attempts,
-            last_error: n.last_error.clone().unwrap_or_default(),
-            last_attempt_at: views::when_opt(n.last_attempt_at),
-            open: n.sent_at.is_none(),
-            next_attempt_at: match next_attempt(n) {
-                Some(t) if t <= now => "now (next scheduler pass)".to_owned(),
-                Some(t) => format!("{} ({})", views::when(t), views::relative(t, now)),
-                None => "—".to_owned(),
-            },
-        })
-        .collect();
+    let notices = r.notices.iter().map(|n| notice_view(n, now)).collect();
     let extensions = r
         .extensions
         .iter()
@@ -191,6 +194,7 @@ fn holds_page(
         holds,
         secrecy: secrecy.into_iter().map(|(_, v)| v).collect(),
         notices,
+        notice_back: "holds",
         extensions,
         can_renew,
         flash,

@@ -345,6 +345,9 @@ struct RequestPage {
     can_second_review: bool,
     second_review_note: String,
     hold: Option<HoldView>,
+    /// The notice owed to the person concerned, if one is (`notice_actions.html`).
+    notice: Option<super::holds::NoticeView>,
+    notice_back: &'static str,
     evidence: Vec<EvidenceView>,
     extensions: Vec<ExtensionRow>,
     extension_form: ExtensionForm,
@@ -981,6 +984,10 @@ async fn request_view(
             c.node.config.lifecycle.preservation_days,
         )
     });
+    let notice = query
+        .notice(case_id)
+        .await?
+        .map(|n| super::holds::notice_view(&n, now));
     let mut evidence = Vec::new();
     for e in query.evidence_for_case(case_id).await? {
         let targets = query.evidence_targets(&e).await?.join(", ");
@@ -1103,6 +1110,8 @@ async fn request_view(
         can_second_review,
         second_review_note,
         hold,
+        notice,
+        notice_back: "request",
         evidence,
         extensions,
         extension_form: ExtensionForm::default(),
