@@ -38,6 +38,8 @@
 //!   task `custos serve` runs (`Node::run_cosigning`).
 //! * [`transparency`] — public transparency reports (`custos.transparency/v1`).
 //! * [`profiles`] — the profiles a node shows its staff, with the record of their last proof.
+//! * [`notify`] — notifications to staff through a command or a webhook, following the log
+//!   from a cursor kept in the store.
 
 pub mod audit;
 pub mod auth;
@@ -54,6 +56,7 @@ pub mod log;
 pub mod migrate;
 pub mod node;
 pub mod node_dir;
+pub mod notify;
 pub mod offline;
 pub mod ops;
 pub mod problem;

@@ -49,6 +49,7 @@ mod log;
 mod order;
 mod report;
 mod requests;
+mod supplements;
 pub mod transparency;
 mod witnesses;
 
@@ -107,6 +108,8 @@ use self::requests::{
         extensions::decide,
         extensions::notice,
         extensions::act_on_notice,
+        // supplements.rs
+        supplements::of_case,
         // conditions.rs
         conditions::accept,
         // emergency.rs
@@ -197,6 +200,9 @@ use self::requests::{
         HoldView,
         NoticeView,
         crate::wire::ExtensionView,
+        crate::wire::SupplementView,
+        crate::wire::FieldChangeView,
+        crate::wire::RequestValue,
         crate::wire::EmergencyConfirmation,
         crate::ops::ConfirmationInput,
         crate::ops::DenialInput,
@@ -422,6 +428,7 @@ pub fn router(node: Arc<Node>) -> Router {
             post(extensions::decide),
         )
         .route("/v1/requests/{case}/notice", get(extensions::notice))
+        .route("/v1/requests/{case}/supplements", get(supplements::of_case))
         .route(
             "/v1/requests/{case}/notice/action",
             post(extensions::act_on_notice),
@@ -749,8 +756,8 @@ mod tests {
                 }
             }
         }
-        // 31 (issue 16's assignment and notes: 3), and the two transparency downloads (a token
-        // only for `exact=true`).
-        assert_eq!(with_bearer, 33, "operations people call with a token");
+        // 29, issue 16's assignment and notes (3) and supplements (1), and the two transparency
+        // downloads (a token only for `exact=true`).
+        assert_eq!(with_bearer, 34, "operations people call with a token");
     }
 }
