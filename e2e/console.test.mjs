@@ -790,6 +790,32 @@ try {
     await context.close();
   }
 
+  step("supplement: the queue marks the supplemented case; its page lists what changed");
+  {
+    const { page } = alice;
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await page.goto(`${BASE}/console/queue?q=E2E-SUPPLEMENT`);
+    const row = page.locator("table.queue tbody tr").filter({
+      has: page.getByRole("link", { name: `#${CASES.supplemented}`, exact: true }),
+    });
+    assert.match(await row.innerText(), /Supplemented/, "the queue marks the case");
+    await page.goto(`${BASE}/console/requests/${CASES.supplemented}`);
+    const section = await page.locator("#supplement-changes").innerText();
+    assert.match(section, /the response deadline restarted then/);
+    assert.match(section, /Investigation reference\s+Changed\s+XA\/PPO\/2026\/1187\s+XA\/PPO\/2026\/1187-B/);
+    assert.match(section, /Target 2\s+Added\s+—\s+kind: email, value: second-target@mail\.example/);
+    await axe(page, "a request page with a supplement's changes");
+    await page.locator("#supplement-changes").scrollIntoViewIfNeeded();
+    await shot(page, "request-supplement");
+    // On a phone the changes become cards and nothing scrolls sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.reload();
+    const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(over <= 0, `the supplemented case's page scrolls sideways by ${over} px at 390 px`);
+    await axe(page, "a request page with a supplement's changes at 390 px");
+    await page.setViewportSize({ width: 1366, height: 768 });
+  }
+
   step("sign-out ends the session");
   {
     const { page, context } = alice;

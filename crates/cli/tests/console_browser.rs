@@ -138,6 +138,23 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
     // Issue 16: a narrowing by target (thirty numbers), and a case two pages decide at once.
     let targets = submit(&node, &xc, "p11-thirty-phones", "E2E-TARGETS");
     let clash = submit(&node, &xa, "p01-ransomware-production", "E2E-CLASH");
+    // Issue 16: a request asked for information and supplemented (a new reference, one more
+    // target), for the queue's marker and the request page's diff.
+    let supplemented = submit(&node, &xa, "p17-no-data-protection-terms", "E2E-SUPPLEMENT");
+    let r = node.post_json(
+        &format!("/v1/requests/{supplemented}/decision"),
+        &sam,
+        &json!({"decision": "request_information", "message": "Please give the case's new reference.", "reason": "The reference was withdrawn."}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut doc = request("p17-no-data-protection-terms", "E2E-SUPPLEMENT", &xa.state);
+    doc["investigation"]["reference"] = "XA/PPO/2026/1187-B".into();
+    doc["targets"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"kind": "email", "value": "second-target@mail.example"}));
+    let r = node.submit_jws(&xa.sign(&doc));
+    assert_eq!(r.status, 200, "the supplement: {}", r.text());
     // Issue 16: every example whose assessment proposes a narrowing, to be accepted as offered.
     let proposals: Vec<i64> = [
         "p09-gag-unbounded",
@@ -320,6 +337,7 @@ fn a_legal_process_team_works_the_console_in_a_real_browser() {
         "infoexec": infoexec, "referred": referred, "reclass": reclass,
         "follow": follow, "callback": callback, "order": order_case,
         "targets": targets, "clash": clash, "proposals": proposals,
+        "supplemented": supplemented,
     });
     let tmp_shots = tempfile::tempdir().unwrap();
     let shots = std::env::var_os("CUSTOS_SCREENSHOTS")

@@ -480,7 +480,7 @@ fn each_role_reads_what_is_theirs_of_a_case() {
         "/v1/requests?outcome=refuse",
         Some(&a.proof("GET", "/v1/requests")),
     )
-    .problem(403, "people-only", "status or outcome");
+    .problem(403, "people-only", "status, outcome or assignee");
     // Another authority: as if the case did not exist.
     node.get(&path, Some(&b.proof("GET", &path)))
         .problem(404, "not-found", "visible to you");

@@ -139,6 +139,8 @@ pub struct QueueRow {
     pub order_missing: Option<String>,
     /// Who has the case (empty: no one).
     pub assignee: String,
+    /// "Supplemented at …" when a supplement replaced the request (and restarted its clock).
+    pub supplemented: Option<String>,
 }
 
 impl QueueRow {
@@ -183,6 +185,7 @@ impl QueueRow {
             due_label,
             order_missing: None,
             assignee: case.assignee.clone().unwrap_or_default(),
+            supplemented: None,
         }
     }
 }
@@ -1079,6 +1082,110 @@ pub fn extension_kind(kind: custos_service::query::ExtensionKind) -> &'static st
     }
 }
 
+/// A supplement's change of one field, in words (issue 16).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRow {
+    /// The field's label, e.g. "Investigation reference" or "Target 2".
+    pub field: String,
+    /// The JSON pointer, for the tooltip.
+    pub path: String,
+    /// "Added", "Removed" or "Changed".
+    pub change: &'static str,
+    /// Before and after ("—" where there was none).
+    pub old: String,
+    pub new: String,
+}
+
+/// The rows of a supplement's changes.
+pub fn change_rows(changes: &[custos_model::diff::FieldChange]) -> Vec<ChangeRow> {
+    use custos_model::diff::ChangeKind;
+    changes
+        .iter()
+        .map(|c| ChangeRow {
+            field: field_label(&c.path),
+            path: c.path.clone(),
+            change: match c.change {
+                ChangeKind::Added => "Added",
+                ChangeKind::Removed => "Removed",
+                ChangeKind::Changed => "Changed",
+            },
+            old: c
+                .old
+                .as_ref()
+                .map_or("—".into(), |v| value_text(&c.path, v)),
+            new: c
+                .new
+                .as_ref()
+                .map_or("—".into(), |v| value_text(&c.path, v)),
+        })
+        .collect()
+}
+
+/// A request field's label from its JSON pointer: the request page's words where it has them,
+/// else the field names in words ("Offence 2 › Max penalty").
+pub fn field_label(pointer: &str) -> String {
+    const LABELS: &[(&str, &str)] = &[
+        ("/id", "Request id"),
+        ("/submitted_at", "Submitted"),
+        ("/requesting_authority/contact", "Requester's contact"),
+        ("/investigation/reference", "Investigation reference"),
+        (
+            "/investigation/authority_conducting",
+            "Authority conducting the investigation",
+        ),
+        (
+            "/investigation/good_faith_research_excluded",
+            "Good-faith security research excluded",
+        ),
+        ("/investigation/summary_of_facts", "Summary of facts"),
+        (
+            "/mla_followup_intended",
+            "Follow-up by mutual legal assistance intended",
+        ),
+        ("/assurances/no_death_penalty", "No death penalty assured"),
+        ("/data_protection/retention_days", "Retention"),
+        ("/follows", "Follows up"),
+    ];
+    if let Some((_, label)) = LABELS.iter().find(|(p, _)| *p == pointer) {
+        return (*label).to_owned();
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        match (segment.parse::<usize>(), parts.last_mut()) {
+            (Ok(i), Some(last)) => *last = format!("{last} {}", i + 1),
+            _ => parts.push(capitalised(&match segment.as_str() {
+                "targets" => "target".to_owned(),
+                "offences" => "offence".to_owned(),
+                other => other.replace('_', " "),
+            })),
+        }
+    }
+    parts.join(" › ")
+}
+
+/// A field's value in words: texts as they are, yes/no, lists joined, objects as `key: value`.
+fn value_text(pointer: &str, v: &Value) -> String {
+    match v {
+        Value::Null => "—".into(),
+        Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
+        Value::String(s) if pointer == "/data_categories" => category_label(s).to_owned(),
+        // Times as the rest of the page shows them, not as RFC 3339 with nanoseconds.
+        Value::String(s) => s.parse::<Timestamp>().map_or_else(|_| s.clone(), when),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| value_text(pointer, i))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| format!("{}: {}", k.replace('_', " "), value_text("", v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1256,5 +1363,49 @@ mod tests {
         assert!(!ok);
         assert!(text.contains("/v1/requests/3/confirmation"), "{text}");
         assert!(!of("aa", &[]).0);
+    }
+    /// What a supplement changed reads in the page's words, never as codes alone (issue 16).
+    #[test]
+    fn a_supplements_changes_read_as_labelled_fields() {
+        let old = serde_json::json!({
+            "investigation": {"reference": "A-1"},
+            "data_categories": ["subscriber"],
+            "targets": [{"kind": "email", "value": "a@x.example"}],
+        });
+        let new = serde_json::json!({
+            "investigation": {"reference": "A-2"},
+            "data_categories": ["subscriber", "traffic"],
+            "targets": [{"kind": "email", "value": "b@x.example"}],
+        });
+        let rows = change_rows(&custos_model::diff::diff(&old, &new));
+        let text: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{} | {} | {} | {}", r.field, r.change, r.old, r.new))
+            .collect();
+        assert_eq!(
+            text,
+            [
+                "Data categories | Changed | Subscriber information | Subscriber information, Traffic data",
+                "Investigation reference | Changed | A-1 | A-2",
+                "Target 1 | Removed | kind: email, value: a@x.example | —",
+                "Target 1 | Added | — | kind: email, value: b@x.example",
+            ]
+        );
+        let times = change_rows(&custos_model::diff::diff(
+            &serde_json::json!({"submitted_at": "2026-11-19T08:00:00.123456789Z"}),
+            &serde_json::json!({"submitted_at": "2026-11-21T10:30:00Z"}),
+        ));
+        assert_eq!(
+            (
+                times[0].field.as_str(),
+                times[0].old.as_str(),
+                times[0].new.as_str()
+            ),
+            ("Submitted", "2026-11-19 08:00 UTC", "2026-11-21 10:30 UTC")
+        );
+        assert_eq!(
+            field_label("/investigation/offences/1/max_penalty"),
+            "Investigation › Offence 2 › Max penalty"
+        );
     }
 }

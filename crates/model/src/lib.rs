@@ -12,6 +12,7 @@
 //! Start reading at [`Request`] and [`parse_request`].
 
 pub mod deadline;
+pub mod diff;
 pub mod event;
 pub mod measure;
 pub mod offence;

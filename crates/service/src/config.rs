@@ -48,6 +48,10 @@ pub struct Config {
     /// The witnesses asked to cosign the node's checkpoints (`[[witness]]`, C2SP tlog-witness).
     #[serde(default, rename = "witness", skip_serializing_if = "Vec::is_empty")]
     pub witnesses: Vec<WitnessConfig>,
+    /// Notifications to staff (`[notifications]`): what waits for them, through a command
+    /// and/or a webhook (`crate::notify`).
+    #[serde(default, skip_serializing_if = "NotificationsConfig::is_off")]
+    pub notifications: NotificationsConfig,
     /// Files staff attach to cases (`[attachments]`).
     #[serde(default, skip_serializing_if = "AttachmentsConfig::is_default")]
     pub attachments: AttachmentsConfig,
@@ -263,6 +267,7 @@ impl Config {
             witnesses: Vec::new(),
             attachments: AttachmentsConfig::default(),
             templates: Default::default(),
+            notifications: NotificationsConfig::default(),
         }
     }
 
@@ -523,4 +528,38 @@ fn replace_config(dir: &Path, text: &str) -> anyhow::Result<()> {
         .and_then(|()| std::fs::File::open(dir)?.sync_all())
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     Ok(())
+}
+
+/// Notifications to staff (issue 16): a new emergency, a decision or correction waiting for a
+/// second reviewer, a supplement, the requester's answer to a consultation, a missed order, a
+/// requested extension, a withdrawal. Each carries the occasion, the case number, the log
+/// index, the time and the console link; never the request's contents, a target or a person
+/// (`custos.notification/v1`, [`crate::notify::Notification`]). Delivered at least once, in
+/// log order, by the process that runs the scheduler; a failure is retried with the notices'
+/// backoff (1 min, 5 min, 30 min, 2 h, then every 6 h).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// A command (`sh -c`, in the node directory) that reads the notification as JSON on its
+    /// standard input and finds `CUSTOS_NOTIFICATION` (the occasion), `CUSTOS_CASE` and
+    /// `CUSTOS_LOG_INDEX` in its environment. Exit 0 = delivered; otherwise, or after 60 s, a
+    /// failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// An `http://` URL the notification is POSTed to as JSON (10 s timeout; a 2xx answer =
+    /// delivered). This build speaks no TLS: for HTTPS use a local relay or the command
+    /// (e.g. `curl --data-binary @- https://…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
+    /// The console's address as staff reach it (e.g. `https://custos.example.org`), for the
+    /// link in each notification; absent, the link is the path alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_url: Option<String>,
+}
+
+impl NotificationsConfig {
+    /// Neither a command nor a webhook: nothing is notified.
+    pub fn is_off(&self) -> bool {
+        self.command.is_none() && self.webhook.is_none()
+    }
 }

@@ -41,6 +41,8 @@
 //! * [`transparency`] — public transparency reports (`custos.transparency/v1`).
 //! * [`templates`] — reply templates per ground (built-in words, replaced by `[templates]`).
 //! * [`profiles`] — the profiles a node shows its staff, with the record of their last proof.
+//! * [`notify`] — notifications to staff through a command or a webhook, following the log
+//!   from a cursor kept in the store.
 
 pub mod attachments;
 pub mod audit;
@@ -58,6 +60,7 @@ pub mod log;
 pub mod migrate;
 pub mod node;
 pub mod node_dir;
+pub mod notify;
 pub mod offline;
 pub mod ops;
 pub mod problem;

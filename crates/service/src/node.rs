@@ -289,6 +289,7 @@ impl Node {
         });
         // Sign a checkpoint for whatever the database holds (events appended offline).
         node.writer.call(Job::Sync).await?;
+        node.start_notifications().await?;
         // Node directories older than the head file get one now.
         if head.is_none()
             && let Some(cp) = node.log.checkpoint()

@@ -34,7 +34,7 @@ pub struct ReceivedRequest {
 }
 
 impl ReceivedRequest {
-    fn of(e: StoredEvent) -> Read<ReceivedRequest> {
+    pub(crate) fn of(e: StoredEvent) -> Read<ReceivedRequest> {
         #[derive(Deserialize)]
         struct Arrival {
             jws: String,
@@ -577,6 +577,57 @@ pub fn clock_stopped(status: CaseStatus) -> Option<custos_model::deadline::Stopp
 /// Where `case`'s response deadline stands at `now` ([`custos_model::deadline::standing`]).
 pub fn deadline(case: &Case, now: jiff::Timestamp) -> custos_model::deadline::Standing {
     custos_model::deadline::standing(case.respond_by, clock_stopped(case.status), now)
+}
+
+/// A supplement of a case and what it changed in the request (issue 16).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Supplement {
+    /// The `request.supplemented` event's log index.
+    pub index: u64,
+    /// When it arrived (the response deadline restarted then).
+    pub at: jiff::Timestamp,
+    /// The fields it changed against the document before it.
+    pub changes: Vec<custos_model::diff::FieldChange>,
+}
+
+impl Queries<'_> {
+    /// The supplements of `case_id`, oldest first, each diffed against the document it
+    /// replaced. Staff only: the changes name target identifiers.
+    pub async fn supplements(&self, case_id: i64) -> Read<Vec<Supplement>> {
+        let mut out = Vec::new();
+        let mut before: Option<serde_json::Value> = None;
+        for e in self.store.case_events(case_id).await? {
+            use custos_model::EventType::{RequestReceived, RequestSupplemented};
+            if !matches!(e.kind(), Some(RequestReceived | RequestSupplemented)) {
+                continue;
+            }
+            let what = format!("event {} ({})", e.seq, e.event_type);
+            let arrival = ReceivedRequest::of(e)?;
+            let document: serde_json::Value =
+                serde_json::from_slice(&arrival.request).map_err(|err| StoreError::Corrupt {
+                    what,
+                    detail: format!("the signed request is not JSON: {err}"),
+                })?;
+            if let (true, Some(old)) = (arrival.supplement, &before) {
+                out.push(Supplement {
+                    index: arrival.index,
+                    at: arrival.received_at,
+                    changes: custos_model::diff::diff(old, &document),
+                });
+            }
+            before = Some(document);
+        }
+        Ok(out)
+    }
+
+    /// When a supplement last restarted each of `case_ids`' response clocks, for a list: one
+    /// query for the page, not one per case.
+    pub async fn deadlines_restarted_at(
+        &self,
+        case_ids: &[i64],
+    ) -> Read<std::collections::HashMap<i64, jiff::Timestamp>> {
+        self.store.latest_supplements(case_ids).await
+    }
 }
 
 #[cfg(test)]

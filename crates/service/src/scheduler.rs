@@ -3,7 +3,8 @@
 //! retention ended ([`crate::ops::destroy_due`], then their files), and hands each notice whose
 //! delivery attempt is due to the operator's notice command, recording the outcome
 //! (`notice.sent`, or `notice.failed` with the reason; a failure is retried with backoff, see
-//! [`crate::ops::retry_delay`]). Items are picked by state, not by timers, so a node that was
+//! [`crate::ops::retry_delay`]), and tells staff of what waits for them ([`crate::notify`]).
+//! Items are picked by state, not by timers, so a node that was
 //! down catches up on everything that fell due meanwhile and a restart loses no retry.
 //!
 //! The notice command (`lifecycle.notice_command`, run with `sh -c` in the node directory) reads
@@ -109,6 +110,8 @@ impl Node {
         if let Some(tx) = caught_up.take() {
             let _ = tx.send(());
         }
+        // Staff first: a new emergency's notification should not wait behind notice commands.
+        self.notify_staff(now).await?;
         let Some(command) = self.config.lifecycle.notice_command.clone() else {
             // Without a command, due notices are listed for people to send (GET /v1/notices,
             // the console), and not marked sent.

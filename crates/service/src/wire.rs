@@ -934,6 +934,89 @@ pub(crate) mod schema {
     }
 }
 
+/// A supplement of a request and what it changed (`GET /v1/requests/{case}/supplements`,
+/// staff only: the changes may name target identifiers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SupplementView {
+    /// The `request.supplemented` event's log index.
+    pub log_index: u64,
+    /// When it arrived; the response deadline restarted then.
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    /// The fields it changed against the document it replaced.
+    pub changes: Vec<FieldChangeView>,
+}
+
+/// One field a supplement added, removed or changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FieldChangeView {
+    /// The field's JSON pointer (RFC 6901), e.g. `/investigation/reference` or `/targets/1`.
+    pub path: String,
+    /// `added`, `removed` or `changed`.
+    #[schema(pattern = "^(added|removed|changed)$")]
+    pub change: String,
+    /// The value before (absent for an added field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RequestValue>)]
+    pub old: Option<Value>,
+    /// The value after (absent for a removed field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RequestValue>)]
+    pub new: Option<Value>,
+}
+
+/// A value of a request document's field: text, a number, yes/no, null, or a list or object
+/// of such values (the schema of any JSON value, spelt out for the contract test).
+pub struct RequestValue;
+
+impl utoipa::PartialSchema for RequestValue {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+        use utoipa::openapi::{Ref, RefOr};
+        let this = || RefOr::Ref(Ref::from_schema_name("RequestValue"));
+        let plain = |t: Type| ObjectBuilder::new().schema_type(t);
+        OneOfBuilder::new()
+            .item(plain(Type::String))
+            .item(plain(Type::Number))
+            .item(plain(Type::Boolean))
+            .item(plain(Type::Null))
+            .item(ArrayBuilder::new().items(this()))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .additional_properties(Some(this())),
+            )
+            .into()
+    }
+}
+
+impl ToSchema for RequestValue {}
+
+impl SupplementView {
+    /// The view of a supplement as the query gives it.
+    pub fn of(s: &crate::query::Supplement) -> SupplementView {
+        SupplementView {
+            log_index: s.index,
+            at: s.at,
+            changes: s
+                .changes
+                .iter()
+                .map(|c| FieldChangeView {
+                    path: c.path.clone(),
+                    change: match c.change {
+                        custos_model::diff::ChangeKind::Added => "added",
+                        custos_model::diff::ChangeKind::Removed => "removed",
+                        custos_model::diff::ChangeKind::Changed => "changed",
+                    }
+                    .to_owned(),
+                    old: c.old.clone(),
+                    new: c.new.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;

@@ -18,6 +18,7 @@
 mod backend;
 mod column;
 mod copy;
+mod notifications;
 mod report;
 #[cfg(all(test, feature = "synthetic"))]
 mod report_tests;
@@ -25,6 +26,7 @@ mod rows;
 mod sessions;
 #[cfg(test)]
 mod sessions_tests;
+mod supplements;
 #[cfg(feature = "synthetic")]
 mod synthetic;
 #[cfg(feature = "testing")]
@@ -32,6 +34,7 @@ pub mod testing;
 
 pub use backend::Backend;
 pub use copy::{CopyError, TableRows, postgres_contents};
+pub use notifications::NotificationCursor;
 pub use report::ReportCounts;
 pub use rows::*;
 pub use sessions::{ConsoleSession, Reservation, SignInCounts};

@@ -334,6 +334,16 @@ pub async fn queue(
     let page_no = page_no.min(pages_total);
     let first = (page_no - 1) * PAGE_SIZE;
     let mut rows = Vec::new();
+    let page_ids: Vec<i64> = shown
+        .iter()
+        .skip(first)
+        .take(PAGE_SIZE)
+        .map(|c| c.case_id)
+        .collect();
+    let supplemented = match query.deadlines_restarted_at(&page_ids).await {
+        Ok(s) => s,
+        Err(e) => return error_page(layout, &Problem::from(e)),
+    };
     for case in shown.iter().skip(first).take(PAGE_SIZE) {
         let leads = custos_service::ops::emergency::leads_queue(case);
         let unverified = match query.unverified_emergency(case).await {
@@ -341,6 +351,12 @@ pub async fn queue(
             Err(p) => return error_page(layout, &p),
         };
         let mut row = QueueRow::new(case, &authorities, now, leads, unverified);
+        row.supplemented = supplemented.get(&case.case_id).map(|t| {
+            format!(
+                "Supplemented at {}; the deadline restarted",
+                views::when(*t)
+            )
+        });
         // Only an emergency can owe an order.
         if case.emergency {
             row.order_missing = match query.order_status(case.case_id).await {

@@ -295,6 +295,8 @@ struct RequestPage {
     respond_by: String,
     respond_in: String,
     deadline: DeadlineFacts,
+    /// What each supplement changed, oldest first (staff only: it may name targets).
+    supplements: Vec<SupplementSection>,
     emergency: bool,
     /// The order that must follow the emergency, when one is due (`pages/order.rs`).
     order: Option<super::order::OrderSection>,
@@ -1021,6 +1023,16 @@ async fn request_view(
         _ => defaults,
     };
     let deadline = deadline_facts(c, &case).await?;
+    let supplements = query
+        .supplements(case_id)
+        .await?
+        .iter()
+        .map(|s| SupplementSection {
+            at: views::when(s.at),
+            at_attr: views::datetime_attr(s.at),
+            rows: views::change_rows(&s.changes),
+        })
+        .collect();
     Ok(RequestPage {
         layout: v.layout(format!("Case {case_id}"), "queue"),
         case_id,
@@ -1032,6 +1044,7 @@ async fn request_view(
         respond_by: views::when(case.respond_by),
         respond_in: views::relative(case.respond_by, now),
         deadline,
+        supplements,
         emergency: case.emergency,
         order: super::order::section(c, case_id, can_change).await?,
         verified,
@@ -1317,6 +1330,14 @@ fn conditions_of(form: &DecisionFields) -> Result<Vec<Value>, Problem> {
         }
     }
     Ok(out)
+}
+
+/// One supplement of the request and the fields it changed (issue 16).
+#[derive(Debug, Clone)]
+pub struct SupplementSection {
+    pub at: String,
+    pub at_attr: String,
+    pub rows: Vec<views::ChangeRow>,
 }
 
 /// The case's deadline as the request page shows it (the service's rule, at the node's clock).

@@ -52,6 +52,7 @@ mod log;
 mod order;
 mod report;
 mod requests;
+mod supplements;
 mod templates;
 pub mod transparency;
 mod witnesses;
@@ -111,6 +112,8 @@ use self::requests::{
         extensions::decide,
         extensions::notice,
         extensions::act_on_notice,
+        // supplements.rs
+        supplements::of_case,
         // conditions.rs
         conditions::accept,
         // emergency.rs
@@ -206,6 +209,9 @@ use self::requests::{
         HoldView,
         NoticeView,
         crate::wire::ExtensionView,
+        crate::wire::SupplementView,
+        crate::wire::FieldChangeView,
+        crate::wire::RequestValue,
         crate::wire::EmergencyConfirmation,
         crate::ops::ConfirmationInput,
         crate::ops::DenialInput,
@@ -437,6 +443,7 @@ pub fn router(node: Arc<Node>) -> Router {
             post(extensions::decide),
         )
         .route("/v1/requests/{case}/notice", get(extensions::notice))
+        .route("/v1/requests/{case}/supplements", get(supplements::of_case))
         .route(
             "/v1/requests/{case}/notice/action",
             post(extensions::act_on_notice),
@@ -774,8 +781,8 @@ mod tests {
                 }
             }
         }
-        // 28, issue 16's assignment and notes (3), attachments (3) and templates (1), and the
-        // two transparency downloads (a token only for `exact=true`).
-        assert_eq!(with_bearer, 37, "operations people call with a token");
+        // 28, issue 16's assignment and notes (3), supplements (1), attachments (3) and
+        // templates (1), and the two transparency downloads (a token only for `exact=true`).
+        assert_eq!(with_bearer, 38, "operations people call with a token");
     }
 }

@@ -41,6 +41,17 @@ use crate::writer::Job;
 /// The staff's record of `c`, with where its order stands when one must follow an emergency
 /// (as the answers to staff's changes give it; [`staff_view`] adds the linked cases).
 pub(super) async fn case_view(node: &Node, c: &Case) -> ApiResult<CaseView> {
+    let restarted = node.query().deadline_restarted_at(c.case_id).await?;
+    case_view_restarted(node, c, restarted).await
+}
+
+/// [`case_view`] with when a supplement last restarted the clock already known (a list reads
+/// those for its whole page in one query).
+async fn case_view_restarted(
+    node: &Node,
+    c: &Case,
+    restarted: Option<Timestamp>,
+) -> ApiResult<CaseView> {
     Ok(CaseView {
         order: crate::ops::order::status_of(&node.store, c.case_id).await?,
         case: c.case_id,
@@ -54,10 +65,7 @@ pub(super) async fn case_view(node: &Node, c: &Case) -> ApiResult<CaseView> {
         emergency: c.emergency,
         received_at: c.received_at,
         respond_by: c.respond_by,
-        deadline: crate::wire::DeadlineView::of(
-            crate::query::deadline(c, node.now()),
-            node.query().deadline_restarted_at(c.case_id).await?,
-        ),
+        deadline: crate::wire::DeadlineView::of(crate::query::deadline(c, node.now()), restarted),
         notifies_person_at_once: {
             let d = c.decision.as_ref().or(c.pending_decision.as_ref());
             d.is_none_or(|d| d.decision.executes())
@@ -80,6 +88,16 @@ pub(super) async fn case_view(node: &Node, c: &Case) -> ApiResult<CaseView> {
 
 /// The staff's record of `c`, with the cases linked to it (its preservation, its follow-ups).
 pub(super) async fn staff_view(node: &Node, c: &Case) -> ApiResult<CaseView> {
+    let restarted = node.query().deadline_restarted_at(c.case_id).await?;
+    staff_view_restarted(node, c, restarted).await
+}
+
+/// [`staff_view`] with the supplement's restart already known.
+async fn staff_view_restarted(
+    node: &Node,
+    c: &Case,
+    restarted: Option<Timestamp>,
+) -> ApiResult<CaseView> {
     let links = crate::ops::follow_up::links(&node.store, c).await?;
     let link = |c: &Case| CaseLink {
         case: c.case_id,
@@ -89,7 +107,7 @@ pub(super) async fn staff_view(node: &Node, c: &Case) -> ApiResult<CaseView> {
     Ok(CaseView {
         follows: links.follows.as_ref().map(link),
         followed_by: links.followed_by.iter().map(link).collect(),
-        ..case_view(node, c).await?
+        ..case_view_restarted(node, c, restarted).await?
     })
 }
 
@@ -559,6 +577,17 @@ pub(super) async fn list_requests(
     };
     let cases = node.query().cases(&q, only_from).await?;
     let mut out = Vec::with_capacity(cases.len());
+    if let Caller::User(_) = caller {
+        let ids: Vec<i64> = cases.iter().map(|c| c.case_id).collect();
+        let restarted = node.query().deadlines_restarted_at(&ids).await?;
+        for c in &cases {
+            let at = restarted.get(&c.case_id).copied();
+            out.push(CaseAnswer::Staff(Box::new(
+                staff_view_restarted(&node, c, at).await?,
+            )));
+        }
+        return Ok(Json(out));
+    }
     for c in &cases {
         out.push(answer(&node, &caller, c).await?);
     }
