@@ -3,8 +3,8 @@
 //! fixed clock, and helpers that run `ops` in one signed batch, or jobs through the real writer.
 //!
 //! Time is never read from the wall: every `ops` call takes an explicit instant (`t0()` plus
-//! durations). The writer stamps decisions with its own clock (it has no injectable one), so
-//! writer tests assert only what does not depend on it, and drive the scheduler with
+//! durations). The writer stamps with the node's clock (`WriterContext::clock`, injected with
+//! `Node::open_with_clock` and `ManualClock`), and writer tests drive the scheduler with
 //! `Job::Tick(at)` at explicit instants.
 //!
 //! Every batch is signed like a CLI write (`offline::with_batch`: the history checked, a

@@ -196,3 +196,48 @@ async fn the_case_holds_the_signed_request_as_received() {
     assert!(stored.data_categories.contains(DataCategory::Subscriber));
     assert!(!stored.data_categories.contains(DataCategory::Traffic));
 }
+
+/// The intake over HTTP reads the node's clock (injected here), not the wall's: a request
+/// stamped at the node's "now" is fresh and received then, whatever the date outside.
+#[tokio::test]
+async fn intake_over_http_reads_the_node_s_clock() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use tower_service::Service as _;
+
+    let f = Fixture::new().await;
+    let clock = custos_service::clock::ManualClock::new(t0());
+    let node = custos_service::Node::open_with_clock(&f.dir, clock.clock())
+        .await
+        .unwrap();
+    let jws = f
+        .submission("p01-ransomware-production", "XA-CLOCK", t0())
+        .jws;
+    let resp = custos_service::http::router(node.clone())
+        .call(
+            Request::post("/v1/requests")
+                .header(header::CONTENT_TYPE, "application/jose")
+                .body(Body::from(jws))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert!(
+        status.is_success(),
+        "{status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    let reply: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let case = node
+        .query()
+        .case(reply["case"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(case.received_at, t0());
+    node.close().await;
+}

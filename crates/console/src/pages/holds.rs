@@ -145,8 +145,8 @@ fn holds_page(
     can_renew: bool,
     flash: Option<&'static str>,
     preservation_days: u32,
+    now: Timestamp,
 ) -> HoldsPage {
-    let now = Timestamp::now();
     let holds = r
         .holds
         .iter()
@@ -223,6 +223,7 @@ pub async fn holds(State(c): Shared, jar: CookieJar, RawQuery(q): RawQuery) -> R
                 v.can_change(),
                 flash,
                 c.node.config.lifecycle.preservation_days,
+                c.node.now(),
             ),
         ),
         Err(p) => error_page(layout, &p),

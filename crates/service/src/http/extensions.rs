@@ -20,7 +20,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use jiff::Timestamp;
 
 use super::extract::{IfMatch, tagged};
 use super::requests::visible_case;
@@ -190,7 +189,7 @@ pub(crate) async fn notice(
         NoticeFacts {
             handed_over_at,
             confidentiality_ended_at: notice.ended_at,
-            issued_at: Timestamp::now(),
+            issued_at: node.now(),
         },
     )
     .map_err(|e| Problem::conflict("no-notice", e))?;

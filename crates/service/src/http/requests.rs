@@ -374,7 +374,7 @@ pub(super) async fn submit(
         p
     })?;
     // 3. The intake rules: the key's state and channels, the replay window, future dating.
-    let now = Timestamp::now();
+    let now = node.now();
     let intake = &node.config.intake;
     let window = Freshness {
         max_age_seconds: intake.max_age_seconds,
