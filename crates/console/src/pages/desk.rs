@@ -4,7 +4,7 @@
 
 use super::request::{MakeJob, Sent, case_form};
 use super::*;
-use custos_service::ops::{AssignmentAction, AssignmentInput, Note, NoteInput};
+use custos_service::ops::{self, AssignmentAction, AssignmentInput, Note, NoteInput};
 
 /// One internal note, as the request page lists it.
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ pub async fn section(
     let can_change = user.role != Role::Auditor;
     let mine = case.assignee.as_deref() == Some(user.name.as_str());
     let take = match &case.assignee {
-        _ if !can_change || mine || case.status == CaseStatus::Closed => String::new(),
+        _ if !ops::may_take(case, user) => String::new(),
         None => "Take this case".to_owned(),
         Some(holder) => format!("Take over from {holder}"),
     };
@@ -64,9 +64,7 @@ pub async fn section(
         assignee: case.assignee.clone(),
         mine,
         take,
-        can_release: case.assignee.is_some()
-            && can_change
-            && (mine || user.role >= Role::Supervisor),
+        can_release: ops::may_release(case, user),
         can_note: can_change,
         notes,
         note_text: match sent {

@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::extract::{IfMatch, tagged};
-use super::requests::case_view;
+use super::requests::change_case;
 use super::{ApiResult, Staff, json_body};
 use crate::node::Node;
 use crate::ops::{AssignmentInput, CaseNotes, Note, NoteInput};
@@ -41,17 +41,19 @@ pub(super) async fn assignment(
     if_match: IfMatch,
     body: Bytes,
 ) -> ApiResult<Response> {
-    if_match.check(&node, case_id).await?;
-    let input: AssignmentInput = json_body(&body)?;
-    let case = if_match
-        .call(&node, case_id, |reply| Job::Assign {
+    change_case(
+        &node,
+        case_id,
+        &if_match,
+        &body,
+        |input: AssignmentInput, reply| Job::Assign {
             case_id,
             user,
             input,
             reply,
-        })
-        .await?;
-    tagged(&node, case_id, Json(case_view(&node, &case).await?)).await
+        },
+    )
+    .await
 }
 
 /// A case's internal notes, oldest first (staff, auditors included).

@@ -14,9 +14,9 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::extract::{IfMatch, Staff, tagged};
-use super::requests::{case_view, signed_job};
-use super::{ApiResult, json_body};
+use super::ApiResult;
+use super::extract::{IfMatch, Staff};
+use super::requests::{change_case, signed_job};
 use crate::node::Node;
 use crate::ops::{DeletionRequestInput, OrderInput};
 use crate::problem::Problem;
@@ -66,15 +66,17 @@ pub(crate) async fn request_deletion(
     if_match: IfMatch,
     body: Bytes,
 ) -> ApiResult<Response> {
-    if_match.check(&node, case_id).await?;
-    let input: DeletionRequestInput = json_body(&body)?;
-    let case = if_match
-        .call(&node, case_id, |reply| Job::RequestDeletion {
+    change_case(
+        &node,
+        case_id,
+        &if_match,
+        &body,
+        |input: DeletionRequestInput, reply| Job::RequestDeletion {
             case_id,
             user,
             input,
             reply,
-        })
-        .await?;
-    tagged(&node, case_id, Json(case_view(&node, &case).await?)).await
+        },
+    )
+    .await
 }

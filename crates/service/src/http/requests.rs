@@ -38,6 +38,25 @@ use crate::wire::{
 };
 use crate::writer::Job;
 
+/// A staff change of case `case_id` sent as JSON, the one shape of the case-change endpoints:
+/// a stale `If-Match` refused first (412, before the body's or the case's own refusals), then
+/// the body read, then the writer's job (checked again in its batch), answered with the case
+/// as it now stands and its `ETag`.
+pub(super) async fn change_case<I: serde::de::DeserializeOwned>(
+    node: &Node,
+    case_id: i64,
+    if_match: &IfMatch,
+    body: &[u8],
+    job: impl FnOnce(I, crate::writer::Reply<Case>) -> Job,
+) -> ApiResult<Response> {
+    if_match.check(node, case_id).await?;
+    let input: I = json_body(body)?;
+    let case = if_match
+        .call(node, case_id, |reply| job(input, reply))
+        .await?;
+    tagged(node, case_id, Json(case_view(node, &case).await?)).await
+}
+
 /// The staff's record of `c`, with where its order stands when one must follow an emergency
 /// (as the answers to staff's changes give it; [`staff_view`] adds the linked cases).
 pub(super) async fn case_view(node: &Node, c: &Case) -> ApiResult<CaseView> {
@@ -656,17 +675,19 @@ pub(super) async fn decide(
     if_match: IfMatch,
     body: Bytes,
 ) -> ApiResult<Response> {
-    if_match.check(&node, case_id).await?;
-    let input: DecisionInput = json_body(&body)?;
-    let case = if_match
-        .call(&node, case_id, |tx| Job::Decide {
+    change_case(
+        &node,
+        case_id,
+        &if_match,
+        &body,
+        |input: DecisionInput, reply| Job::Decide {
             case_id,
             user,
             input,
-            reply: tx,
-        })
-        .await?;
-    tagged(&node, case_id, Json(case_view(&node, &case).await?)).await
+            reply,
+        },
+    )
+    .await
 }
 
 /// Correct the category or the maximum penalty of a case's offences (reviewers and above), with
@@ -685,17 +706,19 @@ pub(super) async fn reclassify(
     if_match: IfMatch,
     body: Bytes,
 ) -> ApiResult<Response> {
-    if_match.check(&node, case_id).await?;
-    let input: ReclassificationInput = json_body(&body)?;
-    let case = if_match
-        .call(&node, case_id, |tx| Job::Reclassify {
+    change_case(
+        &node,
+        case_id,
+        &if_match,
+        &body,
+        |input: ReclassificationInput, reply| Job::Reclassify {
             case_id,
             user,
             input,
-            reply: tx,
-        })
-        .await?;
-    tagged(&node, case_id, Json(case_view(&node, &case).await?)).await
+            reply,
+        },
+    )
+    .await
 }
 
 /// Confirm or reject a decision or a reclassification waiting for a second reviewer
@@ -710,17 +733,19 @@ pub(super) async fn second_review(
     if_match: IfMatch,
     body: Bytes,
 ) -> ApiResult<Response> {
-    if_match.check(&node, case_id).await?;
-    let input: SecondReviewInput = json_body(&body)?;
-    let case = if_match
-        .call(&node, case_id, |tx| Job::SecondReview {
+    change_case(
+        &node,
+        case_id,
+        &if_match,
+        &body,
+        |input: SecondReviewInput, reply| Job::SecondReview {
             case_id,
             user,
             input,
-            reply: tx,
-        })
-        .await?;
-    tagged(&node, case_id, Json(case_view(&node, &case).await?)).await
+            reply,
+        },
+    )
+    .await
 }
 
 async fn advance(
@@ -755,17 +780,19 @@ pub(super) async fn postpone(
     if_match: IfMatch,
     body: Bytes,
 ) -> ApiResult<Response> {
-    if_match.check(&node, case_id).await?;
-    let input: PostponementInput = json_body(&body)?;
-    let case = if_match
-        .call(&node, case_id, |reply| Job::Postpone {
+    change_case(
+        &node,
+        case_id,
+        &if_match,
+        &body,
+        |input: PostponementInput, reply| Job::Postpone {
             case_id,
             user,
             input,
             reply,
-        })
-        .await?;
-    tagged(&node, case_id, Json(case_view(&node, &case).await?)).await
+        },
+    )
+    .await
 }
 
 /// Consult the requester before refusing or granting on conditions (reviewers and above): a
@@ -782,17 +809,19 @@ pub(super) async fn consult(
     if_match: IfMatch,
     body: Bytes,
 ) -> ApiResult<Response> {
-    if_match.check(&node, case_id).await?;
-    let input: ConsultationInput = json_body(&body)?;
-    let case = if_match
-        .call(&node, case_id, |reply| Job::Consult {
+    change_case(
+        &node,
+        case_id,
+        &if_match,
+        &body,
+        |input: ConsultationInput, reply| Job::Consult {
             case_id,
             user,
             input,
             reply,
-        })
-        .await?;
-    tagged(&node, case_id, Json(case_view(&node, &case).await?)).await
+        },
+    )
+    .await
 }
 
 /// A case's consultation thread (people see which reviewer asked; the requesting authority

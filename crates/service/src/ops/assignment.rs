@@ -40,6 +40,22 @@ pub struct AssignmentInput {
     pub action: AssignmentAction,
 }
 
+/// Whether `user` may take `case` now (taking a case one already has changes nothing).
+pub fn may_take(case: &Case, user: &User) -> bool {
+    user.role >= Role::Reviewer
+        && case.status != CaseStatus::Closed
+        && case.assignee.as_deref() != Some(user.name.as_str())
+}
+
+/// Whether `user` may release `case`: someone has it, and it is `user` or `user` supervises.
+pub fn may_release(case: &Case, user: &User) -> bool {
+    user.role >= Role::Reviewer
+        && case
+            .assignee
+            .as_deref()
+            .is_some_and(|holder| holder == user.name || user.role >= Role::Supervisor)
+}
+
 /// Takes or releases `case_id` for `user` (`case.assigned` / `case.unassigned`).
 pub async fn assign(
     b: &mut Batch,

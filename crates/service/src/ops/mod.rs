@@ -112,7 +112,7 @@ impl<T> Signed<T> {
     }
 }
 
-pub use assignment::{AssignmentAction, AssignmentInput, assign};
+pub use assignment::{AssignmentAction, AssignmentInput, assign, may_release, may_take};
 pub use conditions::{
     AcceptanceAnswer, AcceptanceInput, AcceptanceState, Condition, ConditionInput,
     ConditionsStatus, TypedCondition, answer_conditions, conditions_sha256,
